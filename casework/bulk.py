@@ -1,0 +1,323 @@
+"""Bulk apply: many advances from a CSV or JSON-lines file, each line checked like one advance.
+
+Lines are applied in chunks, one transaction per chunk; a failing line is reported by line
+number and the other lines still apply. When another process changed a case while a chunk was
+being prepared, that chunk is redone line by line so only the conflicting lines fail.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from casework.engine import CaseSnapshot, Engine, Step, event_row, write_effect
+from casework.errors import CaseworkError, ConflictError, InputFileError
+from casework.fields import parse_datetime
+from casework.models import Case, Event, Participant
+
+CHUNK = 2000
+_META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "actor", "data"}
+
+
+@dataclass
+class Line:
+    number: int
+    case_id: int | None
+    bsn: str | None
+    workflow: str | None
+    trigger: str
+    at: datetime | None
+    data: dict[str, Any]
+    note: str | None
+    actor: str | None
+
+
+@dataclass
+class ApplySummary:
+    file: str
+    dry_run: bool
+    read: int = 0
+    applied: int = 0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    by_trigger: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file, "dry_run": self.dry_run, "read": self.read,
+            "applied": self.applied, "failed": self.failed,
+            "failures": [{"line": n, "reason": r} for n, r in self.failures],
+            "by_trigger": dict(self.by_trigger.most_common()),
+        }
+
+
+class LineError(ValueError):
+    pass
+
+
+def _data_from_flat(values: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None or value == "":
+            continue
+        if "." in key:
+            head, sub = key.split(".", 1)
+            data.setdefault(head, {})
+            if not isinstance(data[head], dict):
+                raise LineError(f"field '{head}' given both as a whole and per part")
+            data[head][sub] = value
+        else:
+            data[key] = value
+    return data
+
+
+def _parse_case_ref(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise LineError(f"case {value!r} is not a case number") from None
+
+
+def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
+    trigger = str(record.get("trigger") or "").strip()
+    if not trigger:
+        raise LineError("no trigger given")
+    case_id = _parse_case_ref(record.get("case") or record.get("case_id") or record.get("id"))
+    bsn = str(record.get("bsn") or "").strip() or None
+    workflow = str(record.get("workflow") or "").strip() or None
+    if case_id is None and not (bsn and workflow):
+        raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")
+    at = None
+    if record.get("at") not in (None, ""):
+        try:
+            at = parse_datetime(str(record["at"]), engine.tz)
+        except ValueError:
+            raise LineError(
+                f"'at' {record['at']!r} is not a date and time (use 2026-11-20 14:00)"
+            ) from None
+    data = record.get("data") or {}
+    if not isinstance(data, dict):
+        raise LineError("'data' must be an object of field names and values")
+    flat = {k: v for k, v in record.items() if k not in _META}
+    data = {**_data_from_flat(flat), **data}
+    note = str(record.get("note") or "").strip() or None
+    actor = str(record.get("actor") or "").strip() or None
+    return Line(number, case_id, bsn, workflow, trigger, at, data, note, actor)
+
+
+def read_lines(path: Path, engine: Engine) -> Iterator[tuple[int, Line | str]]:
+    """Yield (line number, Line or the reason the line cannot be read)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    text = raw.decode("utf-8-sig", errors="surrogateescape")
+    first = text.lstrip()[:1]
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or first == "{":
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise LineError("each line must be a JSON object")
+                yield number, _make_line(number, record, engine)
+            except json.JSONDecodeError as exc:
+                yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
+            except LineError as exc:
+                yield number, str(exc)
+        return
+    head = text.split("\n", 1)[0]
+    delimiter = ";" if head.count(";") > head.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader, [])]
+    if "trigger" not in header:
+        raise InputFileError(
+            f"{path}: the header has no 'trigger' column; columns are case (or bsn and "
+            "workflow), trigger, at, note and the data fields"
+        )
+    for fields in reader:
+        number = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) != len(header):
+            yield number, f"has {len(fields)} fields, the header has {len(header)}"
+            continue
+        if any("\udc80" <= ch <= "\udcff" for f in fields for ch in f):
+            yield number, "contains characters that are not UTF-8; save the file as UTF-8"
+            continue
+        try:
+            yield number, _make_line(number, dict(zip(header, fields, strict=True)), engine)
+        except LineError as exc:
+            yield number, str(exc)
+
+
+def apply_file(engine: Engine, path: Path, actor: str, dry_run: bool = False,
+               progress: Callable[[int], None] | None = None) -> ApplySummary:
+    """Apply every line of the file; return what was applied and what failed, by line."""
+    summary = ApplySummary(file=path.name, dry_run=dry_run)
+    chunk: list[Line] = []
+    for number, item in read_lines(path, engine):
+        summary.read += 1
+        if isinstance(item, str):
+            summary.failures.append((number, item))
+            continue
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            _apply_chunk(engine, chunk, actor, dry_run, summary)
+            chunk = []
+            if progress:
+                progress(summary.read)
+    if chunk:
+        _apply_chunk(engine, chunk, actor, dry_run, summary)
+    if progress:
+        progress(summary.read)
+    summary.failures.sort()
+    return summary
+
+
+def _resolve(conn: Connection, lines: list[Line]) -> dict[tuple[str, str], int]:
+    """Return the case id for each (bsn, workflow) named in the lines (the open case first)."""
+    wanted = {(line.bsn, line.workflow) for line in lines if line.case_id is None}
+    found: dict[tuple[str, str], int] = {}
+    if not wanted:
+        return found
+    bsns = list({bsn for bsn, _ in wanted if bsn})
+    rows = conn.execute(
+        select(Participant.bsn, Case.workflow_id, Case.id, Case.closed_at)
+        .join(Case, Case.participant_id == Participant.id)
+        .where(Participant.bsn.in_(bsns))
+        .order_by(Case.id)
+    ).all()
+    for row in rows:
+        key = (row.bsn, row.workflow_id)
+        if key in wanted and (key not in found or row.closed_at is None):
+            found[key] = row.id
+    return found
+
+
+def _apply_chunk(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
+                 summary: ApplySummary) -> None:
+    try:
+        applied = _apply_chunk_once(engine, lines, actor, dry_run, summary)
+    except ConflictError:
+        applied = _apply_one_by_one(engine, lines, actor, dry_run, summary)
+    summary.applied += len(applied)
+    summary.by_trigger.update(step.trigger for step in applied)
+
+
+def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
+                      summary: ApplySummary) -> list[Step]:
+    failures: list[tuple[int, str]] = []
+    steps: list[tuple[Step, str]] = []
+    conn = engine.db.connect()
+    trans = conn.begin()
+    try:
+        by_bsn = _resolve(conn, lines)
+        ids = {line.case_id or by_bsn.get((line.bsn or "", line.workflow or ""))
+               for line in lines}
+        ids.discard(None)
+        rows = conn.execute(
+            select(Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.data,
+                   Case.version, Case.last_event_at, Case.wijk, Case.state_entered_at)
+            .where(Case.id.in_(list(ids)))
+        ).all()
+        snapshots = {row.id: CaseSnapshot.from_row(row) for row in rows}
+        start_version = {cid: snap.version for cid, snap in snapshots.items()}
+        entered = {row.id: row.state_entered_at for row in rows}
+        for line in lines:
+            cid = line.case_id or by_bsn.get((line.bsn or "", line.workflow or ""))
+            if cid is None:
+                failures.append((line.number, "no case of that person in that workflow"
+                                 if line.case_id is None else f"no case {line.case_id}"))
+                continue
+            snap = snapshots.get(cid)
+            if snap is None:
+                failures.append((line.number, f"no case {cid}"))
+                continue
+            try:
+                step = engine.plan_step(engine.route_of(snap), snap, line.trigger, line.data,
+                                        line.at, line.note)
+            except CaseworkError as exc:
+                failures.append((line.number, f"case {cid}: {exc}"))
+                continue
+            snap.state, snap.data, snap.version = step.dest, step.case_data, step.seq
+            snap.last_event_at = step.at
+            if step.dest != step.source:
+                entered[cid] = step.at
+            steps.append((step, line.actor or actor))
+        if steps:
+            _write(engine, conn, steps, snapshots, start_version, entered)
+        if dry_run:
+            trans.rollback()
+        else:
+            trans.commit()
+    except BaseException:
+        trans.rollback()
+        raise
+    finally:
+        conn.close()
+    summary.failures.extend(failures)
+    return [step for step, _ in steps]
+
+
+def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
+           snapshots: dict[int, CaseSnapshot], start_version: dict[int, int],
+           entered: dict[int, datetime]) -> None:
+    now = engine.now()
+    conn.execute(insert(Event), [event_row(step, who, now) for step, who in steps])
+    touched: dict[int, Step] = {}
+    for step, _ in steps:
+        touched[step.case_id] = step
+        for kind, payload in step.effects:
+            write_effect(conn, step, kind, payload, now)
+    table = Case.__table__
+    params = [{
+        "b_id": cid, "b_version": start_version[cid], "b_state": snapshots[cid].state,
+        "b_data": snapshots[cid].data, "b_new_version": snapshots[cid].version,
+        "b_last": snapshots[cid].last_event_at, "b_entered": entered[cid],
+        "b_closed_at": step.at if step.closed else None,
+        "b_reason": step.close_reason if step.closed else None,
+    } for cid, step in touched.items()]
+    result = conn.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+        .values(state=bindparam("b_state"), data=bindparam("b_data"),
+                version=bindparam("b_new_version"), last_event_at=bindparam("b_last"),
+                state_entered_at=bindparam("b_entered"), closed_at=bindparam("b_closed_at"),
+                close_reason=bindparam("b_reason")),
+        params,
+    )
+    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+        raise ConflictError("a case in this chunk was changed by another process")
+    if not conn.dialect.supports_sane_multi_rowcount:
+        versions = dict(conn.execute(
+            select(Case.id, Case.version).where(Case.id.in_(list(touched)))
+        ).all())
+        if any(versions[cid] != snapshots[cid].version for cid in touched):
+            raise ConflictError("a case in this chunk was changed by another process")
+
+
+def _apply_one_by_one(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
+                      summary: ApplySummary) -> list[Step]:
+    applied: list[Step] = []
+    for line in lines:
+        try:
+            applied.extend(_apply_chunk_once(engine, [line], actor, dry_run, summary))
+        except ConflictError as exc:
+            summary.failures.append((line.number, str(exc)))
+    return applied

@@ -1,0 +1,183 @@
+"""Reading and managing cases: list, show (with the timeline), triggers, assign, open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from casework.access import log_access
+from casework.engine import Engine
+from casework.errors import InvalidData, NotFound
+from casework.models import Appointment, Case, Event, Participant, Referral, Staff
+from casework.people import display_name, person_dict
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    state: str | None = None
+    wijk: str | None = None
+    workflow: str | None = None
+    assigned_to: str | None = None
+    open_only: bool = False
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def list_cases(engine: Engine, actor: str, filters: CaseFilter, limit: int | None = 100,
+               offset: int = 0) -> dict[str, Any]:
+    """Return matching cases (newest first within id order) and the total; logs the listing."""
+    conditions = []
+    if filters.state:
+        conditions.append(Case.state == filters.state)
+    if filters.wijk:
+        conditions.append(Case.wijk == filters.wijk)
+    if filters.workflow:
+        conditions.append(Case.workflow_id == filters.workflow)
+    if filters.assigned_to == "-":
+        conditions.append(Case.assigned_to.is_(None))
+    elif filters.assigned_to:
+        conditions.append(Case.assigned_to == filters.assigned_to)
+    if filters.open_only:
+        conditions.append(Case.closed_at.is_(None))
+    query = (
+        select(Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.wijk,
+               Case.assigned_to, Case.state_entered_at, Case.closed_at, Case.close_reason,
+               Participant.initials, Participant.prefix, Participant.surname)
+        .join(Participant, Participant.id == Case.participant_id)
+        .where(*conditions).order_by(Case.id).offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.db.begin() as conn:
+        total = conn.execute(select(func.count()).select_from(Case).where(*conditions)).scalar_one()
+        rows = conn.execute(query).all()
+        cases = [{
+            "id": r.id, "workflow": r.workflow_id, "workflow_version": r.workflow_version,
+            "state": r.state, "wijk": r.wijk, "assigned_to": r.assigned_to,
+            "name": display_name(r.initials, r.prefix, r.surname),
+            "state_entered_at": _iso(r.state_entered_at), "closed_at": _iso(r.closed_at),
+            "close_reason": r.close_reason,
+        } for r in rows]
+        if cases:
+            log_access(conn, actor, "list", [c["id"] for c in cases],
+                       _purpose({c["workflow"] for c in cases}), engine.now())
+    return {"total": total, "shown": len(cases), "offset": offset, "cases": cases}
+
+
+def _purpose(workflows: set[str]) -> str:
+    return "project " + ", ".join(sorted(workflows))
+
+
+def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
+    """Return a case with its person, data, appointments, referrals and timeline; logs the read."""
+    with Session(engine.db, expire_on_commit=False) as conn, conn.begin():
+        row = conn.execute(
+            select(Case, Participant)
+            .join(Participant, Participant.id == Case.participant_id)
+            .where(Case.id == case_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
+        case, person = row
+        events = conn.execute(
+            select(Event).where(Event.case_id == case_id).order_by(Event.seq)
+        ).scalars().all()
+        appointments = conn.execute(
+            select(Appointment).where(Appointment.case_id == case_id).order_by(Appointment.id)
+        ).scalars().all()
+        referrals = conn.execute(
+            select(Referral).where(Referral.case_id == case_id).order_by(Referral.id)
+        ).scalars().all()
+        log_access(conn.connection(), actor, "show", [case_id], _purpose({case.workflow_id}),
+                   engine.now())
+    return {
+        "id": case.id,
+        "workflow": case.workflow_id,
+        "workflow_version": case.workflow_version,
+        "state": case.state,
+        "state_entered_at": _iso(case.state_entered_at),
+        "wijk": case.wijk,
+        "wave": case.wave,
+        "assigned_to": case.assigned_to,
+        "opened_at": _iso(case.opened_at),
+        "closed_at": _iso(case.closed_at),
+        "close_reason": case.close_reason,
+        "version": case.version,
+        "data": case.data,
+        "person": person_dict(person),
+        "appointments": [
+            {"starts_at": _iso(a.starts_at), "location": a.location, "status": a.status}
+            for a in appointments
+        ],
+        "referrals": [
+            {"partner": r.partner, "status": r.status, "outcome": r.outcome,
+             "referred_at": _iso(r.referred_at)}
+            for r in referrals
+        ],
+        "timeline": [
+            {"seq": e.seq, "at": _iso(e.at), "recorded_at": _iso(e.recorded_at),
+             "actor": e.actor, "trigger": e.trigger, "from": e.from_state, "to": e.to_state,
+             "data": e.data, "note": e.note, "reason": e.reason}
+            for e in events
+        ],
+    }
+
+
+def case_triggers(engine: Engine, case_id: int) -> dict[str, Any]:
+    """Return every trigger of the case's route: whether it can happen now, or why not."""
+    with engine.db.connect() as conn:
+        case = engine.load_case(conn, case_id)
+    route = engine.route_of(case)
+    result = []
+    for trigger in route.triggers:
+        why = engine.blocked_reason(route, case, trigger)
+        transition = route.transition(trigger, case.state)
+        entry: dict[str, Any] = {
+            "trigger": trigger, "possible": why is None, "reason": why,
+            "dest": transition.dest if transition else None,
+            "needs": list(transition.needs) if transition else [],
+            "accepts": list(transition.accepts) if transition else [],
+        }
+        if transition:
+            entry["fields"] = {
+                name: route.fields[name].describe() for name in transition.fields
+            }
+        result.append(entry)
+    return {"id": case.id, "workflow": case.workflow_id, "state": case.state,
+            "triggers": result}
+
+
+def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[str, Any]:
+    """Assign a case to an active staff member; the change is an event in the timeline."""
+    with engine.db.begin() as conn:
+        staff = conn.execute(select(Staff.active).where(Staff.name == worker)).first()
+        if staff is None:
+            raise NotFound(
+                f"no staff member '{worker}'; add them with "
+                f"'casework staff add {worker} --role case_worker'"
+            )
+        if not staff.active:
+            raise InvalidData(f"staff member '{worker}' is disabled; assign someone else")
+        case = engine.load_case(conn, case_id)
+        previous = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar_one()
+        now = engine.now()
+        at = max(now, case.last_event_at)
+        result = conn.execute(
+            update(Case).where(Case.id == case_id, Case.version == case.version)
+            .values(assigned_to=worker, version=case.version + 1, last_event_at=at)
+        )
+        if result.rowcount != 1:
+            from casework.errors import ConflictError
+
+            raise ConflictError(f"case {case_id} was changed by someone else; retry")
+        conn.execute(insert(Event).values(
+            case_id=case_id, seq=case.version + 1, at=at, recorded_at=now, actor=actor,
+            trigger="assign", from_state=case.state, to_state=case.state,
+            data={"assigned_to": worker, "previous": previous}, note=None, reason=None,
+        ))
+    return {"id": case_id, "assigned_to": worker, "previous": previous}

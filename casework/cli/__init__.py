@@ -1,0 +1,76 @@
+"""The ``casework`` command: thin click commands that parse, call the core and print.
+
+Only click is imported at start-up so ``casework --help`` answers fast; each command imports
+the core it needs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from casework.cli.common import CliState, fail
+
+
+class CaseworkGroup(click.Group):
+    """Turns the errors users can cause into one clear line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from casework.errors import CaseworkError
+
+        try:
+            return super().invoke(ctx)
+        except CaseworkError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted; what was committed before stays, a rerun continues", 130)
+        except Exception as exc:  # database trouble the user can act on
+            from sqlalchemy.exc import OperationalError
+
+            if isinstance(exc, OperationalError):
+                text = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+                if "locked" in text:
+                    fail("the database is busy (locked by another process); try again", 3)
+                fail(f"database error: {text}", 4)
+            raise
+
+
+@click.group(cls=CaseworkGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Config file (default: $CASEWORK_CONFIG or ./config.toml).")
+@click.option("--as", "actor", metavar="NAME",
+              help="Staff member you act as (default: $CASEWORK_USER).")
+@click.version_option(package_name="casework")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, actor: str | None) -> None:
+    """Casework: case management for participation projects (Participatiewet).
+
+    Start with 'casework init', import a cohort with 'casework cohort import', then see and
+    advance cases with 'casework case ...'.
+    """
+    ctx.obj = CliState(config_path=config_path, actor=actor)
+
+
+def _register() -> None:
+    from casework.cli import case, cohort, db, staff, workflow
+
+    cli.add_command(db.init_command)
+    cli.add_command(db.db)
+    cli.add_command(workflow.workflow)
+    cli.add_command(cohort.cohort)
+    cli.add_command(case.case)
+    cli.add_command(staff.staff)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli.main(prog_name="casework")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""casework case list|show|triggers|advance|assign|apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from casework.cli.common import CliState, actor_option, console, json_option, local, print_json
+
+
+@click.group()
+def case() -> None:
+    """Cases: see them, see what can happen next, and move them along their route."""
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    """Return data fields from --set key=value (key.sub=value for notes per theme)."""
+    data: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--set")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise click.BadParameter(f"{item!r} has no field name", param_hint="--set")
+        if "." in key:
+            head, sub = key.split(".", 1)
+            slot = data.setdefault(head, {})
+            if not isinstance(slot, dict):
+                raise click.BadParameter(f"field '{head}' given twice", param_hint="--set")
+            slot[sub] = value
+        else:
+            data[key] = value
+    return data
+
+
+@case.command("list")
+@click.option("--state", "state_name", help="Only cases in this state.")
+@click.option("--wijk", help="Only cases in this wijk.")
+@click.option("--workflow", "workflow", help="Only cases on this route.")
+@click.option("--assigned", "assigned_to", metavar="WORKER",
+              help="Only cases of this worker ('-' for unassigned).")
+@click.option("--open", "open_only", is_flag=True, help="Only cases not closed.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
+              help="Show at most this many cases (0 = all).")
+@click.option("--offset", default=0, type=click.IntRange(min=0), help="Skip this many first.")
+@actor_option
+@json_option
+@click.pass_obj
+def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, offset: int,
+                 **filters: Any) -> None:
+    """List cases, filtered by state, wijk, route or worker."""
+    from casework.cases import CaseFilter, list_cases
+
+    engine = state.engine()
+    filters["state"] = filters.pop("state_name")
+    result = list_cases(engine, state.who(actor), CaseFilter(**filters), limit or None, offset)
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    settings = state.settings()
+    table = Table("case", "name", "wijk", "route", "state", "since", "worker")
+    for c in result["cases"]:
+        table.add_row(str(c["id"]), c["name"], c["wijk"], c["workflow"], c["state"],
+                      local(c["state_entered_at"], settings, "%Y-%m-%d"), c["assigned_to"] or "")
+    out = console()
+    out.print(table)
+    shown = result["shown"]
+    if result["total"] > shown + offset or offset:
+        out.print(f"showing {shown} of {result['total']} cases (from {offset + 1}); "
+                  "use --limit and --offset for more")
+    else:
+        out.print(f"{result['total']} case{'s' if result['total'] != 1 else ''}")
+
+
+@case.command("show")
+@click.argument("case_id", type=int)
+@actor_option
+@json_option
+@click.pass_obj
+def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool) -> None:
+    """Show a case: the person, state, data and the timeline of events."""
+    from casework.cases import show_case
+
+    data = show_case(state.engine(), state.who(actor), case_id)
+    if as_json:
+        print_json(data)
+        return
+    settings = state.settings()
+    out = console()
+    p = data["person"]
+    out.print(f"[bold]Case {data['id']}[/bold]  {data['workflow']} v{data['workflow_version']}"
+              f"  state [bold]{data['state']}[/bold] since "
+              f"{local(data['state_entered_at'], settings)}")
+    if data["closed_at"]:
+        out.print(f"closed {local(data['closed_at'], settings)}: {data['close_reason']}")
+    out.print(f"{p['name']}  (BSN {p['bsn_masked']})")
+    out.print(f"{p['address']}, {p['postcode']} {p['city']}  wijk {data['wijk']}")
+    out.print(f"phone {p['phone'] or '-'}  e-mail {p['email'] or '-'}")
+    out.print(f"worker {data['assigned_to'] or '-'}")
+    shown = {k: v for k, v in data["data"].items() if k != "themes"}
+    for key, value in shown.items():
+        out.print(f"  {key}: {value}")
+    for theme, text in data["data"].get("themes", {}).items():
+        out.print(f"  theme {theme}: {text}")
+    for a in data["appointments"]:
+        out.print(f"appointment {local(a['starts_at'], settings)} "
+                  f"{a['location'] or ''} ({a['status']})")
+    for r in data["referrals"]:
+        out.print(f"referral to {r['partner']} on {local(r['referred_at'], settings)} "
+                  f"({r['status']})")
+    from rich.table import Table
+
+    table = Table("#", "when", "who", "what", "from", "to", "details", title="Timeline")
+    for e in data["timeline"]:
+        details = ", ".join(f"{k}={v}" for k, v in e["data"].items())
+        if e["note"]:
+            details = (details + "; " if details else "") + f"note: {e['note']}"
+        table.add_row(str(e["seq"]), local(e["at"], settings), e["actor"], e["trigger"],
+                      e["from"] or "", e["to"], details)
+    out.print(table)
+
+
+@case.command("triggers")
+@click.argument("case_id", type=int)
+@json_option
+@click.pass_obj
+def triggers_command(state: CliState, case_id: int, as_json: bool) -> None:
+    """Show what can happen next to a case and, for what cannot, why."""
+    from casework.cases import case_triggers
+
+    data = case_triggers(state.engine(), case_id)
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    out.print(f"Case {data['id']} ({data['workflow']}) is in state [bold]{data['state']}[/bold]")
+    for t in data["triggers"]:
+        if t["possible"]:
+            needs = f" needs {', '.join(t['needs'])}" if t["needs"] else ""
+            out.print(f"  [green]can[/green]    {t['trigger']} -> {t['dest']}{needs}")
+        else:
+            out.print(f"  [red]cannot[/red] {t['trigger']}: {t['reason']}")
+
+
+@case.command("advance")
+@click.argument("case_id", type=int)
+@click.argument("trigger")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="A data field for the trigger (repeat; themes.health=... for notes).")
+@click.option("--note", help="A note for the timeline.")
+@click.option("--at", "at_text", metavar="DATETIME",
+              help="When it happened, e.g. '2026-11-20 14:00' (default: now).")
+@actor_option
+@json_option
+@click.pass_obj
+def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str, ...],
+                    note: str | None, at_text: str | None, actor: str | None,
+                    as_json: bool) -> None:
+    """Move a case along its route with TRIGGER (see 'casework case triggers ID')."""
+    from casework.fields import parse_datetime
+
+    engine = state.engine()
+    who = state.who(actor)
+    at = None
+    if at_text:
+        try:
+            at = parse_datetime(at_text, engine.tz)
+        except ValueError:
+            raise click.BadParameter(f"{at_text!r} is not a date and time; use "
+                                     "'2026-11-20 14:00'", param_hint="--at") from None
+    step = engine.advance(case_id, trigger, who, parse_sets(sets), at, note)
+    if as_json:
+        print_json(step.as_dict())
+        return
+    line = f"Case {case_id}: {trigger}, {step.source} -> {step.dest}"
+    if step.closed:
+        line += f" (closed: {step.close_reason})"
+    click.echo(line)
+
+
+@case.command("assign")
+@click.argument("case_id", type=int)
+@click.argument("worker")
+@actor_option
+@json_option
+@click.pass_obj
+def assign_command(state: CliState, case_id: int, worker: str, actor: str | None,
+                   as_json: bool) -> None:
+    """Assign a case to a staff member (recorded in the timeline)."""
+    from casework.cases import assign_case
+
+    result = assign_case(state.engine(), state.who(actor), case_id, worker)
+    if as_json:
+        print_json(result)
+        return
+    was = f" (was {result['previous']})" if result["previous"] else ""
+    click.echo(f"Case {case_id} assigned to {worker}{was}.")
+
+
+@case.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check every line, change nothing.")
+@actor_option
+@json_option
+@click.pass_obj
+def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
+                  as_json: bool) -> None:
+    """Apply many advances from CSV or JSON lines, each checked like 'case advance'.
+
+    Each line names the case ('case', or 'bsn' and 'workflow'), the 'trigger', 'at', an
+    optional 'note' and the data fields (CSV: one column per field, themes.health for notes;
+    JSON: the fields at top level or under "data"). Failing lines are reported by line number
+    while the good lines apply. Exit code 1 when a line failed.
+    """
+    from rich.progress import Progress
+
+    from casework.bulk import apply_file
+    from casework.errors import InputFileError
+
+    if not file.is_file():
+        raise InputFileError(f"{file}: no such file")
+    engine = state.engine()
+    who = state.who(actor)
+    out = console()
+    with Progress(console=out, disable=as_json or not out.is_terminal, transient=True) as bar:
+        task = bar.add_task(f"applying {file.name}", total=None)
+        summary = apply_file(engine, file, who, dry_run,
+                             lambda n: bar.update(task, completed=n))
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        for number, reason in summary.failures[:100]:
+            click.echo(f"line {number}: {reason}", err=True)
+        if summary.failed > 100:
+            click.echo(f"... and {summary.failed - 100} more failed lines (use --json for all)",
+                       err=True)
+        verb = "would apply" if dry_run else "applied"
+        click.echo(f"{file.name}: read {summary.read}, {verb} {summary.applied}, "
+                   f"failed {summary.failed}")
+        for trigger, count in summary.by_trigger.most_common():
+            click.echo(f"  {trigger:<20} {count}")
+        if dry_run:
+            click.echo("Dry run: nothing was changed.")
+    if summary.failed:
+        raise SystemExit(1)

@@ -1,0 +1,75 @@
+"""casework cohort import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from casework.cli.common import CliState, actor_option, console, json_option, print_json
+
+SHOW_REJECTS = 50
+
+
+@click.group()
+def cohort() -> None:
+    """Cohorts: bring the people selected for a project into a route."""
+
+
+@cohort.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--workflow", "workflow_id", required=True, help="Route to open cases in.")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the rejected rows with their reasons to this CSV for correction.")
+@actor_option
+@json_option
+@click.pass_obj
+def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: Path | None,
+                   actor: str | None, as_json: bool) -> None:
+    """Import a cohort CSV (comma or semicolon, UTF-8 with or without BOM).
+
+    Bad rows are reported by row number and reason and not imported; the good rows are.
+    Importing the same file again adds nothing. Exit code 1 when rows were rejected.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from casework.cohort import import_cohort
+    from casework.errors import InputFileError
+
+    if not file.is_file():
+        raise InputFileError(f"{file}: no such file")
+    engine = state.engine()
+    who = state.who(actor)
+    out = console()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), console=out,
+                  disable=as_json or not out.is_terminal, transient=True) as bar:
+        task = bar.add_task(f"importing {file.name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        summary = import_cohort(engine, file, workflow_id, who, rejects_path, progress)
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        for r in summary.rejects[:SHOW_REJECTS]:
+            click.echo(f"row {r.row}: {r.detail}", err=True)
+        if summary.rejected > SHOW_REJECTS:
+            click.echo(f"... and {summary.rejected - SHOW_REJECTS} more rejected rows"
+                       + (f" (all in {rejects_path})" if rejects_path else
+                          "; use --rejects FILE to get them all"), err=True)
+        click.echo(f"{file.name} into {summary.workflow}:")
+        click.echo(f"  read             {summary.read}")
+        click.echo(f"  imported         {summary.imported}")
+        click.echo(f"  already present  {summary.already_present}")
+        click.echo(f"  rejected         {summary.rejected}")
+        for reason, count in summary.rejected_by_reason.items():
+            click.echo(f"    {reason:<24} {count}")
+        if summary.ignored_columns:
+            click.echo(f"  ignored columns: {', '.join(summary.ignored_columns)}")
+        if summary.rejected:
+            hint = f"see {rejects_path}" if rejects_path else "use --rejects FILE to get them"
+            click.echo(f"Correct the rejected rows ({hint}) and import them again.")
+    if summary.rejected:
+        raise SystemExit(1)

@@ -1,0 +1,106 @@
+"""casework workflow list|show|validate|diagram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from casework.cli.common import CliState, console, json_option, print_json
+
+
+@click.group()
+def workflow() -> None:
+    """Routes (workflow files): list, show, validate and draw them."""
+
+
+def _registry(state: CliState):  # type: ignore[no-untyped-def]
+    from casework.workflow import Registry
+
+    return Registry.from_dir(state.settings().workflows_dir)
+
+
+@workflow.command("list")
+@json_option
+@click.pass_obj
+def list_command(state: CliState, as_json: bool) -> None:
+    """List the loaded routes with their versions."""
+    routes = list(_registry(state))
+    if as_json:
+        print_json([{"id": r.id, "version": r.version, "label": r.label, "file": r.path.name,
+                     "states": len(r.states), "triggers": len(r.triggers)} for r in routes])
+        return
+    from rich.table import Table
+
+    table = Table("id", "version", "label", "file", "states", "triggers")
+    for r in routes:
+        table.add_row(r.id, str(r.version), r.label, r.path.name, str(len(r.states)),
+                      str(len(r.triggers)))
+    console().print(table)
+
+
+@workflow.command("show")
+@click.argument("workflow_id")
+@click.option("--version", type=int, help="Version to show (default: the newest).")
+@json_option
+@click.pass_obj
+def show_command(state: CliState, workflow_id: str, version: int | None, as_json: bool) -> None:
+    """Show a route: its states, triggers and the data each trigger takes."""
+    route = _registry(state).get(workflow_id, version)
+    if as_json:
+        print_json(route.describe())
+        return
+    out = console()
+    out.print(f"[bold]{route.label}[/bold]  ({route.id} version {route.version}, "
+              f"{route.path.name})")
+    out.print(f"initial state: {route.initial}")
+    from rich.table import Table
+
+    states = Table("state", "label", "final", title="States")
+    for s in route.states.values():
+        states.add_row(s.name, s.label, "yes" if s.final else "")
+    out.print(states)
+    table = Table("trigger", "from", "to", "needs", "accepts", title="Triggers")
+    for t in route.transitions:
+        table.add_row(t.trigger, t.source, t.dest, ", ".join(t.needs), ", ".join(t.accepts))
+    out.print(table)
+    fields = Table("field", "takes", title="Data fields")
+    for f in route.fields.values():
+        fields.add_row(f.name, f.describe())
+    out.print(fields)
+
+
+@workflow.command("validate")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def validate_command(state: CliState, file: Path | None) -> None:
+    """Check a workflow file (or all in the workflows folder); list every problem."""
+    from casework.errors import WorkflowError
+    from casework.workflow import Registry, load_route
+
+    try:
+        if file is not None:
+            if not file.is_file():
+                raise WorkflowError([f"{file}: no such file"])
+            routes = [load_route(file)]
+        else:
+            routes = list(Registry.from_dir(state.settings().workflows_dir))
+    except WorkflowError as exc:
+        for line in exc.problems:
+            click.echo(line, err=True)
+        n = len(exc.problems)
+        click.echo(f"{n} problem{'s' if n != 1 else ''} found; fix them and validate again.",
+                   err=True)
+        raise SystemExit(1) from None
+    for route in routes:
+        click.echo(f"{route.path}: ok ({route.id} version {route.version}, "
+                   f"{len(route.states)} states, {len(route.triggers)} triggers)")
+
+
+@workflow.command("diagram")
+@click.argument("workflow_id")
+@click.option("--version", type=int, help="Version to draw (default: the newest).")
+@click.pass_obj
+def diagram_command(state: CliState, workflow_id: str, version: int | None) -> None:
+    """Print the route as a Mermaid state diagram (paste into Markdown or mermaid.live)."""
+    click.echo(_registry(state).get(workflow_id, version).mermaid())

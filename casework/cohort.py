@@ -1,0 +1,334 @@
+"""Cohort import: read a CSV as Dutch offices produce it, check every row, store the good ones.
+
+Bad rows are reported by row number (the line number a spreadsheet shows, header = row 1) and
+reason, never with the BSN in the message; good rows are imported in batches so a large file
+streams and a rerun of the same file adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from stdnum.exceptions import InvalidChecksum
+from stdnum.nl import bsn as stdnum_bsn
+
+from casework.engine import Engine
+from casework.errors import InputFileError
+from casework.fields import parse_date
+from casework.models import Case, Event, Participant
+
+COLUMNS = (
+    "bsn", "initials", "prefix", "surname", "street", "house_number", "house_number_suffix",
+    "postcode", "city", "wijk", "phone", "email", "wij_team_contact", "last_guidance",
+)
+REQUIRED = ("bsn", "surname", "street", "house_number", "postcode", "city", "wijk")
+# Column names Dutch offices use for the same things.
+ALIASES = {
+    "voorletters": "initials", "tussenvoegsel": "prefix", "achternaam": "surname",
+    "straat": "street", "huisnummer": "house_number", "toevoeging": "house_number_suffix",
+    "huisnummertoevoeging": "house_number_suffix", "woonplaats": "city", "telefoon": "phone",
+    "e-mail": "email", "wijkteam_contact": "wij_team_contact",
+    "laatste_begeleiding": "last_guidance",
+}
+_POSTCODE = re.compile(r"^([1-9][0-9]{3}) ?([A-Z]{2})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
+_YES = {"yes", "ja", "j", "y", "true", "1", "x"}
+_NO = {"no", "nee", "n", "false", "0", ""}
+
+
+class RowError(ValueError):
+    def __init__(self, category: str, detail: str) -> None:
+        self.category = category
+        self.detail = detail
+        super().__init__(detail)
+
+
+@dataclass
+class Reject:
+    row: int
+    category: str
+    detail: str
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    workflow: str
+    read: int = 0
+    imported: int = 0
+    already_present: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        return dict(Counter(r.category for r in self.rejects).most_common())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file, "workflow": self.workflow, "read": self.read,
+            "imported": self.imported, "already_present": self.already_present,
+            "rejected": self.rejected, "rejected_by_reason": self.rejected_by_reason,
+            "rejects": [{"row": r.row, "reason": r.category, "detail": r.detail}
+                        for r in self.rejects],
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
+    """Return the participant values of one CSV row; RowError says what is wrong."""
+    for name in REQUIRED:
+        if not raw.get(name, "").strip():
+            raise RowError("missing required field", f"{name} is empty")
+    number = raw["bsn"].strip().replace(" ", "").replace(".", "")
+    if not number.isdigit() or not 8 <= len(number) <= 9:
+        raise RowError("invalid BSN", "BSN must be 9 digits (check the number)")
+    number = number.zfill(9)
+    try:
+        stdnum_bsn.validate(number)
+    except InvalidChecksum:
+        raise RowError("invalid BSN", "BSN fails the elfproef (check the number)") from None
+    except ValueError:
+        raise RowError("invalid BSN", "BSN is not a valid citizen service number") from None
+    postcode = raw["postcode"].strip().upper()
+    match = _POSTCODE.match(postcode)
+    if match is None:
+        raise RowError("malformed postcode",
+                       f"postcode {raw['postcode'].strip()!r} is not like 1234 AB")
+    house = raw["house_number"].strip()
+    if not house.isdigit() or not 0 < int(house) < 100000:
+        raise RowError("bad house number", f"house_number {house!r} is not a whole number")
+    flag = raw.get("wij_team_contact", "").strip().lower()
+    if flag not in _YES and flag not in _NO:
+        raise RowError("bad yes/no value", f"wij_team_contact {flag!r} must be yes or no")
+    last_guidance = None
+    text = raw.get("last_guidance", "").strip()
+    if text:
+        try:
+            last_guidance = parse_date(text)
+        except ValueError:
+            raise RowError("bad date",
+                           f"last_guidance {text!r} is not a date (use 2024-03-31)") from None
+        if last_guidance > today:
+            raise RowError("bad date", f"last_guidance {text!r} lies in the future")
+    email = raw.get("email", "").strip() or None
+    if email and not _EMAIL.match(email):
+        raise RowError("bad e-mail address", f"email {email!r} is not an e-mail address")
+    phone = raw.get("phone", "").strip() or None
+    if phone:
+        digits = sum(ch.isdigit() for ch in phone)
+        if not 10 <= digits <= 15 or re.search(r"[^\d +\-()]", phone):
+            raise RowError("bad phone number", f"phone {phone!r} is not a phone number")
+    return {
+        "bsn": number,
+        "initials": raw.get("initials", "").strip() or None,
+        "prefix": raw.get("prefix", "").strip() or None,
+        "surname": raw["surname"].strip(),
+        "street": raw["street"].strip(),
+        "house_number": int(house),
+        "house_number_suffix": raw.get("house_number_suffix", "").strip() or None,
+        "postcode": f"{match.group(1)} {match.group(2)}",
+        "city": raw["city"].strip(),
+        "wijk": raw["wijk"].strip(),
+        "phone": phone,
+        "email": email,
+        "wij_team_contact": flag in _YES,
+        "last_guidance": last_guidance,
+    }
+
+
+def _normalise(name: str) -> str:
+    key = name.strip().lower().replace(" ", "_")
+    return ALIASES.get(key, key)
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            count += block.count(b"\n")
+    return count
+
+
+def read_rows(path: Path) -> tuple[list[str], str, Iterator[tuple[int, list[str]]]]:
+    """Return the header, the delimiter and an iterator of (row number, fields)."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    first = text.readline()
+    if not first.strip():
+        fh.close()
+        raise InputFileError(f"{path}: the file is empty; it needs a header row with "
+                             f"the columns {', '.join(REQUIRED)}")
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    header = next(csv.reader([first], delimiter=delimiter))
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        with text:
+            reader = csv.reader(text, delimiter=delimiter)
+            for fields in reader:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                yield reader.line_num + 1, fields
+
+    return header, delimiter, rows()
+
+
+def import_cohort(
+    engine: Engine, path: Path, workflow_id: str, actor: str,
+    rejects_path: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportSummary:
+    """Import a cohort file into a route; return the summary (rejects listed by row)."""
+    route = engine.registry.get(workflow_id)
+    header, delimiter, rows = read_rows(path)
+    names = [_normalise(h) for h in header]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise InputFileError(
+            f"{path}: the header misses the column(s) {', '.join(missing)}; the file needs "
+            f"{', '.join(COLUMNS)} (found: {', '.join(header)})"
+        )
+    duplicates = [n for n, k in Counter(names).items() if k > 1]
+    if duplicates:
+        raise InputFileError(f"{path}: column(s) {', '.join(duplicates)} appear twice in the "
+                             "header; keep one")
+    summary = ImportSummary(file=path.name, workflow=route.id)
+    summary.ignored_columns = [h for h, n in zip(header, names, strict=True) if n not in COLUMNS]
+    total = max(_count_lines(path) - 1, 0)
+    today = engine.now().astimezone(engine.tz).date()
+    seen: dict[int, int] = {}
+    batch: list[dict[str, Any]] = []
+    batch_size: int = engine.settings["import.batch_size"]
+    reject_writer = None
+    reject_file = None
+    if rejects_path is not None:
+        try:
+            reject_file = rejects_path.open("w", encoding="utf-8-sig", newline="",
+                                            errors="surrogateescape")
+        except OSError as exc:
+            raise InputFileError(f"{rejects_path}: cannot be written ({exc.strerror})") from None
+        reject_writer = csv.writer(reject_file, delimiter=delimiter)
+        reject_writer.writerow(["row", "reason", *header])
+    width = len(header)
+
+    def reject(row_no: int, fields: list[str], category: str, detail: str) -> None:
+        summary.rejects.append(Reject(row_no, category, detail))
+        if reject_writer is not None:
+            reject_writer.writerow([row_no, detail, *fields])
+
+    try:
+        for row_no, fields in rows:
+            summary.read += 1
+            if _BAD_BYTES.search(delimiter.join(fields)):
+                reject(row_no, fields, "bad encoding",
+                       "contains characters that are not UTF-8; save the file as UTF-8")
+                continue
+            if len(fields) != width:
+                reject(row_no, fields, "wrong number of fields",
+                       f"has {len(fields)} fields, the header has {width}")
+                continue
+            try:
+                values = check_row(dict(zip(names, fields, strict=True)), today)
+            except RowError as exc:
+                reject(row_no, fields, exc.category, exc.detail)
+                continue
+            key = int(values["bsn"])
+            if key in seen:
+                reject(row_no, fields, "duplicate BSN",
+                       f"same BSN as row {seen[key]}; keep one of the two rows")
+                continue
+            seen[key] = row_no
+            batch.append(values)
+            if len(batch) >= batch_size:
+                _store_batch(engine, route.id, route.version, route.initial, batch, actor,
+                             path.name, summary)
+                batch = []
+                if progress:
+                    progress(summary.read, total)
+        if batch:
+            _store_batch(engine, route.id, route.version, route.initial, batch, actor,
+                         path.name, summary)
+        if progress:
+            progress(summary.read, total)
+    finally:
+        if reject_file is not None:
+            reject_file.close()
+    return summary
+
+
+def _store_batch(engine: Engine, workflow_id: str, version: int, initial: str,
+                 batch: list[dict[str, Any]], actor: str, filename: str,
+                 summary: ImportSummary) -> None:
+    """Write one batch in one transaction; retried once when another import raced us."""
+    for attempt in (1, 2):
+        try:
+            imported, present = _write_batch(engine, workflow_id, version, initial, batch,
+                                             actor, filename)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            continue
+        summary.imported += imported
+        summary.already_present += present
+        return
+
+
+def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
+                 batch: list[dict[str, Any]], actor: str, filename: str) -> tuple[int, int]:
+    now = engine.now()
+    with engine.db.begin() as conn:
+        bsns = [values["bsn"] for values in batch]
+        existing = dict(conn.execute(
+            select(Participant.bsn, Participant.id).where(Participant.bsn.in_(bsns))
+        ).all())
+        with_case: set[int] = set()
+        if existing:
+            with_case = set(conn.execute(
+                select(Case.participant_id).where(
+                    Case.participant_id.in_(list(existing.values())),
+                    Case.workflow_id == workflow_id,
+                )
+            ).scalars())
+        new_people = [dict(v, created_at=now) for v in batch if v["bsn"] not in existing]
+        if new_people:
+            ids = conn.execute(
+                insert(Participant).returning(Participant.id, sort_by_parameter_order=True),
+                new_people,
+            ).scalars().all()
+            for values, pid in zip(new_people, ids, strict=True):
+                existing[values["bsn"]] = pid
+        to_open = [v for v in batch if existing[v["bsn"]] not in with_case]
+        if not to_open:
+            return 0, len(batch)
+        case_rows = [{
+            "participant_id": existing[v["bsn"]], "workflow_id": workflow_id,
+            "workflow_version": version, "state": initial, "state_entered_at": now,
+            "wijk": v["wijk"], "data": {}, "opened_at": now, "last_event_at": now, "version": 1,
+        } for v in to_open]
+        case_ids = conn.execute(
+            insert(Case).returning(Case.id, sort_by_parameter_order=True), case_rows
+        ).scalars().all()
+        conn.execute(insert(Event), [{
+            "case_id": cid, "seq": 1, "at": now, "recorded_at": now, "actor": actor,
+            "trigger": "open", "from_state": None, "to_state": initial,
+            "data": {"source": "cohort import", "file": filename}, "note": None, "reason": None,
+        } for cid in case_ids])
+    return len(to_open), len(batch) - len(to_open)

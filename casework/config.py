@@ -1,0 +1,149 @@
+"""Settings: declared once below, read from config.toml, then overridden by CASEWORK_* variables.
+
+Later sources win: defaults, then the config file (``CASEWORK_CONFIG`` or ``./config.toml``),
+then environment variables (``CASEWORK_DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from casework.errors import ConfigError
+
+# (dotted key, default, help). The type of each setting is the type of its default.
+SETTINGS: tuple[tuple[str, Any, str], ...] = (
+    ("database.url", "sqlite:///casework.db",
+     "SQLAlchemy URL; a relative SQLite path is relative to the config file"),
+    ("paths.workflows", "workflows", "folder with the workflow files (*.toml)"),
+    ("paths.templates", "templates/letters", "folder with the letter templates"),
+    ("organisation.name", "Gemeente Groningen", "sender shown on letters and reports"),
+    ("timezone", "Europe/Amsterdam", "time zone in which staff enter and see times"),
+    ("import.batch_size", 5000, "rows written per transaction by cohort import"),
+)
+
+DEFAULTS: dict[str, Any] = {key: default for key, default, _ in SETTINGS}
+ENV_OVERRIDES = {"CASEWORK_DATABASE_URL": "database.url"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings, with paths resolved."""
+
+    values: dict[str, Any]
+    base_dir: Path
+    source: Path | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @property
+    def database_url(self) -> str:
+        url: str = self.values["database.url"]
+        return resolve_sqlite_path(url, self.base_dir)
+
+    @property
+    def workflows_dir(self) -> Path:
+        return self.base_dir / self.values["paths.workflows"]
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.base_dir / self.values["paths.templates"]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.values["timezone"])
+
+
+def resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    """Return the URL with a relative SQLite file path made absolute against base_dir."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rest = url[len(prefix):]
+        if rest and rest != ":memory:" and not rest.startswith("file:"):
+            return prefix + str((base_dir / rest).resolve())
+    return url
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and any(name.startswith(dotted + ".") for name in DEFAULTS):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _type_name(value: Any) -> str:
+    return {str: "text", int: "a whole number", float: "a number", bool: "true or false",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _check(key: str, value: Any, where: str) -> Any:
+    default = DEFAULTS[key]
+    if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, type(default)):
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(
+            f"{where}: setting '{key}' must be {_type_name(default)}, got {value!r}"
+        )
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{where}: setting '{key}' is empty; give a value or remove the line")
+    return value
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Return the settings from defaults, the config file and the environment."""
+    env = os.environ if environ is None else environ
+    explicit = path if path is not None else env.get("CASEWORK_CONFIG")
+    config_path = Path(explicit) if explicit else Path("config.toml")
+    values = dict(DEFAULTS)
+    sources = {key: "default" for key in DEFAULTS}
+    source: Path | None = None
+    if config_path.is_file():
+        source = config_path.resolve()
+        try:
+            with config_path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML ({exc}); fix the file") from None
+        except OSError as exc:
+            raise ConfigError(f"{config_path}: cannot be read ({exc.strerror})") from None
+        for key, value in _flatten(data).items():
+            if key not in DEFAULTS:
+                raise ConfigError(
+                    f"{config_path}: unknown setting '{key}'; known settings: "
+                    + ", ".join(sorted(DEFAULTS))
+                )
+            values[key] = _check(key, value, str(config_path))
+            sources[key] = str(config_path)
+    elif explicit:
+        raise ConfigError(
+            f"config file {config_path} does not exist (named by "
+            f"{'CASEWORK_CONFIG' if path is None else '--config'}); create it or fix the path"
+        )
+    for var, key in ENV_OVERRIDES.items():
+        if var in env:
+            values[key] = _check(key, env[var], f"environment variable {var}")
+            sources[key] = var
+    base_dir = source.parent if source else Path.cwd()
+    try:
+        ZoneInfo(values["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{sources['timezone']}: setting 'timezone' is not a known time zone: "
+            f"{values['timezone']!r} (use e.g. 'Europe/Amsterdam')"
+        ) from None
+    if values["import.batch_size"] < 1:
+        raise ConfigError(
+            f"{sources['import.batch_size']}: setting 'import.batch_size' must be >= 1"
+        )
+    return Settings(values=values, base_dir=base_dir, source=source, sources=sources)

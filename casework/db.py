@@ -1,0 +1,115 @@
+"""Database engine, SQLite pragmas and Alembic migrations shipped inside the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from casework.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def describe_url(url: str) -> str:
+    """Return the URL with any password hidden, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Return an SQLAlchemy engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    try:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        engine = create_engine(url, future=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DatabaseError(
+            f"database URL {describe_url(url)!r} cannot be used: {exc}; "
+            "set database.url in config.toml or CASEWORK_DATABASE_URL"
+        ) from None
+    if engine.dialect.name == "sqlite":
+        if engine.url.database and engine.url.database != ":memory:":
+            parent = Path(engine.url.database).parent
+            if not parent.exists():
+                raise DatabaseError(
+                    f"folder {parent} for the SQLite database does not exist; create it or "
+                    "change database.url"
+                )
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    """Return the newest migration shipped with this version of casework."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the migration the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise DatabaseError(
+            f"cannot open database {describe_url(str(engine.url))}: {exc.orig}"
+        ) from None
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Migrate the database to the newest schema; return (before, after) revisions."""
+    from alembic import command
+
+    before = current_revision(engine)
+    if before is None and inspect(engine).has_table("cases"):
+        raise DatabaseError(
+            "the database has casework tables but no migration record; it was not made by "
+            "'casework init' - use an empty database"
+        )
+    command.upgrade(_alembic_config(engine), "head")
+    return before, head_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise a clear error unless the database is at the newest schema."""
+    current = current_revision(engine)
+    if current is None:
+        raise DatabaseError(
+            f"database {describe_url(str(engine.url))} is not initialised; run 'casework init'"
+        )
+    if current != head_revision():
+        raise DatabaseError(
+            f"database schema is at {current}, this casework needs {head_revision()}; "
+            "run 'casework db upgrade'"
+        )

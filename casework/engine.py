@@ -1,0 +1,335 @@
+"""The core: ``Engine.from_config(settings)`` and ``advance``, one transaction per step.
+
+Every caller (CLI, scheduler, tests, bulk apply) goes through ``plan_step`` so a step is checked
+the same way everywhere: data fields, attempt limits, the moment it happened, and the route's
+machine deciding the next state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Engine as SAEngine
+
+from casework.config import Settings
+from casework.db import check_schema, make_engine
+from casework.errors import (
+    ConflictError,
+    InvalidData,
+    NotFound,
+    TransitionNotAllowed,
+)
+from casework.fields import FieldValueError
+from casework.models import Appointment, Case, Event, Referral
+from casework.workflow import Registry, Route, TransitionSpec
+
+# Clocks differ a little between machines; a moment this far ahead still counts as "now".
+FUTURE_TOLERANCE = timedelta(minutes=2)
+
+
+@dataclass
+class CaseSnapshot:
+    """What a step needs to know of a case; kept in memory across the lines of a bulk apply."""
+
+    id: int
+    workflow_id: str
+    workflow_version: int
+    state: str
+    data: dict[str, Any]
+    version: int
+    last_event_at: datetime
+    wijk: str = ""
+
+    @classmethod
+    def from_row(cls, row: Any) -> CaseSnapshot:
+        return cls(
+            id=row.id, workflow_id=row.workflow_id, workflow_version=row.workflow_version,
+            state=row.state, data=dict(row.data or {}), version=row.version,
+            last_event_at=row.last_event_at, wijk=row.wijk,
+        )
+
+
+@dataclass
+class Step:
+    """One checked transition, ready to be written."""
+
+    case_id: int
+    trigger: str
+    source: str
+    dest: str
+    at: datetime
+    data: dict[str, Any]
+    case_data: dict[str, Any]
+    seq: int
+    closed: bool
+    close_reason: str | None
+    transition: TransitionSpec
+    note: str | None = None
+    effects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "trigger": self.trigger,
+            "from": self.source,
+            "to": self.dest,
+            "at": self.at.isoformat(),
+            "data": self.data,
+            "closed": self.closed,
+            "close_reason": self.close_reason,
+            "version": self.seq,
+        }
+
+
+CASE_COLUMNS = (
+    Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.data, Case.version,
+    Case.last_event_at, Case.wijk,
+)
+
+
+class Engine:
+    """The casework core, used alike by the CLI, the scheduler and the tests."""
+
+    def __init__(self, settings: Settings, db: SAEngine, registry: Registry | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self._registry = registry
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_config(cls, settings: Settings, check: bool = True,
+                    clock: Callable[[], datetime] | None = None) -> Engine:
+        """Return an engine for the configured database; check it is at the current schema."""
+        db = make_engine(settings.database_url)
+        if check:
+            check_schema(db)
+        return cls(settings, db, clock=clock)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.settings.tz
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry.from_dir(self.settings.workflows_dir)
+        return self._registry
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def route_of(self, case: CaseSnapshot) -> Route:
+        return self.registry.get(case.workflow_id, case.workflow_version)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def load_case(self, conn: Connection, case_id: int) -> CaseSnapshot:
+        row = conn.execute(select(*CASE_COLUMNS).where(Case.id == case_id)).first()
+        if row is None:
+            raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
+        return CaseSnapshot.from_row(row)
+
+    # --- the step ------------------------------------------------------------------------
+
+    def blocked_reason(self, route: Route, case: CaseSnapshot, trigger: str) -> str | None:
+        """Return why trigger cannot happen now, or None when it can (data not yet checked)."""
+        if trigger not in route.triggers:
+            return (f"'{trigger}' is not a trigger of {route.id}; "
+                    f"known: {', '.join(route.triggers)}")
+        if route.is_final(case.state):
+            return f"case {case.id} is {case.state} (final); nothing can happen any more"
+        transition = route.transition(trigger, case.state)
+        if transition is None:
+            sources = ", ".join(route.sources_of(trigger))
+            return (f"'{trigger}' is not possible from state '{case.state}' "
+                    f"(only from: {sources})")
+        counts = case.data.get("attempts", {})
+        for other in route.transitions:
+            if other.source != case.state or other.max is None:
+                continue
+            used = counts.get(other.trigger, 0)
+            if used >= other.max and trigger not in other.then:
+                allowed = " or ".join(other.then) or "nothing"
+                return (f"'{other.trigger}' has happened {used} times (the maximum is "
+                        f"{other.max}); only {allowed} remain")
+        return None
+
+    def plan_step(self, route: Route, case: CaseSnapshot, trigger: str,
+                  raw: Mapping[str, Any], at: datetime | None = None,
+                  note: str | None = None) -> Step:
+        """Return the checked step for trigger on case; raise a CaseworkError when it cannot."""
+        why = self.blocked_reason(route, case, trigger)
+        if why:
+            raise TransitionNotAllowed(why)
+        transition = route.transition(trigger, case.state)
+        assert transition is not None
+        now = self.now()
+        moment = now if at is None else at
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.tz)
+        if moment > now + FUTURE_TOLERANCE:
+            raise InvalidData(
+                f"the moment {moment.astimezone(self.tz):%Y-%m-%d %H:%M} lies in the future; "
+                "record what happened only once it has happened"
+            )
+        if moment < case.last_event_at:
+            raise InvalidData(
+                f"the moment {moment.astimezone(self.tz):%Y-%m-%d %H:%M} is before case "
+                f"{case.id}'s last event "
+                f"({case.last_event_at.astimezone(self.tz):%Y-%m-%d %H:%M}); "
+                "record events in the order they happened"
+            )
+        data = self.check_data(route, transition, raw)
+        if "appointment" in data and data["appointment"] < moment.astimezone(UTC).isoformat():
+            raise InvalidData(
+                "field 'appointment' lies before the moment the step is recorded; "
+                "propose a date and time after it"
+            )
+        try:
+            dest = route.fire(case.state, trigger)
+        except Exception as exc:  # the machine disagrees with the table: a route bug
+            raise TransitionNotAllowed(
+                f"'{trigger}' is not allowed from '{case.state}': {exc}"
+            ) from None
+        case_data = _merge(case.data, data)
+        attempts = dict(case_data.get("attempts", {}))
+        if dest != case.state:
+            attempts = {}
+        if transition.max is not None:
+            attempts[trigger] = attempts.get(trigger, 0) + 1
+        if attempts:
+            case_data["attempts"] = attempts
+        else:
+            case_data.pop("attempts", None)
+        closed = route.is_final(dest)
+        reason = (transition.reason or data.get("reason")) if closed else None
+        step = Step(
+            case_id=case.id, trigger=trigger, source=case.state, dest=dest, at=moment,
+            data=data, case_data=case_data, seq=case.version + 1, closed=closed,
+            close_reason=reason, transition=transition, note=note or None,
+        )
+        if transition.records == "appointment":
+            step.effects.append(("appointment", {
+                "starts_at": data.get("appointment"), "location": data.get("location"),
+            }))
+        elif transition.records == "referral":
+            step.effects.append(("referral", {"partner": data["partner"]}))
+        return step
+
+    def check_data(self, route: Route, transition: TransitionSpec,
+                   raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the data converted for storage; InvalidData names what is wrong."""
+        allowed = transition.fields
+        extra = [key for key in raw if key not in allowed]
+        if extra:
+            takes = ", ".join(allowed) if allowed else "no data"
+            raise InvalidData(
+                f"'{transition.trigger}' does not take field '{extra[0]}' (it takes: {takes})"
+            )
+        missing = [name for name in transition.needs
+                   if raw.get(name) in (None, "", [], {})]
+        if missing:
+            spec = route.fields[missing[0]]
+            raise InvalidData(
+                f"'{transition.trigger}' needs field '{missing[0]}' ({spec.describe()}); "
+                f"give it with --set {missing[0]}=..."
+            )
+        data: dict[str, Any] = {}
+        for key, value in raw.items():
+            if value in (None, ""):
+                continue
+            try:
+                data[key] = route.fields[key].coerce(value, self.tz)
+            except FieldValueError as exc:
+                raise InvalidData(str(exc)) from None
+        return data
+
+    def write_step(self, conn: Connection, step: Step, actor: str, expected_version: int,
+                   recorded_at: datetime | None = None) -> None:
+        """Write the step's case update, event and effects; ConflictError on a stale version."""
+        values: dict[str, Any] = {
+            "state": step.dest, "data": step.case_data, "version": step.seq,
+            "last_event_at": step.at,
+        }
+        if step.dest != step.source:
+            values["state_entered_at"] = step.at
+        if step.closed:
+            values["closed_at"] = step.at
+            values["close_reason"] = step.close_reason
+        result = conn.execute(
+            update(Case).where(Case.id == step.case_id, Case.version == expected_version)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            current = conn.execute(select(Case.state, Case.version)
+                                   .where(Case.id == step.case_id)).first()
+            raise ConflictError(
+                f"case {step.case_id} was changed by someone else while you worked on it "
+                f"(now in state '{current.state if current else '?'}'); look at it again "
+                f"with 'casework case show {step.case_id}' and retry"
+            )
+        conn.execute(insert(Event).values(event_row(step, actor, recorded_at or self.now())))
+        for kind, payload in step.effects:
+            write_effect(conn, step, kind, payload, self.now())
+
+    def advance(self, case_id: int, trigger: str, actor: str,
+                data: Mapping[str, Any] | None = None, at: datetime | None = None,
+                note: str | None = None, expected_version: int | None = None) -> Step:
+        """Move a case along its route: check, transition, event and effects in one transaction."""
+        with self.db.begin() as conn:
+            case = self.load_case(conn, case_id)
+            if expected_version is not None and case.version != expected_version:
+                raise ConflictError(
+                    f"case {case_id} is at version {case.version}, not {expected_version}: "
+                    "someone else changed it; look again and retry"
+                )
+            step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note)
+            self.write_step(conn, step, actor, case.version)
+        return step
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def event_row(step: Step, actor: str, recorded_at: datetime) -> dict[str, Any]:
+    return {
+        "case_id": step.case_id, "seq": step.seq, "at": step.at, "recorded_at": recorded_at,
+        "actor": actor, "trigger": step.trigger, "from_state": step.source,
+        "to_state": step.dest, "data": step.data, "note": step.note,
+        "reason": step.close_reason,
+    }
+
+
+def write_effect(conn: Connection, step: Step, kind: str, payload: dict[str, Any],
+                 now: datetime) -> None:
+    """Write the rows a step asks for besides its event (appointments, referrals)."""
+    if kind == "appointment":
+        old_status = "not_home" if step.trigger == "not_home" else "moved"
+        conn.execute(
+            update(Appointment)
+            .where(Appointment.case_id == step.case_id, Appointment.status == "planned")
+            .values(status=old_status)
+        )
+        if payload.get("starts_at"):
+            conn.execute(insert(Appointment).values(
+                case_id=step.case_id, starts_at=datetime.fromisoformat(payload["starts_at"]),
+                location=payload.get("location"), status="planned", created_at=now,
+            ))
+    elif kind == "referral":
+        conn.execute(insert(Referral).values(
+            case_id=step.case_id, partner=payload["partner"], status="sent",
+            referred_at=step.at, updated_at=now,
+        ))

@@ -1,0 +1,47 @@
+"""Errors a user can cause. The CLI turns each into one clear line and an exit code."""
+
+from __future__ import annotations
+
+
+class CaseworkError(Exception):
+    """Base class: a problem the user can fix; the message says what to do."""
+
+    exit_code = 1
+
+
+class ConfigError(CaseworkError):
+    """A missing, unreadable or badly typed setting."""
+
+
+class DatabaseError(CaseworkError):
+    """The database is missing, not initialised or not at the current schema."""
+
+
+class WorkflowError(CaseworkError):
+    """A workflow file that cannot be loaded; the message names the file (and state)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class NotFound(CaseworkError):
+    """A case, workflow or staff member that does not exist."""
+
+
+class InvalidData(CaseworkError):
+    """Data given to a trigger is missing or outside what the route allows."""
+
+
+class TransitionNotAllowed(CaseworkError):
+    """The trigger is not possible from the case's current state."""
+
+
+class ConflictError(CaseworkError):
+    """Someone else changed the case between reading and writing it."""
+
+    exit_code = 3
+
+
+class InputFileError(CaseworkError):
+    """An input file (cohort, apply file) that cannot be read as a whole."""

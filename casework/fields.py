@@ -1,0 +1,167 @@
+"""Data fields a trigger can carry: declared per workflow, checked and converted on every advance.
+
+Values arrive as text (CLI ``--set``, CSV columns) or as JSON values (JSON lines); both are
+checked the same way and stored as JSON (datetimes as ISO 8601 in UTC).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+FIELD_TYPES = ("text", "datetime", "date", "choice", "choices", "notes", "int", "bool")
+_TRUE = {"yes", "ja", "true", "1", "y", "j"}
+_FALSE = {"no", "nee", "false", "0", "n", ""}
+_DUTCH_DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+
+
+class FieldValueError(ValueError):
+    """A value that does not fit its field; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    label: str = ""
+    choices: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """Return a short text of what the field takes, for help and messages."""
+        if self.type == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.type == "choices":
+            return "a comma-separated list of " + ", ".join(self.choices)
+        if self.type == "notes":
+            return f"notes per theme ({', '.join(self.keys)}), e.g. {self.name}.{self.keys[0]}=..."
+        return {
+            "datetime": "a date and time, e.g. 2026-11-25 14:00",
+            "date": "a date, e.g. 2026-11-25",
+            "int": "a whole number",
+            "bool": "yes or no",
+            "text": "text",
+        }[self.type]
+
+    def coerce(self, value: Any, tz: ZoneInfo) -> Any:
+        """Return the value converted for storage; FieldValueError when it does not fit."""
+        try:
+            return _COERCE[self.type](self, value, tz)
+        except FieldValueError:
+            raise
+        except (ValueError, TypeError):
+            raise FieldValueError(
+                f"field '{self.name}' must be {self.describe()}, got {_show(value)}"
+            ) from None
+
+
+def _show(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def parse_datetime(value: str, tz: ZoneInfo) -> datetime:
+    """Return an aware datetime for '2026-11-25 14:00', ISO forms or '25-11-2026 14:00'."""
+    text = value.strip().replace("T", " ")
+    parts = text.split(" ", 1)
+    if _DUTCH_DATE.match(parts[0]):
+        text = parse_date(parts[0]).isoformat() + (" " + parts[1] if len(parts) > 1 else "")
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment
+
+
+def parse_date(value: str) -> date:
+    """Return the date for '2026-11-25' or the Dutch '25-11-2026'."""
+    text = value.strip()
+    match = _DUTCH_DATE.match(text)
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+        return date(year, month, day)
+    return date.fromisoformat(text)
+
+
+def _text(field: Field, value: Any, tz: ZoneInfo) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError
+    text = str(value).strip()
+    if not text:
+        raise FieldValueError(f"field '{field.name}' is empty")
+    return text
+
+
+def _datetime(field: Field, value: Any, tz: ZoneInfo) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    return parse_datetime(value, tz).astimezone(UTC).isoformat()
+
+
+def _date(field: Field, value: Any, tz: ZoneInfo) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    return parse_date(value).isoformat()
+
+
+def _choice(field: Field, value: Any, tz: ZoneInfo) -> str:
+    if not isinstance(value, str) or value.strip() not in field.choices:
+        raise ValueError
+    return value.strip()
+
+
+def _choices(field: Field, value: Any, tz: ZoneInfo) -> list[str]:
+    if isinstance(value, str):
+        items = [item.strip() for item in re.split(r"[,|]", value) if item.strip()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ValueError
+    bad = [item for item in items if not isinstance(item, str) or item not in field.choices]
+    if bad:
+        raise FieldValueError(
+            f"field '{field.name}': {_show(bad[0])} is not allowed; use {field.describe()}"
+        )
+    return list(dict.fromkeys(items))
+
+
+def _notes(field: Field, value: Any, tz: ZoneInfo) -> dict[str, str]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, dict):
+        raise ValueError
+    unknown = [key for key in value if key not in field.keys]
+    if unknown:
+        raise FieldValueError(
+            f"field '{field.name}' has no theme {unknown[0]!r}; themes: {', '.join(field.keys)}"
+        )
+    return {key: _text(field, text, tz) for key, text in value.items()}
+
+
+def _int(field: Field, value: Any, tz: ZoneInfo) -> int:
+    if isinstance(value, bool | float):
+        raise ValueError
+    return int(value)
+
+
+def _bool(field: Field, value: Any, tz: ZoneInfo) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError
+
+
+_COERCE = {
+    "text": _text,
+    "datetime": _datetime,
+    "date": _date,
+    "choice": _choice,
+    "choices": _choices,
+    "notes": _notes,
+    "int": _int,
+    "bool": _bool,
+}

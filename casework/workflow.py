@@ -1,0 +1,473 @@
+"""Workflow files: load and validate ``workflows/*.toml`` into one transitions Machine per version.
+
+The machine is a rule book, not storage: cases are wrapped for the moment of a trigger only
+(``Route.fire``), and the database row stays the truth.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from casework.durations import parse_duration
+from casework.errors import NotFound, WorkflowError
+from casework.fields import FIELD_TYPES, Field
+
+EFFECTS = ("appointment", "referral")
+_WORKFLOW_KEYS = {"id", "version", "label", "initial", "rules", "description"}
+_STATE_KEYS = {"label", "final", "tasks", "letter", "description"}
+_TRANSITION_KEYS = {
+    "trigger", "source", "dest", "label", "needs", "accepts", "records", "reason",
+    "max", "then", "description",
+}
+_FIELD_KEYS = {"type", "label", "choices", "keys", "description"}
+_TASK_KEYS = {"kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "label"}
+_ANCHORS = ("entry", "appointment")
+_CALENDARS = ("days", "workdays")
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: str
+    final: bool = False
+    letter: str | None = None
+    tasks: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    trigger: str
+    source: str
+    dest: str
+    label: str = ""
+    needs: tuple[str, ...] = ()
+    accepts: tuple[str, ...] = ()
+    records: str | None = None
+    reason: str | None = None
+    max: int | None = None
+    then: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.needs + self.accepts
+
+
+@dataclass
+class Route:
+    """One version of a workflow: its states, transitions, fields and machine."""
+
+    id: str
+    version: int
+    label: str
+    initial: str
+    path: Path
+    states: dict[str, StateSpec]
+    transitions: list[TransitionSpec]
+    fields: dict[str, Field]
+    rules: tuple[str, ...] = ()
+    _by_key: dict[tuple[str, str], TransitionSpec] = field(default_factory=dict, repr=False)
+    _machine: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_key = {(t.trigger, t.source): t for t in self.transitions}
+
+    @property
+    def triggers(self) -> list[str]:
+        return list(dict.fromkeys(t.trigger for t in self.transitions))
+
+    def is_final(self, state: str) -> bool:
+        spec = self.states.get(state)
+        return bool(spec and spec.final)
+
+    def transition(self, trigger: str, source: str) -> TransitionSpec | None:
+        """Return the transition for trigger from source, or None when there is none."""
+        return self._by_key.get((trigger, source))
+
+    def sources_of(self, trigger: str) -> list[str]:
+        return [t.source for t in self.transitions if t.trigger == trigger]
+
+    @property
+    def machine(self) -> Any:
+        """Return the transitions Machine for this route, built once."""
+        if self._machine is None:
+            from transitions import Machine
+
+            self._machine = Machine(
+                model=None,
+                states=list(self.states),
+                transitions=[
+                    {"trigger": t.trigger, "source": t.source, "dest": t.dest}
+                    for t in self.transitions
+                ],
+                initial=self.initial,
+                auto_transitions=False,
+                ignore_invalid_triggers=False,
+            )
+        return self._machine
+
+    def fire(self, state: str, trigger: str) -> str:
+        """Return the state after trigger from state; MachineError when not allowed."""
+        wrapper = _CaseState(state)
+        self.machine.events[trigger].trigger(wrapper)
+        return wrapper.state
+
+    def mermaid(self) -> str:
+        """Return the route as a Mermaid state diagram (transitions' own Mermaid support)."""
+        from transitions.extensions.diagrams import GraphMachine
+
+        model = _DiagramModel()
+        GraphMachine(
+            model=model,
+            states=list(self.states),
+            transitions=[
+                {"trigger": t.trigger, "source": t.source, "dest": t.dest} for t in self.transitions
+            ],
+            initial=self.initial,
+            auto_transitions=False,
+            graph_engine="mermaid",
+            title=f"{self.label} ({self.id} v{self.version})",
+        )
+        return str(model.get_graph().draw(None))  # type: ignore[attr-defined]
+
+    def describe(self) -> dict[str, Any]:
+        """Return the route as plain data (for ``workflow show --json``)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "label": self.label,
+            "file": self.path.name,
+            "initial": self.initial,
+            "rules": list(self.rules),
+            "states": [
+                {"name": s.name, "label": s.label, "final": s.final, "letter": s.letter,
+                 "tasks": list(s.tasks)}
+                for s in self.states.values()
+            ],
+            "transitions": [
+                {"trigger": t.trigger, "source": t.source, "dest": t.dest,
+                 "needs": list(t.needs), "accepts": list(t.accepts), "max": t.max,
+                 "then": list(t.then)}
+                for t in self.transitions
+            ],
+            "fields": {
+                f.name: {"type": f.type, "label": f.label, "choices": list(f.choices),
+                         "keys": list(f.keys)}
+                for f in self.fields.values()
+            },
+        }
+
+
+class _DiagramModel:
+    """A model GraphMachine may decorate with its methods."""
+
+
+class _CaseState:
+    """The light model a trigger is fired on: only the state, nothing stored."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+# --- loading and validation ---------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def load_route(path: Path) -> Route:
+    """Return the validated route in a workflow file; WorkflowError lists every problem."""
+    where = str(path)
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkflowError([f"{where}: not valid TOML: {exc}"]) from None
+    except OSError as exc:
+        raise WorkflowError([f"{where}: cannot be read ({exc.strerror})"]) from None
+    problems: list[str] = []
+
+    def problem(text: str) -> None:
+        problems.append(f"{where}: {text}")
+
+    for key in doc:
+        if key not in {"workflow", "fields", "states", "transitions"}:
+            problem(f"unknown section [{key}] (known: workflow, fields, states, transitions)")
+    head = doc.get("workflow")
+    if not isinstance(head, dict):
+        raise WorkflowError([f"{where}: missing [workflow] section with id, version, initial"])
+    for key in head:
+        if key not in _WORKFLOW_KEYS:
+            problem(f"[workflow]: unknown key '{key}'")
+    wid, version, initial = head.get("id"), head.get("version"), head.get("initial")
+    if not isinstance(wid, str) or not wid:
+        problem("[workflow]: 'id' is missing or not text")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        problem("[workflow]: 'version' must be a whole number >= 1")
+    rules = _as_list(head.get("rules"))
+    if not all(isinstance(r, str) for r in rules):
+        problem("[workflow]: 'rules' must be a list of rule names")
+
+    fields: dict[str, Field] = {}
+    raw_fields = doc.get("fields", {})
+    if not isinstance(raw_fields, dict):
+        problem("[fields] must be a table of field definitions")
+        raw_fields = {}
+    for name, spec in raw_fields.items():
+        if not isinstance(spec, dict):
+            problem(f"field '{name}': must be a table with at least 'type'")
+            continue
+        for key in spec:
+            if key not in _FIELD_KEYS:
+                problem(f"field '{name}': unknown key '{key}'")
+        ftype = spec.get("type")
+        if ftype not in FIELD_TYPES:
+            problem(f"field '{name}': type {ftype!r} is not one of {', '.join(FIELD_TYPES)}")
+            continue
+        choices = tuple(_as_list(spec.get("choices")))
+        keys = tuple(_as_list(spec.get("keys")))
+        if ftype in ("choice", "choices") and not choices:
+            problem(f"field '{name}': type {ftype} needs a list 'choices'")
+        if ftype == "notes" and not keys:
+            problem(f"field '{name}': type notes needs a list 'keys'")
+        fields[name] = Field(name, ftype, spec.get("label", name), choices, keys)
+
+    states: dict[str, StateSpec] = {}
+    raw_states = doc.get("states", {})
+    if not isinstance(raw_states, dict) or not raw_states:
+        problem("no [states.NAME] sections: a route needs states")
+        raw_states = {}
+    for name, spec in raw_states.items():
+        if not isinstance(spec, dict):
+            problem(f"state '{name}': must be a table")
+            continue
+        for key in spec:
+            if key not in _STATE_KEYS:
+                problem(f"state '{name}': unknown key '{key}'")
+        tasks = _as_list(spec.get("tasks"))
+        for index, task in enumerate(tasks, 1):
+            for text in _check_task(task):
+                problem(f"state '{name}': task {index}: {text}")
+        states[name] = StateSpec(
+            name=name,
+            label=str(spec.get("label", name)),
+            final=bool(spec.get("final", False)),
+            letter=spec.get("letter"),
+            tasks=tuple(t for t in tasks if isinstance(t, dict)),
+        )
+    if isinstance(initial, str) and initial not in states:
+        problem(f"[workflow]: initial state '{initial}' is not defined under [states]")
+    elif not isinstance(initial, str):
+        problem("[workflow]: 'initial' (the first state) is missing")
+
+    open_states = [s for s in states.values() if not s.final]
+    transitions: list[TransitionSpec] = []
+    seen: dict[tuple[str, str], int] = {}
+    raw_transitions = doc.get("transitions", [])
+    if not isinstance(raw_transitions, list):
+        problem("transitions must be written as [[transitions]] tables")
+        raw_transitions = []
+    for index, spec in enumerate(raw_transitions, 1):
+        label = f"transition {index}"
+        if not isinstance(spec, dict):
+            problem(f"{label}: must be a table")
+            continue
+        trigger = spec.get("trigger")
+        if isinstance(trigger, str):
+            label = f"transition {index} ('{trigger}')"
+        else:
+            problem(f"{label}: 'trigger' is missing")
+            continue
+        if not trigger.isidentifier():
+            problem(f"{label}: trigger name must be letters, digits and _ only")
+        for key in spec:
+            if key not in _TRANSITION_KEYS:
+                problem(f"{label}: unknown key '{key}'")
+        dest = spec.get("dest")
+        if dest not in states:
+            problem(f"{label}: dest state {dest!r} is not defined under [states]")
+            continue
+        sources = _as_list(spec.get("source"))
+        if not sources:
+            problem(f"{label}: 'source' is missing")
+        if sources == ["*"]:
+            sources = [s.name for s in open_states]
+        needs = tuple(_as_list(spec.get("needs")))
+        accepts = tuple(_as_list(spec.get("accepts")))
+        for fname in needs + accepts:
+            if fname not in fields:
+                problem(f"{label}: unknown data field '{fname}' (declare it under [fields])")
+        records = spec.get("records")
+        if records is not None and records not in EFFECTS:
+            problem(f"{label}: records {records!r} is not one of {', '.join(EFFECTS)}")
+        if records == "appointment" and "appointment" not in needs + accepts:
+            problem(f"{label}: records appointment but takes no 'appointment' field")
+        if records == "referral" and "partner" not in needs:
+            problem(f"{label}: records referral but does not need a 'partner' field")
+        limit = spec.get("max")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                                  or limit < 1):
+            problem(f"{label}: 'max' must be a whole number >= 1")
+            limit = None
+        for source in sources:
+            if source not in states:
+                problem(f"{label}: source state {source!r} is not defined under [states]")
+                continue
+            if states[source].final:
+                problem(f"state '{source}': is final but has an exit ('{trigger}' to '{dest}')")
+            key = (trigger, source)
+            if key in seen:
+                problem(
+                    f"state '{source}': trigger '{trigger}' is defined twice "
+                    f"(transitions {seen[key]} and {index})"
+                )
+                continue
+            seen[key] = index
+            transitions.append(TransitionSpec(
+                trigger=trigger, source=source, dest=dest, label=str(spec.get("label", "")),
+                needs=needs, accepts=accepts, records=records, reason=spec.get("reason"),
+                max=limit, then=tuple(_as_list(spec.get("then"))),
+            ))
+    triggers_by_source: dict[str, set[str]] = {}
+    for t in transitions:
+        triggers_by_source.setdefault(t.source, set()).add(t.trigger)
+    for t in transitions:
+        for other in t.then:
+            if other not in triggers_by_source.get(t.source, set()):
+                problem(
+                    f"state '{t.source}': '{t.trigger}' names '{other}' under 'then' but "
+                    f"'{other}' is not a trigger from '{t.source}'"
+                )
+    for state in states.values():
+        for index, task in enumerate(state.tasks, 1):
+            expire = task.get("expire")
+            if isinstance(expire, str) and expire not in triggers_by_source.get(state.name, set()):
+                problem(
+                    f"state '{state.name}': task {index}: expire trigger '{expire}' is not a "
+                    f"trigger from '{state.name}'"
+                )
+    if isinstance(initial, str) and initial in states:
+        reachable = _reachable(initial, transitions)
+        for name in states:
+            if name not in reachable:
+                problem(f"state '{name}': unreachable from the initial state '{initial}'")
+        for state in open_states:
+            if state.name not in triggers_by_source:
+                problem(
+                    f"state '{state.name}': has no way out; add a transition or mark it "
+                    "final = true"
+                )
+    if not any(s.final for s in states.values()) and states:
+        problem("no final state: mark the closing state with final = true")
+    if problems:
+        raise WorkflowError(problems)
+    assert isinstance(wid, str) and isinstance(version, int) and isinstance(initial, str)
+    return Route(
+        id=wid, version=version, label=str(head.get("label", wid)), initial=initial, path=path,
+        states=states, transitions=transitions, fields=fields, rules=tuple(rules),
+    )
+
+
+def _check_task(task: Any) -> Iterable[str]:
+    if not isinstance(task, dict):
+        yield "must be a table such as { kind = \"follow_up_call\", after = \"P3M\" }"
+        return
+    for key in task:
+        if key not in _TASK_KEYS:
+            yield f"unknown key '{key}'"
+    if not isinstance(task.get("kind"), str):
+        yield "'kind' (what the task is) is missing"
+    offsets = [k for k in ("after", "before") if k in task]
+    if len(offsets) != 1:
+        yield "give exactly one of 'after' or 'before' (an ISO 8601 duration such as P3M)"
+    for key in (*offsets, *(["every"] if "every" in task else [])):
+        try:
+            parse_duration(task[key])
+        except ValueError as exc:
+            yield f"'{key}': {exc}"
+    if task.get("of", "entry") not in _ANCHORS:
+        yield f"'of' must be one of {', '.join(_ANCHORS)}"
+    if task.get("calendar", "days") not in _CALENDARS:
+        yield f"'calendar' must be one of {', '.join(_CALENDARS)}"
+    rounds = task.get("rounds", 1)
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
+        yield "'rounds' must be a whole number >= 1"
+    elif rounds > 1 and "every" not in task:
+        yield "'rounds' > 1 needs 'every' (the time between rounds, e.g. P2W)"
+
+
+def _reachable(initial: str, transitions: list[TransitionSpec]) -> set[str]:
+    edges: dict[str, set[str]] = {}
+    for t in transitions:
+        edges.setdefault(t.source, set()).add(t.dest)
+    seen = {initial}
+    queue = deque([initial])
+    while queue:
+        for nxt in edges.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+class Registry:
+    """All routes in a folder, by (id, version)."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes: dict[tuple[str, int], Route] = {}
+        for route in routes:
+            self.routes[(route.id, route.version)] = route
+
+    @classmethod
+    def from_dir(cls, folder: Path) -> Registry:
+        """Return the routes of every *.toml file in folder; WorkflowError lists all problems."""
+        if not folder.is_dir():
+            raise WorkflowError([
+                f"workflow folder {folder} does not exist; set paths.workflows in config.toml"
+            ])
+        problems: list[str] = []
+        routes: list[Route] = []
+        files: dict[tuple[str, int], Path] = {}
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                route = load_route(path)
+            except WorkflowError as exc:
+                problems.extend(exc.problems)
+                continue
+            key = (route.id, route.version)
+            if key in files:
+                problems.append(
+                    f"{path}: workflow '{route.id}' version {route.version} is also defined in "
+                    f"{files[key]}; give one of them a new version"
+                )
+                continue
+            files[key] = path
+            routes.append(route)
+        if problems:
+            raise WorkflowError(problems)
+        return cls(routes)
+
+    def get(self, workflow_id: str, version: int | None = None) -> Route:
+        """Return the route (the newest version unless one is named)."""
+        if version is not None:
+            route = self.routes.get((workflow_id, version))
+            if route is None:
+                raise NotFound(f"workflow '{workflow_id}' version {version} is not loaded")
+            return route
+        versions = [r for (wid, _), r in self.routes.items() if wid == workflow_id]
+        if not versions:
+            known = ", ".join(sorted({wid for wid, _ in self.routes})) or "none"
+            raise NotFound(f"no workflow '{workflow_id}' (known: {known})")
+        return max(versions, key=lambda r: r.version)
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self.routes.values(), key=lambda r: (r.id, r.version)))
