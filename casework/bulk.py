@@ -17,9 +17,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
-from casework.engine import CaseSnapshot, Engine, Step, event_row, write_effect
+from casework.engine import (
+    CASE_COLUMNS,
+    UPDATE_CASE,
+    CaseSnapshot,
+    Engine,
+    Step,
+    event_row,
+    update_params,
+    write_effects,
+)
 from casework.errors import CaseworkError, ConflictError, InputFileError
 from casework.fields import parse_datetime
 from casework.models import Case, Event, Participant
@@ -231,11 +241,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
         ids = {line.case_id or by_bsn.get((line.bsn or "", line.workflow or ""))
                for line in lines}
         ids.discard(None)
-        rows = conn.execute(
-            select(Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.data,
-                   Case.version, Case.last_event_at, Case.wijk, Case.state_entered_at)
-            .where(Case.id.in_(list(ids)))
-        ).all()
+        rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(list(ids)))).all()
         snapshots = {row.id: CaseSnapshot.from_row(row) for row in rows}
         start_version = {cid: snap.version for cid, snap in snapshots.items()}
         entered = {row.id: row.state_entered_at for row in rows}
@@ -278,38 +284,27 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
 def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
            snapshots: dict[int, CaseSnapshot], start_version: dict[int, int],
            entered: dict[int, datetime]) -> None:
+    """Write the chunk: case updates first (so a concurrent change shows as a conflict), then
+    events and effects."""
     now = engine.now()
-    conn.execute(insert(Event), [event_row(step, who, now) for step, who in steps])
-    touched: dict[int, Step] = {}
-    for step, _ in steps:
-        touched[step.case_id] = step
-        for kind, payload in step.effects:
-            write_effect(conn, step, kind, payload, now)
-    table = Case.__table__
-    params = [{
-        "b_id": cid, "b_version": start_version[cid], "b_state": snapshots[cid].state,
-        "b_data": snapshots[cid].data, "b_new_version": snapshots[cid].version,
-        "b_last": snapshots[cid].last_event_at, "b_entered": entered[cid],
-        "b_closed_at": step.at if step.closed else None,
-        "b_reason": step.close_reason if step.closed else None,
-    } for cid, step in touched.items()]
-    result = conn.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-        .values(state=bindparam("b_state"), data=bindparam("b_data"),
-                version=bindparam("b_new_version"), last_event_at=bindparam("b_last"),
-                state_entered_at=bindparam("b_entered"), closed_at=bindparam("b_closed_at"),
-                close_reason=bindparam("b_reason")),
-        params,
-    )
-    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
-        raise ConflictError("a case in this chunk was changed by another process")
-    if not conn.dialect.supports_sane_multi_rowcount:
+    touched: dict[int, Step] = {step.case_id: step for step, _ in steps}
+    params = [update_params(step, start_version[cid], entered[cid])
+              for cid, step in touched.items()]
+    result = conn.execute(UPDATE_CASE, params)
+    if conn.dialect.supports_sane_multi_rowcount:
+        stale = result.rowcount != len(params)
+    else:
         versions = dict(conn.execute(
             select(Case.id, Case.version).where(Case.id.in_(list(touched)))
         ).all())
-        if any(versions[cid] != snapshots[cid].version for cid in touched):
-            raise ConflictError("a case in this chunk was changed by another process")
+        stale = any(versions[cid] != snapshots[cid].version for cid in touched)
+    if stale:
+        raise ConflictError("a case in this chunk was changed by another process")
+    try:
+        conn.execute(insert(Event.__table__), [event_row(step, who, now) for step, who in steps])
+    except IntegrityError:
+        raise ConflictError("a case in this chunk was changed by another process") from None
+    write_effects(conn, [step for step, _ in steps], now)
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: str, dry_run: bool,

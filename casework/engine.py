@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy import Engine as SAEngine
 
 from casework.config import Settings
@@ -27,6 +27,8 @@ from casework.errors import (
 from casework.fields import FieldValueError
 from casework.models import Appointment, Case, Event, Referral
 from casework.workflow import Registry, Route, TransitionSpec
+
+_EVENTS = Event.__table__
 
 # Clocks differ a little between machines; a moment this far ahead still counts as "now".
 FUTURE_TOLERANCE = timedelta(minutes=2)
@@ -43,7 +45,8 @@ class CaseSnapshot:
     data: dict[str, Any]
     version: int
     last_event_at: datetime
-    wijk: str = ""
+    wijk: str
+    state_entered_at: datetime
 
     @classmethod
     def from_row(cls, row: Any) -> CaseSnapshot:
@@ -51,6 +54,7 @@ class CaseSnapshot:
             id=row.id, workflow_id=row.workflow_id, workflow_version=row.workflow_version,
             state=row.state, data=dict(row.data or {}), version=row.version,
             last_event_at=row.last_event_at, wijk=row.wijk,
+            state_entered_at=row.state_entered_at,
         )
 
 
@@ -88,7 +92,18 @@ class Step:
 
 CASE_COLUMNS = (
     Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.data, Case.version,
-    Case.last_event_at, Case.wijk,
+    Case.last_event_at, Case.wijk, Case.state_entered_at,
+)
+# Built once: statements with bind parameters are compiled and cached a single time.
+_LOAD_CASE = select(*CASE_COLUMNS).where(Case.id == bindparam("b_id"))
+UPDATE_CASE = (
+    update(Case.__table__)
+    .where(Case.__table__.c.id == bindparam("b_id"),
+           Case.__table__.c.version == bindparam("b_version"))
+    .values(state=bindparam("b_state"), data=bindparam("b_data"),
+            version=bindparam("b_new_version"), last_event_at=bindparam("b_last"),
+            state_entered_at=bindparam("b_entered"), closed_at=bindparam("b_closed_at"),
+            close_reason=bindparam("b_reason"))
 )
 
 
@@ -130,7 +145,7 @@ class Engine:
     # --- reading -------------------------------------------------------------------------
 
     def load_case(self, conn: Connection, case_id: int) -> CaseSnapshot:
-        row = conn.execute(select(*CASE_COLUMNS).where(Case.id == case_id)).first()
+        row = conn.execute(_LOAD_CASE, {"b_id": case_id}).first()
         if row is None:
             raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
         return CaseSnapshot.from_row(row)
@@ -250,33 +265,21 @@ class Engine:
                 raise InvalidData(str(exc)) from None
         return data
 
-    def write_step(self, conn: Connection, step: Step, actor: str, expected_version: int,
+    def write_step(self, conn: Connection, step: Step, actor: str, case: CaseSnapshot,
                    recorded_at: datetime | None = None) -> None:
         """Write the step's case update, event and effects; ConflictError on a stale version."""
-        values: dict[str, Any] = {
-            "state": step.dest, "data": step.case_data, "version": step.seq,
-            "last_event_at": step.at,
-        }
-        if step.dest != step.source:
-            values["state_entered_at"] = step.at
-        if step.closed:
-            values["closed_at"] = step.at
-            values["close_reason"] = step.close_reason
-        result = conn.execute(
-            update(Case).where(Case.id == step.case_id, Case.version == expected_version)
-            .values(**values)
-        )
+        result = conn.execute(UPDATE_CASE, [update_params(step, case.version,
+                                                           case.state_entered_at)])
         if result.rowcount != 1:
-            current = conn.execute(select(Case.state, Case.version)
-                                   .where(Case.id == step.case_id)).first()
+            current = conn.execute(_LOAD_CASE, {"b_id": step.case_id}).first()
             raise ConflictError(
                 f"case {step.case_id} was changed by someone else while you worked on it "
                 f"(now in state '{current.state if current else '?'}'); look at it again "
                 f"with 'casework case show {step.case_id}' and retry"
             )
-        conn.execute(insert(Event).values(event_row(step, actor, recorded_at or self.now())))
-        for kind, payload in step.effects:
-            write_effect(conn, step, kind, payload, self.now())
+        now = self.now()
+        conn.execute(insert(_EVENTS), [event_row(step, actor, recorded_at or now)])
+        write_effects(conn, [step], now)
 
     def advance(self, case_id: int, trigger: str, actor: str,
                 data: Mapping[str, Any] | None = None, at: datetime | None = None,
@@ -290,7 +293,7 @@ class Engine:
                     "someone else changed it; look again and retry"
                 )
             step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note)
-            self.write_step(conn, step, actor, case.version)
+            self.write_step(conn, step, actor, case)
         return step
 
 
@@ -304,6 +307,19 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def update_params(step: Step, expected_version: int, entered_before: datetime,
+                  case_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the parameters of the case update for the last step of a case."""
+    return {
+        "b_id": step.case_id, "b_version": expected_version, "b_state": step.dest,
+        "b_data": step.case_data if case_data is None else case_data,
+        "b_new_version": step.seq, "b_last": step.at,
+        "b_entered": step.at if step.dest != step.source else entered_before,
+        "b_closed_at": step.at if step.closed else None,
+        "b_reason": step.close_reason if step.closed else None,
+    }
+
+
 def event_row(step: Step, actor: str, recorded_at: datetime) -> dict[str, Any]:
     return {
         "case_id": step.case_id, "seq": step.seq, "at": step.at, "recorded_at": recorded_at,
@@ -313,23 +329,46 @@ def event_row(step: Step, actor: str, recorded_at: datetime) -> dict[str, Any]:
     }
 
 
-def write_effect(conn: Connection, step: Step, kind: str, payload: dict[str, Any],
-                 now: datetime) -> None:
-    """Write the rows a step asks for besides its event (appointments, referrals)."""
-    if kind == "appointment":
-        old_status = "not_home" if step.trigger == "not_home" else "moved"
-        conn.execute(
-            update(Appointment)
-            .where(Appointment.case_id == step.case_id, Appointment.status == "planned")
-            .values(status=old_status)
-        )
-        if payload.get("starts_at"):
-            conn.execute(insert(Appointment).values(
-                case_id=step.case_id, starts_at=datetime.fromisoformat(payload["starts_at"]),
-                location=payload.get("location"), status="planned", created_at=now,
-            ))
-    elif kind == "referral":
-        conn.execute(insert(Referral).values(
-            case_id=step.case_id, partner=payload["partner"], status="sent",
-            referred_at=step.at, updated_at=now,
-        ))
+_APPOINTMENTS = Appointment.__table__
+_MARK_PLANNED = (
+    update(_APPOINTMENTS)
+    .where(_APPOINTMENTS.c.case_id == bindparam("b_case"), _APPOINTMENTS.c.status == "planned")
+    .values(status=bindparam("b_status"))
+)
+
+
+def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
+    """Write the rows steps ask for besides their events (appointments, referrals).
+
+    Steps are in the order they happened; several steps of one case (invite, then reschedule)
+    are folded in memory so the statements can run as one executemany each.
+    """
+    marks: list[dict[str, Any]] = []
+    new_appointments: list[dict[str, Any]] = []
+    pending: dict[int, dict[str, Any]] = {}
+    referrals: list[dict[str, Any]] = []
+    for step in steps:
+        for kind, payload in step.effects:
+            if kind == "appointment":
+                old_status = "not_home" if step.trigger == "not_home" else "moved"
+                if step.case_id in pending:
+                    pending.pop(step.case_id)["status"] = old_status
+                else:
+                    marks.append({"b_case": step.case_id, "b_status": old_status})
+                if payload.get("starts_at"):
+                    row = {"case_id": step.case_id,
+                           "starts_at": datetime.fromisoformat(payload["starts_at"]),
+                           "location": payload.get("location"), "status": "planned",
+                           "created_at": now}
+                    new_appointments.append(row)
+                    pending[step.case_id] = row
+            elif kind == "referral":
+                referrals.append({"case_id": step.case_id, "partner": payload["partner"],
+                                  "status": "sent", "outcome": None, "referred_at": step.at,
+                                  "updated_at": now})
+    if marks:
+        conn.execute(_MARK_PLANNED, marks)
+    if new_appointments:
+        conn.execute(insert(_APPOINTMENTS), new_appointments)
+    if referrals:
+        conn.execute(insert(Referral.__table__), referrals)

@@ -293,9 +293,9 @@ def load_route(path: Path) -> Route:
             if key not in _TRANSITION_KEYS:
                 problem(f"{label}: unknown key '{key}'")
         dest = spec.get("dest")
-        if dest not in states:
+        dest_ok = dest in states
+        if not dest_ok:
             problem(f"{label}: dest state {dest!r} is not defined under [states]")
-            continue
         sources = _as_list(spec.get("source"))
         if not sources:
             problem(f"{label}: 'source' is missing")
@@ -318,6 +318,8 @@ def load_route(path: Path) -> Route:
                                   or limit < 1):
             problem(f"{label}: 'max' must be a whole number >= 1")
             limit = None
+        if not dest_ok:
+            continue
         for source in sources:
             if source not in states:
                 problem(f"{label}: source state {source!r} is not defined under [states]")

@@ -30,12 +30,13 @@ def list_command(state: CliState, as_json: bool) -> None:
         print_json([{"id": r.id, "version": r.version, "label": r.label, "file": r.path.name,
                      "states": len(r.states), "triggers": len(r.triggers)} for r in routes])
         return
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("id", "version", "label", "file", "states", "triggers")
+    table = Table(Column("id", no_wrap=True), "ver", Column("label", no_wrap=True),
+                  "states", "triggers", "file")
     for r in routes:
-        table.add_row(r.id, str(r.version), r.label, r.path.name, str(len(r.states)),
-                      str(len(r.triggers)))
+        table.add_row(r.id, str(r.version), r.label, str(len(r.states)), str(len(r.triggers)),
+                      r.path.name)
     console().print(table)
 
 
@@ -54,17 +55,18 @@ def show_command(state: CliState, workflow_id: str, version: int | None, as_json
     out.print(f"[bold]{route.label}[/bold]  ({route.id} version {route.version}, "
               f"{route.path.name})")
     out.print(f"initial state: {route.initial}")
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    states = Table("state", "label", "final", title="States")
+    states = Table(Column("state", no_wrap=True), "label", "final", title="States")
     for s in route.states.values():
         states.add_row(s.name, s.label, "yes" if s.final else "")
     out.print(states)
-    table = Table("trigger", "from", "to", "needs", "accepts", title="Triggers")
+    table = Table(Column("trigger", no_wrap=True), Column("from", no_wrap=True),
+                  Column("to", no_wrap=True), "needs", "accepts", title="Triggers")
     for t in route.transitions:
-        table.add_row(t.trigger, t.source, t.dest, ", ".join(t.needs), ", ".join(t.accepts))
+        table.add_row(t.trigger, t.source, t.dest, "\n".join(t.needs), "\n".join(t.accepts))
     out.print(table)
-    fields = Table("field", "takes", title="Data fields")
+    fields = Table(Column("field", no_wrap=True), "takes", title="Data fields")
     for f in route.fields.values():
         fields.add_row(f.name, f.describe())
     out.print(fields)

@@ -1,0 +1,85 @@
+"""Persisted transitions per second: bulk (`casework case apply`) and one advance per transaction.
+
+Imports N cases, then advances all of them through the Kansen in Kaart route with one apply
+file (invite, hold_conversation, refer, start_activity, close: 5 transitions per case), and
+times `Engine.advance` (one transaction each, as a case worker does) on other cases.
+
+Usage: python bench/bench_apply.py [--cases N] [--single N] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+from common import Scratch, machine, make_cohort
+
+ROUTE = [
+    ("invite", {"appointment": "2099-01-05 10:00"}),
+    ("hold_conversation", {"classification": "not_active", "participation_potential": "supported",
+                           "activity_kinds": "volunteering|activities",
+                           "themes.health": "gaat redelijk"}),
+    ("refer", {"partner": "coach_meedoen"}),
+    ("start_activity", {"activity": "volunteering"}),
+    ("close", {"reason": "completed"}),
+]
+
+
+def write_apply_file(path: Path, case_ids: range) -> int:
+    columns = ["case", "trigger", "appointment", "classification", "participation_potential",
+               "activity_kinds", "themes.health", "partner", "activity", "reason"]
+    lines = 0
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, columns, restval="")
+        writer.writeheader()
+        for case_id in case_ids:
+            for trigger, data in ROUTE:
+                writer.writerow({"case": case_id, "trigger": trigger, **data})
+                lines += 1
+    return lines
+
+
+def single_advances(scratch: Scratch, first: int, count: int) -> float:
+    from casework.config import load_settings
+    from casework.engine import Engine
+
+    engine = Engine.from_config(load_settings(scratch.config))
+    start = time.perf_counter()
+    for case_id in range(first, first + count):
+        engine.advance(case_id, "invite", "bench", {"appointment": "2099-01-05 10:00"})
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--single", type=int, default=10_000)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    for cases in sorted({10_000, args.cases}):
+        scratch = Scratch(args.database_url)
+        scratch.run("init")
+        total = cases + args.single
+        scratch.run("cohort", "import", str(make_cohort(scratch.dir / "c.csv", total)),
+                    "--workflow", "kansen-in-kaart")
+        apply_file = scratch.dir / "apply.csv"
+        lines = write_apply_file(apply_file, range(1, cases + 1))
+        bulk = scratch.measure("case", "apply", str(apply_file))
+        assert bulk["exit_code"] == 0, bulk
+        print(f"case apply, {cases:>7} cases x 5 = {lines} transitions: "
+              f"{bulk['seconds']:6.2f} s = {lines / bulk['seconds']:8.0f} transitions/s, "
+              f"peak {bulk['peak_mb']:.0f} MB")
+        if cases == args.cases:
+            import os
+
+            os.environ["CASEWORK_CONFIG"] = str(scratch.config)
+            rate = single_advances(scratch, cases + 1, args.single)
+            print(f"advance, one transaction each ({args.single} with {total} cases stored): "
+                  f"{rate:8.0f} transitions/s")
+
+
+if __name__ == "__main__":
+    main()
