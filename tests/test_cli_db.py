@@ -1,0 +1,149 @@
+"""casework init, casework db upgrade|current, and the schema the migration creates;
+on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import WORKFLOWS, Env, write_config
+
+from casework.cli import cli
+from casework.db import make_engine
+
+
+@pytest.fixture
+def blank(tmp_path: Path, database_url: str) -> Iterator[Env]:
+    """A configured installation whose database is still empty (no 'casework init')."""
+    config = write_config(tmp_path, database_url)
+    yield Env(tmp_path, config, database_url, CliRunner())
+    make_engine(database_url).dispose()
+
+
+def assert_clean_failure(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output, f"{fragment!r} not in {result.output!r}"
+
+
+def test_init_on_empty_database_creates_it_and_says_so(blank: Env) -> None:
+    result = blank.ok("init")
+    assert "Created database" in result.output
+    assert "0001" in result.output
+    assert re.search(r"schema:\s+0001", blank.ok("db", "current").output)
+
+
+def test_init_again_says_already_initialised(env: Env) -> None:
+    result = env.ok("init")
+    assert "already initialised" in result.output
+    assert "Created" not in result.output
+
+
+def test_db_current_shows_revision_0001(env: Env) -> None:
+    output = env.ok("db", "current").output
+    assert re.search(r"schema:\s+0001", output), output
+    assert re.search(r"needed:\s+0001", output), output
+
+
+def test_db_current_on_empty_database_says_to_run_init(blank: Env) -> None:
+    output = blank.ok("db", "current").output
+    assert "empty" in output
+    assert "casework init" in output
+
+
+def test_case_list_on_uninitialised_database_says_to_run_init(blank: Env) -> None:
+    result = blank.run("case", "list")
+    assert_clean_failure(result, "not initialised", "casework init")
+
+
+def test_cohort_import_on_uninitialised_database_says_to_run_init(blank: Env) -> None:
+    cohort = WORKFLOWS.parent / "examples" / "cohort.csv"
+    result = blank.run("cohort", "import", str(cohort), "--workflow", "kansen-in-kaart")
+    assert_clean_failure(result, "casework init")
+
+
+def test_db_upgrade_on_empty_database_says_to_run_init(blank: Env) -> None:
+    result = blank.run("db", "upgrade")
+    assert_clean_failure(result, "casework init")
+    # and it did not quietly create the schema
+    assert "empty" in blank.ok("db", "current").output
+
+
+def test_db_upgrade_on_current_database_says_up_to_date(env: Env) -> None:
+    result = env.ok("db", "upgrade")
+    assert "up to date" in result.output
+    assert "0001" in result.output
+
+
+def test_migration_creates_exactly_the_schema_of_the_models(env: Env) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from casework.models import Base
+
+    engine = make_engine(env.database_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_sqlite_engine_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'casework.db'}"
+    config = write_config(tmp_path, url)
+    result = CliRunner().invoke(cli, ["init"], env={"CASEWORK_CONFIG": str(config),
+                                                    "CASEWORK_DATABASE_URL": None},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_database_is_left_in_wal_mode_by_init(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "casework.db"
+    config = write_config(tmp_path, f"sqlite:///{path}")
+    result = CliRunner().invoke(cli, ["init"], env={"CASEWORK_CONFIG": str(config),
+                                                    "CASEWORK_DATABASE_URL": None},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    plain = sqlite3.connect(path)
+    try:
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        plain.close()
+
+
+def test_sqlite_database_in_missing_folder_gives_clear_message(tmp_path: Path) -> None:
+    folder = tmp_path / "no" / "such" / "folder"
+    config = write_config(tmp_path, f"sqlite:///{folder / 'casework.db'}")
+    result = CliRunner().invoke(cli, ["init"], env={"CASEWORK_CONFIG": str(config),
+                                                    "CASEWORK_DATABASE_URL": None},
+                                catch_exceptions=False)
+    assert_clean_failure(result, str(folder), "does not exist")
+    assert not folder.exists()
+
+
+def test_init_refuses_database_with_foreign_tables_of_the_same_name(blank: Env) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(blank.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE cases (id INTEGER PRIMARY KEY)"))
+    finally:
+        engine.dispose()
+    result = blank.run("init")
+    assert_clean_failure(result, "casework init")
