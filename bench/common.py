@@ -19,7 +19,8 @@ class Scratch:
 
     def __init__(self, database_url: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
-        self.url = database_url or f"sqlite:///{self.dir / 'bench.db'}"
+        self.url = fresh_schema(database_url) if database_url else (
+            f"sqlite:///{self.dir / 'bench.db'}")
         self.config = self.dir / "config.toml"
         self.config.write_text(
             f'[database]\nurl = "{self.url}"\n[paths]\n'
@@ -40,6 +41,20 @@ class Scratch:
                        env=self.env, check=True, stdout=subprocess.DEVNULL)
         data: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
         return data
+
+
+def fresh_schema(url: str) -> str:
+    """Return the PostgreSQL URL pointed at a new, empty schema (left for inspection)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 def make_cohort(path: Path, rows: int, seed: int = 7) -> Path:

@@ -128,10 +128,12 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
     }
 
 
-def case_triggers(engine: Engine, case_id: int) -> dict[str, Any]:
+def case_triggers(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
     """Return every trigger of the case's route: whether it can happen now, or why not."""
-    with engine.db.connect() as conn:
+    with engine.db.begin() as conn:
         case = engine.load_case(conn, case_id)
+        log_access(conn, actor, "triggers", [case_id], _purpose({case.workflow_id}),
+                   engine.now())
     route = engine.route_of(case)
     result = []
     for trigger in route.triggers:

@@ -63,7 +63,11 @@ def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, 
     from rich.table import Table
 
     settings = state.settings()
-    table = Table("case", "name", "wijk", "route", "state", "since", "worker")
+    from rich.table import Column
+
+    table = Table(Column("case", no_wrap=True), Column("name", no_wrap=True),
+                  Column("wijk", no_wrap=True), "route", Column("state", no_wrap=True),
+                  Column("since", no_wrap=True), "worker")
     for c in result["cases"]:
         table.add_row(str(c["id"]), c["name"], c["wijk"], c["workflow"], c["state"],
                       local(c["state_entered_at"], settings, "%Y-%m-%d"), c["assigned_to"] or "")
@@ -127,13 +131,14 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
 
 @case.command("triggers")
 @click.argument("case_id", type=int)
+@actor_option
 @json_option
 @click.pass_obj
-def triggers_command(state: CliState, case_id: int, as_json: bool) -> None:
+def triggers_command(state: CliState, case_id: int, actor: str | None, as_json: bool) -> None:
     """Show what can happen next to a case and, for what cannot, why."""
     from casework.cases import case_triggers
 
-    data = case_triggers(state.engine(), case_id)
+    data = case_triggers(state.engine(), state.who(actor), case_id)
     if as_json:
         print_json(data)
         return
