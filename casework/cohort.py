@@ -39,6 +39,11 @@ ALIASES = {
     "e-mail": "email", "wijkteam_contact": "wij_team_contact",
     "laatste_begeleiding": "last_guidance",
 }
+# The widths of the participant columns in casework.models.
+MAX_LENGTH = {
+    "initials": 20, "prefix": 20, "surname": 100, "street": 100, "house_number_suffix": 10,
+    "city": 80, "wijk": 80, "phone": 30, "email": 200,
+}
 _POSTCODE = re.compile(r"^([1-9][0-9]{3}) ?([A-Z]{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
@@ -98,7 +103,7 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
     if not number.isdigit() or not 8 <= len(number) <= 9:
         raise RowError("invalid BSN", "BSN must be 9 digits (check the number)")
     number = number.zfill(9)
-    if stdnum_bsn.checksum(number) != 0:
+    if int(number) == 0 or stdnum_bsn.checksum(number) != 0:
         raise RowError("invalid BSN", "BSN fails the elfproef (check the number)")
     postcode = raw["postcode"].strip().upper()
     match = _POSTCODE.match(postcode)
@@ -129,6 +134,9 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
         digits = sum(ch.isdigit() for ch in phone)
         if not 10 <= digits <= 15 or re.search(r"[^\d +\-()]", phone):
             raise RowError("bad phone number", f"phone {phone!r} is not a phone number")
+    for name, limit in MAX_LENGTH.items():
+        if len(raw.get(name, "").strip()) > limit:
+            raise RowError("value too long", f"{name} is longer than {limit} characters")
     return {
         "bsn": number,
         "initials": raw.get("initials", "").strip() or None,
@@ -177,11 +185,12 @@ def read_rows(path: Path) -> tuple[list[str], str, Iterator[tuple[int, list[str]
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         with text:
-            reader = csv.reader(text, delimiter=delimiter)
-            for fields in reader:
+            # Spreadsheet numbering: the header is row 1, each record one row, even when a
+            # quoted cell holds a line break or a row is blank.
+            for row_no, fields in enumerate(csv.reader(text, delimiter=delimiter), 2):
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue
-                yield reader.line_num + 1, fields
+                yield row_no, fields
 
     return header, delimiter, rows()
 
@@ -197,9 +206,12 @@ def import_cohort(
     names = [_normalise(h) for h in header]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
+        looks_like_data = any(any(ch.isdigit() for ch in h) for h in header)
+        found = ("the first row holds data, not column names" if looks_like_data
+                 else "found: " + ", ".join(header))
         raise InputFileError(
-            f"{path}: the header misses the column(s) {', '.join(missing)}; the file needs "
-            f"{', '.join(COLUMNS)} (found: {', '.join(header)})"
+            f"{path}: the header misses the column(s) {', '.join(missing)}; the first row must "
+            f"name the columns {', '.join(COLUMNS)} ({found})"
         )
     duplicates = [n for n, k in Counter(names).items() if k > 1]
     if duplicates:

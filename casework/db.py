@@ -37,7 +37,8 @@ def make_engine(url: str) -> Engine:
     try:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
-        engine = create_engine(url, future=True)
+        # hide_parameters: values (a BSN among them) never appear in SQL error messages.
+        engine = create_engine(url, hide_parameters=True)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise DatabaseError(
             f"database URL {describe_url(url)!r} cannot be used: {exc}; "
