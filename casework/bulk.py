@@ -30,12 +30,12 @@ from casework.engine import (
     update_params,
     write_effects,
 )
-from casework.errors import CaseworkError, ConflictError, InputFileError
+from casework.errors import CaseworkError, ConflictError, InputFileError, no_case
 from casework.fields import parse_datetime
 from casework.models import Case, Event, Participant
 
 CHUNK = 2000
-_META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "actor", "data"}
+_META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "data"}
 
 
 @dataclass
@@ -48,7 +48,6 @@ class Line:
     at: datetime | None
     data: dict[str, Any]
     note: str | None
-    actor: str | None
 
 
 @dataclass
@@ -107,7 +106,9 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     if not trigger:
         raise LineError("no trigger given")
     case_id = _parse_case_ref(record.get("case") or record.get("case_id") or record.get("id"))
-    bsn = str(record.get("bsn") or "").strip() or None
+    bsn = str(record.get("bsn") or "").strip().replace(" ", "").replace(".", "") or None
+    if bsn and bsn.isdigit() and len(bsn) == 8:
+        bsn = bsn.zfill(9)  # spreadsheets drop the leading zero, as on import
     workflow = str(record.get("workflow") or "").strip() or None
     if case_id is None and not (bsn and workflow):
         raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")
@@ -123,10 +124,9 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     if not isinstance(data, dict):
         raise LineError("'data' must be an object of field names and values")
     flat = {k: v for k, v in record.items() if k not in _META}
-    data = {**_data_from_flat(flat), **data}
+    data = _data_from_flat({**flat, **data})
     note = str(record.get("note") or "").strip() or None
-    actor = str(record.get("actor") or "").strip() or None
-    return Line(number, case_id, bsn, workflow, trigger, at, data, note, actor)
+    return Line(number, case_id, bsn, workflow, trigger, at, data, note)
 
 
 def read_lines(path: Path, engine: Engine) -> Iterator[tuple[int, Line | str]]:
@@ -249,11 +249,11 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
             cid = line.case_id or by_bsn.get((line.bsn or "", line.workflow or ""))
             if cid is None:
                 failures.append((line.number, "no case of that person in that workflow"
-                                 if line.case_id is None else f"no case {line.case_id}"))
+                                 if line.case_id is None else no_case(line.case_id)))
                 continue
             snap = snapshots.get(cid)
             if snap is None:
-                failures.append((line.number, f"no case {cid}"))
+                failures.append((line.number, no_case(cid)))
                 continue
             try:
                 step = engine.plan_step(engine.route_of(snap), snap, line.trigger, line.data,
@@ -265,7 +265,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
             snap.last_event_at = step.at
             if step.dest != step.source:
                 entered[cid] = step.at
-            steps.append((step, line.actor or actor))
+            steps.append((step, actor))
         if steps:
             _write(engine, conn, steps, snapshots, start_version, entered)
         if dry_run:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from casework.access import log_access
 from casework.engine import Engine
-from casework.errors import InvalidData, NotFound
+from casework.errors import InvalidData, NotFound, no_case
 from casework.models import Appointment, Case, Event, Participant, Referral, Staff
 from casework.people import display_name, person_dict
 
@@ -82,7 +82,7 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
             .where(Case.id == case_id)
         ).first()
         if row is None:
-            raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
+            raise NotFound(f"{no_case(case_id)}; find cases with 'casework case list'")
         case, person = row
         events = conn.execute(
             select(Event).where(Event.case_id == case_id).order_by(Event.seq)

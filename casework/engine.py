@@ -23,6 +23,7 @@ from casework.errors import (
     InvalidData,
     NotFound,
     TransitionNotAllowed,
+    no_case,
 )
 from casework.fields import FieldValueError
 from casework.models import Appointment, Case, Event, Referral
@@ -147,7 +148,7 @@ class Engine:
     def load_case(self, conn: Connection, case_id: int) -> CaseSnapshot:
         row = conn.execute(_LOAD_CASE, {"b_id": case_id}).first()
         if row is None:
-            raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
+            raise NotFound(f"{no_case(case_id)}; find cases with 'casework case list'")
         return CaseSnapshot.from_row(row)
 
     # --- the step ------------------------------------------------------------------------
@@ -235,6 +236,8 @@ class Engine:
             }))
         elif transition.records == "referral":
             step.effects.append(("referral", {"partner": data["partner"]}))
+        if transition.ends_appointment:
+            step.effects.append(("end_appointment", {"status": transition.ends_appointment}))
         return step
 
     def check_data(self, route: Route, transition: TransitionSpec,
@@ -362,6 +365,11 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                            "created_at": now}
                     new_appointments.append(row)
                     pending[step.case_id] = row
+            elif kind == "end_appointment":
+                if step.case_id in pending:
+                    pending.pop(step.case_id)["status"] = payload["status"]
+                else:
+                    marks.append({"b_case": step.case_id, "b_status": payload["status"]})
             elif kind == "referral":
                 referrals.append({"case_id": step.case_id, "partner": payload["partner"],
                                   "status": "sent", "outcome": None, "referred_at": step.at,

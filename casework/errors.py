@@ -45,3 +45,10 @@ class ConflictError(CaseworkError):
 
 class InputFileError(CaseworkError):
     """An input file (cohort, apply file) that cannot be read as a whole."""
+
+
+def no_case(case_id: int) -> str:
+    """Return 'no case N', without echoing a number that may be a BSN typed in by mistake."""
+    if case_id >= 10_000_000:
+        return "no case with that number (give the case number, not a BSN)"
+    return f"no case {case_id}"

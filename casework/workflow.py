@@ -22,8 +22,9 @@ _WORKFLOW_KEYS = {"id", "version", "label", "initial", "rules", "description"}
 _STATE_KEYS = {"label", "final", "tasks", "letter", "description"}
 _TRANSITION_KEYS = {
     "trigger", "source", "dest", "label", "needs", "accepts", "records", "reason",
-    "max", "then", "description",
+    "max", "then", "description", "ends_appointment",
 }
+APPOINTMENT_ENDINGS = ("held", "cancelled")
 _FIELD_KEYS = {"type", "label", "choices", "keys", "description"}
 _TASK_KEYS = {"kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "label"}
 _ANCHORS = ("entry", "appointment")
@@ -51,6 +52,7 @@ class TransitionSpec:
     reason: str | None = None
     max: int | None = None
     then: tuple[str, ...] = ()
+    ends_appointment: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -313,6 +315,10 @@ def load_route(path: Path) -> Route:
             problem(f"{label}: records appointment but takes no 'appointment' field")
         if records == "referral" and "partner" not in needs:
             problem(f"{label}: records referral but does not need a 'partner' field")
+        ends = spec.get("ends_appointment")
+        if ends is not None and ends not in APPOINTMENT_ENDINGS:
+            problem(f"{label}: ends_appointment {ends!r} is not one of "
+                    f"{', '.join(APPOINTMENT_ENDINGS)}")
         limit = spec.get("max")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
                                   or limit < 1):
@@ -337,7 +343,7 @@ def load_route(path: Path) -> Route:
             transitions.append(TransitionSpec(
                 trigger=trigger, source=source, dest=dest, label=str(spec.get("label", "")),
                 needs=needs, accepts=accepts, records=records, reason=spec.get("reason"),
-                max=limit, then=tuple(_as_list(spec.get("then"))),
+                max=limit, then=tuple(_as_list(spec.get("then"))), ends_appointment=ends,
             ))
     triggers_by_source: dict[str, set[str]] = {}
     for t in transitions:

@@ -1,0 +1,579 @@
+"""`casework case apply FILE`: many advances from CSV or JSON lines, each checked like one."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLES, Env
+from sqlalchemy import func, select
+
+from casework.models import Case, Event, Participant
+
+WORKFLOW = "kansen-in-kaart"
+
+
+def bsns() -> list[str]:
+    """The BSNs of the sample cohort, in file order."""
+    with (EXAMPLES / "cohort.csv").open(encoding="utf-8-sig", newline="") as fh:
+        return [row["bsn"] for row in csv.DictReader(fh)]
+
+
+def write(env: Env, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = env.root / name
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def jsonl(env: Env, name: str, records: list[Any]) -> Path:
+    return write(env, name, "".join(
+        (r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+
+
+def show(env: Env, case_id: int) -> Any:
+    return env.json("case", "show", str(case_id))
+
+
+def query(env: Env, statement: Any) -> list[Any]:
+    engine = env.engine()
+    try:
+        with engine.db.connect() as conn:
+            return list(conn.execute(statement).all())
+    finally:
+        engine.db.dispose()
+
+
+def case_of(env: Env, bsn: str) -> int:
+    rows = query(env, select(Case.id).join(Participant, Participant.id == Case.participant_id)
+                 .where(Participant.bsn == bsn, Case.workflow_id == WORKFLOW))
+    assert len(rows) == 1
+    return int(rows[0].id)
+
+
+def snapshot(env: Env) -> list[Any]:
+    """Every case's state and version and the number of events: what apply may change."""
+    cases = query(env, select(Case.id, Case.state, Case.version, Case.data, Case.closed_at)
+                  .order_by(Case.id))
+    events = query(env, select(func.count()).select_from(Event))
+    return [*map(tuple, cases), events[0][0]]
+
+
+def apply(env: Env, path: Path, *args: str, **kwargs: Any) -> Any:
+    """Run apply with --json; return (exit code, summary)."""
+    result = env.run("case", "apply", str(path), "--json", *args, **kwargs)
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+# --- good files -------------------------------------------------------------------------------
+
+
+def test_csv_lines_for_one_case_apply_in_order(cohort: Env) -> None:
+    path = write(cohort, "round1.csv",
+                 "case,trigger,appointment,classification,participation_potential,"
+                 "themes.health,activity_kinds,partner,note\n"
+                 "1,invite,2099-01-05 10:00,,,,,,brief mee\n"
+                 "1,hold_conversation,,work_potential,supported,rugklachten,"
+                 "volunteering|activities,,\n"
+                 "1,refer,,,,,,wijkwerkmakelaar,\n")
+    result = cohort.ok("case", "apply", str(path))
+    assert "read 3, applied 3, failed 0" in result.stdout
+    data = show(cohort, 1)
+    assert data["state"] == "referred"
+    assert [e["trigger"] for e in data["timeline"]] == [
+        "open", "invite", "hold_conversation", "refer"]
+    assert [e["seq"] for e in data["timeline"]] == [1, 2, 3, 4]
+    assert data["timeline"][1]["note"] == "brief mee"
+    assert data["data"]["themes"] == {"health": "rugklachten"}
+    assert data["data"]["activity_kinds"] == ["volunteering", "activities"]
+    assert data["appointments"][0]["starts_at"] == "2099-01-05T09:00:00+00:00"
+    assert [r["partner"] for r in data["referrals"]] == ["wijkwerkmakelaar"]
+    assert data["version"] == 4
+
+
+def test_summary_counts_lines_by_trigger(cohort: Env) -> None:
+    path = write(cohort, "invites.csv",
+                 "case,trigger,appointment,reason\n"
+                 "1,invite,2099-01-05 10:00,\n"
+                 "2,invite,2099-01-05 11:00,\n"
+                 "3,invite,2099-01-05 12:00,\n"
+                 "4,close,,moved\n")
+    code, summary = apply(cohort, path)
+    assert code == 0
+    assert summary == {
+        "file": "invites.csv", "dry_run": False, "read": 4, "applied": 4, "failed": 0,
+        "failures": [], "by_trigger": {"invite": 3, "close": 1},
+    }
+    text = cohort.ok("case", "apply", str(write(cohort, "more.csv",
+                                                "case,trigger\n5,decline\n6,decline\n"))).stdout
+    assert "more.csv: read 2, applied 2, failed 0" in text
+    assert "decline" in text
+    closed = cohort.json("case", "list", "--state", "closed")
+    assert [(c["id"], c["close_reason"]) for c in closed["cases"]] == [
+        (4, "moved"), (5, "declined"), (6, "declined")]
+
+
+def test_semicolon_csv_with_bom_is_read(cohort: Env) -> None:
+    path = write(cohort, "excel.csv",
+                 "case;trigger;appointment;location\r\n"
+                 "7;invite;05-01-2099 10:00;Wijkcentrum, zaal 2\r\n"
+                 "8;invite;2099-01-06 09:30;\r\n",
+                 encoding="utf-8-sig")
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"], summary["failed"]) == (0, 2, 0)
+    data = show(cohort, 7)
+    assert data["state"] == "invited"
+    assert data["appointments"] == [{"starts_at": "2099-01-05T09:00:00+00:00",
+                                     "location": "Wijkcentrum, zaal 2", "status": "planned"}]
+    assert show(cohort, 8)["appointments"][0]["location"] is None
+
+
+def test_bsn_and_workflow_name_the_case(cohort: Env) -> None:
+    people = bsns()
+    path = write(cohort, "by_bsn.csv",
+                 "bsn,workflow,trigger,appointment\n"
+                 f"{people[10]},{WORKFLOW},invite,2099-01-05 10:00\n"
+                 f"{people[20]},{WORKFLOW},decline,\n")
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"]) == (0, 2)
+    assert show(cohort, case_of(cohort, people[10]))["state"] == "invited"
+    assert show(cohort, case_of(cohort, people[20]))["close_reason"] == "declined"
+
+
+def test_json_lines_take_fields_at_top_level_or_under_data(cohort: Env) -> None:
+    path = jsonl(cohort, "round.jsonl", [
+        {"case": 2, "trigger": "invite", "appointment": "2099-01-05 10:00",
+         "location": "thuis"},
+        {"case": 2, "trigger": "hold_conversation", "note": "open gesprek",
+         "data": {"classification": "socially_active", "participation_potential": "self",
+                  "activity_kinds": ["close_circle", "volunteering"],
+                  "themes": {"daily_activities": "zorgt voor kleinkinderen"}}},
+        {"case": "2", "trigger": "refer", "partner": "wij_team"},
+        {"bsn": bsns()[2], "workflow": WORKFLOW, "trigger": "invite",
+         "data": {"appointment": "2099-01-07 10:00"}},
+    ])
+    code, summary = apply(cohort, path)
+    assert (code, summary["read"], summary["applied"], summary["failed"]) == (0, 4, 4, 0)
+    assert summary["by_trigger"] == {"invite": 2, "hold_conversation": 1, "refer": 1}
+    data = show(cohort, 2)
+    assert data["state"] == "referred"
+    assert data["data"]["activity_kinds"] == ["close_circle", "volunteering"]
+    assert data["data"]["themes"] == {"daily_activities": "zorgt voor kleinkinderen"}
+    assert data["timeline"][2]["note"] == "open gesprek"
+    assert data["appointments"][0]["location"] == "thuis"
+    assert show(cohort, 3)["state"] == "invited"
+
+
+def test_json_theme_notes_in_dotted_columns(cohort: Env) -> None:
+    path = jsonl(cohort, "themes.jsonl", [
+        {"case": 2, "trigger": "invite", "appointment": "2099-01-05 10:00"},
+        {"case": 2, "trigger": "hold_conversation", "classification": "not_active",
+         "participation_potential": "none", "themes.health": "moe",
+         "themes.participation": "geen"},
+    ])
+    assert apply(cohort, path)[0] == 0
+    assert show(cohort, 2)["data"]["themes"] == {"health": "moe", "participation": "geen"}
+
+
+def test_events_are_recorded_with_the_actor_of_the_command(cohort: Env) -> None:
+    path = write(cohort, "a.csv", "case,trigger\n9,decline\n")
+    cohort.ok("case", "apply", str(path), "--as", "bert", user=None)
+    assert show(cohort, 9)["timeline"][-1]["actor"] == "bert"
+
+
+def test_a_file_cannot_record_events_in_someone_elses_name(cohort: Env) -> None:
+    """Events carry the actor of the command (--as / CASEWORK_USER), not a column's value."""
+    path = write(cohort, "spoof.csv", "case,trigger,actor\n1,decline,mallory\n")
+    cohort.run("case", "apply", str(path), user="anna")
+    actors = [e["actor"] for e in show(cohort, 1)["timeline"]]
+    assert "mallory" not in actors
+
+
+def test_apply_without_actor_is_refused_and_changes_nothing(cohort: Env) -> None:
+    path = write(cohort, "a.csv", "case,trigger\n9,decline\n")
+    before = snapshot(cohort)
+    result = cohort.run("case", "apply", str(path), user=None)
+    assert result.exit_code != 0
+    assert "--as" in result.stderr and "CASEWORK_USER" in result.stderr
+    assert snapshot(cohort) == before
+
+
+# --- failing lines ----------------------------------------------------------------------------
+
+
+def test_failing_lines_are_reported_by_number_while_good_lines_apply(cohort: Env) -> None:
+    path = write(cohort, "mixed.csv",
+                 "case,trigger,appointment,partner\n"       # line 1
+                 "1,invite,2099-01-05 10:00,\n"             # 2: ok
+                 "2,invite,,\n"                             # 3: needs appointment
+                 "3,refer,,wij_team\n"                      # 4: not from selected
+                 "4,invite,2099-01-05 10:00,\n"             # 5: ok
+                 "5,fly,,\n")                               # 6: unknown trigger
+    result = cohort.run("case", "apply", str(path))
+    assert result.exit_code == 1
+    errors = result.stderr.strip().splitlines()
+    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 6"]
+    assert "needs field 'appointment'" in errors[0]
+    assert "not possible from state 'selected'" in errors[1]
+    assert "'fly' is not a trigger" in errors[2]
+    assert "read 5, applied 2, failed 3" in result.stdout
+    assert [show(cohort, n)["state"] for n in (1, 2, 3, 4, 5)] == [
+        "invited", "selected", "selected", "invited", "selected"]
+    assert [show(cohort, n)["version"] for n in (2, 3, 5)] == [1, 1, 1]
+
+
+def test_json_summary_lists_failures_with_line_and_reason(cohort: Env) -> None:
+    path = write(cohort, "mixed.csv",
+                 "case,trigger,reason\n"
+                 "1,close,completed\n"
+                 "2,close,bored\n")
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert set(summary) == {"file", "dry_run", "read", "applied", "failed", "failures",
+                            "by_trigger"}
+    assert (summary["read"], summary["applied"], summary["failed"]) == (2, 1, 1)
+    assert summary["by_trigger"] == {"close": 1}
+    [failure] = summary["failures"]
+    assert failure["line"] == 3
+    assert failure["reason"].startswith("case 2: ")
+    assert "field 'reason' must be one of" in failure["reason"]
+
+
+def test_line_depending_on_a_failed_earlier_line_fails_too(cohort: Env) -> None:
+    path = write(cohort, "chain.csv",
+                 "case,trigger,appointment,classification,participation_potential,partner\n"
+                 "6,invite,not a date,,,\n"                           # 2: bad appointment
+                 "6,hold_conversation,,not_active,none,\n"            # 3: needs invited
+                 "6,refer,,,,wij_team\n"                              # 4: needs spoken
+                 "7,invite,2099-01-05 10:00,,,\n"                     # 5: ok
+                 "7,hold_conversation,,not_active,none,\n")           # 6: ok
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert [f["line"] for f in summary["failures"]] == [2, 3, 4]
+    assert "field 'appointment' must be a date and time" in summary["failures"][0]["reason"]
+    assert "not possible from state 'selected'" in summary["failures"][1]["reason"]
+    assert "not possible from state 'selected'" in summary["failures"][2]["reason"]
+    assert show(cohort, 6)["timeline"][-1]["trigger"] == "open"
+    assert show(cohort, 7)["state"] == "spoken"
+
+
+BAD_LINES = [
+    pytest.param([], ["invite"], "needs field 'appointment'", id="missing-field"),
+    pytest.param([], ["close", "--set", "reason=bored"], "must be one of", id="outside-list"),
+    pytest.param([], ["invite", "--set", "appointment=2099-01-05 10:00",
+                      "--set", "colour=blue"], "does not take field 'colour'",
+                 id="unknown-field"),
+    pytest.param([], ["fly"], "is not a trigger", id="unknown-trigger"),
+    pytest.param([], ["refer", "--set", "partner=wij_team"], "not possible from state",
+                 id="not-from-state"),
+    pytest.param(["decline"], ["close", "--set", "reason=moved"], "is closed",
+                 id="closed-case"),
+    pytest.param([], ["invite", "--set", "appointment=2021-03-01 10:00"],
+                 "lies before the moment", id="appointment-before-step"),
+]
+
+
+@pytest.mark.parametrize(("before", "line", "message"), BAD_LINES)
+def test_each_line_is_checked_exactly_like_case_advance(
+    cohort: Env, before: list[str], line: list[str], message: str,
+) -> None:
+    if before:
+        cohort.ok("case", "advance", "11", *before)
+    advanced = cohort.run("case", "advance", "11", *line)
+    assert advanced.exit_code == 1
+    advance_error = advanced.stderr.strip().removeprefix("Error: ")
+    assert message in advance_error
+    trigger, sets = line[0], line[1:]
+    data = dict(item.split("=", 1) for item in sets[1::2])
+    path = jsonl(cohort, "one.jsonl", [{"case": 11, "trigger": trigger, **data}])
+    state = snapshot(cohort)
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert summary["failures"] == [{"line": 1, "reason": f"case 11: {advance_error}"}]
+    assert snapshot(cohort) == state
+
+
+def test_invalid_json_line_is_reported_by_number(cohort: Env) -> None:
+    path = jsonl(cohort, "broken.jsonl", [
+        {"case": 1, "trigger": "decline"},
+        '{"case": 2, "trigger": "decline"',
+        "",
+        '["case", 3]',
+        {"case": 4, "trigger": "decline"},
+    ])
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert summary["read"] == 4
+    assert summary["applied"] == 2
+    assert [f["line"] for f in summary["failures"]] == [2, 4]
+    assert "not valid JSON" in summary["failures"][0]["reason"]
+    assert "JSON object" in summary["failures"][1]["reason"]
+    assert [show(cohort, n)["state"] for n in (1, 2, 3, 4)] == [
+        "closed", "selected", "selected", "closed"]
+
+
+def test_line_that_names_no_case_is_reported(cohort: Env) -> None:
+    path = write(cohort, "noref.csv",
+                 "case,bsn,workflow,trigger\n"
+                 ",,,decline\n"
+                 f",{bsns()[0]},,decline\n"
+                 "abc,,,decline\n"
+                 "9999,,,decline\n"
+                 "1,,,\n")
+    code, summary = apply(cohort, path)
+    assert code == 1
+    reasons = {f["line"]: f["reason"] for f in summary["failures"]}
+    assert set(reasons) == {2, 3, 4, 5, 6}
+    assert "name the case" in reasons[2]
+    assert "name the case" in reasons[3]
+    assert "not a case number" in reasons[4]
+    assert "no case 9999" in reasons[5]
+    assert "no trigger" in reasons[6]
+    assert show(cohort, 1)["state"] == "selected"
+
+
+def test_csv_line_with_wrong_number_of_fields_is_reported(cohort: Env) -> None:
+    path = write(cohort, "short.csv", "case,trigger,reason\n1,close\n2,close,moved\n")
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert summary["failures"][0]["line"] == 2
+    assert "2 fields" in summary["failures"][0]["reason"]
+    assert show(cohort, 2)["state"] == "closed"
+
+
+def test_bsns_never_appear_in_the_output(cohort: Env) -> None:
+    people = bsns()
+    unknown = "111222333"
+    path = write(cohort, "bsn.csv",
+                 "bsn,workflow,trigger,appointment\n"
+                 f"{people[30]},{WORKFLOW},invite,2099-01-05 10:00\n"
+                 f"{people[31]},{WORKFLOW},invite,\n"
+                 f"{people[32]},other-route,invite,2099-01-05 10:00\n"
+                 f"{unknown},{WORKFLOW},invite,2099-01-05 10:00\n"
+                 f"{people[33]},{WORKFLOW},hold_conversation,\n")
+    as_text = cohort.run("case", "apply", str(path), "--dry-run")
+    as_json = cohort.run("case", "apply", str(path), "--json")
+    assert as_text.exit_code == as_json.exit_code == 1
+    summary = json.loads(as_json.stdout)
+    assert (summary["applied"], summary["failed"]) == (1, 4)
+    for out in (as_text.output, as_json.output):
+        for bsn in (*people[30:34], unknown):
+            assert bsn not in out
+    reasons = {f["line"]: f["reason"] for f in summary["failures"]}
+    assert "no case of that person in that workflow" in reasons[4]
+    assert "no case of that person in that workflow" in reasons[5]
+
+
+def test_bsn_written_without_its_leading_zero_finds_the_person_like_the_import(
+    env: Env,
+) -> None:
+    """Spreadsheets drop a BSN's leading zero; cohort import accepts that, so apply should."""
+    header = ("bsn,initials,prefix,surname,street,house_number,house_number_suffix,postcode,"
+              "city,wijk,phone,email,wij_team_contact,last_guidance\n")
+    people = write(env, "people.csv", header
+                   + "12345611,A.,,Nul,Hoofdstraat,1,,9711 AA,Groningen,Centrum,,,no,\n"
+                   + "764132520,B.,,El Amrani,Jacob van Ruysdaelstraat,234,,9713 BK,"
+                     "Groningen,Oosterparkwijk,,,no,\n")
+    env.ok("cohort", "import", str(people), "--workflow", WORKFLOW)
+    assert env.json("case", "list")["total"] == 2
+    path = write(env, "excel.csv", f"bsn,workflow,trigger\n12345611,{WORKFLOW},decline\n")
+    code, summary = apply(env, path)
+    assert (code, summary["applied"], summary["failures"]) == (0, 1, [])
+    closed = env.json("case", "list", "--state", "closed")["cases"]
+    assert [c["name"] for c in closed] == ["A. Nul"]
+
+
+# --- at ---------------------------------------------------------------------------------------
+
+
+def test_at_in_the_future_fails_the_line(cohort: Env) -> None:
+    path = write(cohort, "future.csv", "case,trigger,at\n1,decline,2098-06-01 10:00\n")
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert "lies in the future" in summary["failures"][0]["reason"]
+    assert show(cohort, 1)["state"] == "selected"
+
+
+def test_at_before_the_import_fails_the_line(cohort: Env) -> None:
+    path = write(cohort, "old.csv", "case,trigger,at\n1,decline,2021-06-01 10:00\n")
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert "before case 1's last event" in summary["failures"][0]["reason"]
+
+
+def test_at_that_is_not_a_date_fails_the_line(cohort: Env) -> None:
+    path = write(cohort, "bad.csv", "case,trigger,at\n1,decline,yesterday\n2,decline,\n")
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert summary["failures"][0]["line"] == 2
+    assert "'at'" in summary["failures"][0]["reason"]
+    assert show(cohort, 2)["state"] == "closed"
+
+
+def test_at_is_stored_as_the_event_time(env: Env) -> None:
+    from datetime import UTC, datetime
+
+    from casework.cohort import import_cohort
+
+    rows = (EXAMPLES / "cohort.csv").read_text(encoding="utf-8").splitlines()[:4]
+    small = write(env, "small.csv", "\n".join(
+        ",".join(line.split(",")[:13]) for line in rows) + "\n")
+    engine = env.engine(clock=lambda: datetime(2025, 1, 6, 8, 0, tzinfo=UTC))
+    try:
+        assert import_cohort(engine, small, WORKFLOW, "anna").imported == 3
+    finally:
+        engine.db.dispose()
+    path = write(env, "history.csv",
+                 "case,trigger,at,appointment,classification,participation_potential\n"
+                 "1,invite,2025-01-07 09:00,2025-01-14 10:00,,\n"
+                 "1,hold_conversation,2025-01-14 11:00,,rich,self\n"
+                 "1,hold_conversation,2025-01-14 11:00,,not_active,self\n"
+                 "2,invite,2025-01-07 10:00,2025-01-06 10:00,,\n"
+                 "3,invite,2025-01-08 09:00,2025-01-20 10:00,,\n"
+                 "3,decline,2025-01-07 09:00,,,\n")
+    code, summary = apply(env, path)
+    assert code == 1
+    assert [f["line"] for f in summary["failures"]] == [3, 5, 7]
+    assert "field 'classification' must be one of" in summary["failures"][0]["reason"]
+    assert "lies before the moment" in summary["failures"][1]["reason"]
+    assert "before case 3's last event" in summary["failures"][2]["reason"]
+    data = show(env, 1)
+    assert [e["at"] for e in data["timeline"]] == [
+        "2025-01-06T08:00:00+00:00", "2025-01-07T08:00:00+00:00", "2025-01-14T10:00:00+00:00"]
+    assert data["state_entered_at"] == "2025-01-14T10:00:00+00:00"
+    assert show(env, 3)["state"] == "invited"
+
+
+# --- dry run ----------------------------------------------------------------------------------
+
+
+def test_dry_run_changes_nothing_but_reports_the_same(cohort: Env) -> None:
+    path = write(cohort, "round.csv",
+                 "case,trigger,appointment,classification,participation_potential,partner\n"
+                 "1,invite,2099-01-05 10:00,,,\n"
+                 "1,hold_conversation,,work_potential,self,\n"
+                 "1,refer,,,,coach_meedoen\n"
+                 "2,invite,,,,\n"
+                 "3,decline,,,,\n")
+    before = snapshot(cohort)
+    code, dry = apply(cohort, path, "--dry-run")
+    assert code == 1
+    assert dry["dry_run"] is True
+    assert snapshot(cohort) == before
+    assert show(cohort, 1)["appointments"] == []
+    assert show(cohort, 1)["referrals"] == []
+    text = cohort.run("case", "apply", str(path), "--dry-run")
+    assert "would apply 4" in text.stdout and "nothing was changed" in text.stdout
+    assert snapshot(cohort) == before
+    code, real = apply(cohort, path)
+    assert code == 1
+    assert real["dry_run"] is False
+    assert {**dry, "dry_run": False} == real
+    assert snapshot(cohort) != before
+    assert show(cohort, 1)["state"] == "referred"
+    assert show(cohort, 3)["state"] == "closed"
+
+
+# --- the file as a whole ----------------------------------------------------------------------
+
+
+def test_missing_file_is_a_clear_error(cohort: Env) -> None:
+    result = cohort.run("case", "apply", str(cohort.root / "nope.csv"))
+    assert result.exit_code == 1
+    assert "no such file" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_csv_without_trigger_column_is_a_clear_error(cohort: Env) -> None:
+    path = write(cohort, "wrong.csv", "case,action\n1,decline\n")
+    before = snapshot(cohort)
+    result = cohort.run("case", "apply", str(path))
+    assert result.exit_code == 1
+    assert "no 'trigger' column" in result.stderr
+    assert snapshot(cohort) == before
+
+
+def test_apply_keeps_the_event_history_consistent(cohort: Env) -> None:
+    path = write(cohort, "many.csv", "case,trigger,appointment\n" + "".join(
+        f"{n},invite,2099-01-05 10:00\n{n},not_home,\n" for n in range(1, 21)))
+    assert apply(cohort, path)[0] == 0
+    for n in (1, 10, 20):
+        data = show(cohort, n)
+        assert [e["seq"] for e in data["timeline"]] == [1, 2, 3] == list(
+            range(1, data["version"] + 1))
+        assert data["timeline"][-1]["to"] == data["state"] == "invited"
+        assert data["data"]["attempts"] == {"not_home": 1}
+        assert [a["status"] for a in data["appointments"]] == ["not_home"]
+
+
+def test_case_changed_by_a_colleague_during_apply_fails_only_that_line(
+    cohort: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The docstring of casework.bulk: a chunk whose case changed is redone line by line."""
+    import casework.bulk
+
+    write_chunk: Callable[..., Any] = casework.bulk._write
+    raced: list[bool] = []
+
+    def colleague_invites_case_1_first(*args: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            other = cohort.engine()
+            try:
+                other.advance(1, "invite", "colleague", {"appointment": "2099-02-01 10:00"})
+            finally:
+                other.db.dispose()
+        return write_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(casework.bulk, "_write", colleague_invites_case_1_first)
+    path = write(cohort, "race.csv",
+                 "case,trigger,appointment\n"
+                 "1,invite,2099-01-05 10:00\n"
+                 "2,invite,2099-01-05 10:00\n")
+    result = cohort.run("case", "apply", str(path), "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["applied"] == 1
+    assert [f["line"] for f in summary["failures"]] == [2]
+    first = show(cohort, 1)
+    assert [(e["trigger"], e["actor"]) for e in first["timeline"]] == [
+        ("open", "anna"), ("invite", "colleague")]
+    assert show(cohort, 2)["state"] == "invited"
+
+
+def test_line_redone_after_a_colleague_assigned_its_case_during_apply(
+    cohort: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import casework.bulk
+    from casework.cases import assign_case
+
+    cohort.ok("staff", "add", "piet", "--role", "case_worker")
+    write_chunk: Callable[..., Any] = casework.bulk._write
+    raced: list[bool] = []
+
+    def colleague_assigns_case_1_first(*args: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            other = cohort.engine()
+            try:
+                assign_case(other, "coordinator", 1, "piet")
+            finally:
+                other.db.dispose()
+        return write_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(casework.bulk, "_write", colleague_assigns_case_1_first)
+    path = write(cohort, "race.csv",
+                 "case,trigger,appointment\n"
+                 "1,invite,2099-01-05 10:00\n"
+                 "2,invite,2099-01-05 10:00\n")
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"], summary["failed"]) == (0, 2, 0)
+    first = show(cohort, 1)
+    assert (first["state"], first["assigned_to"]) == ("invited", "piet")
+    assert [(e["seq"], e["trigger"]) for e in first["timeline"]] == [
+        (1, "open"), (2, "assign"), (3, "invite")]
+    assert show(cohort, 2)["state"] == "invited"
