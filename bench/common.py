@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ class Scratch:
 
     def __init__(self, database_url: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
+        atexit.register(shutil.rmtree, self.dir, True)
         self.url = fresh_schema(database_url) if database_url else (
             f"sqlite:///{self.dir / 'bench.db'}")
         self.config = self.dir / "config.toml"
@@ -44,7 +47,7 @@ class Scratch:
 
 
 def fresh_schema(url: str) -> str:
-    """Return the PostgreSQL URL pointed at a new, empty schema (left for inspection)."""
+    """Return the PostgreSQL URL pointed at a new, empty schema (dropped when the script ends)."""
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -53,7 +56,13 @@ def fresh_schema(url: str) -> str:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
+
+    def drop() -> None:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+    atexit.register(drop)
     return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 

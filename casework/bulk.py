@@ -8,10 +8,11 @@ being prepared, that chunk is redone line by line so only the conflicting lines 
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
+import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from casework.fields import parse_datetime
 from casework.models import Case, Event, Participant
 
 CHUNK = 2000
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
 _META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "data"}
 
 
@@ -130,30 +132,41 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
 
 
 def read_lines(path: Path, engine: Engine) -> Iterator[tuple[int, Line | str]]:
-    """Yield (line number, Line or the reason the line cannot be read)."""
+    """Yield (line number, Line or the reason the line cannot be read), streaming the file."""
     try:
-        raw = path.read_bytes()
+        fh = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise InputFileError(f"{path}: cannot be read ({exc.strerror})") from None
-    text = raw.decode("utf-8-sig", errors="surrogateescape")
-    first = text.lstrip()[:1]
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or first == "{":
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise LineError("each line must be a JSON object")
-                yield number, _make_line(number, record, engine)
-            except json.JSONDecodeError as exc:
-                yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
-            except LineError as exc:
-                yield number, str(exc)
-        return
-    head = text.split("\n", 1)[0]
+    with fh:
+        head = fh.readline()
+        if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or head.lstrip()[:1] == "{":
+            yield from _json_lines(itertools.chain([head], fh), engine)
+        else:
+            yield from _csv_lines(path, head, fh, engine)
+
+
+def _json_lines(lines: Iterable[str], engine: Engine) -> Iterator[tuple[int, Line | str]]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if _BAD_BYTES.search(line):
+            yield number, "contains characters that are not UTF-8; save the file as UTF-8"
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise LineError("each line must be a JSON object")
+            yield number, _make_line(number, record, engine)
+        except json.JSONDecodeError as exc:
+            yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
+        except LineError as exc:
+            yield number, str(exc)
+
+
+def _csv_lines(path: Path, head: str, rest: Iterable[str],
+               engine: Engine) -> Iterator[tuple[int, Line | str]]:
     delimiter = ";" if head.count(";") > head.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(itertools.chain([head], rest), delimiter=delimiter)
     header = [h.strip().lower() for h in next(reader, [])]
     if "trigger" not in header:
         raise InputFileError(
@@ -167,7 +180,7 @@ def read_lines(path: Path, engine: Engine) -> Iterator[tuple[int, Line | str]]:
         if len(fields) != len(header):
             yield number, f"has {len(fields)} fields, the header has {len(header)}"
             continue
-        if any("\udc80" <= ch <= "\udcff" for f in fields for ch in f):
+        if _BAD_BYTES.search("".join(fields)):
             yield number, "contains characters that are not UTF-8; save the file as UTF-8"
             continue
         try:
