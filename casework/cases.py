@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from casework.access import log_access
 from casework.engine import Engine
-from casework.errors import InvalidData, NotFound, no_case
+from casework.errors import ConflictError, InvalidData, NotFound, no_case
 from casework.models import Appointment, Case, Event, Participant, Referral, Staff
 from casework.people import display_name, person_dict
 
@@ -174,8 +174,6 @@ def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[s
             .values(assigned_to=worker, version=case.version + 1, last_event_at=at)
         )
         if result.rowcount != 1:
-            from casework.errors import ConflictError
-
             raise ConflictError(f"case {case_id} was changed by someone else; retry")
         conn.execute(insert(Event).values(
             case_id=case_id, seq=case.version + 1, at=at, recorded_at=now, actor=actor,

@@ -202,7 +202,7 @@ class Engine:
                 "record events in the order they happened"
             )
         data = self.check_data(route, transition, raw)
-        if "appointment" in data and data["appointment"] < moment.astimezone(UTC).isoformat():
+        if "appointment" in data and datetime.fromisoformat(data["appointment"]) < moment:
             raise InvalidData(
                 "field 'appointment' lies before the moment the step is recorded; "
                 "propose a date and time after it"
