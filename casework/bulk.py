@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casework.engine import (
@@ -36,6 +36,10 @@ from casework.fields import parse_datetime
 from casework.models import Case, Event, Participant
 
 CHUNK = 2000
+_SET_WAVE = (
+    update(Case.__table__).where(Case.__table__.c.id == bindparam("b_id"))
+    .values(wave=bindparam("b_wave"))
+)
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
 _META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "data"}
 
@@ -50,6 +54,7 @@ class Line:
     at: datetime | None
     data: dict[str, Any]
     note: str | None
+    wave: int | None = None
 
 
 @dataclass
@@ -192,9 +197,16 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
 def apply_file(engine: Engine, path: Path, actor: str, dry_run: bool = False,
                progress: Callable[[int], None] | None = None) -> ApplySummary:
     """Apply every line of the file; return what was applied and what failed, by line."""
-    summary = ApplySummary(file=path.name, dry_run=dry_run)
+    return apply_lines(engine, read_lines(path, engine), actor, dry_run, progress, path.name)
+
+
+def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: str,
+                dry_run: bool = False, progress: Callable[[int], None] | None = None,
+                name: str = "") -> ApplySummary:
+    """Apply lines in chunks; a line that is a text is a failure that was found reading it."""
+    summary = ApplySummary(file=name, dry_run=dry_run)
     chunk: list[Line] = []
-    for number, item in read_lines(path, engine):
+    for number, item in items:
         summary.read += 1
         if isinstance(item, str):
             summary.failures.append((number, item))
@@ -247,6 +259,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                       summary: ApplySummary) -> list[Step]:
     failures: list[tuple[int, str]] = []
     steps: list[tuple[Step, str]] = []
+    waves: dict[int, int] = {}
     conn = engine.db.connect()
     trans = conn.begin()
     try:
@@ -279,8 +292,12 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
             if step.dest != step.source:
                 entered[cid] = step.at
             steps.append((step, actor))
+            if line.wave is not None:
+                waves[cid] = line.wave
         if steps:
             _write(engine, conn, steps, snapshots, start_version, entered)
+        if waves:
+            conn.execute(_SET_WAVE, [{"b_id": c, "b_wave": w} for c, w in waves.items()])
         if dry_run:
             trans.rollback()
         else:

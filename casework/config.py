@@ -24,6 +24,14 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("organisation.name", "Gemeente Groningen", "sender shown on letters and reports"),
     ("timezone", "Europe/Amsterdam", "time zone in which staff enter and see times"),
     ("import.batch_size", 5000, "rows written per transaction by cohort import"),
+    ("paths.logs", "logs", "folder for the daily run's log files (no BSNs in them)"),
+    ("scheduler.time", "06:00", "time of day (HH:MM, local) the scheduler starts the daily run"),
+    ("planning.day_start", "09:00", "first appointment of a day (HH:MM)"),
+    ("planning.day_end", "17:00", "appointments end by this time (HH:MM)"),
+    ("planning.slot_minutes", 90, "length of an appointment slot, travel included"),
+    ("planning.per_specialist_per_day", 4, "appointments per specialist per day"),
+    ("planning.location", "thuis", "where the conversation is held unless asked otherwise"),
+    ("planning.wave_size", 250, "most invitations in one wave (per wijk)"),
 )
 
 DEFAULTS: dict[str, Any] = {key: default for key, default, _ in SETTINGS}
@@ -56,6 +64,10 @@ class Settings:
         return self.base_dir / self.values["paths.templates"]
 
     @property
+    def logs_dir(self) -> Path:
+        return self.base_dir / self.values["paths.logs"]
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.values["timezone"])
 
@@ -68,6 +80,18 @@ def resolve_sqlite_path(url: str, base_dir: Path) -> str:
         if rest and rest != ":memory:" and not rest.startswith("file:"):
             return prefix + str((base_dir / rest).resolve())
     return url
+
+
+def _is_clock_time(text: str) -> bool:
+    hours, _, minutes = text.partition(":")
+    return (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+            and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60)
+
+
+def clock_time(text: str) -> tuple[int, int]:
+    """Return (hours, minutes) of a checked 'HH:MM' setting."""
+    hours, _, minutes = text.partition(":")
+    return int(hours), int(minutes)
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -142,6 +166,16 @@ def load_settings(path: str | os.PathLike[str] | None = None,
             f"{sources['timezone']}: setting 'timezone' is not a known time zone: "
             f"{values['timezone']!r} (use e.g. 'Europe/Amsterdam')"
         ) from None
+    for key in ("scheduler.time", "planning.day_start", "planning.day_end"):
+        if not _is_clock_time(values[key]):
+            raise ConfigError(
+                f"{sources[key]}: setting '{key}' must be a time of day like 06:00, "
+                f"got {values[key]!r}"
+            )
+    for key in ("planning.slot_minutes", "planning.per_specialist_per_day",
+                "planning.wave_size"):
+        if values[key] < 1:
+            raise ConfigError(f"{sources[key]}: setting '{key}' must be at least 1")
     if values["import.batch_size"] < 1:
         raise ConfigError(
             f"{sources['import.batch_size']}: setting 'import.batch_size' must be >= 1"

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy import Engine as SAEngine
 
+from casework.calendar import shift
 from casework.config import Settings
 from casework.db import check_schema, make_engine
 from casework.errors import (
@@ -26,8 +27,8 @@ from casework.errors import (
     no_case,
 )
 from casework.fields import FieldValueError
-from casework.models import Appointment, Case, Event, Referral
-from casework.workflow import Registry, Route, TransitionSpec
+from casework.models import Appointment, Case, Event, Referral, Task
+from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
 
 _EVENTS = Event.__table__
 
@@ -48,6 +49,7 @@ class CaseSnapshot:
     last_event_at: datetime
     wijk: str
     state_entered_at: datetime
+    assigned_to: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> CaseSnapshot:
@@ -55,7 +57,7 @@ class CaseSnapshot:
             id=row.id, workflow_id=row.workflow_id, workflow_version=row.workflow_version,
             state=row.state, data=dict(row.data or {}), version=row.version,
             last_event_at=row.last_event_at, wijk=row.wijk,
-            state_entered_at=row.state_entered_at,
+            state_entered_at=row.state_entered_at, assigned_to=row.assigned_to,
         )
 
 
@@ -93,7 +95,7 @@ class Step:
 
 CASE_COLUMNS = (
     Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.data, Case.version,
-    Case.last_event_at, Case.wijk, Case.state_entered_at,
+    Case.last_event_at, Case.wijk, Case.state_entered_at, Case.assigned_to,
 )
 # Built once: statements with bind parameters are compiled and cached a single time.
 _LOAD_CASE = select(*CASE_COLUMNS).where(Case.id == bindparam("b_id"))
@@ -223,6 +225,10 @@ class Engine:
             case_data["attempts"] = attempts
         else:
             case_data.pop("attempts", None)
+        if transition.ends_appointment or (transition.records == "appointment"
+                                           and "appointment" not in data):
+            case_data.pop("appointment", None)
+            case_data.pop("location", None)
         closed = route.is_final(dest)
         reason = (transition.reason or data.get("reason")) if closed else None
         step = Step(
@@ -238,6 +244,14 @@ class Engine:
             step.effects.append(("referral", {"partner": data["partner"]}))
         if transition.ends_appointment:
             step.effects.append(("end_appointment", {"status": transition.ends_appointment}))
+        if closed:
+            step.effects.append(("cancel_tasks", {"scope": "all"}))
+        else:
+            step.effects.append(("cancel_tasks", {"scope": "state"}))
+            for task in route.states[dest].tasks:
+                row = plan_task(task, case, step, self.tz)
+                if row is not None:
+                    step.effects.append(("task", row))
         return step
 
     def check_data(self, route: Route, transition: TransitionSpec,
@@ -289,14 +303,21 @@ class Engine:
                 note: str | None = None, expected_version: int | None = None) -> Step:
         """Move a case along its route: check, transition, event and effects in one transaction."""
         with self.db.begin() as conn:
-            case = self.load_case(conn, case_id)
-            if expected_version is not None and case.version != expected_version:
-                raise ConflictError(
-                    f"case {case_id} is at version {case.version}, not {expected_version}: "
-                    "someone else changed it; look again and retry"
-                )
-            step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note)
-            self.write_step(conn, step, actor, case)
+            return self.advance_in(conn, case_id, trigger, actor, data, at, note,
+                                   expected_version)
+
+    def advance_in(self, conn: Connection, case_id: int, trigger: str, actor: str,
+                   data: Mapping[str, Any] | None = None, at: datetime | None = None,
+                   note: str | None = None, expected_version: int | None = None) -> Step:
+        """Advance inside the caller's transaction (the daily run, task done)."""
+        case = self.load_case(conn, case_id)
+        if expected_version is not None and case.version != expected_version:
+            raise ConflictError(
+                f"case {case_id} is at version {case.version}, not {expected_version}: "
+                "someone else changed it; look again and retry"
+            )
+        step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note)
+        self.write_step(conn, step, actor, case)
         return step
 
 
@@ -340,12 +361,48 @@ _MARK_PLANNED = (
 )
 
 
+_TASKS = Task.__table__
+# Cancel a case's open tasks: those of its state (b_scope 'state') or all (b_scope 'case').
+_CANCEL_TASKS = (
+    update(_TASKS)
+    .where(_TASKS.c.case_id == bindparam("b_case"), _TASKS.c.status == "open",
+           or_(_TASKS.c.scope == "state", _TASKS.c.scope == bindparam("b_scope")))
+    .values(status="cancelled", done_at=bindparam("b_now"))
+)
+
+
+def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
+              tz: ZoneInfo) -> dict[str, Any] | None:
+    """Return the task row a state plans on entry, or None when its anchor is missing."""
+    if task.anchor == "appointment":
+        moment = step.case_data.get("appointment")
+        if not moment:
+            return None
+        anchor = datetime.fromisoformat(moment).astimezone(tz).date()
+    else:
+        anchor = step.at.astimezone(tz).date()
+    due = shift(anchor, task.offset, task.forward, task.workdays)
+    entered = step.at.astimezone(tz).date()
+    due = max(due, entered)  # work planned before it was asked for is due at once
+    return {
+        "key": f"{case.id}:{step.seq}:{task.kind}:1", "case_id": case.id, "kind": task.kind,
+        "due": due, "round": 1, "status": "open", "attempts": 0,
+        "assigned_to": None if task.role else case.assigned_to, "result": None,
+        "done_at": None, "performer": task.by, "scope": task.scope, "role": task.role,
+        "label": task.label, "spec": task.spec(), "origin_seq": step.seq, "last_error": None,
+        "escalate_to": task.escalate, "escalated_at": None, "done_by": None,
+    }
+
+
 def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
     """Write the rows steps ask for besides their events (appointments, referrals).
 
     Steps are in the order they happened; several steps of one case (invite, then reschedule)
     are folded in memory so the statements can run as one executemany each.
     """
+    cancels: dict[tuple[int, str], dict[str, Any]] = {}
+    new_tasks: list[dict[str, Any]] = []
+    pending_tasks: dict[int, list[dict[str, Any]]] = {}
     marks: list[dict[str, Any]] = []
     new_appointments: list[dict[str, Any]] = []
     pending: dict[int, dict[str, Any]] = {}
@@ -370,10 +427,28 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                     pending.pop(step.case_id)["status"] = payload["status"]
                 else:
                     marks.append({"b_case": step.case_id, "b_status": payload["status"]})
+            elif kind == "cancel_tasks":
+                scope = payload["scope"]
+                cancels.setdefault((step.case_id, scope), {
+                    "b_case": step.case_id, "b_now": now,
+                    "b_scope": "case" if scope == "all" else "state",
+                })
+                for row in pending_tasks.get(step.case_id, []):
+                    if row["status"] == "open" and (scope == "all" or row["scope"] == "state"):
+                        row["status"] = "cancelled"
+                        row["done_at"] = now
+            elif kind == "task":
+                row = dict(payload, created_at=now)
+                new_tasks.append(row)
+                pending_tasks.setdefault(step.case_id, []).append(row)
             elif kind == "referral":
                 referrals.append({"case_id": step.case_id, "partner": payload["partner"],
                                   "status": "sent", "outcome": None, "referred_at": step.at,
                                   "updated_at": now})
+    if cancels:
+        conn.execute(_CANCEL_TASKS, list(cancels.values()))
+    if new_tasks:
+        conn.execute(insert(_TASKS), new_tasks)
     if marks:
         conn.execute(_MARK_PLANNED, marks)
     if new_appointments:

@@ -143,6 +143,18 @@ class Task(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # staff: on work lists; system: a timer the daily run acts on when it is due.
+    performer: Mapped[str] = mapped_column(String(10), default="staff", server_default="staff")
+    # state: cancelled when the case leaves the state that planned it; case: only on closing.
+    scope: Mapped[str] = mapped_column(String(10), default="state", server_default="state")
+    role: Mapped[str | None] = mapped_column(String(30))
+    label: Mapped[str | None] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    origin_seq: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    escalate_to: Mapped[str | None] = mapped_column(String(30))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by: Mapped[str | None] = mapped_column(String(80))
 
 
 class Appointment(Base):
@@ -209,3 +221,21 @@ class AccessLog(Base):
     action: Mapped[str] = mapped_column(String(40))
     case_ids: Mapped[list[int]] = mapped_column(JSONType)
     purpose: Mapped[str | None] = mapped_column(String(200))
+
+
+class DailyRun(Base):
+    """The run ledger: one row per daily run (several per date when rerun)."""
+
+    __tablename__ = "daily_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_date: Mapped[date] = mapped_column(Date, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    host: Mapped[str | None] = mapped_column(String(200))
+    pid: Mapped[int | None] = mapped_column(Integer)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import tomllib
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from casework.durations import parse_duration
+from casework.durations import Duration, parse_duration
 from casework.errors import NotFound, WorkflowError
 from casework.fields import FIELD_TYPES, Field
 
@@ -26,9 +27,75 @@ _TRANSITION_KEYS = {
 }
 APPOINTMENT_ENDINGS = ("held", "cancelled")
 _FIELD_KEYS = {"type", "label", "choices", "keys", "description"}
-_TASK_KEYS = {"kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "label"}
+_TASK_KEYS = {
+    "kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "expire_data",
+    "label", "by", "scope", "escalate", "role", "outcomes",
+}
+_PERFORMERS = ("staff", "system")
+_SCOPES = ("state", "case")
+ROLES = ("back_office", "case_worker", "coordinator", "admin")
 _ANCHORS = ("entry", "appointment")
 _CALENDARS = ("days", "workdays")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a reached call's result does to the case: a trigger with data."""
+
+    trigger: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Work a state plans on entry: due an ISO 8601 duration after/before an anchor."""
+
+    kind: str
+    label: str
+    offset: Duration
+    forward: bool
+    anchor: str
+    calendar: str
+    rounds: int = 1
+    every: Duration | None = None
+    by: str = "staff"
+    scope: str = "state"
+    role: str | None = None
+    escalate: str | None = None
+    expire: str | None = None
+    expire_data: dict[str, Any] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    @property
+    def workdays(self) -> bool:
+        return self.calendar == "workdays"
+
+    def spec(self) -> dict[str, Any]:
+        """Return what a stored task row needs to know of its timer later on (rounds, expiry)."""
+        return {
+            "rounds": self.rounds,
+            "every": _duration_text(self.every) if self.every else None,
+            "calendar": self.calendar, "expire": self.expire, "expire_data": self.expire_data,
+            "escalate": self.escalate, "label": self.label,
+            "outcomes": {k: {"trigger": o.trigger, "data": o.data}
+                         for k, o in self.outcomes.items()},
+        }
+
+
+def task_dict(task: TaskSpec) -> dict[str, Any]:
+    """Return a task spec as plain data for ``workflow show --json``."""
+    return {
+        "kind": task.kind, ("after" if task.forward else "before"): _duration_text(task.offset),
+        "of": task.anchor, "by": task.by, "scope": task.scope, "role": task.role,
+        **task.spec(),
+    }
+
+
+def _duration_text(duration: Duration) -> str:
+    parts = [(duration.years, "Y"), (duration.months, "M"), (duration.weeks, "W"),
+             (duration.days, "D")]
+    text = "P" + "".join(f"{n}{u}" for n, u in parts if n)
+    return text if text != "P" else "P0D"
 
 
 @dataclass(frozen=True)
@@ -37,7 +104,7 @@ class StateSpec:
     label: str
     final: bool = False
     letter: str | None = None
-    tasks: tuple[dict[str, Any], ...] = ()
+    tasks: tuple[TaskSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +214,7 @@ class Route:
             "rules": list(self.rules),
             "states": [
                 {"name": s.name, "label": s.label, "final": s.final, "letter": s.letter,
-                 "tasks": list(s.tasks)}
+                 "tasks": [task_dict(t) for t in s.tasks]}
                 for s in self.states.values()
             ],
             "transitions": [
@@ -244,6 +311,7 @@ def load_route(path: Path) -> Route:
         fields[name] = Field(name, ftype, spec.get("label", name), choices, keys)
 
     states: dict[str, StateSpec] = {}
+    raw_tasks: dict[str, list[Any]] = {}
     raw_states = doc.get("states", {})
     if not isinstance(raw_states, dict) or not raw_states:
         problem("no [states.NAME] sections: a route needs states")
@@ -255,16 +323,12 @@ def load_route(path: Path) -> Route:
         for key in spec:
             if key not in _STATE_KEYS:
                 problem(f"state '{name}': unknown key '{key}'")
-        tasks = _as_list(spec.get("tasks"))
-        for index, task in enumerate(tasks, 1):
-            for text in _check_task(task):
-                problem(f"state '{name}': task {index}: {text}")
+        raw_tasks[name] = _as_list(spec.get("tasks"))
         states[name] = StateSpec(
             name=name,
             label=str(spec.get("label", name)),
             final=bool(spec.get("final", False)),
             letter=spec.get("letter"),
-            tasks=tuple(t for t in tasks if isinstance(t, dict)),
         )
     if isinstance(initial, str) and initial not in states:
         problem(f"[workflow]: initial state '{initial}' is not defined under [states]")
@@ -355,14 +419,18 @@ def load_route(path: Path) -> Route:
                     f"state '{t.source}': '{t.trigger}' names '{other}' under 'then' but "
                     f"'{other}' is not a trigger from '{t.source}'"
                 )
-    for state in states.values():
-        for index, task in enumerate(state.tasks, 1):
-            expire = task.get("expire")
-            if isinstance(expire, str) and expire not in triggers_by_source.get(state.name, set()):
-                problem(
-                    f"state '{state.name}': task {index}: expire trigger '{expire}' is not a "
-                    f"trigger from '{state.name}'"
-                )
+    by_key = {(t.trigger, t.source): t for t in transitions}
+    for name, tasks in raw_tasks.items():
+        parsed = []
+        for index, task in enumerate(tasks, 1):
+            texts: list[str] = []
+            spec = _parse_task(task, name, by_key, fields, texts)
+            for text in texts:
+                problem(f"state '{name}': task {index}: {text}")
+            if spec is not None and not texts:
+                parsed.append(spec)
+        if parsed:
+            states[name] = replace(states[name], tasks=tuple(parsed))
     if isinstance(initial, str) and initial in states:
         reachable = _reachable(initial, transitions)
         for name in states:
@@ -385,32 +453,108 @@ def load_route(path: Path) -> Route:
     )
 
 
-def _check_task(task: Any) -> Iterable[str]:
+def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], TransitionSpec],
+                fields: dict[str, Field], problems: list[str]) -> TaskSpec | None:
+    """Return the task a state plans, or None; what is wrong goes into problems."""
     if not isinstance(task, dict):
-        yield "must be a table such as { kind = \"follow_up_call\", after = \"P3M\" }"
-        return
+        problems.append("must be a table such as { kind = \"follow_up_call\", after = \"P3M\" }")
+        return None
     for key in task:
         if key not in _TASK_KEYS:
-            yield f"unknown key '{key}'"
-    if not isinstance(task.get("kind"), str):
-        yield "'kind' (what the task is) is missing"
+            problems.append(f"unknown key '{key}'")
+    kind = task.get("kind")
+    if not isinstance(kind, str) or not kind.isidentifier():
+        problems.append("'kind' (what the task is, e.g. reminder_call) is missing or not a name")
     offsets = [k for k in ("after", "before") if k in task]
+    durations: dict[str, Duration] = {}
     if len(offsets) != 1:
-        yield "give exactly one of 'after' or 'before' (an ISO 8601 duration such as P3M)"
+        problems.append("give exactly one of 'after' or 'before' (an ISO 8601 duration such as "
+                        "P3M)")
     for key in (*offsets, *(["every"] if "every" in task else [])):
         try:
-            parse_duration(task[key])
+            durations[key] = parse_duration(task[key])
         except ValueError as exc:
-            yield f"'{key}': {exc}"
-    if task.get("of", "entry") not in _ANCHORS:
-        yield f"'of' must be one of {', '.join(_ANCHORS)}"
-    if task.get("calendar", "days") not in _CALENDARS:
-        yield f"'calendar' must be one of {', '.join(_CALENDARS)}"
+            problems.append(f"'{key}': {exc}")
+    anchor = task.get("of", "entry")
+    if anchor not in _ANCHORS:
+        problems.append(f"'of' must be one of {', '.join(_ANCHORS)}")
+    calendar = task.get("calendar", "days")
+    if calendar not in _CALENDARS:
+        problems.append(f"'calendar' must be one of {', '.join(_CALENDARS)}")
     rounds = task.get("rounds", 1)
     if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
-        yield "'rounds' must be a whole number >= 1"
+        problems.append("'rounds' must be a whole number >= 1")
+        rounds = 1
     elif rounds > 1 and "every" not in task:
-        yield "'rounds' > 1 needs 'every' (the time between rounds, e.g. P2W)"
+        problems.append("'rounds' > 1 needs 'every' (the time between rounds, e.g. P2W)")
+    by = task.get("by", "staff")
+    if by not in _PERFORMERS:
+        problems.append(f"'by' must be one of {', '.join(_PERFORMERS)}")
+    scope = task.get("scope", "state")
+    if scope not in _SCOPES:
+        problems.append(f"'scope' must be one of {', '.join(_SCOPES)} (cancel the task when the "
+                        "case leaves the state, or only when it closes)")
+    for key in ("escalate", "role"):
+        if task.get(key) is not None and task[key] not in ROLES:
+            problems.append(f"'{key}' must be a role: {', '.join(ROLES)}")
+    expire = task.get("expire")
+    expire_data = task.get("expire_data", {})
+    if not isinstance(expire_data, dict):
+        problems.append("'expire_data' must be a table of field values")
+        expire_data = {}
+    if expire is not None:
+        _check_trigger_use(f"expire trigger '{expire}'", expire, expire_data, state, transitions,
+                           fields, problems, needs_all=True)
+    elif expire_data:
+        problems.append("'expire_data' without 'expire'")
+    outcomes: dict[str, Outcome] = {}
+    raw_outcomes = task.get("outcomes", {})
+    if not isinstance(raw_outcomes, dict):
+        problems.append("'outcomes' must be a table: result = { trigger = ..., data = {...} }")
+        raw_outcomes = {}
+    for result, spec in raw_outcomes.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("trigger"), str):
+            problems.append(f"outcome '{result}' must be a table with a 'trigger'")
+            continue
+        data = spec.get("data", {})
+        if not isinstance(data, dict) or set(spec) - {"trigger", "data"}:
+            problems.append(f"outcome '{result}' takes only 'trigger' and a 'data' table")
+            continue
+        _check_trigger_use(f"outcome '{result}'", spec["trigger"], data, state, transitions,
+                           fields, problems)
+        outcomes[result] = Outcome(spec["trigger"], dict(data))
+    if problems or not isinstance(kind, str) or len(offsets) != 1:
+        return None
+    return TaskSpec(
+        kind=kind, label=str(task.get("label", kind)), offset=durations[offsets[0]],
+        forward=offsets[0] == "after", anchor=anchor, calendar=calendar, rounds=rounds,
+        every=durations.get("every"), by=by, scope=scope, role=task.get("role"),
+        escalate=task.get("escalate"), expire=expire, expire_data=dict(expire_data),
+        outcomes=outcomes,
+    )
+
+
+def _check_trigger_use(what: str, trigger: str, data: dict[str, Any], state: str,
+                       transitions: dict[tuple[str, str], TransitionSpec],
+                       fields: dict[str, Field], problems: list[str],
+                       needs_all: bool = False) -> None:
+    transition = transitions.get((trigger, state))
+    if transition is None:
+        problems.append(f"{what} is not a trigger from '{state}'")
+        return
+    if needs_all:
+        for name in transition.needs:
+            if name not in data:
+                problems.append(f"{what}: '{trigger}' needs field '{name}'; give it in "
+                                "expire_data (nobody is there to fill it in)")
+    for key, value in data.items():
+        if key not in transition.fields:
+            problems.append(f"{what}: '{trigger}' does not take field '{key}'")
+            continue
+        try:
+            fields[key].coerce(value, ZoneInfo("UTC"))
+        except ValueError as exc:
+            problems.append(f"{what}: {exc}")
 
 
 def _reachable(initial: str, transitions: list[TransitionSpec]) -> set[str]:

@@ -54,7 +54,7 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None) -> None:
 
 
 def _register() -> None:
-    from casework.cli import case, cohort, db, staff, workflow
+    from casework.cli import case, cohort, daily, db, staff, task, workflow
 
     cli.add_command(db.init_command)
     cli.add_command(db.db)
@@ -62,6 +62,9 @@ def _register() -> None:
     cli.add_command(cohort.cohort)
     cli.add_command(case.case)
     cli.add_command(staff.staff)
+    cli.add_command(task.task)
+    cli.add_command(daily.daily)
+    cli.add_command(daily.scheduler)
 
 
 _register()

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    local,
+    print_json,
+)
 
 SHOW_REJECTS = 50
 
@@ -72,4 +79,60 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
             hint = f"see {rejects_path}" if rejects_path else "use --rejects FILE to get them"
             click.echo(f"Correct the rejected rows ({hint}) and import them again.")
     if summary.rejected:
+        raise SystemExit(1)
+
+
+@cohort.command("plan")
+@click.option("--workflow", "workflow_id", required=True, help="Route of the cases.")
+@click.option("--wijk", required=True, help="Neighbourhood to plan a wave in.")
+@click.option("--size", default=250, show_default=True, type=int,
+              help="Most invitations in this wave.")
+@click.option("--from", "start_text", required=True, metavar="DATE",
+              help="First day appointments may be proposed on.")
+@click.option("--specialists", required=True, type=int,
+              help="Conversation specialists available in parallel.")
+@click.option("--dry-run", is_flag=True, help="Show the plan, invite nobody.")
+@actor_option
+@json_option
+@click.pass_obj
+def plan_command(state: CliState, workflow_id: str, wijk: str, size: int, start_text: str,
+                 specialists: int, dry_run: bool, actor: str | None, as_json: bool) -> None:
+    """Plan a wave: invite selected cases of a wijk with proposed appointment slots.
+
+    Slots fall on workdays (no weekends or Dutch public holidays), in the hours and numbers set
+    under [planning] in config.toml. Each invitation is the route's 'invite' trigger.
+    """
+    from casework.cli.task import parse_day
+    from casework.planning import plan_wave
+
+    start = parse_day(start_text, "--from")
+    assert start is not None
+    plan = plan_wave(state.engine(), state.who(actor), workflow_id, wijk, size, start,
+                     specialists, dry_run)
+    if as_json:
+        print_json(plan)
+        return
+    from rich.table import Table
+
+    settings = state.settings()
+    out = console()
+    if dry_run and plan["invitations"]:
+        table = Table("case", "name", "appointment", "specialist")
+        for inv in plan["invitations"]:
+            table.add_row(str(inv["case_id"]), inv["name"], local(inv["appointment"], settings),
+                          str(inv["specialist"]))
+        out.print(table)
+    for failure in plan["failures"]:
+        click.echo(f"case {failure['case_id']}: {failure['reason']}", err=True)
+    verb = "would invite" if dry_run else "invited"
+    out.print(f"Wave {plan['wave']} in {wijk} ({plan['workflow']}): {verb} {plan['invited']} of "
+              f"{plan['selected']} selected (size {plan['size']})")
+    if plan["first_appointment"]:
+        out.print(f"  appointments {local(plan['first_appointment'], settings)} to "
+                  f"{local(plan['last_appointment'], settings)}")
+    if not plan["selected"]:
+        out.print("  nobody in this wijk is waiting for an invitation")
+    if dry_run:
+        out.print("Dry run: nobody was invited.")
+    if plan["failures"]:
         raise SystemExit(1)

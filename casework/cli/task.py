@@ -1,0 +1,101 @@
+"""casework task list|done."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from casework.cli.case import parse_sets
+from casework.cli.common import CliState, actor_option, console, json_option, print_json
+
+
+def parse_day(value: str | None, param: str) -> date | None:
+    if value is None:
+        return None
+    from casework.fields import parse_date
+
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use 2026-11-24",
+                                 param_hint=param) from None
+
+
+@click.group()
+def task() -> None:
+    """Work lists: calls, deadlines and escalations the routes plan."""
+
+
+@task.command("list")
+@click.option("--due", "due_text", metavar="DATE", help="Only work due on or before DATE.")
+@click.option("--overdue", is_flag=True, help="Only work whose due date has passed.")
+@click.option("--kind", help="Only this kind, e.g. reminder_call or follow_up_call.")
+@click.option("--status", default="open", show_default=True,
+              type=click.Choice(["open", "done", "cancelled", "all"]))
+@click.option("--mine", is_flag=True, help="Only work assigned to me (or to my role).")
+@click.option("--limit", default=500, show_default=True, type=click.IntRange(min=0),
+              help="Show at most this many (0 = all).")
+@actor_option
+@json_option
+@click.pass_obj
+def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str | None,
+                 status: str, mine: bool, limit: int, actor: str | None, as_json: bool) -> None:
+    """List work for people, soonest first (the call list of a day: --due DATE)."""
+    from casework.tasks import TaskFilter, list_tasks
+
+    if due_text and overdue:
+        raise click.UsageError("give --due DATE or --overdue, not both")
+    filters = TaskFilter(due=parse_day(due_text, "--due"), overdue=overdue, kind=kind,
+                         status=status, mine=mine)
+    result = list_tasks(state.engine(), state.who(actor), filters, limit=limit or None)
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Column, Table
+
+    table = Table(Column("task", no_wrap=True), Column("due", no_wrap=True),
+                  Column("kind", no_wrap=True), "round", Column("case", no_wrap=True),
+                  "name", "phone", "for")
+    for t in result["tasks"]:
+        due = f"[red]{t['due']}[/red]" if t["overdue"] else t["due"]
+        rounds = f"{t['round']}/{t['rounds']}" if t["rounds"] > 1 else ""
+        who = t["assigned_to"] or (f"({t['role']})" if t["role"] else "")
+        table.add_row(str(t["id"]), due, t["kind"], rounds, str(t["case_id"]), t["name"],
+                      t["phone"] or "", who)
+    out = console()
+    out.print(table)
+    out.print(f"{result['shown']} of {result['total']} task(s)")
+
+
+@task.command("done")
+@click.argument("task_id", type=int)
+@click.option("--outcome", required=True,
+              type=click.Choice(["reached", "not_reached", "wrong_number", "done"]),
+              help="What happened (calls: reached, not_reached, wrong_number; other work: done).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="For a reached call: result=... and data for the case's next step.")
+@actor_option
+@json_option
+@click.pass_obj
+def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, ...],
+                 actor: str | None, as_json: bool) -> None:
+    """Finish a task; a reached follow-up call moves the case as the route says."""
+    from casework.tasks import complete_task
+
+    report: dict[str, Any] = complete_task(state.engine(), state.who(actor), task_id, outcome,
+                                           parse_sets(sets))
+    if as_json:
+        print_json(report)
+        return
+    click.echo(f"Task {task_id} ({report['kind']}, case {report['case_id']}): {outcome}.")
+    if report["next_round"]:
+        click.echo(f"  round {report['next_round']['round']} is due "
+                   f"{report['next_round']['due']}")
+    if report["transition"]:
+        t = report["transition"]
+        line = f"  case {report['case_id']}: {t['trigger']}, {t['from']} -> {t['to']}"
+        if t["closed"]:
+            line += f" (closed: {t['close_reason']})"
+        click.echo(line)

@@ -1,0 +1,335 @@
+"""The daily back-office run: everything due up to a date, each item exactly once.
+
+Each item (a timer that fires a transition, an overdue task to escalate) is its own
+transaction that starts by claiming the task with a guarded update (and, on PostgreSQL,
+``FOR UPDATE SKIP LOCKED``), so a rerun, a crash at any point, or two processes at once
+never do an item twice and never lose one. Items are read in pages by (due, id) from the
+index on (status, due): the cost follows the work that is due, not what is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from casework.engine import Engine
+from casework.errors import CaseworkError
+from casework.models import DailyRun, Task
+from casework.tasks import escalation_row
+
+ACTOR = "daily-run"
+PAGE = 500
+MAX_CATCH_UP_DAYS = 366
+_TASKS = Task.__table__
+_RUNS = DailyRun.__table__
+
+
+@dataclass
+class DailySummary:
+    run_date: date
+    dry_run: bool = False
+    status: str = "ok"
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    fired: Counter[str] = field(default_factory=Counter)
+    escalated: Counter[str] = field(default_factory=Counter)
+    timers_done: int = 0
+    skipped: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    due_work: list[dict[str, Any]] = field(default_factory=list)
+    planned: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return sum(self.fired.values()) + sum(self.escalated.values()) + self.timers_done
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_date": self.run_date.isoformat(), "dry_run": self.dry_run,
+            "status": self.status,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "done": self.done, "failed": self.failed,
+            "timer_transitions": dict(self.fired), "escalations": dict(self.escalated),
+            "timers_done": self.timers_done, "skipped": self.skipped,
+            "failures": self.failures, "due_work": self.due_work, "planned": self.planned,
+        }
+
+
+class RunLog:
+    """The day's log file: ids, kinds and outcomes only, never a BSN or a name."""
+
+    def __init__(self, engine: Engine, run_date: date, enabled: bool) -> None:
+        self.logger = logging.getLogger(f"casework.daily.{run_date.isoformat()}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.INFO)
+        self.handler: logging.Handler | None = None
+        if enabled:
+            folder = engine.settings.logs_dir
+            folder.mkdir(parents=True, exist_ok=True)
+            self.handler = logging.FileHandler(folder / f"daily-{run_date.isoformat()}.log",
+                                               encoding="utf-8")
+            self.handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            self.logger.addHandler(self.handler)
+
+    def info(self, message: str) -> None:
+        if self.handler:
+            self.logger.info(message)
+
+    def close(self) -> None:
+        if self.handler:
+            self.logger.removeHandler(self.handler)
+            self.handler.close()
+
+
+def _timers(run_date: date) -> list[Any]:
+    return [_TASKS.c.status == "open", _TASKS.c.due <= run_date,
+            _TASKS.c.performer == "system"]
+
+
+def _overdue(run_date: date) -> list[Any]:
+    return [_TASKS.c.status == "open", _TASKS.c.due < run_date,
+            _TASKS.c.performer == "staff", _TASKS.c.escalate_to.is_not(None),
+            _TASKS.c.escalated_at.is_(None)]
+
+
+def _pages(engine: Engine, conditions: list[Any]) -> Iterator[int]:
+    """Yield task ids matching conditions, in (due, id) order, a page at a time."""
+    last: tuple[date, int] | None = None
+    while True:
+        query = select(_TASKS.c.id, _TASKS.c.due).where(*conditions)
+        if last is not None:
+            query = query.where(or_(_TASKS.c.due > last[0],
+                                    and_(_TASKS.c.due == last[0], _TASKS.c.id > last[1])))
+        with engine.db.connect() as conn:
+            rows = conn.execute(query.order_by(_TASKS.c.due, _TASKS.c.id).limit(PAGE)).all()
+        if not rows:
+            return
+        yield from (row.id for row in rows)
+        last = (rows[-1].due, rows[-1].id)
+
+
+def count_due(engine: Engine, run_date: date) -> dict[str, int]:
+    """Return how many timers and overdue tasks a run for run_date would handle."""
+    with engine.db.connect() as conn:
+        timers = conn.execute(select(func.count()).select_from(_TASKS)
+                              .where(*_timers(run_date))).scalar_one()
+        overdue = conn.execute(select(func.count()).select_from(_TASKS)
+                               .where(*_overdue(run_date))).scalar_one()
+    return {"timers": timers, "escalations": overdue}
+
+
+def due_work(engine: Engine, run_date: date) -> list[dict[str, Any]]:
+    """Return the open work for people due by run_date, per worker (or role) and kind."""
+    query = (
+        select(_TASKS.c.assigned_to, _TASKS.c.role, _TASKS.c.kind,
+               func.count().label("due"),
+               func.sum(case((_TASKS.c.due < run_date, 1), else_=0)).label("overdue"))
+        .where(_TASKS.c.status == "open", _TASKS.c.due <= run_date,
+               _TASKS.c.performer == "staff")
+        .group_by(_TASKS.c.assigned_to, _TASKS.c.role, _TASKS.c.kind)
+        .order_by(_TASKS.c.assigned_to, _TASKS.c.role, _TASKS.c.kind)
+    )
+    with engine.db.connect() as conn:
+        rows = conn.execute(query).all()
+    return [{"worker": r.assigned_to or (f"role {r.role}" if r.role else "unassigned"),
+             "kind": r.kind, "due": r.due, "overdue": int(r.overdue or 0)} for r in rows]
+
+
+def _fire_timer(engine: Engine, task_id: int, run_date: date, summary: DailySummary,
+                log: RunLog) -> None:
+    now = engine.now()
+    with engine.db.begin() as conn:
+        task = conn.execute(
+            select(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
+            .with_for_update(skip_locked=True)
+        ).first()
+        if task is None:
+            summary.skipped += 1  # another run took it, or it was cancelled meanwhile
+            return
+        spec: dict[str, Any] = task.spec or {}
+        result: dict[str, Any] = {"run_date": run_date.isoformat()}
+        if spec.get("expire"):
+            result["expired"] = spec["expire"]
+        elif task.escalate_to:
+            result["escalated_to"] = task.escalate_to
+        claimed = conn.execute(
+            update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
+            .values(status="done", result=result, done_at=now, done_by=ACTOR)
+        )
+        if claimed.rowcount != 1:
+            summary.skipped += 1
+            return
+        if spec.get("expire"):
+            step = engine.advance_in(conn, task.case_id, spec["expire"], ACTOR,
+                                     spec.get("expire_data") or {},
+                                     note=f"timer {task.kind} expired")
+            summary.fired[spec["expire"]] += 1
+            log.info(f"task {task_id} ({task.kind}, case {task.case_id}): timer expired, "
+                     f"{step.trigger} {step.source} -> {step.dest}")
+        elif task.escalate_to:
+            conn.execute(insert(_TASKS).values(escalation_row(conn, task, run_date, now)))
+            conn.execute(update(_TASKS).where(_TASKS.c.id == task_id)
+                         .values(escalated_at=now))
+            summary.escalated[task.kind] += 1
+            log.info(f"task {task_id} ({task.kind}, case {task.case_id}): due "
+                     f"{task.due}, escalated to {task.escalate_to}")
+        else:
+            summary.timers_done += 1
+            log.info(f"task {task_id} ({task.kind}, case {task.case_id}): timer done")
+
+
+def _escalate(engine: Engine, task_id: int, run_date: date, summary: DailySummary,
+              log: RunLog) -> None:
+    now = engine.now()
+    with engine.db.begin() as conn:
+        claimed = conn.execute(
+            update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open",
+                                 _TASKS.c.escalated_at.is_(None))
+            .values(escalated_at=now)
+        )
+        if claimed.rowcount != 1:
+            summary.skipped += 1
+            return
+        task = conn.execute(select(_TASKS).where(_TASKS.c.id == task_id)).one()
+        conn.execute(insert(_TASKS).values(escalation_row(conn, task, run_date, now)))
+        summary.escalated[task.kind] += 1
+        log.info(f"task {task_id} ({task.kind}, case {task.case_id}): due {task.due}, "
+                 f"overdue, escalated to {task.escalate_to}")
+
+
+def _record_failure(engine: Engine, task_id: int, error: str, summary: DailySummary,
+                    log: RunLog) -> None:
+    with engine.db.begin() as conn:
+        conn.execute(update(_TASKS).where(_TASKS.c.id == task_id)
+                     .values(attempts=_TASKS.c.attempts + 1, last_error=error[:1000]))
+        row = conn.execute(select(_TASKS.c.kind, _TASKS.c.case_id, _TASKS.c.attempts)
+                           .where(_TASKS.c.id == task_id)).one()
+    summary.failures.append({"task": task_id, "kind": row.kind, "case_id": row.case_id,
+                             "attempts": row.attempts, "error": error})
+    log.info(f"task {task_id} ({row.kind}, case {row.case_id}): FAILED (attempt "
+             f"{row.attempts}): {error}")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, CaseworkError):
+        return str(exc)
+    if isinstance(exc, SQLAlchemyError):
+        orig = getattr(exc, "orig", None)
+        return f"database: {str(orig or exc).splitlines()[0]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
+              progress: Callable[[int, int], None] | None = None,
+              should_stop: Callable[[], bool] | None = None,
+              write_log: bool = True) -> DailySummary:
+    """Do everything due up to run_date: timer transitions, escalations; report the work."""
+    summary = DailySummary(run_date=run_date, dry_run=dry_run, started_at=engine.now())
+    if dry_run:
+        summary.planned = count_due(engine, run_date)
+        summary.due_work = due_work(engine, run_date)
+        summary.status = "dry-run"
+        summary.finished_at = engine.now()
+        return summary
+    with engine.db.begin() as conn:
+        run_id = conn.execute(insert(_RUNS).values(
+            run_date=run_date, started_at=summary.started_at, status="running", dry_run=False,
+            done=0, failed=0, host=socket.gethostname(), pid=os.getpid(),
+        ).returning(_RUNS.c.id)).scalar_one()
+    log = RunLog(engine, run_date, write_log)
+    log.info(f"daily run for {run_date} started (run {run_id})")
+    summary.planned = count_due(engine, run_date)
+    total = sum(summary.planned.values())
+    handled = 0
+    try:
+        for kind, conditions, handler in (
+            ("timer", _timers(run_date), _fire_timer),
+            ("escalation", _overdue(run_date), _escalate),
+        ):
+            for task_id in _pages(engine, conditions):
+                if should_stop and should_stop():
+                    summary.status = "stopped"
+                    log.info("stopped on request; the rest is done by the next run")
+                    break
+                try:
+                    handler(engine, task_id, run_date, summary, log)
+                except Exception as exc:  # one item's failure must not stop the others
+                    _record_failure(engine, task_id, _describe(exc), summary, log)
+                handled += 1
+                if progress:
+                    progress(handled, max(total, handled))
+            if summary.status == "stopped":
+                break
+            log.info(f"{kind}s handled")
+        summary.due_work = due_work(engine, run_date)
+        if summary.status != "stopped":
+            summary.status = "failed" if summary.failures else "ok"
+    finally:
+        summary.finished_at = engine.now()
+        if summary.status == "ok" and summary.failures:
+            summary.status = "failed"
+        with engine.db.begin() as conn:
+            conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(
+                finished_at=summary.finished_at,
+                status=summary.status if summary.status != "running" else "crashed",
+                done=summary.done, failed=summary.failed, summary=summary.as_dict(),
+            ))
+        log.info(f"daily run for {run_date} ended: {summary.status}, done {summary.done}, "
+                 f"failed {summary.failed}")
+        log.close()
+    return summary
+
+
+def last_complete_date(engine: Engine) -> date | None:
+    """Return the latest date a run finished for (ok, failed or stopped)."""
+    with engine.db.connect() as conn:
+        return conn.execute(
+            select(func.max(_RUNS.c.run_date))
+            .where(_RUNS.c.status.in_(("ok", "failed")), _RUNS.c.dry_run.is_(False))
+        ).scalar()
+
+
+def days_to_run(engine: Engine, today: date) -> list[date]:
+    """Return the days a catch-up runs, oldest first: each missed day once, then today."""
+    last = last_complete_date(engine)
+    if last is None or last >= today:
+        return [today]
+    first = max(last + timedelta(days=1), today - timedelta(days=MAX_CATCH_UP_DAYS))
+    return [first + timedelta(days=n) for n in range((today - first).days + 1)]
+
+
+def run_due_days(engine: Engine, today: date,
+                 should_stop: Callable[[], bool] | None = None) -> list[DailySummary]:
+    """Run every day from the last completed run up to today, in order (the scheduler job)."""
+    results = []
+    for day in days_to_run(engine, today):
+        if should_stop and should_stop():
+            break
+        results.append(run_daily(engine, day, should_stop=should_stop))
+    return results
+
+
+def recent_runs(engine: Engine, limit: int = 10) -> list[dict[str, Any]]:
+    """Return the latest runs from the ledger, newest first."""
+    with engine.db.connect() as conn:
+        rows = conn.execute(select(_RUNS).order_by(_RUNS.c.id.desc()).limit(limit)).all()
+    return [{
+        "id": r.id, "run_date": r.run_date.isoformat(), "status": r.status,
+        "started_at": r.started_at.isoformat(),
+        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "done": r.done, "failed": r.failed, "host": r.host, "pid": r.pid,
+    } for r in rows]

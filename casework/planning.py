@@ -1,0 +1,115 @@
+"""Waves: pick the selected people of a wijk, propose appointment slots, and invite them.
+
+Slots fall on workdays only (weekends and Dutch public holidays skipped), between the configured
+hours, a configured number per specialist per day. The invitations go through the route's
+``invite`` trigger like any other advance, in bulk, so they are checked and recorded the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from casework.bulk import Line, apply_lines
+from casework.calendar import next_workday
+from casework.config import clock_time
+from casework.engine import Engine
+from casework.errors import InvalidData
+from casework.models import Case, Participant
+from casework.people import display_name
+
+# An appointment proposed for today must leave time to get the letter out and to travel.
+MIN_LEAD = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Slot:
+    starts_at: datetime
+    specialist: int
+
+
+def propose_slots(engine: Engine, start: date, specialists: int, count: int) -> list[Slot]:
+    """Return count appointment slots from start on: workdays, configured hours and capacity."""
+    settings = engine.settings
+    first = time(*clock_time(settings["planning.day_start"]))
+    last = time(*clock_time(settings["planning.day_end"]))
+    length = timedelta(minutes=settings["planning.slot_minutes"])
+    per_day: int = settings["planning.per_specialist_per_day"]
+    not_before = engine.now() + MIN_LEAD
+    slots: list[Slot] = []
+    day = next_workday(start)
+    while len(slots) < count:
+        moment = datetime.combine(day, first, tzinfo=engine.tz)
+        end = datetime.combine(day, last, tzinfo=engine.tz)
+        taken = 0
+        while taken < per_day and moment + length <= end and len(slots) < count:
+            if moment >= not_before:
+                for specialist in range(1, specialists + 1):
+                    if len(slots) < count:
+                        slots.append(Slot(moment, specialist))
+            taken += 1
+            moment += length
+        day = next_workday(day + timedelta(days=1))
+    return slots
+
+
+def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int,
+              start: date, specialists: int, dry_run: bool = False) -> dict[str, Any]:
+    """Invite up to size selected cases of a wijk with proposed appointments; return the plan."""
+    route = engine.registry.get(workflow_id)
+    limit: int = engine.settings["planning.wave_size"]
+    if size < 1 or size > limit:
+        raise InvalidData(f"--size must be between 1 and {limit} (planning.wave_size: the most "
+                          "invitations partners in one wijk can take in one wave)")
+    if specialists < 1:
+        raise InvalidData("--specialists must be at least 1")
+    today = engine.now().astimezone(engine.tz).date()
+    if start < today:
+        raise InvalidData(f"--from {start} lies in the past; plan from today or later")
+    invite = route.transition("invite", route.initial)
+    if invite is None or "appointment" not in invite.fields:
+        raise InvalidData(f"route {route.id} has no 'invite' with an appointment from "
+                          f"'{route.initial}'; it cannot be planned in waves")
+    with engine.db.connect() as conn:
+        known = conn.execute(
+            select(Case.wijk, func.count()).where(Case.workflow_id == route.id)
+            .group_by(Case.wijk)
+        ).all()
+        if wijk not in {row[0] for row in known}:
+            names = ", ".join(sorted(row[0] for row in known)) or "none"
+            raise InvalidData(f"no cases of {route.id} in wijk '{wijk}' (wijken: {names})")
+        rows = conn.execute(
+            select(Case.id, Participant.initials, Participant.prefix, Participant.surname)
+            .join(Participant, Participant.id == Case.participant_id)
+            .where(Case.workflow_id == route.id, Case.wijk == wijk,
+                   Case.state == route.initial, Case.closed_at.is_(None))
+            .order_by(Case.id).limit(size)
+        ).all()
+        wave = (conn.execute(select(func.max(Case.wave)).where(Case.workflow_id == route.id))
+                .scalar() or 0) + 1
+    slots = propose_slots(engine, start, specialists, len(rows))
+    location: str = engine.settings["planning.location"]
+    invitations = [{
+        "case_id": row.id, "name": display_name(row.initials, row.prefix, row.surname),
+        "appointment": slot.starts_at.isoformat(), "specialist": slot.specialist,
+    } for row, slot in zip(rows, slots, strict=True)]
+    lines = [(n, Line(number=n, case_id=inv["case_id"], bsn=None, workflow=None,
+                      trigger="invite", at=None,
+                      data={"appointment": slot.starts_at.strftime("%Y-%m-%d %H:%M"),
+                            "location": location},
+                      note=f"wave {wave}, specialist {slot.specialist}", wave=wave))
+             for n, (inv, slot) in enumerate(zip(invitations, slots, strict=True), 1)]
+    summary = apply_lines(engine, lines, actor, dry_run, name=f"wave {wave}")
+    failed = {number for number, _ in summary.failures}
+    return {
+        "workflow": route.id, "wijk": wijk, "wave": wave, "size": size, "dry_run": dry_run,
+        "selected": len(rows), "invited": summary.applied,
+        "first_appointment": invitations[0]["appointment"] if invitations else None,
+        "last_appointment": invitations[-1]["appointment"] if invitations else None,
+        "invitations": [inv for n, inv in enumerate(invitations, 1) if n not in failed],
+        "failures": [{"case_id": invitations[n - 1]["case_id"], "reason": reason}
+                     for n, reason in summary.failures],
+    }

@@ -1,0 +1,197 @@
+"""Work lists and finishing work: calls, deadlines and escalations planned by the routes.
+
+A task is done once: finishing it is a guarded update in the same transaction as whatever it
+does to the case (the next round, the outcome's transition, the expiry), so two people marking
+the same call cannot both count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, or_, select, update
+
+from casework.access import log_access
+from casework.calendar import shift
+from casework.durations import parse_duration
+from casework.engine import Engine
+from casework.errors import CaseworkError, InvalidData, NotFound
+from casework.models import Case, Participant, Staff, Task
+from casework.people import display_name
+
+OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
+STATUSES = ("open", "done", "cancelled", "all")
+_TASKS = Task.__table__
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    due: date | None = None
+    overdue: bool = False
+    kind: str | None = None
+    status: str = "open"
+    mine: bool = False
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | None = None,
+               limit: int | None = 500) -> dict[str, Any]:
+    """Return tasks for people (never the system's own timers), soonest first; logs the read."""
+    today = today or engine.now().astimezone(engine.tz).date()
+    if filters.status not in STATUSES:
+        raise InvalidData(f"status {filters.status!r} is not one of {', '.join(STATUSES)}")
+    conditions = [Task.performer == "staff"]
+    if filters.status != "all":
+        conditions.append(Task.status == filters.status)
+    if filters.due is not None:
+        conditions.append(Task.due <= filters.due)
+    if filters.overdue:
+        conditions.append(Task.due < today)
+    if filters.kind:
+        conditions.append(Task.kind == filters.kind)
+    with engine.db.begin() as conn:
+        if filters.mine:
+            role = conn.execute(select(Staff.role).where(Staff.name == actor)).scalar()
+            mine = [Task.assigned_to == actor]
+            if role:
+                mine.append((Task.role == role) & Task.assigned_to.is_(None))
+            conditions.append(or_(*mine))
+        total = conn.execute(select(func.count()).select_from(Task).where(*conditions)).scalar_one()
+        query = (
+            select(Task.id, Task.kind, Task.label, Task.due, Task.round, Task.status,
+                   Task.attempts, Task.assigned_to, Task.role, Task.case_id, Task.result,
+                   Task.spec, Task.done_at, Task.done_by, Task.escalated_at, Case.wijk,
+                   Case.state, Participant.initials, Participant.prefix, Participant.surname,
+                   Participant.phone)
+            .join(Case, Case.id == Task.case_id)
+            .join(Participant, Participant.id == Case.participant_id)
+            .where(*conditions)
+            .order_by(Task.due, Task.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        rows = conn.execute(query).all()
+        tasks = [{
+            "id": r.id, "kind": r.kind, "label": r.label, "due": r.due.isoformat(),
+            "overdue": r.status == "open" and r.due < today, "round": r.round,
+            "rounds": (r.spec or {}).get("rounds", 1), "status": r.status,
+            "attempts": r.attempts, "assigned_to": r.assigned_to, "role": r.role,
+            "case_id": r.case_id, "case_state": r.state, "wijk": r.wijk,
+            "name": display_name(r.initials, r.prefix, r.surname), "phone": r.phone,
+            "result": r.result, "done_at": _iso(r.done_at), "done_by": r.done_by,
+            "escalated_at": _iso(r.escalated_at),
+        } for r in rows]
+        if tasks:
+            log_access(conn, actor, "task list", sorted({t["case_id"] for t in tasks}),
+                       "work list", engine.now())
+    return {"total": total, "shown": len(tasks), "tasks": tasks}
+
+
+def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
+                  data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Finish a task with its outcome; return what happened (next round, case transition)."""
+    if outcome not in OUTCOMES:
+        raise InvalidData(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    data = dict(data or {})
+    with engine.db.begin() as conn:
+        task = conn.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()
+        if task is None:
+            raise NotFound(f"no task {task_id}; see 'casework task list'")
+        if task.performer != "staff":
+            raise InvalidData(f"task {task_id} is a timer the daily run handles, not work for "
+                              "a person")
+        if task.status != "open":
+            raise InvalidData(f"task {task_id} is already {task.status}; nothing to do")
+        spec: dict[str, Any] = task.spec or {}
+        result: dict[str, Any] = {"outcome": outcome}
+        report: dict[str, Any] = {"task": task_id, "kind": task.kind, "case_id": task.case_id,
+                                  "outcome": outcome, "round": task.round,
+                                  "next_round": None, "transition": None}
+        now = engine.now()
+        outcomes: dict[str, Any] = spec.get("outcomes") or {}
+        trigger: str | None = None
+        trigger_data: dict[str, Any] = {}
+        if outcome == "reached" and outcomes:
+            chosen = data.pop("result", None)
+            if chosen not in outcomes:
+                raise InvalidData(
+                    f"a reached {task.kind} needs --set result=... : one of "
+                    f"{', '.join(outcomes)}"
+                )
+            result["result"] = chosen
+            trigger = outcomes[chosen]["trigger"]
+            trigger_data = {**outcomes[chosen].get("data", {}), **data}
+        elif data:
+            raise InvalidData(
+                f"--set is only for a reached call with outcomes; {task.kind} with outcome "
+                f"{outcome} takes no data"
+            )
+        next_due: date | None = None
+        if outcome in ("not_reached", "wrong_number") and not data:
+            rounds = int(spec.get("rounds", 1))
+            if task.round < rounds:
+                next_due = next_round_due(engine, spec, now, task.due)
+            elif spec.get("expire"):
+                trigger = spec["expire"]
+                trigger_data = dict(spec.get("expire_data") or {})
+                result["expired"] = True
+        # Claim first: of two people finishing the same task, one gets the rowcount.
+        finished = conn.execute(
+            update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
+            .values(status="done", result=result, done_at=now, done_by=actor)
+        )
+        if finished.rowcount != 1:
+            raise InvalidData(f"task {task_id} was finished by someone else just now")
+        if next_due is not None:
+            conn.execute(insert(_TASKS).values(_next_round_row(task, next_due, now)))
+            report["next_round"] = {"round": task.round + 1, "due": next_due.isoformat()}
+        if trigger:
+            try:
+                step = engine.advance_in(conn, task.case_id, trigger, actor, trigger_data,
+                                         note=f"{task.kind} round {task.round}: {outcome}")
+            except CaseworkError as exc:
+                raise InvalidData(f"task {task_id}: {exc}") from None
+            report["transition"] = {"trigger": trigger, "from": step.source, "to": step.dest,
+                                    "closed": step.closed, "close_reason": step.close_reason}
+        log_access(conn, actor, "task done", [task.case_id], f"task {task.kind}", now)
+    return report
+
+
+def next_round_due(engine: Engine, spec: dict[str, Any], now: datetime, due: date) -> date:
+    """Return when the next round of a call is due: 'every' after this round's due date, or
+    after today when this round was done late."""
+    base = max(now.astimezone(engine.tz).date(), due)
+    every = parse_duration(spec.get("every") or "P1D")
+    return shift(base, every, True, spec.get("calendar") == "workdays")
+
+
+def _next_round_row(task: Any, due: date, now: datetime) -> dict[str, Any]:
+    return {
+        "key": f"{task.case_id}:{task.origin_seq}:{task.kind}:{task.round + 1}",
+        "case_id": task.case_id, "kind": task.kind, "due": due, "round": task.round + 1,
+        "status": "open", "attempts": 0, "assigned_to": task.assigned_to, "result": None,
+        "created_at": now, "done_at": None, "performer": task.performer, "scope": task.scope,
+        "role": task.role, "label": task.label, "spec": task.spec,
+        "origin_seq": task.origin_seq, "last_error": None, "escalate_to": task.escalate_to,
+        "escalated_at": None, "done_by": None,
+    }
+
+
+def escalation_row(conn: Connection, task: Any, run_date: date, now: datetime) -> dict[str, Any]:
+    """Return the coordinator's task for an overdue task (one per task, by its key)."""
+    what = task.label or task.kind
+    return {
+        "key": f"escalation:{task.id}", "case_id": task.case_id, "kind": "escalation",
+        "due": run_date, "round": 1, "status": "open", "attempts": 0, "assigned_to": None,
+        "result": None, "created_at": now, "done_at": None, "performer": "staff",
+        "scope": "case", "role": task.escalate_to,
+        "label": f"Over tijd: {what} (taak {task.id}, zaak {task.case_id})",
+        "spec": {"about_task": task.id, "about_kind": task.kind, "rounds": 1},
+        "origin_seq": task.origin_seq, "last_error": None, "escalate_to": None,
+        "escalated_at": None, "done_by": None,
+    }
