@@ -17,8 +17,20 @@ cw cohort import examples/cohort.csv --workflow kansen-in-kaart
 echo
 cw workflow show kansen-in-kaart
 echo
-cw case list --workflow kansen-in-kaart --open --limit 15
+# The first wave in Vinkhuizen, once: invitations with proposed appointments from next week.
+if cw case list --workflow kansen-in-kaart --wijk Vinkhuizen --state invited --json --limit 1 \
+    | grep -q '"total": 0'; then
+  cw cohort plan --workflow kansen-in-kaart --wijk Vinkhuizen --size 20 \
+    --from "$(date -d '+7 days' +%F)" --specialists 2
+fi
 echo
-echo "Next: 'casework case triggers 1', then for example"
-echo "  casework case advance 1 invite --set appointment='YYYY-MM-DD 10:00' --as $CASEWORK_USER"
-echo "(activate the environment first: source .venv/bin/activate)"
+cw daily
+echo
+cw task list --kind reminder_call --limit 10
+echo
+cw case list --workflow kansen-in-kaart --open --limit 10
+echo
+echo "Next (after: source .venv/bin/activate):"
+echo "  casework case triggers 1                  what can happen to case 1"
+echo "  casework task list --due $(date +%F)      today's calls"
+echo "  casework daily --status                   the last daily runs"
