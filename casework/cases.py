@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import ConflictError, InvalidData, NotFound, no_case
-from casework.models import Appointment, Case, Event, Participant, Referral, Staff
+from casework.models import Appointment, Case, Event, Participant, Referral, Staff, Task
 from casework.people import display_name, person_dict
 
 
@@ -175,6 +175,12 @@ def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[s
         )
         if result.rowcount != 1:
             raise ConflictError(f"case {case_id} was changed by someone else; retry")
+        # Open work for people on the case follows it to the new worker.
+        conn.execute(
+            update(Task).where(Task.case_id == case_id, Task.status == "open",
+                               Task.performer == "staff", Task.role.is_(None))
+            .values(assigned_to=worker)
+        )
         conn.execute(insert(Event).values(
             case_id=case_id, seq=case.version + 1, at=at, recorded_at=now, actor=actor,
             trigger="assign", from_state=case.state, to_state=case.state,

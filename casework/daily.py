@@ -245,10 +245,12 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
         summary.status = "dry-run"
         summary.finished_at = engine.now()
         return summary
+    host, pid = socket.gethostname(), os.getpid()
     with engine.db.begin() as conn:
+        _mark_crashed_runs(conn, host)
         run_id = conn.execute(insert(_RUNS).values(
             run_date=run_date, started_at=summary.started_at, status="running", dry_run=False,
-            done=0, failed=0, host=socket.gethostname(), pid=os.getpid(),
+            done=0, failed=0, host=host, pid=pid,
         ).returning(_RUNS.c.id)).scalar_one()
     log = RunLog(engine, run_date, write_log)
     log.info(f"daily run for {run_date} started (run {run_id})")
@@ -292,6 +294,25 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
                  f"failed {summary.failed}")
         log.close()
     return summary
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _mark_crashed_runs(conn: Any, host: str) -> None:
+    """Mark this host's runs that say 'running' but whose process is gone as crashed."""
+    rows = conn.execute(select(_RUNS.c.id, _RUNS.c.pid).where(
+        _RUNS.c.status == "running", _RUNS.c.host == host)).all()
+    gone = [row.id for row in rows if row.pid is None or not _alive(row.pid)]
+    if gone:
+        conn.execute(update(_RUNS).where(_RUNS.c.id.in_(gone)).values(status="crashed"))
 
 
 def last_complete_date(engine: Engine) -> date | None:
