@@ -32,7 +32,15 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("planning.per_specialist_per_day", 4, "appointments per specialist per day"),
     ("planning.location", "thuis", "where the conversation is held unless asked otherwise"),
     ("planning.wave_size", 250, "most invitations in one wave (per wijk)"),
+    ("rules.disabled", [], "rules switched off although a route names them"),
+    ("rules.voluntary.invitation_variant", "with_sentence",
+     "invitation letter variant: with_sentence (says participation is voluntary) or "
+     "without_sentence"),
+    ("rules.exclusion.guidance_months", 24,
+     "people with guidance within this many months are not approached"),
+    ("rules.capacity.partner_intake", {}, "per partner: most referrals per month"),
 )
+BUILTIN_RULES = ("voluntary", "consent", "exclusion", "capacity")
 
 DEFAULTS: dict[str, Any] = {key: default for key, default, _ in SETTINGS}
 ENV_OVERRIDES = {"CASEWORK_DATABASE_URL": "database.url"}
@@ -94,11 +102,19 @@ def clock_time(text: str) -> tuple[int, int]:
     return int(hours), int(minutes)
 
 
+def _is_plugin_setting(key: str) -> bool:
+    parts = key.split(".")
+    return len(parts) >= 3 and parts[0] == "rules" and parts[1] not in BUILTIN_RULES
+
+
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and any(name.startswith(dotted + ".") for name in DEFAULTS):
+        if isinstance(value, dict) and (
+            any(name.startswith(dotted + ".") for name in DEFAULTS) or dotted == "rules"
+            or (dotted.startswith("rules.") and dotted.count(".") == 1)
+        ):
             flat.update(_flatten(value, dotted + "."))
         else:
             flat[dotted] = value
@@ -142,6 +158,10 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         except OSError as exc:
             raise ConfigError(f"{config_path}: cannot be read ({exc.strerror})") from None
         for key, value in _flatten(data).items():
+            if _is_plugin_setting(key):
+                values[key] = value  # a rule from a package reads its own settings
+                sources[key] = str(config_path)
+                continue
             if key not in DEFAULTS:
                 raise ConfigError(
                     f"{config_path}: unknown setting '{key}'; known settings: "
@@ -176,6 +196,23 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 "planning.wave_size"):
         if values[key] < 1:
             raise ConfigError(f"{sources[key]}: setting '{key}' must be at least 1")
+    variant = values["rules.voluntary.invitation_variant"]
+    if variant not in ("with_sentence", "without_sentence"):
+        raise ConfigError(
+            f"{sources['rules.voluntary.invitation_variant']}: setting "
+            "'rules.voluntary.invitation_variant' must be with_sentence or without_sentence, "
+            f"got {variant!r}"
+        )
+    intake = values["rules.capacity.partner_intake"]
+    for partner, cap in intake.items():
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            raise ConfigError(
+                f"{sources['rules.capacity.partner_intake']}: setting "
+                f"'rules.capacity.partner_intake.{partner}' must be a whole number >= 1"
+            )
+    if not all(isinstance(name, str) for name in values["rules.disabled"]):
+        raise ConfigError(f"{sources['rules.disabled']}: setting 'rules.disabled' must be a "
+                          "list of rule names")
     if values["import.batch_size"] < 1:
         raise ConfigError(
             f"{sources['import.batch_size']}: setting 'import.batch_size' must be >= 1"

@@ -30,6 +30,7 @@ class Field:
     label: str = ""
     choices: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
+    consent: str | None = None
 
     def describe(self) -> str:
         """Return a short text of what the field takes, for help and messages."""

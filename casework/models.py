@@ -69,6 +69,9 @@ class Participant(Base):
     wij_team_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     last_guidance: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    # moved or deceased: never approached again
+    flag: Mapped[str | None] = mapped_column(String(20))
 
 
 class Staff(Base):
@@ -105,6 +108,8 @@ class Case(Base):
     close_reason: Mapped[str | None] = mapped_column(String(80))
     last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Why a rule keeps this person out of waves (kept, listed, never invited).
+    excluded: Mapped[str | None] = mapped_column(String(80))
 
 
 class Event(Base):

@@ -23,10 +23,10 @@ _WORKFLOW_KEYS = {"id", "version", "label", "initial", "rules", "description"}
 _STATE_KEYS = {"label", "final", "tasks", "letter", "description"}
 _TRANSITION_KEYS = {
     "trigger", "source", "dest", "label", "needs", "accepts", "records", "reason",
-    "max", "then", "description", "ends_appointment",
+    "max", "then", "description", "ends_appointment", "consent", "sanction", "benefit",
 }
 APPOINTMENT_ENDINGS = ("held", "cancelled")
-_FIELD_KEYS = {"type", "label", "choices", "keys", "description"}
+_FIELD_KEYS = {"type", "label", "choices", "keys", "description", "consent"}
 _TASK_KEYS = {
     "kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "expire_data",
     "label", "by", "scope", "escalate", "role", "outcomes",
@@ -120,6 +120,9 @@ class TransitionSpec:
     max: int | None = None
     then: tuple[str, ...] = ()
     ends_appointment: str | None = None
+    consent: str | None = None
+    sanction: bool = False
+    benefit: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -253,8 +256,27 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def load_route(path: Path) -> Route:
-    """Return the validated route in a workflow file; WorkflowError lists every problem."""
+def load_route(path: Path, rules: Any = None) -> Route:
+    """Return the validated route in a workflow file; WorkflowError lists every problem.
+
+    With ``rules`` (casework.rules.Rules) unknown rule names are problems, and each rule the
+    route names checks the route as well."""
+    route = _load_route(path)
+    if rules is None:
+        return route
+    unknown = rules.unknown(route)
+    if unknown:
+        raise WorkflowError([
+            f"{path}: [workflow]: unknown rule '{name}' (known: {', '.join(rules.names)}; a "
+            "rule from a package must be installed)" for name in unknown
+        ])
+    problems = rules.check_route(route)
+    if problems:
+        raise WorkflowError([f"{path}: {text}" for text in problems])
+    return route
+
+
+def _load_route(path: Path) -> Route:
     where = str(path)
     try:
         with path.open("rb") as fh:
@@ -308,7 +330,11 @@ def load_route(path: Path) -> Route:
             problem(f"field '{name}': type {ftype} needs a list 'choices'")
         if ftype == "notes" and not keys:
             problem(f"field '{name}': type notes needs a list 'keys'")
-        fields[name] = Field(name, ftype, spec.get("label", name), choices, keys)
+        consent = spec.get("consent")
+        if consent is not None and not isinstance(consent, str):
+            problem(f"field '{name}': 'consent' must be a consent scope such as record_report")
+            consent = None
+        fields[name] = Field(name, ftype, spec.get("label", name), choices, keys, consent)
 
     states: dict[str, StateSpec] = {}
     raw_tasks: dict[str, list[Any]] = {}
@@ -383,6 +409,12 @@ def load_route(path: Path) -> Route:
         if ends is not None and ends not in APPOINTMENT_ENDINGS:
             problem(f"{label}: ends_appointment {ends!r} is not one of "
                     f"{', '.join(APPOINTMENT_ENDINGS)}")
+        consent_scope = spec.get("consent")
+        if consent_scope is not None and not isinstance(consent_scope, str):
+            problem(f"{label}: 'consent' must be a scope such as \"share:{{partner}}\"")
+        for flag in ("sanction", "benefit"):
+            if flag in spec and not isinstance(spec[flag], bool):
+                problem(f"{label}: '{flag}' must be true or false")
         limit = spec.get("max")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
                                   or limit < 1):
@@ -408,6 +440,8 @@ def load_route(path: Path) -> Route:
                 trigger=trigger, source=source, dest=dest, label=str(spec.get("label", "")),
                 needs=needs, accepts=accepts, records=records, reason=spec.get("reason"),
                 max=limit, then=tuple(_as_list(spec.get("then"))), ends_appointment=ends,
+                consent=spec.get("consent"), sanction=bool(spec.get("sanction", False)),
+                benefit=bool(spec.get("benefit", False)),
             ))
     triggers_by_source: dict[str, set[str]] = {}
     for t in transitions:
@@ -580,8 +614,11 @@ class Registry:
             self.routes[(route.id, route.version)] = route
 
     @classmethod
-    def from_dir(cls, folder: Path) -> Registry:
-        """Return the routes of every *.toml file in folder; WorkflowError lists all problems."""
+    def from_dir(cls, folder: Path, rules: Any = None) -> Registry:
+        """Return the routes of every *.toml file in folder; WorkflowError lists all problems.
+
+        With ``rules`` (casework.rules.Rules) the rule names are checked and each rule a route
+        uses validates it too."""
         if not folder.is_dir():
             raise WorkflowError([
                 f"workflow folder {folder} does not exist; set paths.workflows in config.toml"
@@ -591,7 +628,7 @@ class Registry:
         files: dict[tuple[str, int], Path] = {}
         for path in sorted(folder.glob("*.toml")):
             try:
-                route = load_route(path)
+                route = load_route(path, rules)
             except WorkflowError as exc:
                 problems.extend(exc.problems)
                 continue

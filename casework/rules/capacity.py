@@ -1,0 +1,75 @@
+"""capacity: partners are not flooded.
+
+A partner's intake per month can be capped (``[rules.capacity.partner_intake]``, partner =
+referrals per month); a referral over the cap is blocked with the first month that has room.
+(The size of a wave per wijk is ``planning.wave_size``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from casework.calendar import add_months
+from casework.rules.hookspecs import Block, RuleContext, hookimpl
+
+if TYPE_CHECKING:
+    from casework.engine import CaseSnapshot, Step
+    from casework.workflow import Route, TransitionSpec
+
+NAME = "capacity"
+LOOK_AHEAD_MONTHS = 24
+
+
+def _month_count(ctx: RuleContext, partner: str, month: date) -> int:
+    from casework.models import Referral
+
+    tz = ctx.engine.tz
+    start = datetime.combine(month, time(), tzinfo=tz)
+    end = datetime.combine(add_months(month, 1), time(), tzinfo=tz)
+    stored = ctx.conn.execute(
+        select(func.count()).select_from(Referral)
+        .where(Referral.partner == partner, Referral.status != "withdrawn",
+               Referral.referred_at >= start, Referral.referred_at < end)
+    ).scalar_one()
+    pending: dict[tuple[str, date], int] = ctx.scratch.get("referrals", {})
+    return int(stored) + pending.get((partner, month), 0)
+
+
+@hookimpl
+def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
+                     transition: TransitionSpec, data: Mapping[str, Any],
+                     at: datetime | None) -> list[Block]:
+    if transition.records != "referral" or "partner" not in data:
+        return []
+    partner = data["partner"]
+    caps: dict[str, int] = ctx.engine.settings["rules.capacity.partner_intake"]
+    cap = caps.get(partner)
+    if not cap:
+        return []
+    moment = (at or ctx.engine.now()).astimezone(ctx.engine.tz)
+    month = moment.date().replace(day=1)
+    if _month_count(ctx, partner, month) < cap:
+        return []
+    for ahead in range(1, LOOK_AHEAD_MONTHS + 1):
+        later = add_months(month, ahead)
+        if _month_count(ctx, partner, later) < cap:
+            room = f"{later:%Y-%m}"
+            break
+    else:
+        room = f"not within {LOOK_AHEAD_MONTHS} months"
+    return [Block(NAME, f"{partner} takes at most {cap} referrals a month and {month:%Y-%m} "
+                        f"is full; the first month with room is {room}")]
+
+
+@hookimpl
+def after_transition(ctx: RuleContext, route: Route, case: CaseSnapshot, step: Step) -> None:
+    for kind, payload in step.effects:
+        if kind == "referral":
+            month = step.at.astimezone(ctx.engine.tz).date().replace(day=1)
+            pending: dict[tuple[str, date], int] = ctx.scratch.setdefault("referrals", {})
+            key = (payload["partner"], month)
+            pending[key] = pending.get(key, 0) + 1

@@ -1,0 +1,113 @@
+"""consent: nothing goes to a partner, and nothing is recorded, without the person's consent.
+
+A transition with ``consent = "share:{partner}"`` is blocked unless that scope is granted (in
+an earlier step, or in the same step's ``consent`` field); a field with ``consent = "..."``
+(the conversation report's themes: ``record_report``) may only be filled with that consent.
+The ``consent`` field of a step records the scopes the person gave, as given in conversation.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from casework.rules.hookspecs import Block, RuleContext, hookimpl
+
+if TYPE_CHECKING:
+    from casework.engine import CaseSnapshot, Step
+    from casework.workflow import Route, TransitionSpec
+
+NAME = "consent"
+FIELD = "consent"
+
+
+def placeholders(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def current_consents(ctx: RuleContext, participant_id: int) -> dict[str, bool]:
+    """Return scope -> granted for the person (latest record wins), cached for the batch."""
+    cache: dict[int, dict[str, bool]] = ctx.scratch.setdefault("consents", {})
+    if participant_id not in cache:
+        from casework.models import Consent
+
+        rows = ctx.conn.execute(
+            select(Consent.scope, Consent.granted)
+            .where(Consent.participant_id == participant_id).order_by(Consent.id)
+        ).all()
+        cache[participant_id] = {row.scope: row.granted for row in rows}
+    return cache[participant_id]
+
+
+@hookimpl
+def check_route(route: Route) -> list[str]:
+    problems = []
+    for t in route.transitions:
+        if t.consent:
+            missing = [name for name in placeholders(t.consent) if name not in t.needs]
+            if missing:
+                problems.append(
+                    f"transition '{t.trigger}' from '{t.source}': consent {t.consent!r} names "
+                    f"'{missing[0]}', which the transition does not need (rule consent)"
+                )
+    return problems
+
+
+def _blocked(scope: str, granted: Mapping[str, bool], given: set[str], case_id: int,
+             why: str) -> Block | None:
+    if granted.get(scope) or scope in given:
+        return None
+    state = "was withdrawn" if scope in granted else "is not recorded"
+    return Block(NAME, f"{why}: consent '{scope}' {state}; record it with 'casework consent "
+                       f"grant {case_id} {scope} --how conversation|letter|phone'")
+
+
+@hookimpl
+def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
+                     transition: TransitionSpec, data: Mapping[str, Any],
+                     at: datetime | None) -> list[Block]:
+    needs_consent = transition.consent or any(
+        route.fields[name].consent for name in data if name in route.fields
+    )
+    if not needs_consent:
+        return []
+    granted = current_consents(ctx, case.participant_id)
+    given = set(data.get(FIELD) or [])
+    blocks: list[Block] = []
+    if transition.consent:
+        names = placeholders(transition.consent)
+        if all(name in data for name in names):
+            scope = transition.consent.format(**data)
+            block = _blocked(scope, granted, given, case.id,
+                             f"'{transition.trigger}' shares data")
+            if block:
+                blocks.append(block)
+        elif at is None:  # asking what could happen, before the data is known
+            prefix = transition.consent.split("{", 1)[0]
+            if prefix and not any(ok and scope.startswith(prefix)
+                                  for scope, ok in granted.items()):
+                blocks.append(Block(NAME, f"'{transition.trigger}' needs consent "
+                                          f"'{transition.consent}' and none is recorded"))
+    for name in data:
+        field = route.fields.get(name)
+        if field is not None and field.consent:
+            block = _blocked(field.consent, granted, given, case.id, f"field '{name}'")
+            if block:
+                blocks.append(block)
+    return blocks
+
+
+@hookimpl
+def after_transition(ctx: RuleContext, route: Route, case: CaseSnapshot, step: Step) -> None:
+    scopes = step.data.get(FIELD)
+    if not scopes:
+        return
+    step.effects.append(("consent", {"participant_id": case.participant_id,
+                                     "scopes": list(scopes), "method": "conversation"}))
+    granted = current_consents(ctx, case.participant_id)
+    for scope in scopes:
+        granted[scope] = True

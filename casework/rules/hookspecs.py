@@ -1,0 +1,80 @@
+"""The rule interface: hooks a rule implements (built-in rules use the same hooks as plugins).
+
+Hooks are called with keyword arguments only; an implementation takes just the ones it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from casework.engine import CaseSnapshot, Engine, Step
+    from casework.workflow import Route, TransitionSpec
+
+PROJECT = "casework"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Why a rule blocks a transition: the rule's name and a reason a person can act on."""
+
+    rule: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.reason} (rule {self.rule})"
+
+
+@dataclass
+class RuleContext:
+    """What a rule may use while a step is checked: the engine, the open transaction, and a
+    scratch dict that lives as long as one batch (bulk apply) for counts not yet written."""
+
+    engine: Engine
+    conn: Connection
+    scratch: dict[str, Any]
+
+
+@hookspec
+def check_route(route: Route) -> list[str]:  # type: ignore[empty-body]
+    """Return the problems a rule finds in a route when it is validated (empty when fine)."""
+
+
+@hookspec
+def check_transition(  # type: ignore[empty-body]
+    ctx: RuleContext, route: Route, case: CaseSnapshot, transition: TransitionSpec,
+    data: Mapping[str, Any], at: datetime | None,
+) -> list[Block]:
+    """Return the reasons this transition is blocked now (empty when it is allowed).
+
+    ``data`` is the step's checked data; ``at`` is None when only asking what could happen
+    (``casework case triggers``), so data-dependent checks may report less then.
+    """
+
+
+@hookspec
+def exclude_participant(  # type: ignore[empty-body]
+    participant: Mapping[str, Any], route: Route, today: date, settings: Any,
+) -> str | None:
+    """Return why a person must not be approached on this route (None when they may be)."""
+
+
+@hookspec
+def letter_variables(  # type: ignore[empty-body]
+    route: Route, case: Mapping[str, Any], template: str, settings: Any,
+) -> dict[str, Any]:
+    """Return variables this rule adds to a letter (empty dict when none)."""
+
+
+@hookspec
+def after_transition(ctx: RuleContext, route: Route, case: CaseSnapshot, step: Step) -> None:
+    """React after a transition, inside its transaction: add effects to ``step.effects``."""

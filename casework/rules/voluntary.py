@@ -1,0 +1,68 @@
+"""voluntary: people may always decline, nothing is a sanction, the invitation says so.
+
+- validation: every open state has a ``decline`` to a final state that plans nothing else; no
+  transition is marked ``sanction`` or ``benefit`` (touching benefit data);
+- the invitation carries the voluntariness sentence unless the project chose the variant
+  without it (``rules.voluntary.invitation_variant``); the variant is recorded on the invite
+  event and the case so response per variant can be reported.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from casework.rules.hookspecs import RuleContext, hookimpl
+
+if TYPE_CHECKING:
+    from casework.engine import CaseSnapshot, Step
+    from casework.workflow import Route
+
+NAME = "voluntary"
+VARIANTS = ("with_sentence", "without_sentence")
+INVITATION_TRIGGERS = ("invite",)
+
+
+@hookimpl
+def check_route(route: Route) -> list[str]:
+    problems = []
+    for state in route.states.values():
+        if state.final:
+            continue
+        decline = route.transition("decline", state.name)
+        if decline is None or not route.is_final(decline.dest):
+            problems.append(
+                f"state '{state.name}': a voluntary route needs a 'decline' to a final state "
+                "from every open state (rule voluntary)"
+            )
+    for t in route.transitions:
+        where = f"transition '{t.trigger}' from '{t.source}'"
+        if t.sanction:
+            problems.append(f"{where}: marked as a sanction; a voluntary route has none "
+                            "(rule voluntary)")
+        if t.benefit:
+            problems.append(f"{where}: touches benefit data; answers in a voluntary route "
+                            "never affect the benefit (rule voluntary)")
+        if t.trigger == "decline" and (t.records or t.needs):
+            problems.append(f"{where}: declining may only close the case (no data needed, "
+                            "nothing recorded besides the closing) (rule voluntary)")
+    return problems
+
+
+def invitation_variant(settings: Any) -> str:
+    return str(settings["rules.voluntary.invitation_variant"])
+
+
+@hookimpl
+def letter_variables(route: Route, case: Any, template: str, settings: Any) -> dict[str, Any]:
+    if template != "uitnodiging":
+        return {}
+    variant = invitation_variant(settings)
+    return {"variant": variant, "voluntary_sentence": variant == "with_sentence"}
+
+
+@hookimpl
+def after_transition(ctx: RuleContext, route: Route, case: CaseSnapshot, step: Step) -> None:
+    if step.trigger in INVITATION_TRIGGERS:
+        variant = invitation_variant(ctx.engine.settings)
+        step.data["invitation_variant"] = variant
+        step.case_data["invitation_variant"] = variant
