@@ -196,6 +196,15 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 "planning.wave_size"):
         if values[key] < 1:
             raise ConfigError(f"{sources[key]}: setting '{key}' must be at least 1")
+    start_h, start_m = clock_time(values["planning.day_start"])
+    end_h, end_m = clock_time(values["planning.day_end"])
+    if (end_h * 60 + end_m) - (start_h * 60 + start_m) < values["planning.slot_minutes"]:
+        raise ConfigError(
+            f"{sources['planning.day_end']}: no appointment fits in a day: "
+            f"planning.day_start {values['planning.day_start']} to planning.day_end "
+            f"{values['planning.day_end']} is shorter than planning.slot_minutes "
+            f"({values['planning.slot_minutes']}); widen the hours or shorten the slots"
+        )
     variant = values["rules.voluntary.invitation_variant"]
     if variant not in ("with_sentence", "without_sentence"):
         raise ConfigError(

@@ -88,7 +88,8 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
                    Case.state == route.initial, Case.closed_at.is_(None))
             .order_by(Case.id).limit(size)
         ).all()
-        wave = (conn.execute(select(func.max(Case.wave)).where(Case.workflow_id == route.id))
+        wave = (conn.execute(select(func.max(Case.wave))
+                             .where(Case.workflow_id == route.id, Case.wijk == wijk))
                 .scalar() or 0) + 1
     slots = propose_slots(engine, start, specialists, len(rows))
     location: str = engine.settings["planning.location"]

@@ -108,6 +108,9 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
         if task.status != "open":
             raise InvalidData(f"task {task_id} is already {task.status}; nothing to do")
         spec: dict[str, Any] = task.spec or {}
+        if outcome == "done" and task.kind.endswith("_call"):
+            raise InvalidData(f"task {task_id} is a call: finish it with --outcome reached, "
+                              "not_reached or wrong_number")
         result: dict[str, Any] = {"outcome": outcome}
         report: dict[str, Any] = {"task": task_id, "kind": task.kind, "case_id": task.case_id,
                                   "outcome": outcome, "round": task.round,

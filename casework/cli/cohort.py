@@ -85,8 +85,8 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
 @cohort.command("plan")
 @click.option("--workflow", "workflow_id", required=True, help="Route of the cases.")
 @click.option("--wijk", required=True, help="Neighbourhood to plan a wave in.")
-@click.option("--size", default=250, show_default=True, type=int,
-              help="Most invitations in this wave.")
+@click.option("--size", type=int,
+              help="Most invitations in this wave (default: planning.wave_size).")
 @click.option("--from", "start_text", required=True, metavar="DATE",
               help="First day appointments may be proposed on.")
 @click.option("--specialists", required=True, type=int,
@@ -95,7 +95,8 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
 @actor_option
 @json_option
 @click.pass_obj
-def plan_command(state: CliState, workflow_id: str, wijk: str, size: int, start_text: str,
+def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
+                 start_text: str,
                  specialists: int, dry_run: bool, actor: str | None, as_json: bool) -> None:
     """Plan a wave: invite selected cases of a wijk with proposed appointment slots.
 
@@ -107,8 +108,11 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int, start_
 
     start = parse_day(start_text, "--from")
     assert start is not None
-    plan = plan_wave(state.engine(), state.who(actor), workflow_id, wijk, size, start,
-                     specialists, dry_run)
+    engine = state.engine()
+    if size is None:
+        size = int(engine.settings["planning.wave_size"])
+    plan = plan_wave(engine, state.who(actor), workflow_id, wijk, size, start, specialists,
+                     dry_run)
     if as_json:
         print_json(plan)
         return
