@@ -92,7 +92,8 @@ def resolve_sqlite_path(url: str, base_dir: Path) -> str:
 
 def _is_clock_time(text: str) -> bool:
     hours, _, minutes = text.partition(":")
-    return (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+    return (hours.isascii() and minutes.isascii() and hours.isdigit() and minutes.isdigit()
+            and len(minutes) == 2
             and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60)
 
 

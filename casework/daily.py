@@ -72,8 +72,9 @@ class DailySummary:
 class RunLog:
     """The day's log file: ids, kinds and outcomes only, never a BSN or a name."""
 
-    def __init__(self, engine: Engine, run_date: date, enabled: bool) -> None:
-        self.logger = logging.getLogger(f"casework.daily.{run_date.isoformat()}")
+    def __init__(self, engine: Engine, run_date: date, enabled: bool, run_id: int) -> None:
+        # One logger per run: two runs in one process must not write into each other's file.
+        self.logger = logging.getLogger(f"casework.daily.run{run_id}")
         self.logger.propagate = False
         self.logger.setLevel(logging.INFO)
         self.handler: logging.Handler | None = None
@@ -252,7 +253,8 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
             run_date=run_date, started_at=summary.started_at, status="running", dry_run=False,
             done=0, failed=0, host=host, pid=pid,
         ).returning(_RUNS.c.id)).scalar_one()
-    log = RunLog(engine, run_date, write_log)
+    summary.status = "running"
+    log = RunLog(engine, run_date, write_log, run_id)
     log.info(f"daily run for {run_date} started (run {run_id})")
     summary.planned = count_due(engine, run_date)
     total = sum(summary.planned.values())
@@ -282,12 +284,11 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
             summary.status = "failed" if summary.failures else "ok"
     finally:
         summary.finished_at = engine.now()
-        if summary.status == "ok" and summary.failures:
-            summary.status = "failed"
         with engine.db.begin() as conn:
             conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(
                 finished_at=summary.finished_at,
-                status=summary.status if summary.status != "running" else "crashed",
+                # still "running" here: broken off by an exception or Ctrl-C
+                status="crashed" if summary.status == "running" else summary.status,
                 done=summary.done, failed=summary.failed, summary=summary.as_dict(),
             ))
         log.info(f"daily run for {run_date} ended: {summary.status}, done {summary.done}, "
@@ -316,7 +317,7 @@ def _mark_crashed_runs(conn: Any, host: str) -> None:
 
 
 def last_complete_date(engine: Engine) -> date | None:
-    """Return the latest date a run finished for (ok, failed or stopped)."""
+    """Return the latest date a run went through all its items for (ok or failed)."""
     with engine.db.connect() as conn:
         return conn.execute(
             select(func.max(_RUNS.c.run_date))
