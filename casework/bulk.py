@@ -269,6 +269,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
         ids.discard(None)
         rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(list(ids)))).all()
         snapshots = {row.id: CaseSnapshot.from_row(row) for row in rows}
+        ctx = engine.context(conn)
         start_version = {cid: snap.version for cid, snap in snapshots.items()}
         entered = {row.id: row.state_entered_at for row in rows}
         for line in lines:
@@ -283,7 +284,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                 continue
             try:
                 step = engine.plan_step(engine.route_of(snap), snap, line.trigger, line.data,
-                                        line.at, line.note)
+                                        line.at, line.note, ctx)
             except CaseworkError as exc:
                 failures.append((line.number, f"case {cid}: {exc}"))
                 continue
@@ -317,6 +318,8 @@ def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
     """Write the chunk: case updates first (so a concurrent change shows as a conflict), then
     events and effects."""
     now = engine.now()
+    for step, who in steps:
+        step.actor = who
     touched: dict[int, Step] = {step.case_id: step for step, _ in steps}
     params = [update_params(step, start_version[cid], entered[cid])
               for cid, step in touched.items()]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from casework.access import log_access
 from casework.engine import Engine
-from casework.errors import ConflictError, InvalidData, NotFound, no_case
+from casework.errors import InvalidData, NotFound, no_case
 from casework.models import Appointment, Case, Event, Participant, Referral, Staff, Task
 from casework.people import display_name, person_dict
 
@@ -134,10 +134,13 @@ def case_triggers(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
         case = engine.load_case(conn, case_id)
         log_access(conn, actor, "triggers", [case_id], _purpose({case.workflow_id}),
                    engine.now())
-    route = engine.route_of(case)
+        route = engine.route_of(case)
+        ctx = engine.context(conn)
+        reasons = {trigger: engine.blocked_reason(route, case, trigger, ctx)
+                   for trigger in route.triggers}
     result = []
     for trigger in route.triggers:
-        why = engine.blocked_reason(route, case, trigger)
+        why = reasons[trigger]
         transition = route.transition(trigger, case.state)
         entry: dict[str, Any] = {
             "trigger": trigger, "possible": why is None, "reason": why,
@@ -167,23 +170,39 @@ def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[s
             raise InvalidData(f"staff member '{worker}' is disabled; assign someone else")
         case = engine.load_case(conn, case_id)
         previous = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar_one()
-        now = engine.now()
-        at = max(now, case.last_event_at)
-        result = conn.execute(
-            update(Case).where(Case.id == case_id, Case.version == case.version)
-            .values(assigned_to=worker, version=case.version + 1, last_event_at=at)
-        )
-        if result.rowcount != 1:
-            raise ConflictError(f"case {case_id} was changed by someone else; retry")
+        engine.record_event(conn, case, actor, "assign",
+                            {"assigned_to": worker, "previous": previous}, assigned_to=worker)
         # Open work for people on the case follows it to the new worker.
         conn.execute(
             update(Task).where(Task.case_id == case_id, Task.status == "open",
                                Task.performer == "staff", Task.role.is_(None))
             .values(assigned_to=worker)
         )
-        conn.execute(insert(Event).values(
-            case_id=case_id, seq=case.version + 1, at=at, recorded_at=now, actor=actor,
-            trigger="assign", from_state=case.state, to_state=case.state,
-            data={"assigned_to": worker, "previous": previous}, note=None, reason=None,
-        ))
     return {"id": case_id, "assigned_to": worker, "previous": previous}
+
+
+FLAGS = ("moved", "deceased")
+
+
+def flag_person(engine: Engine, actor: str, case_id: int, flag: str) -> dict[str, Any]:
+    """Flag the person of a case as moved or deceased ('none' clears it): they are kept out of
+    every wave from now on; the change is an event in the timeline."""
+    if flag not in (*FLAGS, "none"):
+        raise InvalidData(f"flag {flag!r} must be one of {', '.join(FLAGS)} or none")
+    with engine.db.begin() as conn:
+        case = engine.load_case(conn, case_id)
+        value = None if flag == "none" else flag
+        conn.execute(update(Participant).where(Participant.id == case.participant_id)
+                     .values(flag=value))
+        person_cases = Case.participant_id == case.participant_id
+        if value:
+            changed = conn.execute(
+                update(Case).where(person_cases, Case.closed_at.is_(None),
+                                   Case.excluded.is_(None)).values(excluded=value)
+            ).rowcount
+        else:
+            changed = conn.execute(
+                update(Case).where(person_cases, Case.excluded.in_(FLAGS)).values(excluded=None)
+            ).rowcount
+        engine.record_event(conn, case, actor, "flag", {"flag": value})
+    return {"case_id": case_id, "flag": value, "cases_changed": changed}

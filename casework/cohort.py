@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from stdnum.nl import bsn as stdnum_bsn
 
@@ -29,7 +29,9 @@ from casework.models import Case, Event, JSONType, Participant, UTCDateTime
 COLUMNS = (
     "bsn", "initials", "prefix", "surname", "street", "house_number", "house_number_suffix",
     "postcode", "city", "wijk", "phone", "email", "wij_team_contact", "last_guidance",
+    "birth_date", "flag",
 )
+FLAGS = ("moved", "deceased")
 REQUIRED = ("bsn", "surname", "street", "house_number", "postcode", "city", "wijk")
 # Column names Dutch offices use for the same things.
 ALIASES = {
@@ -37,8 +39,12 @@ ALIASES = {
     "straat": "street", "huisnummer": "house_number", "toevoeging": "house_number_suffix",
     "huisnummertoevoeging": "house_number_suffix", "woonplaats": "city", "telefoon": "phone",
     "e-mail": "email", "wijkteam_contact": "wij_team_contact",
-    "laatste_begeleiding": "last_guidance",
+    "laatste_begeleiding": "last_guidance", "geboortedatum": "birth_date",
 }
+_MARK_EXCLUDED = (
+    update(Case.__table__).where(Case.__table__.c.id == bindparam("b_id"))
+    .values(excluded=bindparam("b_reason"))
+)
 # The widths of the participant columns in casework.models.
 MAX_LENGTH = {
     "initials": 20, "prefix": 20, "surname": 100, "street": 100, "house_number_suffix": 10,
@@ -72,6 +78,7 @@ class ImportSummary:
     read: int = 0
     imported: int = 0
     already_present: int = 0
+    excluded: Counter[str] = field(default_factory=Counter)
     rejects: list[Reject] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
 
@@ -87,6 +94,8 @@ class ImportSummary:
         return {
             "file": self.file, "workflow": self.workflow, "read": self.read,
             "imported": self.imported, "already_present": self.already_present,
+            "excluded": sum(self.excluded.values()),
+            "excluded_by_reason": dict(self.excluded.most_common()),
             "rejected": self.rejected, "rejected_by_reason": self.rejected_by_reason,
             "rejects": [{"row": r.row, "reason": r.category, "detail": r.detail}
                         for r in self.rejects],
@@ -134,6 +143,19 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
         digits = sum(ch.isdigit() for ch in phone)
         if not 10 <= digits <= 15 or re.search(r"[^\d +\-()]", phone):
             raise RowError("bad phone number", f"phone {phone!r} is not a phone number")
+    birth_date = None
+    text = raw.get("birth_date", "").strip()
+    if text:
+        try:
+            birth_date = parse_date(text)
+        except ValueError:
+            raise RowError("bad date",
+                           f"birth_date {text!r} is not a date (use 1980-03-31)") from None
+        if birth_date > today or birth_date.year < 1900:
+            raise RowError("bad date", f"birth_date {text!r} is not a plausible birth date")
+    person_flag = raw.get("flag", "").strip().lower() or None
+    if person_flag is not None and person_flag not in FLAGS:
+        raise RowError("bad flag", f"flag {person_flag!r} must be empty, moved or deceased")
     for name, limit in MAX_LENGTH.items():
         if len(raw.get(name, "").strip()) > limit:
             raise RowError("value too long", f"{name} is longer than {limit} characters")
@@ -152,6 +174,8 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
         "email": email,
         "wij_team_contact": flag in _YES,
         "last_guidance": last_guidance,
+        "birth_date": birth_date,
+        "flag": person_flag,
     }
 
 
@@ -223,6 +247,8 @@ def import_cohort(
     today = engine.now().astimezone(engine.tz).date()
     seen: dict[int, int] = {}
     batch: list[dict[str, Any]] = []
+    exclusions: dict[str, str] = {}
+    rules = engine.rules
     batch_size: int = engine.settings["import.batch_size"]
     reject_writer = None
     reject_file = None
@@ -264,15 +290,19 @@ def import_cohort(
                 continue
             seen[key] = row_no
             batch.append(values)
+            reason = rules.exclusion(values, route, today, engine.settings)
+            if reason:
+                exclusions[values["bsn"]] = reason
             if len(batch) >= batch_size:
                 _store_batch(engine, route.id, route.version, route.initial, batch, actor,
-                             path.name, summary)
+                             path.name, summary, exclusions)
                 batch = []
+                exclusions = {}
                 if progress:
                     progress(summary.read, total)
         if batch:
             _store_batch(engine, route.id, route.version, route.initial, batch, actor,
-                         path.name, summary)
+                         path.name, summary, exclusions)
         if progress:
             progress(summary.read, total)
     finally:
@@ -283,23 +313,25 @@ def import_cohort(
 
 def _store_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                  batch: list[dict[str, Any]], actor: str, filename: str,
-                 summary: ImportSummary) -> None:
+                 summary: ImportSummary, exclusions: dict[str, str]) -> None:
     """Write one batch in one transaction; retried once when another import raced us."""
     for attempt in (1, 2):
         try:
-            imported, present = _write_batch(engine, workflow_id, version, initial, batch,
-                                             actor, filename)
+            imported, present, excluded = _write_batch(
+                engine, workflow_id, version, initial, batch, actor, filename, exclusions)
         except IntegrityError:
             if attempt == 2:
                 raise
             continue
         summary.imported += imported
         summary.already_present += present
+        summary.excluded.update(excluded)
         return
 
 
 def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
-                 batch: list[dict[str, Any]], actor: str, filename: str) -> tuple[int, int]:
+                 batch: list[dict[str, Any]], actor: str, filename: str,
+                 exclusions: dict[str, str]) -> tuple[int, int, list[str]]:
     """Store new people, then open a case for everyone in the batch without one on this route.
 
     Cases and their opening events are made with INSERT ... SELECT so the database does the
@@ -333,8 +365,20 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                 ["participant_id", "workflow_id", "workflow_version", "state",
                  "state_entered_at", "wijk", "data", "opened_at", "last_event_at", "version"],
                 people,
-            ).returning(Case.id)
-        ).scalars().all()
+            ).returning(Case.id, Case.participant_id)
+        ).all()
+        excluded: list[str] = []
+        if case_ids and exclusions:
+            by_person = dict(conn.execute(
+                select(Participant.id, Participant.bsn)
+                .where(Participant.bsn.in_(list(exclusions)))
+            ).all())
+            marks = [{"b_id": cid, "b_reason": exclusions[by_person[pid]]}
+                     for cid, pid in case_ids if pid in by_person]
+            if marks:
+                conn.execute(_MARK_EXCLUDED, marks)
+                excluded = [mark["b_reason"] for mark in marks]
+        case_ids = [cid for cid, _ in case_ids]
         if case_ids:
             opening = select(
                 Case.id, literal(1), moment, moment, literal(actor), literal("open"),
@@ -345,4 +389,4 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                 ["case_id", "seq", "at", "recorded_at", "actor", "trigger", "to_state", "data"],
                 opening,
             ))
-    return len(case_ids), len(batch) - len(case_ids)
+    return len(case_ids), len(batch) - len(case_ids), excluded

@@ -27,7 +27,8 @@ from casework.errors import (
     no_case,
 )
 from casework.fields import FieldValueError
-from casework.models import Appointment, Case, Event, Referral, Task
+from casework.models import Appointment, Case, Consent, Event, Referral, Task
+from casework.rules import RuleContext, Rules
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
 
 _EVENTS = Event.__table__
@@ -50,6 +51,7 @@ class CaseSnapshot:
     wijk: str
     state_entered_at: datetime
     assigned_to: str | None = None
+    participant_id: int = 0
 
     @classmethod
     def from_row(cls, row: Any) -> CaseSnapshot:
@@ -58,6 +60,7 @@ class CaseSnapshot:
             state=row.state, data=dict(row.data or {}), version=row.version,
             last_event_at=row.last_event_at, wijk=row.wijk,
             state_entered_at=row.state_entered_at, assigned_to=row.assigned_to,
+            participant_id=row.participant_id,
         )
 
 
@@ -78,6 +81,7 @@ class Step:
     transition: TransitionSpec
     note: str | None = None
     effects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    actor: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +100,7 @@ class Step:
 CASE_COLUMNS = (
     Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.data, Case.version,
     Case.last_event_at, Case.wijk, Case.state_entered_at, Case.assigned_to,
+    Case.participant_id,
 )
 # Built once: statements with bind parameters are compiled and cached a single time.
 _LOAD_CASE = select(*CASE_COLUMNS).where(Case.id == bindparam("b_id"))
@@ -118,6 +123,7 @@ class Engine:
         self.settings = settings
         self.db = db
         self._registry = registry
+        self._rules: Rules | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
@@ -134,10 +140,21 @@ class Engine:
         return self.settings.tz
 
     @property
+    def rules(self) -> Rules:
+        """Return the rules (built-in and installed), those switched off in config.toml left out."""
+        if self._rules is None:
+            self._rules = Rules(disabled=tuple(self.settings["rules.disabled"]))
+        return self._rules
+
+    @property
     def registry(self) -> Registry:
         if self._registry is None:
-            self._registry = Registry.from_dir(self.settings.workflows_dir)
+            self._registry = Registry.from_dir(self.settings.workflows_dir, self.rules)
         return self._registry
+
+    def context(self, conn: Connection) -> RuleContext:
+        """Return a rule context for one step (or one batch of steps) in conn's transaction."""
+        return RuleContext(self, conn, {})
 
     def now(self) -> datetime:
         return self.clock()
@@ -155,8 +172,20 @@ class Engine:
 
     # --- the step ------------------------------------------------------------------------
 
-    def blocked_reason(self, route: Route, case: CaseSnapshot, trigger: str) -> str | None:
-        """Return why trigger cannot happen now, or None when it can (data not yet checked)."""
+    def blocked_reason(self, route: Route, case: CaseSnapshot, trigger: str,
+                       ctx: RuleContext | None = None) -> str | None:
+        """Return why trigger cannot happen now, or None when it can (data not yet checked).
+
+        With ctx the route's rules are asked too (without data: what they can tell before)."""
+        why = self._route_blocks(route, case, trigger)
+        if why or ctx is None:
+            return why
+        transition = route.transition(trigger, case.state)
+        assert transition is not None
+        blocks = self.rules.check_transition(ctx, route, case, transition, {}, None)
+        return "; ".join(str(b) for b in blocks) or None
+
+    def _route_blocks(self, route: Route, case: CaseSnapshot, trigger: str) -> str | None:
         if trigger not in route.triggers:
             return (f"'{trigger}' is not a trigger of {route.id}; "
                     f"known: {', '.join(route.triggers)}")
@@ -180,9 +209,15 @@ class Engine:
 
     def plan_step(self, route: Route, case: CaseSnapshot, trigger: str,
                   raw: Mapping[str, Any], at: datetime | None = None,
-                  note: str | None = None) -> Step:
-        """Return the checked step for trigger on case; raise a CaseworkError when it cannot."""
-        why = self.blocked_reason(route, case, trigger)
+                  note: str | None = None, ctx: RuleContext | None = None) -> Step:
+        """Return the checked step for trigger on case; raise a CaseworkError when it cannot.
+
+        The route's rules check the step with its data (ctx gives them the transaction) and
+        may add effects to it once it is allowed."""
+        if ctx is None:
+            with self.db.connect() as conn:
+                return self.plan_step(route, case, trigger, raw, at, note, self.context(conn))
+        why = self._route_blocks(route, case, trigger)
         if why:
             raise TransitionNotAllowed(why)
         transition = route.transition(trigger, case.state)
@@ -204,6 +239,9 @@ class Engine:
                 "record events in the order they happened"
             )
         data = self.check_data(route, transition, raw)
+        blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
+        if blocks:
+            raise TransitionNotAllowed("; ".join(str(b) for b in blocks))
         if "appointment" in data and datetime.fromisoformat(data["appointment"]) < moment:
             raise InvalidData(
                 "field 'appointment' lies before the moment the step is recorded; "
@@ -244,6 +282,7 @@ class Engine:
             step.effects.append(("referral", {"partner": data["partner"]}))
         if transition.ends_appointment:
             step.effects.append(("end_appointment", {"status": transition.ends_appointment}))
+        self.rules.after_transition(ctx, route, case, step)
         if closed:
             step.effects.append(("cancel_tasks", {"scope": "all"}))
         else:
@@ -295,8 +334,33 @@ class Engine:
                 f"with 'casework case show {step.case_id}' and retry"
             )
         now = self.now()
+        step.actor = actor
         conn.execute(insert(_EVENTS), [event_row(step, actor, recorded_at or now)])
         write_effects(conn, [step], now)
+
+    def record_event(self, conn: Connection, case: CaseSnapshot, actor: str, trigger: str,
+                     data: dict[str, Any], note: str | None = None,
+                     **case_values: Any) -> datetime:
+        """Append an event that is not a transition (assign, consent, flag) to the timeline,
+        with an optimistic version check; case_values are set on the case too."""
+        now = self.now()
+        at = max(now, case.last_event_at)
+        result = conn.execute(
+            update(Case.__table__)
+            .where(Case.__table__.c.id == case.id, Case.__table__.c.version == case.version)
+            .values(version=case.version + 1, last_event_at=at, **case_values)
+        )
+        if result.rowcount != 1:
+            raise ConflictError(f"case {case.id} was changed by someone else; look again and "
+                                "retry")
+        conn.execute(insert(_EVENTS).values(
+            case_id=case.id, seq=case.version + 1, at=at, recorded_at=now, actor=actor,
+            trigger=trigger, from_state=case.state, to_state=case.state, data=data,
+            note=note, reason=None,
+        ))
+        case.version += 1
+        case.last_event_at = at
+        return at
 
     def advance(self, case_id: int, trigger: str, actor: str,
                 data: Mapping[str, Any] | None = None, at: datetime | None = None,
@@ -316,7 +380,8 @@ class Engine:
                 f"case {case_id} is at version {case.version}, not {expected_version}: "
                 "someone else changed it; look again and retry"
             )
-        step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note)
+        step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note,
+                              self.context(conn))
         self.write_step(conn, step, actor, case)
         return step
 
@@ -404,6 +469,7 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
     new_tasks: list[dict[str, Any]] = []
     pending_tasks: dict[int, list[dict[str, Any]]] = {}
     marks: list[dict[str, Any]] = []
+    consents: list[dict[str, Any]] = []
     new_appointments: list[dict[str, Any]] = []
     pending: dict[int, dict[str, Any]] = {}
     referrals: list[dict[str, Any]] = []
@@ -441,6 +507,12 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                 row = dict(payload, created_at=now)
                 new_tasks.append(row)
                 pending_tasks.setdefault(step.case_id, []).append(row)
+            elif kind == "consent":
+                consents.extend({
+                    "participant_id": payload["participant_id"], "case_id": step.case_id,
+                    "scope": scope, "granted": True, "method": payload["method"],
+                    "recorded_by": step.actor or "?", "at": step.at,
+                } for scope in payload["scopes"])
             elif kind == "referral":
                 referrals.append({"case_id": step.case_id, "partner": payload["partner"],
                                   "status": "sent", "outcome": None, "referred_at": step.at,
@@ -455,3 +527,5 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
         conn.execute(insert(_APPOINTMENTS), new_appointments)
     if referrals:
         conn.execute(insert(Referral.__table__), referrals)
+    if consents:
+        conn.execute(insert(Consent.__table__), consents)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select, update
 
+from casework.access import log_access
 from casework.bulk import Line, apply_lines
 from casework.calendar import next_workday
 from casework.config import clock_time
@@ -20,6 +21,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData
 from casework.models import Case, Participant
 from casework.people import display_name
+from casework.workflow import Route
 
 # An appointment proposed for today must leave time to get the letter out and to travel.
 MIN_LEAD = timedelta(hours=1)
@@ -56,6 +58,74 @@ def propose_slots(engine: Engine, start: date, specialists: int, count: int) -> 
     return slots
 
 
+_MARK_EXCLUDED = (
+    update(Case.__table__).where(Case.__table__.c.id == bindparam("b_id"))
+    .values(excluded=bindparam("b_reason"))
+)
+_PERSON = (Participant.wij_team_contact, Participant.last_guidance, Participant.flag,
+           Participant.birth_date, Participant.wijk)
+
+
+def _candidates(engine: Engine, conn: Connection, route: Route, wijk: str,
+                size: int) -> tuple[list[Any], dict[int, str]]:
+    """Return up to size cases waiting for an invitation, asking the rules again about each
+    (a flag may have been set since the import); also the ones the rules now exclude."""
+    today = engine.now().astimezone(engine.tz).date()
+    chosen: list[Any] = []
+    excluded: dict[int, str] = {}
+    last = 0
+    while len(chosen) < size:
+        rows = conn.execute(
+            select(Case.id, Participant.initials, Participant.prefix, Participant.surname,
+                   *_PERSON)
+            .join(Participant, Participant.id == Case.participant_id)
+            .where(Case.workflow_id == route.id, Case.wijk == wijk,
+                   Case.state == route.initial, Case.closed_at.is_(None),
+                   Case.excluded.is_(None), Case.id > last)
+            .order_by(Case.id).limit(size)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            reason = engine.rules.exclusion(row._mapping, route, today, engine.settings)
+            if reason:
+                excluded[row.id] = reason
+            elif len(chosen) < size:
+                chosen.append(row)
+        last = rows[-1].id
+    return chosen, excluded
+
+
+def list_excluded(engine: Engine, actor: str, workflow_id: str, wijk: str | None = None,
+                  reason: str | None = None) -> dict[str, Any]:
+    """Return the cases a rule keeps out of waves, with the reason; logs the read."""
+    route = engine.registry.get(workflow_id)
+    conditions = [Case.workflow_id == route.id, Case.excluded.is_not(None)]
+    if wijk:
+        conditions.append(Case.wijk == wijk)
+    if reason:
+        conditions.append(Case.excluded == reason)
+    with engine.db.begin() as conn:
+        rows = conn.execute(
+            select(Case.id, Case.wijk, Case.state, Case.excluded, Participant.initials,
+                   Participant.prefix, Participant.surname)
+            .join(Participant, Participant.id == Case.participant_id)
+            .where(*conditions).order_by(Case.id)
+        ).all()
+        if rows:
+            log_access(conn, actor, "excluded list", [r.id for r in rows],
+                       f"project {route.id}", engine.now())
+    by_reason: dict[str, int] = {}
+    for r in rows:
+        by_reason[r.excluded] = by_reason.get(r.excluded, 0) + 1
+    return {
+        "workflow": route.id,
+        "cases": [{"case_id": r.id, "name": display_name(r.initials, r.prefix, r.surname),
+                   "wijk": r.wijk, "state": r.state, "reason": r.excluded} for r in rows],
+        "by_reason": by_reason,
+    }
+
+
 def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int,
               start: date, specialists: int, dry_run: bool = False) -> dict[str, Any]:
     """Invite up to size selected cases of a wijk with proposed appointments; return the plan."""
@@ -81,13 +151,7 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
         if wijk not in {row[0] for row in known}:
             names = ", ".join(sorted(row[0] for row in known)) or "none"
             raise InvalidData(f"no cases of {route.id} in wijk '{wijk}' (wijken: {names})")
-        rows = conn.execute(
-            select(Case.id, Participant.initials, Participant.prefix, Participant.surname)
-            .join(Participant, Participant.id == Case.participant_id)
-            .where(Case.workflow_id == route.id, Case.wijk == wijk,
-                   Case.state == route.initial, Case.closed_at.is_(None))
-            .order_by(Case.id).limit(size)
-        ).all()
+        rows, newly_excluded = _candidates(engine, conn, route, wijk, size)
         wave = (conn.execute(select(func.max(Case.wave))
                              .where(Case.workflow_id == route.id, Case.wijk == wijk))
                 .scalar() or 0) + 1
@@ -103,6 +167,10 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
                             "location": location},
                       note=f"wave {wave}, specialist {slot.specialist}", wave=wave))
              for n, (inv, slot) in enumerate(zip(invitations, slots, strict=True), 1)]
+    if newly_excluded and not dry_run:
+        with engine.db.begin() as conn:
+            conn.execute(_MARK_EXCLUDED, [{"b_id": cid, "b_reason": reason}
+                                          for cid, reason in newly_excluded.items()])
     summary = apply_lines(engine, lines, actor, dry_run, name=f"wave {wave}")
     failed = {number for number, _ in summary.failures}
     return {
@@ -111,6 +179,8 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
         "first_appointment": invitations[0]["appointment"] if invitations else None,
         "last_appointment": invitations[-1]["appointment"] if invitations else None,
         "invitations": [inv for n, inv in enumerate(invitations, 1) if n not in failed],
+        "excluded_now": [{"case_id": cid, "reason": reason}
+                         for cid, reason in newly_excluded.items()],
         "failures": [{"case_id": invitations[n - 1]["case_id"], "reason": reason}
                      for n, reason in summary.failures],
     }

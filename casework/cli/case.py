@@ -253,3 +253,22 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
             click.echo("Dry run: nothing was changed.")
     if summary.failed:
         raise SystemExit(1)
+
+
+@case.command("flag")
+@click.argument("case_id", type=int)
+@click.argument("flag", type=click.Choice(["moved", "deceased", "none"]))
+@actor_option
+@json_option
+@click.pass_obj
+def flag_command(state: CliState, case_id: int, flag: str, actor: str | None,
+                 as_json: bool) -> None:
+    """Flag the person of a case as moved or deceased (none: clear); kept out of waves."""
+    from casework.cases import flag_person
+
+    result = flag_person(state.engine(), state.who(actor), case_id, flag)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"Case {case_id}: person flagged {result['flag'] or 'none'} "
+               f"({result['cases_changed']} case(s) changed).")

@@ -70,6 +70,11 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
         click.echo(f"  read             {summary.read}")
         click.echo(f"  imported         {summary.imported}")
         click.echo(f"  already present  {summary.already_present}")
+        excluded = sum(summary.excluded.values())
+        if excluded:
+            click.echo(f"  excluded         {excluded}   (imported, kept out of waves)")
+            for reason, count in summary.excluded.most_common():
+                click.echo(f"    {reason:<24} {count}")
         click.echo(f"  rejected         {summary.rejected}")
         for reason, count in summary.rejected_by_reason.items():
             click.echo(f"    {reason:<24} {count}")
@@ -126,6 +131,8 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
             table.add_row(str(inv["case_id"]), inv["name"], local(inv["appointment"], settings),
                           str(inv["specialist"]))
         out.print(table)
+    for item in plan["excluded_now"]:
+        click.echo(f"case {item['case_id']}: left out ({item['reason']})", err=True)
     for failure in plan["failures"]:
         click.echo(f"case {failure['case_id']}: {failure['reason']}", err=True)
     verb = "would invite" if dry_run else "invited"
@@ -140,3 +147,31 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
         out.print("Dry run: nobody was invited.")
     if plan["failures"]:
         raise SystemExit(1)
+
+
+@cohort.command("excluded")
+@click.option("--workflow", "workflow_id", required=True, help="Route of the cases.")
+@click.option("--wijk", help="Only this wijk.")
+@click.option("--reason", help="Only this reason (e.g. social_team_contact).")
+@actor_option
+@json_option
+@click.pass_obj
+def excluded_command(state: CliState, workflow_id: str, wijk: str | None, reason: str | None,
+                     actor: str | None, as_json: bool) -> None:
+    """List the people a rule keeps out of waves, with the reason."""
+    from casework.planning import list_excluded
+
+    result = list_excluded(state.engine(), state.who(actor), workflow_id, wijk, reason)
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    table = Table("case", "name", "wijk", "state", "reason")
+    for row in result["cases"]:
+        table.add_row(str(row["case_id"]), row["name"], row["wijk"], row["state"],
+                      row["reason"])
+    out = console()
+    out.print(table)
+    out.print(f"{len(result['cases'])} excluded; by reason: "
+              + (", ".join(f"{k} {v}" for k, v in result["by_reason"].items()) or "none"))

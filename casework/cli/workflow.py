@@ -14,10 +14,16 @@ def workflow() -> None:
     """Routes (workflow files): list, show, validate and draw them."""
 
 
+def _rules(state: CliState):  # type: ignore[no-untyped-def]
+    from casework.rules import Rules
+
+    return Rules(disabled=tuple(state.settings()["rules.disabled"]))
+
+
 def _registry(state: CliState):  # type: ignore[no-untyped-def]
     from casework.workflow import Registry
 
-    return Registry.from_dir(state.settings().workflows_dir)
+    return Registry.from_dir(state.settings().workflows_dir, _rules(state))
 
 
 @workflow.command("list")
@@ -55,6 +61,7 @@ def show_command(state: CliState, workflow_id: str, version: int | None, as_json
     out.print(f"[bold]{route.label}[/bold]  ({route.id} version {route.version}, "
               f"{route.path.name})")
     out.print(f"initial state: {route.initial}")
+    out.print(f"rules: {', '.join(route.rules) or 'none'}")
     from rich.table import Column, Table
 
     states = Table(Column("state", no_wrap=True), "label", "final", title="States")
@@ -84,9 +91,9 @@ def validate_command(state: CliState, file: Path | None) -> None:
         if file is not None:
             if not file.is_file():
                 raise WorkflowError([f"{file}: no such file"])
-            routes = [load_route(file)]
+            routes = [load_route(file, _rules(state))]
         else:
-            routes = list(Registry.from_dir(state.settings().workflows_dir))
+            routes = list(Registry.from_dir(state.settings().workflows_dir, _rules(state)))
     except WorkflowError as exc:
         for line in exc.problems:
             click.echo(line, err=True)

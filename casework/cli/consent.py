@@ -1,0 +1,126 @@
+"""casework consent grant|withdraw|list and casework referral export."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+
+from casework.cli.common import CliState, actor_option, console, json_option, local, print_json
+
+HOW = click.Choice(["conversation", "letter", "phone"])
+
+
+@click.group()
+def consent() -> None:
+    """Consent per scope (record_report, share:PARTNER): what the person agreed to."""
+
+
+@consent.command("grant")
+@click.argument("case_id", type=int)
+@click.argument("scope")
+@click.option("--how", required=True, type=HOW, help="How the person gave it.")
+@actor_option
+@json_option
+@click.pass_obj
+def grant_command(state: CliState, case_id: int, scope: str, how: str, actor: str | None,
+                  as_json: bool) -> None:
+    """Record that the person of a case gave consent for SCOPE."""
+    from casework.consents import grant_consent
+
+    result = grant_consent(state.engine(), state.who(actor), case_id, scope, how)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"Case {case_id}: consent {scope} granted ({how}).")
+
+
+@consent.command("withdraw")
+@click.argument("case_id", type=int)
+@click.argument("scope")
+@click.option("--how", required=True, type=HOW, help="How the person withdrew it.")
+@actor_option
+@json_option
+@click.pass_obj
+def withdraw_command(state: CliState, case_id: int, scope: str, how: str, actor: str | None,
+                     as_json: bool) -> None:
+    """Record that the person withdrew consent for SCOPE; what is pending under it stops."""
+    from casework.consents import withdraw_consent
+
+    result = withdraw_consent(state.engine(), state.who(actor), case_id, scope, how)
+    if as_json:
+        print_json(result)
+        return
+    c = result["cancelled"]
+    click.echo(f"Case {case_id}: consent {scope} withdrawn ({how}).")
+    if any(c.values()):
+        click.echo(f"  cancelled: {c['referrals']} referral(s), {c['tasks']} task(s), "
+                   f"{c['letters']} letter(s)")
+
+
+@consent.command("list")
+@click.argument("case_id", type=int)
+@actor_option
+@json_option
+@click.pass_obj
+def list_command(state: CliState, case_id: int, actor: str | None, as_json: bool) -> None:
+    """Show what the person of a case consented to now, and the history."""
+    from casework.consents import list_consents
+
+    result = list_consents(state.engine(), state.who(actor), case_id)
+    if as_json:
+        print_json(result)
+        return
+    out = console()
+    if not result["history"]:
+        out.print(f"Case {case_id}: no consent recorded")
+        return
+    for scope, granted in result["current"].items():
+        out.print(f"  {scope:<28} {'granted' if granted else 'withdrawn'}")
+    from rich.table import Table
+
+    table = Table("when", "scope", "granted", "how", "by", title="History")
+    for h in result["history"]:
+        table.add_row(local(h["at"], state.settings()), h["scope"],
+                      "yes" if h["granted"] else "withdrawn", h["how"], h["recorded_by"])
+    out.print(table)
+
+
+@click.group()
+def referral() -> None:
+    """Referrals to partners."""
+
+
+@referral.command("export")
+@click.option("--partner", required=True, help="The partner the list is for.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write CSV to this file (default: print CSV).")
+@actor_option
+@json_option
+@click.pass_obj
+def export_command(state: CliState, partner: str, out_path: Path | None, actor: str | None,
+                   as_json: bool) -> None:
+    """The open referrals for a partner: only people whose consent to share holds (no BSN)."""
+    from casework.referrals import partner_referrals
+
+    result = partner_referrals(state.engine(), state.who(actor), partner)
+    if as_json:
+        print_json(result)
+        return
+    columns = ["referral_id", "case_id", "referred_at", "name", "address", "postcode", "city",
+               "phone", "email", "status"]
+    handle = out_path.open("w", newline="", encoding="utf-8-sig") if out_path else sys.stdout
+    try:
+        writer = csv.DictWriter(handle, columns, extrasaction="ignore", delimiter=";")
+        writer.writeheader()
+        writer.writerows(result["referrals"])
+    finally:
+        if out_path:
+            handle.close()
+    message = (f"{len(result['referrals'])} referral(s) for {partner}"
+               + (f" written to {out_path}" if out_path else ""))
+    if result["left_out_without_consent"]:
+        message += f"; {result['left_out_without_consent']} left out (no consent to share)"
+    click.echo(message, err=out_path is None)

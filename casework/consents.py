@@ -1,0 +1,116 @@
+"""Consent per scope (``record_report``, ``share:<partner>``): granted and withdrawn by the
+person, recorded with who, when and how. Withdrawing ``share:<partner>`` stops what is still
+pending for that partner: referrals not yet accepted, the timers waiting on them, queued letters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from casework.access import log_access
+from casework.engine import Engine
+from casework.errors import InvalidData
+from casework.models import Case, Consent, Letter, Referral, Task
+from casework.workflow import Route
+
+METHODS = ("conversation", "letter", "phone")
+
+
+def known_scopes(route: Route) -> list[str]:
+    """Return the scopes a route knows: its consent field's choices, else record_report and
+    share:<partner> for each partner choice."""
+    field = route.fields.get("consent")
+    if field is not None and field.choices:
+        return list(field.choices)
+    partners = route.fields.get("partner")
+    return ["record_report", *(f"share:{p}" for p in (partners.choices if partners else ()))]
+
+
+def _check(engine: Engine, route: Route, scope: str, how: str) -> None:
+    scopes = known_scopes(route)
+    if scope not in scopes:
+        raise InvalidData(f"consent scope {scope!r} is not known on {route.id}; one of "
+                          f"{', '.join(scopes)}")
+    if how not in METHODS:
+        raise InvalidData(f"--how must be one of {', '.join(METHODS)}")
+
+
+def grant_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str,
+                  at: datetime | None = None) -> dict[str, Any]:
+    """Record that the person gave consent for scope; shown in the case's timeline."""
+    with engine.db.begin() as conn:
+        case = engine.load_case(conn, case_id)
+        _check(engine, engine.route_of(case), scope, how)
+        moment = engine.record_event(conn, case, actor, "consent_granted",
+                                     {"scope": scope, "how": how})
+        conn.execute(insert(Consent).values(
+            participant_id=case.participant_id, case_id=case_id, scope=scope, granted=True,
+            method=how, recorded_by=actor, at=at or moment,
+        ))
+    return {"case_id": case_id, "scope": scope, "granted": True, "how": how}
+
+
+def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str,
+                     at: datetime | None = None) -> dict[str, Any]:
+    """Record a withdrawal and cancel what is pending under that consent; return the counts."""
+    cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
+    with engine.db.begin() as conn:
+        case = engine.load_case(conn, case_id)
+        _check(engine, engine.route_of(case), scope, how)
+        if scope.startswith("share:"):
+            partner = scope.split(":", 1)[1]
+            person_cases = select(Case.id).where(Case.participant_id == case.participant_id)
+            pending = conn.execute(
+                select(Referral.id, Referral.case_id)
+                .where(Referral.case_id.in_(person_cases), Referral.partner == partner,
+                       Referral.status == "sent")
+            ).all()
+            now = engine.now()
+            if pending:
+                conn.execute(update(Referral).where(Referral.id.in_([r.id for r in pending]))
+                             .values(status="withdrawn", updated_at=now))
+                cancelled["referrals"] = len(pending)
+                cases = sorted({r.case_id for r in pending})
+                cancelled["tasks"] = conn.execute(
+                    update(Task).where(Task.case_id.in_(cases), Task.status == "open",
+                                       Task.kind == "referral_answer")
+                    .values(status="cancelled", done_at=now,
+                            result={"cancelled": f"consent {scope} withdrawn"})
+                ).rowcount
+                cancelled["letters"] = conn.execute(
+                    update(Letter).where(Letter.case_id.in_(cases), Letter.status == "queued",
+                                         Letter.template == "verwijzing")
+                    .values(status="cancelled")
+                ).rowcount
+        engine.record_event(conn, case, actor, "consent_withdrawn",
+                            {"scope": scope, "how": how, "cancelled": cancelled})
+        conn.execute(insert(Consent).values(
+            participant_id=case.participant_id, case_id=case_id, scope=scope, granted=False,
+            method=how, recorded_by=actor, at=at or engine.now(),
+        ))
+    return {"case_id": case_id, "scope": scope, "granted": False, "how": how,
+            "cancelled": cancelled}
+
+
+def list_consents(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
+    """Return the person's consent history and what holds now, per scope; logs the read."""
+    with engine.db.begin() as conn:
+        case = engine.load_case(conn, case_id)
+        rows = conn.execute(
+            select(Consent.__table__)
+            .where(Consent.__table__.c.participant_id == case.participant_id)
+            .order_by(Consent.__table__.c.id)
+        ).all()
+        log_access(conn, actor, "consent list", [case_id], f"project {case.workflow_id}",
+                   engine.now())
+    current: dict[str, bool] = {}
+    history = []
+    for row in rows:
+        current[row.scope] = row.granted
+        history.append({"scope": row.scope, "granted": row.granted, "how": row.method,
+                        "recorded_by": row.recorded_by, "at": row.at.isoformat(),
+                        "case_id": row.case_id})
+    return {"case_id": case_id, "current": current, "history": history}
