@@ -20,7 +20,8 @@ ROUTE = [
     ("invite", {"appointment": "2099-01-05 10:00"}),
     ("hold_conversation", {"classification": "not_active", "participation_potential": "supported",
                            "activity_kinds": "volunteering|activities",
-                           "themes.health": "gaat redelijk"}),
+                           "themes.health": "gaat redelijk",
+                           "consent": "record_report|share:coach_meedoen"}),
     ("refer", {"partner": "coach_meedoen"}),
     ("start_activity", {"activity": "volunteering"}),
     ("close", {"reason": "completed"}),
@@ -29,7 +30,7 @@ ROUTE = [
 
 def write_apply_file(path: Path, case_ids: range) -> int:
     columns = ["case", "trigger", "appointment", "classification", "participation_potential",
-               "activity_kinds", "themes.health", "partner", "activity", "reason"]
+               "activity_kinds", "themes.health", "consent", "partner", "activity", "reason"]
     lines = 0
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, columns, restval="")

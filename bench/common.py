@@ -19,7 +19,7 @@ BENCH = Path(__file__).resolve().parent
 class Scratch:
     """A config and database in a temp folder (or on the URL given)."""
 
-    def __init__(self, database_url: str | None = None) -> None:
+    def __init__(self, database_url: str | None = None, extra: str = "") -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
         atexit.register(shutil.rmtree, self.dir, True)
         self.url = fresh_schema(database_url) if database_url else (
@@ -27,7 +27,9 @@ class Scratch:
         self.config = self.dir / "config.toml"
         self.config.write_text(
             f'[database]\nurl = "{self.url}"\n[paths]\n'
-            f'workflows = "{(ROOT / "workflows").as_posix()}"\n',
+            f'workflows = "{(ROOT / "workflows").as_posix()}"\n'
+            f'templates = "{(ROOT / "templates" / "letters").as_posix()}"\n'
+            f'logs = "{(self.dir / "logs").as_posix()}"\n' + extra,
             encoding="utf-8",
         )
         self.env = {**os.environ, "CASEWORK_CONFIG": str(self.config), "CASEWORK_USER": "bench"}

@@ -201,8 +201,18 @@ def flag_person(engine: Engine, actor: str, case_id: int, flag: str) -> dict[str
                                    Case.excluded.is_(None)).values(excluded=value)
             ).rowcount
         else:
-            changed = conn.execute(
-                update(Case).where(person_cases, Case.excluded.in_(FLAGS)).values(excluded=None)
-            ).rowcount
+            # The flag goes; whether another reason keeps the person out, the rules say again.
+            values = dict(conn.execute(select(Participant.__table__).where(
+                Participant.__table__.c.id == case.participant_id)).one()._mapping)
+            changed = 0
+            for other_id, workflow_id, version in conn.execute(
+                select(Case.id, Case.workflow_id, Case.workflow_version)
+                .where(person_cases, Case.excluded.in_(FLAGS))
+            ).all():
+                route = engine.registry.get(workflow_id, version)
+                today = engine.now().astimezone(engine.tz).date()
+                reason = engine.rules.exclusion(values, route, today, engine.settings)
+                changed += conn.execute(update(Case).where(Case.id == other_id)
+                                        .values(excluded=reason)).rowcount
         engine.record_event(conn, case, actor, "flag", {"flag": value})
     return {"case_id": case_id, "flag": value, "cases_changed": changed}

@@ -22,6 +22,12 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("paths.workflows", "workflows", "folder with the workflow files (*.toml)"),
     ("paths.templates", "templates/letters", "folder with the letter templates"),
     ("organisation.name", "Gemeente Groningen", "sender shown on letters and reports"),
+    ("organisation.department", "Werk en Participatie", "department in the letterhead"),
+    ("organisation.address", "Postbus 30026", "postal address in the letterhead"),
+    ("organisation.postcode_city", "9700 RM  GRONINGEN", "postcode and city of the sender"),
+    ("organisation.phone", "14 050", "phone number people can call, on every letter"),
+    ("organisation.contact", "Team Kansen in Kaart", "who signs the letters and answers calls"),
+    ("organisation.website", "gemeente.groningen.nl", "website in the letter footer"),
     ("timezone", "Europe/Amsterdam", "time zone in which staff enter and see times"),
     ("import.batch_size", 5000, "rows written per transaction by cohort import"),
     ("paths.logs", "logs", "folder for the daily run's log files (no BSNs in them)"),
@@ -32,6 +38,15 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("planning.per_specialist_per_day", 4, "appointments per specialist per day"),
     ("planning.location", "thuis", "where the conversation is held unless asked otherwise"),
     ("planning.wave_size", 250, "most invitations in one wave (per wijk)"),
+    ("letters.output_dir", "letters-out", "where rendered letters and mail-house batches go"),
+    ("letters.batch_size", 500, "most letters in one mail-house batch"),
+    ("letters.max_pages", 4, "a longer letter is held, not sent"),
+    ("letters.duplex", False, "printed on both sides (sheets = pages / 2)"),
+    ("letters.correction_days", 14, "days people have to correct their conversation report"),
+    ("letters.window_left_mm", 22.0, "envelope window: distance from the left edge of the page"),
+    ("letters.window_top_mm", 50.0, "envelope window: distance from the top of the page"),
+    ("letters.window_width_mm", 85.0, "envelope window: width"),
+    ("letters.window_height_mm", 35.0, "envelope window: height"),
     ("rules.disabled", [], "rules switched off although a route names them"),
     ("rules.voluntary.invitation_variant", "with_sentence",
      "invitation letter variant: with_sentence (says participation is voluntary) or "
@@ -70,6 +85,10 @@ class Settings:
     @property
     def templates_dir(self) -> Path:
         return self.base_dir / self.values["paths.templates"]
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.base_dir / self.values["letters.output_dir"]
 
     @property
     def logs_dir(self) -> Path:
@@ -194,7 +213,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 f"got {values[key]!r}"
             )
     for key in ("planning.slot_minutes", "planning.per_specialist_per_day",
-                "planning.wave_size"):
+                "planning.wave_size", "letters.batch_size", "letters.max_pages",
+                "letters.correction_days"):
         if values[key] < 1:
             raise ConfigError(f"{sources[key]}: setting '{key}' must be at least 1")
     start_h, start_m = clock_time(values["planning.day_start"])

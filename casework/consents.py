@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from casework.access import log_access
-from casework.engine import Engine
+from casework.engine import Engine, cancel_pending_letters
 from casework.errors import InvalidData
-from casework.models import Case, Consent, Letter, Referral, Task
+from casework.models import Case, Consent, Referral, Task
 from casework.workflow import Route
 
 METHODS = ("conversation", "letter", "phone")
@@ -74,17 +74,21 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
                              .values(status="withdrawn", updated_at=now))
                 cancelled["referrals"] = len(pending)
                 cases = sorted({r.case_id for r in pending})
+                # The timer waits on a case's latest referral: only that partner's counts.
+                waiting_on_partner = [
+                    row.id for row in conn.execute(select(Case.id, Case.data)
+                                                   .where(Case.id.in_(cases)))
+                    if (row.data or {}).get("partner") == partner
+                ]
                 cancelled["tasks"] = conn.execute(
-                    update(Task).where(Task.case_id.in_(cases), Task.status == "open",
+                    update(Task).where(Task.case_id.in_(waiting_on_partner),
+                                       Task.status == "open",
                                        Task.kind == "referral_answer")
                     .values(status="cancelled", done_at=now,
                             result={"cancelled": f"consent {scope} withdrawn"})
                 ).rowcount
-                cancelled["letters"] = conn.execute(
-                    update(Letter).where(Letter.case_id.in_(cases), Letter.status == "queued",
-                                         Letter.template == "verwijzing")
-                    .values(status="cancelled")
-                ).rowcount
+                cancelled["letters"] = cancel_pending_letters(conn, cases, "verwijzing",
+                                                              partner)
         engine.record_event(conn, case, actor, "consent_withdrawn",
                             {"scope": scope, "how": how, "cancelled": cancelled})
         conn.execute(insert(Consent).values(

@@ -47,6 +47,7 @@ class DailySummary:
     failures: list[dict[str, Any]] = field(default_factory=list)
     due_work: list[dict[str, Any]] = field(default_factory=list)
     planned: dict[str, int] = field(default_factory=dict)
+    letters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def done(self) -> int:
@@ -54,7 +55,7 @@ class DailySummary:
 
     @property
     def failed(self) -> int:
-        return len(self.failures)
+        return len(self.failures) + len(self.letters.get("failed", []))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class DailySummary:
             "timer_transitions": dict(self.fired), "escalations": dict(self.escalated),
             "timers_done": self.timers_done, "skipped": self.skipped,
             "failures": self.failures, "due_work": self.due_work, "planned": self.planned,
+            "letters": self.letters,
         }
 
 
@@ -124,13 +126,17 @@ def _pages(engine: Engine, conditions: list[Any]) -> Iterator[int]:
 
 
 def count_due(engine: Engine, run_date: date) -> dict[str, int]:
-    """Return how many timers and overdue tasks a run for run_date would handle."""
+    """Return how many timers, overdue tasks and queued letters a run would handle."""
+    from casework.models import Letter
+
     with engine.db.connect() as conn:
         timers = conn.execute(select(func.count()).select_from(_TASKS)
                               .where(*_timers(run_date))).scalar_one()
         overdue = conn.execute(select(func.count()).select_from(_TASKS)
                                .where(*_overdue(run_date))).scalar_one()
-    return {"timers": timers, "escalations": overdue}
+        letters = conn.execute(select(func.count()).select_from(Letter)
+                               .where(Letter.status == "queued")).scalar_one()
+    return {"timers": timers, "escalations": overdue, "letters": letters}
 
 
 def due_work(engine: Engine, run_date: date) -> list[dict[str, Any]]:
@@ -212,6 +218,24 @@ def _escalate(engine: Engine, task_id: int, run_date: date, summary: DailySummar
                  f"overdue, escalated to {task.escalate_to}")
 
 
+def _render_letters(engine: Engine, run_date: date, should_stop: Callable[[], bool] | None,
+                    log: RunLog) -> dict[str, Any]:
+    """Render what the day's steps queued and batch it for the mail house."""
+    from casework.mailroom import render_queue
+
+    result = render_queue(engine, run_date, should_stop=should_stop).as_dict()
+    log.info(f"letters: rendered {result['rendered']}, held {len(result['held'])}, "
+             f"failed {len(result['failed'])}, batches "
+             f"{', '.join(b['batch'] for b in result['batches']) or 'none'}")
+    for item in result["held"]:
+        log.info(f"letter {item['letter']} ({item['template']}, case {item['case_id']}): "
+                 f"held: {item['reason']}")
+    for item in result["failed"]:
+        log.info(f"letter {item['letter']} ({item['template']}, case {item['case_id']}): "
+                 f"FAILED: {item['reason']}")
+    return result
+
+
 def _record_failure(engine: Engine, task_id: int, error: str, summary: DailySummary,
                     log: RunLog) -> None:
     with engine.db.begin() as conn:
@@ -257,7 +281,7 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
     log = RunLog(engine, run_date, write_log, run_id)
     log.info(f"daily run for {run_date} started (run {run_id})")
     summary.planned = count_due(engine, run_date)
-    total = sum(summary.planned.values())
+    total = summary.planned["timers"] + summary.planned["escalations"]
     handled = 0
     try:
         for kind, conditions, handler in (
@@ -279,9 +303,12 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
             if summary.status == "stopped":
                 break
             log.info(f"{kind}s handled")
+        if summary.status != "stopped":
+            summary.letters = _render_letters(engine, run_date, should_stop, log)
         summary.due_work = due_work(engine, run_date)
         if summary.status != "stopped":
-            summary.status = "failed" if summary.failures else "ok"
+            letters_failed = bool(summary.letters.get("failed"))
+            summary.status = "failed" if summary.failures or letters_failed else "ok"
     finally:
         summary.finished_at = engine.now()
         with engine.db.begin() as conn:

@@ -27,7 +27,7 @@ from casework.errors import (
     no_case,
 )
 from casework.fields import FieldValueError
-from casework.models import Appointment, Case, Consent, Event, Referral, Task
+from casework.models import Appointment, Case, Consent, Event, Letter, Referral, Task
 from casework.rules import RuleContext, Rules
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
 
@@ -52,6 +52,7 @@ class CaseSnapshot:
     state_entered_at: datetime
     assigned_to: str | None = None
     participant_id: int = 0
+    excluded: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> CaseSnapshot:
@@ -60,7 +61,7 @@ class CaseSnapshot:
             state=row.state, data=dict(row.data or {}), version=row.version,
             last_event_at=row.last_event_at, wijk=row.wijk,
             state_entered_at=row.state_entered_at, assigned_to=row.assigned_to,
-            participant_id=row.participant_id,
+            participant_id=row.participant_id, excluded=row.excluded,
         )
 
 
@@ -100,7 +101,7 @@ class Step:
 CASE_COLUMNS = (
     Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.data, Case.version,
     Case.last_event_at, Case.wijk, Case.state_entered_at, Case.assigned_to,
-    Case.participant_id,
+    Case.participant_id, Case.excluded,
 )
 # Built once: statements with bind parameters are compiled and cached a single time.
 _LOAD_CASE = select(*CASE_COLUMNS).where(Case.id == bindparam("b_id"))
@@ -149,7 +150,8 @@ class Engine:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            self._registry = Registry.from_dir(self.settings.workflows_dir, self.rules)
+            self._registry = Registry.from_dir(self.settings.workflows_dir, self.rules,
+                                               self.settings.templates_dir)
         return self._registry
 
     def context(self, conn: Connection) -> RuleContext:
@@ -284,6 +286,12 @@ class Engine:
             step.effects.append(("end_appointment", {"status": transition.ends_appointment}))
         self.rules.after_transition(ctx, route, case, step)
         if closed:
+            step.effects.append(("cancel_letters", {}))
+        template = transition.letter or (
+            route.states[dest].letter if dest != case.state else None)
+        if template:
+            step.effects.append(("letter", self.letter_row(route, case, step, template)))
+        if closed:
             step.effects.append(("cancel_tasks", {"scope": "all"}))
         else:
             step.effects.append(("cancel_tasks", {"scope": "state"}))
@@ -337,6 +345,19 @@ class Engine:
         step.actor = actor
         conn.execute(insert(_EVENTS), [event_row(step, actor, recorded_at or now)])
         write_effects(conn, [step], now)
+
+    def letter_row(self, route: Route, case: CaseSnapshot, step: Step | None,
+                   template: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Return the queued letter a step (or a finished task) asks for: what it will say is
+        taken now (the appointment as proposed, the partner), the address when it is made."""
+        variables = self.rules.letter_variables(route, {"id": case.id}, template, self.settings)
+        payload = {**case.data, **(step.data if step else {}), **(extra or {})}
+        payload.pop("attempts", None)
+        return {
+            "case_id": case.id, "template": template, "variant": variables.get("variant"),
+            "status": "queued", "payload": payload, "partner": payload.get("partner"),
+            "origin_seq": step.seq if step else case.version, "attempts": 0,
+        }
 
     def record_event(self, conn: Connection, case: CaseSnapshot, actor: str, trigger: str,
                      data: dict[str, Any], note: str | None = None,
@@ -436,6 +457,34 @@ _CANCEL_TASKS = (
 )
 
 
+_LETTERS = Letter.__table__
+# A letter not yet made is replaced by a newer one of the same kind (a moved appointment).
+_SUPERSEDE_LETTERS = (
+    update(_LETTERS)
+    .where(_LETTERS.c.case_id == bindparam("b_case"),
+           _LETTERS.c.template == bindparam("b_template"), _LETTERS.c.status == "queued")
+    .values(status="cancelled", reason="replaced by a newer letter")
+)
+UNSENT = ("queued", "held", "rendered", "in_batch")
+
+
+def cancel_pending_letters(conn: Connection, case_ids: list[int],
+                           template: str | None = None, partner: str | None = None) -> int:
+    """Cancel the cases' letters that have not gone to the mail house; a batch that held one
+    is taken apart (its other letters are batched again by the next render)."""
+    which = [_LETTERS.c.case_id.in_(case_ids), _LETTERS.c.status.in_(UNSENT)]
+    if template:
+        which.append(_LETTERS.c.template == template)
+    if partner:
+        which.append(_LETTERS.c.partner == partner)
+    batches = select(_LETTERS.c.batch).where(*which, _LETTERS.c.status == "in_batch")
+    conn.execute(update(_LETTERS).where(_LETTERS.c.batch.in_(batches),
+                                        _LETTERS.c.status == "in_batch")
+                 .values(status="rendered", batch=None))
+    return int(conn.execute(update(_LETTERS).where(*which)
+                            .values(status="cancelled", batch=None)).rowcount)
+
+
 def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
               tz: ZoneInfo) -> dict[str, Any] | None:
     """Return the task row a state plans on entry, or None when its anchor is missing."""
@@ -470,6 +519,10 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
     pending_tasks: dict[int, list[dict[str, Any]]] = {}
     marks: list[dict[str, Any]] = []
     consents: list[dict[str, Any]] = []
+    letters: list[dict[str, Any]] = []
+    pending_letters: dict[int, list[dict[str, Any]]] = {}
+    cancel_all: dict[int, dict[str, Any]] = {}
+    superseded: dict[tuple[int, str], dict[str, Any]] = {}
     new_appointments: list[dict[str, Any]] = []
     pending: dict[int, dict[str, Any]] = {}
     referrals: list[dict[str, Any]] = []
@@ -507,6 +560,19 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                 row = dict(payload, created_at=now)
                 new_tasks.append(row)
                 pending_tasks.setdefault(step.case_id, []).append(row)
+            elif kind == "cancel_letters":
+                cancel_all[step.case_id] = {"b_case": step.case_id}
+                for row in pending_letters.get(step.case_id, []):
+                    row["status"] = "cancelled"
+            elif kind == "letter":
+                row = dict(payload, created_at=now)
+                for earlier in pending_letters.get(step.case_id, []):
+                    if earlier["template"] == row["template"] and earlier["status"] == "queued":
+                        earlier["status"] = "cancelled"  # a newer letter of the same kind
+                superseded.setdefault((step.case_id, row["template"]), {
+                    "b_case": step.case_id, "b_template": row["template"]})
+                letters.append(row)
+                pending_letters.setdefault(step.case_id, []).append(row)
             elif kind == "consent":
                 consents.extend({
                     "participant_id": payload["participant_id"], "case_id": step.case_id,
@@ -529,3 +595,14 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
         conn.execute(insert(Referral.__table__), referrals)
     if consents:
         conn.execute(insert(Consent.__table__), consents)
+    if cancel_all:
+        cancel_pending_letters(conn, list(cancel_all))
+        # A closed case's referrals that no partner took up are no longer open to partners.
+        conn.execute(update(Referral.__table__)
+                     .where(Referral.__table__.c.case_id.in_(list(cancel_all)),
+                            Referral.__table__.c.status == "sent")
+                     .values(status="closed", updated_at=now))
+    if superseded:
+        conn.execute(_SUPERSEDE_LETTERS, list(superseded.values()))
+    if letters:
+        conn.execute(insert(_LETTERS), letters)

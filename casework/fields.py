@@ -31,6 +31,11 @@ class Field:
     choices: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     consent: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label_of(self, value: str) -> str:
+        """Return the text people read for a choice or theme key (the key itself if none)."""
+        return dict(self.labels).get(value, value)
 
     def describe(self) -> str:
         """Return a short text of what the field takes, for help and messages."""

@@ -200,7 +200,7 @@ class Consent(Base):
 
 class Letter(Base):
     __tablename__ = "letters"
-    __table_args__ = (Index("ix_letters_status", "status"),)
+    __table_args__ = (Index("ix_letters_status", "status"), Index("ix_letters_batch", "batch"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -213,6 +213,17 @@ class Letter(Base):
     pages: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the letter says, as it was when the step asked for it (appointment, partner, ...).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    partner: Mapped[str | None] = mapped_column(String(80))
+    sheets: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[list[str] | None] = mapped_column(JSONType)
+    postcode: Mapped[str | None] = mapped_column(String(7))
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    origin_seq: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AccessLog(Base):

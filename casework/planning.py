@@ -74,6 +74,8 @@ def _candidates(engine: Engine, conn: Connection, route: Route, wijk: str,
     chosen: list[Any] = []
     excluded: dict[int, str] = {}
     last = 0
+    # Switched off, the exclusion rule's earlier marks no longer keep anyone out.
+    marked = ([Case.excluded.is_(None)] if "exclusion" in engine.rules.active(route) else [])
     while len(chosen) < size:
         rows = conn.execute(
             select(Case.id, Participant.initials, Participant.prefix, Participant.surname,
@@ -81,7 +83,7 @@ def _candidates(engine: Engine, conn: Connection, route: Route, wijk: str,
             .join(Participant, Participant.id == Case.participant_id)
             .where(Case.workflow_id == route.id, Case.wijk == wijk,
                    Case.state == route.initial, Case.closed_at.is_(None),
-                   Case.excluded.is_(None), Case.id > last)
+                   *marked, Case.id > last)
             .order_by(Case.id).limit(size)
         ).all()
         if not rows:

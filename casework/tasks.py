@@ -18,7 +18,7 @@ from casework.calendar import shift
 from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
-from casework.models import Case, Participant, Staff, Task
+from casework.models import Case, Letter, Participant, Staff, Task
 from casework.people import display_name
 
 OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
@@ -114,7 +114,7 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
         result: dict[str, Any] = {"outcome": outcome}
         report: dict[str, Any] = {"task": task_id, "kind": task.kind, "case_id": task.case_id,
                                   "outcome": outcome, "round": task.round,
-                                  "next_round": None, "transition": None}
+                                  "next_round": None, "transition": None, "letter": None}
         now = engine.now()
         outcomes: dict[str, Any] = spec.get("outcomes") or {}
         trigger: str | None = None
@@ -153,6 +153,13 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
         if next_due is not None:
             conn.execute(insert(_TASKS).values(_next_round_row(task, next_due, now)))
             report["next_round"] = {"round": task.round + 1, "due": next_due.isoformat()}
+        template = (spec.get("letters") or {}).get(outcome)
+        if template:
+            case = engine.load_case(conn, task.case_id)
+            row = engine.letter_row(engine.route_of(case), case, None, template,
+                                    {"task_kind": task.kind, "round": task.round})
+            conn.execute(insert(Letter.__table__).values(row, created_at=now))
+            report["letter"] = template
         if trigger:
             try:
                 step = engine.advance_in(conn, task.case_id, trigger, actor, trigger_data,

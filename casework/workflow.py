@@ -24,14 +24,16 @@ _STATE_KEYS = {"label", "final", "tasks", "letter", "description"}
 _TRANSITION_KEYS = {
     "trigger", "source", "dest", "label", "needs", "accepts", "records", "reason",
     "max", "then", "description", "ends_appointment", "consent", "sanction", "benefit",
+    "letter",
 }
 APPOINTMENT_ENDINGS = ("held", "cancelled")
-_FIELD_KEYS = {"type", "label", "choices", "keys", "description", "consent"}
+_FIELD_KEYS = {"type", "label", "choices", "keys", "description", "consent", "labels"}
 _TASK_KEYS = {
     "kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "expire_data",
-    "label", "by", "scope", "escalate", "role", "outcomes",
+    "label", "by", "scope", "escalate", "role", "outcomes", "letters",
 }
 _PERFORMERS = ("staff", "system")
+TASK_OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
 _SCOPES = ("state", "case")
 ROLES = ("back_office", "case_worker", "coordinator", "admin")
 _ANCHORS = ("entry", "appointment")
@@ -65,6 +67,7 @@ class TaskSpec:
     expire: str | None = None
     expire_data: dict[str, Any] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    letters: dict[str, str] = field(default_factory=dict)
 
     @property
     def workdays(self) -> bool:
@@ -79,6 +82,7 @@ class TaskSpec:
             "escalate": self.escalate, "label": self.label,
             "outcomes": {k: {"trigger": o.trigger, "data": o.data}
                          for k, o in self.outcomes.items()},
+            "letters": dict(self.letters),
         }
 
 
@@ -123,6 +127,7 @@ class TransitionSpec:
     consent: str | None = None
     sanction: bool = False
     benefit: bool = False
+    letter: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -256,6 +261,31 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def letter_names(route: Route) -> dict[str, str]:
+    """Return each letter template a route uses, with where it is used."""
+    used: dict[str, str] = {}
+    for state in route.states.values():
+        if state.letter:
+            used.setdefault(state.letter, f"state '{state.name}'")
+        for task in state.tasks:
+            for template in task.letters.values():
+                used.setdefault(template, f"state '{state.name}': task {task.kind}")
+    for t in route.transitions:
+        if t.letter:
+            used.setdefault(t.letter, f"transition '{t.trigger}' from '{t.source}'")
+    return used
+
+
+def check_letters(route: Route, templates_dir: Path) -> list[str]:
+    """Return a problem for each letter template the route names that does not exist."""
+    return [
+        f"{route.path}: {where}: letter template '{name}' not found in {templates_dir} "
+        f"(expected {name}.typ.j2)"
+        for name, where in letter_names(route).items()
+        if not (templates_dir / f"{name}.typ.j2").is_file()
+    ]
+
+
 def load_route(path: Path, rules: Any = None) -> Route:
     """Return the validated route in a workflow file; WorkflowError lists every problem.
 
@@ -334,7 +364,12 @@ def _load_route(path: Path) -> Route:
         if consent is not None and not isinstance(consent, str):
             problem(f"field '{name}': 'consent' must be a consent scope such as record_report")
             consent = None
-        fields[name] = Field(name, ftype, spec.get("label", name), choices, keys, consent)
+        labels = spec.get("labels", {})
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            problem(f"field '{name}': 'labels' must be a table of texts")
+            labels = {}
+        fields[name] = Field(name, ftype, spec.get("label", name), choices, keys, consent,
+                             tuple(labels.items()))
 
     states: dict[str, StateSpec] = {}
     raw_tasks: dict[str, list[Any]] = {}
@@ -441,7 +476,7 @@ def _load_route(path: Path) -> Route:
                 needs=needs, accepts=accepts, records=records, reason=spec.get("reason"),
                 max=limit, then=tuple(_as_list(spec.get("then"))), ends_appointment=ends,
                 consent=spec.get("consent"), sanction=bool(spec.get("sanction", False)),
-                benefit=bool(spec.get("benefit", False)),
+                benefit=bool(spec.get("benefit", False)), letter=spec.get("letter"),
             ))
     triggers_by_source: dict[str, set[str]] = {}
     for t in transitions:
@@ -557,6 +592,16 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
         _check_trigger_use(f"outcome '{result}'", spec["trigger"], data, state, transitions,
                            fields, problems)
         outcomes[result] = Outcome(spec["trigger"], dict(data))
+    letters = task.get("letters", {})
+    if not isinstance(letters, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in letters.items()
+    ):
+        problems.append("'letters' must be a table: outcome = \"template\"")
+        letters = {}
+    for outcome in letters:
+        if outcome not in TASK_OUTCOMES:
+            problems.append(f"'letters': {outcome!r} is not an outcome "
+                            f"({', '.join(TASK_OUTCOMES)})")
     if problems or not isinstance(kind, str) or len(offsets) != 1:
         return None
     return TaskSpec(
@@ -564,7 +609,7 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
         forward=offsets[0] == "after", anchor=anchor, calendar=calendar, rounds=rounds,
         every=durations.get("every"), by=by, scope=scope, role=task.get("role"),
         escalate=task.get("escalate"), expire=expire, expire_data=dict(expire_data),
-        outcomes=outcomes,
+        outcomes=outcomes, letters=dict(letters),
     )
 
 
@@ -614,7 +659,8 @@ class Registry:
             self.routes[(route.id, route.version)] = route
 
     @classmethod
-    def from_dir(cls, folder: Path, rules: Any = None) -> Registry:
+    def from_dir(cls, folder: Path, rules: Any = None,
+                 templates_dir: Path | None = None) -> Registry:
         """Return the routes of every *.toml file in folder; WorkflowError lists all problems.
 
         With ``rules`` (casework.rules.Rules) the rule names are checked and each rule a route
@@ -632,6 +678,11 @@ class Registry:
             except WorkflowError as exc:
                 problems.extend(exc.problems)
                 continue
+            if templates_dir is not None:
+                missing = check_letters(route, templates_dir)
+                if missing:
+                    problems.extend(missing)
+                    continue
             key = (route.id, route.version)
             if key in files:
                 problems.append(

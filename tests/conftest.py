@@ -21,6 +21,7 @@ from casework.cli import cli
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 EXAMPLES = ROOT / "examples"
+TEMPLATES = ROOT / "templates" / "letters"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,7 +72,9 @@ def write_config(folder: Path, database_url: str, extra: str = "") -> Path:
     path = folder / "config.toml"
     path.write_text(
         f'[database]\nurl = "{database_url}"\n\n'
-        f'[paths]\nworkflows = "{WORKFLOWS.as_posix()}"\n' + extra,
+        f'[paths]\nworkflows = "{WORKFLOWS.as_posix()}"\n'
+        f'templates = "{TEMPLATES.as_posix()}"\nlogs = "{(folder / "logs").as_posix()}"\n'
+        f'\n[letters]\noutput_dir = "{(folder / "letters-out").as_posix()}"\n' + extra,
         encoding="utf-8",
     )
     return path

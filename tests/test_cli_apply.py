@@ -75,11 +75,11 @@ def apply(env: Env, path: Path, *args: str, **kwargs: Any) -> Any:
 def test_csv_lines_for_one_case_apply_in_order(cohort: Env) -> None:
     path = write(cohort, "round1.csv",
                  "case,trigger,appointment,classification,participation_potential,"
-                 "themes.health,activity_kinds,partner,note\n"
-                 "1,invite,2099-01-05 10:00,,,,,,brief mee\n"
+                 "themes.health,activity_kinds,consent,partner,note\n"
+                 "1,invite,2099-01-05 10:00,,,,,,,brief mee\n"
                  "1,hold_conversation,,work_potential,supported,rugklachten,"
-                 "volunteering|activities,,\n"
-                 "1,refer,,,,,,wijkwerkmakelaar,\n")
+                 "volunteering|activities,record_report|share:wijkwerkmakelaar,,\n"
+                 "1,refer,,,,,,,wijkwerkmakelaar,\n")
     result = cohort.ok("case", "apply", str(path))
     assert "read 3, applied 3, failed 0" in result.stdout
     data = show(cohort, 1)
@@ -151,7 +151,8 @@ def test_json_lines_take_fields_at_top_level_or_under_data(cohort: Env) -> None:
         {"case": 2, "trigger": "hold_conversation", "note": "open gesprek",
          "data": {"classification": "socially_active", "participation_potential": "self",
                   "activity_kinds": ["close_circle", "volunteering"],
-                  "themes": {"daily_activities": "zorgt voor kleinkinderen"}}},
+                  "themes": {"daily_activities": "zorgt voor kleinkinderen"},
+                  "consent": ["record_report", "share:wij_team"]}},
         {"case": "2", "trigger": "refer", "partner": "wij_team"},
         {"bsn": bsns()[2], "workflow": WORKFLOW, "trigger": "invite",
          "data": {"appointment": "2099-01-07 10:00"}},
@@ -173,7 +174,7 @@ def test_json_theme_notes_in_dotted_columns(cohort: Env) -> None:
         {"case": 2, "trigger": "invite", "appointment": "2099-01-05 10:00"},
         {"case": 2, "trigger": "hold_conversation", "classification": "not_active",
          "participation_potential": "none", "themes.health": "moe",
-         "themes.participation": "geen"},
+         "themes.participation": "geen", "consent": ["record_report"]},
     ])
     assert apply(cohort, path)[0] == 0
     assert show(cohort, 2)["data"]["themes"] == {"health": "moe", "participation": "geen"}
@@ -453,12 +454,13 @@ def test_at_is_stored_as_the_event_time(env: Env) -> None:
 
 def test_dry_run_changes_nothing_but_reports_the_same(cohort: Env) -> None:
     path = write(cohort, "round.csv",
-                 "case,trigger,appointment,classification,participation_potential,partner\n"
-                 "1,invite,2099-01-05 10:00,,,\n"
-                 "1,hold_conversation,,work_potential,self,\n"
-                 "1,refer,,,,coach_meedoen\n"
-                 "2,invite,,,,\n"
-                 "3,decline,,,,\n")
+                 "case,trigger,appointment,classification,participation_potential,consent,"
+                 "partner\n"
+                 "1,invite,2099-01-05 10:00,,,,\n"
+                 "1,hold_conversation,,work_potential,self,share:coach_meedoen,\n"
+                 "1,refer,,,,,coach_meedoen\n"
+                 "2,invite,,,,,\n"
+                 "3,decline,,,,,\n")
     before = snapshot(cohort)
     code, dry = apply(cohort, path, "--dry-run")
     assert code == 1

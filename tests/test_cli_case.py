@@ -16,8 +16,13 @@ from casework.models import AccessLog
 
 APPOINTMENT = "2099-01-05 10:00"
 INVITE = ("invite", "--set", f"appointment={APPOINTMENT}")
+PARTNERS = ["coach_meedoen", "wijkwerkmakelaar", "centrum_naar_werk", "wij_team",
+            "ontheffing_review"]
+# In the conversation the person agrees to the report and to sharing with every partner.
+CONSENT = ["record_report", *(f"share:{partner}" for partner in PARTNERS)]
 CONVERSATION = ("hold_conversation", "--set", "classification=work_potential",
-                "--set", "participation_potential=supported")
+                "--set", "participation_potential=supported",
+                "--set", "consent=" + ",".join(CONSENT))
 ROUTE_KEYS = {"id", "workflow", "workflow_version", "state", "wijk", "assigned_to", "name",
               "state_entered_at", "closed_at", "close_reason"}
 WIDE = {"COLUMNS": "200"}  # a wide terminal, so rich tables do not wrap
@@ -214,7 +219,7 @@ def test_show_gives_person_state_data_appointments_referrals_and_timeline(cohort
     assert talk["note"] == "goed gesprek"
     assert talk["data"] == {"classification": "work_potential",
                             "participation_potential": "supported",
-                            "themes": {"health": "rugklachten"}}
+                            "themes": {"health": "rugklachten"}, "consent": CONSENT}
     assert talk["reason"] is None
     for event in timeline:
         assert {"seq", "at", "actor", "trigger", "from", "to", "data", "note",
@@ -370,7 +375,8 @@ def test_advance_json_reports_the_step(cohort: Env) -> None:
     step = cohort.json("case", "advance", "1", *INVITE)
     assert step["case_id"] == 1
     assert (step["trigger"], step["from"], step["to"]) == ("invite", "selected", "invited")
-    assert step["data"] == {"appointment": "2099-01-05T09:00:00+00:00"}
+    assert step["data"] == {"appointment": "2099-01-05T09:00:00+00:00",
+                            "invitation_variant": "with_sentence"}
     assert step["closed"] is False
     assert step["version"] == 2
 
@@ -441,7 +447,8 @@ def test_hold_conversation_stores_classification_kinds_and_themes(cohort: Env) -
             "--set", "activity_kinds=volunteering,activities",
             "--set", "themes.health=slaapt slecht",
             "--set", "themes.social_network=veel familie",
-            "--set", "themes.work_chances=wil parttime werken")
+            "--set", "themes.work_chances=wil parttime werken",
+            "--set", "consent=record_report")
     data = show(cohort, 1)
     assert data["state"] == "spoken"
     assert data["data"]["classification"] == "socially_active"
@@ -466,8 +473,7 @@ def test_hold_conversation_accepts_every_classification_and_potential(
                                                                           potential)
 
 
-@pytest.mark.parametrize("partner", ["coach_meedoen", "wijkwerkmakelaar", "centrum_naar_werk",
-                                     "wij_team", "ontheffing_review"])
+@pytest.mark.parametrize("partner", PARTNERS)
 def test_refer_creates_a_referral_to_the_partner(cohort: Env, partner: str) -> None:
     advance(cohort, 1, *INVITE)
     advance(cohort, 1, *CONVERSATION)

@@ -23,8 +23,8 @@ HEADER = (
 REQUIRED = ("bsn", "surname", "street", "house_number", "postcode", "city", "wijk")
 WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 SUMMARY_KEYS = {
-    "file", "workflow", "read", "imported", "already_present", "rejected",
-    "rejected_by_reason", "rejects", "ignored_columns",
+    "file", "workflow", "read", "imported", "already_present", "excluded",
+    "excluded_by_reason", "rejected", "rejected_by_reason", "rejects", "ignored_columns",
 }
 # The deliberate errors in examples/cohort_with_errors.csv (see examples/README.md).
 SAMPLE_ERRORS = {
@@ -284,6 +284,7 @@ def test_json_summary_has_the_documented_keys(env: Env, tmp_path: Path) -> None:
     assert summary["file"] == "c.csv"
     assert summary["workflow"] == WORKFLOW
     assert (summary["read"], summary["imported"], summary["already_present"]) == (2, 1, 0)
+    assert (summary["excluded"], summary["excluded_by_reason"]) == (0, {})
     assert summary["rejected"] == 1
     assert summary["rejected_by_reason"] == {"malformed postcode": 1}
     assert summary["ignored_columns"] == []

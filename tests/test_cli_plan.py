@@ -15,14 +15,14 @@ import pytest
 from click.testing import Result
 from conftest import EXAMPLES, Env, write_config
 
-from casework.calendar import is_workday
+from casework.calendar import add_months, is_workday
 
 WORKFLOW = "kansen-in-kaart"
 AMS = ZoneInfo("Europe/Amsterdam")
 WIDE = {"COLUMNS": "200"}
 PLAN_KEYS = {
     "workflow", "wijk", "wave", "size", "dry_run", "selected", "invited", "first_appointment",
-    "last_appointment", "invitations", "failures",
+    "last_appointment", "invitations", "excluded_now", "failures",
 }
 INVITATION_KEYS = {"case_id", "name", "appointment", "specialist"}
 DEFAULT_TIMES = [time(9, 0), time(10, 30), time(12, 0), time(13, 30)]  # 90 minutes, 4 a day
@@ -40,6 +40,29 @@ def wijk_cases(wijk: str) -> list[int]:
 
 def today() -> date:
     return datetime.now(AMS).date()
+
+
+def exclusion(row: dict[str, str]) -> str | None:
+    """Why the exclusion rule keeps a person of the sample cohort out of every wave: in contact
+    with the social team, or guided within the last 24 months (rules.exclusion defaults)."""
+    if row["wij_team_contact"] == "yes":
+        return "social_team_contact"
+    if row["last_guidance"] and date.fromisoformat(row["last_guidance"]) > add_months(today(),
+                                                                                        -24):
+        return "recent_guidance"
+    return None
+
+
+def excluded_cases(wijk: str) -> dict[int, str]:
+    """Case numbers of a wijk that no wave invites, with the reason."""
+    rows = cohort_rows()
+    return {n: reason for n in wijk_cases(wijk) if (reason := exclusion(rows[n - 1]))}
+
+
+def waiting_cases(wijk: str) -> list[int]:
+    """Case numbers of a wijk that waves invite, in order: everyone not excluded."""
+    excluded = excluded_cases(wijk)
+    return [n for n in wijk_cases(wijk) if n not in excluded]
 
 
 def workday_from(day: date) -> date:
@@ -102,21 +125,23 @@ def workday_before(day: date) -> date:
 
 def test_plan_json_gives_the_documented_keys_and_never_exceeds_the_size(cohort: Env) -> None:
     beijum = wijk_cases("Beijum")
-    assert len(beijum) > 10
+    waiting = waiting_cases("Beijum")
+    assert len(waiting) > 10
     data = plan(cohort, "Beijum", "--size", "10")
     assert set(data) == PLAN_KEYS
     assert (data["workflow"], data["wijk"], data["wave"], data["size"]) == (
         WORKFLOW, "Beijum", 1, 10)
     assert (data["dry_run"], data["selected"], data["invited"], data["failures"]) == (
         False, 10, 10, [])
+    assert data["excluded_now"] == []  # the import already marked who is excluded
     invitations = data["invitations"]
     assert len(invitations) == 10
     assert all(set(inv) == INVITATION_KEYS for inv in invitations)
-    assert [inv["case_id"] for inv in invitations] == beijum[:10]
+    assert [inv["case_id"] for inv in invitations] == waiting[:10]
     assert data["first_appointment"] == invitations[0]["appointment"]
     assert data["last_appointment"] == invitations[-1]["appointment"]
     rows = cohort_rows()
-    first = rows[beijum[0] - 1]
+    first = rows[waiting[0] - 1]
     assert invitations[0]["name"] == " ".join(
         p for p in (first["initials"], first["prefix"], first["surname"]) if p)
     assert sorted(states(cohort, beijum).values()) == ["invited"] * 10 + ["selected"] * (
@@ -125,19 +150,26 @@ def test_plan_json_gives_the_documented_keys_and_never_exceeds_the_size(cohort: 
 
 def test_plan_invites_only_selected_cases_of_the_wijk(cohort: Env) -> None:
     beijum = wijk_cases("Beijum")
-    cohort.ok("case", "advance", str(beijum[0]), "decline")
-    cohort.ok("case", "advance", str(beijum[1]), "invite", "--set", "appointment=2099-01-05 10:00")
+    waiting = waiting_cases("Beijum")
+    excluded = excluded_cases("Beijum")
+    assert excluded
+    cohort.ok("case", "advance", str(waiting[0]), "decline")
+    cohort.ok("case", "advance", str(waiting[1]), "invite", "--set",
+              "appointment=2099-01-05 10:00")
     data = plan(cohort, "Beijum", "--size", "250")
     invited = [inv["case_id"] for inv in data["invitations"]]
-    assert invited == beijum[2:]
-    assert (data["selected"], data["invited"]) == (len(beijum) - 2, len(beijum) - 2)
+    assert invited == waiting[2:]
+    assert (data["selected"], data["invited"]) == (len(waiting) - 2, len(waiting) - 2)
     others = [n for n in range(1, 201) if n not in beijum]
     assert set(states(cohort, others).values()) == {"selected"}
-    assert states(cohort, beijum[:2]) == {beijum[0]: "closed", beijum[1]: "invited"}
+    assert states(cohort, waiting[:2]) == {waiting[0]: "closed", waiting[1]: "invited"}
+    assert states(cohort, list(excluded)) == dict.fromkeys(excluded, "selected")
+    listed = cohort.json("cohort", "excluded", "--workflow", WORKFLOW, "--wijk", "Beijum")
+    assert {c["case_id"]: c["reason"] for c in listed["cases"]} == excluded
 
 
 def test_a_second_wave_picks_the_next_people_and_is_wave_two(cohort: Env) -> None:
-    beijum = wijk_cases("Beijum")
+    beijum = waiting_cases("Beijum")
     first = plan(cohort, "Beijum", "--size", "10")
     second = plan(cohort, "Beijum", "--size", "10")
     third = plan(cohort, "Beijum", "--size", "10")
@@ -165,7 +197,7 @@ def test_a_wijk_with_nobody_waiting_gives_an_empty_wave(cohort: Env) -> None:
 
 def test_appointments_fill_workdays_in_the_configured_hours_per_specialist(cohort: Env) -> None:
     start = next_week()
-    vinkhuizen = wijk_cases("Vinkhuizen")
+    vinkhuizen = waiting_cases("Vinkhuizen")
     data = plan(cohort, "Vinkhuizen", "--size", "250", start=start, specialists=3)
     invitations = data["invitations"]
     assert len(invitations) == len(vinkhuizen) > 24
@@ -244,7 +276,7 @@ def test_dry_run_prints_the_plan_and_says_nobody_was_invited(cohort: Env) -> Non
     start = next_week().isoformat()
     assert f"{start} 09:00" in out and f"{start} 12:00" in out
     rows = cohort_rows()
-    first = rows[wijk_cases("Beijum")[0] - 1]
+    first = rows[waiting_cases("Beijum")[0] - 1]
     assert first["surname"] in out
     assert not [row["bsn"] for row in rows if row["bsn"] in out]
 

@@ -25,8 +25,11 @@ TASK_KEYS = {
     "assigned_to", "role", "case_id", "case_state", "wijk", "name", "phone", "result", "done_at",
     "done_by", "escalated_at",
 }
-DONE_KEYS = {"task", "kind", "case_id", "outcome", "round", "next_round", "transition"}
-CONVERSATION = ("--set", "classification=work_potential", "--set", "participation_potential=self")
+DONE_KEYS = {"task", "kind", "case_id", "outcome", "round", "next_round", "transition",
+             "letter"}
+# In the conversation the person agrees to be referred to the social team (if it comes to that).
+CONVERSATION = ("--set", "classification=work_potential", "--set", "participation_potential=self",
+                "--set", "consent=share:wij_team")
 RESULTS = ("became_active", "to_social_team", "taking_steps", "not_active")
 
 

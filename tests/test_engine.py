@@ -104,7 +104,8 @@ def test_advance_writes_state_event_and_appointment_at_the_clock_time(
         2, "invite", "selected", "invited")
     assert invited.at == invited.recorded_at == now
     assert (invited.actor, invited.note) == ("anna", "per brief")
-    assert invited.data == {"appointment": "2030-06-20T08:00:00+00:00"}  # CEST entered
+    assert invited.data == {"appointment": "2030-06-20T08:00:00+00:00",  # CEST entered
+                            "invitation_variant": "with_sentence"}
     assert count(engine, Appointment, 1) == 1
 
 
@@ -161,7 +162,8 @@ def test_failing_effect_rolls_back_the_case_update_and_the_event(
     import casework.engine
 
     engine.advance(1, "invite", "anna", APPOINTMENT)
-    engine.advance(1, "hold_conversation", "anna", CONVERSATION)
+    engine.advance(1, "hold_conversation", "anna", {**CONVERSATION,
+                                                    "consent": ["share:wij_team"]})
     clock.tick(hours=1)
     before = everything(engine, 1)
 
@@ -321,6 +323,7 @@ def test_appointment_must_lie_after_the_moment_of_the_step(engine: Engine,
 def test_case_state_can_be_rebuilt_from_its_events(env: Env, engine: Engine,
                                                    clock: Clock) -> None:
     from casework.cases import assign_case
+    from casework.consents import grant_consent
     from casework.staff import add_staff
 
     add_staff(engine, "piet", "case_worker")
@@ -329,7 +332,8 @@ def test_case_state_can_be_rebuilt_from_its_events(env: Env, engine: Engine,
         ("invite", APPOINTMENT),
         ("not_home", {"appointment": "2030-06-27 10:00"}),
         ("reschedule", {"appointment": "2030-07-01 10:00", "location": "buurthuis"}),
-        ("hold_conversation", {**CONVERSATION, "themes": {"health": "goed"}}),
+        ("hold_conversation", {**CONVERSATION, "themes": {"health": "goed"},
+                               "consent": ["record_report"]}),
         ("self_action", {}),
         ("start_activity", {"activity": "volunteering"}),
         ("refer", {"partner": "coach_meedoen"}),
@@ -344,17 +348,22 @@ def test_case_state_can_be_rebuilt_from_its_events(env: Env, engine: Engine,
         if number == 3:
             clock.tick(minutes=5)
             assign_case(engine, "coordinator", 5, "piet")
+        if number == 5:  # later, by phone, the person agrees to be referred to the coach
+            clock.tick(minutes=5)
+            grant_consent(engine, "anna", 5, "share:coach_meedoen", "phone")
     history = events(engine, 5)
     row = case_row(engine, 5)
     assert [e.seq for e in history] == list(range(1, len(history) + 1))
-    assert row.version == len(history) == len(steps) + 2
+    assert row.version == len(history) == len(steps) + 3  # with open, assign and consent
     assert history[-1].to_state == row.state == "closed"
     assert (row.closed_at, row.close_reason) == (history[-1].at, "completed")
     assert history[-1].reason == "completed"
     state = route.initial
     for event in history:
         assert event.from_state == (None if event.seq == 1 else state)
-        if event.trigger not in ("open", "assign"):
+        if event.trigger in ("open", "assign", "consent_granted"):
+            assert event.seq == 1 or event.to_state == event.from_state
+        else:
             assert route.fire(state, event.trigger) == event.to_state
         state = event.to_state
     assert state == row.state

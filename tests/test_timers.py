@@ -22,7 +22,9 @@ from casework.tasks import TaskFilter, list_tasks
 WORKFLOW = "kansen-in-kaart"
 AMS = ZoneInfo("Europe/Amsterdam")
 FRIDAY = datetime(2026, 11, 20, 10, 0, tzinfo=AMS)
-CONVERSATION = {"classification": "work_potential", "participation_potential": "self"}
+# In the conversation the person agrees to be referred to the social team and the coach.
+CONVERSATION = {"classification": "work_potential", "participation_potential": "self",
+                "consent": ["share:wij_team", "share:coach_meedoen"]}
 
 
 class Clock:

@@ -17,8 +17,9 @@ def print_summary(summary: Any, settings: Any) -> None:
     out.print(f"[bold]{head} {data['run_date']}[/bold]: {data['status']}")
     if summary.dry_run:
         planned = data["planned"]
-        out.print(f"  would fire or close {planned['timers']} timer(s) and escalate "
-                  f"{planned['escalations']} overdue task(s)")
+        out.print(f"  would fire or close {planned['timers']} timer(s), escalate "
+                  f"{planned['escalations']} overdue task(s) and render "
+                  f"{planned.get('letters', 0)} queued letter(s)")
     else:
         for trigger, count in data["timer_transitions"].items():
             out.print(f"  timer transitions {trigger:<18} {count}")
@@ -28,6 +29,15 @@ def print_summary(summary: Any, settings: Any) -> None:
             out.print(f"  timers done        {data['timers_done']}")
         if data["done"] == 0:
             out.print("  nothing was due")
+        if data.get("letters"):
+            from casework.cli.letters import print_render_summary
+            from casework.mailroom import RenderSummary
+
+            letters = data["letters"]
+            print_render_summary(RenderSummary(
+                run_date=summary.run_date, rendered=letters["rendered"],
+                held=letters["held"], failed=letters["failed"], batches=letters["batches"],
+                output_dir=letters["output_dir"]))
         if data["skipped"]:
             out.print(f"  already done by another run: {data['skipped']}")
     if data["due_work"]:
@@ -90,8 +100,9 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
 
     with Progress(console=out, transient=True,
                   disable=as_json or dry_run or not out.is_terminal) as bar:
+        due = count_due(engine, run_date)
         task = bar.add_task(f"daily run {run_date}",
-                            total=sum(count_due(engine, run_date).values()) or None)
+                            total=(due["timers"] + due["escalations"]) or None)
         summary = run_daily(engine, run_date, dry_run=dry_run,
                             progress=lambda done, total: bar.update(task, completed=done,
                                                                     total=total))

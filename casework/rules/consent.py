@@ -90,8 +90,11 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
             prefix = transition.consent.split("{", 1)[0]
             if prefix and not any(ok and scope.startswith(prefix)
                                   for scope, ok in granted.items()):
-                blocks.append(Block(NAME, f"'{transition.trigger}' needs consent "
-                                          f"'{transition.consent}' and none is recorded"))
+                pattern = transition.consent.replace("{", "<").replace("}", ">")
+                blocks.append(Block(
+                    NAME, f"'{transition.trigger}' shares data: consent '{pattern}' is not "
+                          f"recorded for any partner; record it with 'casework consent grant "
+                          f"{case.id} {pattern} --how conversation|letter|phone'"))
     for name in data:
         field = route.fields.get(name)
         if field is not None and field.consent:

@@ -1,4 +1,7 @@
-"""exclusion: people who must not be approached (again) are kept but never invited.
+"""exclusion: people who must not be approached (again) are kept but left out of every wave.
+
+A case worker who invites such a person by hand (``case advance``) does so knowingly; the
+case's ``excluded`` reason stays visible in ``casework cohort excluded``.
 
 Reasons: in contact with the social team (``social_team_contact``), guidance within the last
 ``rules.exclusion.guidance_months`` months (``recent_guidance``), flagged as moved or deceased.
@@ -34,3 +37,4 @@ def exclude_participant(participant: Mapping[str, Any], route: Route, today: dat
     if last is not None and months > 0 and last > add_months(today, -months):
         return "recent_guidance"
     return None
+

@@ -1,0 +1,197 @@
+"""casework letters render|list|cancel|batch mark-sent|returned|preview|check|calibrate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.task import parse_day
+
+
+@click.group()
+def letters() -> None:
+    """Letters: render the queue to PDF, batch for the mail house, follow up."""
+
+
+def print_render_summary(result: Any) -> None:
+    data = result.as_dict()
+    out = console()
+    out.print(f"Letters for {data['run_date']}: rendered {data['rendered']}, held "
+              f"{len(data['held'])}, failed {len(data['failed'])}")
+    for batch in data["batches"]:
+        out.print(f"  batch {batch['batch']}: {batch['letters']} letters, {batch['sheets']} "
+                  f"sheets -> {batch['pdf']} + {batch['manifest']}")
+    for item in data["held"]:
+        out.print(f"  held letter {item['letter']} ({item['template']}, case "
+                  f"{item['case_id']}): {item['reason']} - the case has a task to fix it")
+    for item in data["failed"]:
+        out.print(f"  [red]FAILED[/red] letter {item['letter']} ({item['template']}, case "
+                  f"{item['case_id']}), attempt {item['attempts']}: {item['reason']}")
+    if data["batches"]:
+        out.print(f"  in {data['output_dir']}; after handing a batch to the mail house: "
+                  "casework letters batch mark-sent BATCH")
+
+
+@letters.command("render")
+@click.option("--date", "date_text", metavar="DATE", help="Letter date (default: today).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: letters.output_dir in config.toml).")
+@actor_option
+@json_option
+@click.pass_obj
+def render_command(state: CliState, date_text: str | None, out_dir: Path | None,
+                   actor: str | None, as_json: bool) -> None:
+    """Render the queued letters to PDF and merge them into mail-house batches.
+
+    Each letter is rendered once (a rerun continues); a letter whose address or length cannot
+    go out is held and its case gets a task. Exit code 1 when a letter failed.
+    """
+    from rich.progress import Progress
+
+    from casework.mailroom import render_queue
+
+    engine = state.engine()
+    state.who(actor)
+    run_date = parse_day(date_text, "--date") or engine.now().astimezone(engine.tz).date()
+    out = console()
+    with Progress(console=out, transient=True, disable=as_json or not out.is_terminal) as bar:
+        task = bar.add_task("rendering letters", total=None)
+        result = render_queue(engine, run_date, out_dir,
+                              lambda done, total: bar.update(task, completed=done, total=total))
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        print_render_summary(result)
+    if result.failed:
+        raise SystemExit(1)
+
+
+@letters.command("list")
+@click.option("--case", "case_id", type=int, help="Only this case.")
+@click.option("--status", type=click.Choice(["queued", "held", "rendered", "in_batch", "sent",
+                                             "returned", "cancelled"]))
+@click.option("--batch", help="Only this batch.")
+@actor_option
+@json_option
+@click.pass_obj
+def list_command(state: CliState, case_id: int | None, status: str | None, batch: str | None,
+                 actor: str | None, as_json: bool) -> None:
+    """List letters, newest first."""
+    from casework.mailroom import list_letters
+
+    result = list_letters(state.engine(), state.who(actor), case_id, status, batch)
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Column, Table
+
+    table = Table(Column("letter", no_wrap=True), Column("case", no_wrap=True),
+                  Column("template", no_wrap=True), "variant", Column("status", no_wrap=True),
+                  "batch", "pages", "reason")
+    for r in result["letters"]:
+        table.add_row(str(r["id"]), str(r["case_id"]), r["template"], r["variant"] or "",
+                      r["status"], r["batch"] or "", str(r["pages"] or ""), r["reason"] or "")
+    console().print(table)
+    console().print(f"{len(result['letters'])} of {result['total']} letter(s)")
+
+
+@letters.command("cancel")
+@click.argument("letter_id", type=int)
+@actor_option
+@click.pass_obj
+def cancel_command(state: CliState, letter_id: int, actor: str | None) -> None:
+    """Cancel a letter that has not gone to the mail house."""
+    from casework.mailroom import cancel_letter
+
+    result = cancel_letter(state.engine(), state.who(actor), letter_id)
+    click.echo(f"Letter {letter_id} cancelled.")
+    if result["batch_taken_apart"]:
+        click.echo(f"  batch {result['batch_taken_apart']} was taken apart; its other letters "
+                   "go into the next batch ('casework letters render')")
+
+
+@letters.group("batch")
+def batch() -> None:
+    """Mail-house batches."""
+
+
+@batch.command("mark-sent")
+@click.argument("batch_name", metavar="BATCH")
+@actor_option
+@click.pass_obj
+def mark_sent_command(state: CliState, batch_name: str, actor: str | None) -> None:
+    """Record that BATCH was handed to the mail house."""
+    from casework.mailroom import mark_batch_sent
+
+    result = mark_batch_sent(state.engine(), state.who(actor), batch_name)
+    click.echo(f"Batch {batch_name}: {result['sent']} letter(s) marked sent.")
+
+
+@letters.command("returned")
+@click.argument("letter_id", type=int)
+@actor_option
+@click.pass_obj
+def returned_command(state: CliState, letter_id: int, actor: str | None) -> None:
+    """Record that a sent letter came back; the case gets a task to check the address."""
+    from casework.mailroom import mark_returned
+
+    result = mark_returned(state.engine(), state.who(actor), letter_id)
+    click.echo(f"Letter {letter_id} returned; case {result['case_id']} has a task to check "
+               "the address.")
+
+
+@letters.command("preview")
+@click.argument("template")
+@click.option("--case", "case_id", type=int, required=True, help="The case to write to.")
+@click.option("--png", "as_png", is_flag=True, help="PNG of page 1 instead of PDF.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: preview-TEMPLATE-CASE.pdf/.png).")
+@actor_option
+@click.pass_obj
+def preview_command(state: CliState, template: str, case_id: int, as_png: bool,
+                    out_path: Path | None, actor: str | None) -> None:
+    """Render one letter for a case without queueing it (what would be printed)."""
+    from casework.mailroom import preview
+
+    r, ctx = preview(state.engine(), state.who(actor), template, case_id)
+    target = out_path or Path(f"preview-{template}-{case_id}.{'png' if as_png else 'pdf'}")
+    if as_png:
+        target.write_bytes(r.png(template, ctx, ppi=110)[0])
+    else:
+        target.write_bytes(r.pdf(template, ctx))
+    click.echo(f"Wrote {target}")
+
+
+@letters.command("check")
+@click.option("--workflow", "workflow_id", help="Route whose labels to use.")
+@json_option
+@click.pass_obj
+def check_command(state: CliState, workflow_id: str | None, as_json: bool) -> None:
+    """Render every template and variant with hostile sample values; fail on any error."""
+    from casework.mailroom import check_templates
+
+    results = check_templates(state.engine(), workflow_id)
+    if as_json:
+        print_json(results)
+    else:
+        for r in results:
+            mark = "ok" if r["ok"] else "FAILED"
+            click.echo(f"{mark:<7}{r['template']:<14}{r['variant']:<18}{r['pages']} page(s)"
+                       + (f"  {r['error']}" if r["error"] else ""))
+    if not all(r["ok"] for r in results):
+        raise SystemExit(1)
+
+
+@letters.command("calibrate")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("calibrate-window.pdf"), show_default=True)
+@click.pass_obj
+def calibrate_command(state: CliState, out_path: Path) -> None:
+    """Print a page with the configured envelope window to hold against a real envelope."""
+    from casework.mailroom import calibration_pdf
+
+    out_path.write_bytes(calibration_pdf(state.engine()))
+    click.echo(f"Wrote {out_path}: print it at 100% and hold it against the envelope.")

@@ -1,0 +1,487 @@
+"""The letter queue: render to PDF, check before printing, batch for the mail house, follow up.
+
+Letters are queued as rows by the step that asks for them (never rendered inside it). Rendering
+takes the queue a page at a time: every letter is checked (address block, page limit) and
+rendered once; a letter that cannot go out as it is is held with a reason and its case gets a
+task to fix the address. Rendered letters are merged into batches of at most
+``letters.batch_size``, sorted by postcode, each with a manifest CSV for the mail house.
+Lifecycle: queued -> rendered -> in_batch -> sent -> returned; cancelled until its batch is sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from casework.access import log_access
+from casework.engine import UNSENT, Engine
+from casework.errors import InvalidData, NotFound
+from casework.letters import (
+    LetterError,
+    LetterRenderer,
+    Window,
+    address_lines,
+    case_reference,
+    check_address,
+    dutch_date,
+    dutch_moment,
+)
+from casework.models import Case, Letter, Participant, Task
+from casework.people import address_line, display_name
+
+PAGE = 200
+_LETTERS = Letter.__table__
+_PAGES = re.compile(rb"/Type\s*/Page[^s]")
+MANIFEST_COLUMNS = [
+    "letter_id", "case_reference", "template", "variant", "pages", "sheets",
+    "address_1", "address_2", "address_3", "address_4", "address_5", "address_6", "address_7",
+    "postcode", "checksum",
+]
+_LETTER_COLUMNS = (
+    Letter.id, Letter.case_id, Letter.template, Letter.variant, Letter.payload,
+    Letter.attempts, Case.workflow_id, Case.workflow_version, Case.data.label("case_data"),
+    Participant.initials, Participant.prefix, Participant.surname, Participant.street,
+    Participant.house_number, Participant.house_number_suffix, Participant.postcode,
+    Participant.city,
+)
+
+
+def renderer(engine: Engine) -> LetterRenderer:
+    """Return a renderer for the configured templates, window and page limit."""
+    s = engine.settings
+    window = Window(s["letters.window_left_mm"], s["letters.window_top_mm"],
+                    s["letters.window_width_mm"], s["letters.window_height_mm"])
+    return LetterRenderer(s.templates_dir, window, s["letters.max_pages"])
+
+
+def count_pages(pdf: bytes) -> int:
+    return len(_PAGES.findall(pdf))
+
+
+def letter_context(engine: Engine, row: Any, letter_date: date) -> dict[str, Any]:
+    """Return everything a template may print for one letter (a row of _LETTER_COLUMNS)."""
+    s = engine.settings
+    route = engine.registry.get(row.workflow_id, row.workflow_version)
+    payload: dict[str, Any] = dict(row.payload or {})
+    name = display_name(row.initials, row.prefix, row.surname)
+    ctx: dict[str, Any] = {
+        "org": {key: s[f"organisation.{key}"] for key in
+                ("name", "department", "address", "postcode_city", "phone", "contact",
+                 "website")},
+        "reference": case_reference(row.workflow_id, row.case_id),
+        "letter_date": dutch_date(letter_date),
+        "salutation": name,
+        "address": address_lines(name, address_line(row.street, row.house_number,
+                                                     row.house_number_suffix),
+                                 row.postcode, row.city),
+        "appointment": None, "location": None, "partner": None, "themes": [],
+        "agreed": payload.get("agreed"), "correction_days": s["letters.correction_days"],
+        "voluntary_sentence": False, "variant": row.variant,
+    }
+    if payload.get("appointment"):
+        ctx["appointment"] = dutch_moment(datetime.fromisoformat(payload["appointment"]),
+                                          engine.tz)
+        where = payload.get("location") or s["planning.location"]
+        ctx["location"] = "bij u thuis" if where.strip().lower() == "thuis" else where
+    if payload.get("partner"):
+        partner_field = route.fields.get("partner")
+        ctx["partner"] = (partner_field.label_of(payload["partner"]) if partner_field
+                          else payload["partner"])
+    themes_field = route.fields.get("themes")
+    for key, text in (payload.get("themes") or {}).items():
+        label = themes_field.label_of(key) if themes_field else key
+        ctx["themes"].append({"label": label, "text": text})
+    variables = engine.rules.letter_variables(route, {"id": row.case_id}, row.template, s)
+    ctx.update(variables)
+    if row.variant:  # the variant chosen when the letter was queued is the one printed
+        ctx["variant"] = row.variant
+        ctx["voluntary_sentence"] = row.variant == "with_sentence"
+    return ctx
+
+
+@dataclass
+class RenderSummary:
+    run_date: date
+    rendered: int = 0
+    held: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    output_dir: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_date": self.run_date.isoformat(), "rendered": self.rendered,
+                "held": self.held, "failed": self.failed, "batches": self.batches,
+                "output_dir": self.output_dir}
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _address_task(conn: Any, engine: Engine, letter_id: int, case_id: int, reason: str,
+                  key: str, now: datetime) -> None:
+    """Give the case's worker a task to fix the address (once per letter and cause)."""
+    exists = conn.execute(select(Task.id).where(Task.key == key)).first()
+    if exists:
+        return
+    worker = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar()
+    conn.execute(insert(Task.__table__).values(
+        key=key, case_id=case_id, kind="address_check",
+        due=now.astimezone(engine.tz).date(), round=1, status="open", attempts=0,
+        assigned_to=worker, created_at=now, performer="staff", scope="case",
+        label=f"Adres controleren: brief {letter_id} ({reason})",
+        spec={"letter": letter_id, "reason": reason, "rounds": 1},
+    ))
+
+
+def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> RenderSummary:
+    """Render every queued letter once, hold the ones that cannot go out, then batch."""
+    out = out_dir or engine.settings.letters_dir
+    day = out / run_date.isoformat()
+    (day / "letters").mkdir(parents=True, exist_ok=True)
+    summary = RenderSummary(run_date=run_date, output_dir=str(out))
+    r = renderer(engine)
+    max_pages: int = engine.settings["letters.max_pages"]
+    duplex: bool = engine.settings["letters.duplex"]
+    with engine.db.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(_LETTERS)
+                             .where(_LETTERS.c.status == "queued")).scalar_one()
+    done = 0
+    last = 0
+    while not (should_stop and should_stop()):
+        now = engine.now()
+        with engine.db.begin() as conn:
+            rows = conn.execute(
+                select(*_LETTER_COLUMNS)
+                .join(Case, Case.id == Letter.case_id)
+                .join(Participant, Participant.id == Case.participant_id)
+                .where(Letter.status == "queued", Letter.id > last)
+                .order_by(Letter.id).limit(PAGE)
+                .with_for_update(skip_locked=True, of=Letter)
+            ).all()
+            if not rows:
+                break
+            last = rows[-1].id
+            made: list[dict[str, Any]] = []
+            for row in rows:
+                try:
+                    ctx = letter_context(engine, row, run_date)
+                    problem = check_address(ctx["address"])
+                    pdf = None if problem else r.pdf(row.template, ctx)
+                except LetterError as exc:
+                    conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id).values(
+                        attempts=_LETTERS.c.attempts + 1, reason=str(exc)))
+                    summary.failed.append({"letter": row.id, "case_id": row.case_id,
+                                           "template": row.template, "reason": str(exc),
+                                           "attempts": row.attempts + 1})
+                    continue
+                pages = count_pages(pdf) if pdf else 0
+                if pdf is not None and pages > max_pages:
+                    problem = f"the letter has {pages} pages; at most {max_pages} may go out"
+                if problem or pdf is None:
+                    conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id,
+                                                        _LETTERS.c.status == "queued")
+                                 .values(status="held", reason=problem,
+                                         address=ctx["address"]))
+                    _address_task(conn, engine, row.id, row.case_id, problem or "",
+                                  f"letter:{row.id}:held", now)
+                    summary.held.append({"letter": row.id, "case_id": row.case_id,
+                                         "template": row.template, "reason": problem})
+                    continue
+                relative = Path(run_date.isoformat()) / "letters" / f"{row.id}.pdf"
+                _write_atomically(out / relative, pdf)
+                made.append({
+                    "id": row.id, "file": str(relative),
+                    "checksum": hashlib.sha256(pdf).hexdigest(), "pages": pages,
+                    "sheets": (pages + 1) // 2 if duplex else pages,
+                    "address": ctx["address"], "postcode": row.postcode,
+                })
+            for item in made:
+                result = conn.execute(
+                    update(_LETTERS).where(_LETTERS.c.id == item["id"],
+                                           _LETTERS.c.status == "queued")
+                    .values(status="rendered", file=item["file"], checksum=item["checksum"],
+                            pages=item["pages"], sheets=item["sheets"],
+                            address=item["address"], postcode=item["postcode"],
+                            rendered_at=now, reason=None)
+                )
+                summary.rendered += result.rowcount
+        done += len(rows)
+        if progress:
+            progress(done, max(total, done))
+    summary.batches = form_batches(engine, run_date, out)
+    return summary
+
+
+def form_batches(engine: Engine, run_date: date, out: Path) -> list[dict[str, Any]]:
+    """Merge rendered letters into mail-house batches sorted by postcode, with manifests."""
+    from pypdf import PdfWriter
+
+    size: int = engine.settings["letters.batch_size"]
+    made: list[dict[str, Any]] = []
+    folder = out / run_date.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        with engine.db.connect() as conn:
+            rows = conn.execute(
+                select(_LETTERS.c.id, _LETTERS.c.file, _LETTERS.c.case_id, _LETTERS.c.template,
+                       _LETTERS.c.variant, _LETTERS.c.pages, _LETTERS.c.sheets,
+                       _LETTERS.c.address, _LETTERS.c.postcode, _LETTERS.c.checksum,
+                       Case.workflow_id)
+                .join(Case, Case.id == _LETTERS.c.case_id)
+                .where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None))
+                .order_by(_LETTERS.c.postcode, _LETTERS.c.id).limit(size)
+            ).all()
+        if not rows:
+            return made
+        name = f"{run_date:%Y%m%d}-{min(row.id for row in rows)}"
+        pdf_path = folder / f"batch-{name}.pdf"
+        manifest_path = folder / f"batch-{name}.csv"
+        writer = PdfWriter()
+        for row in rows:
+            writer.append(str(out / row.file))
+        tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.{os.getpid()}.tmp")
+        with tmp_pdf.open("wb") as fh:
+            writer.write(fh)
+        writer.close()
+        tmp_csv = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.tmp")
+        with tmp_csv.open("w", newline="", encoding="utf-8") as fh:
+            out_csv = csv.writer(fh, delimiter=";")
+            out_csv.writerow(MANIFEST_COLUMNS)
+            for row in rows:
+                lines = list(row.address or []) + [""] * 7
+                out_csv.writerow([row.id, case_reference(row.workflow_id, row.case_id),
+                                  row.template, row.variant or "", row.pages, row.sheets,
+                                  *lines[:7], row.postcode, row.checksum])
+        with engine.db.begin() as conn:
+            claimed = conn.execute(
+                update(_LETTERS).where(_LETTERS.c.id.in_([row.id for row in rows]),
+                                       _LETTERS.c.status == "rendered",
+                                       _LETTERS.c.batch.is_(None))
+                .values(status="in_batch", batch=name)
+            ).rowcount
+            if claimed != len(rows):  # another process batched some of them meanwhile
+                conn.rollback()
+                tmp_pdf.unlink(missing_ok=True)
+                tmp_csv.unlink(missing_ok=True)
+                continue
+            os.replace(tmp_pdf, pdf_path)
+            os.replace(tmp_csv, manifest_path)
+        made.append({
+            "batch": name, "letters": len(rows), "pages": sum(r.pages or 0 for r in rows),
+            "sheets": sum(r.sheets or 0 for r in rows),
+            "pdf": str(pdf_path.relative_to(out)),
+            "manifest": str(manifest_path.relative_to(out)),
+        })
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+
+def list_letters(engine: Engine, actor: str, case_id: int | None = None,
+                 status: str | None = None, batch: str | None = None,
+                 limit: int | None = 500) -> dict[str, Any]:
+    """Return letters, newest first; logs the read of the cases shown."""
+    conditions = []
+    if case_id is not None:
+        conditions.append(_LETTERS.c.case_id == case_id)
+    if status:
+        conditions.append(_LETTERS.c.status == status)
+    if batch:
+        conditions.append(_LETTERS.c.batch == batch)
+    query = select(_LETTERS).where(*conditions).order_by(_LETTERS.c.id.desc())
+    if limit:
+        query = query.limit(limit)
+    with engine.db.begin() as conn:
+        total = conn.execute(select(func.count()).select_from(_LETTERS)
+                             .where(*conditions)).scalar_one()
+        rows = conn.execute(query).all()
+        if rows:
+            log_access(conn, actor, "letters list", sorted({r.case_id for r in rows}),
+                       "letters", engine.now())
+    return {"total": total, "letters": [{
+        "id": r.id, "case_id": r.case_id, "template": r.template, "variant": r.variant,
+        "status": r.status, "batch": r.batch, "pages": r.pages, "sheets": r.sheets,
+        "file": r.file, "checksum": r.checksum, "reason": r.reason,
+        "created_at": r.created_at.isoformat(),
+        "rendered_at": r.rendered_at.isoformat() if r.rendered_at else None,
+        "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+        "returned_at": r.returned_at.isoformat() if r.returned_at else None,
+    } for r in rows]}
+
+
+def _letter(conn: Any, letter_id: int) -> Any:
+    row = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id)).first()
+    if row is None:
+        raise NotFound(f"no letter {letter_id}; see 'casework letters list'")
+    return row
+
+
+def cancel_letter(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
+    """Cancel a letter that has not gone to the mail house (its batch is taken apart)."""
+    with engine.db.begin() as conn:
+        row = _letter(conn, letter_id)
+        if row.status not in UNSENT:
+            raise InvalidData(f"letter {letter_id} is {row.status}; only a letter that has not "
+                              "gone to the mail house can be cancelled")
+        if row.batch:
+            conn.execute(update(_LETTERS).where(_LETTERS.c.batch == row.batch,
+                                                _LETTERS.c.id != letter_id)
+                         .values(status="rendered", batch=None))
+        conn.execute(update(_LETTERS).where(_LETTERS.c.id == letter_id)
+                     .values(status="cancelled", batch=None,
+                             reason=f"cancelled by {actor}"))
+        log_access(conn, actor, "letter cancel", [row.case_id], "letters", engine.now())
+    return {"letter": letter_id, "status": "cancelled", "batch_taken_apart": row.batch}
+
+
+def mark_batch_sent(engine: Engine, actor: str, batch: str) -> dict[str, Any]:
+    """Record that a batch was handed to the mail house."""
+    with engine.db.begin() as conn:
+        count = conn.execute(
+            update(_LETTERS).where(_LETTERS.c.batch == batch, _LETTERS.c.status == "in_batch")
+            .values(status="sent", sent_at=engine.now())
+        ).rowcount
+        if count == 0:
+            known = conn.execute(select(func.count()).select_from(_LETTERS)
+                                 .where(_LETTERS.c.batch == batch)).scalar_one()
+            if known:
+                raise InvalidData(f"batch {batch} was already marked sent")
+            raise NotFound(f"no batch {batch}; see 'casework letters list --status in_batch'")
+    return {"batch": batch, "sent": count}
+
+
+def mark_returned(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
+    """Record returned mail; the case gets a task to check the address."""
+    with engine.db.begin() as conn:
+        row = _letter(conn, letter_id)
+        if row.status != "sent":
+            raise InvalidData(f"letter {letter_id} is {row.status}; only a sent letter can "
+                              "come back")
+        now = engine.now()
+        conn.execute(update(_LETTERS).where(_LETTERS.c.id == letter_id)
+                     .values(status="returned", returned_at=now))
+        _address_task(conn, engine, letter_id, row.case_id, "post kwam terug",
+                      f"letter:{letter_id}:returned", now)
+    return {"letter": letter_id, "status": "returned", "case_id": row.case_id}
+
+
+# --- preview, check, calibrate ---------------------------------------------------------------
+
+
+def preview(engine: Engine, actor: str, template: str, case_id: int,
+            payload: Mapping[str, Any] | None = None) -> tuple[LetterRenderer, dict[str, Any]]:
+    """Return the renderer and the context of a letter for a case, as it would be made today."""
+    with engine.db.begin() as conn:
+        row = conn.execute(
+            select(Case.id.label("case_id"), Case.workflow_id, Case.workflow_version,
+                   Case.data.label("case_data"), Participant.initials, Participant.prefix,
+                   Participant.surname, Participant.street, Participant.house_number,
+                   Participant.house_number_suffix, Participant.postcode, Participant.city)
+            .join(Participant, Participant.id == Case.participant_id)
+            .where(Case.id == case_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no case {case_id}")
+        log_access(conn, actor, "letter preview", [case_id], "letters", engine.now())
+    route = engine.registry.get(row.workflow_id, row.workflow_version)
+    variables = engine.rules.letter_variables(route, {"id": case_id}, template, engine.settings)
+    fake = _Row(id=0, template=template, variant=variables.get("variant"),
+                payload={**(row.case_data or {}), **(payload or {})}, attempts=0,
+                **row._mapping)
+    today = engine.now().astimezone(engine.tz).date()
+    return renderer(engine), letter_context(engine, fake, today)
+
+
+class _Row:
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+HOSTILE = {
+    "name": "Å.-M. #set van 't $Hoog-Uit* _de_ Wit-\\Ståhlberg <script>@ref [x] `y` \"q\"",
+    "lines": [
+        "Å.-M. #set van 't $Hoog-Uit* _de_ Wit-\\Ståhlberg",
+        "p/a Stichting De Overloop \"Noord\" & Co",
+        "t.a.v. afdeling Beheer <admin>",
+        "Langestraat-Achter de Hoge Brug 1234 bis",
+        "2e verdieping, kamer 12 [achteringang]",
+        "9711 AB  GRONINGEN",
+    ],
+    "themes": {"daily_activities": "Zorgt voor moeder; *soms* 50% #druk $$ @ 08:00 \\ klaar",
+               "health": "Rug <L4> _hernia_ // niet opschrijven?"},
+}
+
+
+def check_templates(engine: Engine, workflow_id: str | None = None) -> list[dict[str, Any]]:
+    """Render every template and variant against a sample person with hostile values;
+    return one result per template and variant (ok, or the error)."""
+    r = renderer(engine)
+    route = engine.registry.get(workflow_id) if workflow_id else next(iter(engine.registry))
+    results = []
+    for template in r.templates():
+        for variant in ("with_sentence", "without_sentence"):
+            row = _Row(id=0, case_id=999999, template=template, variant=variant,
+                       workflow_id=route.id, workflow_version=route.version, attempts=0,
+                       payload={"appointment": "2026-12-24T09:30:00+00:00",
+                                "location": HOSTILE["lines"][1], "partner": "wij_team",
+                                "themes": HOSTILE["themes"], "agreed": HOSTILE["lines"][2]},
+                       case_data={}, initials=None, prefix=None, surname=HOSTILE["name"],
+                       street="x", house_number=1, house_number_suffix=None,
+                       postcode="9711 AB", city="Groningen")
+            try:
+                ctx = letter_context(engine, row, engine.now().date())
+                ctx["address"] = HOSTILE["lines"]
+                pdf = r.pdf(template, ctx)
+                pages = count_pages(pdf)
+                problem = check_address(ctx["address"])
+                if pages > r.max_pages:
+                    problem = f"{pages} pages, more than letters.max_pages ({r.max_pages})"
+                results.append({"template": template, "variant": variant, "pages": pages,
+                                "ok": problem is None, "error": problem})
+            except LetterError as exc:
+                results.append({"template": template, "variant": variant, "pages": 0,
+                                "ok": False, "error": str(exc)})
+    return results
+
+
+def calibration_pdf(engine: Engine) -> bytes:
+    """Return a page with the configured window drawn, to hold against a real envelope."""
+    import typst
+
+    s = engine.settings
+    left, top = s["letters.window_left_mm"], s["letters.window_top_mm"]
+    width, height = s["letters.window_width_mm"], s["letters.window_height_mm"]
+    marks = "\n".join(
+        f"#place(top + left, dx: {mm}mm, dy: 0mm, line(length: 5mm, angle: 90deg))"
+        f"#place(top + left, dx: {mm}mm + 0.5mm, dy: 5mm, text(size: 6pt)[{mm // 10}])"
+        for mm in range(0, 211, 10))
+    source = f"""#set page(paper: "a4", margin: 0mm)
+#set text(font: "Libertinus Serif", size: 9pt, lang: "nl")
+{marks}
+#place(top + left, dx: {left}mm, dy: {top}mm,
+  rect(width: {width}mm, height: {height}mm, stroke: 0.4pt + red)[
+    #set text(size: 8pt)
+    Venster: {left} mm van links, {top} mm van boven, {width} x {height} mm
+    (letters.window_*_mm in config.toml)
+  ])
+#place(top + left, dx: 20mm, dy: 120mm, block(width: 170mm)[
+  Print deze pagina op 100% (niet passend maken), vouw hem zoals de brieven en steek hem in
+  een envelop. Het rode kader moet helemaal in het venster vallen. Pas anders de
+  instellingen aan en print opnieuw.
+])
+"""
+    return bytes(typst.compile(source.encode("utf-8"), format="pdf"))

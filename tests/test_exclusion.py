@@ -1,0 +1,308 @@
+"""Exclusion: people in contact with the social team, with recent guidance, or flagged as moved
+or deceased are imported and kept, counted per reason, listed, and never invited by a wave."""
+
+from __future__ import annotations
+
+import calendar
+import csv
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from conftest import EXAMPLES, Env, write_config
+from stdnum.nl import bsn as stdnum_bsn
+
+WORKFLOW = "kansen-in-kaart"
+HEADER = ("bsn,initials,prefix,surname,street,house_number,house_number_suffix,postcode,city,"
+          "wijk,phone,email,wij_team_contact,last_guidance,birth_date,flag")
+START = "2099-01-05"
+
+
+def today() -> date:
+    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+
+
+def months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def made_up_bsns(count: int) -> list[str]:
+    found: list[str] = []
+    number = 710_000_000
+    while len(found) < count:
+        number += 1
+        if stdnum_bsn.is_valid(f"{number:09d}"):
+            found.append(f"{number:09d}")
+    return found
+
+
+# (surname, wijk, wij_team_contact, last_guidance, flag) -> the case ids 1..7 in this order.
+PEOPLE = [
+    ("Fine", "Vinkhuizen", "no", None, ""),
+    ("Wijkteam", "Vinkhuizen", "yes", None, ""),
+    ("Recent", "Vinkhuizen", "no", 3, ""),
+    ("Longago", "Vinkhuizen", "no", 30, ""),
+    ("Verhuisd", "Vinkhuizen", "no", None, "moved"),
+    ("Overleden", "Beijum", "no", None, "deceased"),
+    ("Beide", "Beijum", "yes", None, "moved"),
+]
+BSNS = made_up_bsns(len(PEOPLE))
+
+
+def people_csv(folder: Path) -> Path:
+    lines = [HEADER]
+    for n, (surname, wijk, team, months, flag) in enumerate(PEOPLE):
+        guidance = months_before(today(), months).isoformat() if months is not None else ""
+        lines.append(f"{BSNS[n]},J.,,{surname},Dorpsstraat,{n + 1},,9712 AB,Groningen,{wijk},,,"
+                     f"{team},{guidance},1980-05-01,{flag}")
+    path = folder / "people.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def configure(env: Env, extra: str) -> None:
+    write_config(env.root, env.database_url, extra)
+
+
+def import_people(env: Env) -> Any:
+    return env.json("cohort", "import", str(people_csv(env.root)), "--workflow", WORKFLOW)
+
+
+def plan(env: Env, wijk: str) -> Any:
+    return env.json("cohort", "plan", "--workflow", WORKFLOW, "--wijk", wijk, "--from", START,
+                    "--specialists", "2")
+
+
+def invited(data: Any) -> list[int]:
+    return [inv["case_id"] for inv in data["invitations"]]
+
+
+def excluded(env: Env, *args: str) -> Any:
+    return env.json("cohort", "excluded", "--workflow", WORKFLOW, *args)
+
+
+# --- at import --------------------------------------------------------------------------------
+
+
+def test_import_summary_counts_exclusions_per_reason(env: Env) -> None:
+    summary = import_people(env)
+    assert (summary["read"], summary["imported"], summary["rejected"]) == (7, 7, 0)
+    assert summary["excluded"] == 5
+    assert summary["excluded_by_reason"] == {
+        "moved": 2, "social_team_contact": 1, "recent_guidance": 1, "deceased": 1}
+
+
+def test_import_text_summary_shows_the_excluded_by_reason(env: Env) -> None:
+    out = env.ok("cohort", "import", str(people_csv(env.root)), "--workflow", WORKFLOW).output
+    assert "excluded         5   (imported, kept out of waves)" in out
+    for reason, count in (("moved", 2), ("social_team_contact", 1), ("recent_guidance", 1),
+                          ("deceased", 1)):
+        assert f"    {reason:<24} {count}" in out
+
+
+def test_excluded_people_are_kept_as_cases_waiting_in_selected(env: Env) -> None:
+    import_people(env)
+    cases = env.json("case", "list")["cases"]
+    assert [c["name"] for c in cases] == [f"J. {p[0]}" for p in PEOPLE]
+    assert {c["state"] for c in cases} == {"selected"}
+    assert env.json("case", "show", "2")["person"]["name"] == "J. Wijkteam"
+
+
+def test_sample_cohort_excludes_social_team_contact_and_guidance_within_24_months(
+        cohort: Env) -> None:
+    with (EXAMPLES / "cohort.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    limit = months_before(today(), 24)
+    expected: dict[int, str] = {}
+    for case_id, row in enumerate(rows, 1):
+        if row["wij_team_contact"] == "yes":
+            expected[case_id] = "social_team_contact"
+        elif row["last_guidance"] and date.fromisoformat(row["last_guidance"]) > limit:
+            expected[case_id] = "recent_guidance"
+    assert expected  # the sample holds both kinds
+    listed = excluded(cohort)
+    assert {c["case_id"]: c["reason"] for c in listed["cases"]} == expected
+    assert listed["by_reason"] == {
+        reason: list(expected.values()).count(reason) for reason in set(expected.values())}
+
+
+def test_guidance_months_sets_how_recent_guidance_must_be(env: Env) -> None:
+    configure(env, "\n[rules.exclusion]\nguidance_months = 36\n")
+    summary = import_people(env)
+    assert summary["excluded_by_reason"]["recent_guidance"] == 2  # 3 and 30 months ago
+
+
+def test_guidance_longer_ago_than_guidance_months_does_not_exclude(env: Env) -> None:
+    configure(env, "\n[rules.exclusion]\nguidance_months = 2\n")
+    summary = import_people(env)
+    assert "recent_guidance" not in summary["excluded_by_reason"]
+    assert summary["excluded"] == 4
+
+
+def test_an_unknown_flag_is_rejected_with_its_row(env: Env) -> None:
+    path = env.root / "bad.csv"
+    path.write_text(f"{HEADER}\n{BSNS[0]},J.,,Fout,Dorpsstraat,1,,9712 AB,Groningen,Beijum,,,"
+                    "no,,,emigrated\n", encoding="utf-8")
+    result = env.run("cohort", "import", str(path), "--workflow", WORKFLOW)
+    assert result.exit_code == 1
+    assert "row 2:" in result.stderr and "emigrated" in result.stderr
+    assert env.json("case", "list")["total"] == 0
+
+
+def test_importing_the_same_file_again_counts_no_new_exclusions(env: Env) -> None:
+    import_people(env)
+    again = import_people(env)
+    assert (again["imported"], again["already_present"], again["excluded"]) == (0, 7, 0)
+    assert len(excluded(env)["cases"]) == 5
+
+
+# --- at planning ------------------------------------------------------------------------------
+
+
+def test_plan_invites_nobody_who_is_excluded(env: Env) -> None:
+    import_people(env)
+    assert invited(plan(env, "Vinkhuizen")) == [1, 4]
+    data = plan(env, "Beijum")
+    assert invited(data) == []
+    assert data["selected"] == 0
+    states = {c["id"]: c["state"] for c in env.json("case", "list")["cases"]}
+    assert states == {1: "invited", 2: "selected", 3: "selected", 4: "invited", 5: "selected",
+                      6: "selected", 7: "selected"}
+
+
+def test_cohort_excluded_lists_the_people_with_their_reason(env: Env) -> None:
+    import_people(env)
+    data = excluded(env)
+    assert data["workflow"] == WORKFLOW
+    assert [(c["case_id"], c["name"], c["wijk"], c["state"], c["reason"])
+            for c in data["cases"]] == [
+        (2, "J. Wijkteam", "Vinkhuizen", "selected", "social_team_contact"),
+        (3, "J. Recent", "Vinkhuizen", "selected", "recent_guidance"),
+        (5, "J. Verhuisd", "Vinkhuizen", "selected", "moved"),
+        (6, "J. Overleden", "Beijum", "selected", "deceased"),
+        (7, "J. Beide", "Beijum", "selected", "moved"),
+    ]
+    assert data["by_reason"] == {"social_team_contact": 1, "recent_guidance": 1, "moved": 2,
+                                 "deceased": 1}
+
+
+def test_cohort_excluded_filters_by_wijk_and_reason(env: Env) -> None:
+    import_people(env)
+    assert [c["case_id"] for c in excluded(env, "--wijk", "Beijum")["cases"]] == [6, 7]
+    assert [c["case_id"] for c in excluded(env, "--reason", "moved")["cases"]] == [5, 7]
+    both = excluded(env, "--wijk", "Vinkhuizen", "--reason", "moved")
+    assert [c["case_id"] for c in both["cases"]] == [5]
+    assert both["by_reason"] == {"moved": 1}
+    assert excluded(env, "--reason", "no_such_reason")["cases"] == []
+
+
+def test_cohort_excluded_table_names_people_and_totals_by_reason(env: Env) -> None:
+    import_people(env)
+    out = env.ok("cohort", "excluded", "--workflow", WORKFLOW, "--wijk", "Beijum",
+                 env={"COLUMNS": "200"}).output
+    assert "J. Overleden" in out and "deceased" in out
+    assert "J. Wijkteam" not in out
+    assert "2 excluded; by reason: deceased 1, moved 1" in out
+
+
+def test_plan_asks_the_rules_again_and_leaves_out_who_is_excluded_now(env: Env) -> None:
+    configure(env, "\n[rules.exclusion]\nguidance_months = 2\n")
+    import_people(env)  # guidance 3 months ago: not excluded yet
+    configure(env, "")
+    data = plan(env, "Vinkhuizen")
+    assert invited(data) == [1, 4]
+    assert data["excluded_now"] == [{"case_id": 3, "reason": "recent_guidance"}]
+    assert [c["case_id"] for c in excluded(env, "--reason", "recent_guidance")["cases"]] == [3]
+
+
+def test_a_dry_run_plan_does_not_mark_anyone_excluded(env: Env) -> None:
+    configure(env, "\n[rules.exclusion]\nguidance_months = 2\n")
+    import_people(env)
+    configure(env, "")
+    data = env.json("cohort", "plan", "--workflow", WORKFLOW, "--wijk", "Vinkhuizen",
+                    "--from", START, "--specialists", "2", "--dry-run")
+    assert data["excluded_now"] == [{"case_id": 3, "reason": "recent_guidance"}]
+    assert excluded(env, "--reason", "recent_guidance")["cases"] == []
+
+
+# --- flags set later --------------------------------------------------------------------------
+
+
+def test_flagging_a_person_as_moved_keeps_them_out_of_the_next_wave(env: Env) -> None:
+    import_people(env)
+    result = env.json("case", "flag", "1", "moved")
+    assert result == {"case_id": 1, "flag": "moved", "cases_changed": 1}
+    assert invited(plan(env, "Vinkhuizen")) == [4]
+    assert [c["case_id"] for c in excluded(env, "--reason", "moved")["cases"]] == [1, 5, 7]
+    last = env.json("case", "show", "1")["timeline"][-1]
+    assert (last["trigger"], last["data"], last["actor"]) == ("flag", {"flag": "moved"}, "anna")
+
+
+def test_flagging_deceased_says_so_in_text(env: Env) -> None:
+    import_people(env)
+    out = env.ok("case", "flag", "4", "deceased").output
+    assert "Case 4: person flagged deceased (1 case(s) changed)." in out
+    assert [c["case_id"] for c in excluded(env, "--reason", "deceased")["cases"]] == [4, 6]
+
+
+def test_clearing_the_flag_lets_the_person_be_planned_again(env: Env) -> None:
+    import_people(env)
+    env.ok("case", "flag", "1", "moved")
+    cleared = env.json("case", "flag", "1", "none")
+    assert cleared == {"case_id": 1, "flag": None, "cases_changed": 1}
+    assert invited(plan(env, "Vinkhuizen")) == [1, 4]
+
+
+def test_clearing_a_flag_from_the_import_lets_the_person_be_planned(env: Env) -> None:
+    import_people(env)
+    env.ok("case", "flag", "5", "none")
+    assert invited(plan(env, "Vinkhuizen")) == [1, 4, 5]
+
+
+def test_clearing_the_flag_keeps_an_exclusion_for_another_reason(env: Env) -> None:
+    import_people(env)
+    env.ok("case", "flag", "2", "moved")
+    env.ok("case", "flag", "2", "none")
+    assert [c["reason"] for c in excluded(env)["cases"] if c["case_id"] == 2] == [
+        "social_team_contact"]
+    assert 2 not in invited(plan(env, "Vinkhuizen"))
+
+
+def test_flag_of_an_unknown_value_is_refused(env: Env) -> None:
+    import_people(env)
+    result = env.run("case", "flag", "1", "emigrated")
+    assert result.exit_code == 2
+    assert excluded(env, "--reason", "emigrated")["cases"] == []
+
+
+# --- switching the rule off -------------------------------------------------------------------
+
+
+def test_with_the_rule_switched_off_nobody_is_excluded_at_import(env: Env) -> None:
+    configure(env, '\n[rules]\ndisabled = ["exclusion"]\n')
+    summary = import_people(env)
+    assert (summary["imported"], summary["excluded"], summary["excluded_by_reason"]) == (7, 0, {})
+    assert invited(plan(env, "Vinkhuizen")) == [1, 2, 3, 4, 5]
+    assert excluded(env)["cases"] == []
+
+
+def test_switching_the_rule_off_after_the_import_lets_the_excluded_be_planned(
+        env: Env) -> None:
+    """People the rule excluded at import are kept; once the project switches the rule off,
+    a wave invites them like anyone else."""
+    import_people(env)
+    configure(env, '\n[rules]\ndisabled = ["exclusion"]\n')
+    assert invited(plan(env, "Vinkhuizen")) == [1, 2, 3, 4, 5]
+    assert invited(plan(env, "Beijum")) == [6, 7]
+
+
+def test_clearing_the_flag_of_someone_also_in_contact_with_the_social_team_keeps_them_listed(
+        env: Env) -> None:
+    """Case 7 was flagged moved at import and is in contact with the social team: once the flag
+    is cleared they are still excluded, and cohort excluded still shows them (and why)."""
+    import_people(env)
+    env.ok("case", "flag", "7", "none")
+    listed = {c["case_id"]: c["reason"] for c in excluded(env)["cases"]}
+    assert listed.get(7) == "social_team_contact"
