@@ -476,7 +476,7 @@ def calibration_pdf(engine: Engine) -> bytes:
   rect(width: {width}mm, height: {height}mm, stroke: 0.4pt + red)[
     #set text(size: 8pt)
     Venster: {left} mm van links, {top} mm van boven, {width} x {height} mm
-    (letters.window_*_mm in config.toml)
+    (#raw("letters.window_*_mm") in config.toml)
   ])
 #place(top + left, dx: 20mm, dy: 120mm, block(width: 170mm)[
   Print deze pagina op 100% (niet passend maken), vouw hem zoals de brieven en steek hem in

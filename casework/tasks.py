@@ -158,7 +158,7 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
             case = engine.load_case(conn, task.case_id)
             row = engine.letter_row(engine.route_of(case), case, None, template,
                                     {"task_kind": task.kind, "round": task.round})
-            conn.execute(insert(Letter.__table__).values(row, created_at=now))
+            conn.execute(insert(Letter.__table__).values({**row, "created_at": now}))
             report["letter"] = template
         if trigger:
             try:
