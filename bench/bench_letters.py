@@ -1,4 +1,5 @@
-"""Letters per second: render 2,000 queued letters in one process and in two, merge the batches.
+"""Letters per second: render 2,000 queued invitations in one process and in two; then the
+mail-house batches (merged with pypdf, 500 letters each); peak memory per process.
 
 Usage: python bench/bench_letters.py [--letters N] [--database-url URL]
 """
@@ -6,17 +7,19 @@ Usage: python bench/bench_letters.py [--letters N] [--database-url URL]
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import subprocess
 import sys
 import time
 
 from common import BENCH, Scratch, machine, make_cohort
 
+DAY = "2026-12-01"
+
 
 def queue_letters(scratch: Scratch, count: int) -> None:
     """Queue count invitation letters through the route (invite each case)."""
-    import csv
-
     path = scratch.dir / "invite.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -41,36 +44,27 @@ def main() -> None:
         queue_letters(scratch, args.letters)
         out = scratch.dir / "out"
         start = time.perf_counter()
+        workers = [subprocess.Popen(
+            [sys.executable, str(BENCH / "_letters_run.py"), str(scratch.dir / f"r{n}.json"),
+             str(out), DAY, "--no-batches"], env=scratch.env) for n in range(processes)]
+        for worker in workers:
+            worker.wait()
+        wall = time.perf_counter() - start
+        runs = [json.loads((scratch.dir / f"r{n}.json").read_text()) for n in range(processes)]
+        rendered = sum(run["rendered"] for run in runs)
+        print(f"render {rendered} letters, {processes} process(es): {wall:6.2f} s wall = "
+              f"{rendered / wall:5.0f} letters/s; per process "
+              + ", ".join(f"{run['rendered'] / run['render_seconds']:.0f}/s" for run in runs)
+              + f"; peak {max(run['peak_mb'] for run in runs):.0f} MB")
         if processes == 1:
-            run = scratch.measure("letters", "render", "--out", str(out), "--date", "2026-12-01")
-            peak = run["peak_mb"]
-        else:
-            workers = [subprocess.Popen(
-                [sys.executable, str(BENCH / "_measure.py"), str(scratch.dir / f"m{n}.json"),
-                 "letters", "render", "--out", str(out), "--date", "2026-12-01"],
-                env=scratch.env, stdout=subprocess.DEVNULL) for n in range(processes)]
-            for worker in workers:
-                worker.wait()
-            import json
-
-            peak = max(json.loads((scratch.dir / f"m{n}.json").read_text())["peak_mb"]
-                       for n in range(processes))
-        seconds = time.perf_counter() - start
-        batches = sorted((out / "2026-12-01").glob("batch-*.pdf"))
-        print(f"{args.letters} letters, {processes} process(es): {seconds:6.2f} s = "
-              f"{args.letters / seconds:6.0f} letters/s (batches included: {len(batches)}), "
-              f"peak {peak:.0f} MB")
-        if processes == 1:
-            from pypdf import PdfWriter
-
-            start = time.perf_counter()
-            writer = PdfWriter()
-            for pdf in sorted((out / "2026-12-01" / "letters").glob("*.pdf"))[:500]:
-                writer.append(str(pdf))
-            with (scratch.dir / "merge.pdf").open("wb") as fh:
-                writer.write(fh)
-            print(f"merging one batch of 500 letters with pypdf: "
-                  f"{time.perf_counter() - start:.2f} s")
+            subprocess.run([sys.executable, str(BENCH / "_letters_run.py"),
+                            str(scratch.dir / "b.json"), str(out), DAY], env=scratch.env,
+                           check=True)
+            merge = json.loads((scratch.dir / "b.json").read_text())
+            print(f"batches: {merge['batches']} of at most 500 merged with pypdf in "
+                  f"{merge['merge_seconds']:.2f} s "
+                  f"({args.letters / merge['merge_seconds']:.0f} letters/s), peak "
+                  f"{merge['peak_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

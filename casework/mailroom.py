@@ -11,6 +11,7 @@ Lifecycle: queued -> rendered -> in_batch -> sent -> returned; cancelled until i
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import os
 import re
@@ -150,9 +151,18 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
                  should_stop: Callable[[], bool] | None = None) -> RenderSummary:
     """Render every queued letter once, hold the ones that cannot go out, then batch."""
     out = out_dir or engine.settings.letters_dir
-    day = out / run_date.isoformat()
-    (day / "letters").mkdir(parents=True, exist_ok=True)
     summary = RenderSummary(run_date=run_date, output_dir=str(out))
+    _render_all(engine, run_date, out, summary, progress, should_stop)
+    # The typst compiler and its fonts are gone by now: the merge reuses their memory.
+    gc.collect()
+    summary.batches = form_batches(engine, run_date, out)
+    return summary
+
+
+def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummary,
+                progress: Callable[[int, int], None] | None,
+                should_stop: Callable[[], bool] | None) -> None:
+    (out / run_date.isoformat() / "letters").mkdir(parents=True, exist_ok=True)
     r = renderer(engine)
     max_pages: int = engine.settings["letters.max_pages"]
     duplex: bool = engine.settings["letters.duplex"]
@@ -164,17 +174,26 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
     while not (should_stop and should_stop()):
         now = engine.now()
         with engine.db.begin() as conn:
+            # Claim a page: PostgreSQL locks the rows (others skip them); the no-op update
+            # takes SQLite's write lock, and reading the rows again after it means a second
+            # process never renders what the first already did.
+            ids = conn.execute(
+                select(_LETTERS.c.id).where(_LETTERS.c.status == "queued", _LETTERS.c.id > last)
+                .order_by(_LETTERS.c.id).limit(PAGE)
+                .with_for_update(skip_locked=True)
+            ).scalars().all()
+            if not ids:
+                break
+            last = ids[-1]
+            conn.execute(update(_LETTERS).where(_LETTERS.c.id.in_(ids))
+                         .values(attempts=_LETTERS.c.attempts))
             rows = conn.execute(
                 select(*_LETTER_COLUMNS)
                 .join(Case, Case.id == Letter.case_id)
                 .join(Participant, Participant.id == Case.participant_id)
-                .where(Letter.status == "queued", Letter.id > last)
-                .order_by(Letter.id).limit(PAGE)
-                .with_for_update(skip_locked=True, of=Letter)
+                .where(Letter.id.in_(ids), Letter.status == "queued")
+                .order_by(Letter.id)
             ).all()
-            if not rows:
-                break
-            last = rows[-1].id
             made: list[dict[str, Any]] = []
             for row in rows:
                 try:
@@ -219,73 +238,79 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
                             rendered_at=now, reason=None)
                 )
                 summary.rendered += result.rowcount
-        done += len(rows)
+        done += len(ids)
         if progress:
             progress(done, max(total, done))
-    summary.batches = form_batches(engine, run_date, out)
-    return summary
 
 
 def form_batches(engine: Engine, run_date: date, out: Path) -> list[dict[str, Any]]:
     """Merge rendered letters into mail-house batches sorted by postcode, with manifests."""
-    from pypdf import PdfWriter
-
     size: int = engine.settings["letters.batch_size"]
     made: list[dict[str, Any]] = []
     folder = out / run_date.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     while True:
-        with engine.db.connect() as conn:
+        with engine.db.begin() as conn:
+            ids = conn.execute(
+                select(_LETTERS.c.id)
+                .where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None))
+                .order_by(_LETTERS.c.postcode, _LETTERS.c.id).limit(size)
+                .with_for_update(skip_locked=True)
+            ).scalars().all()
+            if not ids:
+                return made
+            name = f"{run_date:%Y%m%d}-{min(ids)}"
+            # Claim first (SQLite: this takes the write lock), then merge while holding it:
+            # a crash leaves no half-made batch in the database, and no letter is merged twice.
+            claimed = conn.execute(
+                update(_LETTERS).where(_LETTERS.c.id.in_(ids), _LETTERS.c.status == "rendered",
+                                       _LETTERS.c.batch.is_(None))
+                .values(status="in_batch", batch=name)
+            ).rowcount
+            if claimed != len(ids):  # another process batched some of them meanwhile
+                conn.rollback()
+                continue
             rows = conn.execute(
                 select(_LETTERS.c.id, _LETTERS.c.file, _LETTERS.c.case_id, _LETTERS.c.template,
                        _LETTERS.c.variant, _LETTERS.c.pages, _LETTERS.c.sheets,
                        _LETTERS.c.address, _LETTERS.c.postcode, _LETTERS.c.checksum,
                        Case.workflow_id)
                 .join(Case, Case.id == _LETTERS.c.case_id)
-                .where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None))
-                .order_by(_LETTERS.c.postcode, _LETTERS.c.id).limit(size)
+                .where(_LETTERS.c.id.in_(ids))
+                .order_by(_LETTERS.c.postcode, _LETTERS.c.id)
             ).all()
-        if not rows:
-            return made
-        name = f"{run_date:%Y%m%d}-{min(row.id for row in rows)}"
-        pdf_path = folder / f"batch-{name}.pdf"
-        manifest_path = folder / f"batch-{name}.csv"
-        writer = PdfWriter()
-        for row in rows:
-            writer.append(str(out / row.file))
-        tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.{os.getpid()}.tmp")
-        with tmp_pdf.open("wb") as fh:
-            writer.write(fh)
-        writer.close()
-        tmp_csv = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.tmp")
-        with tmp_csv.open("w", newline="", encoding="utf-8") as fh:
-            out_csv = csv.writer(fh, delimiter=";")
-            out_csv.writerow(MANIFEST_COLUMNS)
-            for row in rows:
-                lines = list(row.address or []) + [""] * 7
-                out_csv.writerow([row.id, case_reference(row.workflow_id, row.case_id),
-                                  row.template, row.variant or "", row.pages, row.sheets,
-                                  *lines[:7], row.postcode, row.checksum])
-        with engine.db.begin() as conn:
-            claimed = conn.execute(
-                update(_LETTERS).where(_LETTERS.c.id.in_([row.id for row in rows]),
-                                       _LETTERS.c.status == "rendered",
-                                       _LETTERS.c.batch.is_(None))
-                .values(status="in_batch", batch=name)
-            ).rowcount
-            if claimed != len(rows):  # another process batched some of them meanwhile
-                conn.rollback()
-                tmp_pdf.unlink(missing_ok=True)
-                tmp_csv.unlink(missing_ok=True)
-                continue
-            os.replace(tmp_pdf, pdf_path)
-            os.replace(tmp_csv, manifest_path)
+            pdf_path = folder / f"batch-{name}.pdf"
+            manifest_path = folder / f"batch-{name}.csv"
+            _write_batch_files(out, rows, pdf_path, manifest_path)
         made.append({
             "batch": name, "letters": len(rows), "pages": sum(r.pages or 0 for r in rows),
             "sheets": sum(r.sheets or 0 for r in rows),
             "pdf": str(pdf_path.relative_to(out)),
             "manifest": str(manifest_path.relative_to(out)),
         })
+
+
+def _write_batch_files(out: Path, rows: list[Any], pdf_path: Path, manifest_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for row in rows:
+        writer.append(str(out / row.file), import_outline=False)
+    tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.{os.getpid()}.tmp")
+    with tmp_pdf.open("wb") as fh:
+        writer.write(fh)
+    writer.close()
+    tmp_csv = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.tmp")
+    with tmp_csv.open("w", newline="", encoding="utf-8") as fh:
+        out_csv = csv.writer(fh, delimiter=";")
+        out_csv.writerow(MANIFEST_COLUMNS)
+        for row in rows:
+            lines = [*(row.address or []), "", "", "", "", "", "", ""]
+            out_csv.writerow([row.id, case_reference(row.workflow_id, row.case_id),
+                              row.template, row.variant or "", row.pages, row.sheets,
+                              *lines[:7], row.postcode, row.checksum])
+    os.replace(tmp_pdf, pdf_path)
+    os.replace(tmp_csv, manifest_path)
 
 
 # --- lifecycle ----------------------------------------------------------------------------
