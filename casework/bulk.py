@@ -270,6 +270,9 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
         rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(list(ids)))).all()
         snapshots = {row.id: CaseSnapshot.from_row(row) for row in rows}
         ctx = engine.context(conn)
+        from casework.rules.consent import preload
+
+        preload(ctx, [snap.participant_id for snap in snapshots.values()])
         start_version = {cid: snap.version for cid, snap in snapshots.items()}
         entered = {row.id: row.state_entered_at for row in rows}
         for line in lines:

@@ -289,6 +289,8 @@ class Engine:
             step.effects.append(("cancel_letters", {}))
         template = transition.letter or (
             route.states[dest].letter if dest != case.state else None)
+        if template and data.get("reason") in transition.no_letter_for:
+            template = None  # no letter to someone who died or moved away
         if template:
             step.effects.append(("letter", self.letter_row(route, case, step, template)))
         if closed:
@@ -462,7 +464,9 @@ _LETTERS = Letter.__table__
 _SUPERSEDE_LETTERS = (
     update(_LETTERS)
     .where(_LETTERS.c.case_id == bindparam("b_case"),
-           _LETTERS.c.template == bindparam("b_template"), _LETTERS.c.status == "queued")
+           _LETTERS.c.template == bindparam("b_template"),
+           _LETTERS.c.partner.is_not_distinct_from(bindparam("b_partner")),
+           _LETTERS.c.status == "queued")
     .values(status="cancelled", reason="replaced by a newer letter")
 )
 UNSENT = ("queued", "held", "rendered", "in_batch")
@@ -567,10 +571,12 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
             elif kind == "letter":
                 row = dict(payload, created_at=now)
                 for earlier in pending_letters.get(step.case_id, []):
-                    if earlier["template"] == row["template"] and earlier["status"] == "queued":
+                    if (earlier["template"], earlier["partner"], earlier["status"]) == (
+                            row["template"], row["partner"], "queued"):
                         earlier["status"] = "cancelled"  # a newer letter of the same kind
-                superseded.setdefault((step.case_id, row["template"]), {
-                    "b_case": step.case_id, "b_template": row["template"]})
+                superseded.setdefault((step.case_id, row["template"], row["partner"]), {
+                    "b_case": step.case_id, "b_template": row["template"],
+                    "b_partner": row["partner"]})
                 letters.append(row)
                 pending_letters.setdefault(step.case_id, []).append(row)
             elif kind == "consent":

@@ -52,7 +52,8 @@ def _finalize(value: Any) -> str:
     if isinstance(value, Raw):
         return str(value)
     if isinstance(value, bool) or value is None:
-        raise LetterError(f"a template printed {value!r}; print text, or test it with {{% if %}}")
+        raise LetterError(f"a value it prints is missing ({value!r}); give the value, or "
+                          "print it only {% if %} it is there")
     if isinstance(value, int | float):
         return str(value)
     return typst_text(str(value))
@@ -120,6 +121,9 @@ class LetterRenderer:
         except jinja2.TemplateSyntaxError as exc:
             raise LetterError(f"template {exc.filename or template}, line {exc.lineno}: "
                               f"{exc.message}") from None
+        except LetterError as exc:
+            raise LetterError(f"template {template}: {exc}; the letter would have a gap, so "
+                              "it is not made") from None
 
     def pdf(self, template: str, context: Mapping[str, Any]) -> bytes:
         """Return the letter as PDF/A-2b bytes."""

@@ -220,10 +220,10 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
                     summary.held.append({"letter": row.id, "case_id": row.case_id,
                                          "template": row.template, "reason": problem})
                     continue
-                relative = Path(run_date.isoformat()) / "letters" / f"{row.id}.pdf"
-                _write_atomically(out / relative, pdf)
+                target = (out / run_date.isoformat() / "letters" / f"{row.id}.pdf").resolve()
+                _write_atomically(target, pdf)
                 made.append({
-                    "id": row.id, "file": str(relative),
+                    "id": row.id, "file": str(target),
                     "checksum": hashlib.sha256(pdf).hexdigest(), "pages": pages,
                     "sheets": (pages + 1) // 2 if duplex else pages,
                     "address": ctx["address"], "postcode": row.postcode,
@@ -295,7 +295,7 @@ def _write_batch_files(out: Path, rows: list[Any], pdf_path: Path, manifest_path
 
     writer = PdfWriter()
     for row in rows:
-        writer.append(str(out / row.file), import_outline=False)
+        writer.append(str(out / row.file), import_outline=False)  # absolute paths stay as is
     tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.{os.getpid()}.tmp")
     with tmp_pdf.open("wb") as fh:
         writer.write(fh)

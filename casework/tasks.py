@@ -153,6 +153,12 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
         if next_due is not None:
             conn.execute(insert(_TASKS).values(_next_round_row(task, next_due, now)))
             report["next_round"] = {"round": task.round + 1, "due": next_due.isoformat()}
+        if task.kind == "address_check" and spec.get("letter") and outcome == "done":
+            # The address is fixed: the held letter goes back into the queue.
+            conn.execute(update(Letter.__table__).where(
+                Letter.__table__.c.id == spec["letter"],
+                Letter.__table__.c.status == "held").values(status="queued", reason=None))
+            report["letter"] = "requeued"
         template = (spec.get("letters") or {}).get(outcome)
         if template:
             case = engine.load_case(conn, task.case_id)

@@ -24,7 +24,7 @@ _STATE_KEYS = {"label", "final", "tasks", "letter", "description"}
 _TRANSITION_KEYS = {
     "trigger", "source", "dest", "label", "needs", "accepts", "records", "reason",
     "max", "then", "description", "ends_appointment", "consent", "sanction", "benefit",
-    "letter",
+    "letter", "no_letter_for",
 }
 APPOINTMENT_ENDINGS = ("held", "cancelled")
 _FIELD_KEYS = {"type", "label", "choices", "keys", "description", "consent", "labels"}
@@ -128,6 +128,7 @@ class TransitionSpec:
     sanction: bool = False
     benefit: bool = False
     letter: str | None = None
+    no_letter_for: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -148,14 +149,16 @@ class Route:
     fields: dict[str, Field]
     rules: tuple[str, ...] = ()
     _by_key: dict[tuple[str, str], TransitionSpec] = field(default_factory=dict, repr=False)
+    _triggers: list[str] = field(default_factory=list, repr=False)
     _machine: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._by_key = {(t.trigger, t.source): t for t in self.transitions}
+        self._triggers = list(dict.fromkeys(t.trigger for t in self.transitions))
 
     @property
     def triggers(self) -> list[str]:
-        return list(dict.fromkeys(t.trigger for t in self.transitions))
+        return self._triggers
 
     def is_final(self, state: str) -> bool:
         spec = self.states.get(state)
@@ -477,6 +480,7 @@ def _load_route(path: Path) -> Route:
                 max=limit, then=tuple(_as_list(spec.get("then"))), ends_appointment=ends,
                 consent=spec.get("consent"), sanction=bool(spec.get("sanction", False)),
                 benefit=bool(spec.get("benefit", False)), letter=spec.get("letter"),
+                no_letter_for=tuple(_as_list(spec.get("no_letter_for"))),
             ))
     triggers_by_source: dict[str, set[str]] = {}
     for t in transitions:

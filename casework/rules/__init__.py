@@ -53,12 +53,16 @@ class Rules:
         return [name for name in route.rules if name not in self.disabled]
 
     def _hook(self, route: Route, name: str) -> Any:
+        cached = self._callers.get((name, (route.id, str(route.version))))
+        if cached is not None:
+            return cached
         key = (name, tuple(self.active(route)))
         if key not in self._callers:
             keep = set(key[1])
             remove = [plugin for plugin_name, plugin in self.pm.list_name_plugin()
                       if plugin_name not in keep]
             self._callers[key] = self.pm.subset_hook_caller(name, remove_plugins=remove)
+        self._callers[(name, (route.id, str(route.version)))] = self._callers[key]
         return self._callers[key]
 
     def unknown(self, route: Route) -> list[str]:

@@ -33,14 +33,25 @@ def current_consents(ctx: RuleContext, participant_id: int) -> dict[str, bool]:
     """Return scope -> granted for the person (latest record wins), cached for the batch."""
     cache: dict[int, dict[str, bool]] = ctx.scratch.setdefault("consents", {})
     if participant_id not in cache:
-        from casework.models import Consent
-
-        rows = ctx.conn.execute(
-            select(Consent.scope, Consent.granted)
-            .where(Consent.participant_id == participant_id).order_by(Consent.id)
-        ).all()
-        cache[participant_id] = {row.scope: row.granted for row in rows}
+        preload(ctx, [participant_id])
     return cache[participant_id]
+
+
+def preload(ctx: RuleContext, participant_ids: list[int]) -> None:
+    """Read the consents of many people in one query (a bulk apply's chunk)."""
+    from casework.models import Consent
+
+    cache: dict[int, dict[str, bool]] = ctx.scratch.setdefault("consents", {})
+    wanted = [pid for pid in set(participant_ids) if pid not in cache]
+    for pid in wanted:
+        cache[pid] = {}
+    if not wanted:
+        return
+    for row in ctx.conn.execute(
+        select(Consent.participant_id, Consent.scope, Consent.granted)
+        .where(Consent.participant_id.in_(wanted)).order_by(Consent.id)
+    ):
+        cache[row.participant_id][row.scope] = row.granted
 
 
 @hookimpl

@@ -1,0 +1,402 @@
+"""A letter's life: queued by a step or a finished task (never rendered inside it), rendered
+and batched, handed to the mail house, maybe returned; cancelled while it has not gone, by
+hand, by declining, by withdrawn consent or by a moved appointment. The daily run renders it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from conftest import TEMPLATES, Env
+from pypdf import PdfReader
+
+APPOINTMENT = "2100-01-04 10:00"
+INVITE = ("invite", "--set", f"appointment={APPOINTMENT}")
+PARTNERS = ["coach_meedoen", "wijkwerkmakelaar", "centrum_naar_werk", "wij_team",
+            "ontheffing_review"]
+CONSENT = ["record_report", *(f"share:{partner}" for partner in PARTNERS)]
+CONVERSATION = ("hold_conversation", "--set", "classification=work_potential",
+                "--set", "participation_potential=supported",
+                "--set", "consent=" + ",".join(CONSENT))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def advance(env: Env, case_id: int, *args: str) -> None:
+    env.ok("case", "advance", str(case_id), *args)
+
+
+def invite(env: Env, *case_ids: int) -> None:
+    for case_id in case_ids:
+        advance(env, case_id, *INVITE)
+
+
+def render(env: Env, *args: str) -> dict[str, Any]:
+    return env.json("letters", "render", *args)  # type: ignore[no-any-return]
+
+
+def listed(env: Env, *args: str) -> list[dict[str, Any]]:
+    return env.json("letters", "list", *args)["letters"]  # type: ignore[no-any-return]
+
+
+def letters_of(env: Env, case_id: int) -> list[tuple[str, str]]:
+    """(template, status) of a case's letters, oldest first."""
+    return [(item["template"], item["status"])
+            for item in reversed(listed(env, "--case", str(case_id)))]
+
+
+def letter(env: Env, letter_id: int) -> dict[str, Any]:
+    [found] = [item for item in listed(env) if item["id"] == letter_id]
+    return found
+
+
+def out_dir(env: Env) -> Path:
+    return env.root / "letters-out"
+
+
+def pdfs_in(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.pdf")) if folder.exists() else []
+
+
+def manifest_ids(env: Env, batch: dict[str, Any], folder: Path | None = None) -> list[int]:
+    path = (folder or out_dir(env)) / batch["manifest"]
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [int(row["letter_id"]) for row in csv.DictReader(fh, delimiter=";")]
+
+
+def text_of(path: Path) -> str:
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(path).pages).split())
+
+
+def open_task(env: Env, case_id: int, kind: str) -> dict[str, Any]:
+    [task] = [t for t in env.json("task", "list", "--kind", kind)["tasks"]
+              if t["case_id"] == case_id]
+    return task  # type: ignore[no-any-return]
+
+
+def open_tasks(env: Env, case_id: int, kind: str) -> list[dict[str, Any]]:
+    return [t for t in env.json("task", "list", "--kind", kind)["tasks"]
+            if t["case_id"] == case_id]
+
+
+def finish(env: Env, task: dict[str, Any], outcome: str) -> dict[str, Any]:
+    return env.json("task", "done", str(task["id"]), "--outcome", outcome)  # type: ignore[no-any-return]
+
+
+# --- queued by the step, rendered later -------------------------------------------------------
+
+
+def test_invitation_is_queued_by_the_step_and_no_pdf_is_made_yet(cohort: Env) -> None:
+    invite(cohort, 1)
+    [queued] = listed(cohort)
+    assert (queued["case_id"], queued["template"], queued["status"]) == (1, "uitnodiging",
+                                                                          "queued")
+    assert (queued["file"], queued["checksum"], queued["pages"]) == (None, None, None)
+    assert pdfs_in(out_dir(cohort)) == []
+
+
+def test_refused_step_queues_no_letter(cohort: Env) -> None:
+    invite(cohort, 1)
+    advance(cohort, 1, "hold_conversation", "--set", "classification=work_potential",
+            "--set", "participation_potential=supported")  # no consent to share
+    result = cohort.run("case", "advance", "1", "refer", "--set", "partner=wij_team")
+    assert result.exit_code == 1
+    assert letters_of(cohort, 1) == [("uitnodiging", "queued")]
+
+
+# --- rendered, batched, sent, returned --------------------------------------------------------
+
+
+def test_letter_goes_from_queued_to_in_batch_to_sent_to_returned(cohort: Env) -> None:
+    invite(cohort, 1)
+    [batch] = render(cohort)["batches"]
+    [made] = listed(cohort)
+    assert (made["status"], made["batch"]) == ("in_batch", batch["batch"])
+
+    out = cohort.ok("letters", "batch", "mark-sent", batch["batch"]).stdout
+    assert f"Batch {batch['batch']}: 1 letter(s) marked sent." in out
+    sent = letter(cohort, made["id"])
+    assert sent["status"] == "sent" and sent["sent_at"] is not None
+
+    out = cohort.ok("letters", "returned", str(made["id"])).stdout
+    assert "case 1 has a task to check the address" in out
+    returned = letter(cohort, made["id"])
+    assert returned["status"] == "returned" and returned["returned_at"] is not None
+    task = open_task(cohort, 1, "address_check")
+    assert str(made["id"]) in task["label"]
+
+
+def test_batch_can_be_marked_sent_once(cohort: Env) -> None:
+    invite(cohort, 1)
+    [batch] = render(cohort)["batches"]
+    cohort.ok("letters", "batch", "mark-sent", batch["batch"])
+    again = cohort.run("letters", "batch", "mark-sent", batch["batch"])
+    assert again.exit_code == 1
+    assert "already marked sent" in again.stderr
+    unknown = cohort.run("letters", "batch", "mark-sent", "20991201-999")
+    assert unknown.exit_code == 1
+    assert "no batch 20991201-999" in unknown.stderr
+
+
+def test_only_a_sent_letter_can_come_back(cohort: Env) -> None:
+    invite(cohort, 1)
+    render(cohort)
+    result = cohort.run("letters", "returned", "1")
+    assert result.exit_code == 1
+    assert "in_batch" in result.stderr
+    assert letter(cohort, 1)["status"] == "in_batch"
+    assert open_tasks(cohort, 1, "address_check") == []
+
+
+# --- cancelled until the batch is sent --------------------------------------------------------
+
+
+def test_cancelled_queued_letter_is_never_rendered(cohort: Env) -> None:
+    invite(cohort, 1, 2)
+    out = cohort.ok("letters", "cancel", "1").stdout
+    assert "Letter 1 cancelled." in out
+    summary = render(cohort)
+    assert summary["rendered"] == 1
+    assert letter(cohort, 1)["status"] == "cancelled"
+    assert [p.name for p in pdfs_in(out_dir(cohort) / summary["run_date"] / "letters")] == [
+        "2.pdf"]
+
+
+def test_cancelling_a_batched_letter_takes_the_batch_apart_and_the_next_render_rebatches(
+        cohort: Env) -> None:
+    invite(cohort, 1, 2, 3)
+    [batch] = render(cohort)["batches"]
+    assert sorted(manifest_ids(cohort, batch)) == [1, 2, 3]
+
+    out = cohort.ok("letters", "cancel", "2").stdout
+    assert f"batch {batch['batch']} was taken apart" in out
+    assert [(item["id"], item["status"], item["batch"]) for item in listed(cohort)] == [
+        (3, "rendered", None), (2, "cancelled", None), (1, "rendered", None)]
+    mark = cohort.run("letters", "batch", "mark-sent", batch["batch"])
+    assert mark.exit_code == 1  # the old batch no longer exists
+
+    again = render(cohort)
+    assert again["rendered"] == 0  # not rendered again, only batched again
+    [rebatched] = again["batches"]
+    assert sorted(manifest_ids(cohort, rebatched)) == [1, 3]
+    assert len(PdfReader(out_dir(cohort) / rebatched["pdf"]).pages) == 2
+    assert {item["status"] for item in listed(cohort) if item["id"] != 2} == {"in_batch"}
+
+
+def test_sent_letter_cannot_be_cancelled(cohort: Env) -> None:
+    invite(cohort, 1)
+    [batch] = render(cohort)["batches"]
+    cohort.ok("letters", "batch", "mark-sent", batch["batch"])
+    result = cohort.run("letters", "cancel", "1")
+    assert result.exit_code == 1
+    assert "sent" in result.stderr
+    assert letter(cohort, 1)["status"] == "sent"
+
+
+def test_batch_taken_apart_after_rendering_elsewhere_is_rebatched_by_the_next_render(
+        cohort: Env) -> None:
+    """Staff render once into another folder with --out; the daily run renders into the
+    configured folder. Letters of a batch taken apart must still be batched again."""
+    invite(cohort, 1, 2)
+    elsewhere = cohort.root / "elders"
+    render(cohort, "--out", str(elsewhere))
+    cohort.ok("letters", "cancel", "1")
+
+    summary = render(cohort)
+    [rebatched] = summary["batches"]
+    assert manifest_ids(cohort, rebatched, Path(summary["output_dir"])) == [2]
+    assert letter(cohort, 2)["status"] == "in_batch"
+
+
+# --- cancelled by what happens to the case ----------------------------------------------------
+
+
+def test_declining_cancels_unsent_letters_and_queues_the_confirmation(cohort: Env) -> None:
+    invite(cohort, 1)
+    render(cohort)  # the invitation is in a batch
+    advance(cohort, 1, "reschedule", "--set", "appointment=2100-01-11 10:00")  # queued again
+    advance(cohort, 1, "decline")
+
+    assert letters_of(cohort, 1) == [("uitnodiging", "cancelled"), ("uitnodiging", "cancelled"),
+                                     ("afmelding", "queued")]
+    summary = render(cohort)
+    assert summary["rendered"] == 1
+    [batch] = summary["batches"]
+    [confirmation] = [item for item in listed(cohort) if item["template"] == "afmelding"]
+    assert manifest_ids(cohort, batch) == [confirmation["id"]]
+    text = text_of(out_dir(cohort) / confirmation["file"])
+    assert "U doet niet mee: bevestiging" in text
+    assert "U heeft laten weten dat u niet wilt meedoen" in text
+
+
+def test_declining_keeps_letters_that_went_to_the_mail_house_and_rebatches_the_rest(
+        cohort: Env) -> None:
+    invite(cohort, 1, 2)
+    [batch] = render(cohort)["batches"]
+    cohort.ok("letters", "batch", "mark-sent", batch["batch"])
+    invite(cohort, 3, 4)
+    [second] = render(cohort)["batches"]
+    assert sorted(manifest_ids(cohort, second)) == [3, 4]
+
+    advance(cohort, 1, "decline")  # its invitation was sent: it stays sent
+    advance(cohort, 3, "decline")  # its invitation was in a batch: the batch is taken apart
+    assert letters_of(cohort, 1) == [("uitnodiging", "sent"), ("afmelding", "queued")]
+    assert letters_of(cohort, 3) == [("uitnodiging", "cancelled"), ("afmelding", "queued")]
+    assert letter(cohort, 4)["status"] == "rendered"
+
+    summary = render(cohort)
+    assert summary["rendered"] == 2
+    [third] = summary["batches"]
+    assert sorted(manifest_ids(cohort, third)) == sorted(
+        [4, *(item["id"] for item in listed(cohort) if item["template"] == "afmelding")])
+
+
+def test_closing_a_case_queues_the_closing_letter(cohort: Env) -> None:
+    invite(cohort, 1)
+    advance(cohort, 1, "close", "--set", "reason=no_support_needed")
+    assert letters_of(cohort, 1) == [("uitnodiging", "cancelled"), ("afsluiting", "queued")]
+    render(cohort)
+    [closing] = [item for item in listed(cohort) if item["template"] == "afsluiting"]
+    assert "Wij sluiten uw dossier" in text_of(out_dir(cohort) / closing["file"])
+
+
+def test_withdrawing_consent_for_a_partner_cancels_only_that_partners_referral_letter(
+        cohort: Env) -> None:
+    for case_id in (1, 2):
+        invite(cohort, case_id)
+        advance(cohort, case_id, *CONVERSATION)
+        advance(cohort, case_id, "refer", "--set", "partner=wij_team")
+    data = cohort.json("consent", "withdraw", "1", "share:wij_team", "--how", "phone")
+    assert data["cancelled"]["letters"] == 1
+    assert letters_of(cohort, 1) == [("uitnodiging", "queued"), ("verwijzing", "cancelled")]
+    assert letters_of(cohort, 2) == [("uitnodiging", "queued"), ("verwijzing", "queued")]
+    assert render(cohort)["rendered"] == 3
+
+
+def test_withdrawing_consent_after_rendering_takes_the_referral_out_of_its_batch(
+        cohort: Env) -> None:
+    invite(cohort, 1)
+    advance(cohort, 1, *CONVERSATION)
+    advance(cohort, 1, "refer", "--set", "partner=wij_team")
+    [batch] = render(cohort)["batches"]
+    assert len(manifest_ids(cohort, batch)) == 2
+    cohort.ok("consent", "withdraw", "1", "share:wij_team", "--how", "letter")
+    assert letters_of(cohort, 1) == [("uitnodiging", "rendered"), ("verwijzing", "cancelled")]
+    [rebatched] = render(cohort)["batches"]
+    assert manifest_ids(cohort, rebatched) == [1]
+
+
+def test_referrals_to_two_partners_each_get_their_letter(cohort: Env) -> None:
+    invite(cohort, 1)
+    advance(cohort, 1, *CONVERSATION)
+    advance(cohort, 1, "refer", "--set", "partner=wij_team")
+    advance(cohort, 1, "refer", "--set", "partner=coach_meedoen")
+    assert letters_of(cohort, 1) == [("uitnodiging", "queued"), ("verwijzing", "queued"),
+                                     ("verwijzing", "queued")]
+    render(cohort)
+    texts = [text_of(out_dir(cohort) / item["file"]) for item in listed(cohort)
+             if item["template"] == "verwijzing"]
+    assert any("het WIJ-team" in text for text in texts)
+    assert any("Coach Meedoen" in text for text in texts)
+
+
+def test_rescheduling_replaces_the_still_queued_invitation(cohort: Env) -> None:
+    invite(cohort, 1)
+    advance(cohort, 1, "reschedule", "--set", "appointment=2100-01-11 14:00")
+    [new, old] = listed(cohort, "--case", "1")
+    assert (old["status"], new["status"]) == ("cancelled", "queued")
+    assert "replaced" in old["reason"]
+    assert render(cohort)["rendered"] == 1
+    text = text_of(out_dir(cohort) / letter(cohort, new["id"])["file"])
+    assert "maandag 11 januari 2100 om 14.00 uur" in text
+    assert "4 januari 2100" not in text
+
+
+# --- letters from finished tasks --------------------------------------------------------------
+
+
+def test_finished_report_queues_the_report_letter(cohort: Env) -> None:
+    invite(cohort, 1)
+    advance(cohort, 1, *CONVERSATION, "--set", "themes.health=Last van de rug")
+    report = finish(cohort, open_task(cohort, 1, "report_due"), "done")
+    assert report["letter"] == "verslag"
+    assert letters_of(cohort, 1) == [("uitnodiging", "queued"), ("verslag", "queued")]
+    assert pdfs_in(out_dir(cohort)) == []
+    render(cohort)
+    [made] = [item for item in listed(cohort) if item["template"] == "verslag"]
+    assert "Gezondheid: Last van de rug" in text_of(out_dir(cohort) / made["file"])
+
+
+def test_unreached_reminder_call_queues_a_reminder_letter_with_the_appointment(
+        cohort: Env) -> None:
+    invite(cohort, 1)
+    render(cohort)
+    report = finish(cohort, open_task(cohort, 1, "reminder_call"), "not_reached")
+    assert report["letter"] == "herinnering"
+    assert letters_of(cohort, 1) == [("uitnodiging", "in_batch"), ("herinnering", "queued")]
+    render(cohort)
+    [made] = [item for item in listed(cohort) if item["template"] == "herinnering"]
+    text = text_of(out_dir(cohort) / made["file"])
+    assert "Herinnering aan uw afspraak" in text
+    assert "Wanneer: maandag 4 januari 2100 om 10.00 uur" in text
+
+
+def test_reached_reminder_call_queues_no_letter(cohort: Env) -> None:
+    invite(cohort, 1)
+    report = finish(cohort, open_task(cohort, 1, "reminder_call"), "reached")
+    assert report["letter"] is None
+    assert letters_of(cohort, 1) == [("uitnodiging", "queued")]
+
+
+def test_unreached_follow_up_call_queues_a_letter_asking_them_to_call(cohort: Env) -> None:
+    invite(cohort, 1)
+    advance(cohort, 1, *CONVERSATION)
+    advance(cohort, 1, "self_action")
+    report = finish(cohort, open_task(cohort, 1, "follow_up_call"), "not_reached")
+    assert report["letter"] == "nabellen"
+    assert report["next_round"] is not None  # staff still call again
+    assert letters_of(cohort, 1)[-1] == ("nabellen", "queued")
+    render(cohort)
+    [made] = [item for item in listed(cohort) if item["template"] == "nabellen"]
+    assert "Wij konden u niet bereiken" in text_of(out_dir(cohort) / made["file"])
+
+
+# --- the daily run --------------------------------------------------------------------------
+
+
+def test_daily_run_renders_and_batches_what_was_queued(cohort: Env) -> None:
+    invite(cohort, 1, 2)
+    summary = cohort.json("daily")
+    letters = summary["letters"]
+    assert letters["rendered"] == 2
+    assert [b["letters"] for b in letters["batches"]] == [2]
+    assert {item["status"] for item in listed(cohort)} == {"in_batch"}
+    assert (out_dir(cohort) / letters["batches"][0]["pdf"]).is_file()
+    again = cohort.json("daily")
+    assert (again["letters"]["rendered"], again["letters"]["batches"]) == (0, [])
+
+
+def test_daily_run_with_a_letter_that_fails_exits_1(cohort: Env) -> None:
+    """A broken template fails the letter; the run reports it the way it reports any item
+    that failed: exit code 1, for whoever watches the scheduler."""
+    invite(cohort, 1)
+    folder = cohort.root / "templates"
+    shutil.copytree(TEMPLATES, folder)
+    invitation = folder / "uitnodiging.typ.j2"
+    invitation.write_text(invitation.read_text(encoding="utf-8")
+                          .replace("{{ location }}", "{{ place }}"), encoding="utf-8")
+    config = cohort.config.read_text(encoding="utf-8")
+    cohort.config.write_text(config.replace(f'templates = "{TEMPLATES.as_posix()}"',
+                                            f'templates = "{folder.as_posix()}"'),
+                             encoding="utf-8")
+
+    result = cohort.run("daily", "--json")
+    summary = json.loads(result.stdout)
+    [failed] = summary["letters"]["failed"]
+    assert failed["template"] == "uitnodiging"
+    assert summary["status"] == "failed"
+    assert result.exit_code == 1
