@@ -84,6 +84,12 @@ class Step:
     effects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     actor: str = ""
 
+    @property
+    def fresh(self) -> bool:
+        """True for the first step after a case was opened: nothing planned exists yet, so
+        there is nothing to cancel, move or replace (three statements saved)."""
+        return self.seq == 2
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "case_id": self.case_id,
@@ -536,7 +542,7 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                 old_status = "not_home" if step.trigger == "not_home" else "moved"
                 if step.case_id in pending:
                     pending.pop(step.case_id)["status"] = old_status
-                else:
+                elif not step.fresh:
                     marks.append({"b_case": step.case_id, "b_status": old_status})
                 if payload.get("starts_at"):
                     row = {"case_id": step.case_id,
@@ -552,10 +558,11 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                     marks.append({"b_case": step.case_id, "b_status": payload["status"]})
             elif kind == "cancel_tasks":
                 scope = payload["scope"]
-                cancels.setdefault((step.case_id, scope), {
-                    "b_case": step.case_id, "b_now": now,
-                    "b_scope": "case" if scope == "all" else "state",
-                })
+                if not step.fresh:
+                    cancels.setdefault((step.case_id, scope), {
+                        "b_case": step.case_id, "b_now": now,
+                        "b_scope": "case" if scope == "all" else "state",
+                    })
                 for row in pending_tasks.get(step.case_id, []):
                     if row["status"] == "open" and (scope == "all" or row["scope"] == "state"):
                         row["status"] = "cancelled"
@@ -574,9 +581,10 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                     if (earlier["template"], earlier["partner"], earlier["status"]) == (
                             row["template"], row["partner"], "queued"):
                         earlier["status"] = "cancelled"  # a newer letter of the same kind
-                superseded.setdefault((step.case_id, row["template"], row["partner"]), {
-                    "b_case": step.case_id, "b_template": row["template"],
-                    "b_partner": row["partner"]})
+                if not step.fresh:
+                    superseded.setdefault((step.case_id, row["template"], row["partner"]), {
+                        "b_case": step.case_id, "b_template": row["template"],
+                        "b_partner": row["partner"]})
                 letters.append(row)
                 pending_letters.setdefault(step.case_id, []).append(row)
             elif kind == "consent":
