@@ -116,7 +116,11 @@ class Event(Base):
     """Append-only history of a case: one row per transition (and the opening)."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
+        # Reports count events of a few triggers up to a date.
+        Index("ix_events_trigger_at", "trigger", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))

@@ -54,7 +54,18 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None) -> None:
 
 
 def _register() -> None:
-    from casework.cli import case, cohort, consent, daily, db, letters, staff, task, workflow
+    from casework.cli import (
+        case,
+        cohort,
+        consent,
+        daily,
+        db,
+        letters,
+        report,
+        staff,
+        task,
+        workflow,
+    )
 
     cli.add_command(db.init_command)
     cli.add_command(db.db)
@@ -68,6 +79,7 @@ def _register() -> None:
     cli.add_command(consent.consent)
     cli.add_command(consent.referral)
     cli.add_command(letters.letters)
+    cli.add_command(report.report)
 
 
 _register()
