@@ -47,6 +47,10 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("letters.window_top_mm", 50.0, "envelope window: distance from the top of the page"),
     ("letters.window_width_mm", 85.0, "envelope window: width"),
     ("letters.window_height_mm", 35.0, "envelope window: height"),
+    ("reports.annual_benefit_per_fte", 14000.0,
+     "yearly benefit saved per fte that leaves it (euro), for the outflow report"),
+    ("reports.care_partners", ["wij_team"],
+     "partners that count as care (referred on to care, went to the social team)"),
     ("rules.disabled", [], "rules switched off although a route names them"),
     ("rules.voluntary.invitation_variant", "with_sentence",
      "invitation letter variant: with_sentence (says participation is voluntary) or "

@@ -7,13 +7,16 @@ checked the same way and stored as JSON (datetimes as ISO 8601 in UTC).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-FIELD_TYPES = ("text", "datetime", "date", "choice", "choices", "notes", "int", "bool")
+FIELD_TYPES = (
+    "text", "datetime", "date", "choice", "choices", "notes", "int", "number", "bool",
+)
 _TRUE = {"yes", "ja", "true", "1", "y", "j"}
 _FALSE = {"no", "nee", "false", "0", "n", ""}
 _DUTCH_DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
@@ -49,6 +52,7 @@ class Field:
             "datetime": "a date and time, e.g. 2026-11-25 14:00",
             "date": "a date, e.g. 2026-11-25",
             "int": "a whole number",
+            "number": "a number of at least 0, e.g. 0.5 (a decimal point or comma)",
             "bool": "yes or no",
             "text": "text",
         }[self.type]
@@ -153,6 +157,15 @@ def _int(field: Field, value: Any, tz: ZoneInfo) -> int:
     return int(value)
 
 
+def _number(field: Field, value: Any, tz: ZoneInfo) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(value.strip().replace(",", ".")) if isinstance(value, str) else float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError
+    return number
+
+
 def _bool(field: Field, value: Any, tz: ZoneInfo) -> bool:
     if isinstance(value, bool):
         return value
@@ -169,5 +182,6 @@ _COERCE = {
     "choices": _choices,
     "notes": _notes,
     "int": _int,
+    "number": _number,
     "bool": _bool,
 }
