@@ -27,7 +27,7 @@ ROUTE_KEYS = {"id", "workflow", "workflow_version", "state", "wijk", "assigned_t
               "state_entered_at", "closed_at", "close_reason"}
 WIDE = {"COLUMNS": "200"}  # a wide terminal, so rich tables do not wrap
 TRIGGERS = ["invite", "reschedule", "not_home", "hold_conversation", "refer", "self_action",
-            "start_activity", "follow_up", "decline", "close"]
+            "start_activity", "follow_up", "record_outflow", "decline", "close"]
 
 
 def cohort_rows() -> list[dict[str, str]]:
@@ -340,7 +340,7 @@ def test_triggers_follow_the_case_along_its_route(cohort: Env) -> None:
     advance(cohort, 1, *CONVERSATION)
     spoken = {t["trigger"] for t in cohort.json("case", "triggers", "1")["triggers"]
               if t["possible"]}
-    assert spoken == {"refer", "self_action", "decline", "close"}
+    assert spoken == {"refer", "self_action", "record_outflow", "decline", "close"}
 
 
 def test_triggers_as_text_says_can_and_cannot(cohort: Env) -> None:

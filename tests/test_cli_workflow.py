@@ -15,7 +15,7 @@ from casework.cli import cli
 # The triggers of the Kansen in Kaart route as the README names them.
 README_TRIGGERS = [
     "invite", "reschedule", "not_home", "hold_conversation", "refer", "self_action",
-    "start_activity", "follow_up", "decline", "close",
+    "start_activity", "follow_up", "record_outflow", "decline", "close",
 ]
 STATES = ["selected", "invited", "spoken", "referred", "active", "follow_up", "closed"]
 
@@ -43,7 +43,7 @@ def test_workflow_list_json_gives_each_route_with_stable_keys(config: Path) -> N
     routes = json.loads(ok(config, "list", "--json").stdout)
     assert routes == [{
         "id": "kansen-in-kaart", "version": 1, "label": "Kansen in Kaart",
-        "file": "kansen_in_kaart.toml", "states": 7, "triggers": 10,
+        "file": "kansen_in_kaart.toml", "states": 7, "triggers": 11,
     }]
 
 

@@ -74,6 +74,8 @@ DATA: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "start_activity": st.fixed_dictionaries(
         {"activity": st.sampled_from(["volunteering", "work", "other"])}),
     "follow_up": st.just({}),
+    "record_outflow": st.fixed_dictionaries(
+        {"outflow_date": st.just("2030-02-01"), "fte": st.sampled_from(["0,5", "1"])}),
     "decline": st.just({}),
     "close": st.fixed_dictionaries(
         {"reason": st.sampled_from(["no_support_needed", "completed", "other"])}),
