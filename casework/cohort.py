@@ -103,17 +103,23 @@ class ImportSummary:
         }
 
 
-def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
-    """Return the participant values of one CSV row; RowError says what is wrong."""
-    for name in REQUIRED:
-        if not raw.get(name, "").strip():
-            raise RowError("missing required field", f"{name} is empty")
-    number = raw["bsn"].strip().replace(" ", "").replace(".", "")
+def normalise_bsn(text: str) -> str:
+    """Return the BSN as 9 digits; RowError (never showing the number) when it is not one."""
+    number = text.strip().replace(" ", "").replace(".", "")
     if not number.isdigit() or not 8 <= len(number) <= 9:
         raise RowError("invalid BSN", "BSN must be 9 digits (check the number)")
     number = number.zfill(9)
     if int(number) == 0 or stdnum_bsn.checksum(number) != 0:
         raise RowError("invalid BSN", "BSN fails the elfproef (check the number)")
+    return number
+
+
+def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
+    """Return the participant values of one CSV row; RowError says what is wrong."""
+    for name in REQUIRED:
+        if not raw.get(name, "").strip():
+            raise RowError("missing required field", f"{name} is empty")
+    number = normalise_bsn(raw["bsn"])
     postcode = raw["postcode"].strip().upper()
     match = _POSTCODE.match(postcode)
     if match is None:

@@ -301,7 +301,7 @@ class Engine:
             step.effects.append(("letter", self.letter_row(route, case, step, template)))
         if closed:
             step.effects.append(("cancel_tasks", {"scope": "all"}))
-        else:
+        elif not transition.internal:
             step.effects.append(("cancel_tasks", {"scope": "state"}))
             for task in route.states[dest].tasks:
                 row = plan_task(task, case, step, self.tz)
@@ -508,12 +508,15 @@ def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
     due = shift(anchor, task.offset, task.forward, task.workdays)
     entered = step.at.astimezone(tz).date()
     due = max(due, entered)  # work planned before it was asked for is due at once
+    spec = task.spec()
+    if task.repeat_for is not None:
+        spec["until"] = shift(entered, task.repeat_for, True, False).isoformat()
     return {
         "key": f"{case.id}:{step.seq}:{task.kind}:1", "case_id": case.id, "kind": task.kind,
         "due": due, "round": 1, "status": "open", "attempts": 0,
         "assigned_to": None if task.role else case.assigned_to, "result": None,
         "done_at": None, "performer": task.by, "scope": task.scope, "role": task.role,
-        "label": task.label, "spec": task.spec(), "origin_seq": step.seq, "last_error": None,
+        "label": task.label, "spec": spec, "origin_seq": step.seq, "last_error": None,
         "escalate_to": task.escalate, "escalated_at": None, "done_by": None,
     }
 

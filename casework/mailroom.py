@@ -88,6 +88,8 @@ def letter_context(engine: Engine, row: Any, letter_date: date) -> dict[str, Any
         "agreed": payload.get("agreed"), "correction_days": s["letters.correction_days"],
         "voluntary_sentence": False, "variant": row.variant,
     }
+    if route.contact:
+        ctx["org"]["contact"] = route.contact
     if payload.get("appointment"):
         ctx["appointment"] = dutch_moment(datetime.fromisoformat(payload["appointment"]),
                                           engine.tz)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -200,6 +201,35 @@ class Consent(Base):
     method: Mapped[str] = mapped_column(String(30))
     recorded_by: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Budget(Base):
+    """The work budget of a project (a route) for a year, in euro cents."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (UniqueConstraint("workflow_id", "year", name="uq_budgets_route_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(80))
+    year: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    set_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Spending(Base):
+    """Money spent from a project's work budget on one case, with its purpose."""
+
+    __tablename__ = "spending"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budgets.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(200))
+    spent_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Letter(Base):

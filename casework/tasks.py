@@ -143,6 +143,15 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
                 trigger = spec["expire"]
                 trigger_data = dict(spec.get("expire_data") or {})
                 result["expired"] = True
+        if spec.get("repeat") and next_due is None:
+            # Recurring work: the next one, unless the series has run its time.
+            following = shift(max(now.astimezone(engine.tz).date(), task.due),
+                              parse_duration(spec["repeat"]), True,
+                              spec.get("calendar") == "workdays")
+            if not spec.get("until") or following <= date.fromisoformat(spec["until"]):
+                next_due = following
+            else:
+                report["series_ended"] = True
         # Claim first: of two people finishing the same task, one gets the rowcount.
         finished = conn.execute(
             update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")

@@ -19,18 +19,18 @@ from casework.errors import NotFound, WorkflowError
 from casework.fields import FIELD_TYPES, Field
 
 EFFECTS = ("appointment", "referral")
-_WORKFLOW_KEYS = {"id", "version", "label", "initial", "rules", "description"}
+_WORKFLOW_KEYS = {"id", "version", "label", "initial", "rules", "description", "contact"}
 _STATE_KEYS = {"label", "final", "tasks", "letter", "description"}
 _TRANSITION_KEYS = {
     "trigger", "source", "dest", "label", "needs", "accepts", "records", "reason",
     "max", "then", "description", "ends_appointment", "consent", "sanction", "benefit",
-    "letter", "no_letter_for",
+    "letter", "no_letter_for", "internal",
 }
 APPOINTMENT_ENDINGS = ("held", "cancelled")
 _FIELD_KEYS = {"type", "label", "choices", "keys", "description", "consent", "labels"}
 _TASK_KEYS = {
     "kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "expire_data",
-    "label", "by", "scope", "escalate", "role", "outcomes", "letters",
+    "label", "by", "scope", "escalate", "role", "outcomes", "letters", "repeat", "for",
 }
 _PERFORMERS = ("staff", "system")
 TASK_OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
@@ -68,6 +68,10 @@ class TaskSpec:
     expire_data: dict[str, Any] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     letters: dict[str, str] = field(default_factory=dict)
+    # Recurring work (a contact every 6 weeks): when one is done the next is planned, for as
+    # long as the case stays (within ``repeat_for`` of the first, when given).
+    repeat: Duration | None = None
+    repeat_for: Duration | None = None
 
     @property
     def workdays(self) -> bool:
@@ -83,6 +87,8 @@ class TaskSpec:
             "outcomes": {k: {"trigger": o.trigger, "data": o.data}
                          for k, o in self.outcomes.items()},
             "letters": dict(self.letters),
+            "repeat": _duration_text(self.repeat) if self.repeat else None,
+            "repeat_for": _duration_text(self.repeat_for) if self.repeat_for else None,
         }
 
 
@@ -127,6 +133,8 @@ class TransitionSpec:
     consent: str | None = None
     sanction: bool = False
     benefit: bool = False
+    # Records something without leaving the state: the state's planned work stays as it is.
+    internal: bool = False
     letter: str | None = None
     no_letter_for: tuple[str, ...] = ()
 
@@ -148,6 +156,8 @@ class Route:
     transitions: list[TransitionSpec]
     fields: dict[str, Field]
     rules: tuple[str, ...] = ()
+    # Who signs the route's letters and answers calls (else organisation.contact).
+    contact: str | None = None
     _by_key: dict[tuple[str, str], TransitionSpec] = field(default_factory=dict, repr=False)
     _triggers: list[str] = field(default_factory=list, repr=False)
     _machine: Any = field(default=None, repr=False)
@@ -337,6 +347,8 @@ def _load_route(path: Path) -> Route:
         problem("[workflow]: 'id' is missing or not text")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         problem("[workflow]: 'version' must be a whole number >= 1")
+    if "contact" in head and not (isinstance(head["contact"], str) and head["contact"].strip()):
+        problem("[workflow]: 'contact' must be text (who signs the letters)")
     rules = _as_list(head.get("rules"))
     if not all(isinstance(r, str) for r in rules):
         problem("[workflow]: 'rules' must be a list of rule names")
@@ -466,6 +478,9 @@ def _load_route(path: Path) -> Route:
                 continue
             if states[source].final:
                 problem(f"state '{source}': is final but has an exit ('{trigger}' to '{dest}')")
+            if spec.get("internal") and source != dest:
+                problem(f"{label}: 'internal' steps stay in their state, but this one goes "
+                        f"from '{source}' to '{dest}'")
             key = (trigger, source)
             if key in seen:
                 problem(
@@ -481,6 +496,7 @@ def _load_route(path: Path) -> Route:
                 consent=spec.get("consent"), sanction=bool(spec.get("sanction", False)),
                 benefit=bool(spec.get("benefit", False)), letter=spec.get("letter"),
                 no_letter_for=tuple(_as_list(spec.get("no_letter_for"))),
+                internal=spec.get("internal") is True,
             ))
     triggers_by_source: dict[str, set[str]] = {}
     for t in transitions:
@@ -523,6 +539,7 @@ def _load_route(path: Path) -> Route:
     return Route(
         id=wid, version=version, label=str(head.get("label", wid)), initial=initial, path=path,
         states=states, transitions=transitions, fields=fields, rules=tuple(rules),
+        contact=str(head["contact"]) if head.get("contact") else None,
     )
 
 
@@ -543,7 +560,7 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
     if len(offsets) != 1:
         problems.append("give exactly one of 'after' or 'before' (an ISO 8601 duration such as "
                         "P3M)")
-    for key in (*offsets, *(["every"] if "every" in task else [])):
+    for key in (*offsets, *[k for k in ("every", "repeat", "for") if k in task]):
         try:
             durations[key] = parse_duration(task[key])
         except ValueError as exc:
@@ -560,6 +577,13 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
         rounds = 1
     elif rounds > 1 and "every" not in task:
         problems.append("'rounds' > 1 needs 'every' (the time between rounds, e.g. P2W)")
+    if "repeat" in task and task.get("by", "staff") != "staff":
+        problems.append("'repeat' is for work people do (by = \"staff\")")
+    if "for" in task and "repeat" not in task:
+        problems.append("'for' needs 'repeat' (how often the work comes back, e.g. P6W)")
+    if "repeat" in task and rounds > 1:
+        problems.append("give either 'rounds' (tries when not reached) or 'repeat' "
+                        "(recurring work), not both")
     by = task.get("by", "staff")
     if by not in _PERFORMERS:
         problems.append(f"'by' must be one of {', '.join(_PERFORMERS)}")
@@ -613,7 +637,8 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
         forward=offsets[0] == "after", anchor=anchor, calendar=calendar, rounds=rounds,
         every=durations.get("every"), by=by, scope=scope, role=task.get("role"),
         escalate=task.get("escalate"), expire=expire, expire_data=dict(expire_data),
-        outcomes=outcomes, letters=dict(letters),
+        outcomes=outcomes, letters=dict(letters), repeat=durations.get("repeat"),
+        repeat_for=durations.get("for"),
     )
 
 

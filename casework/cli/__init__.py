@@ -55,6 +55,7 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None) -> None:
 
 def _register() -> None:
     from casework.cli import (
+        budget,
         case,
         cohort,
         consent,
@@ -80,6 +81,7 @@ def _register() -> None:
     cli.add_command(consent.referral)
     cli.add_command(letters.letters)
     cli.add_command(report.report)
+    cli.add_command(budget.budget)
 
 
 _register()

@@ -188,6 +188,43 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
     click.echo(line)
 
 
+@case.command("open")
+@click.option("--workflow", "workflow_id", required=True,
+              help="The route (e.g. participatiecoach).")
+@click.option("--bsn", required=True, help="The person's BSN (never printed).")
+@click.option("--source", help="Where the signal came from (routes that ask for it).")
+@click.option("--surname", help="New person: surname.")
+@click.option("--initials", help="New person: initials.")
+@click.option("--prefix", help="New person: prefix (tussenvoegsel).")
+@click.option("--street", help="New person: street.")
+@click.option("--house-number", "house_number", help="New person: house number.")
+@click.option("--suffix", "house_number_suffix", help="New person: house number suffix.")
+@click.option("--postcode", help="New person: postcode (1234 AB).")
+@click.option("--city", help="New person: city.")
+@click.option("--wijk", help="New person: wijk.")
+@click.option("--phone", help="New person: phone number.")
+@click.option("--email", help="New person: e-mail address.")
+@click.option("--birth-date", "birth_date", help="New person: date of birth.")
+@click.option("--note", help="A note for the timeline.")
+@actor_option
+@json_option
+@click.pass_obj
+def open_command(state: CliState, workflow_id: str, bsn: str, source: str | None,
+                 note: str | None, actor: str | None, as_json: bool, **person: str | None) -> None:
+    """Open a case for one person (arriving by a signal); new people need their details."""
+    from casework.intake import open_case
+
+    details = {key: value for key, value in person.items() if value is not None}
+    result = open_case(state.engine(), state.who(actor), workflow_id, {"bsn": bsn, **details},
+                       source, note)
+    if as_json:
+        print_json(result)
+        return
+    known = "new person" if result["new_person"] else "known person"
+    click.echo(f"Case {result['id']} opened on {result['workflow']} version "
+               f"{result['workflow_version']} in state {result['state']} ({known}).")
+
+
 @case.command("assign")
 @click.argument("case_id", type=int)
 @click.argument("worker")

@@ -17,6 +17,7 @@ from casework.models import Case, Event
 from casework.reports.scope import Scope, check, event_conditions, field, persons_if
 
 OUTFLOW_TRIGGER = "record_outflow"
+SUSTAINABILITY_TRIGGER = "check_sustainability"
 
 
 def year_share(outflow: date, year: int) -> float:
@@ -53,6 +54,12 @@ def outflow(engine: Engine, scope: Scope, year: int | None = None) -> dict[str, 
     earlier = joined(persons_if(literal(True), person).label("persons"),
                      func.coalesce(func.sum(fte), 0.0).label("fte")).where(~in_year)
     year_persons = joined(persons_if(literal(True), person)).where(in_year)
+    off = Event.data["still_off_benefit"].as_boolean()
+    checks = (select(persons_if(literal(True), person).label("checked"),
+                     persons_if(off.is_(True), person).label("still_off"),
+                     persons_if(off.is_(False), person).label("back_on"))
+              .select_from(Event).join(Case, Case.id == Event.case_id)
+              .where(*event_conditions(engine, scope, (SUSTAINABILITY_TRIGGER,))))
     with engine.db.connect() as conn:
         months = {r.month: (int(r.persons), float(r.fte or 0)) for r in conn.execute(per_month)}
         month_savings: dict[str, float] = {}
@@ -61,6 +68,7 @@ def outflow(engine: Engine, scope: Scope, year: int | None = None) -> dict[str, 
             month_savings[r.day[:7]] = month_savings.get(r.day[:7], 0.0) + saved
         before = conn.execute(earlier).one()
         persons = int(conn.execute(year_persons).scalar_one())
+        checked = conn.execute(checks).one()
     by_month = []
     for number in range(1, 13):
         key = f"{year}-{number:02d}"
@@ -79,4 +87,9 @@ def outflow(engine: Engine, scope: Scope, year: int | None = None) -> dict[str, 
         "by_month": by_month,
         "earlier_years": {"persons": int(before.persons), "fte": round(earlier_fte, 2),
                           "savings": round(earlier_savings, 2)},
+        # Six months after the outflow (routes with a sustainability check), up to the as-of
+        # date: still off benefit, or back on it.
+        "sustainability": {"checked": int(checked.checked),
+                           "still_off_benefit": int(checked.still_off),
+                           "back_on_benefit": int(checked.back_on)},
     }

@@ -133,6 +133,10 @@ def _outflow(report: dict[str, Any]) -> list[list[Any]]:
                  earlier["savings"]])
     rows.append([f"total {report['year']}", report["persons"], report["fte"],
                  report["savings"]])
+    check = report["sustainability"]
+    if check["checked"]:
+        rows.append(["after 6 months: still off benefit", check["still_off_benefit"], "", ""])
+        rows.append(["after 6 months: back on benefit", check["back_on_benefit"], "", ""])
     return rows
 
 

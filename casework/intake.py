@@ -1,0 +1,78 @@
+"""Opening one case at a time: people who arrive by a signal, not by a cohort file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from casework.access import log_access
+from casework.cohort import REQUIRED, RowError, check_row, normalise_bsn
+from casework.engine import Engine
+from casework.errors import InvalidData
+from casework.fields import FieldValueError
+from casework.models import Case, Event, Participant
+
+SOURCE_FIELD = "source"
+
+
+def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, str],
+              source: str | None = None, note: str | None = None) -> dict[str, Any]:
+    """Open a case on the newest version of a route for one person (known by BSN, or new
+    with the details given); return the case.
+
+    A route with a ``source`` field needs the source of the signal. A person with an open
+    case on the route is refused; after a closed one a new case may open (people come back).
+    """
+    route = engine.registry.get(workflow_id)
+    data: dict[str, Any] = {}
+    if SOURCE_FIELD in route.fields:
+        if not source:
+            raise InvalidData(f"route '{workflow_id}' needs --source: "
+                              f"{route.fields[SOURCE_FIELD].describe()}")
+        try:
+            data[SOURCE_FIELD] = route.fields[SOURCE_FIELD].coerce(source, engine.tz)
+        except FieldValueError as exc:
+            raise InvalidData(f"--source: {exc}") from None
+    elif source:
+        data[SOURCE_FIELD] = source.strip()
+    now = engine.now()
+    try:
+        bsn = normalise_bsn(person.get("bsn", ""))
+    except RowError as exc:
+        raise InvalidData(f"--bsn: {exc.detail}") from None
+    with engine.db.begin() as conn:
+        known = conn.execute(select(Participant).where(Participant.bsn == bsn)).first()
+        if known is None:
+            missing = [name for name in REQUIRED if not person.get(name, "").strip()]
+            if missing:
+                options = ", ".join("--" + name.replace("_", "-") for name in missing)
+                raise InvalidData(f"this person is new: give {options}")
+            try:
+                values = check_row(person, now.astimezone(engine.tz).date())
+            except RowError as exc:
+                raise InvalidData(f"{exc.category}: {exc.detail}") from None
+            person_id = conn.execute(insert(Participant).values(**values, created_at=now)
+                                     .returning(Participant.id)).scalar_one()
+            wijk = values["wijk"]
+        else:
+            person_id, wijk = known.id, known.wijk
+            already = conn.execute(select(Case.id).where(
+                Case.participant_id == person_id, Case.workflow_id == workflow_id,
+                Case.closed_at.is_(None))).scalar()
+            if already is not None:
+                raise InvalidData(f"this person already has open case {already} on "
+                                  f"'{workflow_id}'; add to that case instead")
+        case_id = conn.execute(insert(Case).values(
+            participant_id=person_id, workflow_id=route.id, workflow_version=route.version,
+            state=route.initial, state_entered_at=now, wijk=wijk, data=data, opened_at=now,
+            last_event_at=now, version=1,
+        ).returning(Case.id)).scalar_one()
+        conn.execute(insert(Event).values(
+            case_id=case_id, seq=1, at=now, recorded_at=now, actor=actor, trigger="open",
+            from_state=None, to_state=route.initial,
+            data={"opened_by": "case open", **data}, note=note, reason=None,
+        ))
+        log_access(conn, actor, "case open", [case_id], route.id, now)
+    return {"id": case_id, "workflow": route.id, "workflow_version": route.version,
+            "state": route.initial, "new_person": known is None, **data}
