@@ -11,7 +11,17 @@ from sqlalchemy.orm import Session
 from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound, no_case
-from casework.models import Appointment, Case, Event, Participant, Referral, Staff, Task
+from casework.models import (
+    Appointment,
+    Case,
+    Employer,
+    Event,
+    Match,
+    Participant,
+    Referral,
+    Staff,
+    Task,
+)
 from casework.people import display_name, person_dict
 
 
@@ -93,6 +103,13 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
         referrals = conn.execute(
             select(Referral).where(Referral.case_id == case_id).order_by(Referral.id)
         ).scalars().all()
+        from casework.meetings import meetings_of_case
+
+        meetings = meetings_of_case(conn.connection(), case_id)
+        matches = conn.execute(
+            select(Match, Employer.name).join(Employer, Employer.id == Match.employer_id)
+            .where(Match.case_id == case_id).order_by(Match.id)
+        ).all()
         log_access(conn.connection(), actor, "show", [case_id], _purpose({case.workflow_id}),
                    engine.now())
     return {
@@ -118,6 +135,12 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
             {"partner": r.partner, "status": r.status, "outcome": r.outcome,
              "referred_at": _iso(r.referred_at)}
             for r in referrals
+        ],
+        "meetings": meetings,
+        "matches": [
+            {"employer": name, "job": m.job, "hours_per_week": m.hours_per_week, "fte": m.fte,
+             "matched_at": _iso(m.matched_at)}
+            for m, name in matches
         ],
         "timeline": [
             {"seq": e.seq, "at": _iso(e.at), "recorded_at": _iso(e.recorded_at),

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy import Engine as SAEngine
 
 from casework.calendar import shift
@@ -27,7 +27,17 @@ from casework.errors import (
     no_case,
 )
 from casework.fields import FieldValueError
-from casework.models import Appointment, Case, Consent, Event, Letter, Referral, Task
+from casework.models import (
+    Appointment,
+    Case,
+    Consent,
+    Employer,
+    Event,
+    Letter,
+    Match,
+    Referral,
+    Task,
+)
 from casework.rules import RuleContext, Rules
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
 
@@ -288,6 +298,11 @@ class Engine:
             }))
         elif transition.records == "referral":
             step.effects.append(("referral", {"partner": data["partner"]}))
+        elif transition.records == "match":
+            step.effects.append(("match", {
+                "employer_id": employer_id(ctx, data["employer"]), "job": data.get("job"),
+                "hours_per_week": data.get("hours_per_week"), "fte": data.get("fte"),
+            }))
         if transition.ends_appointment:
             step.effects.append(("end_appointment", {"status": transition.ends_appointment}))
         self.rules.after_transition(ctx, route, case, step)
@@ -495,6 +510,20 @@ def cancel_pending_letters(conn: Connection, case_ids: list[int],
                             .values(status="cancelled", batch=None)).rowcount)
 
 
+def employer_id(ctx: RuleContext, name: str) -> int:
+    """Return the id of the employer of that name (any case); InvalidData when unknown."""
+    known: dict[str, int] = ctx.scratch.setdefault("employers", {})
+    key = name.strip().lower()
+    if key not in known:
+        found = ctx.conn.execute(select(Employer.id).where(
+            func.lower(Employer.name) == key)).scalar()
+        if found is None:
+            raise InvalidData(f"no employer '{name.strip()}'; add it with "
+                              f"'casework employer add \"{name.strip()}\" --sector ...'")
+        known[key] = int(found)
+    return known[key]
+
+
 def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
               tz: ZoneInfo) -> dict[str, Any] | None:
     """Return the task row a state plans on entry, or None when its anchor is missing."""
@@ -539,6 +568,7 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
     new_appointments: list[dict[str, Any]] = []
     pending: dict[int, dict[str, Any]] = {}
     referrals: list[dict[str, Any]] = []
+    matches: list[dict[str, Any]] = []
     for step in steps:
         for kind, payload in step.effects:
             if kind == "appointment":
@@ -596,6 +626,9 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                     "scope": scope, "granted": True, "method": payload["method"],
                     "recorded_by": step.actor or "?", "at": step.at,
                 } for scope in payload["scopes"])
+            elif kind == "match":
+                matches.append({"case_id": step.case_id, **payload, "matched_at": step.at,
+                                "origin_seq": step.seq})
             elif kind == "referral":
                 referrals.append({"case_id": step.case_id, "partner": payload["partner"],
                                   "status": "sent", "outcome": None, "referred_at": step.at,
@@ -610,6 +643,8 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
         conn.execute(insert(_APPOINTMENTS), new_appointments)
     if referrals:
         conn.execute(insert(Referral.__table__), referrals)
+    if matches:
+        conn.execute(insert(Match.__table__), matches)
     if consents:
         conn.execute(insert(Consent.__table__), consents)
     if cancel_all:

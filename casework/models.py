@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -289,3 +290,61 @@ class DailyRun(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     host: Mapped[str | None] = mapped_column(String(200))
     pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class Employer(Base):
+    """An employer candidates meet at Meedoenpleinen and may be matched with."""
+
+    __tablename__ = "employers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    sector: Mapped[str | None] = mapped_column(String(100))
+    contact: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Meeting(Base):
+    """A Meedoenplein or another meeting where candidates and employers meet."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str | None] = mapped_column(String(200))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    place: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MeetingAttendance(Base):
+    """Who attended a meeting: a candidate (case) or an employer."""
+
+    __tablename__ = "meeting_attendance"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "case_id", name="uq_attendance_case"),
+        UniqueConstraint("meeting_id", "employer_id", name="uq_attendance_employer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Match(Base):
+    """A case matched with an employer: the job, hours per week and fte."""
+
+    __tablename__ = "matches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
+    job: Mapped[str | None] = mapped_column(String(200))
+    hours_per_week: Mapped[float | None] = mapped_column(Float)
+    fte: Mapped[float | None] = mapped_column(Float)
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    origin_seq: Mapped[int | None] = mapped_column(Integer)

@@ -18,7 +18,7 @@ from casework.durations import Duration, parse_duration
 from casework.errors import NotFound, WorkflowError
 from casework.fields import FIELD_TYPES, Field
 
-EFFECTS = ("appointment", "referral")
+EFFECTS = ("appointment", "referral", "match")
 _WORKFLOW_KEYS = {"id", "version", "label", "initial", "rules", "description", "contact"}
 _STATE_KEYS = {"label", "final", "tasks", "letter", "description"}
 _TRANSITION_KEYS = {
@@ -455,6 +455,8 @@ def _load_route(path: Path) -> Route:
             problem(f"{label}: records appointment but takes no 'appointment' field")
         if records == "referral" and "partner" not in needs:
             problem(f"{label}: records referral but does not need a 'partner' field")
+        if records == "match" and "employer" not in needs:
+            problem(f"{label}: records match but does not need an 'employer' field")
         ends = spec.get("ends_appointment")
         if ends is not None and ends not in APPOINTMENT_ENDINGS:
             problem(f"{label}: ends_appointment {ends!r} is not one of "

@@ -61,7 +61,9 @@ def _register() -> None:
         consent,
         daily,
         db,
+        employer,
         letters,
+        meeting,
         report,
         staff,
         task,
@@ -82,6 +84,8 @@ def _register() -> None:
     cli.add_command(letters.letters)
     cli.add_command(report.report)
     cli.add_command(budget.budget)
+    cli.add_command(employer.employer)
+    cli.add_command(meeting.event)
 
 
 _register()

@@ -117,6 +117,11 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
     for r in data["referrals"]:
         out.print(f"referral to {r['partner']} on {local(r['referred_at'], settings)} "
                   f"({r['status']})")
+    for m in data.get("meetings", []):
+        out.print(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}")
+    for m in data.get("matches", []):
+        out.print(f"matched with {m['employer']}: {m['job'] or 'job'}, "
+                  f"{m['hours_per_week']} hours a week ({m['fte']} fte)")
     from rich.table import Table
 
     table = Table("#", "when", "who", "what", "from", "to", "details", title="Timeline")

@@ -1,0 +1,73 @@
+"""casework employer: employers candidates meet and are matched with."""
+
+from __future__ import annotations
+
+import click
+
+from casework.cli.common import CliState, actor_option, console, json_option, print_json
+
+
+@click.group()
+def employer() -> None:
+    """Employers: add, list, show (matches and meetings attended)."""
+
+
+@employer.command("add")
+@click.argument("name")
+@click.option("--sector", help="The employer's sector, e.g. horeca, zorg, logistiek.")
+@click.option("--contact", help="Contact person and phone number or e-mail.")
+@json_option
+@click.pass_obj
+def add_command(state: CliState, name: str, sector: str | None, contact: str | None,
+                as_json: bool) -> None:
+    """Add an employer."""
+    from casework.employers import add_employer
+
+    result = add_employer(state.engine(), name, sector, contact)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"Employer {result['id']}: {result['name']} added.")
+
+
+@employer.command("list")
+@json_option
+@click.pass_obj
+def list_command(state: CliState, as_json: bool) -> None:
+    """Every employer with its matches and meetings attended."""
+    from rich.table import Table
+
+    from casework.employers import list_employers
+
+    rows = list_employers(state.engine())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "sector", "contact", "matches", "meetings", title="Employers")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["sector"] or "", r["contact"] or "",
+                      str(r["matches"]), str(r["meetings"]))
+    console().print(table)
+
+
+@employer.command("show")
+@click.argument("name")
+@actor_option
+@json_option
+@click.pass_obj
+def show_command(state: CliState, name: str, actor: str | None, as_json: bool) -> None:
+    """An employer: contact details, matches (case, job, hours) and meetings attended."""
+    from casework.employers import employer_detail
+
+    data = employer_detail(state.engine(), state.who(actor), name)
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    out.print(f"[bold]{data['name']}[/bold]  sector {data['sector'] or '-'}  "
+              f"contact {data['contact'] or '-'}")
+    for m in data["matches"]:
+        out.print(f"match: case {m['case_id']}, {m['job'] or 'job'}, "
+                  f"{m['hours_per_week']} hours a week ({m['fte']} fte)")
+    for m in data["meetings"]:
+        out.print(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}")
