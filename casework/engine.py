@@ -166,8 +166,12 @@ class Engine:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            self._registry = Registry.from_dir(self.settings.workflows_dir, self.rules,
-                                               self.settings.templates_dir)
+            registry = Registry.from_dir(self.settings.workflows_dir, self.rules,
+                                         self.settings.templates_dir)
+            from casework.route_versions import sync_route_versions
+
+            sync_route_versions(self, registry)
+            self._registry = registry
         return self._registry
 
     def context(self, conn: Connection) -> RuleContext:
@@ -384,7 +388,7 @@ class Engine:
 
     def record_event(self, conn: Connection, case: CaseSnapshot, actor: str, trigger: str,
                      data: dict[str, Any], note: str | None = None,
-                     **case_values: Any) -> datetime:
+                     to_state: str | None = None, **case_values: Any) -> datetime:
         """Append an event that is not a transition (assign, consent, flag) to the timeline,
         with an optimistic version check; case_values are set on the case too."""
         now = self.now()
@@ -399,7 +403,7 @@ class Engine:
                                 "retry")
         conn.execute(insert(_EVENTS).values(
             case_id=case.id, seq=case.version + 1, at=at, recorded_at=now, actor=actor,
-            trigger=trigger, from_state=case.state, to_state=case.state, data=data,
+            trigger=trigger, from_state=case.state, to_state=to_state or case.state, data=data,
             note=note, reason=None,
         ))
         case.version += 1

@@ -204,6 +204,22 @@ class Consent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RouteVersion(Base):
+    """The text of each version of a route, so cases on an old version keep working after its
+    file changed or went."""
+
+    __tablename__ = "route_versions"
+    __table_args__ = (UniqueConstraint("workflow_id", "version", name="uq_route_versions"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(200))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Budget(Base):
     """The work budget of a project (a route) for a year, in euro cents."""
 

@@ -299,12 +299,13 @@ def check_letters(route: Route, templates_dir: Path) -> list[str]:
     ]
 
 
-def load_route(path: Path, rules: Any = None) -> Route:
+def load_route(path: Path, rules: Any = None, text: str | None = None) -> Route:
     """Return the validated route in a workflow file; WorkflowError lists every problem.
 
     With ``rules`` (casework.rules.Rules) unknown rule names are problems, and each rule the
-    route names checks the route as well."""
-    route = _load_route(path)
+    route names checks the route as well. With ``text`` the route is read from it (a copy
+    kept in the database) instead of from the file."""
+    route = _load_route(path, text)
     if rules is None:
         return route
     unknown = rules.unknown(route)
@@ -319,11 +320,14 @@ def load_route(path: Path, rules: Any = None) -> Route:
     return route
 
 
-def _load_route(path: Path) -> Route:
+def _load_route(path: Path, text: str | None = None) -> Route:
     where = str(path)
     try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
+        if text is not None:
+            doc = tomllib.loads(text)
+        else:
+            with path.open("rb") as fh:
+                doc = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise WorkflowError([f"{where}: not valid TOML: {exc}"]) from None
     except OSError as exc:
@@ -688,6 +692,26 @@ class Registry:
         self.routes: dict[tuple[str, int], Route] = {}
         for route in routes:
             self.routes[(route.id, route.version)] = route
+        # Versions kept only in the database whose copy no longer loads: why, by key.
+        self.broken: dict[tuple[str, int], str] = {}
+
+    def source_of(self, key: tuple[str, int]) -> str:
+        """Return the text of the file a loaded route came from."""
+        return self.routes[key].path.read_text(encoding="utf-8")
+
+    def add_stored(self, workflow_id: str, version: int, file_name: str, text: str,
+                   rules: Any = None) -> None:
+        """Load a version kept in the database (its file is gone), so its cases keep working;
+        a copy that no longer loads is remembered with the reason, not fatal."""
+        if (workflow_id, version) in self.routes:
+            return
+        try:
+            route = load_route(Path(f"{file_name} (version {version}, kept in the database)"),
+                               rules, text)
+        except WorkflowError as exc:
+            self.broken[(workflow_id, version)] = "; ".join(exc.problems)
+            return
+        self.routes[(route.id, route.version)] = route
 
     @classmethod
     def from_dir(cls, folder: Path, rules: Any = None,
@@ -732,6 +756,10 @@ class Registry:
         if version is not None:
             route = self.routes.get((workflow_id, version))
             if route is None:
+                why = self.broken.get((workflow_id, version))
+                if why:
+                    raise NotFound(f"workflow '{workflow_id}' version {version} is kept in the "
+                                   f"database but no longer loads: {why}")
                 raise NotFound(f"workflow '{workflow_id}' version {version} is not loaded")
             return route
         versions = [r for (wid, _), r in self.routes.items() if wid == workflow_id]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, console, json_option, print_json
+from casework.cli.common import CliState, actor_option, console, json_option, print_json
 
 
 @click.group()
@@ -113,3 +113,44 @@ def validate_command(state: CliState, file: Path | None) -> None:
 def diagram_command(state: CliState, workflow_id: str, version: int | None) -> None:
     """Print the route as a Mermaid state diagram (paste into Markdown or mermaid.live)."""
     click.echo(_registry(state).get(workflow_id, version).mermaid())
+
+
+@workflow.command("migrate")
+@click.argument("workflow_id")
+@click.option("--from", "from_version", type=int, required=True, help="Version cases are on.")
+@click.option("--to", "to_version", type=int, required=True, help="Version to move them to.")
+@click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
+              help="Put cases in state OLD into state NEW (repeat for more states).")
+@click.option("--dry-run", is_flag=True, help="Show what would move, change nothing.")
+@actor_option
+@json_option
+@click.pass_obj
+def migrate_command(state: CliState, workflow_id: str, from_version: int, to_version: int,
+                    maps: tuple[str, ...], dry_run: bool, actor: str | None,
+                    as_json: bool) -> None:
+    """Move the open cases of a route to another version (an event per case)."""
+    from casework.route_versions import migrate_cases
+
+    mapping: dict[str, str] = {}
+    for item in maps:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise click.BadParameter(f"{item!r} is not OLD=NEW, e.g. spoken=talked",
+                                     param_hint="--map")
+        mapping[old.strip()] = new.strip()
+    result = migrate_cases(state.engine(), state.who(actor), workflow_id, from_version,
+                           to_version, mapping, dry_run)
+    if as_json:
+        print_json(result)
+        return
+    verb = "would move" if dry_run else "moved"
+    for move in result["moves"]:
+        click.echo(f"{move['cases']:>7} open cases {verb}: {move['from_state']} (v"
+                   f"{result['from']}) -> {move['to_state']} (v{result['to']})")
+    total = sum(m["cases"] for m in result["moves"])
+    if dry_run:
+        click.echo(f"Dry run: {total} open cases of {workflow_id} would move from version "
+                   f"{result['from']} to {result['to']}; nothing changed.")
+    else:
+        click.echo(f"{result['moved']} open cases of {workflow_id} moved from version "
+                   f"{result['from']} to {result['to']} (an event in each timeline).")

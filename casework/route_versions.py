@@ -1,0 +1,140 @@
+"""Versions of a route: each version's text is kept in the database, so cases on an old
+version keep working when its file changes or goes, and open cases can be moved to a newer
+version with a state mapping."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from casework.access import log_access
+from casework.errors import InvalidData, WorkflowError
+from casework.models import Case, RouteVersion, Task
+from casework.workflow import Registry
+
+CHUNK = 500
+MIGRATE_TRIGGER = "migrate_workflow"
+
+
+def sync_route_versions(engine: Any, registry: Registry) -> None:
+    """Keep each loaded route version's text in the database and load the versions kept there
+    whose file is gone. A file that changed but keeps a version cases use is refused."""
+    try:
+        with engine.db.connect() as conn:
+            stored = {(r.workflow_id, r.version): r.sha256 for r in conn.execute(
+                select(RouteVersion.workflow_id, RouteVersion.version, RouteVersion.sha256))}
+    except DBAPIError:
+        return  # no schema yet (casework init); nothing to keep
+    files = {key: registry.source_of(key) for key in registry.routes}
+    problems: list[str] = []
+    for key, text in files.items():
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        route = registry.routes[key]
+        if stored.get(key) == digest:
+            continue
+        try:
+            with engine.db.begin() as conn:
+                if key not in stored:
+                    conn.execute(insert(RouteVersion).values(
+                        workflow_id=key[0], version=key[1], source=text, sha256=digest,
+                        file_name=route.path.name, first_seen=engine.now()))
+                    continue
+                used = conn.execute(select(Case.id).where(
+                    Case.workflow_id == key[0], Case.workflow_version == key[1]).limit(1)
+                ).first()
+                if used is not None:
+                    problems.append(
+                        f"{route.path}: route '{key[0]}' changed but keeps version {key[1]}, "
+                        f"which cases use; give it version {key[1] + 1} (cases on version "
+                        f"{key[1]} keep the copy kept in the database)")
+                    continue
+                conn.execute(update(RouteVersion).where(
+                    RouteVersion.workflow_id == key[0], RouteVersion.version == key[1])
+                    .values(source=text, sha256=digest, file_name=route.path.name))
+        except IntegrityError:
+            pass  # another process stored this version just now
+    if problems:
+        raise WorkflowError(problems)
+    missing = {key for key in stored if key not in files}
+    if missing:
+        with engine.db.connect() as conn:
+            rows = conn.execute(select(RouteVersion).where(
+                RouteVersion.workflow_id.in_({wid for wid, _ in missing}))).all()
+        for row in rows:
+            if (row.workflow_id, row.version) in missing:
+                registry.add_stored(row.workflow_id, row.version, row.file_name, row.source,
+                                    engine.rules)
+
+
+def migrate_cases(engine: Any, actor: str, workflow_id: str, from_version: int,
+                  to_version: int, mapping: dict[str, str], dry_run: bool = False
+                  ) -> dict[str, Any]:
+    """Move the open cases of a route from one version to another, each state to the state of
+    the same name unless mapped; refused (nothing moved) when an open state has no place."""
+    if from_version == to_version:
+        raise InvalidData("--from and --to are the same version; nothing to move")
+    source = engine.registry.get(workflow_id, from_version)
+    target = engine.registry.get(workflow_id, to_version)
+    for old, new in mapping.items():
+        if old not in source.states:
+            raise InvalidData(f"--map {old}={new}: version {from_version} has no state '{old}'")
+        if new not in target.states:
+            known = ", ".join(s for s in target.states if not target.states[s].final)
+            raise InvalidData(f"--map {old}={new}: version {to_version} has no state '{new}' "
+                              f"(its open states: {known})")
+        if target.states[new].final:
+            raise InvalidData(f"--map {old}={new}: '{new}' is a final state; open cases move "
+                              "to an open state (close them with 'close' instead)")
+    finals = [name for name, spec in source.states.items() if spec.final]
+    open_cases = [Case.workflow_id == workflow_id, Case.workflow_version == from_version,
+                  Case.state.not_in(finals)]
+    with engine.db.connect() as conn:
+        counts = dict(conn.execute(select(Case.state, func.count()).where(*open_cases)
+                                   .group_by(Case.state)).all())
+    plan: dict[str, str] = {}
+    unmapped: list[str] = []
+    for state, count in sorted(counts.items()):
+        new = mapping.get(state, state)
+        if new not in target.states or target.states[new].final:
+            unmapped.append(f"'{state}' ({count} open case{'s' if count != 1 else ''})")
+        else:
+            plan[state] = new
+    if unmapped:
+        raise InvalidData(
+            f"version {to_version} of '{workflow_id}' has no place for state "
+            f"{', '.join(unmapped)}; map each with --map OLD=NEW (nothing was moved)")
+    result: dict[str, Any] = {
+        "workflow": workflow_id, "from": from_version, "to": to_version, "dry_run": dry_run,
+        "moves": [{"from_state": old, "to_state": new, "cases": int(counts[old])}
+                  for old, new in plan.items()],
+        "moved": 0,
+    }
+    if dry_run:
+        return result
+    for old, new in plan.items():
+        while True:
+            with engine.db.begin() as conn:
+                ids = list(conn.execute(select(Case.id).where(*open_cases, Case.state == old)
+                                        .order_by(Case.id).limit(CHUNK)).scalars())
+                if not ids:
+                    break
+                now = engine.now()
+                for case_id in ids:
+                    case = engine.load_case(conn, case_id)
+                    engine.record_event(
+                        conn, case, actor, MIGRATE_TRIGGER,
+                        {"from_version": from_version, "to_version": to_version,
+                         "from_state": old, "to_state": new},
+                        to_state=new, workflow_version=to_version, state=new,
+                        **({"state_entered_at": now} if new != old else {}))
+                if new != old:
+                    # Work planned for the old state does not belong to the new one.
+                    conn.execute(update(Task).where(
+                        Task.case_id.in_(ids), Task.status == "open", Task.scope == "state")
+                        .values(status="cancelled", done_at=now))
+                log_access(conn, actor, "workflow migrate", ids, workflow_id, now)
+                result["moved"] += len(ids)
+    return result

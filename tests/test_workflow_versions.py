@@ -1,0 +1,171 @@
+"""Versions of a route: kept in the database, new cases on the newest, and moving open cases
+to a newer version with a state mapping."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLES, WORKFLOWS, Env
+
+ROUTE = "kansen-in-kaart"
+PERSON = ("--surname", "Visser", "--street", "Hoofdweg", "--house-number", "3",
+          "--postcode", "9711 AB", "--city", "Groningen", "--wijk", "Beijum")
+
+
+def version_2(text: str) -> str:
+    """Kansen in Kaart version 2: the state 'spoken' is called 'talked'."""
+    text = text.replace("version = 1", "version = 2", 1)
+    text = re.sub(r"states\.spoken\b", "states.talked", text)
+    return text.replace('"spoken"', '"talked"')
+
+
+@pytest.fixture
+def routes(env: Env, tmp_path: Path) -> Path:
+    """The env reading its routes from a folder of its own, holding Kansen in Kaart v1."""
+    folder = tmp_path / "routes"
+    folder.mkdir()
+    shutil.copy(WORKFLOWS / "kansen_in_kaart.toml", folder / "kansen_in_kaart.toml")
+    config = env.config.read_text(encoding="utf-8")
+    env.config.write_text(config.replace(WORKFLOWS.as_posix(), folder.as_posix()),
+                          encoding="utf-8")
+    return folder
+
+
+def advance(env: Env, case_id: int, trigger: str, *sets: str) -> Any:
+    args = [part for item in sets for part in ("--set", item)]
+    return env.json("case", "advance", str(case_id), trigger, *args)
+
+
+def add_version_2(folder: Path) -> None:
+    text = (folder / "kansen_in_kaart.toml").read_text(encoding="utf-8")
+    (folder / "kansen_in_kaart_v2.toml").write_text(version_2(text), encoding="utf-8")
+
+
+def test_a_changed_route_file_keeping_a_version_that_cases_use_is_refused(
+    env: Env, routes: Path,
+) -> None:
+    path = routes / "kansen_in_kaart.toml"
+    # No cases yet: the file may still change under its version.
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'label = "Kansen in Kaart"', 'label = "Kansen in Kaart 2026"'), encoding="utf-8")
+    env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", ROUTE)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'label = "Kansen in Kaart 2026"', 'label = "Kansen in Kaart 2027"'), encoding="utf-8")
+    result = env.run("case", "advance", "1", "invite", "--set",
+                     "appointment=2099-01-05 10:00")
+    assert result.exit_code == 1
+    assert str(path) in result.stderr
+    assert "changed but keeps version 1, which cases use; give it version 2" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_new_cases_start_on_the_newest_and_old_ones_keep_theirs_without_the_file(
+    env: Env, routes: Path,
+) -> None:
+    env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", ROUTE)
+    add_version_2(routes)
+    opened = env.json("case", "open", "--workflow", ROUTE, "--bsn", "111222333", *PERSON)
+    assert opened["workflow_version"] == 2
+    assert env.json("case", "show", "1")["workflow_version"] == 1
+    # The version 1 file goes; its cases keep working from the copy in the database.
+    (routes / "kansen_in_kaart.toml").unlink()
+    advance(env, 1, "invite", "appointment=2099-01-05 10:00")
+    step = advance(env, 1, "hold_conversation", "classification=not_active",
+                   "participation_potential=none")
+    assert step["to"] == "spoken"  # version 1's name for it
+    talked = advance(env, opened["id"], "invite", "appointment=2099-01-05 10:00")
+    assert talked["to"] == "invited"
+    step = advance(env, opened["id"], "hold_conversation", "classification=not_active",
+                   "participation_potential=none")
+    assert step["to"] == "talked"
+
+
+@pytest.fixture
+def every_state(env: Env, routes: Path) -> Env:
+    """Cases on version 1 in every state: 1 invited, 2 spoken, 3 referred, 4 active,
+    5 follow_up, 6 closed, the rest selected; then version 2 is added."""
+    env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", ROUTE)
+    for case_id in range(1, 7):
+        advance(env, case_id, "invite", "appointment=2099-01-05 10:00")
+    for case_id in (2, 3, 4, 5):
+        advance(env, case_id, "hold_conversation", "classification=socially_active",
+                "participation_potential=self", "consent=share:coach_meedoen")
+    for case_id in (3, 4):
+        advance(env, case_id, "refer", "partner=coach_meedoen")
+    advance(env, 4, "start_activity", "activity=volunteering")
+    advance(env, 5, "self_action")
+    advance(env, 6, "decline")
+    add_version_2(routes)
+    return env
+
+
+def states(env: Env) -> dict[int, tuple[str, int]]:
+    cases = env.json("case", "list", "--limit", "0")["total"]
+    listed = env.json("case", "list", "--limit", str(cases))["cases"]
+    return {c["id"]: (c["state"], c["workflow_version"]) for c in listed}
+
+
+def test_migrate_refuses_an_open_state_without_a_place(every_state: Env) -> None:
+    before = states(every_state)
+    result = every_state.run("workflow", "migrate", ROUTE, "--from", "1", "--to", "2")
+    assert result.exit_code == 1
+    assert "no place for state 'spoken' (1 open case)" in result.stderr
+    assert "--map OLD=NEW" in result.stderr
+    assert states(every_state) == before
+
+
+@pytest.mark.parametrize(("maps", "message"), [
+    (("spoken=praten",), "version 2 has no state 'praten'"),
+    (("spoken=closed",), "'closed' is a final state"),
+    (("gesproken=talked",), "version 1 has no state 'gesproken'"),
+    (("spoken",), "is not OLD=NEW"),
+])
+def test_migrate_refuses_a_bad_mapping(every_state: Env, maps: tuple[str, ...],
+                                       message: str) -> None:
+    args = [part for item in maps for part in ("--map", item)]
+    result = every_state.run("workflow", "migrate", ROUTE, "--from", "1", "--to", "2", *args)
+    assert result.exit_code in (1, 2) and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_migrate_dry_run_shows_the_moves_and_changes_nothing(every_state: Env) -> None:
+    before = states(every_state)
+    plan = every_state.json("workflow", "migrate", ROUTE, "--from", "1", "--to", "2",
+                            "--map", "spoken=talked", "--dry-run")
+    assert plan["dry_run"] is True and plan["moved"] == 0
+    assert {m["from_state"]: (m["to_state"], m["cases"]) for m in plan["moves"]} == {
+        "active": ("active", 1), "follow_up": ("follow_up", 1), "invited": ("invited", 1),
+        "referred": ("referred", 1), "selected": ("selected", 194), "spoken": ("talked", 1)}
+    assert states(every_state) == before
+
+
+def test_migrate_moves_every_open_case_with_an_event_each(every_state: Env) -> None:
+    result = every_state.run("workflow", "migrate", ROUTE, "--from", "1", "--to", "2",
+                             "--map", "spoken=talked")
+    assert result.exit_code == 0, result.output
+    assert "199 open cases of kansen-in-kaart moved from version 1 to 2" in result.stdout
+    after = states(every_state)
+    assert after[1] == ("invited", 2) and after[2] == ("talked", 2)
+    assert after[3] == ("referred", 2) and after[4] == ("active", 2)
+    assert after[5] == ("follow_up", 2) and after[7] == ("selected", 2)
+    assert after[6] == ("closed", 1)  # closed cases stay on their version
+    [event] = [e for e in every_state.json("case", "show", "2")["timeline"]
+               if e["trigger"] == "migrate_workflow"]
+    assert event["data"] == {"from_version": 1, "to_version": 2, "from_state": "spoken",
+                             "to_state": "talked"}
+    assert (event["from"], event["to"]) == ("spoken", "talked")
+    # The moved case goes on along version 2.
+    assert advance(every_state, 2, "refer", "partner=coach_meedoen")["to"] == "referred"
+    again = every_state.json("workflow", "migrate", ROUTE, "--from", "1", "--to", "2")
+    assert again["moved"] == 0 and again["moves"] == []
+
+
+def test_migrate_to_a_version_that_is_not_there(every_state: Env) -> None:
+    result = every_state.run("workflow", "migrate", ROUTE, "--from", "1", "--to", "3")
+    assert result.exit_code == 1 and "version 3 is not loaded" in result.stderr
+    same = every_state.run("workflow", "migrate", ROUTE, "--from", "1", "--to", "1")
+    assert same.exit_code == 1 and "the same version" in same.stderr
