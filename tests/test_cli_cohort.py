@@ -721,7 +721,7 @@ def test_unknown_workflow_lists_known_ids_and_imports_nothing(env: Env, tmp_path
     assert code == 1, output
     assert "Traceback" not in output
     assert "nope" in output
-    assert "known: kansen-in-kaart" in output
+    assert "known: dienstencentrum, kansen-in-kaart, meedoen-werkt, participatiecoach" in output
     assert cases(env) == []
 
 
