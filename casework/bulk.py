@@ -302,6 +302,11 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
             _write(engine, conn, steps, snapshots, start_version, entered)
         if waves:
             conn.execute(_SET_WAVE, [{"b_id": c, "b_wave": w} for c, w in waves.items()])
+        if steps and not dry_run:
+            from casework.access import log_access
+
+            log_access(conn, actor, "apply", sorted({s.case_id for s, _ in steps}),
+                       "case apply", engine.now())
         if dry_run:
             trans.rollback()
         else:

@@ -307,6 +307,10 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
             summary.letters = _render_letters(engine, run_date, should_stop, log)
         summary.due_work = due_work(engine, run_date)
         if summary.status != "stopped":
+            from casework.audit import seal_events
+
+            sealed = seal_events(engine)  # the day's case history joins the hash chain
+            log.info(f"case history: {sealed} events sealed")
             letters_failed = bool(summary.letters.get("failed"))
             summary.status = "failed" if summary.failures or letters_failed else "ok"
     finally:

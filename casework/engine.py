@@ -414,9 +414,14 @@ class Engine:
                 data: Mapping[str, Any] | None = None, at: datetime | None = None,
                 note: str | None = None, expected_version: int | None = None) -> Step:
         """Move a case along its route: check, transition, event and effects in one transaction."""
+        from casework.access import log_access
+
         with self.db.begin() as conn:
-            return self.advance_in(conn, case_id, trigger, actor, data, at, note,
+            step = self.advance_in(conn, case_id, trigger, actor, data, at, note,
                                    expected_version)
+            project = conn.execute(select(Case.workflow_id).where(Case.id == case_id)).scalar()
+            log_access(conn, actor, "advance", [case_id], f"project {project}", self.now())
+            return step
 
     def advance_in(self, conn: Connection, case_id: int, trigger: str, actor: str,
                    data: Mapping[str, Any] | None = None, at: datetime | None = None,

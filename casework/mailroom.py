@@ -119,6 +119,7 @@ class RenderSummary:
     failed: list[dict[str, Any]] = field(default_factory=list)
     batches: list[dict[str, Any]] = field(default_factory=list)
     output_dir: str = ""
+    case_ids: set[int] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_date": self.run_date.isoformat(), "rendered": self.rendered,
@@ -150,11 +151,17 @@ def _address_task(conn: Any, engine: Engine, letter_id: int, case_id: int, reaso
 
 def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> RenderSummary:
-    """Render every queued letter once, hold the ones that cannot go out, then batch."""
+                 should_stop: Callable[[], bool] | None = None,
+                 actor: str | None = None) -> RenderSummary:
+    """Render every queued letter once, hold the ones that cannot go out, then batch.
+    Rendered by a person (``actor``): the cases whose letters were made are logged."""
     out = out_dir or engine.settings.letters_dir
     summary = RenderSummary(run_date=run_date, output_dir=str(out))
     _render_all(engine, run_date, out, summary, progress, should_stop)
+    if actor and summary.case_ids:
+        with engine.db.begin() as conn:
+            log_access(conn, actor, "letters render", sorted(summary.case_ids), "letters",
+                       engine.now())
     # The typst compiler and its fonts are gone by now: the merge reuses their memory.
     gc.collect()
     summary.batches = form_batches(engine, run_date, out)
@@ -168,6 +175,7 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
     r = renderer(engine)
     max_pages: int = engine.settings["letters.max_pages"]
     duplex: bool = engine.settings["letters.duplex"]
+    row_case: dict[int, int] = {}
     with engine.db.connect() as conn:
         total = conn.execute(select(func.count()).select_from(_LETTERS)
                              .where(_LETTERS.c.status == "queued")).scalar_one()
@@ -224,6 +232,7 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
                     continue
                 target = (out / run_date.isoformat() / "letters" / f"{row.id}.pdf").resolve()
                 _write_atomically(target, pdf)
+                row_case[row.id] = row.case_id
                 made.append({
                     "id": row.id, "file": str(target),
                     "checksum": hashlib.sha256(pdf).hexdigest(), "pages": pages,
@@ -240,6 +249,8 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
                             rendered_at=now, reason=None)
                 )
                 summary.rendered += result.rowcount
+                if result.rowcount:
+                    summary.case_ids.add(int(row_case[item["id"]]))
         done += len(ids)
         if progress:
             progress(done, max(total, done))

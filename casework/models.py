@@ -136,6 +136,10 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(String(80))
+    # Tamper evidence: each sealed event carries a hash over its content and the hash of the
+    # event sealed before it; a purge redacts free text but keeps the hash (redacted_at).
+    hash: Mapped[str | None] = mapped_column(String(64))
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Task(Base):
@@ -288,6 +292,9 @@ class AccessLog(Base):
     action: Mapped[str] = mapped_column(String(40))
     case_ids: Mapped[list[int]] = mapped_column(JSONType)
     purpose: Mapped[str | None] = mapped_column(String(200))
+    # Each entry carries the hash of the one before it (tamper evidence).
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class DailyRun(Base):
@@ -364,3 +371,14 @@ class Match(Base):
     fte: Mapped[float | None] = mapped_column(Float)
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     origin_seq: Mapped[int | None] = mapped_column(Integer)
+
+
+class Seal(Base):
+    """How far a hash chain has been sealed: the last id and its hash."""
+
+    __tablename__ = "seals"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str | None] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -55,6 +55,7 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None) -> None:
 
 def _register() -> None:
     from casework.cli import (
+        audit,
         budget,
         case,
         cohort,
@@ -84,6 +85,7 @@ def _register() -> None:
     cli.add_command(letters.letters)
     cli.add_command(report.report)
     cli.add_command(budget.budget)
+    cli.add_command(audit.audit)
     cli.add_command(employer.employer)
     cli.add_command(meeting.event)
 

@@ -54,13 +54,14 @@ def render_command(state: CliState, date_text: str | None, out_dir: Path | None,
     from casework.mailroom import render_queue
 
     engine = state.engine()
-    state.who(actor)
+    who = state.who(actor)
     run_date = parse_day(date_text, "--date") or engine.now().astimezone(engine.tz).date()
     out = console()
     with Progress(console=out, transient=True, disable=as_json or not out.is_terminal) as bar:
         task = bar.add_task("rendering letters", total=None)
         result = render_queue(engine, run_date, out_dir,
-                              lambda done, total: bar.update(task, completed=done, total=total))
+                              lambda done, total: bar.update(task, completed=done, total=total),
+                              actor=who)
     if as_json:
         print_json(result.as_dict())
     else:
