@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from casework.durations import parse_duration
 from casework.errors import ConfigError
 
 # (dotted key, default, help). The type of each setting is the type of its default.
@@ -51,6 +52,9 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
      "yearly benefit saved per fte that leaves it (euro), for the outflow report"),
     ("reports.care_partners", ["wij_team"],
      "partners that count as care (referred on to care, went to the social team)"),
+    ("retention", {},
+     "per route, per closing reason (or default): how long after closing a person's data is "
+     "kept, an ISO 8601 duration such as P2Y; people without a period are never purged"),
     ("rules.disabled", [], "rules switched off although a route names them"),
     ("rules.voluntary.invitation_variant", "with_sentence",
      "invitation letter variant: with_sentence (says participation is voluntary) or "
@@ -244,6 +248,17 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 f"{sources['rules.capacity.partner_intake']}: setting "
                 f"'rules.capacity.partner_intake.{partner}' must be a whole number >= 1"
             )
+    for route, periods in values["retention"].items():
+        where = f"{sources['retention']}: setting 'retention.{route}"
+        if not isinstance(periods, dict):
+            raise ConfigError(f"{where}' must be a table of closing reason = \"P2Y\" "
+                              "(and default = ...)")
+        for reason, period in periods.items():
+            try:
+                parse_duration(str(period))
+            except ValueError:
+                raise ConfigError(f"{where}.{reason}' must be a period such as \"P2Y\" or "
+                                  f"\"P18M\", got {period!r}") from None
     if not all(isinstance(name, str) for name in values["rules.disabled"]):
         raise ConfigError(f"{sources['rules.disabled']}: setting 'rules.disabled' must be a "
                           "list of rule names")

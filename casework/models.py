@@ -74,6 +74,8 @@ class Participant(Base):
     birth_date: Mapped[date | None] = mapped_column(Date)
     # moved or deceased: never approached again
     flag: Mapped[str | None] = mapped_column(String(20))
+    # Anonymised by a purge once the retention period of all their cases had passed.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Staff(Base):

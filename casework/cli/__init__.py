@@ -65,6 +65,7 @@ def _register() -> None:
         employer,
         letters,
         meeting,
+        privacy,
         report,
         staff,
         task,
@@ -86,6 +87,7 @@ def _register() -> None:
     cli.add_command(report.report)
     cli.add_command(budget.budget)
     cli.add_command(audit.audit)
+    cli.add_command(privacy.privacy)
     cli.add_command(employer.employer)
     cli.add_command(meeting.event)
 

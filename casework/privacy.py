@@ -1,0 +1,207 @@
+"""Personal data under the AVG: everything stored about a person (subject access), and
+anonymising people whose cases all closed longer ago than their retention period.
+
+A purge removes BSN, name, address, phone, e-mail, date of birth and free-text notes, and
+deletes the letter files; cases, events and counts stay, so reports still add up. Each purged
+case gets a ``purge`` event and the purge is in the processing log."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from casework.access import log_access
+from casework.calendar import shift
+from casework.cohort import RowError, normalise_bsn
+from casework.durations import parse_duration
+from casework.engine import Engine
+from casework.errors import InvalidData, NotFound
+from casework.models import (
+    Appointment,
+    Case,
+    Consent,
+    Event,
+    Letter,
+    Match,
+    Meeting,
+    MeetingAttendance,
+    Participant,
+    Referral,
+    Spending,
+    Task,
+)
+
+REMOVED = "(verwijderd)"
+FREE_TEXT_TYPES = ("text", "notes")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _rows(conn: Any, query: Any) -> list[dict[str, Any]]:
+    return [{k: _iso(v) for k, v in row._mapping.items()} for row in conn.execute(query)]
+
+
+def _person(conn: Any, bsn: str) -> Any:
+    try:
+        number = normalise_bsn(bsn)
+    except RowError as exc:
+        raise InvalidData(f"--bsn: {exc.detail}") from None
+    person = conn.execute(select(Participant).where(Participant.bsn == number)).first()
+    if person is None:
+        raise NotFound("no person with that BSN is stored")
+    return person
+
+
+def export_person(engine: Engine, actor: str, bsn: str, out: Path) -> dict[str, Any]:
+    """Write everything stored about a person to a JSON file readable by its owner only;
+    the export itself is logged. Return a summary (counts per kind)."""
+    from casework.audit import entries
+
+    if not out.parent.is_dir():
+        raise InvalidData(f"folder {out.parent} does not exist; create it first")
+    with engine.db.begin() as conn:
+        person = _person(conn, bsn)
+        case_ids = list(conn.execute(select(Case.id).where(
+            Case.participant_id == person.id).order_by(Case.id)).scalars())
+        data: dict[str, Any] = {
+            "exported_at": _iso(engine.now()),
+            "person": {k: _iso(v) for k, v in person._mapping.items() if k != "id"},
+            "cases": _rows(conn, select(Case).where(Case.id.in_(case_ids)).order_by(Case.id)),
+            "events": _rows(conn, select(Event).where(Event.case_id.in_(case_ids))
+                            .order_by(Event.case_id, Event.seq)),
+            "appointments": _rows(conn, select(Appointment).where(
+                Appointment.case_id.in_(case_ids)).order_by(Appointment.id)),
+            "tasks": _rows(conn, select(Task).where(Task.case_id.in_(case_ids))
+                           .order_by(Task.id)),
+            "letters": _rows(conn, select(Letter).where(Letter.case_id.in_(case_ids))
+                             .order_by(Letter.id)),
+            "consents": _rows(conn, select(Consent).where(
+                Consent.participant_id == person.id).order_by(Consent.id)),
+            "referrals": _rows(conn, select(Referral).where(Referral.case_id.in_(case_ids))
+                               .order_by(Referral.id)),
+            "matches": _rows(conn, select(Match).where(Match.case_id.in_(case_ids))
+                             .order_by(Match.id)),
+            "meetings": _rows(conn, select(Meeting, MeetingAttendance.case_id).join(
+                MeetingAttendance, MeetingAttendance.meeting_id == Meeting.id)
+                .where(MeetingAttendance.case_id.in_(case_ids)).order_by(Meeting.day)),
+            "spending": _rows(conn, select(Spending).where(Spending.case_id.in_(case_ids))
+                              .order_by(Spending.id)),
+        }
+    data["processing_log"] = entries(engine, bsn=bsn)
+    # The file holds the BSN: it is made readable by its owner only, before anything is in it.
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(out, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
+    with engine.db.begin() as conn:
+        log_access(conn, actor, "export", case_ids, "subject access request", engine.now())
+    return {"file": str(out), "cases": len(case_ids),
+            **{key: len(value) for key, value in data.items()
+               if isinstance(value, list) and key != "cases"}}
+
+
+def retention_of(engine: Engine, workflow_id: str, reason: str | None) -> Any:
+    """Return the retention period (a Duration) of a route's closing reason, or None."""
+    periods = engine.settings["retention"].get(workflow_id)
+    if not periods:
+        return None
+    text = periods.get(reason or "") or periods.get("default")
+    return parse_duration(str(text)) if text else None
+
+
+def purge(engine: Engine, actor: str, dry_run: bool = False) -> dict[str, Any]:
+    """Anonymise the people whose cases all closed longer ago than their retention period."""
+    now = engine.now()
+    today = now.astimezone(engine.tz).date()
+    open_people = select(Case.participant_id).where(Case.closed_at.is_(None))
+    with engine.db.connect() as conn:
+        closed = conn.execute(
+            select(Case.id, Case.participant_id, Case.workflow_id, Case.close_reason,
+                   Case.closed_at)
+            .join(Participant, Participant.id == Case.participant_id)
+            .where(Participant.purged_at.is_(None), Case.participant_id.not_in(open_people))
+            .order_by(Case.participant_id, Case.id)).all()
+    people: dict[int, list[Any]] = {}
+    for row in closed:
+        people.setdefault(row.participant_id, []).append(row)
+    due: list[int] = []
+    kept_no_period: dict[str, int] = {}
+    for person_id, cases in people.items():
+        ready = True
+        for case in cases:
+            period = retention_of(engine, case.workflow_id, case.close_reason)
+            if period is None:
+                kept_no_period[case.workflow_id] = kept_no_period.get(case.workflow_id, 0) + 1
+                ready = False
+                break
+            closed_on = case.closed_at.astimezone(engine.tz).date()
+            if shift(closed_on, period, True, False) > today:
+                ready = False
+                break
+        if ready:
+            due.append(person_id)
+    summary: dict[str, Any] = {"dry_run": dry_run, "people": len(due),
+                               "cases": sum(len(people[p]) for p in due),
+                               "letters_deleted": 0,
+                               "no_retention_period": dict(sorted(kept_no_period.items()))}
+    if dry_run or not due:
+        return summary
+    routes = {r.id: r for r in engine.registry}
+    for person_id in due:
+        summary["letters_deleted"] += _purge_person(engine, actor, person_id, people[person_id],
+                                                    routes, now)
+    return summary
+
+
+def _purge_person(engine: Engine, actor: str, person_id: int, cases: list[Any],
+                  routes: dict[str, Any], now: datetime) -> int:
+    case_ids = [c.id for c in cases]
+    deleted = 0
+    with engine.db.begin() as conn:
+        conn.execute(update(Participant).where(Participant.id == person_id).values(
+            bsn=f"X{person_id:08d}"[-9:], initials=None, prefix=None, surname=REMOVED,
+            street=REMOVED, house_number=0, house_number_suffix=None, postcode="0000 XX",
+            city=REMOVED, phone=None, email=None, birth_date=None, purged_at=now))
+        for case in cases:
+            route = routes.get(case.workflow_id)
+            free = {name for name, spec in (route.fields.items() if route else ())
+                    if spec.type in FREE_TEXT_TYPES}
+            data = conn.execute(select(Case.data).where(Case.id == case.id)).scalar() or {}
+            conn.execute(update(Case).where(Case.id == case.id).values(
+                data={k: v for k, v in data.items() if k not in free}))
+            for event in conn.execute(select(Event.id, Event.data, Event.note).where(
+                    Event.case_id == case.id)).all():
+                kept = {k: v for k, v in (event.data or {}).items() if k not in free}
+                if event.note is not None or kept != (event.data or {}):
+                    conn.execute(update(Event).where(Event.id == event.id).values(
+                        data=kept, note=None, redacted_at=now))
+        for letter in conn.execute(select(Letter.id, Letter.file).where(
+                Letter.case_id.in_(case_ids))).all():
+            if letter.file and Path(letter.file).is_file():
+                Path(letter.file).unlink()
+                deleted += 1
+        conn.execute(update(Letter).where(Letter.case_id.in_(case_ids)).values(
+            file=None, payload=None, address=None, postcode=None))
+        conn.execute(update(Appointment).where(Appointment.case_id.in_(case_ids))
+                     .values(location=None))
+        for case_id in case_ids:
+            snapshot = engine.load_case(conn, case_id)
+            engine.record_event(conn, snapshot, actor, "purge",
+                                {"retention": "passed", "letters_deleted": deleted})
+        log_access(conn, actor, "purge", case_ids, "retention period passed", now)
+    return deleted
+
+
+def purged_count(engine: Engine) -> int:
+    with engine.db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Participant)
+                                .where(Participant.purged_at.is_not(None))).scalar_one())
+
+

@@ -1,0 +1,149 @@
+"""Subject access (export) and retention (purge) through the CLI and the core."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import EXAMPLES, Env
+
+from casework.privacy import purge
+
+CONVERSATION = ("--set", "classification=not_active", "--set", "participation_potential=self",
+                "--set", "consent=record_report,share:coach_meedoen",
+                "--set", "themes.health=rugklachten, loopt moeilijk",
+                "--note", "Wil graag vrijwilligerswerk in de buurt")
+
+
+def bsn_of(case_id: int) -> str:
+    with (EXAMPLES / "cohort.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))[case_id - 1]["bsn"]
+
+
+@pytest.fixture
+def people(cohort: Env) -> Env:
+    """1 declined (with a letter rendered), 2 spoken and closed, 3 declined but open on
+    another route, 4 spoken and referred (open)."""
+    for case_id in (1, 2, 3, 4):
+        cohort.ok("case", "advance", str(case_id), "invite", "--set",
+                  "appointment=2099-01-05 10:00")
+    for case_id in (2, 4):
+        cohort.ok("case", "advance", str(case_id), "hold_conversation", *CONVERSATION)
+    cohort.ok("case", "advance", "4", "refer", "--set", "partner=coach_meedoen")
+    cohort.ok("case", "advance", "1", "decline")
+    cohort.ok("case", "advance", "3", "decline")
+    cohort.ok("case", "advance", "2", "close", "--set", "reason=no_support_needed")
+    cohort.ok("case", "open", "--workflow", "participatiecoach", "--bsn", bsn_of(3),
+              "--source", "self_report")
+    cohort.ok("letters", "render")
+    return cohort
+
+
+def test_export_writes_everything_about_the_person_for_them_only(people: Env) -> None:
+    out = people.root / "inzage.json"
+    result = people.run("privacy", "export", "--bsn", bsn_of(4), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert bsn_of(4) not in result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["person"]["bsn"] == bsn_of(4)
+    assert [c["id"] for c in data["cases"]] == [4]
+    assert [e["trigger"] for e in data["events"]][:4] == [
+        "open", "invite", "hold_conversation", "refer"]
+    talk = next(e for e in data["events"] if e["trigger"] == "hold_conversation")
+    assert talk["note"] == "Wil graag vrijwilligerswerk in de buurt"
+    assert {c["scope"] for c in data["consents"]} == {"record_report", "share:coach_meedoen"}
+    assert [r["partner"] for r in data["referrals"]] == ["coach_meedoen"]
+    assert {x["template"] for x in data["letters"]} >= {"uitnodiging", "verwijzing"}
+    assert data["tasks"] and data["appointments"]
+    assert "advance" in {e["action"] for e in data["processing_log"]}
+    # The export is in the processing log itself.
+    assert people.json("audit", "--case", "4")[-1]["action"] == "export"
+
+
+def test_export_of_someone_unknown_or_a_wrong_number(people: Env) -> None:
+    out = people.root / "x.json"
+    unknown = people.run("privacy", "export", "--bsn", "111222333", "--out", str(out))
+    assert unknown.exit_code == 1 and "no person with that BSN" in unknown.stderr
+    wrong = people.run("privacy", "export", "--bsn", "123456789", "--out", str(out))
+    assert wrong.exit_code == 1 and "123456789" not in wrong.output
+    folder = people.run("privacy", "export", "--bsn", bsn_of(4), "--out",
+                        str(people.root / "nope" / "x.json"))
+    assert folder.exit_code == 1 and "does not exist" in folder.stderr
+    assert not out.exists()
+
+
+def later(months: int) -> datetime:
+    return datetime.now(UTC) + timedelta(days=31 * months)
+
+
+def with_retention(env: Env) -> None:
+    config = env.config.read_text(encoding="utf-8")
+    env.config.write_text(config + '\n[retention.kansen-in-kaart]\ndeclined = "P1Y"\n'
+                          'default = "P2Y"\n', encoding="utf-8")
+
+
+def shown(env: Env, case_id: int) -> Any:
+    return env.json("case", "show", str(case_id))
+
+
+def test_purge_anonymises_people_once_all_their_cases_are_past_retention(people: Env) -> None:
+    nothing = people.json("privacy", "purge", "--dry-run")
+    assert nothing["people"] == 0
+    assert nothing["no_retention_period"] == {"kansen-in-kaart": 2}  # 3 has an open case
+    with_retention(people)
+    people.ok("audit", "seal")
+    before = json.loads(people.run("report", "outcomes", "--format", "json").stdout)
+    [letter_file] = [x["file"] for x in people.json("letters", "list", "--case", "1")["letters"]
+                     if x["file"]]
+    # Thirteen months on: only person 1 (declined, one year) is due; 3 has an open case.
+    engine = people.engine(clock=lambda: later(13))
+    try:
+        result = purge(engine, "anna")
+    finally:
+        engine.db.dispose()
+    assert (result["people"], result["cases"]) == (1, 1)
+    assert result["letters_deleted"] >= 1
+    one = shown(people, 1)
+    assert one["person"]["name"] == "(verwijderd)" and one["person"]["phone"] is None
+    assert one["person"]["bsn_masked"] != shown(people, 4)["person"]["bsn_masked"]
+    assert one["timeline"][-1]["trigger"] == "purge"
+    from pathlib import Path
+
+    assert not Path(letter_file).exists()
+    assert shown(people, 3)["person"]["name"] != "(verwijderd)"
+    assert shown(people, 2)["person"]["name"] != "(verwijderd)"
+    # Twenty-five months on: person 2 too; the notes go, the counts stay.
+    engine = people.engine(clock=lambda: later(25))
+    try:
+        assert purge(engine, "anna")["people"] == 1
+    finally:
+        engine.db.dispose()
+    two = shown(people, 2)
+    assert "themes" not in two["data"]
+    talk = next(e for e in two["timeline"] if e["trigger"] == "hold_conversation")
+    assert talk["note"] is None and "themes" not in talk["data"]
+    assert talk["data"]["classification"] == "not_active"
+    after = json.loads(people.run("report", "outcomes", "--format", "json").stdout)
+    assert {k: after[k] for k in ("approached", "spoken", "not_active")} == {
+        k: before[k] for k in ("approached", "spoken", "not_active")}
+    # The sealed history still checks out: purged events keep their hash, marked redacted.
+    verified = people.json("audit", "verify")
+    assert verified["ok"] and verified["events"]["redacted"] >= 1
+    assert {e["action"] for e in people.json("audit", "--case", "2")} >= {"purge"}
+    with pytest.raises(AssertionError):
+        people.json("privacy", "export", "--bsn", bsn_of(2), "--out",
+                    str(people.root / "gone.json"))
+
+
+def test_a_bad_retention_period_names_the_setting(people: Env) -> None:
+    config = people.config.read_text(encoding="utf-8")
+    people.config.write_text(config + '\n[retention.kansen-in-kaart]\ndeclined = "een jaar"\n',
+                             encoding="utf-8")
+    result = people.run("privacy", "purge", "--dry-run")
+    assert result.exit_code == 1
+    assert "retention.kansen-in-kaart.declined" in result.stderr
