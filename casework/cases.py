@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from casework.access import log_access
@@ -16,6 +16,7 @@ from casework.models import (
     Case,
     Employer,
     Event,
+    Letter,
     Match,
     Participant,
     Referral,
@@ -239,3 +240,49 @@ def flag_person(engine: Engine, actor: str, case_id: int, flag: str) -> dict[str
                                         .values(excluded=reason)).rowcount
         engine.record_event(conn, case, actor, "flag", {"flag": value})
     return {"case_id": case_id, "flag": value, "cases_changed": changed}
+
+
+CORRECTION = "correct_report"
+
+
+def correct_report(engine: Engine, actor: str, case_id: int, corrections: dict[str, str],
+                   note: str | None = None, resend: bool = False) -> dict[str, Any]:
+    """Record the person's corrections to their conversation report: an event holding the
+    corrected themes (the original event is kept as it was), the case's report updated, and
+    the report letter sent again when asked. An empty text removes a theme (the person may
+    have something left out)."""
+    if not corrections:
+        raise InvalidData("give the corrected text per theme, e.g. --set themes.health=...")
+    with engine.db.begin() as conn:
+        case = engine.load_case(conn, case_id)
+        route = engine.route_of(case)
+        field = route.fields.get("themes")
+        if field is None or field.type != "notes":
+            raise InvalidData(f"route '{case.workflow_id}' keeps no conversation report")
+        unknown = sorted(set(corrections) - set(field.keys))
+        if unknown:
+            raise InvalidData(f"no theme {', '.join(unknown)} in the report; themes: "
+                              f"{', '.join(field.keys)}")
+        themes = dict(case.data.get("themes") or {})
+        if not themes:
+            raise InvalidData(f"case {case_id} has no conversation report to correct (none was "
+                              "recorded, or the person did not consent to one)")
+        for key, text in corrections.items():
+            if text.strip():
+                themes[key] = text.strip()
+            else:
+                themes.pop(key, None)
+        data = {**case.data, "themes": themes}
+        engine.record_event(conn, case, actor, CORRECTION,
+                            {"themes": {k: v.strip() for k, v in corrections.items()},
+                             "resend": resend}, note)
+        conn.execute(update(Case).where(Case.id == case_id).values(data=data))
+        case.data = data
+        letter = None
+        if resend:
+            row = engine.letter_row(route, case, None, "verslag", {"corrected": True})
+            conn.execute(insert(Letter.__table__).values({**row, "created_at": engine.now()}))
+            letter = "verslag"
+        log_access(conn, actor, "correct report", [case_id], _purpose({case.workflow_id}),
+                   engine.now())
+    return {"case": case_id, "corrected": sorted(corrections), "letter": letter}

@@ -230,6 +230,35 @@ def open_command(state: CliState, workflow_id: str, bsn: str, source: str | None
                f"{result['workflow_version']} in state {result['state']} ({known}).")
 
 
+@case.command("correct")
+@click.argument("case_id", type=int)
+@click.option("--set", "sets", multiple=True, metavar="themes.KEY=TEXT", required=True,
+              help="The corrected text of a theme (empty: leave it out of the report).")
+@click.option("--note", help="A note for the timeline (how the correction came in).")
+@click.option("--resend", is_flag=True, help="Send the corrected report to the person.")
+@actor_option
+@json_option
+@click.pass_obj
+def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: str | None,
+                    resend: bool, actor: str | None, as_json: bool) -> None:
+    """Record the person's corrections to their conversation report (the original stays)."""
+    from casework.cases import correct_report
+
+    corrections: dict[str, str] = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("themes.") or len(key) == len("themes."):
+            raise click.BadParameter(f"{item!r} is not themes.KEY=TEXT", param_hint="--set")
+        corrections[key[len("themes."):]] = value
+    result = correct_report(state.engine(), state.who(actor), case_id, corrections, note,
+                            resend)
+    if as_json:
+        print_json(result)
+        return
+    sent = "; the corrected report goes out with the next letters run" if result["letter"] else ""
+    click.echo(f"Case {case_id}: report corrected ({', '.join(result['corrected'])}){sent}.")
+
+
 @case.command("assign")
 @click.argument("case_id", type=int)
 @click.argument("worker")
