@@ -53,7 +53,24 @@ def make_engine(url: str) -> Engine:
                     "change database.url"
                 )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if engine.url.database and engine.url.database != ":memory:":
+            event.listen(engine, "connect", _owner_only(Path(engine.url.database)))
     return engine
+
+
+def _owner_only(path: Path) -> Any:
+    """Return a connect hook that keeps the SQLite file (and its WAL) readable by its owner
+    only: it holds BSNs and notes."""
+
+    def hook(dbapi_connection: Any, connection_record: Any) -> None:
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            try:
+                if name.stat().st_mode & 0o077:
+                    name.chmod(0o600)
+            except OSError:
+                pass  # not there (yet), or not ours to change
+
+    return hook
 
 
 def _alembic_config(engine: Engine) -> Any:

@@ -128,8 +128,12 @@ class RenderSummary:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """Write the file whole or not at all, readable by its owner only (letters hold names and
+    addresses)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as fh:
+        fh.write(data)
     os.replace(tmp, path)
 
 
@@ -171,7 +175,7 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
 def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummary,
                 progress: Callable[[int, int], None] | None,
                 should_stop: Callable[[], bool] | None) -> None:
-    (out / run_date.isoformat() / "letters").mkdir(parents=True, exist_ok=True)
+    (out / run_date.isoformat() / "letters").mkdir(parents=True, exist_ok=True, mode=0o700)
     r = renderer(engine)
     max_pages: int = engine.settings["letters.max_pages"]
     duplex: bool = engine.settings["letters.duplex"]
@@ -310,11 +314,12 @@ def _write_batch_files(out: Path, rows: list[Any], pdf_path: Path, manifest_path
     for row in rows:
         writer.append(str(out / row.file), import_outline=False)  # absolute paths stay as is
     tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.{os.getpid()}.tmp")
-    with tmp_pdf.open("wb") as fh:
+    with os.fdopen(os.open(tmp_pdf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
         writer.write(fh)
     writer.close()
     tmp_csv = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.tmp")
-    with tmp_csv.open("w", newline="", encoding="utf-8") as fh:
+    with os.fdopen(os.open(tmp_csv, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+                   newline="", encoding="utf-8") as fh:
         out_csv = csv.writer(fh, delimiter=";")
         out_csv.writerow(MANIFEST_COLUMNS)
         for row in rows:

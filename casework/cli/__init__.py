@@ -6,6 +6,7 @@ the core it needs.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -50,6 +51,8 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None) -> None:
     Start with 'casework init', import a cohort with 'casework cohort import', then see and
     advance cases with 'casework case ...'.
     """
+    # Whatever casework writes (database, letters, logs, exports) is for its owner only.
+    os.umask(0o077)
     ctx.obj = CliState(config_path=config_path, actor=actor)
 
 
