@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from casework.access import chain_hash, entry_content, stamp
 from casework.engine import Engine
@@ -36,31 +37,46 @@ _SET_HASH = (update(Event.__table__).where(Event.__table__.c.id == bindparam("b_
              .values(hash=bindparam("b_hash")))
 
 
+class _Raced(Exception):
+    """Another process sealed the same events first."""
+
+
 def seal_events(engine: Engine) -> int:
-    """Link the events recorded since the last seal into the chain; return how many."""
+    """Link the events recorded since the last seal into the chain; return how many. Two
+    processes sealing at once do not both seal: the one that loses starts again after the
+    other's seal."""
+    try:
+        with engine.db.begin() as conn:
+            if conn.execute(select(Seal.name).where(Seal.name == EVENTS)).first() is None:
+                conn.execute(insert(Seal).values(name=EVENTS, last_id=0, last_hash=None,
+                                                 sealed_at=engine.now()))
+    except IntegrityError:
+        pass  # made by another process just now
     sealed = 0
     while True:
-        with engine.db.begin() as conn:
-            seal = conn.execute(select(Seal).where(Seal.name == EVENTS)
-                                .with_for_update()).first()
-            last_id, last_hash = (seal.last_id, seal.last_hash) if seal else (0, None)
-            rows = conn.execute(select(*_EVENT_COLUMNS).where(Event.id > last_id)
-                                .order_by(Event.id).limit(CHUNK)).all()
-            if not rows:
-                return sealed
-            params = []
-            for row in rows:
-                last_hash = chain_hash(last_hash, event_content(row))
-                params.append({"b_id": row.id, "b_hash": last_hash})
-            conn.execute(_SET_HASH, params)
-            values = {"last_id": rows[-1].id, "last_hash": last_hash,
-                      "sealed_at": engine.now()}
-            if seal is None:
-                conn.execute(insert(Seal).values(name=EVENTS, **values))
-            else:
-                conn.execute(update(Seal).where(Seal.name == EVENTS, Seal.last_id == last_id)
-                             .values(**values))
-            sealed += len(rows)
+        try:
+            with engine.db.begin() as conn:
+                seal = conn.execute(select(Seal).where(Seal.name == EVENTS)
+                                    .with_for_update()).one()
+                last_id, last_hash = seal.last_id, seal.last_hash
+                rows = conn.execute(select(*_EVENT_COLUMNS).where(Event.id > last_id)
+                                    .order_by(Event.id).limit(CHUNK)).all()
+                if not rows:
+                    return sealed
+                params = []
+                for row in rows:
+                    last_hash = chain_hash(last_hash, event_content(row))
+                    params.append({"b_id": row.id, "b_hash": last_hash})
+                conn.execute(_SET_HASH, params)
+                moved = conn.execute(update(Seal).where(Seal.name == EVENTS,
+                                                        Seal.last_id == last_id)
+                                     .values(last_id=rows[-1].id, last_hash=last_hash,
+                                             sealed_at=engine.now()))
+                if moved.rowcount != 1:
+                    raise _Raced
+                sealed += len(rows)
+        except _Raced:
+            continue
 
 
 def verify(engine: Engine) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def spend(engine: Engine, actor: str, case_id: int, amount: str, purpose: str,
     now = engine.now()
     day = spent_on or now.astimezone(engine.tz).date()
     with engine.db.begin() as conn:
-        case = engine.load_case(conn, case_id)
+        case = engine.load_case_for(conn, case_id, actor)
         budget = conn.execute(select(Budget).where(Budget.workflow_id == case.workflow_id,
                                                    Budget.year == day.year)).first()
         if budget is None:

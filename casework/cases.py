@@ -55,6 +55,11 @@ def list_cases(engine: Engine, actor: str, filters: CaseFilter, limit: int | Non
         conditions.append(Case.assigned_to == filters.assigned_to)
     if filters.open_only:
         conditions.append(Case.closed_at.is_(None))
+    from casework.permissions import visible
+
+    scope = visible(engine, actor)
+    if scope is not None:
+        conditions.append(scope)
     query = (
         select(Case.id, Case.workflow_id, Case.workflow_version, Case.state, Case.wijk,
                Case.assigned_to, Case.state_entered_at, Case.closed_at, Case.close_reason,
@@ -95,6 +100,9 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
         if row is None:
             raise NotFound(f"{no_case(case_id)}; find cases with 'casework case list'")
         case, person = row
+        from casework.permissions import check_cases
+
+        check_cases(engine, conn.connection(), actor, [case_id])
         events = conn.execute(
             select(Event).where(Event.case_id == case_id).order_by(Event.seq)
         ).scalars().all()
@@ -155,7 +163,7 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
 def case_triggers(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
     """Return every trigger of the case's route: whether it can happen now, or why not."""
     with engine.db.begin() as conn:
-        case = engine.load_case(conn, case_id)
+        case = engine.load_case_for(conn, case_id, actor)
         log_access(conn, actor, "triggers", [case_id], _purpose({case.workflow_id}),
                    engine.now())
         route = engine.route_of(case)
@@ -192,7 +200,7 @@ def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[s
             )
         if not staff.active:
             raise InvalidData(f"staff member '{worker}' is disabled; assign someone else")
-        case = engine.load_case(conn, case_id)
+        case = engine.load_case_for(conn, case_id, actor)
         previous = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar_one()
         engine.record_event(conn, case, actor, "assign",
                             {"assigned_to": worker, "previous": previous}, assigned_to=worker)
@@ -214,7 +222,7 @@ def flag_person(engine: Engine, actor: str, case_id: int, flag: str) -> dict[str
     if flag not in (*FLAGS, "none"):
         raise InvalidData(f"flag {flag!r} must be one of {', '.join(FLAGS)} or none")
     with engine.db.begin() as conn:
-        case = engine.load_case(conn, case_id)
+        case = engine.load_case_for(conn, case_id, actor)
         value = None if flag == "none" else flag
         conn.execute(update(Participant).where(Participant.id == case.participant_id)
                      .values(flag=value))
@@ -254,7 +262,7 @@ def correct_report(engine: Engine, actor: str, case_id: int, corrections: dict[s
     if not corrections:
         raise InvalidData("give the corrected text per theme, e.g. --set themes.health=...")
     with engine.db.begin() as conn:
-        case = engine.load_case(conn, case_id)
+        case = engine.load_case_for(conn, case_id, actor)
         route = engine.route_of(case)
         field = route.fields.get("themes")
         if field is None or field.type != "notes":

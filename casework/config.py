@@ -55,6 +55,7 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("retention", {},
      "per route, per closing reason (or default): how long after closing a person's data is "
      "kept, an ISO 8601 duration such as P2Y; people without a period are never purged"),
+    ("staff.logins", {}, "OS login = staff name, for people who do not give --as"),
     ("rules.disabled", [], "rules switched off although a route names them"),
     ("rules.voluntary.invitation_variant", "with_sentence",
      "invitation letter variant: with_sentence (says participation is voluntary) or "

@@ -42,7 +42,7 @@ def grant_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str
                   at: datetime | None = None) -> dict[str, Any]:
     """Record that the person gave consent for scope; shown in the case's timeline."""
     with engine.db.begin() as conn:
-        case = engine.load_case(conn, case_id)
+        case = engine.load_case_for(conn, case_id, actor)
         _check(engine, engine.route_of(case), scope, how)
         moment = engine.record_event(conn, case, actor, "consent_granted",
                                      {"scope": scope, "how": how})
@@ -58,7 +58,7 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
     """Record a withdrawal and cancel what is pending under that consent; return the counts."""
     cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
     with engine.db.begin() as conn:
-        case = engine.load_case(conn, case_id)
+        case = engine.load_case_for(conn, case_id, actor)
         _check(engine, engine.route_of(case), scope, how)
         if scope.startswith("share:"):
             partner = scope.split(":", 1)[1]
@@ -102,7 +102,7 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
 def list_consents(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
     """Return the person's consent history and what holds now, per scope; logs the read."""
     with engine.db.begin() as conn:
-        case = engine.load_case(conn, case_id)
+        case = engine.load_case_for(conn, case_id, actor)
         rows = conn.execute(
             select(Consent.__table__)
             .where(Consent.__table__.c.participant_id == case.participant_id)

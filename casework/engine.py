@@ -142,6 +142,8 @@ class Engine:
         self._registry = registry
         self._rules: Rules | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
+        # People acting through this engine, with what they may see (casework.permissions).
+        self.access: dict[str, Any] = {}
 
     @classmethod
     def from_config(cls, settings: Settings, check: bool = True,
@@ -185,6 +187,14 @@ class Engine:
         return self.registry.get(case.workflow_id, case.workflow_version)
 
     # --- reading -------------------------------------------------------------------------
+
+    def load_case_for(self, conn: Connection, case_id: int, actor: str) -> CaseSnapshot:
+        """Load a case a person reads or changes: refused when it is not theirs to see."""
+        from casework.permissions import check_cases
+
+        case = self.load_case(conn, case_id)
+        check_cases(self, conn, actor, [case_id])
+        return case
 
     def load_case(self, conn: Connection, case_id: int) -> CaseSnapshot:
         row = conn.execute(_LOAD_CASE, {"b_id": case_id}).first()
@@ -415,8 +425,10 @@ class Engine:
                 note: str | None = None, expected_version: int | None = None) -> Step:
         """Move a case along its route: check, transition, event and effects in one transaction."""
         from casework.access import log_access
+        from casework.permissions import check_cases
 
         with self.db.begin() as conn:
+            check_cases(self, conn, actor, [case_id])
             step = self.advance_in(conn, case_id, trigger, actor, data, at, note,
                                    expected_version)
             project = conn.execute(select(Case.workflow_id).where(Case.id == case_id)).scalar()

@@ -12,6 +12,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData
 from casework.fields import FieldValueError
 from casework.models import Case, Event, Participant
+from casework.permissions import owns_new_case
 
 SOURCE_FIELD = "source"
 
@@ -66,7 +67,7 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
         case_id = conn.execute(insert(Case).values(
             participant_id=person_id, workflow_id=route.id, workflow_version=route.version,
             state=route.initial, state_entered_at=now, wijk=wijk, data=data, opened_at=now,
-            last_event_at=now, version=1,
+            last_event_at=now, version=1, assigned_to=owns_new_case(engine, actor),
         ).returning(Case.id)).scalar_one()
         conn.execute(insert(Event).values(
             case_id=case_id, seq=1, at=now, recorded_at=now, actor=actor, trigger="open",

@@ -69,6 +69,9 @@ def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
         for case_id in case_ids:
             if conn.execute(select(Case.id).where(Case.id == case_id)).scalar() is None:
                 raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
+        from casework.permissions import check_cases
+
+        check_cases(engine, conn, actor, case_ids)
         present = set(conn.execute(select(MeetingAttendance.case_id).where(
             MeetingAttendance.meeting_id == meeting_id,
             MeetingAttendance.case_id.in_(case_ids))).scalars())

@@ -86,6 +86,11 @@ class Staff(Base):
     full_name: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(30))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every role (role is the first); a case worker's wijken; a coordinator's projects
+    # (route ids; none listed: every project).
+    roles: Mapped[list[str] | None] = mapped_column(JSONType)
+    wijken: Mapped[list[str] | None] = mapped_column(JSONType)
+    projects: Mapped[list[str] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -54,6 +54,11 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
         conditions.append(Task.due < today)
     if filters.kind:
         conditions.append(Task.kind == filters.kind)
+    from casework.permissions import visible
+
+    scope = visible(engine, actor)
+    if scope is not None:
+        conditions.append(Task.case_id.in_(select(Case.id).where(scope)))
     with engine.db.begin() as conn:
         if filters.mine:
             role = conn.execute(select(Staff.role).where(Staff.name == actor)).scalar()
@@ -105,6 +110,9 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
         if task.performer != "staff":
             raise InvalidData(f"task {task_id} is a timer the daily run handles, not work for "
                               "a person")
+        from casework.permissions import check_cases
+
+        check_cases(engine, conn, actor, [task.case_id])
         if task.status != "open":
             raise InvalidData(f"task {task_id} is already {task.status}; nothing to do")
         spec: dict[str, Any] = task.spec or {}

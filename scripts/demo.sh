@@ -10,8 +10,11 @@ cw() { .venv/bin/casework "$@"; }
 
 cw init
 cw workflow validate
-if ! cw staff list --json | grep -q "\"name\": \"$CASEWORK_USER\""; then
-  cw staff add "$CASEWORK_USER" --role back_office --full-name "Demo back office"
+# The first staff member is an admin; the demo user also does the back office, coordinates
+# and works cases.
+if ! cw staff list --json >/dev/null 2>&1; then
+  cw staff add "$CASEWORK_USER" --role admin --role back_office --role coordinator \
+    --role case_worker --full-name "Demo"
 fi
 cw cohort import examples/cohort.csv --workflow kansen-in-kaart
 echo

@@ -80,6 +80,24 @@ def write_config(folder: Path, database_url: str, extra: str = "") -> Path:
     return path
 
 
+def add_anna(env: Env) -> None:
+    """Anna, the first staff member, may do everything (admin, back office, coordinator of
+    every project, case worker); tests of roles add people with less."""
+    env.ok("staff", "add", "anna", "--role", "admin", "--role", "back_office",
+           "--role", "coordinator", "--role", "case_worker")
+
+
+# Staff the tests act as besides anna (tests add piet, sara, kees themselves, with one role).
+COLLEAGUES = ("bert", "carla", "dirk", "erik", "bram", "coordinator1")
+
+
+def add_people(env: Env, *names: str) -> None:
+    """Colleagues of anna who may work on every case (not admins)."""
+    for name in names:
+        env.ok("staff", "add", name, "--role", "back_office", "--role", "coordinator",
+               "--role", "case_worker")
+
+
 @dataclass
 class Env:
     """A configured casework installation in a temp folder, driven through the CLI."""
@@ -123,6 +141,8 @@ def env(tmp_path: Path, database_url: str) -> Iterator[Env]:
     runner = CliRunner()
     environment = Env(tmp_path, config, database_url, runner)
     environment.ok("init")
+    add_anna(environment)
+    add_people(environment, *COLLEAGUES)
     yield environment
     from casework.db import make_engine
 

@@ -54,10 +54,11 @@ def test_the_log_records_list_show_advance_and_render_with_who_and_why(worked: E
 
 
 def test_what_a_person_may_ask_to_see_and_asking_is_logged(worked: Env) -> None:
-    rows = worked.json("audit", "--bsn", bsn_of(1), user="carla")
+    worked.ok("staff", "add", "pia", "--role", "admin")
+    rows = worked.json("audit", "--bsn", bsn_of(1), user="pia")
     assert {r["action"] for r in rows} >= {"show", "advance", "letters render"}
     assert all(r["case_ids"] == [1] for r in rows)  # other people's cases left out
-    assert worked.json("audit", "--case", "1")[-1]["actor"] == "carla"
+    assert worked.json("audit", "--case", "1")[-1]["actor"] == "pia"
     wrong = worked.run("audit", "--bsn", "123456789")
     assert wrong.exit_code == 1 and "123456789" not in wrong.output
     assert worked.json("audit", "--bsn", "111222333") == []

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, Env, add_anna
 from sqlalchemy import select
 
 from casework.models import Case, DailyRun, Event, Task
@@ -142,6 +142,7 @@ def timers(tmp_path: Path, database_url: str) -> Iterator[Env]:
                       f'[paths]\nworkflows = "{folder.as_posix()}"\n', encoding="utf-8")
     env = Env(tmp_path, config, database_url, CliRunner())
     env.ok("init")
+    add_anna(env)
     env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", "wachtrij")
     yield env
 
@@ -310,7 +311,7 @@ def test_failed_item_gives_exit_1_and_is_retried_by_the_next_run(timers: Env) ->
 
 
 def test_late_report_and_unanswered_referral_go_to_the_coordinator_once(cohort: Env) -> None:
-    cohort.ok("staff", "add", "carla", "--role", "coordinator")
+    cohort.ok("staff", "add", "cora", "--role", "coordinator")
     advance(cohort, 1, *INVITE)
     advance(cohort, 1, *CONVERSATION)  # report due in 5 workdays
     advance(cohort, 2, *INVITE)
@@ -324,7 +325,7 @@ def test_late_report_and_unanswered_referral_go_to_the_coordinator_once(cohort: 
     assert code == 0
     assert late["escalations"] == {"report_due": 2, "referral_answer": 1}
     assert late["done"] == 3
-    work = cohort.json("task", "list", "--mine", "--kind", "escalation", user="carla")
+    work = cohort.json("task", "list", "--mine", "--kind", "escalation", user="cora")
     assert sorted(t["case_id"] for t in work["tasks"]) == [1, 2, 2]
     assert {t["due"] for t in work["tasks"]} == {day(60)}
     labels = " ".join(t["label"] for t in work["tasks"])
@@ -333,7 +334,7 @@ def test_late_report_and_unanswered_referral_go_to_the_coordinator_once(cohort: 
     for again in (day(60), day(90)):
         code, rerun = daily(cohort, "--date", again)
         assert (code, rerun["escalations"], rerun["done"]) == (0, {}, 0)
-    assert cohort.json("task", "list", "--kind", "escalation", user="carla")["total"] == 3
+    assert cohort.json("task", "list", "--kind", "escalation", user="cora")["total"] == 3
 
 
 # --- dry run, status, log ---------------------------------------------------------------------

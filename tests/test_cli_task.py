@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import Result
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, Env, add_people
 from sqlalchemy import select
 
 from casework.calendar import is_workday
@@ -270,6 +270,7 @@ def test_list_never_shows_a_bsn(invited: Env) -> None:
 
 
 def test_list_logs_the_read_with_the_cases_shown(invited: Env) -> None:
+    add_people(invited, "piet")
     before = len(access_rows(invited))
     work(invited, "--due", "2099-01-09", user="piet")
     rows = access_rows(invited)[before:]
@@ -385,6 +386,7 @@ def test_call_reached_for_the_social_team_refers_the_case_to_wij_team(cohort: En
 
 def test_finished_task_shows_who_did_it_and_the_result(cohort: Env) -> None:
     call = follow_up_call(cohort, 1)
+    add_people(cohort, "piet")
     done(cohort, call["id"], "reached", "--set", "result=taking_steps", user="piet")
     [finished] = work(cohort, "--status", "done", "--kind", "follow_up_call")["tasks"]
     assert finished["id"] == call["id"]

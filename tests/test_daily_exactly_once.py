@@ -28,7 +28,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, Env, add_anna
 from sqlalchemy import func, insert, select
 
 from casework.config import load_settings
@@ -122,6 +122,7 @@ def install(root: Path, database_url: str, timer_cases: int, system: int,
                       f'[paths]\nworkflows = "{folder.as_posix()}"\n', encoding="utf-8")
     env = Env(root, config, database_url, CliRunner())
     env.ok("init")
+    add_anna(env)
     env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", "wachtrij")
     today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
     engine = Engine.from_config(load_settings(config))

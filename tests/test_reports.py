@@ -375,7 +375,6 @@ def test_caseload_per_worker_state_age_and_flags(env: Env) -> None:
         encoding="utf-8")
     clock = Clock(START)
     engine = env.engine(clock=clock)
-    env.ok("staff", "add", "bert", "--role", "case_worker")
     imported = import_cohort(engine, cohort_file, WORKFLOW, "anna")
     assert imported.imported == 4, imported
     engine.advance(1, "invite", "anna", APPOINTMENT)

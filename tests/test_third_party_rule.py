@@ -116,6 +116,8 @@ def test_the_installed_rule_keeps_minors_out_and_lets_adults_in(
         tmp_path: Path, database_url: str, site: Path) -> None:
     project(tmp_path, database_url)
     ok(tmp_path, "init", site=site)
+    ok(tmp_path, "staff", "add", "anna", "--role", "admin", "--role", "back_office",
+       "--role", "coordinator", "--role", "case_worker", site=site)
     adult, minor, unknown = 1, 2, 3
     summary = as_json(tmp_path, "cohort", "import", str(people_csv(tmp_path, 30, 17, None)),
                       "--workflow", WORKFLOW, site=site)
@@ -148,6 +150,8 @@ def test_the_rule_reads_its_own_setting_from_config(
         tmp_path: Path, database_url: str, site: Path) -> None:
     project(tmp_path, database_url, "\n[rules.minimum_age]\nage = 16\n")
     ok(tmp_path, "init", site=site)
+    ok(tmp_path, "staff", "add", "anna", "--role", "admin", "--role", "back_office",
+       "--role", "coordinator", "--role", "case_worker", site=site)
     summary = as_json(tmp_path, "cohort", "import", str(people_csv(tmp_path, 17, 15)),
                       "--workflow", WORKFLOW, site=site)
     assert summary["excluded_by_reason"] == {"under_16": 1}
@@ -159,6 +163,8 @@ def test_the_project_can_switch_the_installed_rule_off(
         tmp_path: Path, database_url: str, site: Path) -> None:
     project(tmp_path, database_url, '\n[rules]\ndisabled = ["minimum_age"]\n')
     ok(tmp_path, "init", site=site)
+    ok(tmp_path, "staff", "add", "anna", "--role", "admin", "--role", "back_office",
+       "--role", "coordinator", "--role", "case_worker", site=site)
     summary = as_json(tmp_path, "cohort", "import", str(people_csv(tmp_path, 17)),
                       "--workflow", WORKFLOW, site=site)
     assert summary["excluded"] == 0

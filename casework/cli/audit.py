@@ -31,7 +31,7 @@ def audit(ctx: click.Context, case_id: int | None, staff: str | None, since_text
 
     state: CliState = ctx.obj
     engine = state.engine()
-    who = state.who(actor)
+    who = state.who(actor, "audit")
     rows = entries(engine, case_id, staff, parse_day(since_text, "--since"), bsn)
     about = sorted({c for r in rows for c in r["case_ids"]} | ({case_id} if case_id else set()))
     if about:
@@ -61,6 +61,7 @@ def verify_command(state: CliState, as_json: bool) -> None:
     the first entry that was changed or removed (a security incident: report it)."""
     from casework.audit import verify
 
+    state.who(None, "audit")
     result = verify(state.engine())
     if as_json:
         print_json(result)
@@ -83,6 +84,7 @@ def seal_command(state: CliState, as_json: bool) -> None:
     """Seal the case history recorded since the last seal (the daily run does this too)."""
     from casework.audit import seal_events
 
+    state.who(None, "audit")
     sealed = seal_events(state.engine())
     if as_json:
         print_json({"sealed": sealed})

@@ -27,7 +27,7 @@ def set_command(state: CliState, workflow_id: str, amount: str, year: int | None
 
     engine = state.engine()
     year = year or engine.now().astimezone(engine.tz).year
-    result = set_budget(engine, state.who(actor), workflow_id, amount, year)
+    result = set_budget(engine, state.who(actor, "budget.manage"), workflow_id, amount, year)
     if as_json:
         print_json(result)
         return
@@ -48,7 +48,7 @@ def spend_command(state: CliState, case_id: int, amount: str, purpose: str,
     """Record money spent on a case from its route's budget (refused over the budget)."""
     from casework.budgets import euro, spend
 
-    result = spend(state.engine(), state.who(actor), case_id, amount, purpose,
+    result = spend(state.engine(), state.who(actor, "case.write"), case_id, amount, purpose,
                    parse_day(day_text, "--date"))
     if as_json:
         print_json(result)
@@ -69,6 +69,7 @@ def show_command(state: CliState, workflow_id: str, year: int | None, as_json: b
     from casework.budgets import budget_report, euro
 
     engine = state.engine()
+    state.who(None, "budget.manage")
     year = year or engine.now().astimezone(engine.tz).year
     report = budget_report(engine, workflow_id, year)
     if as_json:

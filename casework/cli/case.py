@@ -56,7 +56,8 @@ def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, 
 
     engine = state.engine()
     filters["state"] = filters.pop("state_name")
-    result = list_cases(engine, state.who(actor), CaseFilter(**filters), limit or None, offset)
+    actor = state.who(actor, "case.read")
+    result = list_cases(engine, actor, CaseFilter(**filters), limit or None, offset)
     if as_json:
         print_json(result)
         return
@@ -90,7 +91,7 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
     """Show a case: the person, state, data and the timeline of events."""
     from casework.cases import show_case
 
-    data = show_case(state.engine(), state.who(actor), case_id)
+    data = show_case(state.engine(), state.who(actor, "case.read"), case_id)
     if as_json:
         print_json(data)
         return
@@ -143,7 +144,7 @@ def triggers_command(state: CliState, case_id: int, actor: str | None, as_json: 
     """Show what can happen next to a case and, for what cannot, why."""
     from casework.cases import case_triggers
 
-    data = case_triggers(state.engine(), state.who(actor), case_id)
+    data = case_triggers(state.engine(), state.who(actor, "case.read"), case_id)
     if as_json:
         print_json(data)
         return
@@ -175,7 +176,7 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
     from casework.fields import parse_datetime
 
     engine = state.engine()
-    who = state.who(actor)
+    who = state.who(actor, "case.write")
     at = None
     if at_text:
         try:
@@ -220,7 +221,8 @@ def open_command(state: CliState, workflow_id: str, bsn: str, source: str | None
     from casework.intake import open_case
 
     details = {key: value for key, value in person.items() if value is not None}
-    result = open_case(state.engine(), state.who(actor), workflow_id, {"bsn": bsn, **details},
+    actor = state.who(actor, "case.write")
+    result = open_case(state.engine(), actor, workflow_id, {"bsn": bsn, **details},
                        source, note)
     if as_json:
         print_json(result)
@@ -250,7 +252,8 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
         if not sep or not key.startswith("themes.") or len(key) == len("themes."):
             raise click.BadParameter(f"{item!r} is not themes.KEY=TEXT", param_hint="--set")
         corrections[key[len("themes."):]] = value
-    result = correct_report(state.engine(), state.who(actor), case_id, corrections, note,
+    actor = state.who(actor, "case.write")
+    result = correct_report(state.engine(), actor, case_id, corrections, note,
                             resend)
     if as_json:
         print_json(result)
@@ -270,7 +273,7 @@ def assign_command(state: CliState, case_id: int, worker: str, actor: str | None
     """Assign a case to a staff member (recorded in the timeline)."""
     from casework.cases import assign_case
 
-    result = assign_case(state.engine(), state.who(actor), case_id, worker)
+    result = assign_case(state.engine(), state.who(actor, "case.assign"), case_id, worker)
     if as_json:
         print_json(result)
         return
@@ -301,7 +304,7 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
     if not file.is_file():
         raise InputFileError(f"{file}: no such file")
     engine = state.engine()
-    who = state.who(actor)
+    who = state.who(actor, "case.write")
     out = console()
     with Progress(console=out, disable=as_json or not out.is_terminal, transient=True) as bar:
         task = bar.add_task(f"applying {file.name}", total=None)
@@ -337,7 +340,7 @@ def flag_command(state: CliState, case_id: int, flag: str, actor: str | None,
     """Flag the person of a case as moved or deceased (none: clear); kept out of waves."""
     from casework.cases import flag_person
 
-    result = flag_person(state.engine(), state.who(actor), case_id, flag)
+    result = flag_person(state.engine(), state.who(actor, "case.write"), case_id, flag)
     if as_json:
         print_json(result)
         return

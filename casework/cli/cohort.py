@@ -46,7 +46,7 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
     if not file.is_file():
         raise InputFileError(f"{file}: no such file")
     engine = state.engine()
-    who = state.who(actor)
+    who = state.who(actor, "cohort.import")
     out = console()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=out,
@@ -116,7 +116,8 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
     engine = state.engine()
     if size is None:
         size = int(engine.settings["planning.wave_size"])
-    plan = plan_wave(engine, state.who(actor), workflow_id, wijk, size, start, specialists,
+    actor = state.who(actor, "cohort.plan")
+    plan = plan_wave(engine, actor, workflow_id, wijk, size, start, specialists,
                      dry_run)
     if as_json:
         print_json(plan)
@@ -161,7 +162,8 @@ def excluded_command(state: CliState, workflow_id: str, wijk: str | None, reason
     """List the people a rule keeps out of waves, with the reason."""
     from casework.planning import list_excluded
 
-    result = list_excluded(state.engine(), state.who(actor), workflow_id, wijk, reason)
+    actor = state.who(actor, "cohort.plan")
+    result = list_excluded(state.engine(), actor, workflow_id, wijk, reason)
     if as_json:
         print_json(result)
         return

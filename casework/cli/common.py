@@ -36,12 +36,36 @@ class CliState:
             self._engine = Engine.from_config(self.settings(), check=check)
         return self._engine  # type: ignore[no-any-return]
 
-    def who(self, override: str | None = None) -> str:
+    def name(self, override: str | None = None) -> str:
+        """Return who is acting: --as, $CASEWORK_USER, or the OS login mapped in config."""
         actor = override or self.actor or os.environ.get("CASEWORK_USER")
         if not actor or not actor.strip():
+            import getpass
+
+            try:
+                login = getpass.getuser()
+            except (KeyError, OSError):
+                login = ""
+            actor = self.settings()["staff.logins"].get(login)
+        if not actor or not actor.strip():
             fail("say who you are: add --as NAME or set CASEWORK_USER (every read and change "
-                 "of a case is logged with its actor)", 2)
+                 "of a case is logged with its actor), or map your login under "
+                 "[staff.logins] in config.toml", 2)
         return actor.strip()
+
+    def who(self, override: str | None = None, permission: str | None = None) -> str:
+        """Return the acting staff member: known and active, with the permission if named;
+        otherwise the command stops with the reason (and the role it needs)."""
+        from casework.permissions import load_access, require
+
+        actor = self.name(override)
+        engine = self.engine()
+        if permission is not None:
+            require(engine, actor, permission)
+        else:
+            with engine.db.connect() as conn:
+                load_access(conn, actor)
+        return actor
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

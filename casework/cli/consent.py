@@ -30,7 +30,7 @@ def grant_command(state: CliState, case_id: int, scope: str, how: str, actor: st
     """Record that the person of a case gave consent for SCOPE."""
     from casework.consents import grant_consent
 
-    result = grant_consent(state.engine(), state.who(actor), case_id, scope, how)
+    result = grant_consent(state.engine(), state.who(actor, "case.write"), case_id, scope, how)
     if as_json:
         print_json(result)
         return
@@ -49,7 +49,7 @@ def withdraw_command(state: CliState, case_id: int, scope: str, how: str, actor:
     """Record that the person withdrew consent for SCOPE; what is pending under it stops."""
     from casework.consents import withdraw_consent
 
-    result = withdraw_consent(state.engine(), state.who(actor), case_id, scope, how)
+    result = withdraw_consent(state.engine(), state.who(actor, "case.write"), case_id, scope, how)
     if as_json:
         print_json(result)
         return
@@ -69,7 +69,7 @@ def list_command(state: CliState, case_id: int, actor: str | None, as_json: bool
     """Show what the person of a case consented to now, and the history."""
     from casework.consents import list_consents
 
-    result = list_consents(state.engine(), state.who(actor), case_id)
+    result = list_consents(state.engine(), state.who(actor, "case.read"), case_id)
     if as_json:
         print_json(result)
         return
@@ -105,7 +105,7 @@ def export_command(state: CliState, partner: str, out_path: Path | None, actor: 
     """The open referrals for a partner: only people whose consent to share holds (no BSN)."""
     from casework.referrals import partner_referrals
 
-    result = partner_referrals(state.engine(), state.who(actor), partner)
+    result = partner_referrals(state.engine(), state.who(actor, "referral.export"), partner)
     if as_json:
         print_json(result)
         return

@@ -77,6 +77,7 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
     from casework.daily import count_due, recent_runs, run_daily
 
     engine = state.engine()
+    state.who(None, "daily")
     if show_status:
         runs = recent_runs(engine)
         if as_json:
@@ -132,6 +133,7 @@ def run_command(state: CliState, no_catch_up: bool) -> None:
         for summary in results:
             print_summary(summary, settings)
 
+    state.who(None, "daily")
     runner = DailyScheduler(state.engine(), on_run=report)
     click.echo(f"casework scheduler: daily run at {settings['scheduler.time']} "
                f"({settings['timezone']}); stop with Ctrl-C or SIGTERM")

@@ -23,6 +23,7 @@ def add_command(state: CliState, name: str, sector: str | None, contact: str | N
     """Add an employer."""
     from casework.employers import add_employer
 
+    state.who(None, "employers")
     result = add_employer(state.engine(), name, sector, contact)
     if as_json:
         print_json(result)
@@ -39,6 +40,7 @@ def list_command(state: CliState, as_json: bool) -> None:
 
     from casework.employers import list_employers
 
+    state.who(None, "employers")
     rows = list_employers(state.engine())
     if as_json:
         print_json(rows)
@@ -59,7 +61,7 @@ def show_command(state: CliState, name: str, actor: str | None, as_json: bool) -
     """An employer: contact details, matches (case, job, hours) and meetings attended."""
     from casework.employers import employer_detail
 
-    data = employer_detail(state.engine(), state.who(actor), name)
+    data = employer_detail(state.engine(), state.who(actor, "employers"), name)
     if as_json:
         print_json(data)
         return

@@ -54,7 +54,7 @@ def render_command(state: CliState, date_text: str | None, out_dir: Path | None,
     from casework.mailroom import render_queue
 
     engine = state.engine()
-    who = state.who(actor)
+    who = state.who(actor, "letters")
     run_date = parse_day(date_text, "--date") or engine.now().astimezone(engine.tz).date()
     out = console()
     with Progress(console=out, transient=True, disable=as_json or not out.is_terminal) as bar:
@@ -83,7 +83,7 @@ def list_command(state: CliState, case_id: int | None, status: str | None, batch
     """List letters, newest first."""
     from casework.mailroom import list_letters
 
-    result = list_letters(state.engine(), state.who(actor), case_id, status, batch)
+    result = list_letters(state.engine(), state.who(actor, "letters"), case_id, status, batch)
     if as_json:
         print_json(result)
         return
@@ -107,7 +107,7 @@ def cancel_command(state: CliState, letter_id: int, actor: str | None) -> None:
     """Cancel a letter that has not gone to the mail house."""
     from casework.mailroom import cancel_letter
 
-    result = cancel_letter(state.engine(), state.who(actor), letter_id)
+    result = cancel_letter(state.engine(), state.who(actor, "letters"), letter_id)
     click.echo(f"Letter {letter_id} cancelled.")
     if result["batch_taken_apart"]:
         click.echo(f"  batch {result['batch_taken_apart']} was taken apart; its other letters "
@@ -127,7 +127,7 @@ def mark_sent_command(state: CliState, batch_name: str, actor: str | None) -> No
     """Record that BATCH was handed to the mail house."""
     from casework.mailroom import mark_batch_sent
 
-    result = mark_batch_sent(state.engine(), state.who(actor), batch_name)
+    result = mark_batch_sent(state.engine(), state.who(actor, "letters"), batch_name)
     click.echo(f"Batch {batch_name}: {result['sent']} letter(s) marked sent.")
 
 
@@ -139,7 +139,7 @@ def returned_command(state: CliState, letter_id: int, actor: str | None) -> None
     """Record that a sent letter came back; the case gets a task to check the address."""
     from casework.mailroom import mark_returned
 
-    result = mark_returned(state.engine(), state.who(actor), letter_id)
+    result = mark_returned(state.engine(), state.who(actor, "letters"), letter_id)
     click.echo(f"Letter {letter_id} returned; case {result['case_id']} has a task to check "
                "the address.")
 
@@ -157,7 +157,7 @@ def preview_command(state: CliState, template: str, case_id: int, as_png: bool,
     """Render one letter for a case without queueing it (what would be printed)."""
     from casework.mailroom import preview
 
-    r, ctx = preview(state.engine(), state.who(actor), template, case_id)
+    r, ctx = preview(state.engine(), state.who(actor, "letters"), template, case_id)
     target = out_path or Path(f"preview-{template}-{case_id}.{'png' if as_png else 'pdf'}")
     if as_png:
         target.write_bytes(r.png(template, ctx, ppi=110)[0])
@@ -174,6 +174,7 @@ def check_command(state: CliState, workflow_id: str | None, as_json: bool) -> No
     """Render every template and variant with hostile sample values; fail on any error."""
     from casework.mailroom import check_templates
 
+    state.who(None, "letters")
     results = check_templates(state.engine(), workflow_id)
     if as_json:
         print_json(results)
@@ -194,5 +195,6 @@ def calibrate_command(state: CliState, out_path: Path) -> None:
     """Print a page with the configured envelope window to hold against a real envelope."""
     from casework.mailroom import calibration_pdf
 
+    state.who(None, "letters")
     out_path.write_bytes(calibration_pdf(state.engine()))
     click.echo(f"Wrote {out_path}: print it at 100% and hold it against the envelope.")

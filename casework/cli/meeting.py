@@ -28,6 +28,7 @@ def add_command(state: CliState, day_text: str, place: str, kind: str, title: st
 
     day = parse_day(day_text, "--date")
     assert day is not None
+    state.who(None, "employers")
     result = add_meeting(state.engine(), day, place, kind, title)
     if as_json:
         print_json(result)
@@ -46,6 +47,7 @@ def list_command(state: CliState, since_text: str | None, as_json: bool) -> None
 
     from casework.meetings import list_meetings
 
+    state.who(None, "employers")
     rows = list_meetings(state.engine(), parse_day(since_text, "--from"))
     if as_json:
         print_json(rows)
@@ -70,7 +72,7 @@ def attend_command(state: CliState, meeting_id: int, case_ids: tuple[int, ...],
     """Record who attended; candidates at a Meedoenplein move on with attend_meedoenplein."""
     from casework.meetings import attend
 
-    report = attend(state.engine(), state.who(actor), meeting_id, list(case_ids),
+    report = attend(state.engine(), state.who(actor, "case.write"), meeting_id, list(case_ids),
                     list(employers))
     if as_json:
         print_json(report)

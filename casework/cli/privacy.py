@@ -26,7 +26,7 @@ def export_command(state: CliState, bsn: str, out_path: Path, actor: str | None,
     """Write everything stored about a person to a JSON file (readable by you only)."""
     from casework.privacy import export_person
 
-    result = export_person(state.engine(), state.who(actor), bsn, out_path)
+    result = export_person(state.engine(), state.who(actor, "privacy"), bsn, out_path)
     if as_json:
         print_json(result)
         return
@@ -43,7 +43,7 @@ def purge_command(state: CliState, dry_run: bool, actor: str | None, as_json: bo
     """Anonymise people whose cases all closed longer ago than their retention period."""
     from casework.privacy import purge
 
-    result = purge(state.engine(), state.who(actor), dry_run)
+    result = purge(state.engine(), state.who(actor, "privacy"), dry_run)
     if as_json:
         print_json(result)
         return

@@ -58,6 +58,7 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
     if out_path is not None and name != "council":
         raise click.UsageError("--out is for the council report; use --format csv > FILE")
     engine = state.engine()
+    state.who(None, "report")
     as_of = parse_day(as_of_text, "--as-of") or engine.now().astimezone(engine.tz).date()
     scope = Scope(as_of, workflow_id, wijk)
     if name == "council":

@@ -1,46 +1,73 @@
-"""casework staff add|list."""
+"""casework staff add|list|disable."""
 
 from __future__ import annotations
 
 import click
 
-from casework.cli.common import CliState, console, json_option, print_json
+from casework.cli.common import CliState, actor_option, console, json_option, print_json
+
+ROLE_CHOICE = click.Choice(["back_office", "case_worker", "coordinator", "admin"])
 
 
 @click.group()
 def staff() -> None:
-    """Staff members who act on and are assigned cases."""
+    """Staff members: who may act, in which roles (admins manage them)."""
 
 
 @staff.command("add")
 @click.argument("name")
-@click.option("--role", required=True,
-              type=click.Choice(["back_office", "case_worker", "coordinator", "admin"]),
-              help="What the person does.")
+@click.option("--role", "roles", required=True, multiple=True, type=ROLE_CHOICE,
+              help="What the person does (repeat for more roles).")
+@click.option("--wijk", "wijken", multiple=True,
+              help="Case worker: a wijk whose cases they work on (repeat for more).")
+@click.option("--project", "projects", multiple=True,
+              help="Coordinator: a route they coordinate (repeat; none: every route).")
 @click.option("--full-name", help="Name shown to colleagues and on letters.")
+@actor_option
 @click.pass_obj
-def add_command(state: CliState, name: str, role: str, full_name: str | None) -> None:
-    """Add a staff member (NAME is their login name)."""
-    from casework.staff import add_staff
+def add_command(state: CliState, name: str, roles: tuple[str, ...], wijken: tuple[str, ...],
+                projects: tuple[str, ...], full_name: str | None, actor: str | None) -> None:
+    """Add a staff member (NAME is their login name). The first one must be an admin."""
+    from casework.staff import add_staff, has_staff
 
-    add_staff(state.engine(), name, role, full_name)
-    click.echo(f"Added {name} ({role}).")
+    engine = state.engine()
+    if has_staff(engine):
+        state.who(actor, "staff.manage")
+    add_staff(engine, name, roles, full_name, wijken, projects)
+    click.echo(f"Added {name} ({', '.join(roles)}).")
+
+
+@staff.command("disable")
+@click.argument("name")
+@actor_option
+@click.pass_obj
+def disable_command(state: CliState, name: str, actor: str | None) -> None:
+    """Disable a staff member: they can no longer act or be assigned cases."""
+    from casework.staff import disable_staff
+
+    state.who(actor, "staff.manage")
+    disable_staff(state.engine(), name)
+    click.echo(f"Disabled {name}.")
 
 
 @staff.command("list")
+@actor_option
 @json_option
 @click.pass_obj
-def list_command(state: CliState, as_json: bool) -> None:
-    """List staff members."""
+def list_command(state: CliState, actor: str | None, as_json: bool) -> None:
+    """List staff members with their roles, wijken and projects."""
     from casework.staff import list_staff
 
+    state.who(actor, "staff.list")
     members = list_staff(state.engine())
     if as_json:
         print_json(members)
         return
     from rich.table import Table
 
-    table = Table("name", "full name", "role", "active")
+    table = Table("name", "full name", "roles", "wijken", "projects", "active")
     for m in members:
-        table.add_row(m["name"], m["full_name"] or "", m["role"], "yes" if m["active"] else "no")
+        table.add_row(m["name"], m["full_name"] or "", ", ".join(m["roles"]),
+                      ", ".join(m["wijken"]), ", ".join(m["projects"]),
+                      "yes" if m["active"] else "no")
     console().print(table)

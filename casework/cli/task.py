@@ -49,7 +49,7 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
         raise click.UsageError("give --due DATE or --overdue, not both")
     filters = TaskFilter(due=parse_day(due_text, "--due"), overdue=overdue, kind=kind,
                          status=status, mine=mine)
-    result = list_tasks(state.engine(), state.who(actor), filters, limit=limit or None)
+    result = list_tasks(state.engine(), state.who(actor, "case.read"), filters, limit=limit or None)
     if as_json:
         print_json(result)
         return
@@ -84,7 +84,8 @@ def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, .
     """Finish a task; a reached follow-up call moves the case as the route says."""
     from casework.tasks import complete_task
 
-    report: dict[str, Any] = complete_task(state.engine(), state.who(actor), task_id, outcome,
+    actor = state.who(actor, "case.write")
+    report: dict[str, Any] = complete_task(state.engine(), actor, task_id, outcome,
                                            parse_sets(sets))
     if as_json:
         print_json(report)

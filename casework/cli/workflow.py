@@ -138,7 +138,8 @@ def migrate_command(state: CliState, workflow_id: str, from_version: int, to_ver
             raise click.BadParameter(f"{item!r} is not OLD=NEW, e.g. spoken=talked",
                                      param_hint="--map")
         mapping[old.strip()] = new.strip()
-    result = migrate_cases(state.engine(), state.who(actor), workflow_id, from_version,
+    actor = state.who(actor, "workflow.migrate")
+    result = migrate_cases(state.engine(), actor, workflow_id, from_version,
                            to_version, mapping, dry_run)
     if as_json:
         print_json(result)
