@@ -38,6 +38,12 @@ class Scratch:
     def run(self, *args: str) -> None:
         subprocess.run([sys.executable, "-m", "casework", *args], env=self.env, check=True,
                        stdout=subprocess.DEVNULL)
+        if args == ("init",):
+            # The bench user is the first staff member and may do everything.
+            subprocess.run([sys.executable, "-m", "casework", "staff", "add", "bench",
+                            "--role", "admin", "--role", "back_office", "--role",
+                            "coordinator", "--role", "case_worker"],
+                           env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def measure(self, *args: str) -> dict[str, Any]:
         """Run a casework command in a fresh process; return seconds, peak_mb, exit_code."""
