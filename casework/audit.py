@@ -82,7 +82,7 @@ def seal_events(engine: Engine) -> int:
 def verify(engine: Engine) -> dict[str, Any]:
     """Recompute the processing log's chain and the sealed events' chain; return the first
     problem in each (None when intact)."""
-    result: dict[str, Any] = {"access_log": {"entries": 0, "problem": None},
+    result: dict[str, Any] = {"access_log": {"entries": 0, "problem": None, "head": None},
                               "events": {"sealed": 0, "unsealed": 0, "redacted": 0,
                                          "problem": None}}
     with engine.db.connect() as conn:
@@ -104,6 +104,7 @@ def verify(engine: Engine) -> dict[str, Any]:
                 log["problem"] = {"id": row.id, "what": f"entry {row.id} was changed"}
                 break
             prev, previous_id = row.hash, row.id
+            log["head"] = row.hash
         seal = conn.execute(select(Seal).where(Seal.name == EVENTS)).first()
         events = result["events"]
         last_id = seal.last_id if seal else 0

@@ -69,6 +69,9 @@ def verify_command(state: CliState, as_json: bool) -> None:
         log, events = result["access_log"], result["events"]
         click.echo(f"processing log: {log['entries']} entries, "
                    + ("intact" if log["problem"] is None else f"BROKEN: {log['problem']['what']}"))
+        if log["head"]:
+            click.echo(f"  last entry's hash {log['head']} (keep it elsewhere to detect removal "
+                       "of the newest entries)")
         click.echo(f"case history: {events['sealed']} events sealed ({events['redacted']} "
                    f"redacted by a purge), {events['unsealed']} not yet sealed, "
                    + ("intact" if events["problem"] is None
