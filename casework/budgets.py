@@ -13,6 +13,7 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Budget, Case, Spending
+from casework.permissions import authorize
 
 
 def parse_amount(text: str, what: str = "amount") -> int:
@@ -47,6 +48,7 @@ def _spent(conn: Any, budget_id: int) -> int:
 def set_budget(engine: Engine, actor: str, workflow_id: str, amount: str,
                year: int) -> dict[str, Any]:
     """Set (or change) the work budget of a route for a year; never below what is spent."""
+    authorize(engine, actor, "budget.manage")
     engine.registry.get(workflow_id)
     cents = parse_amount(amount)
     now = engine.now()
@@ -73,6 +75,7 @@ def spend(engine: Engine, actor: str, case_id: int, amount: str, purpose: str,
           spent_on: date | None = None) -> dict[str, Any]:
     """Record money spent on a case from its route's budget of that year; refused (nothing
     stored) when the budget does not cover it. The spending shows in the case's timeline."""
+    authorize(engine, actor, "case.write")
     cents = parse_amount(amount)
     purpose = purpose.strip()
     if not purpose:

@@ -270,15 +270,15 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
         ids.discard(None)
         rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(list(ids)))).all()
         snapshots = {row.id: CaseSnapshot.from_row(row) for row in rows}
-        if engine.access.get(actor) is not None:  # a person: only the cases they may touch
-            from casework.permissions import NotAllowed, check_cases
+        # Deny by default: only the cases the actor may touch (the system actor: all).
+        from casework.permissions import NotAllowed, check_cases
 
-            for cid in list(snapshots):
-                try:
-                    check_cases(engine, conn, actor, [cid])
-                except NotAllowed as exc:
-                    snapshots.pop(cid)
-                    refused[cid] = str(exc)
+        for cid in list(snapshots):
+            try:
+                check_cases(engine, conn, actor, [cid])
+            except NotAllowed as exc:
+                snapshots.pop(cid)
+                refused[cid] = str(exc)
         ctx = engine.context(conn)
         from casework.rules.consent import preload
 
@@ -293,7 +293,10 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                 continue
             snap = snapshots.get(cid)
             if snap is None:
-                failures.append((line.number, refused.get(cid) or no_case(cid)))
+                if line.case_id is None:  # by BSN: a refusal must not tell the person exists
+                    failures.append((line.number, "no case of that person in that workflow"))
+                else:
+                    failures.append((line.number, refused.get(cid) or no_case(cid)))
                 continue
             try:
                 step = engine.plan_step(engine.route_of(snap), snap, line.trigger, line.data,

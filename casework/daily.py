@@ -24,9 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from casework.engine import Engine
 from casework.errors import CaseworkError
 from casework.models import DailyRun, Task
+from casework.permissions import SYSTEM_ACTOR, act_as_system
 from casework.tasks import escalation_row
 
-ACTOR = "daily-run"
+ACTOR = SYSTEM_ACTOR  # the steps the run takes are its own, whoever started it
 PAGE = 500
 MAX_CATCH_UP_DAYS = 366
 _TASKS = Task.__table__
@@ -264,6 +265,7 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
               write_log: bool = True) -> DailySummary:
     """Do everything due up to run_date: timer transitions, escalations; report the work."""
     summary = DailySummary(run_date=run_date, dry_run=dry_run, started_at=engine.now())
+    act_as_system(engine)
     if dry_run:
         summary.planned = count_due(engine, run_date)
         summary.due_work = due_work(engine, run_date)

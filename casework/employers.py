@@ -10,6 +10,7 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Employer, Match, Meeting, MeetingAttendance
+from casework.permissions import authorize
 
 
 def _text(value: str | None, name: str, limit: int) -> str | None:
@@ -67,6 +68,7 @@ def list_employers(engine: Engine) -> list[dict[str, Any]]:
 
 def employer_detail(engine: Engine, actor: str, name: str) -> dict[str, Any]:
     """An employer with its contact details, its matches and the meetings it attended."""
+    authorize(engine, actor, "employers")
     with engine.db.begin() as conn:
         row = find_employer(conn, name)
         matches = [

@@ -425,9 +425,10 @@ class Engine:
                 note: str | None = None, expected_version: int | None = None) -> Step:
         """Move a case along its route: check, transition, event and effects in one transaction."""
         from casework.access import log_access
-        from casework.permissions import check_cases
+        from casework.permissions import authorize, check_cases
 
         with self.db.begin() as conn:
+            authorize(self, actor, "case.write", conn)
             check_cases(self, conn, actor, [case_id])
             step = self.advance_in(conn, case_id, trigger, actor, data, at, note,
                                    expected_version)

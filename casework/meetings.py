@@ -15,6 +15,7 @@ from casework.employers import find_employer
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
 from casework.models import Case, Employer, Meeting, MeetingAttendance
+from casework.permissions import authorize
 
 KINDS = ("meedoenplein", "other")
 ATTEND_TRIGGER = "attend_meedoenplein"
@@ -57,6 +58,7 @@ def list_meetings(engine: Engine, since: date | None = None) -> list[dict[str, A
 def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
            employer_names: list[str]) -> dict[str, Any]:
     """Record who attended; candidates at a Meedoenplein take the attend step when they can."""
+    authorize(engine, actor, "case.write")
     if not case_ids and not employer_names:
         raise InvalidData("say who attended: --case ID and/or --employer NAME")
     now = engine.now()

@@ -35,6 +35,7 @@ from casework.models import (
     Spending,
     Task,
 )
+from casework.permissions import authorize
 
 REMOVED = "(verwijderd)"
 FREE_TEXT_TYPES = ("text", "notes")
@@ -62,6 +63,7 @@ def _person(conn: Any, bsn: str) -> Any:
 def export_person(engine: Engine, actor: str, bsn: str, out: Path) -> dict[str, Any]:
     """Write everything stored about a person to a JSON file readable by its owner only;
     the export itself is logged. Return a summary (counts per kind)."""
+    authorize(engine, actor, "privacy")
     from casework.audit import entries
 
     if not out.parent.is_dir():
@@ -118,6 +120,7 @@ def retention_of(engine: Engine, workflow_id: str, reason: str | None) -> Any:
 
 def purge(engine: Engine, actor: str, dry_run: bool = False) -> dict[str, Any]:
     """Anonymise the people whose cases all closed longer ago than their retention period."""
+    authorize(engine, actor, "privacy")
     now = engine.now()
     today = now.astimezone(engine.tz).date()
     open_people = select(Case.participant_id).where(Case.closed_at.is_(None))
