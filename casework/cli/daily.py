@@ -56,6 +56,10 @@ def print_summary(summary: Any, settings: Any) -> None:
     if data["failures"]:
         out.print(f"  {len(data['failures'])} item(s) failed; they are retried by the next run. "
                   "Fix the cause (see the reasons) or the case, then run again.")
+    if data.get("anchor_problem"):
+        from rich.markup import escape
+
+        out.print(f"  [red]FAILED[/red] audit anchor: {escape(data['anchor_problem'])}")
     if data["status"] == "stopped":
         out.print("  stopped before the end; the next run continues where this one stopped")
 
