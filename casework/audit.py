@@ -176,14 +176,18 @@ def _check_events(conn: Any, key: bytes | None, anchored: set[int],
             seen[row.id] = (row.hash, events["sealed"])
     if seal_row is not None and prev != seal_row.last_hash:
         events["problem"] = {"id": last_id, "what": "the last sealed events were removed"}
-        return events, seal_row
+    return events, seal_row
+
+
+def _beyond_seal(conn: Any, last_id: int) -> dict[str, Any] | None:
+    """Return the problem of an event beyond the seal that carries a seal hash."""
     stray = conn.execute(select(func.min(Event.id)).where(Event.id > last_id,
                                                           Event.hash.is_not(None))).scalar()
-    if stray is not None:
-        events["problem"] = {
-            "id": stray, "what": f"event {stray} carries a seal hash but lies beyond the seal "
-                                 f"(at event {last_id}): the seal record was removed or moved back"}
-    return events, seal_row
+    if stray is None:
+        return None
+    return {"id": stray, "what": f"event {stray} carries a seal hash but lies beyond the seal "
+                                 f"(at event {last_id}): the seal record was removed or moved "
+                                 "back"}
 
 
 def verify(engine: Engine) -> dict[str, Any]:
@@ -208,6 +212,7 @@ def verify(engine: Engine) -> dict[str, Any]:
         events, seal_row = _check_events(conn, key, {r.events.last_id for r in records},
                                          event_seen)
         written = anchor.anchor_row(conn)
+        beyond = _beyond_seal(conn, seal_row.last_id if seal_row else 0)
     if log["problem"] is None:
         problem = anchor.check_log(records, log["entries"], log_seen, engine)
         if problem:
@@ -218,6 +223,8 @@ def verify(engine: Engine) -> dict[str, Any]:
                                       event_seen, engine)
         if problem:
             events["problem"] = {"id": None, "what": problem}
+    if events["problem"] is None:
+        events["problem"] = beyond
     if section["problem"] is None:
         section["problem"], section["warning"] = _check_file(engine, records, written, key,
                                                              log, events)
