@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from conftest import Env, tamper
+from conftest import EXAMPLES, Env, tamper
 from sqlalchemy import bindparam, delete, func, select, update
 
 from casework.access import chain_hash, entry_content
@@ -195,7 +196,7 @@ def rechain_without_key(env: Env) -> None:
 
 def test_a_rechained_log_fails_with_a_key_file(env: Env) -> None:
     with_key(env)
-    env.ok("cohort", "import", str(__import__("conftest").EXAMPLES / "cohort.csv"),
+    env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"),
            "--workflow", "kansen-in-kaart")
     env.ok("case", "show", "1")
     env.ok("case", "show", "2")
@@ -215,3 +216,72 @@ def test_an_unreadable_key_file_is_one_line_naming_it(env: Env) -> None:
     message = result.stderr.strip()
     assert "\n" not in message and str(env.root / "missing.key") in message
     assert "cannot be read" in message
+
+
+def as_before_0012(env: Env, change_event: int | None = None) -> None:
+    """Take the database back to schema 0011 with its events sealed the old way (one hash
+    over the whole content), as a database of the previous version looks; optionally with
+    one sealed event changed afterwards."""
+    import importlib.util
+
+    from alembic import command
+
+    from casework.db import _alembic_config
+
+    spec = importlib.util.spec_from_file_location("m0012", MIGRATION)
+    assert spec and spec.loader
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    engine = env.engine()
+    try:
+        command.downgrade(_alembic_config(engine.db), "0011")
+        with engine.db.begin() as conn:
+            prev = None
+            for row in conn.execute(select(old.events).order_by(old.events.c.id)).all():
+                if row.hash is None:
+                    break
+                prev = old._digest({"prev": prev, **old._old_event(row)}, None)
+                conn.execute(update(old.events).where(old.events.c.id == row.id)
+                             .values(hash=prev))
+            conn.execute(update(old.seals).where(old.seals.c.name == "events")
+                         .values(last_hash=prev))
+            conn.execute(delete(old.seals).where(old.seals.c.name == "anchor"))
+            if change_event is not None:
+                conn.execute(update(old.events).where(old.events.c.id == change_event)
+                             .values(reason="changed"))
+    finally:
+        engine.db.dispose()
+    (env.root / "audit-anchor.log").unlink()
+
+
+MIGRATION = (Path(__file__).resolve().parent.parent / "casework" / "migrations" / "versions"
+             / "0012_events_hashed_field_by_field.py")
+
+
+def test_migration_0012_reseals_an_intact_old_chain(sealed: Env) -> None:
+    as_before_0012(sealed)
+    assert "Upgraded database from schema 0011 to 0012" in sealed.ok("db", "upgrade").stdout
+    result = sealed.json("audit", "verify")
+    assert result["ok"] and result["events"]["sealed"] > 200
+
+
+def test_migration_0012_keeps_an_old_break_visible(sealed: Env) -> None:
+    as_before_0012(sealed, change_event=5)
+    sealed.ok("db", "upgrade")
+    assert "event 5 (case" in broken(sealed)
+
+
+def test_the_daily_run_seals_and_anchors_and_fails_when_the_anchor_file_is_gone(
+        sealed: Env) -> None:
+    before = anchor_file(sealed)
+    sealed.ok("case", "show", "3")
+    sealed.ok("daily")
+    assert anchor_file(sealed).startswith(before) and len(anchor_file(sealed)) > len(before)
+    (sealed.root / "audit-anchor.log").unlink()
+    result = sealed.run("daily", "--json")
+    assert result.exit_code == 1
+    import json
+
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed" and "is missing, but" in summary["anchor_problem"]
+    assert not (sealed.root / "audit-anchor.log").exists()

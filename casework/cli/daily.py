@@ -115,7 +115,7 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
         print_json(summary.as_dict())
     else:
         print_summary(summary, state.settings())
-    if summary.failed:
+    if summary.failed or summary.anchor_problem:
         raise SystemExit(1)
 
 
