@@ -11,6 +11,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text, update
@@ -51,17 +52,27 @@ def chain_hash(prev: str | None, content: dict[str, Any], key: bytes | None = No
 def read_chain_key(settings: Settings) -> bytes | None:
     """Return the key in [audit] key_file (None when not set); its content is never shown."""
     path = settings.key_file
-    if path is None:
-        return None
+    return None if path is None else read_key_file(path, "[audit] key_file")
+
+
+def read_key_file(path: Path, what: str) -> bytes:
+    """Return the key held in a file (surrounding white space left out)."""
     try:
         key = path.read_bytes().strip()
     except OSError as exc:
-        raise ConfigError(f"[audit] key_file {path} cannot be read ({exc.strerror}); fix the "
+        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror}); fix the "
                           "path or its permissions") from None
     if len(key) < 16:
-        raise ConfigError(f"[audit] key_file {path} holds fewer than 16 bytes; put a long "
+        raise ConfigError(f"{what} {path} holds fewer than 16 bytes; put a long "
                           "random key in it (e.g. the output of 'openssl rand -hex 32')")
     return key
+
+
+def lock_log(conn: Connection) -> None:
+    """Hold the processing log's append lock until commit (PostgreSQL; SQLite has one
+    writer anyway)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOG_LOCK})
 
 
 def with_chain_key(db: SAEngine, settings: Settings) -> SAEngine:
@@ -87,8 +98,7 @@ def log_access(conn: Connection, actor: str, action: str, case_ids: Sequence[int
                purpose: str | None, at: datetime) -> None:
     """Record one row for a read or change of one or more cases (a listing is one row),
     linked to the entry before it."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOG_LOCK})
+    lock_log(conn)
     row_id = conn.execute(insert(AccessLog).values(
         at=at, actor=actor, action=action, case_ids=list(case_ids), purpose=purpose,
     ).returning(AccessLog.id)).scalar_one()

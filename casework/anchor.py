@@ -178,6 +178,12 @@ def anchor_row(conn: Connection) -> Any:
     return conn.execute(select(Seal.last_id, Seal.sealed_at).where(Seal.name == ANCHOR)).first()
 
 
+def last_rekey(records: list[Record]) -> int:
+    """Return the line of the last rekey record (0: none): the hashes anchored before it
+    were made with the old key, so only their counts still compare."""
+    return max((r.line for r in records if r.by == "rekey"), default=0)
+
+
 def check_log(records: list[Record], entries: int, seen: dict[int, tuple[str | None, int]],
               engine: Engine) -> str | None:
     """Return what differs between the processing log and the anchor file (None: nothing).
@@ -188,6 +194,7 @@ def check_log(records: list[Record], entries: int, seen: dict[int, tuple[str | N
     if entries < most.log.count:
         return (f"the processing log has {entries} entries but the anchor file recorded "
                 f"{most.log.count} on {when(most.at, engine)}: entries were removed")
+    rekeyed = last_rekey(records)
     for record in reversed(records):
         head, moment = record.log, when(record.at, engine)
         if head.last_id == 0:
@@ -196,7 +203,7 @@ def check_log(records: list[Record], entries: int, seen: dict[int, tuple[str | N
             return (f"entry {head.last_id}, recorded in the anchor file on {moment}, is "
                     "missing: entries were removed")
         digest, count = seen[head.last_id]
-        if digest != head.hash:
+        if digest != head.hash and record.line >= rekeyed:
             return (f"entry {head.last_id} is not the one the anchor file recorded on "
                     f"{moment} (other hash): the log was changed and re-chained")
         if count != head.count:
@@ -224,6 +231,7 @@ def check_events(records: list[Record], sealed: int, seal_last_id: int, has_seal
     if sealed < most.events.count:
         return (f"the case history has {sealed} sealed events but the anchor file recorded "
                 f"{most.events.count} on {when(most.at, engine)}: sealed events were removed")
+    rekeyed = last_rekey(records)
     for record in reversed(records):
         head, moment = record.events, when(record.at, engine)
         if head.last_id == 0:
@@ -232,7 +240,7 @@ def check_events(records: list[Record], sealed: int, seal_last_id: int, has_seal
             return (f"event {head.last_id}, sealed and recorded in the anchor file on "
                     f"{moment}, is missing: events were removed")
         digest, count = seen[head.last_id]
-        if digest != head.hash:
+        if digest != head.hash and record.line >= rekeyed:
             return (f"event {head.last_id} is not the one the anchor file recorded on "
                     f"{moment} (other hash): the case history was changed and re-sealed")
         if count != head.count:

@@ -14,13 +14,22 @@ fields (``personal_digests`` keeps their digests) and verify still checks the re
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casework import anchor
-from casework.access import chain_hash, chain_key, digest, entry_content, stamp
+from casework.access import (
+    chain_hash,
+    chain_key,
+    digest,
+    entry_content,
+    lock_log,
+    read_key_file,
+    stamp,
+)
 from casework.engine import Engine
 from casework.errors import AnchorError, InvalidData
 from casework.models import AccessLog, Case, Event, Participant, Seal
@@ -194,6 +203,17 @@ def verify(engine: Engine) -> dict[str, Any]:
     """Recompute the processing log's chain and the sealed events' chain and compare them
     with the anchor file; return the first problem in each (None when intact). An intact
     result is appended to the anchor file."""
+    with engine.db.connect() as conn:
+        key = chain_key(conn)
+    result = _examine(engine, key)
+    if result["ok"]:
+        anchor.write_record(engine, "verify")
+        result["anchor"]["written"] = True
+    return result
+
+
+def _examine(engine: Engine, key: bytes | None) -> dict[str, Any]:
+    """Return verify's findings for the chains hashed with key; nothing is written."""
     path = engine.settings.anchor_file
     section: dict[str, Any] = {"file": str(path), "records": 0, "problem": None,
                                "warning": None, "written": False}
@@ -207,7 +227,6 @@ def verify(engine: Engine) -> dict[str, Any]:
     log_seen: dict[int, tuple[str | None, int]] = {}
     event_seen: dict[int, tuple[str | None, int]] = {}
     with engine.db.connect() as conn:
-        key = chain_key(conn)
         log = _check_log(conn, key, {r.log.last_id for r in records}, log_seen)
         events, seal_row = _check_events(conn, key, {r.events.last_id for r in records},
                                          event_seen)
@@ -232,10 +251,67 @@ def verify(engine: Engine) -> dict[str, Any]:
                               "keyed": key is not None}
     result["ok"] = (log["problem"] is None and events["problem"] is None
                     and section["problem"] is None)
-    if result["ok"]:
-        anchor.write_record(engine, "verify")
-        section["written"] = True
     return result
+
+
+def rekey(engine: Engine, old_key_file: Path | None = None) -> dict[str, Any]:
+    """Re-make both chains with the key now in [audit] key_file (or without a key when none
+    is set), after checking them, and the anchor file, with the old key (old_key_file; none:
+    plain SHA-256). Return how many entries and events were re-hashed. Nothing is changed
+    when the old chains do not check out."""
+    old = read_key_file(old_key_file, "--old-key-file") if old_key_file else None
+    with engine.db.connect() as conn:
+        new = chain_key(conn)
+    found = _examine(engine, old)
+    if not found["ok"]:
+        problem = (found["access_log"]["problem"] or found["events"]["problem"]
+                   or {"what": found["anchor"]["problem"]})
+        raise AnchorError("the chains do not check out with the old key, nothing was "
+                          f"changed: {problem['what']}")
+    with engine.db.begin() as conn:
+        lock_log(conn)
+        seal_row = conn.execute(select(Seal).where(Seal.name == EVENTS).with_for_update()).first()
+        entries = _rehash_log(conn, new)
+        events = 0
+        if seal_row is not None and seal_row.last_id:
+            events, head = _rehash_events(conn, new, seal_row.last_id)
+            conn.execute(update(Seal).where(Seal.name == EVENTS).values(last_hash=head))
+    written = anchor.write_record(engine, "rekey")
+    return {"entries": entries, "events": events, "keyed": new is not None,
+            "anchor": written}
+
+
+def _rehash_log(conn: Any, key: bytes | None) -> int:
+    prev: str | None = None
+    after, count = 0, 0
+    while rows := conn.execute(select(AccessLog).where(AccessLog.id > after)
+                               .order_by(AccessLog.id).limit(CHUNK)).all():
+        params = []
+        for row in rows:
+            entry_hash = chain_hash(prev, entry_content(row.id, row.at, row.actor, row.action,
+                                                        row.case_ids or [], row.purpose), key)
+            params.append({"b_id": row.id, "b_prev": prev, "b_hash": entry_hash})
+            prev = entry_hash
+        conn.execute(update(AccessLog.__table__)
+                     .where(AccessLog.__table__.c.id == bindparam("b_id"))
+                     .values(prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")), params)
+        after, count = rows[-1].id, count + len(rows)
+    return count
+
+
+def _rehash_events(conn: Any, key: bytes | None, last_id: int) -> tuple[int, str | None]:
+    prev: str | None = None
+    after, count = 0, 0
+    while rows := conn.execute(select(*_EVENT_COLUMNS).where(Event.id > after,
+                                                             Event.id <= last_id)
+                               .order_by(Event.id).limit(CHUNK)).all():
+        params = []
+        for row in rows:
+            prev = chain_hash(prev, event_content(row, key), key)
+            params.append({"b_id": row.id, "b_hash": prev})
+        conn.execute(_SET_HASH, params)
+        after, count = rows[-1].id, count + len(rows)
+    return count, prev
 
 
 def _check_file(engine: Engine, records: list[anchor.Record], written: Any,

@@ -285,3 +285,17 @@ def test_the_daily_run_seals_and_anchors_and_fails_when_the_anchor_file_is_gone(
     summary = json.loads(result.stdout)
     assert summary["status"] == "failed" and "is missing, but" in summary["anchor_problem"]
     assert not (sealed.root / "audit-anchor.log").exists()
+
+
+def test_a_key_added_later_takes_effect_through_rekey(sealed: Env) -> None:
+    with_key(sealed)
+    before = broken(sealed)  # the chains were made without the key
+    assert "hashed without the key in [audit] key_file" in before
+    result = sealed.json("audit", "rekey")
+    assert result["keyed"] and result["entries"] > 0 and result["events"] > 200
+    verified = sealed.json("audit", "verify")
+    assert verified["ok"] and verified["keyed"]
+    # Rekeying is not a way to launder a change: it checks with the old key first.
+    rechain_without_key(sealed)
+    refused = sealed.run("audit", "rekey", "--old-key-file", str(sealed.root / "audit.key"))
+    assert refused.exit_code == 1 and "nothing was changed" in refused.stderr

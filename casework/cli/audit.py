@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from casework.cli.common import CliState, actor_option, console, json_option, print_json
@@ -107,3 +109,24 @@ def seal_command(state: CliState, new_anchor: bool, as_json: bool) -> None:
         click.echo(("started anchor file " if written["started"] else "appended to anchor file ")
                    + f"{written['file']}: processing log {written['access_log']['entries']} "
                    f"entries, {written['events']['sealed']} events sealed")
+
+
+@audit.command("rekey")
+@click.option("--old-key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The key the chains were made with until now (default: none).")
+@json_option
+@click.pass_obj
+def rekey_command(state: CliState, old_key_file: Path | None, as_json: bool) -> None:
+    """Re-make both hash chains with the key now in [audit] key_file (after setting, changing
+    or removing it), once they check out with the old key; the anchor file records it."""
+    from casework.audit import rekey
+
+    state.who(None, "audit")
+    result = rekey(state.engine(), old_key_file)
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"re-made {result['entries']} processing log entries and {result['events']} "
+                   "sealed events " + ("with the key in [audit] key_file" if result["keyed"]
+                                       else "without a key")
+                   + f"; recorded in anchor file {result['anchor']['file']}")
