@@ -119,13 +119,13 @@ def write_record(engine: Engine, by: str, new_file: bool = False) -> dict[str, A
         current = heads(conn)
         now = engine.now()
         _append(path, _line(now, by, chain_key(conn) is not None, current))
-        if started or new_file:
+        if started:
             conn.execute(update(Seal).where(Seal.name == ANCHOR)
                          .values(last_id=1, sealed_at=now))
         else:
             conn.execute(update(Seal).where(Seal.name == ANCHOR)
                          .values(last_id=Seal.last_id + 1))
-    return {"file": str(path), "started": started or new_file,
+    return {"file": str(path), "started": started,
             "access_log": {"entries": current[LOG].count, "last_id": current[LOG].last_id},
             "events": {"sealed": current[EVENTS].count, "last_id": current[EVENTS].last_id}}
 

@@ -321,9 +321,11 @@ def _check_file(engine: Engine, records: list[anchor.Record], written: Any,
     path = engine.settings.anchor_file
     count = written.last_id if written is not None else 0
     if not records:
+        if count and path.exists():
+            return (f"anchor file {path} is empty, but {count} records were written to it "
+                    f"since {anchor.when(written.sealed_at, engine)}"), None
         if count:
-            return anchor.missing_message(path, count, written.sealed_at, engine) + (
-                "" if not path.exists() else " (it is empty now)"), None
+            return anchor.missing_message(path, count, written.sealed_at, engine), None
         if log["entries"] or events["sealed"]:
             return None, (f"no anchor file yet at {path}: the chains cannot be checked for "
                           "removed newest entries before today; this verify starts it")
