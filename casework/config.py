@@ -56,6 +56,12 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
      "per route, per closing reason (or default): how long after closing a person's data is "
      "kept, an ISO 8601 duration such as P2Y; people without a period are never purged"),
     ("staff.logins", {}, "OS login = staff name, for people who do not give --as"),
+    ("audit.anchor_file", "audit-anchor.log",
+     "file outside the database to which every seal and verify appends the chain heads "
+     "(owner-only, append-only); relative to the config file"),
+    ("audit.key_file", "",
+     "file holding a secret key: the hash chains become HMAC-SHA256 with it (empty: plain "
+     "SHA-256); relative to the config file"),
     ("rules.disabled", [], "rules switched off although a route names them"),
     ("rules.voluntary.invitation_variant", "with_sentence",
      "invitation letter variant: with_sentence (says participation is voluntary) or "
@@ -102,6 +108,15 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.base_dir / self.values["paths.logs"]
+
+    @property
+    def anchor_file(self) -> Path:
+        return self.base_dir / self.values["audit.anchor_file"]
+
+    @property
+    def key_file(self) -> Path | None:
+        name: str = self.values["audit.key_file"]
+        return self.base_dir / name if name else None
 
     @property
     def tz(self) -> ZoneInfo:

@@ -22,7 +22,7 @@ from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from casework.engine import Engine
-from casework.errors import CaseworkError
+from casework.errors import AnchorError, CaseworkError
 from casework.models import DailyRun, Task
 from casework.permissions import SYSTEM_ACTOR, act_as_system
 from casework.tasks import escalation_row
@@ -49,6 +49,7 @@ class DailySummary:
     due_work: list[dict[str, Any]] = field(default_factory=list)
     planned: dict[str, int] = field(default_factory=dict)
     letters: dict[str, Any] = field(default_factory=dict)
+    anchor_problem: str | None = None  # the chain heads could not be appended
 
     @property
     def done(self) -> int:
@@ -68,7 +69,7 @@ class DailySummary:
             "timer_transitions": dict(self.fired), "escalations": dict(self.escalated),
             "timers_done": self.timers_done, "skipped": self.skipped,
             "failures": self.failures, "due_work": self.due_work, "planned": self.planned,
-            "letters": self.letters,
+            "letters": self.letters, "anchor_problem": self.anchor_problem,
         }
 
 
@@ -309,12 +310,18 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
             summary.letters = _render_letters(engine, run_date, should_stop, log)
         summary.due_work = due_work(engine, run_date)
         if summary.status != "stopped":
-            from casework.audit import seal_events
+            from casework.audit import seal
 
-            sealed = seal_events(engine)  # the day's case history joins the hash chain
-            log.info(f"case history: {sealed} events sealed")
+            try:  # the day's case history joins the hash chain; the heads go to the anchor
+                sealed = seal(engine)
+                log.info(f"case history: {sealed['sealed']} events sealed, chain heads "
+                         f"appended to {sealed['anchor']['file']}")
+            except AnchorError as exc:
+                summary.anchor_problem = str(exc)
+                log.info(f"audit anchor FAILED: {exc}")
             letters_failed = bool(summary.letters.get("failed"))
-            summary.status = "failed" if summary.failures or letters_failed else "ok"
+            summary.status = ("failed" if summary.failures or letters_failed
+                              or summary.anchor_problem else "ok")
     finally:
         summary.finished_at = engine.now()
         with engine.db.begin() as conn:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy import Engine as SAEngine
 
+from casework.access import with_chain_key
 from casework.calendar import shift
 from casework.config import Settings
 from casework.db import check_schema, make_engine
@@ -138,7 +139,7 @@ class Engine:
     def __init__(self, settings: Settings, db: SAEngine, registry: Registry | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
-        self.db = db
+        self.db = with_chain_key(db, settings)  # [audit] key_file; never logged
         self._registry = registry
         self._rules: Rules | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
