@@ -10,6 +10,7 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Employer, Match, Meeting, MeetingAttendance
+from casework.text import unclean
 
 
 def _text(value: str | None, name: str, limit: int) -> str | None:
@@ -17,6 +18,9 @@ def _text(value: str | None, name: str, limit: int) -> str | None:
         return None
     if len(value.strip()) > limit:
         raise InvalidData(f"{name} is longer than {limit} characters; keep it shorter")
+    problem = unclean(value)
+    if problem:
+        raise InvalidData(f"{name} contains {problem}; remove it")
     return value.strip()
 
 

@@ -173,7 +173,7 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
                     note: str | None, at_text: str | None, actor: str | None,
                     as_json: bool) -> None:
     """Move a case along its route with TRIGGER (see 'casework case triggers ID')."""
-    from casework.fields import parse_datetime
+    from casework.fields import DATE_RANGE, parse_datetime
 
     engine = state.engine()
     who = state.who(actor, "case.write")
@@ -182,7 +182,7 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
         try:
             at = parse_datetime(at_text, engine.tz)
         except ValueError:
-            raise click.BadParameter(f"{at_text!r} is not a date and time; use "
+            raise click.BadParameter(f"{at_text!r} is not a date and time {DATE_RANGE}; use "
                                      "'2026-11-20 14:00'", param_hint="--at") from None
     step = engine.advance(case_id, trigger, who, parse_sets(sets), at, note)
     if as_json:

@@ -14,12 +14,12 @@ from casework.cli.common import CliState, actor_option, console, json_option, pr
 def parse_day(value: str | None, param: str) -> date | None:
     if value is None:
         return None
-    from casework.fields import parse_date
+    from casework.fields import DATE_RANGE, parse_date
 
     try:
         return parse_date(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use 2026-11-24",
+        raise click.BadParameter(f"{value!r} is not a date {DATE_RANGE}; use 2026-11-24",
                                  param_hint=param) from None
 
 
