@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from casework.cohort import RowError, normalise_bsn
 from casework.engine import (
     CASE_COLUMNS,
     UPDATE_CASE,
@@ -113,9 +114,12 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     if not trigger:
         raise LineError("no trigger given")
     case_id = _parse_case_ref(record.get("case") or record.get("case_id") or record.get("id"))
-    bsn = str(record.get("bsn") or "").strip().replace(" ", "").replace(".", "") or None
-    if bsn and bsn.isdigit() and len(bsn) == 8:
-        bsn = bsn.zfill(9)  # spreadsheets drop the leading zero, as on import
+    bsn = None
+    if str(record.get("bsn") or "").strip():
+        try:  # the one BSN parser (8 digits: the leading zero a spreadsheet dropped)
+            bsn = normalise_bsn(str(record["bsn"]))
+        except RowError as exc:
+            raise LineError(f"bsn: {exc.detail}") from None
     workflow = str(record.get("workflow") or "").strip() or None
     if case_id is None and not (bsn and workflow):
         raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")

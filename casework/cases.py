@@ -25,6 +25,7 @@ from casework.models import (
 )
 from casework.people import display_name, person_dict
 from casework.permissions import authorize
+from casework.text import unclean
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,10 @@ def correct_report(engine: Engine, actor: str, case_id: int, corrections: dict[s
     authorize(engine, actor, "case.write")
     if not corrections:
         raise InvalidData("give the corrected text per theme, e.g. --set themes.health=...")
+    for what, text in [*((f"themes.{k}", v) for k, v in corrections.items()), ("note", note)]:
+        problem = unclean(text or "", multiline=True)
+        if problem:
+            raise InvalidData(f"{what} contains {problem}; remove it")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         route = engine.route_of(case)

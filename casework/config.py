@@ -6,6 +6,7 @@ then environment variables (``CASEWORK_DATABASE_URL``).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -173,13 +174,17 @@ def _type_name(value: Any) -> str:
 def _check(key: str, value: Any, where: str) -> Any:
     default = DEFAULTS[key]
     if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, type(default)):
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(
-            f"{where}: setting '{key}' must be {_type_name(default)}, got {value!r}"
-        )
+        if not (isinstance(default, float) and isinstance(value, int)
+                and not isinstance(value, bool)):
+            raise ConfigError(
+                f"{where}: setting '{key}' must be {_type_name(default)}, got {value!r}"
+            )
+        value = float(value)
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{where}: setting '{key}' is empty; give a value or remove the line")
+    if isinstance(value, float) and not (math.isfinite(value) and 0 <= value < 1_000_000):
+        raise ConfigError(f"{where}: setting '{key}' must be a number from 0 to below a "
+                          f"million, got {value!r}")
     return value
 
 
@@ -199,6 +204,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path}: not valid TOML ({exc}); fix the file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{config_path}: is not UTF-8 text; save it as UTF-8") from None
         except OSError as exc:
             raise ConfigError(f"{config_path}: cannot be read ({exc.strerror})") from None
         for key, value in _flatten(data).items():

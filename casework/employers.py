@@ -11,6 +11,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Employer, Match, Meeting, MeetingAttendance
 from casework.permissions import authorize
+from casework.text import unclean
 
 
 def _text(value: str | None, name: str, limit: int) -> str | None:
@@ -18,6 +19,9 @@ def _text(value: str | None, name: str, limit: int) -> str | None:
         return None
     if len(value.strip()) > limit:
         raise InvalidData(f"{name} is longer than {limit} characters; keep it shorter")
+    problem = unclean(value)
+    if problem:
+        raise InvalidData(f"{name} contains {problem}; remove it")
     return value.strip()
 
 

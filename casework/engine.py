@@ -40,6 +40,7 @@ from casework.models import (
     Task,
 )
 from casework.rules import RuleContext, Rules
+from casework.text import unclean
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
 
 _EVENTS = Event.__table__
@@ -272,6 +273,9 @@ class Engine:
                 "record events in the order they happened"
             )
         data = self.check_data(route, transition, raw)
+        problem = unclean(note or "", multiline=True)
+        if problem:
+            raise InvalidData(f"the note contains {problem}; remove it")
         blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
         if blocks:
             raise TransitionNotAllowed("; ".join(str(b) for b in blocks))

@@ -13,8 +13,22 @@ from casework.errors import InvalidData
 from casework.fields import FieldValueError
 from casework.models import Case, Event, Participant
 from casework.permissions import NotAllowed, authorize, owns_new_case
+from casework.text import unclean
 
 SOURCE_FIELD = "source"
+# The option of `case open` each detail comes from, where it is not --NAME-WITH-DASHES.
+_OPTIONS = {"house_number_suffix": "--suffix"}
+
+
+def _check_clean(person: dict[str, str], source: str | None, note: str | None) -> None:
+    """Refuse a detail, source or note holding a control character (tab, newline: notes)."""
+    texts = [(_OPTIONS.get(name, "--" + name.replace("_", "-")), value, False)
+             for name, value in person.items() if name != "bsn"]
+    texts += [("--source", source, False), ("--note", note, True)]
+    for option, value, multiline in texts:
+        problem = unclean(value or "", multiline)
+        if problem:
+            raise InvalidData(f"{option} contains {problem}; remove it")
 
 
 def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, str],
@@ -30,6 +44,7 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
     not see before. A refusal says the same whether or not the person is known.
     """
     access = authorize(engine, actor, "case.write")
+    _check_clean(person, source, note)
     route = engine.registry.get(workflow_id)
     data: dict[str, Any] = {}
     if SOURCE_FIELD in route.fields:

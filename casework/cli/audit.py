@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.params import ID
 from casework.cli.task import parse_day
 
 
 @click.group(invoke_without_command=True)
-@click.option("--case", "case_id", type=int, help="Entries about this case.")
+@click.option("--case", "case_id", type=ID, help="Entries about this case.")
 @click.option("--staff", help="Entries by this staff member.")
 @click.option("--since", "since_text", metavar="DATE", help="With --staff: from this day on.")
 @click.option("--bsn", help="Entries about this person (what they may ask to see).")

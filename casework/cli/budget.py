@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.params import ID
 from casework.cli.task import parse_day
 
 
@@ -36,7 +37,7 @@ def set_command(state: CliState, workflow_id: str, amount: str, year: int | None
 
 
 @budget.command("spend")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("amount")
 @click.option("--purpose", required=True, help="What the money is for.")
 @click.option("--date", "day_text", metavar="DATE", help="When it was spent (default today).")

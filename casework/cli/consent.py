@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from casework.cli.common import CliState, actor_option, console, json_option, local, print_json
+from casework.cli.params import ID
 
 HOW = click.Choice(["conversation", "letter", "phone"])
 
@@ -19,7 +20,7 @@ def consent() -> None:
 
 
 @consent.command("grant")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("scope")
 @click.option("--how", required=True, type=HOW, help="How the person gave it.")
 @actor_option
@@ -38,7 +39,7 @@ def grant_command(state: CliState, case_id: int, scope: str, how: str, actor: st
 
 
 @consent.command("withdraw")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("scope")
 @click.option("--how", required=True, type=HOW, help="How the person withdrew it.")
 @actor_option
@@ -61,7 +62,7 @@ def withdraw_command(state: CliState, case_id: int, scope: str, how: str, actor:
 
 
 @consent.command("list")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @actor_option
 @json_option
 @click.pass_obj
