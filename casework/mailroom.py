@@ -22,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from casework.access import log_access
 from casework.engine import UNSENT, Engine
@@ -43,6 +43,7 @@ from casework.models import Case, Letter, Participant, Task
 from casework.people import address_line, display_name
 
 PAGE = 200
+TASK_LABEL_LENGTH = 200  # tasks.label is a varchar(200)
 _LETTERS = Letter.__table__
 _PAGES = re.compile(rb"/Type\s*/Page[^s]")
 MANIFEST_COLUMNS = [
@@ -140,19 +141,28 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _cut(text: str, length: int) -> str:
+    """Return text cut to length (the whole text stays in the task's spec)."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def _address_task(conn: Any, engine: Engine, letter_id: int, case_id: int, reason: str,
                   key: str, now: datetime, what: str = "Adres controleren") -> None:
     """Give the case's worker a task to fix the address, or what else keeps the letter from
-    going out (once per letter and cause); finishing it puts the letter back in the queue."""
-    exists = conn.execute(select(Task.id).where(Task.key == key)).first()
-    if exists:
+    going out (once per letter and cause); finishing it puts the letter back in the queue.
+    Held again after that (finished without a fix), the letter gets a new task."""
+    earlier = conn.execute(select(Task.status).where(
+        Task.case_id == case_id, or_(Task.key == key, Task.key.like(f"{key}:%")))).scalars().all()
+    if "open" in earlier:
         return
+    if earlier:
+        key = f"{key}:{len(earlier) + 1}"
     worker = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar()
     conn.execute(insert(Task.__table__).values(
         key=key, case_id=case_id, kind="address_check",
         due=now.astimezone(engine.tz).date(), round=1, status="open", attempts=0,
         assigned_to=worker, created_at=now, performer="staff", scope="case",
-        label=f"{what}: brief {letter_id} ({reason})",
+        label=_cut(f"{what}: brief {letter_id} ({reason})", TASK_LABEL_LENGTH),
         spec={"letter": letter_id, "reason": reason, "rounds": 1},
     ))
 
@@ -187,8 +197,7 @@ def _font_problem(r: LetterRenderer, ctx: Mapping[str, Any], char: str | None = 
             found = (char if char in text else None) if char else r.unprintable(text)
             if found:
                 return (f"{where} has a character the letter's fonts cannot print "
-                        f"({describe_char(found)}); correct it in the person's record, then "
-                        "finish this task to make the letter again")
+                        f"({describe_char(found)}); correct it in the person's record")
     return None
 
 
@@ -218,8 +227,8 @@ def _own_data_problem(r: LetterRenderer, row: Any, ctx: Mapping[str, Any] | None
             probes[key] = False
     if not probes[key]:
         return None
-    return (f"it cannot be made from this case's data ({exc}); correct the person's or the "
-            "case's data, then finish this task to make the letter again")
+    return (f"it cannot be made from this case's data; correct the person's or the case's "
+            f"data ({exc})")
 
 
 def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,

@@ -132,3 +132,18 @@ def test_without_the_check_before_render_typst_refuses_the_character_and_it_is_h
     assert (made["rendered"], made["failed"]) == (1, [])
     [held] = made["held"]
     assert held["case_id"] == 1 and "the name" in held["reason"] and "U+1F600" in held["reason"]
+
+
+def test_a_task_finished_without_a_fix_holds_the_letter_again_with_a_new_task(
+    cohort: Env
+) -> None:
+    set_person(cohort, 1, surname="Jansen 😀")
+    invite(cohort, 1)
+    cohort.ok("letters", "render")
+    [task] = open_tasks(cohort, 1, "address_check")
+    cohort.ok("task", "done", str(task["id"]), "--outcome", "done")
+
+    again = cohort.json("letters", "render")
+    assert (again["rendered"], again["failed"], len(again["held"])) == (0, [], 1)
+    [second] = open_tasks(cohort, 1, "address_check")
+    assert second["id"] != task["id"] and "U+1F600" in second["label"]
