@@ -14,7 +14,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Budget, Case, Spending
 from casework.permissions import authorize
-from casework.text import unclean
+from casework.text import shown, unclean
 
 # A spending on one case stays below a million euro; a year's budget of a route below a billion.
 MAX_AMOUNT = Decimal(1_000_000)
@@ -33,12 +33,13 @@ def parse_amount(text: str, what: str = "amount", maximum: Decimal = MAX_AMOUNT)
         try:
             value = Decimal(cleaned)
         except InvalidOperation:
-            raise InvalidData(f"{what} {text!r} is not an amount in euro, e.g. 1250,50") from None
+            raise InvalidData(f"{what} {shown(text)} is not an amount in euro, "
+                              "e.g. 1250,50") from None
     if value.is_finite() and value >= maximum:
-        raise InvalidData(f"{what} {text!r} is too large: it must be below "
+        raise InvalidData(f"{what} {shown(text)} is too large: it must be below "
                           f"{euro(int(maximum) * 100)}")
     if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        raise InvalidData(f"{what} {text!r} must be more than 0 with at most 2 decimals")
+        raise InvalidData(f"{what} {shown(text)} must be more than 0 with at most 2 decimals")
     return int(value * 100)
 
 

@@ -35,6 +35,7 @@ from casework.engine import (
 from casework.errors import CaseworkError, ConflictError, InputFileError, no_case
 from casework.fields import parse_datetime
 from casework.models import Case, Event, Participant
+from casework.text import shown
 
 CHUNK = 2000
 _SET_WAVE = (
@@ -106,7 +107,7 @@ def _parse_case_ref(value: Any) -> int | None:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise LineError(f"case {value!r} is not a case number") from None
+        raise LineError(f"case {shown(value)} is not a case number") from None
 
 
 def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
@@ -129,7 +130,7 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
             at = parse_datetime(str(record["at"]), engine.tz)
         except ValueError:
             raise LineError(
-                f"'at' {record['at']!r} is not a date and time (use 2026-11-20 14:00)"
+                f"'at' {shown(record['at'])} is not a date and time (use 2026-11-20 14:00)"
             ) from None
     data = record.get("data") or {}
     if not isinstance(data, dict):

@@ -25,7 +25,7 @@ from casework.models import (
 )
 from casework.people import display_name, person_dict
 from casework.permissions import authorize
-from casework.text import unclean
+from casework.text import shown, unclean
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def flag_person(engine: Engine, actor: str, case_id: int, flag: str) -> dict[str
     every wave from now on; the change is an event in the timeline."""
     authorize(engine, actor, "case.write")
     if flag not in (*FLAGS, "none"):
-        raise InvalidData(f"flag {flag!r} must be one of {', '.join(FLAGS)} or none")
+        raise InvalidData(f"flag {shown(flag)} must be one of {', '.join(FLAGS)} or none")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         value = None if flag == "none" else flag

@@ -25,7 +25,7 @@ from casework.engine import Engine
 from casework.errors import InputFileError
 from casework.fields import parse_date
 from casework.models import Case, Event, JSONType, Participant, UTCDateTime
-from casework.text import unclean
+from casework.text import shown, unclean
 
 COLUMNS = (
     "bsn", "initials", "prefix", "surname", "street", "house_number", "house_number_suffix",
@@ -132,13 +132,13 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
     match = _POSTCODE.match(postcode)
     if match is None:
         raise RowError("malformed postcode",
-                       f"postcode {raw['postcode'].strip()!r} is not like 1234 AB")
+                       f"postcode {shown(raw['postcode'].strip())} is not like 1234 AB")
     house = raw["house_number"].strip()
     if not (house.isascii() and house.isdigit()) or not 0 < int(house) < 100000:
-        raise RowError("bad house number", f"house_number {house!r} is not a whole number")
+        raise RowError("bad house number", f"house_number {shown(house)} is not a whole number")
     flag = raw.get("wij_team_contact", "").strip().lower()
     if flag not in _YES and flag not in _NO:
-        raise RowError("bad yes/no value", f"wij_team_contact {flag!r} must be yes or no")
+        raise RowError("bad yes/no value", f"wij_team_contact {shown(flag)} must be yes or no")
     last_guidance = None
     text = raw.get("last_guidance", "").strip()
     if text:
@@ -146,17 +146,17 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
             last_guidance = parse_date(text)
         except ValueError:
             raise RowError("bad date",
-                           f"last_guidance {text!r} is not a date (use 2024-03-31)") from None
+                           f"last_guidance {shown(text)} is not a date (use 2024-03-31)") from None
         if last_guidance > today:
-            raise RowError("bad date", f"last_guidance {text!r} lies in the future")
+            raise RowError("bad date", f"last_guidance {shown(text)} lies in the future")
     email = raw.get("email", "").strip() or None
     if email and not _EMAIL.match(email):
-        raise RowError("bad e-mail address", f"email {email!r} is not an e-mail address")
+        raise RowError("bad e-mail address", f"email {shown(email)} is not an e-mail address")
     phone = raw.get("phone", "").strip() or None
     if phone:
         digits = sum(ch.isdigit() for ch in phone)
         if not 10 <= digits <= 15 or re.search(r"[^0-9 +\-()]", phone):
-            raise RowError("bad phone number", f"phone {phone!r} is not a phone number")
+            raise RowError("bad phone number", f"phone {shown(phone)} is not a phone number")
     birth_date = None
     text = raw.get("birth_date", "").strip()
     if text:
@@ -164,12 +164,12 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
             birth_date = parse_date(text)
         except ValueError:
             raise RowError("bad date",
-                           f"birth_date {text!r} is not a date (use 1980-03-31)") from None
+                           f"birth_date {shown(text)} is not a date (use 1980-03-31)") from None
         if birth_date > today or birth_date.year < 1900:
-            raise RowError("bad date", f"birth_date {text!r} is not a plausible birth date")
+            raise RowError("bad date", f"birth_date {shown(text)} is not a plausible birth date")
     person_flag = raw.get("flag", "").strip().lower() or None
     if person_flag is not None and person_flag not in FLAGS:
-        raise RowError("bad flag", f"flag {person_flag!r} must be empty, moved or deceased")
+        raise RowError("bad flag", f"flag {shown(person_flag)} must be empty, moved or deceased")
     for name, limit in MAX_LENGTH.items():
         if len(raw.get(name, "").strip()) > limit:
             raise RowError("value too long", f"{name} is longer than {limit} characters")

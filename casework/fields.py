@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from casework.text import unclean
+from casework.text import shown, unclean
 
 FIELD_TYPES = (
     "text", "datetime", "date", "choice", "choices", "notes", "int", "number", "bool",
@@ -92,17 +92,12 @@ class Field:
             raise
         except (ValueError, TypeError, OverflowError):
             raise FieldValueError(
-                f"field '{self.name}' must be {self.describe()}, got {_show(value)}"
+                f"field '{self.name}' must be {self.describe()}, got {shown(value)}"
             ) from None
 
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _show(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def parse_datetime(value: str, tz: ZoneInfo) -> datetime:
@@ -177,7 +172,7 @@ def _choices(field: Field, value: Any, tz: ZoneInfo) -> list[str]:
     bad = [item for item in items if not isinstance(item, str) or item not in field.choices]
     if bad:
         raise FieldValueError(
-            f"field '{field.name}': {_show(bad[0])} is not allowed; use {field.describe()}"
+            f"field '{field.name}': {shown(bad[0])} is not allowed; use {field.describe()}"
         )
     return list(dict.fromkeys(items))
 
@@ -190,7 +185,8 @@ def _notes(field: Field, value: Any, tz: ZoneInfo) -> dict[str, str]:
     unknown = [key for key in value if key not in field.keys]
     if unknown:
         raise FieldValueError(
-            f"field '{field.name}' has no theme {unknown[0]!r}; themes: {', '.join(field.keys)}"
+            f"field '{field.name}' has no theme {shown(unknown[0])}; themes: "
+            f"{', '.join(field.keys)}"
         )
     return {key: _text(field, text, tz, multiline=True) for key, text in value.items()}
 

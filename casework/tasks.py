@@ -21,6 +21,7 @@ from casework.errors import CaseworkError, InvalidData, NotFound
 from casework.models import Case, Letter, Participant, Staff, Task
 from casework.people import display_name
 from casework.permissions import authorize
+from casework.text import shown
 
 OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
 STATUSES = ("open", "done", "cancelled", "all")
@@ -46,7 +47,7 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
     authorize(engine, actor, "case.read")
     today = today or engine.now().astimezone(engine.tz).date()
     if filters.status not in STATUSES:
-        raise InvalidData(f"status {filters.status!r} is not one of {', '.join(STATUSES)}")
+        raise InvalidData(f"status {shown(filters.status)} is not one of {', '.join(STATUSES)}")
     conditions = [Task.performer == "staff"]
     if filters.status != "all":
         conditions.append(Task.status == filters.status)
@@ -104,7 +105,7 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
     """Finish a task with its outcome; return what happened (next round, case transition)."""
     authorize(engine, actor, "case.write")
     if outcome not in OUTCOMES:
-        raise InvalidData(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        raise InvalidData(f"outcome {shown(outcome)} is not one of {', '.join(OUTCOMES)}")
     data = dict(data or {})
     with engine.db.begin() as conn:
         task = conn.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()

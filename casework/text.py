@@ -8,7 +8,9 @@ where the text enters; tab and newline only in notes, where people write lines.
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from typing import Any
 
 _MULTILINE_OK = frozenset("\t\n")
 
@@ -35,3 +37,21 @@ def unclean(text: str, multiline: bool = False) -> str | None:
 def is_clean(text: str, multiline: bool = False) -> bool:
     """Return True when the text holds no control characters (tab, newline: see unclean)."""
     return unclean(text, multiline) is None
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """Return a value someone typed, quoted for a message: control characters escaped, long
+    text cut, and any run of 8 or more digits (in any script) masked, because a number typed
+    in the wrong place may be a BSN and a message must never repeat one."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    out: list[str] = []
+    run: list[str] = []
+    for char in [*text, ""]:
+        if char and char.isdigit():
+            run.append(char)
+            continue
+        out.append("*" * len(run) if len(run) >= 8 else "".join(run))
+        run = []
+        out.append(char)
+    masked = "".join(out)
+    return repr(masked if len(masked) <= limit else masked[:limit - 3] + "...")

@@ -9,6 +9,7 @@ import click
 
 from casework.cli.common import CliState, actor_option, console, json_option, local, print_json
 from casework.cli.params import COUNT, ID
+from casework.text import shown
 
 
 @click.group()
@@ -21,11 +22,11 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for item in values:
         if "=" not in item:
-            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--set")
+            raise click.BadParameter(f"{shown(item)} is not key=value", param_hint="--set")
         key, value = item.split("=", 1)
         key = key.strip()
         if not key:
-            raise click.BadParameter(f"{item!r} has no field name", param_hint="--set")
+            raise click.BadParameter(f"{shown(item)} has no field name", param_hint="--set")
         if "." in key:
             head, sub = key.split(".", 1)
             slot = data.setdefault(head, {})
@@ -183,7 +184,7 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
         try:
             at = parse_datetime(at_text, engine.tz)
         except ValueError:
-            raise click.BadParameter(f"{at_text!r} is not a date and time {DATE_RANGE}; use "
+            raise click.BadParameter(f"{shown(at_text)} is not a date and time {DATE_RANGE}; use "
                                      "'2026-11-20 14:00'", param_hint="--at") from None
     step = engine.advance(case_id, trigger, who, parse_sets(sets), at, note)
     if as_json:
@@ -251,7 +252,7 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep or not key.startswith("themes.") or len(key) == len("themes."):
-            raise click.BadParameter(f"{item!r} is not themes.KEY=TEXT", param_hint="--set")
+            raise click.BadParameter(f"{shown(item)} is not themes.KEY=TEXT", param_hint="--set")
         corrections[key[len("themes."):]] = value
     actor = state.who(actor, "case.write")
     result = correct_report(state.engine(), actor, case_id, corrections, note,

@@ -10,6 +10,7 @@ import click
 from casework.cli.case import parse_sets
 from casework.cli.common import CliState, actor_option, console, json_option, print_json
 from casework.cli.params import COUNT, ID
+from casework.text import shown
 
 
 def parse_day(value: str | None, param: str) -> date | None:
@@ -20,7 +21,7 @@ def parse_day(value: str | None, param: str) -> date | None:
     try:
         return parse_date(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date {DATE_RANGE}; use 2026-11-24",
+        raise click.BadParameter(f"{shown(value)} is not a date {DATE_RANGE}; use 2026-11-24",
                                  param_hint=param) from None
 
 

@@ -8,6 +8,7 @@ import click
 
 from casework.cli.common import CliState, actor_option, console, json_option, print_json
 from casework.cli.params import VERSION
+from casework.text import shown
 
 
 @click.group()
@@ -139,7 +140,7 @@ def migrate_command(state: CliState, workflow_id: str, from_version: int, to_ver
     for item in maps:
         old, sep, new = item.partition("=")
         if not sep or not old.strip() or not new.strip():
-            raise click.BadParameter(f"{item!r} is not OLD=NEW, e.g. spoken=talked",
+            raise click.BadParameter(f"{shown(item)} is not OLD=NEW, e.g. spoken=talked",
                                      param_hint="--map")
         mapping[old.strip()] = new.strip()
     actor = state.who(actor, "workflow.migrate")
