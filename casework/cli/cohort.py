@@ -38,6 +38,7 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
     Bad rows are reported by row number and reason and not imported; the good rows are.
     Importing the same file again adds nothing. Exit code 1 when rows were rejected.
     """
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from casework.cohort import import_cohort
@@ -45,13 +46,14 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
 
     if not file.is_file():
         raise InputFileError(f"{file}: no such file")
+    state.output(rejects_path, "--rejects", (file, "the cohort file being imported"))
     engine = state.engine()
     who = state.who(actor, "cohort.import")
     out = console()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=out,
                   disable=as_json or not out.is_terminal, transient=True) as bar:
-        task = bar.add_task(f"importing {file.name}", total=None)
+        task = bar.add_task(f"importing {escape(file.name)}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -66,6 +67,16 @@ class CliState:
             with engine.db.connect() as conn:
                 load_access(conn, actor)
         return actor
+
+
+    def output(self, path: Path | None, option: str, *inputs: tuple[Path, str]) -> None:
+        """Refuse, before anything is read, an output path that is one of the command's
+        inputs, the config file, a workflow file, a template or the database (exit 2), or
+        whose folder is missing or not writable (exit 1)."""
+        if path is not None:
+            from casework.outfiles import check_output
+
+            check_output(path, option, self.settings(), inputs)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -103,22 +103,21 @@ def referral() -> None:
 def export_command(state: CliState, partner: str, out_path: Path | None, actor: str | None,
                    as_json: bool) -> None:
     """The open referrals for a partner: only people whose consent to share holds (no BSN)."""
+    from casework.outfiles import csv_writer, open_output
     from casework.referrals import partner_referrals
 
+    state.output(out_path, "--out")
     result = partner_referrals(state.engine(), state.who(actor, "referral.export"), partner)
     if as_json:
         print_json(result)
         return
     columns = ["referral_id", "case_id", "referred_at", "name", "address", "postcode", "city",
                "phone", "email", "status"]
-    handle = out_path.open("w", newline="", encoding="utf-8-sig") if out_path else sys.stdout
-    try:
-        writer = csv.DictWriter(handle, columns, extrasaction="ignore", delimiter=";")
-        writer.writeheader()
-        writer.writerows(result["referrals"])
-    finally:
-        if out_path:
-            handle.close()
+    with (open_output(out_path, newline="", encoding="utf-8-sig") if out_path
+          else nullcontext(sys.stdout)) as handle:
+        writer = csv_writer(handle, delimiter=";")
+        writer.writerow(columns)
+        writer.writerows([row.get(c) for c in columns] for row in result["referrals"])
     message = (f"{len(result['referrals'])} referral(s) for {partner}"
                + (f" written to {out_path}" if out_path else ""))
     if result["left_out_without_consent"]:

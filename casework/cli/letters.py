@@ -156,13 +156,15 @@ def preview_command(state: CliState, template: str, case_id: int, as_png: bool,
                     out_path: Path | None, actor: str | None) -> None:
     """Render one letter for a case without queueing it (what would be printed)."""
     from casework.mailroom import preview
+    from casework.outfiles import write_output
 
-    r, ctx = preview(state.engine(), state.who(actor, "letters"), template, case_id)
     target = out_path or Path(f"preview-{template}-{case_id}.{'png' if as_png else 'pdf'}")
+    state.output(target, "--out")
+    r, ctx = preview(state.engine(), state.who(actor, "letters"), template, case_id)
     if as_png:
-        target.write_bytes(r.png(template, ctx, ppi=110)[0])
+        write_output(target, r.png(template, ctx, ppi=110)[0])
     else:
-        target.write_bytes(r.pdf(template, ctx))
+        write_output(target, r.pdf(template, ctx))
     click.echo(f"Wrote {target}")
 
 
@@ -194,7 +196,9 @@ def check_command(state: CliState, workflow_id: str | None, as_json: bool) -> No
 def calibrate_command(state: CliState, out_path: Path) -> None:
     """Print a page with the configured envelope window to hold against a real envelope."""
     from casework.mailroom import calibration_pdf
+    from casework.outfiles import write_output
 
+    state.output(out_path, "--out")
     state.who(None, "letters")
-    out_path.write_bytes(calibration_pdf(state.engine()))
+    write_output(out_path, calibration_pdf(state.engine()))
     click.echo(f"Wrote {out_path}: print it at 100% and hold it against the envelope.")
