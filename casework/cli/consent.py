@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, local, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    local,
+    plain,
+    print_json,
+    safe,
+)
 
 HOW = click.Choice(["conversation", "letter", "phone"])
 
@@ -34,7 +43,7 @@ def grant_command(state: CliState, case_id: int, scope: str, how: str, actor: st
     if as_json:
         print_json(result)
         return
-    click.echo(f"Case {case_id}: consent {scope} granted ({how}).")
+    click.echo(safe(f"Case {case_id}: consent {scope} granted ({how})."))
 
 
 @consent.command("withdraw")
@@ -54,7 +63,7 @@ def withdraw_command(state: CliState, case_id: int, scope: str, how: str, actor:
         print_json(result)
         return
     c = result["cancelled"]
-    click.echo(f"Case {case_id}: consent {scope} withdrawn ({how}).")
+    click.echo(safe(f"Case {case_id}: consent {scope} withdrawn ({how})."))
     if any(c.values()):
         click.echo(f"  cancelled: {c['referrals']} referral(s), {c['tasks']} task(s), "
                    f"{c['letters']} letter(s)")
@@ -78,13 +87,14 @@ def list_command(state: CliState, case_id: int, actor: str | None, as_json: bool
         out.print(f"Case {case_id}: no consent recorded")
         return
     for scope, granted in result["current"].items():
-        out.print(f"  {scope:<28} {'granted' if granted else 'withdrawn'}")
+        out.print(safe(f"  {scope:<28} {'granted' if granted else 'withdrawn'}"))
     from rich.table import Table
 
     table = Table("when", "scope", "granted", "how", "by", title="History")
     for h in result["history"]:
-        table.add_row(local(h["at"], state.settings()), h["scope"],
-                      "yes" if h["granted"] else "withdrawn", h["how"], h["recorded_by"])
+        table.add_row(local(h["at"], state.settings()), plain(h["scope"]),
+                      "yes" if h["granted"] else "withdrawn", plain(h["how"]),
+                      plain(h["recorded_by"]))
     out.print(table)
 
 
@@ -118,7 +128,7 @@ def export_command(state: CliState, partner: str, out_path: Path | None, actor: 
         writer = csv_writer(handle, delimiter=";")
         writer.writerow(columns)
         writer.writerows([row.get(c) for c in columns] for row in result["referrals"])
-    message = (f"{len(result['referrals'])} referral(s) for {partner}"
+    message = (f"{len(result['referrals'])} referral(s) for {safe(partner)}"
                + (f" written to {out_path}" if out_path else ""))
     if result["left_out_without_consent"]:
         message += f"; {result['left_out_without_consent']} left out (no consent to share)"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, console, print_json
+from casework.cli.common import CliState, console, plain, print_json, safe
 from casework.cli.task import parse_day
 
 NAMES = ("outcomes", "response", "referrals", "follow-up", "caseload", "outflow", "worklist",
@@ -67,8 +67,8 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
 
         assert out_path is not None
         write_council(engine, scope, out_path)
-        click.echo(f"Council report ({scope.describe()}, up to {as_of.isoformat()}) "
-                   f"written to {out_path}")
+        click.echo(safe(f"Council report ({scope.describe()}, up to {as_of.isoformat()}) "
+                        f"written to {out_path}"))
         return
     data = run_report(engine, name, scope, year)
     if chart_path is not None:
@@ -87,10 +87,10 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
         from rich.table import Table
 
         rows = display_rows(data)
-        table = Table(*[str(h) for h in rows[0]],
-                      title=f"{name} tot en met {as_of.isoformat()} ({scope.describe()})")
+        table = Table(*[plain(h) for h in rows[0]],
+                      title=plain(f"{name} tot en met {as_of.isoformat()} ({scope.describe()})"))
         for row in rows[1:]:
-            table.add_row(*["" if v is None else str(v) for v in row])
+            table.add_row(*[plain(v) for v in row])
         console().print(table)
     if chart_path is not None and fmt != "json":
         click.echo(f"Chart written to {chart_path}", err=True)
