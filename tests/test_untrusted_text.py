@@ -14,7 +14,7 @@ from conftest import Env
 from sqlalchemy import insert, update
 from test_cli_cohort import bsns, person, write_csv
 
-from casework.models import Employer, Event, Letter, Participant, Spending
+from casework.models import Case, Employer, Event, Letter, Participant, Spending
 
 CRASH = "Ja[/]nssen"
 LINK = "[link=https://evil.example]x[/link]"
@@ -53,6 +53,7 @@ def hostile(env: Env) -> Env:
         conn.execute(update(Participant).where(Participant.bsn == second).values(
             initials=LINK, surname=STYLE))
         conn.execute(update(Event).values(note=f"{CRASH} {LINK} {ESCAPES}\nregel 2"))
+        conn.execute(update(Case).values(wijk=f"{STYLE}{ESCAPES}"))
         conn.execute(update(Letter).values(reason=f"{LINK} {ESCAPES}"))
         conn.execute(update(Employer).values(name=f"{LINK}{ESCAPES}", contact=STYLE))
         conn.execute(update(Spending).values(purpose=f"{CRASH} {ESCAPES}"))
@@ -74,6 +75,7 @@ def hostile(env: Env) -> Env:
     ["employer", "list"],
     ["budget", "show", "kansen-in-kaart", "--year", "2026"],
     ["cohort", "excluded", "--workflow", "kansen-in-kaart"],
+    ["report", "response"],
 ], ids=" ".join)
 def test_stored_text_is_printed_literally(hostile: Env, args: list[str]) -> None:
     result = hostile.ok(*args, env={"COLUMNS": "400"})  # wide enough to show whole cells
@@ -87,6 +89,7 @@ def test_stored_text_is_printed_literally(hostile: Env, args: list[str]) -> None
         "employer list": (STYLE,),
         "budget show kansen-in-kaart --year 2026": (CRASH,),
         "cohort excluded --workflow kansen-in-kaart": (LINK, STYLE),
+        "report response": (STYLE,),
     }
     assert_literal(result.output, *expected.get(" ".join(args), ()))
 
@@ -162,8 +165,6 @@ def invite_everyone(env: Env) -> None:
 
 
 def test_report_csv_cells_cannot_be_formulas(formulas: Env) -> None:
-    from casework.models import Case
-
     invite_everyone(formulas)
     engine = formulas.engine()
     with engine.db.begin() as conn:  # a wijk name from the cohort file is a group in reports

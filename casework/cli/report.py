@@ -84,10 +84,10 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
 
         csv_writer(sys.stdout, delimiter=";").writerows(table_rows(data))
     else:
-        from rich.table import Table
+        from rich.table import Column, Table
 
         rows = display_rows(data)
-        table = Table(*[plain(h) for h in rows[0]],
+        table = Table(*[Column(header=plain(h)) for h in rows[0]],
                       title=plain(f"{name} tot en met {as_of.isoformat()} ({scope.describe()})"))
         for row in rows[1:]:
             table.add_row(*[plain(v) for v in row])
