@@ -48,10 +48,10 @@ def hostile(env: Env) -> Env:
     engine = env.engine()
     with engine.db.begin() as conn:
         conn.execute(update(Participant).where(Participant.bsn == first).values(
-            surname=CRASH + " " + ESCAPES, prefix=LINK, street=STYLE, city=EMOJI,
-            phone="06" + ESCAPES))
+            surname=CRASH + " " + ESCAPES, prefix=STYLE, street=LINK, city=EMOJI,
+            phone="06\x1b[2J"))
         conn.execute(update(Participant).where(Participant.bsn == second).values(
-            initials=LINK, surname=STYLE))
+            initials="[/]", surname=f"{LINK} {STYLE}"))
         conn.execute(update(Event).values(note=f"{CRASH} {LINK} {ESCAPES}\nregel 2"))
         conn.execute(update(Case).values(wijk=f"{STYLE}{ESCAPES}"))
         conn.execute(update(Letter).values(reason=f"{LINK} {ESCAPES}"))
@@ -154,7 +154,8 @@ def formulas(env: Env) -> Env:
     with engine.db.begin() as conn:
         for number, payload in zip(numbers, OWASP, strict=True):
             conn.execute(update(Participant).where(Participant.bsn == number).values(
-                surname=payload, street=payload, city=payload, phone=payload, email=payload))
+                surname=payload, street=payload, city=payload, phone=payload[:30],
+                email=payload))
     engine.db.dispose()
     return env
 
