@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,9 @@ def test_mail_house_manifest_cells_cannot_be_formulas(formulas: Env, tmp_path: P
     written = [cell for batch in batches
                for cell in file_cells(tmp_path / "out" / batch["manifest"], "utf-8")]
     assert_no_formula(written, *("'" + p for p in OWASP))
+
+
+def test_json_output_holds_the_stored_text_without_terminal_controls(hostile: Env) -> None:
+    result = hostile.ok("case", "show", "1", "--json")
+    assert_literal(result.output, CRASH)
+    assert ESCAPES in json.loads(result.output)["person"]["name"]

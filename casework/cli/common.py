@@ -96,7 +96,10 @@ def json_option(func: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    # json escapes C0 itself; C1, bidi overrides and lone surrogates become \uXXXX too (the
+    # same JSON, but nothing a terminal acts on).
+    click.echo(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def console() -> Any:
