@@ -7,17 +7,24 @@ was changed or removed (casework/audit.py)."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Engine as SAEngine
 
+from casework.config import Settings
+from casework.errors import ConfigError
 from casework.models import AccessLog
 
 # One lock for everyone who appends to the log on PostgreSQL (SQLite has one writer anyway).
 _LOG_LOCK = 0x63617365
+# The execution option that carries the chain key from the Engine to every connection.
+KEY_OPTION = "casework_chain_key"
 
 
 def stamp(moment: datetime) -> str:
@@ -27,11 +34,58 @@ def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def chain_hash(prev: str | None, content: dict[str, Any]) -> str:
+def digest(content: Any, key: bytes | None = None) -> str:
+    """Return the hex digest of content (as canonical JSON): HMAC-SHA256 with the chain key
+    ([audit] key_file) when there is one, else SHA-256."""
+    body = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str).encode("utf-8")
+    if key:
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
+
+
+def chain_hash(prev: str | None, content: dict[str, Any], key: bytes | None = None) -> str:
     """Return the hash of an entry: its content and the hash before it."""
-    body = json.dumps({"prev": prev, **content}, sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"), default=str)
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return digest({"prev": prev, **content}, key)
+
+
+def read_chain_key(settings: Settings) -> bytes | None:
+    """Return the key in [audit] key_file (None when not set); its content is never shown."""
+    path = settings.key_file
+    return None if path is None else read_key_file(path, "[audit] key_file")
+
+
+def read_key_file(path: Path, what: str) -> bytes:
+    """Return the key held in a file (surrounding white space left out)."""
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror}); fix the "
+                          "path or its permissions") from None
+    if len(key) < 16:
+        raise ConfigError(f"{what} {path} holds fewer than 16 bytes; put a long "
+                          "random key in it (e.g. the output of 'openssl rand -hex 32')")
+    return key
+
+
+def lock_log(conn: Connection) -> None:
+    """Hold the processing log's append lock until commit (PostgreSQL; SQLite has one
+    writer anyway)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOG_LOCK})
+
+
+def with_chain_key(db: SAEngine, settings: Settings) -> SAEngine:
+    """Return the database engine carrying the chain key ([audit] key_file) to every
+    connection (see chain_key), so each writer of a chain uses it without being handed it."""
+    key = read_chain_key(settings)
+    return db.execution_options(**{KEY_OPTION: key}) if key else db
+
+
+def chain_key(conn: Connection) -> bytes | None:
+    """Return the chain key the connection's engine was given (Engine: [audit] key_file)."""
+    key: bytes | None = conn.get_execution_options().get(KEY_OPTION)
+    return key
 
 
 def entry_content(row_id: int, at: datetime, actor: str, action: str,
@@ -44,8 +98,7 @@ def log_access(conn: Connection, actor: str, action: str, case_ids: Sequence[int
                purpose: str | None, at: datetime) -> None:
     """Record one row for a read or change of one or more cases (a listing is one row),
     linked to the entry before it."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOG_LOCK})
+    lock_log(conn)
     row_id = conn.execute(insert(AccessLog).values(
         at=at, actor=actor, action=action, case_ids=list(case_ids), purpose=purpose,
     ).returning(AccessLog.id)).scalar_one()
@@ -53,6 +106,7 @@ def log_access(conn: Connection, actor: str, action: str, case_ids: Sequence[int
     # commit, so the entry before ours is committed and no other can come between.
     prev = conn.execute(select(AccessLog.hash).where(AccessLog.id < row_id)
                         .order_by(AccessLog.id.desc()).limit(1)).scalar()
-    digest = chain_hash(prev, entry_content(row_id, at, actor, action, case_ids, purpose))
+    entry_hash = chain_hash(prev, entry_content(row_id, at, actor, action, case_ids, purpose),
+                            chain_key(conn))
     conn.execute(update(AccessLog).where(AccessLog.id == row_id)
-                 .values(prev_hash=prev, hash=digest))
+                 .values(prev_hash=prev, hash=entry_hash))

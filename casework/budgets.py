@@ -13,10 +13,17 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Budget, Case, Spending
+from casework.permissions import authorize
+from casework.text import unclean
+
+# A spending on one case stays below a million euro; a year's budget of a route below a billion.
+MAX_AMOUNT = Decimal(1_000_000)
+MAX_BUDGET = Decimal(1_000_000_000)
 
 
-def parse_amount(text: str, what: str = "amount") -> int:
-    """Return euro cents of '1250', '1250,50', '1.250,50' or '1250.50'; InvalidData if not."""
+def parse_amount(text: str, what: str = "amount", maximum: Decimal = MAX_AMOUNT) -> int:
+    """Return euro cents of '1250', '1250,50', '1.250,50' or '1250.50'; InvalidData if not,
+    or when it is not more than 0 and below ``maximum``."""
     from babel.numbers import NumberFormatError, parse_decimal
 
     cleaned = text.replace("\u20ac", "").replace("EUR", "").strip()
@@ -27,6 +34,9 @@ def parse_amount(text: str, what: str = "amount") -> int:
             value = Decimal(cleaned)
         except InvalidOperation:
             raise InvalidData(f"{what} {text!r} is not an amount in euro, e.g. 1250,50") from None
+    if value.is_finite() and value >= maximum:
+        raise InvalidData(f"{what} {text!r} is too large: it must be below "
+                          f"{euro(int(maximum) * 100)}")
     if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
         raise InvalidData(f"{what} {text!r} must be more than 0 with at most 2 decimals")
     return int(value * 100)
@@ -47,8 +57,9 @@ def _spent(conn: Any, budget_id: int) -> int:
 def set_budget(engine: Engine, actor: str, workflow_id: str, amount: str,
                year: int) -> dict[str, Any]:
     """Set (or change) the work budget of a route for a year; never below what is spent."""
+    authorize(engine, actor, "budget.manage")
     engine.registry.get(workflow_id)
-    cents = parse_amount(amount)
+    cents = parse_amount(amount, "budget", MAX_BUDGET)
     now = engine.now()
     with engine.db.begin() as conn:
         budget = conn.execute(select(Budget).where(Budget.workflow_id == workflow_id,
@@ -73,12 +84,16 @@ def spend(engine: Engine, actor: str, case_id: int, amount: str, purpose: str,
           spent_on: date | None = None) -> dict[str, Any]:
     """Record money spent on a case from its route's budget of that year; refused (nothing
     stored) when the budget does not cover it. The spending shows in the case's timeline."""
+    authorize(engine, actor, "case.write")
     cents = parse_amount(amount)
     purpose = purpose.strip()
     if not purpose:
         raise InvalidData("give the purpose of the spending (--purpose)")
     if len(purpose) > 200:
         raise InvalidData("--purpose is longer than 200 characters; keep it short")
+    problem = unclean(purpose)
+    if problem:
+        raise InvalidData(f"--purpose contains {problem}; remove it")
     now = engine.now()
     day = spent_on or now.astimezone(engine.tz).date()
     with engine.db.begin() as conn:

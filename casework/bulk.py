@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from casework.cohort import RowError, normalise_bsn
 from casework.engine import (
     CASE_COLUMNS,
     UPDATE_CASE,
@@ -113,9 +114,12 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     if not trigger:
         raise LineError("no trigger given")
     case_id = _parse_case_ref(record.get("case") or record.get("case_id") or record.get("id"))
-    bsn = str(record.get("bsn") or "").strip().replace(" ", "").replace(".", "") or None
-    if bsn and bsn.isdigit() and len(bsn) == 8:
-        bsn = bsn.zfill(9)  # spreadsheets drop the leading zero, as on import
+    bsn = None
+    if str(record.get("bsn") or "").strip():
+        try:  # the one BSN parser (8 digits: the leading zero a spreadsheet dropped)
+            bsn = normalise_bsn(str(record["bsn"]))
+        except RowError as exc:
+            raise LineError(f"bsn: {exc.detail}") from None
     workflow = str(record.get("workflow") or "").strip() or None
     if case_id is None and not (bsn and workflow):
         raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")
@@ -270,15 +274,15 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
         ids.discard(None)
         rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(list(ids)))).all()
         snapshots = {row.id: CaseSnapshot.from_row(row) for row in rows}
-        if engine.access.get(actor) is not None:  # a person: only the cases they may touch
-            from casework.permissions import NotAllowed, check_cases
+        # Deny by default: only the cases the actor may touch (the system actor: all).
+        from casework.permissions import NotAllowed, check_cases
 
-            for cid in list(snapshots):
-                try:
-                    check_cases(engine, conn, actor, [cid])
-                except NotAllowed as exc:
-                    snapshots.pop(cid)
-                    refused[cid] = str(exc)
+        for cid in list(snapshots):
+            try:
+                check_cases(engine, conn, actor, [cid])
+            except NotAllowed as exc:
+                snapshots.pop(cid)
+                refused[cid] = str(exc)
         ctx = engine.context(conn)
         from casework.rules.consent import preload
 
@@ -293,7 +297,10 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                 continue
             snap = snapshots.get(cid)
             if snap is None:
-                failures.append((line.number, refused.get(cid) or no_case(cid)))
+                if line.case_id is None:  # by BSN: a refusal must not tell the person exists
+                    failures.append((line.number, "no case of that person in that workflow"))
+                else:
+                    failures.append((line.number, refused.get(cid) or no_case(cid)))
                 continue
             try:
                 step = engine.plan_step(engine.route_of(snap), snap, line.trigger, line.data,

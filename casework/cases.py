@@ -24,6 +24,8 @@ from casework.models import (
     Task,
 )
 from casework.people import display_name, person_dict
+from casework.permissions import authorize
+from casework.text import unclean
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ def _iso(moment: Any) -> str | None:
 def list_cases(engine: Engine, actor: str, filters: CaseFilter, limit: int | None = 100,
                offset: int = 0) -> dict[str, Any]:
     """Return matching cases (newest first within id order) and the total; logs the listing."""
+    authorize(engine, actor, "case.read")
     conditions = []
     if filters.state:
         conditions.append(Case.state == filters.state)
@@ -91,6 +94,7 @@ def _purpose(workflows: set[str]) -> str:
 
 def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
     """Return a case with its person, data, appointments, referrals and timeline; logs the read."""
+    authorize(engine, actor, "case.read")
     with Session(engine.db, expire_on_commit=False) as conn, conn.begin():
         row = conn.execute(
             select(Case, Participant)
@@ -162,6 +166,7 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
 
 def case_triggers(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
     """Return every trigger of the case's route: whether it can happen now, or why not."""
+    authorize(engine, actor, "case.read")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         log_access(conn, actor, "triggers", [case_id], _purpose({case.workflow_id}),
@@ -191,6 +196,7 @@ def case_triggers(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
 
 def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[str, Any]:
     """Assign a case to an active staff member; the change is an event in the timeline."""
+    authorize(engine, actor, "case.assign")
     with engine.db.begin() as conn:
         staff = conn.execute(select(Staff.active).where(Staff.name == worker)).first()
         if staff is None:
@@ -219,6 +225,7 @@ FLAGS = ("moved", "deceased")
 def flag_person(engine: Engine, actor: str, case_id: int, flag: str) -> dict[str, Any]:
     """Flag the person of a case as moved or deceased ('none' clears it): they are kept out of
     every wave from now on; the change is an event in the timeline."""
+    authorize(engine, actor, "case.write")
     if flag not in (*FLAGS, "none"):
         raise InvalidData(f"flag {flag!r} must be one of {', '.join(FLAGS)} or none")
     with engine.db.begin() as conn:
@@ -259,8 +266,13 @@ def correct_report(engine: Engine, actor: str, case_id: int, corrections: dict[s
     corrected themes (the original event is kept as it was), the case's report updated, and
     the report letter sent again when asked. An empty text removes a theme (the person may
     have something left out)."""
+    authorize(engine, actor, "case.write")
     if not corrections:
         raise InvalidData("give the corrected text per theme, e.g. --set themes.health=...")
+    for what, text in [*((f"themes.{k}", v) for k, v in corrections.items()), ("note", note)]:
+        problem = unclean(text or "", multiline=True)
+        if problem:
+            raise InvalidData(f"{what} contains {problem}; remove it")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         route = engine.route_of(case)

@@ -26,6 +26,7 @@ from casework.errors import InputFileError
 from casework.fields import parse_date
 from casework.models import Case, Event, JSONType, Participant, UTCDateTime
 from casework.outfiles import OutputFileError, csv_writer, open_output
+from casework.text import unclean
 
 COLUMNS = (
     "bsn", "initials", "prefix", "surname", "street", "house_number", "house_number_suffix",
@@ -105,10 +106,13 @@ class ImportSummary:
 
 
 def normalise_bsn(text: str) -> str:
-    """Return the BSN as 9 digits; RowError (never showing the number) when it is not one."""
+    """Return the BSN as 9 digits; RowError (never showing the number) when it is not one.
+
+    Only the ASCII digits 0-9 make a BSN: other scripts' digits ('٧', '⁷') are refused, so
+    one person can never be stored under two spellings of the same number."""
     number = text.strip().replace(" ", "").replace(".", "")
-    if not number.isdigit() or not 8 <= len(number) <= 9:
-        raise RowError("invalid BSN", "BSN must be 9 digits (check the number)")
+    if not (number.isascii() and number.isdigit()) or not 8 <= len(number) <= 9:
+        raise RowError("invalid BSN", "BSN must be 9 digits 0-9 (check the number)")
     number = number.zfill(9)
     if int(number) == 0 or stdnum_bsn.checksum(number) != 0:
         raise RowError("invalid BSN", "BSN fails the elfproef (check the number)")
@@ -117,6 +121,10 @@ def normalise_bsn(text: str) -> str:
 
 def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
     """Return the participant values of one CSV row; RowError says what is wrong."""
+    for name in COLUMNS:
+        problem = unclean(raw.get(name) or "")
+        if problem:
+            raise RowError("control character", f"{name} contains {problem}; remove it")
     for name in REQUIRED:
         if not raw.get(name, "").strip():
             raise RowError("missing required field", f"{name} is empty")
@@ -127,7 +135,7 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
         raise RowError("malformed postcode",
                        f"postcode {raw['postcode'].strip()!r} is not like 1234 AB")
     house = raw["house_number"].strip()
-    if not house.isdigit() or not 0 < int(house) < 100000:
+    if not (house.isascii() and house.isdigit()) or not 0 < int(house) < 100000:
         raise RowError("bad house number", f"house_number {house!r} is not a whole number")
     flag = raw.get("wij_team_contact", "").strip().lower()
     if flag not in _YES and flag not in _NO:
@@ -148,7 +156,7 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
     phone = raw.get("phone", "").strip() or None
     if phone:
         digits = sum(ch.isdigit() for ch in phone)
-        if not 10 <= digits <= 15 or re.search(r"[^\d +\-()]", phone):
+        if not 10 <= digits <= 15 or re.search(r"[^0-9 +\-()]", phone):
             raise RowError("bad phone number", f"phone {phone!r} is not a phone number")
     birth_date = None
     text = raw.get("birth_date", "").strip()

@@ -6,6 +6,7 @@ then environment variables (``CASEWORK_DATABASE_URL``).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -56,6 +57,12 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
      "per route, per closing reason (or default): how long after closing a person's data is "
      "kept, an ISO 8601 duration such as P2Y; people without a period are never purged"),
     ("staff.logins", {}, "OS login = staff name, for people who do not give --as"),
+    ("audit.anchor_file", "audit-anchor.log",
+     "file outside the database to which every seal and verify appends the chain heads "
+     "(owner-only, append-only); relative to the config file"),
+    ("audit.key_file", "",
+     "file holding a secret key: the hash chains become HMAC-SHA256 with it (empty: plain "
+     "SHA-256); relative to the config file"),
     ("rules.disabled", [], "rules switched off although a route names them"),
     ("rules.voluntary.invitation_variant", "with_sentence",
      "invitation letter variant: with_sentence (says participation is voluntary) or "
@@ -102,6 +109,15 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.base_dir / self.values["paths.logs"]
+
+    @property
+    def anchor_file(self) -> Path:
+        return self.base_dir / self.values["audit.anchor_file"]
+
+    @property
+    def key_file(self) -> Path | None:
+        name: str = self.values["audit.key_file"]
+        return self.base_dir / name if name else None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -158,13 +174,17 @@ def _type_name(value: Any) -> str:
 def _check(key: str, value: Any, where: str) -> Any:
     default = DEFAULTS[key]
     if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, type(default)):
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(
-            f"{where}: setting '{key}' must be {_type_name(default)}, got {value!r}"
-        )
+        if not (isinstance(default, float) and isinstance(value, int)
+                and not isinstance(value, bool)):
+            raise ConfigError(
+                f"{where}: setting '{key}' must be {_type_name(default)}, got {value!r}"
+            )
+        value = float(value)
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{where}: setting '{key}' is empty; give a value or remove the line")
+    if isinstance(value, float) and not (math.isfinite(value) and 0 <= value < 1_000_000):
+        raise ConfigError(f"{where}: setting '{key}' must be a number from 0 to below a "
+                          f"million, got {value!r}")
     return value
 
 
@@ -184,6 +204,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path}: not valid TOML ({exc}); fix the file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{config_path}: is not UTF-8 text; save it as UTF-8") from None
         except OSError as exc:
             raise ConfigError(f"{config_path}: cannot be read ({exc.strerror})") from None
         for key, value in _flatten(data).items():

@@ -14,6 +14,7 @@ from casework.access import log_access
 from casework.engine import Engine, cancel_pending_letters
 from casework.errors import InvalidData
 from casework.models import Case, Consent, Referral, Task
+from casework.permissions import authorize
 from casework.workflow import Route
 
 METHODS = ("conversation", "letter", "phone")
@@ -41,6 +42,7 @@ def _check(engine: Engine, route: Route, scope: str, how: str) -> None:
 def grant_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str,
                   at: datetime | None = None) -> dict[str, Any]:
     """Record that the person gave consent for scope; shown in the case's timeline."""
+    authorize(engine, actor, "case.write")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         _check(engine, engine.route_of(case), scope, how)
@@ -56,6 +58,7 @@ def grant_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str
 def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str,
                      at: datetime | None = None) -> dict[str, Any]:
     """Record a withdrawal and cancel what is pending under that consent; return the counts."""
+    authorize(engine, actor, "case.write")
     cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
@@ -101,6 +104,7 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
 
 def list_consents(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
     """Return the person's consent history and what holds now, per scope; logs the read."""
+    authorize(engine, actor, "case.read")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         rows = conn.execute(

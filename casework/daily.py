@@ -9,6 +9,7 @@ index on (status, due): the cost follows the work that is due, not what is store
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -22,15 +23,17 @@ from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from casework.engine import Engine
-from casework.errors import CaseworkError
+from casework.errors import AnchorError, CaseworkError, ConfigError
 from casework.models import DailyRun, Task
+from casework.permissions import SYSTEM_ACTOR, act_as_system
 from casework.tasks import escalation_row
 
-ACTOR = "daily-run"
+ACTOR = SYSTEM_ACTOR  # the steps the run takes are its own, whoever started it
 PAGE = 500
 MAX_CATCH_UP_DAYS = 366
 _TASKS = Task.__table__
 _RUNS = DailyRun.__table__
+_LOG_NUMBERS = itertools.count(1)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class DailySummary:
     due_work: list[dict[str, Any]] = field(default_factory=list)
     planned: dict[str, int] = field(default_factory=dict)
     letters: dict[str, Any] = field(default_factory=dict)
+    anchor_problem: str | None = None  # the chain heads could not be appended
 
     @property
     def done(self) -> int:
@@ -67,24 +71,29 @@ class DailySummary:
             "timer_transitions": dict(self.fired), "escalations": dict(self.escalated),
             "timers_done": self.timers_done, "skipped": self.skipped,
             "failures": self.failures, "due_work": self.due_work, "planned": self.planned,
-            "letters": self.letters,
+            "letters": self.letters, "anchor_problem": self.anchor_problem,
         }
 
 
 class RunLog:
     """The day's log file: ids, kinds and outcomes only, never a BSN or a name."""
 
-    def __init__(self, engine: Engine, run_date: date, enabled: bool, run_id: int) -> None:
+    def __init__(self, engine: Engine, run_date: date, enabled: bool) -> None:
         # One logger per run: two runs in one process must not write into each other's file.
-        self.logger = logging.getLogger(f"casework.daily.run{run_id}")
+        self.logger = logging.getLogger(f"casework.daily.run{next(_LOG_NUMBERS)}")
         self.logger.propagate = False
         self.logger.setLevel(logging.INFO)
         self.handler: logging.Handler | None = None
         if enabled:
             folder = engine.settings.logs_dir
-            folder.mkdir(parents=True, exist_ok=True)
-            self.handler = logging.FileHandler(folder / f"daily-{run_date.isoformat()}.log",
-                                               encoding="utf-8")
+            path = folder / f"daily-{run_date.isoformat()}.log"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                self.handler = logging.FileHandler(path, encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"paths.logs: cannot write the log file {path} "
+                                  f"({exc.strerror}); make {folder} a folder you may "
+                                  "write in") from None
             self.handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
             self.logger.addHandler(self.handler)
 
@@ -264,6 +273,7 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
               write_log: bool = True) -> DailySummary:
     """Do everything due up to run_date: timer transitions, escalations; report the work."""
     summary = DailySummary(run_date=run_date, dry_run=dry_run, started_at=engine.now())
+    act_as_system(engine)
     if dry_run:
         summary.planned = count_due(engine, run_date)
         summary.due_work = due_work(engine, run_date)
@@ -271,14 +281,18 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
         summary.finished_at = engine.now()
         return summary
     host, pid = socket.gethostname(), os.getpid()
-    with engine.db.begin() as conn:
-        _mark_crashed_runs(conn, host)
-        run_id = conn.execute(insert(_RUNS).values(
-            run_date=run_date, started_at=summary.started_at, status="running", dry_run=False,
-            done=0, failed=0, host=host, pid=pid,
-        ).returning(_RUNS.c.id)).scalar_one()
+    log = RunLog(engine, run_date, write_log)  # before the run row: a bad folder stops here
+    try:
+        with engine.db.begin() as conn:
+            _mark_crashed_runs(conn, host)
+            run_id = conn.execute(insert(_RUNS).values(
+                run_date=run_date, started_at=summary.started_at, status="running",
+                dry_run=False, done=0, failed=0, host=host, pid=pid,
+            ).returning(_RUNS.c.id)).scalar_one()
+    except BaseException:
+        log.close()
+        raise
     summary.status = "running"
-    log = RunLog(engine, run_date, write_log, run_id)
     log.info(f"daily run for {run_date} started (run {run_id})")
     summary.planned = count_due(engine, run_date)
     total = summary.planned["timers"] + summary.planned["escalations"]
@@ -307,12 +321,18 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
             summary.letters = _render_letters(engine, run_date, should_stop, log)
         summary.due_work = due_work(engine, run_date)
         if summary.status != "stopped":
-            from casework.audit import seal_events
+            from casework.audit import seal
 
-            sealed = seal_events(engine)  # the day's case history joins the hash chain
-            log.info(f"case history: {sealed} events sealed")
+            try:  # the day's case history joins the hash chain; the heads go to the anchor
+                sealed = seal(engine)
+                log.info(f"case history: {sealed['sealed']} events sealed, chain heads "
+                         f"appended to {sealed['anchor']['file']}")
+            except AnchorError as exc:
+                summary.anchor_problem = str(exc)
+                log.info(f"audit anchor FAILED: {exc}")
             letters_failed = bool(summary.letters.get("failed"))
-            summary.status = "failed" if summary.failures or letters_failed else "ok"
+            summary.status = ("failed" if summary.failures or letters_failed
+                              or summary.anchor_problem else "ok")
     finally:
         summary.finished_at = engine.now()
         with engine.db.begin() as conn:

@@ -10,6 +10,8 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Employer, Match, Meeting, MeetingAttendance
+from casework.permissions import authorize
+from casework.text import unclean
 
 
 def _text(value: str | None, name: str, limit: int) -> str | None:
@@ -17,6 +19,9 @@ def _text(value: str | None, name: str, limit: int) -> str | None:
         return None
     if len(value.strip()) > limit:
         raise InvalidData(f"{name} is longer than {limit} characters; keep it shorter")
+    problem = unclean(value)
+    if problem:
+        raise InvalidData(f"{name} contains {problem}; remove it")
     return value.strip()
 
 
@@ -67,6 +72,7 @@ def list_employers(engine: Engine) -> list[dict[str, Any]]:
 
 def employer_detail(engine: Engine, actor: str, name: str) -> dict[str, Any]:
     """An employer with its contact details, its matches and the meetings it attended."""
+    authorize(engine, actor, "employers")
     with engine.db.begin() as conn:
         row = find_employer(conn, name)
         matches = [

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy import Engine as SAEngine
 
+from casework.access import with_chain_key
 from casework.calendar import shift
 from casework.config import Settings
 from casework.db import check_schema, make_engine
@@ -39,6 +40,7 @@ from casework.models import (
     Task,
 )
 from casework.rules import RuleContext, Rules
+from casework.text import unclean
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
 
 _EVENTS = Event.__table__
@@ -138,7 +140,7 @@ class Engine:
     def __init__(self, settings: Settings, db: SAEngine, registry: Registry | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
-        self.db = db
+        self.db = with_chain_key(db, settings)  # [audit] key_file; never logged
         self._registry = registry
         self._rules: Rules | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -271,6 +273,9 @@ class Engine:
                 "record events in the order they happened"
             )
         data = self.check_data(route, transition, raw)
+        problem = unclean(note or "", multiline=True)
+        if problem:
+            raise InvalidData(f"the note contains {problem}; remove it")
         blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
         if blocks:
             raise TransitionNotAllowed("; ".join(str(b) for b in blocks))
@@ -425,9 +430,10 @@ class Engine:
                 note: str | None = None, expected_version: int | None = None) -> Step:
         """Move a case along its route: check, transition, event and effects in one transaction."""
         from casework.access import log_access
-        from casework.permissions import check_cases
+        from casework.permissions import authorize, check_cases
 
         with self.db.begin() as conn:
+            authorize(self, actor, "case.write", conn)
             check_cases(self, conn, actor, [case_id])
             step = self.advance_in(conn, case_id, trigger, actor, data, at, note,
                                    expected_version)

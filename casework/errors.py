@@ -43,6 +43,10 @@ class ConflictError(CaseworkError):
     exit_code = 3
 
 
+class AnchorError(CaseworkError):
+    """The audit anchor file is missing, unreadable or cannot be written."""
+
+
 class InputFileError(CaseworkError):
     """An input file (cohort, apply file) that cannot be read as a whole."""
 

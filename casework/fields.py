@@ -14,12 +14,22 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from casework.text import unclean
+
 FIELD_TYPES = (
     "text", "datetime", "date", "choice", "choices", "notes", "int", "number", "bool",
 )
 _TRUE = {"yes", "ja", "true", "1", "y", "j"}
 _FALSE = {"no", "nee", "false", "0", "n", ""}
 _DUTCH_DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+# Dates people give (appointments, --as-of, --date, birth dates) lie in these years; outside
+# them a date is a typing error, and years near 1 or 9999 overflow date arithmetic.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+DATE_RANGE = f"from {FIRST_YEAR} to {LAST_YEAR}"
+# Numbers without their own min/max in the route: a whole number fits a database integer; a
+# number (hours, fte, euro) stays below a million, so no overflow or Infinity reaches JSON.
+INT_LIMIT = 2**63 - 1
+NUMBER_LIMIT = 999_999.99
 
 
 class FieldValueError(ValueError):
@@ -35,6 +45,16 @@ class Field:
     keys: tuple[str, ...] = ()
     consent: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def bounds(self) -> tuple[float, float]:
+        """Return the smallest and largest value an int or number field takes."""
+        if self.type == "int":
+            low = -INT_LIMIT if self.minimum is None else self.minimum
+            return low, INT_LIMIT if self.maximum is None else self.maximum
+        low = 0.0 if self.minimum is None else self.minimum
+        return low, NUMBER_LIMIT if self.maximum is None else self.maximum
 
     def label_of(self, value: str) -> str:
         """Return the text people read for a choice or theme key (the key itself if none)."""
@@ -48,11 +68,18 @@ class Field:
             return "a comma-separated list of " + ", ".join(self.choices)
         if self.type == "notes":
             return f"notes per theme ({', '.join(self.keys)}), e.g. {self.name}.{self.keys[0]}=..."
+        if self.type == "number" and (self.minimum is not None or self.maximum is not None):
+            low, high = self.bounds()
+            return f"a number from {_num(low)} to {_num(high)} (a decimal point or comma)"
+        if self.type == "int" and (self.minimum is not None or self.maximum is not None):
+            low, high = self.bounds()
+            return f"a whole number from {_num(low)} to {_num(high)}"
         return {
-            "datetime": "a date and time, e.g. 2026-11-25 14:00",
-            "date": "a date, e.g. 2026-11-25",
+            "datetime": f"a date and time {DATE_RANGE}, e.g. 2026-11-25 14:00",
+            "date": f"a date {DATE_RANGE}, e.g. 2026-11-25",
             "int": "a whole number",
-            "number": "a number of at least 0, e.g. 0.5 (a decimal point or comma)",
+            "number": "a number of at least 0 and below a million, e.g. 0.5 (a decimal point "
+                      "or comma)",
             "bool": "yes or no",
             "text": "text",
         }[self.type]
@@ -63,10 +90,14 @@ class Field:
             return _COERCE[self.type](self, value, tz)
         except FieldValueError:
             raise
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             raise FieldValueError(
                 f"field '{self.name}' must be {self.describe()}, got {_show(value)}"
             ) from None
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _show(value: Any) -> str:
@@ -81,27 +112,40 @@ def parse_datetime(value: str, tz: ZoneInfo) -> datetime:
     if _DUTCH_DATE.match(parts[0]):
         text = parse_date(parts[0]).isoformat() + (" " + parts[1] if len(parts) > 1 else "")
     moment = datetime.fromisoformat(text)
+    _check_year(moment.year)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment
 
 
 def parse_date(value: str) -> date:
-    """Return the date for '2026-11-25' or the Dutch '25-11-2026'."""
+    """Return the date for '2026-11-25' or the Dutch '25-11-2026'; ValueError when it is not
+    a date or lies outside the years FIRST_YEAR to LAST_YEAR."""
     text = value.strip()
     match = _DUTCH_DATE.match(text)
     if match:
         day, month, year = (int(g) for g in match.groups())
-        return date(year, month, day)
-    return date.fromisoformat(text)
+        day_value = date(year, month, day)
+    else:
+        day_value = date.fromisoformat(text)
+    _check_year(day_value.year)
+    return day_value
 
 
-def _text(field: Field, value: Any, tz: ZoneInfo) -> str:
+def _check_year(year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"year {year} is not {DATE_RANGE}")
+
+
+def _text(field: Field, value: Any, tz: ZoneInfo, multiline: bool = False) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ValueError
     text = str(value).strip()
     if not text:
         raise FieldValueError(f"field '{field.name}' is empty")
+    problem = unclean(text, multiline)
+    if problem:
+        raise FieldValueError(f"field '{field.name}' contains {problem}; remove it")
     return text
 
 
@@ -148,20 +192,33 @@ def _notes(field: Field, value: Any, tz: ZoneInfo) -> dict[str, str]:
         raise FieldValueError(
             f"field '{field.name}' has no theme {unknown[0]!r}; themes: {', '.join(field.keys)}"
         )
-    return {key: _text(field, text, tz) for key, text in value.items()}
+    return {key: _text(field, text, tz, multiline=True) for key, text in value.items()}
 
 
 def _int(field: Field, value: Any, tz: ZoneInfo) -> int:
     if isinstance(value, bool | float):
         raise ValueError
-    return int(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isascii() or len(value) > 20:  # no '٣', no 10**4000 to convert
+            raise ValueError
+    number = int(value)
+    low, high = field.bounds()
+    if not low <= number <= high:
+        raise ValueError
+    return number
 
 
 def _number(field: Field, value: Any, tz: ZoneInfo) -> float:
     if isinstance(value, bool):
         raise ValueError
-    number = float(value.strip().replace(",", ".")) if isinstance(value, str) else float(value)
-    if not math.isfinite(number) or number < 0:
+    if isinstance(value, str):
+        value = value.strip().replace(",", ".")
+        if not value.isascii():
+            raise ValueError
+    number = float(value)
+    low, high = field.bounds()
+    if not math.isfinite(number) or not low <= number <= high:
         raise ValueError
     return number
 

@@ -37,6 +37,7 @@ from casework.letters import (
 from casework.models import Case, Letter, Participant, Task
 from casework.outfiles import csv_writer, open_output, remove_stale_temporaries, write_output
 from casework.people import address_line, display_name
+from casework.permissions import authorize
 
 PAGE = 200
 _LETTERS = Letter.__table__
@@ -148,6 +149,8 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
                  actor: str | None = None) -> RenderSummary:
     """Render every queued letter once, hold the ones that cannot go out, then batch.
     Rendered by a person (``actor``): the cases whose letters were made are logged."""
+    if actor:
+        authorize(engine, actor, "letters")
     out = out_dir or engine.settings.letters_dir
     summary = RenderSummary(run_date=run_date, output_dir=str(out))
     remove_stale_temporaries(out)  # letters a killed run left half-written
@@ -331,6 +334,7 @@ def list_letters(engine: Engine, actor: str, case_id: int | None = None,
                  status: str | None = None, batch: str | None = None,
                  limit: int | None = 500) -> dict[str, Any]:
     """Return letters, newest first; logs the read of the cases shown."""
+    authorize(engine, actor, "letters")
     conditions = []
     if case_id is not None:
         conditions.append(_LETTERS.c.case_id == case_id)
@@ -368,6 +372,7 @@ def _letter(conn: Any, letter_id: int) -> Any:
 
 def cancel_letter(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
     """Cancel a letter that has not gone to the mail house (its batch is taken apart)."""
+    authorize(engine, actor, "letters")
     with engine.db.begin() as conn:
         row = _letter(conn, letter_id)
         if row.status not in UNSENT:
@@ -386,6 +391,7 @@ def cancel_letter(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
 
 def mark_batch_sent(engine: Engine, actor: str, batch: str) -> dict[str, Any]:
     """Record that a batch was handed to the mail house."""
+    authorize(engine, actor, "letters")
     with engine.db.begin() as conn:
         count = conn.execute(
             update(_LETTERS).where(_LETTERS.c.batch == batch, _LETTERS.c.status == "in_batch")
@@ -402,6 +408,7 @@ def mark_batch_sent(engine: Engine, actor: str, batch: str) -> dict[str, Any]:
 
 def mark_returned(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
     """Record returned mail; the case gets a task to check the address."""
+    authorize(engine, actor, "letters")
     with engine.db.begin() as conn:
         row = _letter(conn, letter_id)
         if row.status != "sent":
@@ -421,6 +428,7 @@ def mark_returned(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
 def preview(engine: Engine, actor: str, template: str, case_id: int,
             payload: Mapping[str, Any] | None = None) -> tuple[LetterRenderer, dict[str, Any]]:
     """Return the renderer and the context of a letter for a case, as it would be made today."""
+    authorize(engine, actor, "letters")
     with engine.db.begin() as conn:
         row = conn.execute(
             select(Case.id.label("case_id"), Case.workflow_id, Case.workflow_version,

@@ -15,6 +15,8 @@ from casework.employers import find_employer
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
 from casework.models import Case, Employer, Meeting, MeetingAttendance
+from casework.permissions import authorize
+from casework.text import unclean
 
 KINDS = ("meedoenplein", "other")
 ATTEND_TRIGGER = "attend_meedoenplein"
@@ -29,6 +31,10 @@ def add_meeting(engine: Engine, day: date, place: str, kind: str = "meedoenplein
         raise InvalidData("give the place of the meeting (--place)")
     if len(place.strip()) > 200 or (title and len(title.strip()) > 200):
         raise InvalidData("--place and --title take at most 200 characters")
+    for option, text in (("--place", place), ("--title", title)):
+        problem = unclean(text or "")
+        if problem:
+            raise InvalidData(f"{option} contains {problem}; remove it")
     row = {"kind": kind, "title": (title or "").strip() or None, "day": day,
            "place": place.strip()}
     with engine.db.begin() as conn:
@@ -57,6 +63,7 @@ def list_meetings(engine: Engine, since: date | None = None) -> list[dict[str, A
 def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
            employer_names: list[str]) -> dict[str, Any]:
     """Record who attended; candidates at a Meedoenplein take the attend step when they can."""
+    authorize(engine, actor, "case.write")
     if not case_ids and not employer_names:
         raise InvalidData("say who attended: --case ID and/or --employer NAME")
     now = engine.now()

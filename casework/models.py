@@ -144,9 +144,12 @@ class Event(Base):
     note: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(String(80))
     # Tamper evidence: each sealed event carries a hash over its content and the hash of the
-    # event sealed before it; a purge redacts free text but keeps the hash (redacted_at).
+    # event sealed before it. The content is hashed field by field, so a purge can blank the
+    # personal fields (note, free text in data) and keep their digests here (redacted_digests:
+    # {"note": ..., "data": {key: ...}}); everything else of a redacted event is still checked.
     hash: Mapped[str | None] = mapped_column(String(64))
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redacted_digests: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class Task(Base):

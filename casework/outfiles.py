@@ -4,8 +4,9 @@ Every command that writes a file (rejects, exports, reports, charts, letters, ba
 through here:
 
 - ``check_output`` refuses, before anything is read, a path that is (symlinks and hard links
-  followed) an input file of the command, the config file, a workflow file, a letter template
-  or the SQLite database; and a folder that does not exist or cannot be written in.
+  followed) an input file of the command, the config file, a workflow file, a letter template,
+  the audit anchor or key file or the SQLite database; and a folder that does not exist or
+  cannot be written in.
 - ``open_output`` / ``write_output`` write to a temporary name in the same folder and rename
   it over the target when complete, so a killed run leaves the old file (or none), and the
   result is readable by its owner only, also when the file existed before. A target that is
@@ -63,6 +64,9 @@ def protected_files(settings: Settings | None,
         return found
     if settings.source is not None:
         found.append((settings.source, "the config file"))
+    found.append((settings.anchor_file, "the audit anchor file"))
+    if settings.key_file is not None:
+        found.append((settings.key_file, "the audit key file"))
     database = sqlite_file(settings.database_url)
     if database is not None:
         found.append((database, "the database"))

@@ -48,19 +48,28 @@ class NotAllowed(CaseworkError):
     """The actor is unknown, disabled, or lacks the role or the access to a case."""
 
 
+# The daily run and the scheduler act under this name: every case, no person. It is not a
+# staff member and cannot become one (``staff add`` refuses the name), so no login can take it.
+SYSTEM_ACTOR = "daily-run"
+RESERVED_NAMES = (SYSTEM_ACTOR,)
+
+
 @dataclass
 class Access:
     name: str
     roles: tuple[str, ...]
     wijken: tuple[str, ...] = ()
     projects: tuple[str, ...] = ()
+    system: bool = False
     _seen: dict[int, bool] = field(default_factory=dict, repr=False)
 
     def has(self, permission: str) -> bool:
-        return any(role in self.roles for role in PERMISSIONS[permission])
+        return self.system or any(role in self.roles for role in PERMISSIONS[permission])
 
     def case_filter(self) -> Any:
-        """Return the SQL condition for the cases this person may see."""
+        """Return the SQL condition for the cases this person may see (None: every case)."""
+        if self.system:
+            return None
         conditions = []
         if "coordinator" in self.roles:
             if not self.projects:
@@ -73,11 +82,26 @@ class Access:
         return or_(*conditions) if conditions else false()
 
     def may_touch(self, workflow_id: str, wijk: str, assigned_to: str | None) -> bool:
+        if self.system:
+            return True
         if "coordinator" in self.roles and (not self.projects
                                             or workflow_id in self.projects):
             return True
         return "case_worker" in self.roles and (assigned_to == self.name
                                                 or wijk in self.wijken)
+
+    def may_open(self, workflow_id: str, wijk: str | None) -> bool:
+        """Whether a case of this route in this wijk lies within the person's scope without
+        being assigned to them (a case they open must not widen what they can see)."""
+        if self.system:
+            return True
+        if "coordinator" in self.roles and (not self.projects
+                                            or workflow_id in self.projects):
+            return True
+        return "case_worker" in self.roles and wijk is not None and wijk in self.wijken
+
+
+SYSTEM = Access(SYSTEM_ACTOR, ("system",), system=True)
 
 
 def roles_of(row: Any) -> tuple[str, ...]:
@@ -99,24 +123,43 @@ def load_access(conn: Any, actor: str) -> Access:
     return Access(actor, roles_of(row), tuple(row.wijken or ()), tuple(row.projects or ()))
 
 
-def require(engine: Any, actor: str, permission: str) -> Access:
+def act_as_system(engine: Any) -> str:
+    """Let this engine act as the daily run (every case); return the system actor's name.
+    Only code calls this (the daily run, the scheduler): no command line or login reaches it."""
+    engine.access[SYSTEM_ACTOR] = SYSTEM
+    return SYSTEM_ACTOR
+
+
+def access_of(engine: Any, actor: str, conn: Any = None) -> Access:
+    """Return the actor's rights: the system actor when this engine acts as it, else the
+    staff member's, read once per engine. Deny by default: anyone else is refused."""
+    access: Access | None = engine.access.get(actor)
+    if access is None:
+        if conn is None:
+            with engine.db.connect() as fresh:
+                access = load_access(fresh, actor)
+        else:
+            access = load_access(conn, actor)
+        engine.access[actor] = access
+    return access
+
+
+def authorize(engine: Any, actor: str, permission: str, conn: Any = None) -> Access:
     """Return the actor's access when they have the permission; NotAllowed says which role
-    is needed."""
-    with engine.db.connect() as conn:
-        access = load_access(conn, actor)
+    is needed. Every core call that acts for someone starts here."""
+    access = access_of(engine, actor, conn)
     if not access.has(permission):
         needed = " or ".join(PERMISSIONS[permission])
         raise NotAllowed(f"{actor} ({', '.join(access.roles)}) may not do this: it needs the "
                          f"role {needed}")
-    engine.access[actor] = access
     return access
 
 
 def check_cases(engine: Any, conn: Any, actor: str, case_ids: list[int]) -> None:
-    """Refuse when a person may not read or change one of these cases. Actors that are not
-    people (the daily run) are not in ``engine.access`` and are not checked here."""
-    access = engine.access.get(actor)
-    if access is None:
+    """Refuse when the actor may not read or change one of these cases (an actor without
+    known rights may not touch any)."""
+    access = access_of(engine, actor, conn)
+    if access.system:
         return
     unknown = [c for c in case_ids if c not in access._seen]
     if unknown:
@@ -127,23 +170,28 @@ def check_cases(engine: Any, conn: Any, actor: str, case_ids: list[int]) -> None
                                                     row.assigned_to)
     refused = [c for c in case_ids if access._seen.get(c) is False]
     if refused:
-        what = ("assigned to them or in their wijken" if "coordinator" not in access.roles
-                else "of their projects")
-        raise NotAllowed(f"{actor} may only see cases {what}; case {refused[0]} is not "
-                         "(a coordinator can assign it)")
+        raise NotAllowed(f"{actor} may only see cases {scope_words(access)}; case "
+                         f"{refused[0]} is not (a coordinator can assign it)")
+
+
+def scope_words(access: Access) -> str:
+    """Say which cases a person may see, for a refusal."""
+    if "coordinator" in access.roles:
+        return "of their projects"
+    if "case_worker" in access.roles:
+        return "assigned to them or in their wijken"
+    return "of no one: their roles (" + ", ".join(access.roles) + ") work on no case"
 
 
 def visible(engine: Any, actor: str) -> Any:
     """Return the SQL condition on cases a person may see (None: every case)."""
-    access = engine.access.get(actor)
-    return None if access is None else access.case_filter()
+    return access_of(engine, actor).case_filter()
 
 
 def owns_new_case(engine: Any, actor: str) -> str | None:
     """Return the actor when a case they open should be assigned to them (a case worker
     who is not also a coordinator would not see it otherwise)."""
-    access = engine.access.get(actor)
-    if access is not None and "case_worker" in access.roles and "coordinator" not in \
-            access.roles:
+    access = access_of(engine, actor)
+    if "case_worker" in access.roles and "coordinator" not in access.roles:
         return actor
     return None

@@ -21,6 +21,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData
 from casework.models import Case, Participant
 from casework.people import display_name
+from casework.permissions import authorize
 from casework.workflow import Route
 
 # An appointment proposed for today must leave time to get the letter out and to travel.
@@ -101,6 +102,7 @@ def _candidates(engine: Engine, conn: Connection, route: Route, wijk: str,
 def list_excluded(engine: Engine, actor: str, workflow_id: str, wijk: str | None = None,
                   reason: str | None = None) -> dict[str, Any]:
     """Return the cases a rule keeps out of waves, with the reason; logs the read."""
+    authorize(engine, actor, "cohort.plan")
     route = engine.registry.get(workflow_id)
     conditions = [Case.workflow_id == route.id, Case.excluded.is_not(None)]
     if wijk:
@@ -131,6 +133,7 @@ def list_excluded(engine: Engine, actor: str, workflow_id: str, wijk: str | None
 def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int,
               start: date, specialists: int, dry_run: bool = False) -> dict[str, Any]:
     """Invite up to size selected cases of a wijk with proposed appointments; return the plan."""
+    authorize(engine, actor, "cohort.plan")
     route = engine.registry.get(workflow_id)
     limit: int = engine.settings["planning.wave_size"]
     if size < 1 or size > limit:

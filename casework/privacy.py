@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from casework.access import log_access
+from casework.access import chain_key, log_access
+from casework.audit import personal_digests
 from casework.calendar import shift
 from casework.cohort import RowError, normalise_bsn
 from casework.durations import parse_duration
@@ -35,6 +36,7 @@ from casework.models import (
     Task,
 )
 from casework.outfiles import check_output, open_output
+from casework.permissions import authorize
 
 REMOVED = "(verwijderd)"
 FREE_TEXT_TYPES = ("text", "notes")
@@ -62,6 +64,7 @@ def _person(conn: Any, bsn: str) -> Any:
 def export_person(engine: Engine, actor: str, bsn: str, out: Path) -> dict[str, Any]:
     """Write everything stored about a person to a JSON file readable by its owner only;
     the export itself is logged. Return a summary (counts per kind)."""
+    authorize(engine, actor, "privacy")
     from casework.audit import entries
 
     check_output(out, "--out", engine.settings)
@@ -115,6 +118,7 @@ def retention_of(engine: Engine, workflow_id: str, reason: str | None) -> Any:
 
 def purge(engine: Engine, actor: str, dry_run: bool = False) -> dict[str, Any]:
     """Anonymise the people whose cases all closed longer ago than their retention period."""
+    authorize(engine, actor, "privacy")
     now = engine.now()
     today = now.astimezone(engine.tz).date()
     open_people = select(Case.participant_id).where(Case.closed_at.is_(None))
@@ -162,6 +166,7 @@ def _purge_person(engine: Engine, actor: str, person_id: int, cases: list[Any],
     case_ids = [c.id for c in cases]
     deleted = 0
     with engine.db.begin() as conn:
+        key = chain_key(conn)
         conn.execute(update(Participant).where(Participant.id == person_id).values(
             bsn=f"X{person_id:08d}"[-9:], initials=None, prefix=None, surname=REMOVED,
             street=REMOVED, house_number=0, house_number_suffix=None, postcode="0000 XX",
@@ -173,12 +178,21 @@ def _purge_person(engine: Engine, actor: str, person_id: int, cases: list[Any],
             data = conn.execute(select(Case.data).where(Case.id == case.id)).scalar() or {}
             conn.execute(update(Case).where(Case.id == case.id).values(
                 data={k: v for k, v in data.items() if k not in free}))
-            for event in conn.execute(select(Event.id, Event.data, Event.note).where(
+            for event in conn.execute(select(Event.id, Event.data, Event.note,
+                                             Event.redacted_digests).where(
                     Event.case_id == case.id)).all():
                 kept = {k: v for k, v in (event.data or {}).items() if k not in free}
                 if event.note is not None or kept != (event.data or {}):
+                    # The digests of what is blanked stay, so the sealed chain still checks
+                    # everything else of the event (casework.audit.event_content).
+                    digests = personal_digests(event.id, event.note, event.data or {}, free,
+                                               key)
+                    earlier = event.redacted_digests or {}
+                    digests["data"] = {**earlier.get("data", {}), **digests.get("data", {})}
+                    if "note" not in digests and "note" in earlier:
+                        digests["note"] = earlier["note"]
                     conn.execute(update(Event).where(Event.id == event.id).values(
-                        data=kept, note=None, redacted_at=now))
+                        data=kept, note=None, redacted_at=now, redacted_digests=digests))
         for letter in conn.execute(select(Letter.id, Letter.file).where(
                 Letter.case_id.in_(case_ids))).all():
             if letter.file and Path(letter.file).is_file():

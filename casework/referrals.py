@@ -10,6 +10,7 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.models import Case, Consent, Participant, Referral
 from casework.people import address_line, display_name
+from casework.permissions import authorize
 
 OPEN_STATUSES = ("sent", "accepted")
 
@@ -19,6 +20,7 @@ def partner_referrals(engine: Engine, actor: str, partner: str) -> dict[str, Any
 
     Referrals whose consent is missing or withdrawn are left out and counted, never listed.
     The export is logged as one read of all listed cases."""
+    authorize(engine, actor, "referral.export")
     scope = f"share:{partner}"
     with engine.db.begin() as conn:
         rows = conn.execute(

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
-from casework.permissions import ROLES
+from casework.permissions import RESERVED_NAMES, ROLES
 
 
 def has_staff(engine: Engine) -> bool:
@@ -27,6 +27,9 @@ def add_staff(engine: Engine, name: str, role: str | list[str] | tuple[str, ...]
         raise InvalidData(
             f"staff name {name!r} must be a short login name (letters, digits, . - _)"
         )
+    if name in RESERVED_NAMES:
+        raise InvalidData(f"'{name}' is the name the daily run records its own steps under; "
+                          "choose another name (e.g. 'scheduler' for the account that starts it)")
     roles = [role] if isinstance(role, str) else list(dict.fromkeys(role))
     if not roles:
         raise InvalidData(f"give a role: {', '.join(ROLES)}")

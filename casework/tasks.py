@@ -20,6 +20,7 @@ from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
 from casework.models import Case, Letter, Participant, Staff, Task
 from casework.people import display_name
+from casework.permissions import authorize
 
 OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
 STATUSES = ("open", "done", "cancelled", "all")
@@ -42,6 +43,7 @@ def _iso(value: Any) -> str | None:
 def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | None = None,
                limit: int | None = 500) -> dict[str, Any]:
     """Return tasks for people (never the system's own timers), soonest first; logs the read."""
+    authorize(engine, actor, "case.read")
     today = today or engine.now().astimezone(engine.tz).date()
     if filters.status not in STATUSES:
         raise InvalidData(f"status {filters.status!r} is not one of {', '.join(STATUSES)}")
@@ -100,6 +102,7 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
 def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
                   data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Finish a task with its outcome; return what happened (next round, case transition)."""
+    authorize(engine, actor, "case.write")
     if outcome not in OUTCOMES:
         raise InvalidData(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
     data = dict(data or {})

@@ -6,9 +6,10 @@ The machine is a rule book, not storage: cases are wrapped for the moment of a t
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from casework.durations import Duration, parse_duration
 from casework.errors import NotFound, WorkflowError
-from casework.fields import FIELD_TYPES, Field
+from casework.fields import FIELD_TYPES, NUMBER_LIMIT, Field
 
 EFFECTS = ("appointment", "referral", "match")
 _WORKFLOW_KEYS = {"id", "version", "label", "initial", "rules", "description", "contact"}
@@ -27,7 +28,8 @@ _TRANSITION_KEYS = {
     "letter", "no_letter_for", "internal",
 }
 APPOINTMENT_ENDINGS = ("held", "cancelled")
-_FIELD_KEYS = {"type", "label", "choices", "keys", "description", "consent", "labels"}
+_FIELD_KEYS = {"type", "label", "choices", "keys", "description", "consent", "labels", "min",
+               "max"}
 _TASK_KEYS = {
     "kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "expire_data",
     "label", "by", "scope", "escalate", "role", "outcomes", "letters", "repeat", "for",
@@ -320,6 +322,32 @@ def load_route(path: Path, rules: Any = None, text: str | None = None) -> Route:
     return route
 
 
+def _field_bounds(name: str, ftype: str, spec: dict[str, Any],
+                  problem: Callable[[str], None]) -> tuple[float | None, float | None]:
+    """Return a number field's 'min' and 'max' (None when not given); report bad ones."""
+    bounds: list[float | None] = []
+    for key in ("min", "max"):
+        value = spec.get(key)
+        if value is None:
+            bounds.append(None)
+        elif ftype not in ("int", "number"):
+            problem(f"field '{name}': '{key}' is only for int and number fields")
+            bounds.append(None)
+        elif (isinstance(value, bool) or not isinstance(value, int | float)
+              or not math.isfinite(value) or abs(value) > NUMBER_LIMIT
+              or (ftype == "int" and not float(value).is_integer())):
+            kind = "a whole number" if ftype == "int" else "a number"
+            problem(f"field '{name}': '{key}' must be {kind} below a million")
+            bounds.append(None)
+        else:
+            bounds.append(value)
+    low, high = bounds
+    if low is not None and high is not None and low > high:
+        problem(f"field '{name}': 'min' ({low}) is larger than 'max' ({high})")
+        return None, None
+    return low, high
+
+
 def _load_route(path: Path, text: str | None = None) -> Route:
     where = str(path)
     try:
@@ -330,6 +358,8 @@ def _load_route(path: Path, text: str | None = None) -> Route:
                 doc = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise WorkflowError([f"{where}: not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError:
+        raise WorkflowError([f"{where}: is not UTF-8 text; save it as UTF-8"]) from None
     except OSError as exc:
         raise WorkflowError([f"{where}: cannot be read ({exc.strerror})"]) from None
     problems: list[str] = []
@@ -387,8 +417,9 @@ def _load_route(path: Path, text: str | None = None) -> Route:
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
             problem(f"field '{name}': 'labels' must be a table of texts")
             labels = {}
+        low, high = _field_bounds(name, ftype, spec, problem)
         fields[name] = Field(name, ftype, spec.get("label", name), choices, keys, consent,
-                             tuple(labels.items()))
+                             tuple(labels.items()), low, high)
 
     states: dict[str, StateSpec] = {}
     raw_tasks: dict[str, list[Any]] = {}

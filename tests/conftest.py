@@ -134,6 +134,17 @@ class Env:
         return Engine.from_config(load_settings(self.config), clock=clock)
 
 
+def tamper(env: Env, *statements: Any) -> None:
+    """Edit the database directly, the way someone with access to it could (audit tests)."""
+    engine = env.engine()
+    try:
+        with engine.db.begin() as conn:
+            for statement in statements:
+                conn.execute(statement)
+    finally:
+        engine.db.dispose()
+
+
 @pytest.fixture
 def env(tmp_path: Path, database_url: str) -> Iterator[Env]:
     """An initialised, empty casework database with the project's routes."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import csv
-from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, Env, tamper
 from sqlalchemy import delete, select, update
 
 from casework.models import AccessLog, Event
@@ -15,15 +14,6 @@ from casework.models import AccessLog, Event
 def bsn_of(case_id: int) -> str:
     with (EXAMPLES / "cohort.csv").open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))[case_id - 1]["bsn"]
-
-
-def tamper(env: Env, statement: Any) -> None:
-    engine = env.engine()
-    try:
-        with engine.db.begin() as conn:
-            conn.execute(statement)
-    finally:
-        engine.db.dispose()
 
 
 @pytest.fixture

@@ -526,7 +526,7 @@ def test_case_changed_by_a_colleague_during_apply_fails_only_that_line(
             raced.append(True)
             other = cohort.engine()
             try:
-                other.advance(1, "invite", "colleague", {"appointment": "2099-02-01 10:00"})
+                other.advance(1, "invite", "carla", {"appointment": "2099-02-01 10:00"})
             finally:
                 other.db.dispose()
         return write_chunk(*args, **kwargs)
@@ -543,7 +543,7 @@ def test_case_changed_by_a_colleague_during_apply_fails_only_that_line(
     assert [f["line"] for f in summary["failures"]] == [2]
     first = show(cohort, 1)
     assert [(e["trigger"], e["actor"]) for e in first["timeline"]] == [
-        ("open", "anna"), ("invite", "colleague")]
+        ("open", "anna"), ("invite", "carla")]
     assert show(cohort, 2)["state"] == "invited"
 
 
@@ -562,7 +562,7 @@ def test_line_redone_after_a_colleague_assigned_its_case_during_apply(
             raced.append(True)
             other = cohort.engine()
             try:
-                assign_case(other, "coordinator", 1, "piet")
+                assign_case(other, "coordinator1", 1, "piet")
             finally:
                 other.db.dispose()
         return write_chunk(*args, **kwargs)

@@ -775,7 +775,7 @@ def test_case_changed_by_someone_else_mid_advance_is_a_conflict_with_exit_3(
             raced.append(True)
             other = cohort.engine()
             try:
-                other.advance(1, "decline", "colleague")
+                other.advance(1, "decline", "carla")
             finally:
                 other.db.dispose()
         return step
@@ -789,7 +789,7 @@ def test_case_changed_by_someone_else_mid_advance_is_a_conflict_with_exit_3(
     monkeypatch.undo()
     data = show(cohort, 1)
     assert [(e["trigger"], e["actor"]) for e in data["timeline"]] == [
-        ("open", "anna"), ("decline", "colleague")]
+        ("open", "anna"), ("decline", "carla")]
     assert data["appointments"] == []
 
 

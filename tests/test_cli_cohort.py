@@ -601,8 +601,9 @@ def test_row_number_counts_rows_not_lines_when_a_cell_holds_a_line_break(
                                           person(bad, postcode="X")])
     code, summary = import_json(env, path)
     assert code == 1
-    assert summary["imported"] == 1
-    assert [r["row"] for r in summary["rejects"]] == [3]  # spreadsheet row 3, file line 4
+    # A line break is a control character outside notes: that row is refused too.
+    assert [(r["row"], r["reason"]) for r in summary["rejects"]] == [
+        (2, "control character"), (3, "malformed postcode")]  # row 3 is file line 4
 
 
 # --- the rejects file ----------------------------------------------------------------------

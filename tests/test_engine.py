@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Env
+from conftest import COLLEAGUES, EXAMPLES, Env
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -208,9 +208,9 @@ def test_stale_expected_version_is_a_conflict_and_writes_nothing(
     clock.tick(minutes=30)
     before = everything(engine, 3)
     with pytest.raises(ConflictError, match="someone else"):
-        engine.advance(3, "hold_conversation", "piet", CONVERSATION, expected_version=1)
+        engine.advance(3, "hold_conversation", "bert", CONVERSATION, expected_version=1)
     assert everything(engine, 3) == before
-    engine.advance(3, "hold_conversation", "piet", CONVERSATION, expected_version=2)
+    engine.advance(3, "hold_conversation", "bert", CONVERSATION, expected_version=2)
     assert (case_row(engine, 3).state, case_row(engine, 3).version) == ("spoken", 3)
 
 
@@ -235,7 +235,7 @@ def race(engines: list[Engine], case_id: int, trigger: str,
         except Exception as exc:  # anything else is a bug the caller's assertion shows
             outcomes.append(repr(exc))
 
-    threads = [threading.Thread(target=work, args=(each, f"worker{n}"))
+    threads = [threading.Thread(target=work, args=(each, COLLEAGUES[n]))
                for n, each in enumerate(engines)]
     for thread in threads:
         thread.start()
@@ -347,7 +347,7 @@ def test_case_state_can_be_rebuilt_from_its_events(env: Env, engine: Engine,
         engine.advance(5, trigger, "anna", data)
         if number == 3:
             clock.tick(minutes=5)
-            assign_case(engine, "coordinator", 5, "piet")
+            assign_case(engine, "coordinator1", 5, "piet")
         if number == 5:  # later, by phone, the person agrees to be referred to the coach
             clock.tick(minutes=5)
             grant_consent(engine, "anna", 5, "share:coach_meedoen", "phone")

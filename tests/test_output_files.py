@@ -57,11 +57,13 @@ def own_workflows(env: Env) -> Env:
 
 
 @pytest.mark.parametrize("which", COMMANDS)
-def test_an_output_that_is_the_config_or_a_workflow_file_is_refused(own_workflows: Env,
+def test_an_output_that_is_the_config_a_workflow_or_the_anchor_is_refused(own_workflows: Env,
                                                                      which: str) -> None:
     env = own_workflows
     workflow = next((env.root / "workflows").glob("*.toml"))
-    for target in (env.config, workflow):
+    anchor = env.root / "audit-anchor.log"
+    env.ok("audit", "verify")  # writes the anchor file
+    for target in (env.config, workflow, anchor):
         before = target.read_bytes()
         result = env.run(*commands(env, target)[which])
         assert result.exit_code == 2, result.output

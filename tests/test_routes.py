@@ -69,10 +69,10 @@ def test_case_open_for_a_new_and_a_known_person(env: Env) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--source", "self_report"), "this person is new: give --surname"),
+    (("--source", "self_report"), "no case opened: give --surname"),
     (("--source", "gossip", *PERSON), "field 'source' must be one of"),
     ((*PERSON,), "needs --source"),
-    (("--source", "self_report", *PERSON[:-2], "--wijk", ""), "give --wijk"),
+    (("--source", "self_report", *PERSON[:-2], "--wijk", ""), "--wijk"),
 ])
 def test_case_open_says_what_is_missing_or_wrong(env: Env, args: tuple[str, ...],
                                                  message: str) -> None:

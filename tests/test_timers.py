@@ -338,7 +338,7 @@ def test_tasks_planned_for_an_assigned_case_go_to_its_worker(
     from casework.staff import add_staff
 
     add_staff(engine, "piet", "case_worker")
-    assign_case(engine, "coordinator", 1, "piet")
+    assign_case(engine, "coordinator1", 1, "piet")
     clock.set(2026, 11, 20, 11)
     invite(engine, 1, "2026-11-30 10:00")
     assert [t.assigned_to for t in tasks(engine, 1)] == ["piet"]

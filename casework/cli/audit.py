@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from casework.cli.common import CliState, actor_option, console, json_option, plain, print_json
+from casework.cli.params import ID
 from casework.cli.task import parse_day
 
 
 @click.group(invoke_without_command=True)
-@click.option("--case", "case_id", type=int, help="Entries about this case.")
+@click.option("--case", "case_id", type=ID, help="Entries about this case.")
 @click.option("--staff", help="Entries by this staff member.")
 @click.option("--since", "since_text", metavar="DATE", help="With --staff: from this day on.")
 @click.option("--bsn", help="Entries about this person (what they may ask to see).")
@@ -57,8 +60,9 @@ def audit(ctx: click.Context, case_id: int | None, staff: str | None, since_text
 @json_option
 @click.pass_obj
 def verify_command(state: CliState, as_json: bool) -> None:
-    """Check the hash chains of the processing log and the sealed case history; exit 1 at
-    the first entry that was changed or removed (a security incident: report it)."""
+    """Check the hash chains of the processing log and the sealed case history against each
+    other and against the anchor file; exit 1 at the first entry that was changed or removed
+    (a security incident: report it). An intact result is appended to the anchor file."""
     from casework.audit import verify
 
     state.who(None, "audit")
@@ -66,30 +70,64 @@ def verify_command(state: CliState, as_json: bool) -> None:
     if as_json:
         print_json(result)
     else:
-        log, events = result["access_log"], result["events"]
+        log, events, anchor = result["access_log"], result["events"], result["anchor"]
         click.echo(f"processing log: {log['entries']} entries, "
                    + ("intact" if log["problem"] is None else f"BROKEN: {log['problem']['what']}"))
-        if log["head"]:
-            click.echo(f"  last entry's hash {log['head']} (keep it elsewhere to detect removal "
-                       "of the newest entries)")
         click.echo(f"case history: {events['sealed']} events sealed ({events['redacted']} "
                    f"redacted by a purge), {events['unsealed']} not yet sealed, "
                    + ("intact" if events["problem"] is None
                       else f"BROKEN: {events['problem']['what']}"))
+        if anchor["problem"] is not None:
+            click.echo(f"anchor file: BROKEN: {anchor['problem']}")
+        else:
+            click.echo(f"anchor file {anchor['file']}: {anchor['records']} earlier records "
+                       + ("match" if result["ok"] else "checked")
+                       + ("; this result was appended" if anchor["written"] else "")
+                       + (" (chains keyed with [audit] key_file)" if result["keyed"] else ""))
+        if anchor["warning"]:
+            click.echo(f"warning: {anchor['warning']}")
     if not result["ok"]:
         raise SystemExit(1)
 
 
 @audit.command("seal")
+@click.option("--new-anchor", is_flag=True,
+              help="Start a new anchor file when the old one is lost (report the loss).")
 @json_option
 @click.pass_obj
-def seal_command(state: CliState, as_json: bool) -> None:
-    """Seal the case history recorded since the last seal (the daily run does this too)."""
-    from casework.audit import seal_events
+def seal_command(state: CliState, new_anchor: bool, as_json: bool) -> None:
+    """Seal the case history recorded since the last seal and append the chain heads to the
+    anchor file (the daily run does this too)."""
+    from casework.audit import seal
 
     state.who(None, "audit")
-    sealed = seal_events(state.engine())
+    result = seal(state.engine(), new_anchor)
     if as_json:
-        print_json({"sealed": sealed})
+        print_json(result)
     else:
-        click.echo(f"{sealed} events sealed")
+        click.echo(f"{result['sealed']} events sealed")
+        written = result["anchor"]
+        click.echo(("started anchor file " if written["started"] else "appended to anchor file ")
+                   + f"{written['file']}: processing log {written['access_log']['entries']} "
+                   f"entries, {written['events']['sealed']} events sealed")
+
+
+@audit.command("rekey")
+@click.option("--old-key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The key the chains were made with until now (default: none).")
+@json_option
+@click.pass_obj
+def rekey_command(state: CliState, old_key_file: Path | None, as_json: bool) -> None:
+    """Re-make both hash chains with the key now in [audit] key_file (after setting, changing
+    or removing it), once they check out with the old key; the anchor file records it."""
+    from casework.audit import rekey
+
+    state.who(None, "audit")
+    result = rekey(state.engine(), old_key_file)
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(f"re-made {result['entries']} processing log entries and {result['events']} "
+                   "sealed events " + ("with the key in [audit] key_file" if result["keyed"]
+                                       else "without a key")
+                   + f"; recorded in anchor file {result['anchor']['file']}")

@@ -13,6 +13,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import ID
 from casework.cli.task import parse_day
 
 
@@ -44,7 +45,7 @@ def set_command(state: CliState, workflow_id: str, amount: str, year: int | None
 
 
 @budget.command("spend")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("amount")
 @click.option("--purpose", required=True, help="What the money is for.")
 @click.option("--date", "day_text", metavar="DATE", help="When it was spent (default today).")

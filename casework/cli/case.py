@@ -17,6 +17,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import COUNT, ID
 
 
 @click.group()
@@ -52,9 +53,9 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--assigned", "assigned_to", metavar="WORKER",
               help="Only cases of this worker ('-' for unassigned).")
 @click.option("--open", "open_only", is_flag=True, help="Only cases not closed.")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
+@click.option("--limit", default=100, show_default=True, type=COUNT,
               help="Show at most this many cases (0 = all).")
-@click.option("--offset", default=0, type=click.IntRange(min=0), help="Skip this many first.")
+@click.option("--offset", default=0, type=COUNT, help="Skip this many first.")
 @actor_option
 @json_option
 @click.pass_obj
@@ -93,7 +94,7 @@ def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, 
 
 
 @case.command("show")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @actor_option
 @json_option
 @click.pass_obj
@@ -150,7 +151,7 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
 
 
 @case.command("triggers")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @actor_option
 @json_option
 @click.pass_obj
@@ -178,7 +179,7 @@ def triggers_command(state: CliState, case_id: int, actor: str | None, as_json: 
 
 
 @case.command("advance")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("trigger")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="A data field for the trigger (repeat; themes.health=... for notes).")
@@ -192,7 +193,7 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
                     note: str | None, at_text: str | None, actor: str | None,
                     as_json: bool) -> None:
     """Move a case along its route with TRIGGER (see 'casework case triggers ID')."""
-    from casework.fields import parse_datetime
+    from casework.fields import DATE_RANGE, parse_datetime
 
     engine = state.engine()
     who = state.who(actor, "case.write")
@@ -201,7 +202,7 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
         try:
             at = parse_datetime(at_text, engine.tz)
         except ValueError:
-            raise click.BadParameter(f"{at_text!r} is not a date and time; use "
+            raise click.BadParameter(f"{at_text!r} is not a date and time {DATE_RANGE}; use "
                                      "'2026-11-20 14:00'", param_hint="--at") from None
     step = engine.advance(case_id, trigger, who, parse_sets(sets), at, note)
     if as_json:
@@ -252,7 +253,7 @@ def open_command(state: CliState, workflow_id: str, bsn: str, source: str | None
 
 
 @case.command("correct")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.option("--set", "sets", multiple=True, metavar="themes.KEY=TEXT", required=True,
               help="The corrected text of a theme (empty: leave it out of the report).")
 @click.option("--note", help="A note for the timeline (how the correction came in).")
@@ -283,7 +284,7 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
 
 
 @case.command("assign")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("worker")
 @actor_option
 @json_option
@@ -351,7 +352,7 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
 
 
 @case.command("flag")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("flag", type=click.Choice(["moved", "deceased", "none"]))
 @actor_option
 @json_option

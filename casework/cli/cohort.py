@@ -16,6 +16,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import COUNT
 
 SHOW_REJECTS = 50
 
@@ -94,11 +95,11 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
 @cohort.command("plan")
 @click.option("--workflow", "workflow_id", required=True, help="Route of the cases.")
 @click.option("--wijk", required=True, help="Neighbourhood to plan a wave in.")
-@click.option("--size", type=int,
+@click.option("--size", type=COUNT,
               help="Most invitations in this wave (default: planning.wave_size).")
 @click.option("--from", "start_text", required=True, metavar="DATE",
               help="First day appointments may be proposed on.")
-@click.option("--specialists", required=True, type=int,
+@click.option("--specialists", required=True, type=COUNT,
               help="Conversation specialists available in parallel.")
 @click.option("--dry-run", is_flag=True, help="Show the plan, invite nobody.")
 @actor_option

@@ -39,36 +39,42 @@ class CliState:
         return self._engine  # type: ignore[no-any-return]
 
     def name(self, override: str | None = None) -> str:
-        """Return who is acting: --as, $CASEWORK_USER, or the OS login mapped in config."""
-        actor = override or self.actor or os.environ.get("CASEWORK_USER")
-        if not actor or not actor.strip():
-            import getpass
+        """Return who is acting. With ``[staff.logins]`` set (a shared server) that is the
+        staff member mapped to the OS login, and naming anyone else is refused; without it
+        (one person, one laptop): --as, $CASEWORK_USER, else the login if mapped."""
+        from casework.permissions import NotAllowed
 
-            try:
-                login = getpass.getuser()
-            except (KeyError, OSError):
-                login = ""
-            actor = self.settings()["staff.logins"].get(login)
-        if not actor or not actor.strip():
+        asked = override or self.actor or os.environ.get("CASEWORK_USER")
+        asked = asked.strip() if asked and asked.strip() else None
+        logins: dict[str, str] = self.settings()["staff.logins"]
+        if logins:
+            login = _login()
+            mapped = logins.get(login)
+            if not mapped:
+                raise NotAllowed(f"your login '{login}' is not mapped to a staff member under "
+                                 "[staff.logins] in the config; ask an admin to add it")
+            if asked is not None and asked != mapped:
+                raise NotAllowed(f"you are logged in as '{login}' (staff member '{mapped}'); "
+                                 f"acting as '{asked}' is refused because [staff.logins] is set")
+            return mapped
+        if asked is None:
             fail("say who you are: add --as NAME or set CASEWORK_USER (every read and change "
                  "of a case is logged with its actor), or map your login under "
                  "[staff.logins] in config.toml", 2)
-        return actor.strip()
+        return asked
 
     def who(self, override: str | None = None, permission: str | None = None) -> str:
         """Return the acting staff member: known and active, with the permission if named;
         otherwise the command stops with the reason (and the role it needs)."""
-        from casework.permissions import load_access, require
+        from casework.permissions import access_of, authorize
 
         actor = self.name(override)
         engine = self.engine()
         if permission is not None:
-            require(engine, actor, permission)
+            authorize(engine, actor, permission)
         else:
-            with engine.db.connect() as conn:
-                load_access(conn, actor)
+            access_of(engine, actor)
         return actor
-
 
     def output(self, path: Path | None, option: str, *inputs: tuple[Path, str]) -> None:
         """Refuse, before anything is read, an output path that is one of the command's
@@ -78,6 +84,15 @@ class CliState:
             from casework.outfiles import check_output
 
             check_output(path, option, self.settings(), inputs)
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

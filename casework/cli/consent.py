@@ -18,6 +18,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import ID
 
 HOW = click.Choice(["conversation", "letter", "phone"])
 
@@ -28,7 +29,7 @@ def consent() -> None:
 
 
 @consent.command("grant")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("scope")
 @click.option("--how", required=True, type=HOW, help="How the person gave it.")
 @actor_option
@@ -47,7 +48,7 @@ def grant_command(state: CliState, case_id: int, scope: str, how: str, actor: st
 
 
 @consent.command("withdraw")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @click.argument("scope")
 @click.option("--how", required=True, type=HOW, help="How the person withdrew it.")
 @actor_option
@@ -70,7 +71,7 @@ def withdraw_command(state: CliState, case_id: int, scope: str, how: str, actor:
 
 
 @consent.command("list")
-@click.argument("case_id", type=int)
+@click.argument("case_id", type=ID)
 @actor_option
 @json_option
 @click.pass_obj

@@ -59,6 +59,9 @@ def print_summary(summary: Any, settings: Any) -> None:
     if data["failures"]:
         out.print(f"  {len(data['failures'])} item(s) failed; they are retried by the next run. "
                   "Fix the cause (see the reasons) or the case, then run again.")
+    if data.get("anchor_problem"):
+        out.print(Text.assemble("  ", ("FAILED", "red"),
+                                safe(f" audit anchor: {data['anchor_problem']}")))
     if data["status"] == "stopped":
         out.print("  stopped before the end; the next run continues where this one stopped")
 
@@ -114,7 +117,7 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
         print_json(summary.as_dict())
     else:
         print_summary(summary, state.settings())
-    if summary.failed:
+    if summary.failed or summary.anchor_problem:
         raise SystemExit(1)
 
 

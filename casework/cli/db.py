@@ -11,10 +11,11 @@ from casework.cli.common import CliState
 @click.pass_obj
 def init_command(state: CliState) -> None:
     """Create the database (or bring an existing one to the current schema)."""
+    from casework.access import with_chain_key
     from casework.db import describe_url, make_engine, upgrade
 
     settings = state.settings()
-    engine = make_engine(settings.database_url)
+    engine = with_chain_key(make_engine(settings.database_url), settings)
     before, after = upgrade(engine)
     where = describe_url(settings.database_url)
     if before is None:
@@ -34,10 +35,11 @@ def db() -> None:
 @click.pass_obj
 def upgrade_command(state: CliState) -> None:
     """Migrate the database to the schema of this casework version."""
+    from casework.access import with_chain_key
     from casework.db import current_revision, describe_url, make_engine, upgrade
 
     settings = state.settings()
-    engine = make_engine(settings.database_url)
+    engine = with_chain_key(make_engine(settings.database_url), settings)
     if current_revision(engine) is None:
         from casework.errors import DatabaseError
 

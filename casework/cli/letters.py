@@ -16,6 +16,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import ID
 from casework.cli.task import parse_day
 
 
@@ -82,7 +83,7 @@ def render_command(state: CliState, date_text: str | None, out_dir: Path | None,
 
 
 @letters.command("list")
-@click.option("--case", "case_id", type=int, help="Only this case.")
+@click.option("--case", "case_id", type=ID, help="Only this case.")
 @click.option("--status", type=click.Choice(["queued", "held", "rendered", "in_batch", "sent",
                                              "returned", "cancelled"]))
 @click.option("--batch", help="Only this batch.")
@@ -112,7 +113,7 @@ def list_command(state: CliState, case_id: int | None, status: str | None, batch
 
 
 @letters.command("cancel")
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=ID)
 @actor_option
 @click.pass_obj
 def cancel_command(state: CliState, letter_id: int, actor: str | None) -> None:
@@ -144,7 +145,7 @@ def mark_sent_command(state: CliState, batch_name: str, actor: str | None) -> No
 
 
 @letters.command("returned")
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=ID)
 @actor_option
 @click.pass_obj
 def returned_command(state: CliState, letter_id: int, actor: str | None) -> None:
@@ -158,7 +159,7 @@ def returned_command(state: CliState, letter_id: int, actor: str | None) -> None
 
 @letters.command("preview")
 @click.argument("template")
-@click.option("--case", "case_id", type=int, required=True, help="The case to write to.")
+@click.option("--case", "case_id", type=ID, required=True, help="The case to write to.")
 @click.option("--png", "as_png", is_flag=True, help="PNG of page 1 instead of PDF.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: preview-TEMPLATE-CASE.pdf/.png).")

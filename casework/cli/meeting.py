@@ -13,6 +13,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import ID
 from casework.cli.task import parse_day
 
 
@@ -69,8 +70,8 @@ def list_command(state: CliState, since_text: str | None, as_json: bool) -> None
 
 
 @event.command("attend")
-@click.argument("meeting_id", type=int)
-@click.option("--case", "case_ids", type=int, multiple=True, help="A candidate who came.")
+@click.argument("meeting_id", type=ID)
+@click.option("--case", "case_ids", type=ID, multiple=True, help="A candidate who came.")
 @click.option("--employer", "employers", multiple=True, help="An employer who came (name).")
 @actor_option
 @json_option

@@ -17,17 +17,18 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import COUNT, ID
 
 
 def parse_day(value: str | None, param: str) -> date | None:
     if value is None:
         return None
-    from casework.fields import parse_date
+    from casework.fields import DATE_RANGE, parse_date
 
     try:
         return parse_date(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use 2026-11-24",
+        raise click.BadParameter(f"{value!r} is not a date {DATE_RANGE}; use 2026-11-24",
                                  param_hint=param) from None
 
 
@@ -43,7 +44,7 @@ def task() -> None:
 @click.option("--status", default="open", show_default=True,
               type=click.Choice(["open", "done", "cancelled", "all"]))
 @click.option("--mine", is_flag=True, help="Only work assigned to me (or to my role).")
-@click.option("--limit", default=500, show_default=True, type=click.IntRange(min=0),
+@click.option("--limit", default=500, show_default=True, type=COUNT,
               help="Show at most this many (0 = all).")
 @actor_option
 @json_option
@@ -78,7 +79,7 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
 
 
 @task.command("done")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--outcome", required=True,
               type=click.Choice(["reached", "not_reached", "wrong_number", "done"]),
               help="What happened (calls: reached, not_reached, wrong_number; other work: done).")

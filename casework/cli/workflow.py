@@ -15,6 +15,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import VERSION
 
 
 @click.group()
@@ -56,7 +57,7 @@ def list_command(state: CliState, as_json: bool) -> None:
 
 @workflow.command("show")
 @click.argument("workflow_id")
-@click.option("--version", type=int, help="Version to show (default: the newest).")
+@click.option("--version", type=VERSION, help="Version to show (default: the newest).")
 @json_option
 @click.pass_obj
 def show_command(state: CliState, workflow_id: str, version: int | None, as_json: bool) -> None:
@@ -121,7 +122,7 @@ def validate_command(state: CliState, file: Path | None) -> None:
 
 @workflow.command("diagram")
 @click.argument("workflow_id")
-@click.option("--version", type=int, help="Version to draw (default: the newest).")
+@click.option("--version", type=VERSION, help="Version to draw (default: the newest).")
 @click.pass_obj
 def diagram_command(state: CliState, workflow_id: str, version: int | None) -> None:
     """Print the route as a Mermaid state diagram (paste into Markdown or mermaid.live)."""
@@ -130,8 +131,8 @@ def diagram_command(state: CliState, workflow_id: str, version: int | None) -> N
 
 @workflow.command("migrate")
 @click.argument("workflow_id")
-@click.option("--from", "from_version", type=int, required=True, help="Version cases are on.")
-@click.option("--to", "to_version", type=int, required=True, help="Version to move them to.")
+@click.option("--from", "from_version", type=VERSION, required=True, help="Version cases are on.")
+@click.option("--to", "to_version", type=VERSION, required=True, help="Version to move them to.")
 @click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
               help="Put cases in state OLD into state NEW (repeat for more states).")
 @click.option("--dry-run", is_flag=True, help="Show what would move, change nothing.")

@@ -1,0 +1,37 @@
+"""Untrusted text: the one check that text holds no control characters before it is stored.
+
+Names, addresses, notes and the other text people send in are data. A control character in
+them (C0, DEL, C1, NUL) can move a terminal's cursor, hide text or end a string early in
+another program, and a lone surrogate cannot be stored or printed at all, so both are refused
+where the text enters; tab and newline only in notes, where people write lines.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_MULTILINE_OK = frozenset("\t\n")
+
+
+def unclean(text: str, multiline: bool = False) -> str | None:
+    """Return what is wrong with the text ('a control character (U+001B)'), or None when clean.
+
+    Tab and newline are allowed when ``multiline`` (notes); the character is named by its
+    code point, never shown, so the message itself is clean.
+    """
+    for char in text:
+        if char.isprintable() or char == " ":
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc":
+            if multiline and char in _MULTILINE_OK:
+                continue
+            return f"a control character (U+{ord(char):04X})"
+        if category == "Cs":
+            return f"a broken character (U+{ord(char):04X}, a lone surrogate)"
+    return None
+
+
+def is_clean(text: str, multiline: bool = False) -> bool:
+    """Return True when the text holds no control characters (tab, newline: see unclean)."""
+    return unclean(text, multiline) is None
