@@ -10,8 +10,17 @@ from dataclasses import dataclass
 
 _PATTERN = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$",
+    re.ASCII,  # only 0-9: other scripts' digits are not a period anyone typed on purpose
 )
+
+
+# Nothing a route or a retention period plans lies further ahead than this; a longer period is a
+# typo (P200Y, P99999D) and would push dates beyond what the calendar and the database hold.
+MAX_YEARS = 100
+_MAX_DAYS = MAX_YEARS * 365.25
+_DAYS_PER = {"years": 365.25, "months": 30.4375, "weeks": 7, "days": 1, "hours": 1 / 24,
+             "minutes": 1 / 1440, "seconds": 1 / 86400}
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,27 @@ class Duration:
     def total_days(self) -> int:
         return self.weeks * 7 + self.days
 
+    @property
+    def moves_a_date(self) -> bool:
+        """Return whether shifting a date by this duration changes it (hours do not)."""
+        return bool(self.total_months or self.total_days)
+
 
 def parse_duration(text: str) -> Duration:
-    """Return the Duration for an ISO 8601 text such as 'P3M'; ValueError when malformed."""
+    """Return the Duration for an ISO 8601 text such as 'P3M'; ValueError when malformed or
+    longer than MAX_YEARS (the message says what to write instead)."""
     match = _PATTERN.match(text.strip().upper()) if isinstance(text, str) else None
     if match is None:
+        shown = repr(text) if isinstance(text, str) and len(text) <= 40 else "the value"
         raise ValueError(
-            f"{text!r} is not an ISO 8601 duration (examples: P1D, P2W, P3M, PT2H)"
+            f"{shown} is not an ISO 8601 duration (examples: P1D, P2W, P3M, PT2H)"
         )
-    return Duration(**{k: int(v) for k, v in match.groupdict().items() if v is not None})
+    parts = {k: v for k, v in match.groupdict().items() if v is not None}
+    # Count the digits before converting: a number of thousands of digits is refused by int()
+    # with a message about Python, not about the route.
+    days = sum(_DAYS_PER[k] * (int(v) if len(v) <= 12 else 10**12) for k, v in parts.items())
+    if days > _MAX_DAYS:
+        shown = repr(text.strip()) if len(text.strip()) <= 40 else "the period"
+        raise ValueError(f"{shown} is longer than {MAX_YEARS} years; give a shorter period "
+                         "(examples: P6W, P3M, P2Y)")
+    return Duration(**{k: int(v) for k, v in parts.items()})

@@ -10,6 +10,7 @@ prints the same letter); output is PDF/A-2b.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,10 +26,42 @@ PDF_STANDARD = "a-2b"
 # A line must not start with something a spreadsheet or a markup language could run.
 _RISKY_START = ("=", "+", "-", "@", "#", "\t", "\r", "<", "$", "*", "_", "`", "[", "\\")
 _POSTCODE_LINE = re.compile(r"^[1-9][0-9]{3} [A-Z]{2}  \S.*$")
+# typst's PDF/A check when no embedded font has a glyph: the text `"\u{f8d0}"` could not be ...
+_NOT_SHOWN = re.compile(r'the text `"(?P<text>(?:[^"\\]|\\.)*)"` could not be displayed')
 
 
 class LetterError(CaseworkError):
     """A template that cannot be rendered, or a letter that cannot be sent as it is."""
+
+
+class UnprintableText(LetterError):
+    """Text none of the letter's fonts has a glyph for: printed, it would be an empty box."""
+
+    def __init__(self, message: str, char: str) -> None:
+        super().__init__(message)
+        self.char = char
+
+
+def describe_char(char: str) -> str:
+    """Return a character as people can look it up, never the character itself: 'U+1F600
+    GRINNING FACE' (safe in a terminal and a log whatever the character is)."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
+
+
+def _unescape_code_point(match: re.Match[str]) -> str:
+    point = int(match[1], 16)
+    return chr(point) if point <= 0x10FFFF else "\ufffd"
+
+
+def _not_shown(message: str) -> str | None:
+    """Return the first character typst says no font can display, from its error message."""
+    match = _NOT_SHOWN.search(message)
+    if not match:
+        return None
+    text = re.sub(r"\\u\{([0-9a-fA-F]{1,6})\}", _unescape_code_point, match["text"])
+    text = re.sub(r"\\(.)", r"\1", text)
+    return text[:1] or None
 
 
 class Raw(str):
@@ -76,6 +109,7 @@ class LetterRenderer:
         self.templates_dir = templates_dir
         self.window = window
         self.max_pages = max_pages
+        self._shown: dict[str, bool] = {}
 
     @cached_property
     def env(self) -> Any:
@@ -126,19 +160,50 @@ class LetterRenderer:
                               "it is not made") from None
 
     def pdf(self, template: str, context: Mapping[str, Any]) -> bytes:
-        """Return the letter as PDF/A-2b bytes."""
+        """Return the letter as PDF/A-2b bytes; UnprintableText when a character has no glyph
+        in any embedded font (PDF/A refuses it, so no letter is printed with empty boxes)."""
         source = self.markup(template, context)
         try:
             data: bytes = self.compiler.compile(input=source.encode("utf-8"), format="pdf",
                                                 pdf_standards=[PDF_STANDARD],
                                                 timestamp=0)
         except Exception as exc:  # typst reports template mistakes as its own error
+            first = (str(exc).splitlines() or [""])[0]
+            char = _not_shown(first)
+            if char:
+                raise UnprintableText(f"template {template}: a text has a character the "
+                                      f"letter's fonts cannot print ({describe_char(char)})",
+                                      char) from None
             raise LetterError(f"template {template}: typst could not compile it: "
-                              f"{str(exc).splitlines()[0]}") from None
+                              f"{first}") from None
         return data
 
+    def unprintable(self, text: str) -> str | None:
+        """Return the first character of text that none of the embedded fonts can show (None
+        when all can). typst itself is asked, once per character (under a millisecond), so
+        its font fallback counts: Greek, Cyrillic and Arabic print, emoji, CJK and private-use
+        characters do not."""
+        unknown = {char for char in text if char not in self._shown}
+        if unknown:
+            if self._shows("".join(sorted(unknown))):
+                self._shown.update(dict.fromkeys(unknown, True))
+            else:
+                self._shown.update({char: self._shows(char) for char in unknown})
+        return next((char for char in text if not self._shown[char]), None)
+
+    def _shows(self, chars: str) -> bool:
+        source = f"#set text(font: {typst_code(FONT)}, lang: \"nl\")\n{typst_text(chars)}"
+        try:
+            self.compiler.compile(input=source.encode("utf-8"), format="pdf",
+                                  pdf_standards=[PDF_STANDARD], timestamp=0)
+        except Exception:
+            return False
+        return True
+
     def png(self, template: str, context: Mapping[str, Any], ppi: int = 100) -> list[bytes]:
-        """Return the pages of the letter as PNG images (same source as the PDF)."""
+        """Return the pages of the letter as PNG images (same source as the PDF). The PDF is
+        made first: a PNG would show a character no font has as an empty box, silently."""
+        self.pdf(template, context)
         source = self.markup(template, context)
         pages = self.compiler.compile(input=source.encode("utf-8"), format="png", ppi=ppi)
         return pages if isinstance(pages, list) else [pages]

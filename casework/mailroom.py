@@ -1,10 +1,11 @@
 """The letter queue: render to PDF, check before printing, batch for the mail house, follow up.
 
 Letters are queued as rows by the step that asks for them (never rendered inside it). Rendering
-takes the queue a page at a time: every letter is checked (address block, page limit) and
-rendered once; a letter that cannot go out as it is is held with a reason and its case gets a
-task to fix the address. Rendered letters are merged into batches of at most
-``letters.batch_size``, sorted by postcode, each with a manifest CSV for the mail house.
+takes the queue a page at a time: every letter is checked (address block, characters the fonts
+cannot print, page limit) and rendered once; a letter that cannot go out as it is, or cannot be
+made from its own data, is held with a reason and its case gets a task to fix it. Rendered
+letters are merged into batches of at most ``letters.batch_size``, sorted by postcode, each with
+a manifest CSV for the mail house.
 Lifecycle: queued -> rendered -> in_batch -> sent -> returned; cancelled until its batch is sent.
 """
 
@@ -13,13 +14,13 @@ from __future__ import annotations
 import gc
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from casework.access import log_access
 from casework.engine import UNSENT, Engine
@@ -27,10 +28,12 @@ from casework.errors import InvalidData, NotFound
 from casework.letters import (
     LetterError,
     LetterRenderer,
+    UnprintableText,
     Window,
     address_lines,
     case_reference,
     check_address,
+    describe_char,
     dutch_date,
     dutch_moment,
 )
@@ -40,6 +43,7 @@ from casework.people import address_line, display_name
 from casework.permissions import authorize
 
 PAGE = 200
+TASK_LABEL_LENGTH = 200  # tasks.label is a varchar(200)
 _LETTERS = Letter.__table__
 _PAGES = re.compile(rb"/Type\s*/Page[^s]")
 MANIFEST_COLUMNS = [
@@ -127,20 +131,94 @@ class RenderSummary:
                 "output_dir": self.output_dir}
 
 
+def _cut(text: str, length: int) -> str:
+    """Return text cut to length (the whole text stays in the task's spec)."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def _address_task(conn: Any, engine: Engine, letter_id: int, case_id: int, reason: str,
-                  key: str, now: datetime) -> None:
-    """Give the case's worker a task to fix the address (once per letter and cause)."""
-    exists = conn.execute(select(Task.id).where(Task.key == key)).first()
-    if exists:
+                  key: str, now: datetime, what: str = "Adres controleren") -> None:
+    """Give the case's worker a task to fix the address, or what else keeps the letter from
+    going out (once per letter and cause); finishing it puts the letter back in the queue.
+    Held again after that (finished without a fix), the letter gets a new task."""
+    earlier = conn.execute(select(Task.status).where(
+        Task.case_id == case_id, or_(Task.key == key, Task.key.like(f"{key}:%")))).scalars().all()
+    if "open" in earlier:
         return
+    if earlier:
+        key = f"{key}:{len(earlier) + 1}"
     worker = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar()
     conn.execute(insert(Task.__table__).values(
         key=key, case_id=case_id, kind="address_check",
         due=now.astimezone(engine.tz).date(), round=1, status="open", attempts=0,
         assigned_to=worker, created_at=now, performer="staff", scope="case",
-        label=f"Adres controleren: brief {letter_id} ({reason})",
+        label=_cut(f"{what}: brief {letter_id} ({reason})", TASK_LABEL_LENGTH),
         spec={"letter": letter_id, "reason": reason, "rounds": 1},
     ))
+
+
+# The parts of a letter that come from the person and the case (the rest is the template and
+# config.toml): where a character no font has, or a failing render, is the letter's own.
+_CASE_TEXTS = (("salutation", "the name"), ("address", "the address"),
+               ("location", "the place of the appointment"), ("partner", "the partner"),
+               ("themes", "the report's notes"), ("agreed", "the agreements"))
+_NEUTRAL = {"salutation": "J. Jansen", "address": ["J. Jansen", "Dorpsstraat 1",
+                                                   "9711 AB  GRONINGEN"],
+            "location": "bij u thuis", "partner": "de partner", "agreed": "afspraken"}
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+
+
+def _font_problem(r: LetterRenderer, ctx: Mapping[str, Any], char: str | None = None
+                  ) -> str | None:
+    """Return why the person's or case's text cannot be printed (None when it can): the first
+    character none of the letter's fonts has (or, given char, where that one is)."""
+    for key, where in _CASE_TEXTS:
+        for text in _texts(ctx.get(key)):
+            found = (char if char in text else None) if char else r.unprintable(text)
+            if found:
+                return (f"{where} has a character the letter's fonts cannot print "
+                        f"({describe_char(found)}); correct it in the person's record")
+    return None
+
+
+def _own_data_problem(r: LetterRenderer, row: Any, ctx: Mapping[str, Any] | None,
+                      exc: LetterError, probes: dict[Any, bool]) -> str | None:
+    """Return why a letter that failed to render can never render as its data stands, or None
+    when the failure is not the letter's own (then it fails and the next run tries again).
+
+    The letter's own: a character no font has in the person's or case's text, or a failure
+    that goes away when the same letter is made with neutral text in their place. Not its own:
+    a template or config.toml mistake (the neutral letter fails too; every letter of that
+    template fails until it is fixed) and anything else, such as a full disk."""
+    if ctx is None:
+        return None
+    if isinstance(exc, UnprintableText):
+        return _font_problem(r, ctx, exc.char)
+    neutral = {**ctx, **{k: v for k, v in _NEUTRAL.items() if ctx.get(k) is not None}}
+    if ctx.get("themes"):
+        neutral["themes"] = [{"label": "Thema", "text": "tekst"} for _ in ctx["themes"]]
+    key = (row.template, row.variant, row.workflow_id, row.workflow_version,
+           tuple(sorted(k for k, v in ctx.items() if v is None)))
+    if key not in probes:
+        try:
+            r.pdf(row.template, neutral)
+            probes[key] = True
+        except LetterError:
+            probes[key] = False
+    if not probes[key]:
+        return None
+    return (f"it cannot be made from this case's data; correct the person's or the case's "
+            f"data ({exc})")
 
 
 def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
@@ -173,6 +251,7 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
     max_pages: int = engine.settings["letters.max_pages"]
     duplex: bool = engine.settings["letters.duplex"]
     row_case: dict[int, int] = {}
+    probes: dict[Any, bool] = {}  # per template: does it render with neutral text?
     with engine.db.connect() as conn:
         total = conn.execute(select(func.count()).select_from(_LETTERS)
                              .where(_LETTERS.c.status == "queued")).scalar_one()
@@ -203,17 +282,28 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
             ).all()
             made: list[dict[str, Any]] = []
             for row in rows:
+                ctx: dict[str, Any] | None = None
+                fix = "Adres controleren"
                 try:
                     ctx = letter_context(engine, row, run_date)
                     problem = check_address(ctx["address"])
+                    if problem is None:
+                        problem = _font_problem(r, ctx)
+                        fix = "Brief controleren" if problem else fix
                     pdf = None if problem else r.pdf(row.template, ctx)
                 except LetterError as exc:
-                    conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id).values(
-                        attempts=_LETTERS.c.attempts + 1, reason=str(exc)))
-                    summary.failed.append({"letter": row.id, "case_id": row.case_id,
-                                           "template": row.template, "reason": str(exc),
-                                           "attempts": row.attempts + 1})
-                    continue
+                    # Held after the first failure when it is the letter's own data (a person
+                    # must fix it; trying daily would fail daily); else failed, tried again.
+                    problem = _own_data_problem(r, row, ctx, exc, probes)
+                    if problem is None:
+                        conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id).values(
+                            attempts=_LETTERS.c.attempts + 1, reason=str(exc)))
+                        summary.failed.append({"letter": row.id, "case_id": row.case_id,
+                                               "template": row.template, "reason": str(exc),
+                                               "attempts": row.attempts + 1})
+                        continue
+                    fix, pdf = "Brief controleren", None
+                assert ctx is not None
                 pages = count_pages(pdf) if pdf else 0
                 if pdf is not None and pages > max_pages:
                     problem = f"the letter has {pages} pages; at most {max_pages} may go out"
@@ -223,7 +313,7 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
                                  .values(status="held", reason=problem,
                                          address=ctx["address"]))
                     _address_task(conn, engine, row.id, row.case_id, problem or "",
-                                  f"letter:{row.id}:held", now)
+                                  f"letter:{row.id}:held", now, fix)
                     summary.held.append({"letter": row.id, "case_id": row.case_id,
                                          "template": row.template, "reason": problem})
                     continue

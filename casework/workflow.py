@@ -7,6 +7,7 @@ The machine is a rule book, not storage: cases are wrapped for the moment of a t
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -40,6 +41,13 @@ _SCOPES = ("state", "case")
 ROLES = ("back_office", "case_worker", "coordinator", "admin")
 _ANCHORS = ("entry", "appointment")
 _CALENDARS = ("days", "workdays")
+# Versions are stored in 32-bit integer columns (PostgreSQL's integer).
+MAX_VERSION = 2**31 - 1
+# A call tried more often, or a step allowed more often, than this is a typo.
+MAX_ROUNDS = 100
+MAX_TIMES = 1000
+# A letter template is a file NAME.typ.j2 in paths.templates: a plain name, never a path.
+_LETTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -276,6 +284,29 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def _shown(value: Any) -> str:
+    """Return a value for a message: quoted, and cut short when long."""
+    text = value if isinstance(value, str) else repr(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _names(value: Any) -> list[str] | None:
+    """Return a name or list of names as a list; None when something else is given."""
+    items = _as_list(value)
+    return items if all(isinstance(item, str) for item in items) else None
+
+
+def _letter_problem(name: Any) -> str | None:
+    """Return what is wrong with a letter template name (None when it is a plain name)."""
+    if not isinstance(name, str):
+        return (f"letter {_shown(name)} must be the name of a letter template, "
+                "e.g. \"uitnodiging\"")
+    if not _LETTER_NAME.fullmatch(name):
+        return (f"letter template name {_shown(name)} must be a plain name of letters, digits, "
+                "_ and - (the file NAME.typ.j2 in paths.templates), not a path")
+    return None
+
+
 def letter_names(route: Route) -> dict[str, str]:
     """Return each letter template a route uses, with where it is used."""
     used: dict[str, str] = {}
@@ -293,21 +324,31 @@ def letter_names(route: Route) -> dict[str, str]:
 
 def check_letters(route: Route, templates_dir: Path) -> list[str]:
     """Return a problem for each letter template the route names that does not exist."""
+    used = letter_names(route)
+    if used and not templates_dir.is_dir():
+        return [f"{route.path}: letter templates folder {templates_dir} does not exist; set "
+                "paths.templates in config.toml"]
     return [
         f"{route.path}: {where}: letter template '{name}' not found in {templates_dir} "
-        f"(expected {name}.typ.j2)"
-        for name, where in letter_names(route).items()
+        f"(expected {name}.typ.j2); add the template or fix the name"
+        for name, where in used.items()
         if not (templates_dir / f"{name}.typ.j2").is_file()
     ]
 
 
-def load_route(path: Path, rules: Any = None, text: str | None = None) -> Route:
+def load_route(path: Path, rules: Any = None, text: str | None = None,
+               templates_dir: Path | None = None) -> Route:
     """Return the validated route in a workflow file; WorkflowError lists every problem.
 
     With ``rules`` (casework.rules.Rules) unknown rule names are problems, and each rule the
     route names checks the route as well. With ``text`` the route is read from it (a copy
-    kept in the database) instead of from the file."""
+    kept in the database) instead of from the file. With ``templates_dir`` every letter the
+    route names must have its template there."""
     route = _load_route(path, text)
+    if templates_dir is not None:
+        missing = check_letters(route, templates_dir)
+        if missing:
+            raise WorkflowError(missing)
     if rules is None:
         return route
     unknown = rules.unknown(route)
@@ -379,8 +420,10 @@ def _load_route(path: Path, text: str | None = None) -> Route:
     wid, version, initial = head.get("id"), head.get("version"), head.get("initial")
     if not isinstance(wid, str) or not wid:
         problem("[workflow]: 'id' is missing or not text")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        problem("[workflow]: 'version' must be a whole number >= 1")
+    if (not isinstance(version, int) or isinstance(version, bool)
+            or not 1 <= version <= MAX_VERSION):
+        problem(f"[workflow]: 'version' must be a whole number from 1 to {MAX_VERSION} (the "
+                f"route's first version is 1, the next one 2), got {_shown(version)}")
     if "contact" in head and not (isinstance(head["contact"], str) and head["contact"].strip()):
         problem("[workflow]: 'contact' must be text (who signs the letters)")
     rules = _as_list(head.get("rules"))
@@ -403,8 +446,16 @@ def _load_route(path: Path, text: str | None = None) -> Route:
         if ftype not in FIELD_TYPES:
             problem(f"field '{name}': type {ftype!r} is not one of {', '.join(FIELD_TYPES)}")
             continue
-        choices = tuple(_as_list(spec.get("choices")))
-        keys = tuple(_as_list(spec.get("keys")))
+        listed: dict[str, tuple[str, ...]] = {}
+        for key in ("choices", "keys"):
+            names = _names(spec.get(key))
+            if names is None:
+                problem(f"field '{name}': '{key}' must be a list of texts")
+                names = []
+            listed[key] = tuple(names)
+        choices, keys = listed["choices"], listed["keys"]
+        if not isinstance(spec.get("label", name), str):
+            problem(f"field '{name}': 'label' must be text")
         if ftype in ("choice", "choices") and not choices:
             problem(f"field '{name}': type {ftype} needs a list 'choices'")
         if ftype == "notes" and not keys:
@@ -435,11 +486,16 @@ def _load_route(path: Path, text: str | None = None) -> Route:
             if key not in _STATE_KEYS:
                 problem(f"state '{name}': unknown key '{key}'")
         raw_tasks[name] = _as_list(spec.get("tasks"))
+        letter = spec.get("letter")
+        why = None if letter is None else _letter_problem(letter)
+        if why:
+            problem(f"state '{name}': {why}")
+            letter = None
         states[name] = StateSpec(
             name=name,
             label=str(spec.get("label", name)),
             final=bool(spec.get("final", False)),
-            letter=spec.get("letter"),
+            letter=letter,
         )
     if isinstance(initial, str) and initial not in states:
         problem(f"[workflow]: initial state '{initial}' is not defined under [states]")
@@ -470,21 +526,36 @@ def _load_route(path: Path, text: str | None = None) -> Route:
             if key not in _TRANSITION_KEYS:
                 problem(f"{label}: unknown key '{key}'")
         dest = spec.get("dest")
-        dest_ok = dest in states
+        dest_ok = isinstance(dest, str) and dest in states
         if not dest_ok:
-            problem(f"{label}: dest state {dest!r} is not defined under [states]")
-        sources = _as_list(spec.get("source"))
-        if not sources:
+            problem(f"{label}: dest state {_shown(dest)} is not defined under [states]")
+        sources = _names(spec.get("source"))
+        if sources is None:
+            problem(f"{label}: 'source' must be a state name or a list of state names")
+            sources = []
+        elif not sources:
             problem(f"{label}: 'source' is missing")
         if sources == ["*"]:
             sources = [s.name for s in open_states]
-        needs = tuple(_as_list(spec.get("needs")))
-        accepts = tuple(_as_list(spec.get("accepts")))
+        lists: dict[str, tuple[str, ...]] = {}
+        for key, what in (("needs", "field"), ("accepts", "field"), ("then", "trigger"),
+                          ("no_letter_for", "field value")):
+            names = _names(spec.get(key))
+            if names is None:
+                problem(f"{label}: '{key}' must be a list of {what} names")
+                names = []
+            lists[key] = tuple(names)
+        needs, accepts = lists["needs"], lists["accepts"]
+        letter = spec.get("letter")
+        why = None if letter is None else _letter_problem(letter)
+        if why:
+            problem(f"{label}: {why}")
+            letter = None
         for fname in needs + accepts:
             if fname not in fields:
                 problem(f"{label}: unknown data field '{fname}' (declare it under [fields])")
         records = spec.get("records")
-        if records is not None and records not in EFFECTS:
+        if records is not None and (not isinstance(records, str) or records not in EFFECTS):
             problem(f"{label}: records {records!r} is not one of {', '.join(EFFECTS)}")
         if records == "appointment" and "appointment" not in needs + accepts:
             problem(f"{label}: records appointment but takes no 'appointment' field")
@@ -493,9 +564,11 @@ def _load_route(path: Path, text: str | None = None) -> Route:
         if records == "match" and "employer" not in needs:
             problem(f"{label}: records match but does not need an 'employer' field")
         ends = spec.get("ends_appointment")
-        if ends is not None and ends not in APPOINTMENT_ENDINGS:
+        if ends is not None and (not isinstance(ends, str) or ends not in APPOINTMENT_ENDINGS):
             problem(f"{label}: ends_appointment {ends!r} is not one of "
                     f"{', '.join(APPOINTMENT_ENDINGS)}")
+        if spec.get("reason") is not None and not isinstance(spec["reason"], str):
+            problem(f"{label}: 'reason' (why the case closes) must be text such as \"declined\"")
         consent_scope = spec.get("consent")
         if consent_scope is not None and not isinstance(consent_scope, str):
             problem(f"{label}: 'consent' must be a scope such as \"share:{{partner}}\"")
@@ -504,8 +577,9 @@ def _load_route(path: Path, text: str | None = None) -> Route:
                 problem(f"{label}: '{flag}' must be true or false")
         limit = spec.get("max")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
-                                  or limit < 1):
-            problem(f"{label}: 'max' must be a whole number >= 1")
+                                  or not 1 <= limit <= MAX_TIMES):
+            problem(f"{label}: 'max' (how often the step may be taken) must be a whole number "
+                    f"from 1 to {MAX_TIMES}, got {_shown(limit)}")
             limit = None
         if not dest_ok:
             continue
@@ -528,11 +602,12 @@ def _load_route(path: Path, text: str | None = None) -> Route:
             seen[key] = index
             transitions.append(TransitionSpec(
                 trigger=trigger, source=source, dest=dest, label=str(spec.get("label", "")),
-                needs=needs, accepts=accepts, records=records, reason=spec.get("reason"),
-                max=limit, then=tuple(_as_list(spec.get("then"))), ends_appointment=ends,
+                needs=needs, accepts=accepts, records=records,
+                reason=spec["reason"] if isinstance(spec.get("reason"), str) else None,
+                max=limit, then=lists["then"], ends_appointment=ends,
                 consent=spec.get("consent"), sanction=bool(spec.get("sanction", False)),
-                benefit=bool(spec.get("benefit", False)), letter=spec.get("letter"),
-                no_letter_for=tuple(_as_list(spec.get("no_letter_for"))),
+                benefit=bool(spec.get("benefit", False)), letter=letter,
+                no_letter_for=lists["no_letter_for"],
                 internal=spec.get("internal") is True,
             ))
     triggers_by_source: dict[str, set[str]] = {}
@@ -602,6 +677,11 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
             durations[key] = parse_duration(task[key])
         except ValueError as exc:
             problems.append(f"'{key}': {exc}")
+            continue
+        if key in ("every", "repeat", "for") and not durations[key].moves_a_date:
+            # Work is planned on days: a period of no days would plan it again the same day.
+            problems.append(f"'{key}' must be at least one day (e.g. P2W), got "
+                            f"{_shown(task[key])}")
     anchor = task.get("of", "entry")
     if anchor not in _ANCHORS:
         problems.append(f"'of' must be one of {', '.join(_ANCHORS)}")
@@ -609,8 +689,9 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
     if calendar not in _CALENDARS:
         problems.append(f"'calendar' must be one of {', '.join(_CALENDARS)}")
     rounds = task.get("rounds", 1)
-    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
-        problems.append("'rounds' must be a whole number >= 1")
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= MAX_ROUNDS:
+        problems.append(f"'rounds' (how often the task is tried) must be a whole number from 1 "
+                        f"to {MAX_ROUNDS}, got {_shown(rounds)}")
         rounds = 1
     elif rounds > 1 and "every" not in task:
         problems.append("'rounds' > 1 needs 'every' (the time between rounds, e.g. P2W)")
@@ -636,7 +717,9 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
     if not isinstance(expire_data, dict):
         problems.append("'expire_data' must be a table of field values")
         expire_data = {}
-    if expire is not None:
+    if expire is not None and not isinstance(expire, str):
+        problems.append(f"'expire' must be a trigger name, got {_shown(expire)}")
+    elif expire is not None:
         _check_trigger_use(f"expire trigger '{expire}'", expire, expire_data, state, transitions,
                            fields, problems, needs_all=True)
     elif expire_data:
@@ -663,10 +746,13 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
     ):
         problems.append("'letters' must be a table: outcome = \"template\"")
         letters = {}
-    for outcome in letters:
+    for outcome, template in letters.items():
         if outcome not in TASK_OUTCOMES:
             problems.append(f"'letters': {outcome!r} is not an outcome "
                             f"({', '.join(TASK_OUTCOMES)})")
+        why = _letter_problem(template)
+        if why:
+            problems.append(f"'letters': {outcome}: {why}")
     if problems or not isinstance(kind, str) or len(offsets) != 1:
         return None
     return TaskSpec(
@@ -695,6 +781,8 @@ def _check_trigger_use(what: str, trigger: str, data: dict[str, Any], state: str
     for key, value in data.items():
         if key not in transition.fields:
             problems.append(f"{what}: '{trigger}' does not take field '{key}'")
+            continue
+        if key not in fields:  # already reported: the transition names an undeclared field
             continue
         try:
             fields[key].coerce(value, ZoneInfo("UTC"))
@@ -760,15 +848,10 @@ class Registry:
         files: dict[tuple[str, int], Path] = {}
         for path in sorted(folder.glob("*.toml")):
             try:
-                route = load_route(path, rules)
+                route = load_route(path, rules, templates_dir=templates_dir)
             except WorkflowError as exc:
                 problems.extend(exc.problems)
                 continue
-            if templates_dir is not None:
-                missing = check_letters(route, templates_dir)
-                if missing:
-                    problems.extend(missing)
-                    continue
             key = (route.id, route.version)
             if key in files:
                 problems.append(

@@ -42,11 +42,11 @@ def ok(config: Path, *args: str) -> Result:
 def test_workflow_list_json_gives_each_route_with_stable_keys(config: Path) -> None:
     routes = json.loads(ok(config, "list", "--json").stdout)
     assert routes == [
-        {"id": "dienstencentrum", "version": 1, "label": "Activering in het dienstencentrum",
+        {"id": "dienstencentrum", "version": 2, "label": "Activering in het dienstencentrum",
          "file": "dienstencentrum.toml", "states": 5, "triggers": 6},
-        {"id": "kansen-in-kaart", "version": 1, "label": "Kansen in Kaart",
+        {"id": "kansen-in-kaart", "version": 2, "label": "Kansen in Kaart",
          "file": "kansen_in_kaart.toml", "states": 7, "triggers": 11},
-        {"id": "meedoen-werkt", "version": 1, "label": "Meedoen Werkt!",
+        {"id": "meedoen-werkt", "version": 2, "label": "Meedoen Werkt!",
          "file": "meedoen_werkt.toml", "states": 11, "triggers": 13},
         {"id": "participatiecoach", "version": 1, "label": "Participatiecoach",
          "file": "participatiecoach.toml", "states": 6, "triggers": 7},

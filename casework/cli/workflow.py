@@ -102,12 +102,15 @@ def validate_command(state: CliState, file: Path | None) -> None:
     from casework.workflow import Registry, load_route
 
     try:
+        settings = state.settings()
+        # The same checks as when the engine loads the routes, letter templates included.
         if file is not None:
             if not file.is_file():
                 raise WorkflowError([f"{file}: no such file"])
-            routes = [load_route(file, _rules(state))]
+            routes = [load_route(file, _rules(state), templates_dir=settings.templates_dir)]
         else:
-            routes = list(Registry.from_dir(state.settings().workflows_dir, _rules(state)))
+            routes = list(Registry.from_dir(settings.workflows_dir, _rules(state),
+                                            settings.templates_dir))
     except WorkflowError as exc:
         for line in exc.problems:
             click.echo(line, err=True)
