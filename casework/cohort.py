@@ -25,6 +25,7 @@ from casework.engine import Engine
 from casework.errors import InputFileError
 from casework.fields import parse_date
 from casework.models import Case, Event, JSONType, Participant, UTCDateTime
+from casework.outfiles import OutputFileError, csv_writer, open_output
 from casework.text import shown, unclean
 
 COLUMNS = (
@@ -264,22 +265,12 @@ def import_cohort(
     exclusions: dict[str, str] = {}
     rules = engine.rules
     batch_size: int = engine.settings["import.batch_size"]
-    reject_writer = None
-    reject_file = None
-    if rejects_path is not None:
-        try:
-            reject_file = rejects_path.open("w", encoding="utf-8-sig", newline="",
-                                            errors="surrogateescape")
-        except OSError as exc:
-            raise InputFileError(f"{rejects_path}: cannot be written ({exc.strerror})") from None
-        reject_writer = csv.writer(reject_file, delimiter=delimiter)
-        reject_writer.writerow(["row", "reason", *header])
+    rejects = RejectsFile(rejects_path, delimiter, header)
     width = len(header)
 
     def reject(row_no: int, fields: list[str], category: str, detail: str) -> None:
         summary.rejects.append(Reject(row_no, category, detail))
-        if reject_writer is not None:
-            reject_writer.writerow([row_no, detail, *fields])
+        rejects.write([row_no, detail, *fields])
 
     try:
         for row_no, fields in rows:
@@ -319,10 +310,50 @@ def import_cohort(
                          path.name, summary, exclusions)
         if progress:
             progress(summary.read, total)
+        rejects.finish()
+    except OutputFileError as exc:
+        # The good rows are stored and a rerun adds nothing twice: only the rejects file is
+        # missing, and a rerun with another --rejects file writes it.
+        raise OutputFileError(
+            f"{exc}; the good rows were imported ({summary.imported} new, "
+            f"{summary.already_present} already present): import the file again with "
+            f"--rejects naming another file to get the {summary.rejected} rejected row(s)"
+        ) from None
     finally:
-        if reject_file is not None:
-            reject_file.close()
+        rejects.abort()
     return summary
+
+
+class RejectsFile:
+    """The --rejects CSV: each rejected row with its reason. A write error (disk full) stops
+    the file, not the import; ``finish`` then reports it."""
+
+    def __init__(self, path: Path | None, delimiter: str, header: list[str]) -> None:
+        self.out = None if path is None else open_output(
+            path, encoding="utf-8-sig", newline="", errors="surrogateescape")
+        self.error: OutputFileError | None = None
+        if self.out is not None:
+            self.writer = csv_writer(self.out.file, delimiter=delimiter)
+            self.write(["row", "reason", *header])
+
+    def write(self, row: list[Any]) -> None:
+        if self.out is None or self.error is not None:
+            return
+        try:
+            self.writer.writerow(row)
+        except OutputFileError as exc:
+            self.error = exc
+
+    def finish(self) -> None:
+        if self.out is None:
+            return
+        if self.error is not None:
+            raise self.error
+        self.out.commit()
+
+    def abort(self) -> None:
+        if self.out is not None:
+            self.out.abort()
 
 
 def _store_batch(engine: Engine, workflow_id: str, version: int, initial: str,

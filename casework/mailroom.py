@@ -11,10 +11,8 @@ Lifecycle: queued -> rendered -> in_batch -> sent -> returned; cancelled until i
 
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from casework.letters import (
     dutch_moment,
 )
 from casework.models import Case, Letter, Participant, Task
+from casework.outfiles import csv_writer, open_output, remove_stale_temporaries, write_output
 from casework.people import address_line, display_name
 from casework.permissions import authorize
 
@@ -130,16 +129,6 @@ class RenderSummary:
         return {"run_date": self.run_date.isoformat(), "rendered": self.rendered,
                 "held": self.held, "failed": self.failed, "batches": self.batches,
                 "output_dir": self.output_dir}
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write the file whole or not at all, readable by its owner only (letters hold names and
-    addresses)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def _cut(text: str, length: int) -> str:
@@ -242,6 +231,7 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
         authorize(engine, actor, "letters")
     out = out_dir or engine.settings.letters_dir
     summary = RenderSummary(run_date=run_date, output_dir=str(out))
+    remove_stale_temporaries(out)  # letters a killed run left half-written
     _render_all(engine, run_date, out, summary, progress, should_stop)
     if actor and summary.case_ids:
         with engine.db.begin() as conn:
@@ -328,7 +318,7 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
                                          "template": row.template, "reason": problem})
                     continue
                 target = (out / run_date.isoformat() / "letters" / f"{row.id}.pdf").resolve()
-                _write_atomically(target, pdf)
+                write_output(target, pdf)  # whole or not at all, owner-only
                 row_case[row.id] = row.case_id
                 made.append({
                     "id": row.id, "file": str(target),
@@ -406,22 +396,25 @@ def _write_batch_files(out: Path, rows: list[Any], pdf_path: Path, manifest_path
     writer = PdfWriter()
     for row in rows:
         writer.append(str(out / row.file), import_outline=False)  # absolute paths stay as is
-    tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.{os.getpid()}.tmp")
-    with os.fdopen(os.open(tmp_pdf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
-        writer.write(fh)
-    writer.close()
-    tmp_csv = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.tmp")
-    with os.fdopen(os.open(tmp_csv, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
-                   newline="", encoding="utf-8") as fh:
-        out_csv = csv.writer(fh, delimiter=";")
+    # Both files are complete before either replaces anything.
+    pdf_file = open_output(pdf_path, binary=True)
+    manifest = open_output(manifest_path, newline="", encoding="utf-8")
+    try:
+        writer.write(pdf_file.file)
+        writer.close()
+        out_csv = csv_writer(manifest.file, delimiter=";")
         out_csv.writerow(MANIFEST_COLUMNS)
         for row in rows:
             lines = [*(row.address or []), "", "", "", "", "", "", ""]
             out_csv.writerow([row.id, case_reference(row.workflow_id, row.case_id),
                               row.template, row.variant or "", row.pages, row.sheets,
                               *lines[:7], row.postcode, row.checksum])
-    os.replace(tmp_pdf, pdf_path)
-    os.replace(tmp_csv, manifest_path)
+    except BaseException:
+        pdf_file.abort()
+        manifest.abort()
+        raise
+    pdf_file.commit()
+    manifest.commit()
 
 
 # --- lifecycle ----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ case gets a ``purge`` event and the purge is in the processing log."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from casework.models import (
     Spending,
     Task,
 )
+from casework.outfiles import check_output, open_output
 from casework.permissions import authorize
 
 REMOVED = "(verwijderd)"
@@ -67,8 +67,7 @@ def export_person(engine: Engine, actor: str, bsn: str, out: Path) -> dict[str, 
     authorize(engine, actor, "privacy")
     from casework.audit import entries
 
-    if not out.parent.is_dir():
-        raise InvalidData(f"folder {out.parent} does not exist; create it first")
+    check_output(out, "--out", engine.settings)
     with engine.db.begin() as conn:
         person = _person(conn, bsn)
         case_ids = list(conn.execute(select(Case.id).where(
@@ -98,10 +97,8 @@ def export_person(engine: Engine, actor: str, bsn: str, out: Path) -> dict[str, 
                               .order_by(Spending.id)),
         }
     data["processing_log"] = entries(engine, bsn=bsn)
-    # The file holds the BSN: it is made readable by its owner only, before anything is in it.
-    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.chmod(out, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as fh:
+    # The file holds the BSN: it is readable by its owner only, from before anything is in it.
+    with open_output(out) as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
     with engine.db.begin() as conn:
         log_access(conn, actor, "export", case_ids, "subject access request", engine.now())

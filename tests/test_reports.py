@@ -420,5 +420,6 @@ def test_options_that_do_not_fit_the_report_are_refused(env: Env) -> None:
     assert run(env, "council").exit_code == 2
     result = run(env, "outcomes", "--out", str(env.root / "x.html"))
     assert result.exit_code == 2 and "--out is for the council report" in result.output
+    # A folder that does not exist is a file that cannot be written (exit 1, as everywhere).
     result = run(env, "response", "--chart", str(env.root / "nope" / "x.png"))
-    assert result.exit_code == 2 and "does not exist" in result.output
+    assert result.exit_code == 1 and "does not exist" in result.output

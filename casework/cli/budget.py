@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    plain,
+    print_json,
+    safe,
+)
 from casework.cli.params import ID
 from casework.cli.task import parse_day
 
@@ -32,8 +40,8 @@ def set_command(state: CliState, workflow_id: str, amount: str, year: int | None
     if as_json:
         print_json(result)
         return
-    click.echo(f"Budget {workflow_id} {year}: {euro(round(result['budget'] * 100))} "
-               f"({euro(round(result['left'] * 100))} left).")
+    click.echo(safe(f"Budget {workflow_id} {year}: {euro(round(result['budget'] * 100))} "
+                    f"({euro(round(result['left'] * 100))} left)."))
 
 
 @budget.command("spend")
@@ -54,8 +62,8 @@ def spend_command(state: CliState, case_id: int, amount: str, purpose: str,
     if as_json:
         print_json(result)
         return
-    click.echo(f"Case {case_id}: {euro(round(result['amount'] * 100))} for {purpose}; "
-               f"{euro(round(result['left'] * 100))} left in {result['year']}.")
+    click.echo(safe(f"Case {case_id}: {euro(round(result['amount'] * 100))} for {purpose}; "
+                    f"{euro(round(result['left'] * 100))} left in {result['year']}."))
 
 
 @budget.command("show")
@@ -77,9 +85,10 @@ def show_command(state: CliState, workflow_id: str, year: int | None, as_json: b
         print_json(report)
         return
     table = Table("purpose", "amount", "cases",
-                  title=f"Budget {workflow_id} {year}: {euro(round(report['budget'] * 100))}")
+                  title=plain(f"Budget {workflow_id} {year}: "
+                              f"{euro(round(report['budget'] * 100))}"))
     for row in report["per_purpose"]:
-        table.add_row(row["purpose"], euro(round(row["amount"] * 100)), str(row["cases"]))
+        table.add_row(plain(row["purpose"]), euro(round(row["amount"] * 100)), str(row["cases"]))
     table.add_row("spent", euro(round(report["spent"] * 100)), str(report["cases"]))
     table.add_row("left", euro(round(report["left"] * 100)), "")
     console().print(table)

@@ -7,7 +7,16 @@ from typing import Any
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, local, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    local,
+    plain,
+    print_json,
+    safe,
+)
 from casework.cli.params import COUNT, ID
 from casework.text import shown
 
@@ -72,8 +81,9 @@ def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, 
                   Column("wijk", no_wrap=True), "route", Column("state", no_wrap=True),
                   Column("since", no_wrap=True), "worker")
     for c in result["cases"]:
-        table.add_row(str(c["id"]), c["name"], c["wijk"], c["workflow"], c["state"],
-                      local(c["state_entered_at"], settings, "%Y-%m-%d"), c["assigned_to"] or "")
+        table.add_row(str(c["id"]), plain(c["name"]), plain(c["wijk"]), plain(c["workflow"]),
+                      plain(c["state"]), local(c["state_entered_at"], settings, "%Y-%m-%d"),
+                      plain(c["assigned_to"]))
     out = console()
     out.print(table)
     shown = result["shown"]
@@ -100,31 +110,34 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
     settings = state.settings()
     out = console()
     p = data["person"]
-    out.print(f"[bold]Case {data['id']}[/bold]  {data['workflow']} v{data['workflow_version']}"
-              f"  state [bold]{data['state']}[/bold] since "
-              f"{local(data['state_entered_at'], settings)}")
+    from rich.text import Text
+
+    out.print(Text.assemble((f"Case {data['id']}", "bold"),
+                            f"  {safe(data['workflow'])} v{data['workflow_version']}  state ",
+                            (safe(data["state"]), "bold"),
+                            f" since {local(data['state_entered_at'], settings)}"))
     if data["closed_at"]:
-        out.print(f"closed {local(data['closed_at'], settings)}: {data['close_reason']}")
-    out.print(f"{p['name']}  (BSN {p['bsn_masked']})")
-    out.print(f"{p['address']}, {p['postcode']} {p['city']}  wijk {data['wijk']}")
-    out.print(f"phone {p['phone'] or '-'}  e-mail {p['email'] or '-'}")
-    out.print(f"worker {data['assigned_to'] or '-'}")
+        out.print(safe(f"closed {local(data['closed_at'], settings)}: {data['close_reason']}"))
+    out.print(safe(f"{p['name']}  (BSN {p['bsn_masked']})"))
+    out.print(safe(f"{p['address']}, {p['postcode']} {p['city']}  wijk {data['wijk']}"))
+    out.print(safe(f"phone {p['phone'] or '-'}  e-mail {p['email'] or '-'}"))
+    out.print(safe(f"worker {data['assigned_to'] or '-'}"))
     shown = {k: v for k, v in data["data"].items() if k != "themes"}
     for key, value in shown.items():
-        out.print(f"  {key}: {value}")
+        out.print(safe(f"  {key}: {value}", lines=True))
     for theme, text in data["data"].get("themes", {}).items():
-        out.print(f"  theme {theme}: {text}")
+        out.print(safe(f"  theme {theme}: {text}", lines=True))
     for a in data["appointments"]:
-        out.print(f"appointment {local(a['starts_at'], settings)} "
-                  f"{a['location'] or ''} ({a['status']})")
+        out.print(safe(f"appointment {local(a['starts_at'], settings)} "
+                       f"{a['location'] or ''} ({a['status']})"))
     for r in data["referrals"]:
-        out.print(f"referral to {r['partner']} on {local(r['referred_at'], settings)} "
-                  f"({r['status']})")
+        out.print(safe(f"referral to {r['partner']} on {local(r['referred_at'], settings)} "
+                       f"({r['status']})"))
     for m in data.get("meetings", []):
-        out.print(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}")
+        out.print(safe(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}"))
     for m in data.get("matches", []):
-        out.print(f"matched with {m['employer']}: {m['job'] or 'job'}, "
-                  f"{m['hours_per_week']} hours a week ({m['fte']} fte)")
+        out.print(safe(f"matched with {m['employer']}: {m['job'] or 'job'}, "
+                       f"{m['hours_per_week']} hours a week ({m['fte']} fte)"))
     from rich.table import Table
 
     table = Table("#", "when", "who", "what", "from", "to", "details", title="Timeline")
@@ -132,8 +145,9 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
         details = ", ".join(f"{k}={v}" for k, v in e["data"].items())
         if e["note"]:
             details = (details + "; " if details else "") + f"note: {e['note']}"
-        table.add_row(str(e["seq"]), local(e["at"], settings), e["actor"], e["trigger"],
-                      e["from"] or "", e["to"], details)
+        table.add_row(str(e["seq"]), local(e["at"], settings), plain(e["actor"]),
+                      plain(e["trigger"]), plain(e["from"]), plain(e["to"]),
+                      plain(details, lines=True))
     out.print(table)
 
 
@@ -151,13 +165,18 @@ def triggers_command(state: CliState, case_id: int, actor: str | None, as_json: 
         print_json(data)
         return
     out = console()
-    out.print(f"Case {data['id']} ({data['workflow']}) is in state [bold]{data['state']}[/bold]")
+    from rich.text import Text
+
+    out.print(Text.assemble(safe(f"Case {data['id']} ({data['workflow']}) is in state "),
+                            (safe(data["state"]), "bold")))
     for t in data["triggers"]:
         if t["possible"]:
             needs = f" needs {', '.join(t['needs'])}" if t["needs"] else ""
-            out.print(f"  [green]can[/green]    {t['trigger']} -> {t['dest']}{needs}")
+            out.print(Text.assemble("  ", ("can", "green"),
+                                    safe(f"    {t['trigger']} -> {t['dest']}{needs}")))
         else:
-            out.print(f"  [red]cannot[/red] {t['trigger']}: {t['reason']}")
+            out.print(Text.assemble("  ", ("cannot", "red"),
+                                    safe(f" {t['trigger']}: {t['reason']}")))
 
 
 @case.command("advance")
@@ -193,7 +212,7 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
     line = f"Case {case_id}: {trigger}, {step.source} -> {step.dest}"
     if step.closed:
         line += f" (closed: {step.close_reason})"
-    click.echo(line)
+    click.echo(safe(line))
 
 
 @case.command("open")
@@ -230,8 +249,8 @@ def open_command(state: CliState, workflow_id: str, bsn: str, source: str | None
         print_json(result)
         return
     known = "new person" if result["new_person"] else "known person"
-    click.echo(f"Case {result['id']} opened on {result['workflow']} version "
-               f"{result['workflow_version']} in state {result['state']} ({known}).")
+    click.echo(safe(f"Case {result['id']} opened on {result['workflow']} version "
+                    f"{result['workflow_version']} in state {result['state']} ({known})."))
 
 
 @case.command("correct")
@@ -261,7 +280,8 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
         print_json(result)
         return
     sent = "; the corrected report goes out with the next letters run" if result["letter"] else ""
-    click.echo(f"Case {case_id}: report corrected ({', '.join(result['corrected'])}){sent}.")
+    click.echo(safe(f"Case {case_id}: report corrected ({', '.join(result['corrected'])})"
+                    f"{sent}."))
 
 
 @case.command("assign")
@@ -280,7 +300,7 @@ def assign_command(state: CliState, case_id: int, worker: str, actor: str | None
         print_json(result)
         return
     was = f" (was {result['previous']})" if result["previous"] else ""
-    click.echo(f"Case {case_id} assigned to {worker}{was}.")
+    click.echo(safe(f"Case {case_id} assigned to {worker}{was}."))
 
 
 @case.command("apply")
@@ -298,6 +318,7 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
     JSON: the fields at top level or under "data"). Failing lines are reported by line number
     while the good lines apply. Exit code 1 when a line failed.
     """
+    from rich.markup import escape
     from rich.progress import Progress
 
     from casework.bulk import apply_file
@@ -309,22 +330,22 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
     who = state.who(actor, "case.write")
     out = console()
     with Progress(console=out, disable=as_json or not out.is_terminal, transient=True) as bar:
-        task = bar.add_task(f"applying {file.name}", total=None)
+        task = bar.add_task(f"applying {escape(safe(file.name))}", total=None)
         summary = apply_file(engine, file, who, dry_run,
                              lambda n: bar.update(task, completed=n))
     if as_json:
         print_json(summary.as_dict())
     else:
         for number, reason in summary.failures[:100]:
-            click.echo(f"line {number}: {reason}", err=True)
+            click.echo(safe(f"line {number}: {reason}"), err=True)
         if summary.failed > 100:
             click.echo(f"... and {summary.failed - 100} more failed lines (use --json for all)",
                        err=True)
         verb = "would apply" if dry_run else "applied"
-        click.echo(f"{file.name}: read {summary.read}, {verb} {summary.applied}, "
-                   f"failed {summary.failed}")
+        click.echo(safe(f"{file.name}: read {summary.read}, {verb} {summary.applied}, "
+                        f"failed {summary.failed}"))
         for trigger, count in summary.by_trigger.most_common():
-            click.echo(f"  {trigger:<20} {count}")
+            click.echo(safe(f"  {trigger:<20} {count}"))
         if dry_run:
             click.echo("Dry run: nothing was changed.")
     if summary.failed:

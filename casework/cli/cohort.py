@@ -12,7 +12,9 @@ from casework.cli.common import (
     console,
     json_option,
     local,
+    plain,
     print_json,
+    safe,
 )
 from casework.cli.params import COUNT
 
@@ -39,6 +41,7 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
     Bad rows are reported by row number and reason and not imported; the good rows are.
     Importing the same file again adds nothing. Exit code 1 when rows were rejected.
     """
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from casework.cohort import import_cohort
@@ -46,13 +49,14 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
 
     if not file.is_file():
         raise InputFileError(f"{file}: no such file")
+    state.output(rejects_path, "--rejects", (file, "the cohort file being imported"))
     engine = state.engine()
     who = state.who(actor, "cohort.import")
     out = console()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=out,
                   disable=as_json or not out.is_terminal, transient=True) as bar:
-        task = bar.add_task(f"importing {file.name}", total=None)
+        task = bar.add_task(f"importing {escape(file.name)}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -62,12 +66,12 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
         print_json(summary.as_dict())
     else:
         for r in summary.rejects[:SHOW_REJECTS]:
-            click.echo(f"row {r.row}: {r.detail}", err=True)
+            click.echo(safe(f"row {r.row}: {r.detail}"), err=True)
         if summary.rejected > SHOW_REJECTS:
             click.echo(f"... and {summary.rejected - SHOW_REJECTS} more rejected rows"
                        + (f" (all in {rejects_path})" if rejects_path else
                           "; use --rejects FILE to get them all"), err=True)
-        click.echo(f"{file.name} into {summary.workflow}:")
+        click.echo(safe(f"{file.name} into {summary.workflow}:"))
         click.echo(f"  read             {summary.read}")
         click.echo(f"  imported         {summary.imported}")
         click.echo(f"  already present  {summary.already_present}")
@@ -75,12 +79,12 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
         if excluded:
             click.echo(f"  excluded         {excluded}   (imported, kept out of waves)")
             for reason, count in summary.excluded.most_common():
-                click.echo(f"    {reason:<24} {count}")
+                click.echo(safe(f"    {reason:<24} {count}"))
         click.echo(f"  rejected         {summary.rejected}")
         for reason, count in summary.rejected_by_reason.items():
             click.echo(f"    {reason:<24} {count}")
         if summary.ignored_columns:
-            click.echo(f"  ignored columns: {', '.join(summary.ignored_columns)}")
+            click.echo(safe(f"  ignored columns: {', '.join(summary.ignored_columns)}"))
         if summary.rejected:
             hint = f"see {rejects_path}" if rejects_path else "use --rejects FILE to get them"
             click.echo(f"Correct the rejected rows ({hint}) and import them again.")
@@ -130,16 +134,16 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
     if dry_run and plan["invitations"]:
         table = Table("case", "name", "appointment", "specialist")
         for inv in plan["invitations"]:
-            table.add_row(str(inv["case_id"]), inv["name"], local(inv["appointment"], settings),
-                          str(inv["specialist"]))
+            table.add_row(str(inv["case_id"]), plain(inv["name"]),
+                          local(inv["appointment"], settings), str(inv["specialist"]))
         out.print(table)
     for item in plan["excluded_now"]:
-        click.echo(f"case {item['case_id']}: left out ({item['reason']})", err=True)
+        click.echo(safe(f"case {item['case_id']}: left out ({item['reason']})"), err=True)
     for failure in plan["failures"]:
-        click.echo(f"case {failure['case_id']}: {failure['reason']}", err=True)
+        click.echo(safe(f"case {failure['case_id']}: {failure['reason']}"), err=True)
     verb = "would invite" if dry_run else "invited"
-    out.print(f"Wave {plan['wave']} in {wijk} ({plan['workflow']}): {verb} {plan['invited']} of "
-              f"{plan['selected']} selected (size {plan['size']})")
+    out.print(safe(f"Wave {plan['wave']} in {wijk} ({plan['workflow']}): {verb} "
+                   f"{plan['invited']} of {plan['selected']} selected (size {plan['size']})"))
     if plan["first_appointment"]:
         out.print(f"  appointments {local(plan['first_appointment'], settings)} to "
                   f"{local(plan['last_appointment'], settings)}")
@@ -172,9 +176,9 @@ def excluded_command(state: CliState, workflow_id: str, wijk: str | None, reason
 
     table = Table("case", "name", "wijk", "state", "reason")
     for row in result["cases"]:
-        table.add_row(str(row["case_id"]), row["name"], row["wijk"], row["state"],
-                      row["reason"])
+        table.add_row(str(row["case_id"]), plain(row["name"]), plain(row["wijk"]),
+                      plain(row["state"]), plain(row["reason"]))
     out = console()
     out.print(table)
-    out.print(f"{len(result['cases'])} excluded; by reason: "
-              + (", ".join(f"{k} {v}" for k, v in result["by_reason"].items()) or "none"))
+    out.print(safe(f"{len(result['cases'])} excluded; by reason: "
+                   + (", ".join(f"{k} {v}" for k, v in result["by_reason"].items()) or "none")))

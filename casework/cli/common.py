@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -74,6 +76,15 @@ class CliState:
             access_of(engine, actor)
         return actor
 
+    def output(self, path: Path | None, option: str, *inputs: tuple[Path, str]) -> None:
+        """Refuse, before anything is read, an output path that is one of the command's
+        inputs, the config file, a workflow file, a template or the database (exit 2), or
+        whose folder is missing or not writable (exit 1)."""
+        if path is not None:
+            from casework.outfiles import check_output
+
+            check_output(path, option, self.settings(), inputs)
+
 
 def _login() -> str:
     import getpass
@@ -85,7 +96,7 @@ def _login() -> str:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {safe(message, lines=True)}", err=True)
     sys.exit(code)
 
 
@@ -100,13 +111,42 @@ def json_option(func: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    # json escapes C0 itself; C1, bidi overrides and lone surrogates become \uXXXX too (the
+    # same JSON, but nothing a terminal acts on).
+    click.echo(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def console() -> Any:
+    """Return the console commands print through. Markup and emoji codes are off, so text
+    from the database ('[/]', '[link=...]', ':cow:') prints as it is; style with ``Text``."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+# Control characters (C0 but tab and newline, DEL, C1), bidirectional overrides and lone
+# surrogates: shown as escapes (\x1b), never sent to the terminal.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                     r"\ud800-\udfff]")
+_UNSAFE_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                              r"\ud800-\udfff]")
+
+
+def safe(value: Any, lines: bool = False) -> str:
+    """Return stored text (a name, address, note, reason) fit for the terminal: control
+    characters made visible as escapes; line breaks and tabs too unless ``lines``."""
+    text = "" if value is None else str(value)
+    pattern = _UNSAFE if lines else _UNSAFE_ONE_LINE
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def plain(value: Any, lines: bool = False, style: str = "") -> Any:
+    """Return stored text as a rich ``Text`` for a table cell or a line: printed literally,
+    never as markup, control characters made visible (see ``safe``)."""
+    from rich.text import Text
+
+    return Text(safe(value, lines), style=style)
 
 
 def local(moment: str | None, settings: Settings, fmt: str = "%Y-%m-%d %H:%M") -> str:

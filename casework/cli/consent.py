@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, local, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    local,
+    plain,
+    print_json,
+    safe,
+)
 from casework.cli.params import ID
 
 HOW = click.Choice(["conversation", "letter", "phone"])
@@ -35,7 +44,7 @@ def grant_command(state: CliState, case_id: int, scope: str, how: str, actor: st
     if as_json:
         print_json(result)
         return
-    click.echo(f"Case {case_id}: consent {scope} granted ({how}).")
+    click.echo(safe(f"Case {case_id}: consent {scope} granted ({how})."))
 
 
 @consent.command("withdraw")
@@ -55,7 +64,7 @@ def withdraw_command(state: CliState, case_id: int, scope: str, how: str, actor:
         print_json(result)
         return
     c = result["cancelled"]
-    click.echo(f"Case {case_id}: consent {scope} withdrawn ({how}).")
+    click.echo(safe(f"Case {case_id}: consent {scope} withdrawn ({how})."))
     if any(c.values()):
         click.echo(f"  cancelled: {c['referrals']} referral(s), {c['tasks']} task(s), "
                    f"{c['letters']} letter(s)")
@@ -79,13 +88,14 @@ def list_command(state: CliState, case_id: int, actor: str | None, as_json: bool
         out.print(f"Case {case_id}: no consent recorded")
         return
     for scope, granted in result["current"].items():
-        out.print(f"  {scope:<28} {'granted' if granted else 'withdrawn'}")
+        out.print(safe(f"  {scope:<28} {'granted' if granted else 'withdrawn'}"))
     from rich.table import Table
 
     table = Table("when", "scope", "granted", "how", "by", title="History")
     for h in result["history"]:
-        table.add_row(local(h["at"], state.settings()), h["scope"],
-                      "yes" if h["granted"] else "withdrawn", h["how"], h["recorded_by"])
+        table.add_row(local(h["at"], state.settings()), plain(h["scope"]),
+                      "yes" if h["granted"] else "withdrawn", plain(h["how"]),
+                      plain(h["recorded_by"]))
     out.print(table)
 
 
@@ -104,23 +114,22 @@ def referral() -> None:
 def export_command(state: CliState, partner: str, out_path: Path | None, actor: str | None,
                    as_json: bool) -> None:
     """The open referrals for a partner: only people whose consent to share holds (no BSN)."""
+    from casework.outfiles import csv_writer, open_output
     from casework.referrals import partner_referrals
 
+    state.output(out_path, "--out")
     result = partner_referrals(state.engine(), state.who(actor, "referral.export"), partner)
     if as_json:
         print_json(result)
         return
     columns = ["referral_id", "case_id", "referred_at", "name", "address", "postcode", "city",
                "phone", "email", "status"]
-    handle = out_path.open("w", newline="", encoding="utf-8-sig") if out_path else sys.stdout
-    try:
-        writer = csv.DictWriter(handle, columns, extrasaction="ignore", delimiter=";")
-        writer.writeheader()
-        writer.writerows(result["referrals"])
-    finally:
-        if out_path:
-            handle.close()
-    message = (f"{len(result['referrals'])} referral(s) for {partner}"
+    with (open_output(out_path, newline="", encoding="utf-8-sig") if out_path
+          else nullcontext(sys.stdout)) as handle:
+        writer = csv_writer(handle, delimiter=";")
+        writer.writerow(columns)
+        writer.writerows([row.get(c) for c in columns] for row in result["referrals"])
+    message = (f"{len(result['referrals'])} referral(s) for {safe(partner)}"
                + (f" written to {out_path}" if out_path else ""))
     if result["left_out_without_consent"]:
         message += f"; {result['left_out_without_consent']} left out (no consent to share)"

@@ -6,15 +6,17 @@ from typing import Any
 
 import click
 
-from casework.cli.common import CliState, console, json_option, local, print_json
+from casework.cli.common import CliState, console, json_option, local, plain, print_json, safe
 from casework.cli.task import parse_day
 
 
 def print_summary(summary: Any, settings: Any) -> None:
+    from rich.text import Text
+
     out = console()
     data = summary.as_dict()
     head = "Dry run for" if summary.dry_run else "Daily run for"
-    out.print(f"[bold]{head} {data['run_date']}[/bold]: {data['status']}")
+    out.print(Text.assemble((f"{head} {data['run_date']}", "bold"), f": {data['status']}"))
     if summary.dry_run:
         planned = data["planned"]
         out.print(f"  would fire or close {planned['timers']} timer(s), escalate "
@@ -45,21 +47,21 @@ def print_summary(summary: Any, settings: Any) -> None:
 
         table = Table("for", "work", "due", "of which overdue", title="Work due for people")
         for row in data["due_work"]:
-            table.add_row(row["worker"], row["kind"], str(row["due"]),
+            table.add_row(plain(row["worker"]), plain(row["kind"]), str(row["due"]),
                           str(row["overdue"]) if row["overdue"] else "")
         out.print(table)
         out.print("  the call lists: casework task list --due "
                   f"{data['run_date']} [--mine] [--kind reminder_call]")
     for failure in data["failures"]:
-        out.print(f"  [red]FAILED[/red] task {failure['task']} ({failure['kind']}, case "
-                  f"{failure['case_id']}), attempt {failure['attempts']}: {failure['error']}")
+        out.print(Text.assemble("  ", ("FAILED", "red"), safe(
+            f" task {failure['task']} ({failure['kind']}, case {failure['case_id']}), "
+            f"attempt {failure['attempts']}: {failure['error']}")))
     if data["failures"]:
         out.print(f"  {len(data['failures'])} item(s) failed; they are retried by the next run. "
                   "Fix the cause (see the reasons) or the case, then run again.")
     if data.get("anchor_problem"):
-        from rich.markup import escape
-
-        out.print(f"  [red]FAILED[/red] audit anchor: {escape(data['anchor_problem'])}")
+        out.print(Text.assemble("  ", ("FAILED", "red"),
+                                safe(f" audit anchor: {data['anchor_problem']}")))
     if data["status"] == "stopped":
         out.print("  stopped before the end; the next run continues where this one stopped")
 
@@ -94,7 +96,7 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
             table.add_row(str(r["id"]), r["run_date"], r["status"],
                           local(r["started_at"], state.settings()),
                           local(r["finished_at"], state.settings()), str(r["done"]),
-                          str(r["failed"]), r["host"] or "")
+                          str(r["failed"]), plain(r["host"]))
         console().print(table)
         if not runs:
             console().print("no runs yet")

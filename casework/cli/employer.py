@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    plain,
+    print_json,
+    safe,
+)
 
 
 @click.group()
@@ -28,7 +36,7 @@ def add_command(state: CliState, name: str, sector: str | None, contact: str | N
     if as_json:
         print_json(result)
         return
-    click.echo(f"Employer {result['id']}: {result['name']} added.")
+    click.echo(safe(f"Employer {result['id']}: {result['name']} added."))
 
 
 @employer.command("list")
@@ -47,7 +55,7 @@ def list_command(state: CliState, as_json: bool) -> None:
         return
     table = Table("id", "name", "sector", "contact", "matches", "meetings", title="Employers")
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["sector"] or "", r["contact"] or "",
+        table.add_row(str(r["id"]), plain(r["name"]), plain(r["sector"]), plain(r["contact"]),
                       str(r["matches"]), str(r["meetings"]))
     console().print(table)
 
@@ -66,10 +74,13 @@ def show_command(state: CliState, name: str, actor: str | None, as_json: bool) -
         print_json(data)
         return
     out = console()
-    out.print(f"[bold]{data['name']}[/bold]  sector {data['sector'] or '-'}  "
-              f"contact {data['contact'] or '-'}")
+    from rich.text import Text
+
+    out.print(Text.assemble((safe(data["name"]), "bold"),
+                            safe(f"  sector {data['sector'] or '-'}  "
+                                 f"contact {data['contact'] or '-'}")))
     for m in data["matches"]:
-        out.print(f"match: case {m['case_id']}, {m['job'] or 'job'}, "
-                  f"{m['hours_per_week']} hours a week ({m['fte']} fte)")
+        out.print(safe(f"match: case {m['case_id']}, {m['job'] or 'job'}, "
+                       f"{m['hours_per_week']} hours a week ({m['fte']} fte)"))
     for m in data["meetings"]:
-        out.print(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}")
+        out.print(safe(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}"))

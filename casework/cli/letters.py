@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    plain,
+    print_json,
+    safe,
+)
 from casework.cli.params import ID
 from casework.cli.task import parse_day
 
@@ -18,6 +26,8 @@ def letters() -> None:
 
 
 def print_render_summary(result: Any) -> None:
+    from rich.text import Text
+
     data = result.as_dict()
     out = console()
     out.print(f"Letters for {data['run_date']}: rendered {data['rendered']}, held "
@@ -26,14 +36,15 @@ def print_render_summary(result: Any) -> None:
         out.print(f"  batch {batch['batch']}: {batch['letters']} letters, {batch['sheets']} "
                   f"sheets -> {batch['pdf']} + {batch['manifest']}")
     for item in data["held"]:
-        out.print(f"  held letter {item['letter']} ({item['template']}, case "
-                  f"{item['case_id']}): {item['reason']} - the case has a task to fix it")
+        out.print(safe(f"  held letter {item['letter']} ({item['template']}, case "
+                       f"{item['case_id']}): {item['reason']} - the case has a task to fix it"))
     for item in data["failed"]:
-        out.print(f"  [red]FAILED[/red] letter {item['letter']} ({item['template']}, case "
-                  f"{item['case_id']}), attempt {item['attempts']}: {item['reason']}")
+        out.print(Text.assemble("  ", ("FAILED", "red"), safe(
+            f" letter {item['letter']} ({item['template']}, case {item['case_id']}), "
+            f"attempt {item['attempts']}: {item['reason']}")))
     if data["batches"]:
-        out.print(f"  in {data['output_dir']}; after handing a batch to the mail house: "
-                  "casework letters batch mark-sent BATCH")
+        out.print(safe(f"  in {data['output_dir']}; after handing a batch to the mail house: "
+                       "casework letters batch mark-sent BATCH"))
 
 
 @letters.command("render")
@@ -94,8 +105,9 @@ def list_command(state: CliState, case_id: int | None, status: str | None, batch
                   Column("template", no_wrap=True), "variant", Column("status", no_wrap=True),
                   "batch", "pages", "reason")
     for r in result["letters"]:
-        table.add_row(str(r["id"]), str(r["case_id"]), r["template"], r["variant"] or "",
-                      r["status"], r["batch"] or "", str(r["pages"] or ""), r["reason"] or "")
+        table.add_row(str(r["id"]), str(r["case_id"]), plain(r["template"]),
+                      plain(r["variant"]), r["status"], plain(r["batch"]),
+                      str(r["pages"] or ""), plain(r["reason"]))
     console().print(table)
     console().print(f"{len(result['letters'])} of {result['total']} letter(s)")
 
@@ -157,14 +169,16 @@ def preview_command(state: CliState, template: str, case_id: int, as_png: bool,
                     out_path: Path | None, actor: str | None) -> None:
     """Render one letter for a case without queueing it (what would be printed)."""
     from casework.mailroom import preview
+    from casework.outfiles import write_output
 
-    r, ctx = preview(state.engine(), state.who(actor, "letters"), template, case_id)
     target = out_path or Path(f"preview-{template}-{case_id}.{'png' if as_png else 'pdf'}")
+    state.output(target, "--out")
+    r, ctx = preview(state.engine(), state.who(actor, "letters"), template, case_id)
     if as_png:
-        target.write_bytes(r.png(template, ctx, ppi=110)[0])
+        write_output(target, r.png(template, ctx, ppi=110)[0])
     else:
-        target.write_bytes(r.pdf(template, ctx))
-    click.echo(f"Wrote {target}")
+        write_output(target, r.pdf(template, ctx))
+    click.echo(safe(f"Wrote {target}"))
 
 
 @letters.command("check")
@@ -182,8 +196,8 @@ def check_command(state: CliState, workflow_id: str | None, as_json: bool) -> No
     else:
         for r in results:
             mark = "ok" if r["ok"] else "FAILED"
-            click.echo(f"{mark:<7}{r['template']:<14}{r['variant']:<18}{r['pages']} page(s)"
-                       + (f"  {r['error']}" if r["error"] else ""))
+            click.echo(safe(f"{mark:<7}{r['template']:<14}{r['variant']:<18}"
+                            f"{r['pages']} page(s)" + (f"  {r['error']}" if r["error"] else "")))
     if not all(r["ok"] for r in results):
         raise SystemExit(1)
 
@@ -195,7 +209,9 @@ def check_command(state: CliState, workflow_id: str | None, as_json: bool) -> No
 def calibrate_command(state: CliState, out_path: Path) -> None:
     """Print a page with the configured envelope window to hold against a real envelope."""
     from casework.mailroom import calibration_pdf
+    from casework.outfiles import write_output
 
+    state.output(out_path, "--out")
     state.who(None, "letters")
-    out_path.write_bytes(calibration_pdf(state.engine()))
+    write_output(out_path, calibration_pdf(state.engine()))
     click.echo(f"Wrote {out_path}: print it at 100% and hold it against the envelope.")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    plain,
+    print_json,
+    safe,
+)
 from casework.cli.params import ID
 from casework.cli.task import parse_day
 
@@ -34,8 +42,8 @@ def add_command(state: CliState, day_text: str, place: str, kind: str, title: st
     if as_json:
         print_json(result)
         return
-    click.echo(f"Meeting {result['id']}: {result['title'] or kind} on {result['date']} at "
-               f"{result['place']}.")
+    click.echo(safe(f"Meeting {result['id']}: {result['title'] or kind} on {result['date']} "
+                    f"at {result['place']}."))
 
 
 @event.command("list")
@@ -56,7 +64,7 @@ def list_command(state: CliState, since_text: str | None, as_json: bool) -> None
     table = Table("id", "date", "kind", "title", "place", "candidates", "employers",
                   title="Meetings")
     for r in rows:
-        table.add_row(str(r["id"]), r["date"], r["kind"], r["title"] or "", r["place"],
+        table.add_row(str(r["id"]), r["date"], r["kind"], plain(r["title"]), plain(r["place"]),
                       str(r["candidates"]), str(r["employers"]))
     console().print(table)
 
@@ -82,8 +90,8 @@ def attend_command(state: CliState, meeting_id: int, case_ids: tuple[int, ...],
         if entry["advanced"]:
             click.echo(f"Case {entry['case']}: present, {entry['from']} -> {entry['to']}")
         elif entry["why_not"]:
-            click.echo(f"Case {entry['case']}: present, not moved on: {entry['why_not']}")
+            click.echo(safe(f"Case {entry['case']}: present, not moved on: {entry['why_not']}"))
         else:
             click.echo(f"Case {entry['case']}: present")
     for name in report["employers"]:
-        click.echo(f"{name}: present")
+        click.echo(safe(f"{name}: present"))

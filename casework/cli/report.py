@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, console, print_json
+from casework.cli.common import CliState, console, plain, print_json, safe
 from casework.cli.task import parse_day
 
 NAMES = ("outcomes", "response", "referrals", "follow-up", "caseload", "outflow", "worklist",
@@ -57,6 +56,8 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
         raise click.UsageError("report council needs --out FILE.html")
     if out_path is not None and name != "council":
         raise click.UsageError("--out is for the council report; use --format csv > FILE")
+    state.output(out_path, "--out")
+    state.output(chart_path, "--chart")
     engine = state.engine()
     state.who(None, "report")
     as_of = parse_day(as_of_text, "--as-of") or engine.now().astimezone(engine.tz).date()
@@ -65,35 +66,31 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
         from casework.reports.council import write_council
 
         assert out_path is not None
-        _writable(out_path)
         write_council(engine, scope, out_path)
-        click.echo(f"Council report ({scope.describe()}, up to {as_of.isoformat()}) "
-                   f"written to {out_path}")
+        click.echo(safe(f"Council report ({scope.describe()}, up to {as_of.isoformat()}) "
+                        f"written to {out_path}"))
         return
     data = run_report(engine, name, scope, year)
     if chart_path is not None:
+        from casework.outfiles import open_output
         from casework.reports import charts
 
-        _writable(chart_path)
-        charts.write_chart(data, chart_path)
+        with open_output(chart_path, binary=True) as fh:
+            charts.write_chart(data, fh)
     if fmt == "json":
         print_json(data)
     elif fmt == "csv":
-        csv.writer(sys.stdout, delimiter=";").writerows(table_rows(data))
+        from casework.outfiles import csv_writer
+
+        csv_writer(sys.stdout, delimiter=";").writerows(table_rows(data))
     else:
-        from rich.table import Table
+        from rich.table import Column, Table
 
         rows = display_rows(data)
-        table = Table(*[str(h) for h in rows[0]],
-                      title=f"{name} tot en met {as_of.isoformat()} ({scope.describe()})")
+        table = Table(*[Column(header=plain(h)) for h in rows[0]],
+                      title=plain(f"{name} tot en met {as_of.isoformat()} ({scope.describe()})"))
         for row in rows[1:]:
-            table.add_row(*["" if v is None else str(v) for v in row])
+            table.add_row(*[plain(v) for v in row])
         console().print(table)
     if chart_path is not None and fmt != "json":
         click.echo(f"Chart written to {chart_path}", err=True)
-
-
-def _writable(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise click.BadParameter(f"folder {path.parent} does not exist; create it first",
-                                 param_hint=str(path))

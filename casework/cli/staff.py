@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    plain,
+    print_json,
+    safe,
+)
 
 ROLE_CHOICE = click.Choice(["back_office", "case_worker", "coordinator", "admin"])
 
@@ -34,7 +42,7 @@ def add_command(state: CliState, name: str, roles: tuple[str, ...], wijken: tupl
     if has_staff(engine):
         state.who(actor, "staff.manage")
     add_staff(engine, name, roles, full_name, wijken, projects)
-    click.echo(f"Added {name} ({', '.join(roles)}).")
+    click.echo(safe(f"Added {name} ({', '.join(roles)})."))
 
 
 @staff.command("disable")
@@ -47,7 +55,7 @@ def disable_command(state: CliState, name: str, actor: str | None) -> None:
 
     state.who(actor, "staff.manage")
     disable_staff(state.engine(), name)
-    click.echo(f"Disabled {name}.")
+    click.echo(safe(f"Disabled {name}."))
 
 
 @staff.command("list")
@@ -67,7 +75,7 @@ def list_command(state: CliState, actor: str | None, as_json: bool) -> None:
 
     table = Table("name", "full name", "roles", "wijken", "projects", "active")
     for m in members:
-        table.add_row(m["name"], m["full_name"] or "", ", ".join(m["roles"]),
-                      ", ".join(m["wijken"]), ", ".join(m["projects"]),
+        table.add_row(plain(m["name"]), plain(m["full_name"]), ", ".join(m["roles"]),
+                      plain(", ".join(m["wijken"])), plain(", ".join(m["projects"])),
                       "yes" if m["active"] else "no")
     console().print(table)

@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from casework.cli.case import parse_sets
-from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    plain,
+    print_json,
+    safe,
+)
 from casework.cli.params import COUNT, ID
 from casework.text import shown
 
@@ -61,11 +69,11 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
                   Column("kind", no_wrap=True), "round", Column("case", no_wrap=True),
                   "name", "phone", "for")
     for t in result["tasks"]:
-        due = f"[red]{t['due']}[/red]" if t["overdue"] else t["due"]
+        due = plain(t["due"], style="red" if t["overdue"] else "")
         rounds = f"{t['round']}/{t['rounds']}" if t["rounds"] > 1 else ""
         who = t["assigned_to"] or (f"({t['role']})" if t["role"] else "")
-        table.add_row(str(t["id"]), due, t["kind"], rounds, str(t["case_id"]), t["name"],
-                      t["phone"] or "", who)
+        table.add_row(str(t["id"]), due, plain(t["kind"]), rounds, str(t["case_id"]),
+                      plain(t["name"]), plain(t["phone"]), plain(who))
     out = console()
     out.print(table)
     out.print(f"{result['shown']} of {result['total']} task(s)")
@@ -92,7 +100,7 @@ def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, .
     if as_json:
         print_json(report)
         return
-    click.echo(f"Task {task_id} ({report['kind']}, case {report['case_id']}): {outcome}.")
+    click.echo(safe(f"Task {task_id} ({report['kind']}, case {report['case_id']}): {outcome}."))
     if report["next_round"]:
         click.echo(f"  round {report['next_round']['round']} is due "
                    f"{report['next_round']['due']}")
@@ -101,4 +109,4 @@ def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, .
         line = f"  case {report['case_id']}: {t['trigger']}, {t['from']} -> {t['to']}"
         if t["closed"]:
             line += f" (closed: {t['close_reason']})"
-        click.echo(line)
+        click.echo(safe(line))

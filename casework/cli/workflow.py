@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    plain,
+    print_json,
+    safe,
+)
 from casework.cli.params import VERSION
 from casework.text import shown
 
@@ -43,8 +51,8 @@ def list_command(state: CliState, as_json: bool) -> None:
     table = Table(Column("id", no_wrap=True), "ver", Column("label", no_wrap=True),
                   "states", "triggers", "file")
     for r in routes:
-        table.add_row(r.id, str(r.version), r.label, str(len(r.states)), str(len(r.triggers)),
-                      r.path.name)
+        table.add_row(plain(r.id), str(r.version), plain(r.label), str(len(r.states)),
+                      str(len(r.triggers)), plain(r.path.name))
     console().print(table)
 
 
@@ -60,24 +68,29 @@ def show_command(state: CliState, workflow_id: str, version: int | None, as_json
         print_json(route.describe())
         return
     out = console()
-    out.print(f"[bold]{route.label}[/bold]  ({route.id} version {route.version}, "
-              f"{route.path.name})")
+    from rich.text import Text
+
+    out.print(Text.assemble((safe(route.label), "bold"),
+                            safe(f"  ({route.id} version {route.version}, "
+                                 f"{route.path.name})")))
     out.print(f"initial state: {route.initial}")
     out.print(f"rules: {', '.join(route.rules) or 'none'}")
     from rich.table import Column, Table
 
     states = Table(Column("state", no_wrap=True), "label", "final", title="States")
     for s in route.states.values():
-        states.add_row(s.name, s.label, "yes" if s.final else "")
+        states.add_row(plain(s.name), plain(s.label), "yes" if s.final else "")
     out.print(states)
     table = Table(Column("trigger", no_wrap=True), Column("from", no_wrap=True),
                   Column("to", no_wrap=True), "needs", "accepts", title="Triggers")
     for t in route.transitions:
-        table.add_row(t.trigger, t.source, t.dest, "\n".join(t.needs), "\n".join(t.accepts))
+        table.add_row(plain(t.trigger), plain(t.source), plain(t.dest),
+                      plain("\n".join(t.needs), lines=True),
+                      plain("\n".join(t.accepts), lines=True))
     out.print(table)
     fields = Table(Column("field", no_wrap=True), "takes", title="Data fields")
     for f in route.fields.values():
-        fields.add_row(f.name, f.describe())
+        fields.add_row(plain(f.name), plain(f.describe(), lines=True))
     out.print(fields)
 
 

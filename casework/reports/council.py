@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from casework.engine import Engine
+from casework.outfiles import write_output
 from casework.reports.charts import outcomes_chart, outflow_chart, response_chart
 from casework.reports.outflow import outflow
 from casework.reports.route import follow_up, outcomes, referrals, response
@@ -72,5 +73,5 @@ def council_html(engine: Engine, scope: Scope) -> str:
 
 def write_council(engine: Engine, scope: Scope, out: Path) -> Path:
     """Write the council page; return the path."""
-    out.write_text(council_html(engine, scope), encoding="utf-8")
+    write_output(out, council_html(engine, scope))
     return out
