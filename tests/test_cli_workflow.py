@@ -91,7 +91,7 @@ def test_readme_names_every_trigger_of_the_route() -> None:
 def test_workflow_show_json_has_states_transitions_and_fields(config: Path) -> None:
     data = json.loads(ok(config, "show", "kansen-in-kaart", "--json").stdout)
     assert data["id"] == "kansen-in-kaart"
-    assert data["version"] == 1
+    assert data["version"] == 2
     assert data["initial"] == "selected"
     assert [s["name"] for s in data["states"]] == STATES
     assert [s["name"] for s in data["states"] if s["final"]] == ["closed"]
