@@ -207,8 +207,10 @@ def _count_lines(path: Path) -> int:
     return count
 
 
-def read_rows(path: Path) -> tuple[list[str], str, Iterator[tuple[int, list[str]]]]:
-    """Return the header, the delimiter and an iterator of (row number, fields)."""
+def read_rows(path: Path) -> tuple[list[str], str,
+                                  Iterator[tuple[int, list[str] | RowError]]]:
+    """Return the header, the delimiter and an iterator of (row number, fields), or of (row
+    number, RowError) for a row the CSV reader cannot read."""
     try:
         fh = path.open("rb")
     except OSError as exc:
@@ -226,7 +228,18 @@ def read_rows(path: Path) -> tuple[list[str], str, Iterator[tuple[int, list[str]
         with text:
             # Spreadsheet numbering: the header is row 1, each record one row, even when a
             # quoted cell holds a line break or a row is blank.
-            for row_no, fields in enumerate(csv.reader(text, delimiter=delimiter), 2):
+            reader = csv.reader(text, delimiter=delimiter)
+            row_no = 1
+            while True:
+                row_no += 1
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:  # e.g. a cell over csv's field size limit
+                    yield row_no, RowError("unreadable row", f"cannot be read as CSV ({exc}); "
+                                           "check quotes and very long cells")
+                    continue
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue
                 yield row_no, fields
@@ -275,6 +288,9 @@ def import_cohort(
     try:
         for row_no, fields in rows:
             summary.read += 1
+            if isinstance(fields, RowError):
+                reject(row_no, [], fields.category, fields.detail)
+                continue
             if _BAD_BYTES.search(delimiter.join(fields)):
                 reject(row_no, fields, "bad encoding",
                        "contains characters that are not UTF-8; save the file as UTF-8")

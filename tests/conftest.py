@@ -6,7 +6,10 @@ Each PostgreSQL test gets its own schema, dropped afterwards, so tests never see
 
 from __future__ import annotations
 
+import gc
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -145,23 +148,139 @@ def tamper(env: Env, *statements: Any) -> None:
         engine.db.dispose()
 
 
-@pytest.fixture
-def env(tmp_path: Path, database_url: str) -> Iterator[Env]:
-    """An initialised, empty casework database with the project's routes."""
-    config = write_config(tmp_path, database_url)
-    runner = CliRunner()
-    environment = Env(tmp_path, config, database_url, runner)
-    environment.ok("init")
-    add_anna(environment)
-    add_people(environment, *COLLEAGUES)
+class Templates:
+    """Databases built once per test session (initialised with the project's staff, and with
+    the sample cohort imported) and copied for each test: a SQLite file copy, or on
+    PostgreSQL a database created from a template database (a file copy in the server)."""
+
+    def __init__(self, folder: Path, base_url: str | None) -> None:
+        self.folder = folder
+        self.base_url = base_url
+        self.built: dict[tuple[str, str], str] = {}
+        self.made: list[str] = []
+
+    def source(self, backend: str, kind: str) -> str:
+        key = (backend, kind)
+        if key not in self.built:
+            self.built[key] = self._build(backend, kind)
+        return self.built[key]
+
+    def _build(self, backend: str, kind: str) -> str:
+        folder = self.folder / f"{backend}-{kind}"
+        folder.mkdir()
+        if backend == "sqlite":
+            url = f"sqlite:///{folder / 'casework.db'}"
+        else:
+            name = f"cw_tpl_{kind}_{uuid.uuid4().hex[:8]}"
+            self._admin(f'CREATE DATABASE "{name}"')
+            self.made.append(name)
+            url = self._url(name)
+        environment = Env(folder, write_config(folder, url), url, CliRunner())
+        if kind == "env":
+            environment.ok("init")
+            add_anna(environment)
+            add_people(environment, *COLLEAGUES)
+        else:
+            self._copy(backend, self.source(backend, "env"), url)
+            environment.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow",
+                           "kansen-in-kaart")
+        self._release(backend, url)
+        return str(folder / "casework.db") if backend == "sqlite" else name
+
+    def copy(self, backend: str, kind: str, tmp_path: Path) -> str:
+        """Return the URL of a fresh copy of the template for one test."""
+        source = self.source(backend, kind)
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / 'casework.db'}"
+        else:
+            url = self._url(f"t_{uuid.uuid4().hex[:12]}")
+        self._copy(backend, source, url)
+        return url
+
+    def _copy(self, backend: str, source: str, url: str) -> None:
+        if backend == "sqlite":
+            shutil.copy2(source, url[len("sqlite:///"):])
+        else:
+            from sqlalchemy.engine import make_url
+
+            target = make_url(url).database
+            self._admin(f'CREATE DATABASE "{target}" TEMPLATE "{source}" STRATEGY FILE_COPY')
+
+    def drop(self, backend: str, url: str) -> None:
+        if backend != "sqlite":
+            from sqlalchemy.engine import make_url
+
+            self._admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+    def _release(self, backend: str, url: str) -> None:
+        """Close every connection to the template so it can be copied whole."""
+        gc.collect()
+        if backend == "sqlite":
+            with sqlite3.connect(url[len("sqlite:///"):]) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return
+        from sqlalchemy.engine import make_url
+
+        self._admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                    f"'{make_url(url).database}' AND pid <> pg_backend_pid()")
+
+    def _url(self, database: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        base = self.base_url or ""
+        if base.startswith("postgresql://"):
+            base = "postgresql+psycopg://" + base[len("postgresql://"):]
+        return make_url(base).set(database=database).render_as_string(hide_password=False)
+
+    def _admin(self, statement: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(self._url(_base_database(self.base_url or "")),
+                              isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            admin.dispose()
+
+    def close(self) -> None:
+        for name in self.made:
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _base_database(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)).database or "test"
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory,
+              request: pytest.FixtureRequest) -> Iterator[Templates]:
+    made = Templates(tmp_path_factory.mktemp("templates"),
+                     request.config.getoption("--database-url"))
+    yield made
+    made.close()
+
+
+def _environment(kind: str, tmp_path: Path, backend: str,
+                 templates: Templates) -> Iterator[Env]:
+    url = templates.copy(backend, kind, tmp_path)
+    environment = Env(tmp_path, write_config(tmp_path, url), url, CliRunner())
     yield environment
-    from casework.db import make_engine
-
-    make_engine(database_url).dispose()
+    gc.collect()  # let go of the connections the commands left, before the copy goes
+    templates.drop(backend, url)
 
 
 @pytest.fixture
-def cohort(env: Env) -> Env:
-    """The environment with the 200-person sample cohort imported into kansen-in-kaart."""
-    env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", "kansen-in-kaart")
-    return env
+def env(tmp_path: Path, backend: str, templates: Templates) -> Iterator[Env]:
+    """An initialised, empty casework database with the project's routes and staff (anna
+    and her colleagues), copied from a template built once per session."""
+    yield from _environment("env", tmp_path, backend, templates)
+
+
+@pytest.fixture
+def cohort(tmp_path: Path, backend: str, templates: Templates) -> Iterator[Env]:
+    """The environment with the 200-person sample cohort imported into kansen-in-kaart
+    (imported once per session, when the template was built)."""
+    yield from _environment("cohort", tmp_path, backend, templates)

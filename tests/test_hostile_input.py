@@ -99,6 +99,19 @@ def test_control_characters_in_a_cohort_row_reject_that_row_naming_the_column(en
     assert stored(env)[:2] == (1, 1)
 
 
+def test_a_cell_over_the_csv_field_limit_rejects_that_row_only(env: Env) -> None:
+    header = "bsn,initials,surname,street,house_number,postcode,city,wijk\n"
+    rows = ["123456782,J.,Jansen,Dorpsstraat,1,9700 AB,Groningen,Beijum",
+            f"111222333,K.,{'B' * 200_000},Dorpsstraat,2,9700 AB,Groningen,Beijum",
+            "100000009,L.,Vis,Dorpsstraat,3,9700 AB,Groningen,Beijum"]
+    path = write(env, "cohort.csv", header + "\n".join(rows) + "\n")
+    result = env.run("cohort", "import", str(path), "--workflow", WORKFLOW, "--json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    summary = json.loads(result.stdout)
+    assert [(r["row"], r["reason"]) for r in summary["rejects"]] == [(3, "unreadable row")]
+    assert stored(env)[:2] == (2, 2)
+
+
 def test_control_characters_in_case_open_options_are_refused_and_nothing_opens(
         env: Env) -> None:
     before = stored(env)
