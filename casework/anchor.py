@@ -53,6 +53,17 @@ class Record:
     events: Head
 
 
+
+def ensure_seal_row(engine: Engine, name: str) -> None:
+    """Make the seal row of that name when there is none yet (two processes may race)."""
+    try:
+        with engine.db.begin() as conn:
+            if conn.execute(select(Seal.name).where(Seal.name == name)).first() is None:
+                conn.execute(insert(Seal).values(name=name, last_id=0, last_hash=None,
+                                                 sealed_at=engine.now()))
+    except IntegrityError:
+        pass  # made by another process just now
+
 def heads(conn: Connection) -> dict[str, Head]:
     """Return the current heads: the processing log's newest entry and the events' seal."""
     last = conn.execute(select(AccessLog.id, AccessLog.hash)
@@ -102,13 +113,7 @@ def write_record(engine: Engine, by: str, new_file: bool = False) -> dict[str, A
     what removing it to hide a change would look like): new_file starts a new one on
     purpose (`audit seal --new-anchor`)."""
     path = engine.settings.anchor_file
-    try:
-        with engine.db.begin() as conn:
-            if conn.execute(select(Seal.name).where(Seal.name == ANCHOR)).first() is None:
-                conn.execute(insert(Seal).values(name=ANCHOR, last_id=0, last_hash=None,
-                                                 sealed_at=engine.now()))
-    except IntegrityError:
-        pass  # made by another process just now
+    ensure_seal_row(engine, ANCHOR)
     with engine.db.begin() as conn:
         row = conn.execute(select(Seal).where(Seal.name == ANCHOR).with_for_update()).one()
         started = not path.exists()

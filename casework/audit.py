@@ -17,8 +17,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, update
 
 from casework import anchor
 from casework.access import (
@@ -89,13 +88,7 @@ def seal_events(engine: Engine) -> int:
     """Link the events recorded since the last seal into the chain; return how many. Two
     processes sealing at once do not both seal: the one that loses starts again after the
     other's seal."""
-    try:
-        with engine.db.begin() as conn:
-            if conn.execute(select(Seal.name).where(Seal.name == EVENTS)).first() is None:
-                conn.execute(insert(Seal).values(name=EVENTS, last_id=0, last_hash=None,
-                                                 sealed_at=engine.now()))
-    except IntegrityError:
-        pass  # made by another process just now
+    anchor.ensure_seal_row(engine, EVENTS)
     sealed = 0
     while True:
         try:

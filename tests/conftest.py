@@ -172,7 +172,8 @@ class Templates:
             url = f"sqlite:///{folder / 'casework.db'}"
         else:
             name = f"cw_tpl_{kind}_{uuid.uuid4().hex[:8]}"
-            self._admin(f'CREATE DATABASE "{name}"')
+            if kind == "env":
+                self._admin(f'CREATE DATABASE "{name}"')
             self.made.append(name)
             url = self._url(name)
         environment = Env(folder, write_config(folder, url), url, CliRunner())
