@@ -105,8 +105,8 @@ def test_summary_counts_lines_by_trigger(cohort: Env) -> None:
     code, summary = apply(cohort, path)
     assert code == 0
     assert summary == {
-        "file": "invites.csv", "dry_run": False, "read": 4, "applied": 4, "failed": 0,
-        "failures": [], "by_trigger": {"invite": 3, "close": 1},
+        "file": "invites.csv", "dry_run": False, "read": 4, "applied": 4, "already_applied": 0,
+        "failed": 0, "failures": [], "by_trigger": {"invite": 3, "close": 1},
     }
     text = cohort.ok("case", "apply", str(write(cohort, "more.csv",
                                                 "case,trigger\n5,decline\n6,decline\n"))).stdout
@@ -234,8 +234,8 @@ def test_json_summary_lists_failures_with_line_and_reason(cohort: Env) -> None:
                  "2,close,bored\n")
     code, summary = apply(cohort, path)
     assert code == 1
-    assert set(summary) == {"file", "dry_run", "read", "applied", "failed", "failures",
-                            "by_trigger"}
+    assert set(summary) == {"file", "dry_run", "read", "applied", "already_applied", "failed",
+                            "failures", "by_trigger"}
     assert (summary["read"], summary["applied"], summary["failed"]) == (2, 1, 1)
     assert summary["by_trigger"] == {"close": 1}
     [failure] = summary["failures"]
@@ -579,3 +579,128 @@ def test_line_redone_after_a_colleague_assigned_its_case_during_apply(
     assert [(e["seq"], e["trigger"]) for e in first["timeline"]] == [
         (1, "open"), (2, "assign"), (3, "invite")]
     assert show(cohort, 2)["state"] == "invited"
+
+
+# --- hostile lines: each fails alone, the others apply ----------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+HOSTILE_JSON = [
+    pytest.param('{"case": 99999999999999999999999, "trigger": "decline"}', "too large",
+                 id="huge-case-id"),
+    pytest.param('{"case": 2147483648, "trigger": "decline"}', "too large",
+                 id="case-id-beyond-int32"),
+    pytest.param('{"case": ' + "9" * 5000 + ', "trigger": "decline"}', "not valid JSON",
+                 id="case-id-of-5000-digits"),
+    pytest.param('{"case": 2, "trigger": "decline", "note": "\\ud800"}', "not valid Unicode",
+                 id="lone-surrogate-in-note"),
+    pytest.param('{"case": 2, "trigger": "decline", "data": {"x": "\\udfff"}}',
+                 "not valid Unicode", id="lone-surrogate-in-data"),
+    pytest.param('{"case": 2, "trigger": "decline", "\\ud800": 1}', "not valid Unicode",
+                 id="lone-surrogate-in-key"),
+    pytest.param('{"case": 2, "trigger": "decline", "data": ' + DEEP + "}", "nested",
+                 id="deeply-nested-json"),
+    pytest.param('{"case": 2, "trigger": "decline", "data": {"a": [[[[[[[[[[1]]]]]]]]]]}}',
+                 "nested", id="nested-beyond-the-limit"),
+    pytest.param('{"case": 2.5, "trigger": "decline"}', "not a case number", id="float-case"),
+    pytest.param('{"case": "2x", "trigger": "decline"}', "not a case number", id="text-case"),
+    pytest.param('{"case": true, "trigger": "decline"}', "not a case number", id="bool-case"),
+    pytest.param('{"case": "\u0662", "trigger": "decline"}', "not a case number",
+                 id="arabic-indic-digit-case"),
+    pytest.param('{"case": -2, "trigger": "decline"}', "not a case number", id="negative-case"),
+    pytest.param('"case 2 decline"', "JSON object", id="a-string"),
+    pytest.param("[2, \"decline\"]", "JSON object", id="a-list"),
+    pytest.param("null", "JSON object", id="null"),
+    pytest.param('{"case": 2, "trigger": "decline", "at": "0001-01-01 00:00"}', "'at'",
+                 id="at-year-1"),
+    pytest.param('{"case": 2, "trigger": "decline", "at": ["2026-11-30"]}', "'at'",
+                 id="at-a-number"),
+    pytest.param('{"case": 2, "trigger": "invite", "appointment": {"at": "2099-01-05"}}',
+                 "case 2", id="object-for-a-date-field"),
+    pytest.param('{"case": 2, "trigger": "invite", "appointment": "0001-01-01 00:00"}',
+                 "case 2", id="appointment-year-1"),
+    pytest.param('{"case": 2, "trigger": "close", "reason": NaN}', "number", id="nan"),
+    pytest.param('{"case": 2, "trigger": "close", "reason": 1e400}', "number", id="infinity"),
+    pytest.param('{"case": 2, "trigger": "close", "reason": ' + "9" * 40 + "}", "number",
+                 id="huge-number-in-data"),
+    pytest.param('{"case": 2, "trigger": ["decline"]}', "trigger", id="list-trigger"),
+    pytest.param('{"case": 2, "trigger": "decline", "id": {"a": 1}}', "'id'",
+                 id="object-id"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), HOSTILE_JSON)
+def test_a_hostile_json_line_fails_alone_and_the_good_lines_apply(
+    cohort: Env, line: str, message: str,
+) -> None:
+    path = write(cohort, "hostile.jsonl",
+                 '{"case": 1, "trigger": "decline"}\n' + line + "\n"
+                 '{"case": 3, "trigger": "decline"}\n')
+    before = show(cohort, 2)
+    result = cohort.run("case", "apply", str(path), "--json")
+    assert "Traceback" not in result.output
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["applied"], summary["failed"]) == (2, 1)
+    [failure] = summary["failures"]
+    assert failure["line"] == 2
+    assert message in failure["reason"]
+    assert len(failure["reason"]) < 300
+    assert (show(cohort, 1)["state"], show(cohort, 3)["state"]) == ("closed", "closed")
+    assert show(cohort, 2) == before
+
+
+def test_a_csv_field_beyond_the_csv_limit_fails_its_line_alone(cohort: Env) -> None:
+    path = write(cohort, "long.csv",
+                 "case,trigger,note\n"
+                 "1,decline,\n"
+                 "2,decline," + "x" * 140_000 + "\n"
+                 "3,decline,\n")
+    result = cohort.run("case", "apply", str(path))
+    assert "Traceback" not in result.output
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "line 3: a field is longer than 131072 characters (the CSV limit); shorten it"]
+    assert "read 3, applied 2, failed 1" in result.stdout
+    assert [show(cohort, n)["state"] for n in (1, 2, 3)] == ["closed", "selected", "closed"]
+
+
+def test_a_csv_header_beyond_the_csv_limit_is_one_clear_error(cohort: Env) -> None:
+    path = write(cohort, "long.csv", "case,trigger," + "x" * 140_000 + "\n1,decline,\n")
+    result = cohort.run("case", "apply", str(path))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "header" in result.stderr and "131072" in result.stderr
+
+
+def test_a_csv_line_with_a_huge_case_id_fails_alone(cohort: Env) -> None:
+    path = write(cohort, "huge.csv",
+                 "case,trigger\n1,decline\n99999999999999999999999,decline\n3,decline\n")
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert [(f["line"], "too large" in f["reason"]) for f in summary["failures"]] == [(3, True)]
+    assert summary["applied"] == 2
+
+
+def test_a_line_the_database_refuses_fails_alone(
+    cohort: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever a line does to the database, it fails alone: the chunk is redone line by line."""
+    import casework.bulk
+
+    write_chunk: Callable[..., Any] = casework.bulk._write
+
+    def refuse_case_2(engine: Any, conn: Any, steps: list[Any], *args: Any) -> Any:
+        if any(step.case_id == 2 for step, _ in steps):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return write_chunk(engine, conn, steps, *args)
+
+    monkeypatch.setattr(casework.bulk, "_write", refuse_case_2)
+    path = write(cohort, "three.csv", "case,trigger\n1,decline\n2,decline\n3,decline\n")
+    result = cohort.run("case", "apply", str(path), "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["applied"] == 2
+    [failure] = summary["failures"]
+    assert failure["line"] == 3
+    assert "could not be stored" in failure["reason"]
+    assert [show(cohort, n)["state"] for n in (1, 2, 3)] == ["closed", "selected", "closed"]
