@@ -180,7 +180,6 @@ def _check_text(text: str) -> None:
 
 
 def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
-    _check_values(record)
     trigger = _text(record, "trigger")
     if not trigger:
         raise LineError("no trigger given")
@@ -263,6 +262,7 @@ def _json_lines(lines: Iterable[str], engine: Engine) -> Iterator[tuple[int, Lin
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise LineError("each line must be a JSON object")
+            _check_values(record)
             yield number, _make_line(number, record, engine)
         except json.JSONDecodeError as exc:
             yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
@@ -284,6 +284,8 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
         header = [h.strip().lower() for h in next(reader, [])]
     except csv.Error as exc:
         raise InputFileError(f"{path}: the header cannot be read: {_csv_problem(exc)}") from None
+    if _BAD_BYTES.search("".join(header)):  # the fields are checked line by line below
+        raise InputFileError(f"{path}: the header is not UTF-8; save the file as UTF-8")
     if "trigger" not in header:
         raise InputFileError(
             f"{path}: the header has no 'trigger' column; columns are case (or bsn and "
