@@ -23,11 +23,10 @@ def upgrade() -> None:
 
     op.create_table(
         "applied_lines",
-        sa.Column("key", sa.String(length=64), nullable=False),
-        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=32), nullable=False),
+        sa.Column("digest", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("applied_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
 
