@@ -142,6 +142,8 @@ def _text(record: dict[str, Any], key: str) -> str | None:
     value = record.get(key)
     if value is None:
         return None
+    if type(value) is str:  # nearly always: skip the checks below
+        return value.strip() or None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise LineError(f"'{key}' must be text, not {type(value).__name__}")
     return str(value).strip() or None
