@@ -2,24 +2,31 @@
 
 Lines are applied in chunks, one transaction per chunk; a failing line is reported by line
 number and the other lines still apply. When another process changed a case while a chunk was
-being prepared, that chunk is redone line by line so only the conflicting lines fail.
+being prepared, or the database refused something in it, that chunk is redone line by line so
+only the offending lines fail.
+
+Each line has an identity: its `id`, else a hash of what it does and which occurrence of that
+line in the file it is. Applied identities are stored with the step, in the same transaction,
+so applying a file again (or rerunning it after a kill) skips the lines already applied.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from casework.cohort import RowError, normalise_bsn
 from casework.engine import (
@@ -34,7 +41,7 @@ from casework.engine import (
 )
 from casework.errors import CaseworkError, ConflictError, InputFileError, no_case
 from casework.fields import parse_datetime
-from casework.models import Case, Event, Participant
+from casework.models import AppliedLine, Case, Event, Participant
 from casework.text import shown
 
 CHUNK = 2000
@@ -44,6 +51,11 @@ _SET_WAVE = (
 )
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
 _META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "data"}
+MAX_CASE_ID = 2**31 - 1  # cases.id is a 32-bit integer on PostgreSQL
+MAX_NUMBER = 2**53  # beyond this a number in the data is no longer exact in JSON
+MAX_DEPTH = 8  # a line's record, its data and a field's parts need 3
+MAX_ID = 200
+_UNSTORABLE = "could not be {} ({}); check the values in this line"
 
 
 @dataclass
@@ -57,6 +69,11 @@ class Line:
     data: dict[str, Any]
     note: str | None
     wave: int | None = None
+    line_id: str | None = None  # the file's `id` for this line
+    # Which occurrence of this same line in the file it is; with line_id None and occurrence
+    # None the line has no identity and is not remembered (waves planned by the engine).
+    occurrence: int | None = None
+    content: str = ""  # what the line does, without the case reference, as text
 
 
 @dataclass
@@ -65,6 +82,7 @@ class ApplySummary:
     dry_run: bool
     read: int = 0
     applied: int = 0
+    already_applied: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)
     by_trigger: Counter[str] = field(default_factory=Counter)
 
@@ -75,7 +93,8 @@ class ApplySummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file, "dry_run": self.dry_run, "read": self.read,
-            "applied": self.applied, "failed": self.failed,
+            "applied": self.applied, "already_applied": self.already_applied,
+            "failed": self.failed,
             "failures": [{"line": n, "reason": r} for n, r in self.failures],
             "by_trigger": dict(self.by_trigger.most_common()),
         }
@@ -102,43 +121,100 @@ def _data_from_flat(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_case_ref(value: Any) -> int | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_CASE_ID:
+        raise LineError(f"the case number is too large (at most {MAX_CASE_ID})")
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise LineError(f"case {shown(value)} is not a case number")
+    if len(text) > 10 or int(text) > MAX_CASE_ID:
+        raise LineError(f"the case number is too large (at most {MAX_CASE_ID})")
+    return int(text)
+
+
+def _text(record: dict[str, Any], key: str) -> str | None:
+    """Return the field as stripped text (None when empty); numbers count as text."""
+    value = record.get(key)
+    if value is None:
+        return None
+    if type(value) is str:  # nearly always: skip the checks below
+        return value.strip() or None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise LineError(f"'{key}' must be text, not {type(value).__name__}")
+    return str(value).strip() or None
+
+
+def _check_values(record: dict[str, Any]) -> None:
+    """Refuse what no step can store: text that is not Unicode, non-finite or huge numbers,
+    and nesting deeper than a route's fields go."""
+    stack: list[tuple[Any, int]] = [(record, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise LineError(f"is nested more than {MAX_DEPTH} levels deep")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    _check_text(key)
+                stack.append((item, depth + 1))
+        elif isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise LineError("has a number that is not finite (NaN or Infinity)")
+        elif isinstance(value, int) and not -MAX_NUMBER < value < MAX_NUMBER:
+            raise LineError(f"has a number too large to store (beyond {MAX_NUMBER})")
+
+
+def _check_text(text: str) -> None:
     try:
-        return int(str(value).strip())
-    except ValueError:
-        raise LineError(f"case {shown(value)} is not a case number") from None
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LineError(
+            "contains text that is not valid Unicode (a lone surrogate such as \\ud800); "
+            "correct the escape or save the file as UTF-8"
+        ) from None
 
 
 def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
-    trigger = str(record.get("trigger") or "").strip()
+    trigger = _text(record, "trigger")
     if not trigger:
         raise LineError("no trigger given")
-    case_id = _parse_case_ref(record.get("case") or record.get("case_id") or record.get("id"))
+    line_id = _text(record, "id")
+    if line_id is not None and len(line_id) > MAX_ID:
+        raise LineError(f"'id' is longer than {MAX_ID} characters")
+    case_id = _parse_case_ref(record.get("case") or record.get("case_id"))
     bsn = None
-    if str(record.get("bsn") or "").strip():
+    written_bsn = _text(record, "bsn")
+    if written_bsn:
         try:  # the one BSN parser (8 digits: the leading zero a spreadsheet dropped)
-            bsn = normalise_bsn(str(record["bsn"]))
+            bsn = normalise_bsn(written_bsn)
         except RowError as exc:
             raise LineError(f"bsn: {exc.detail}") from None
-    workflow = str(record.get("workflow") or "").strip() or None
+    workflow = _text(record, "workflow")
     if case_id is None and not (bsn and workflow):
         raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")
-    at = None
-    if record.get("at") not in (None, ""):
+    at = at_utc = None
+    written = _text(record, "at")
+    if written:
         try:
-            at = parse_datetime(str(record["at"]), engine.tz)
-        except ValueError:
+            at = parse_datetime(written, engine.tz)
+            at_utc = at.astimezone(UTC)
+        except (ValueError, OverflowError):
             raise LineError(
-                f"'at' {shown(record['at'])} is not a date and time (use 2026-11-20 14:00)"
+                f"'at' {shown(written)} is not a date and time (use 2026-11-20 14:00)"
             ) from None
     data = record.get("data") or {}
     if not isinstance(data, dict):
         raise LineError("'data' must be an object of field names and values")
     flat = {k: v for k, v in record.items() if k not in _META}
     data = _data_from_flat({**flat, **data})
-    note = str(record.get("note") or "").strip() or None
-    return Line(number, case_id, bsn, workflow, trigger, at, data, note)
+    note = _text(record, "note")
+    # repr, not json.dumps: three times faster, and as exact (values are JSON types)
+    content = repr((trigger, at_utc.isoformat() if at_utc else None, sorted(data.items()), note))
+    return Line(number, case_id, bsn, workflow, trigger, at, data, note,
+                line_id=line_id, content=content)
 
 
 def read_lines(path: Path, engine: Engine) -> Iterator[tuple[int, Line | str]]:
@@ -150,9 +226,31 @@ def read_lines(path: Path, engine: Engine) -> Iterator[tuple[int, Line | str]]:
     with fh:
         head = fh.readline()
         if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or head.lstrip()[:1] == "{":
-            yield from _json_lines(itertools.chain([head], fh), engine)
+            items = _json_lines(itertools.chain([head], fh), engine)
         else:
-            yield from _csv_lines(path, head, fh, engine)
+            items = _csv_lines(path, head, fh, engine)
+        yield from _number_occurrences(items)
+
+
+def _number_occurrences(items: Iterable[tuple[int, Line | str]]
+                        ) -> Iterator[tuple[int, Line | str]]:
+    """Give each line without an `id` its occurrence: 2 for the second identical line, etc.
+
+    Only an 8-byte digest of each distinct line is kept in memory."""
+    seen: set[bytes] = set()
+    more: Counter[bytes] = Counter()
+    for number, item in items:
+        if isinstance(item, Line) and item.line_id is None:
+            ref = f"case:{item.case_id}" if item.case_id is not None else (
+                f"bsn:{item.bsn}:{item.workflow}")
+            digest = hashlib.blake2b(f"{ref}\0{item.content}".encode(), digest_size=8).digest()
+            if digest in seen:
+                more[digest] += 1
+                item.occurrence = more[digest] + 1
+            else:
+                seen.add(digest)
+                item.occurrence = 1
+        yield number, item
 
 
 def _json_lines(lines: Iterable[str], engine: Engine) -> Iterator[tuple[int, Line | str]]:
@@ -166,24 +264,43 @@ def _json_lines(lines: Iterable[str], engine: Engine) -> Iterator[tuple[int, Lin
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise LineError("each line must be a JSON object")
+            _check_values(record)
             yield number, _make_line(number, record, engine)
         except json.JSONDecodeError as exc:
             yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
+        except RecursionError:
+            yield number, f"is nested too deeply (at most {MAX_DEPTH} levels)"
         except LineError as exc:
             yield number, str(exc)
+        except ValueError:  # e.g. an integer of more than 4300 digits
+            yield number, "not valid JSON (a number has too many digits)"
+        except Exception as exc:  # no line may stop the others
+            yield number, _UNSTORABLE.format("read", type(exc).__name__)
 
 
 def _csv_lines(path: Path, head: str, rest: Iterable[str],
                engine: Engine) -> Iterator[tuple[int, Line | str]]:
     delimiter = ";" if head.count(";") > head.count(",") else ","
     reader = csv.reader(itertools.chain([head], rest), delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader, [])]
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+    except csv.Error as exc:
+        raise InputFileError(f"{path}: the header cannot be read: {_csv_problem(exc)}") from None
+    if _BAD_BYTES.search("".join(header)):  # the fields are checked line by line below
+        raise InputFileError(f"{path}: the header is not UTF-8; save the file as UTF-8")
     if "trigger" not in header:
         raise InputFileError(
             f"{path}: the header has no 'trigger' column; columns are case (or bsn and "
             "workflow), trigger, at, note and the data fields"
         )
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader goes on with the next line
+            yield reader.line_num, _csv_problem(exc)
+            continue
         number = reader.line_num
         if not any(f.strip() for f in fields):
             continue
@@ -197,6 +314,15 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
             yield number, _make_line(number, dict(zip(header, fields, strict=True)), engine)
         except LineError as exc:
             yield number, str(exc)
+        except Exception as exc:  # no line may stop the others
+            yield number, _UNSTORABLE.format("read", type(exc).__name__)
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return (f"a field is longer than {csv.field_size_limit()} characters (the CSV limit); "
+                "shorten it")
+    return f"cannot be read as CSV ({exc})"
 
 
 def apply_file(engine: Engine, path: Path, actor: str, dry_run: bool = False,
@@ -210,6 +336,8 @@ def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: 
                 name: str = "") -> ApplySummary:
     """Apply lines in chunks; a line that is a text is a failure that was found reading it."""
     summary = ApplySummary(file=name, dry_run=dry_run)
+    # A dry run stores nothing, so the ids it would have stored are remembered here.
+    ids: dict[str, str] = {}
     chunk: list[Line] = []
     for number, item in items:
         summary.read += 1
@@ -218,12 +346,12 @@ def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: 
             continue
         chunk.append(item)
         if len(chunk) >= CHUNK:
-            _apply_chunk(engine, chunk, actor, dry_run, summary)
+            _apply_chunk(engine, chunk, actor, dry_run, summary, ids)
             chunk = []
             if progress:
                 progress(summary.read)
     if chunk:
-        _apply_chunk(engine, chunk, actor, dry_run, summary)
+        _apply_chunk(engine, chunk, actor, dry_run, summary, ids)
     if progress:
         progress(summary.read)
     summary.failures.sort()
@@ -250,19 +378,46 @@ def _resolve(conn: Connection, lines: list[Line]) -> dict[tuple[str, str], int]:
     return found
 
 
+def _identity(line: Line, case_id: int) -> tuple[str, str] | None:
+    """Return the line's (key, digest): who it is and what it does; None for no identity."""
+    if line.line_id is None and line.occurrence is None:
+        return None
+    kind = "case" if line.case_id is not None else "bsn"
+    what = f"{case_id}\0{kind}\0{line.content}"
+    digest = _hash(what)
+    if line.line_id is not None:
+        return _hash(f"id\0{line.line_id}"), digest
+    return _hash(f"{what}\0{line.occurrence}"), digest
+
+
+def _hash(text: str) -> str:
+    """Return 128 bits of SHA-256 in hex: short keys keep the index small."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _environment(exc: Exception) -> bool:
+    """Whether an error is about the database or the run as a whole, not about one line."""
+    return isinstance(exc, CaseworkError | OperationalError | InterfaceError)
+
+
 def _apply_chunk(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
-                 summary: ApplySummary) -> None:
+                 summary: ApplySummary, ids: dict[str, str]) -> None:
     try:
-        applied = _apply_chunk_once(engine, lines, actor, dry_run, summary)
-    except ConflictError:
-        applied = _apply_one_by_one(engine, lines, actor, dry_run, summary)
+        applied = _apply_chunk_once(engine, lines, actor, dry_run, summary, ids)
+    except Exception as exc:
+        if _environment(exc) and not isinstance(exc, ConflictError):
+            raise
+        applied = _apply_one_by_one(engine, lines, actor, dry_run, summary, ids)
     summary.applied += len(applied)
     summary.by_trigger.update(step.trigger for step in applied)
 
 
 def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
-                      summary: ApplySummary) -> list[Step]:
+                      summary: ApplySummary, ids: dict[str, str]) -> list[Step]:
     failures: list[tuple[int, str]] = []
+    already = 0
+    marks: list[dict[str, Any]] = []
+    remember: list[tuple[str, str]] = []  # ids of the lines applied in a dry run
     steps: list[tuple[Step, str]] = []
     waves: dict[int, int] = {}
     refused: dict[int, str] = {}
@@ -270,10 +425,11 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
     trans = conn.begin()
     try:
         by_bsn = _resolve(conn, lines)
-        ids = {line.case_id or by_bsn.get((line.bsn or "", line.workflow or ""))
-               for line in lines}
-        ids.discard(None)
-        rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(list(ids)))).all()
+        case_of = {line.number: line.case_id or by_bsn.get((line.bsn or "", line.workflow or ""))
+                   for line in lines}
+        wanted = set(case_of.values())
+        wanted.discard(None)
+        rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(list(wanted)))).all()
         snapshots = {row.id: CaseSnapshot.from_row(row) for row in rows}
         # Deny by default: only the cases the actor may touch (the system actor: all).
         from casework.permissions import NotAllowed, check_cases
@@ -290,8 +446,14 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
         preload(ctx, [snap.participant_id for snap in snapshots.values()])
         start_version = {cid: snap.version for cid, snap in snapshots.items()}
         entered = {row.id: row.state_entered_at for row in rows}
+        identity = {line.number: _identity(line, cid) for line in lines
+                    if (cid := case_of[line.number]) is not None}
+        keys = [ident[0] for ident in identity.values() if ident is not None]
+        done = dict(conn.execute(  # one query per chunk: the lines applied before
+            select(AppliedLine.key, AppliedLine.digest).where(AppliedLine.key.in_(keys))
+        ).all()) if keys else {}
         for line in lines:
-            cid = line.case_id or by_bsn.get((line.bsn or "", line.workflow or ""))
+            cid = case_of[line.number]
             if cid is None:
                 failures.append((line.number, "no case of that person in that workflow"
                                  if line.case_id is None else no_case(line.case_id)))
@@ -303,12 +465,32 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                 else:
                     failures.append((line.number, refused.get(cid) or no_case(cid)))
                 continue
+            ident = identity[line.number]
+            if ident is not None:
+                before = done.get(ident[0]) or ids.get(ident[0])
+                if before == ident[1]:
+                    already += 1
+                    continue
+                if before is not None:
+                    failures.append((line.number, f"id {shown(line.line_id)} was applied "
+                                     "before with other values; give each line its own id"))
+                    continue
             try:
                 step = engine.plan_step(engine.route_of(snap), snap, line.trigger, line.data,
                                         line.at, line.note, ctx)
             except CaseworkError as exc:
                 failures.append((line.number, f"case {cid}: {exc}"))
                 continue
+            except Exception as exc:  # no line may stop the others
+                why = _UNSTORABLE.format("checked", type(exc).__name__)
+                failures.append((line.number, f"case {cid}: {why}"))
+                continue
+            if ident is not None:
+                done[ident[0]] = ident[1]
+                marks.append({"key": ident[0], "digest": ident[1], "case_id": cid,
+                              "seq": step.seq})
+                if line.line_id is not None:
+                    remember.append(ident)
             snap.state, snap.data, snap.version = step.dest, step.case_data, step.seq
             snap.last_event_at = step.at
             if step.dest != step.source:
@@ -318,6 +500,11 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                 waves[cid] = line.wave
         if steps:
             _write(engine, conn, steps, snapshots, start_version, entered)
+        if marks:  # in the same transaction as the steps: a kill never separates them
+            try:
+                conn.execute(insert(AppliedLine.__table__), marks)
+            except IntegrityError:
+                raise ConflictError("a line in this chunk was applied by another process") from None
         if waves:
             conn.execute(_SET_WAVE, [{"b_id": c, "b_wave": w} for c, w in waves.items()])
         if steps and not dry_run:
@@ -335,6 +522,9 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
     finally:
         conn.close()
     summary.failures.extend(failures)
+    summary.already_applied += already
+    if dry_run:
+        ids.update(remember)
     return [step for step, _ in steps]
 
 
@@ -367,11 +557,16 @@ def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
-                      summary: ApplySummary) -> list[Step]:
+                      summary: ApplySummary, ids: dict[str, str]) -> list[Step]:
     applied: list[Step] = []
     for line in lines:
         try:
-            applied.extend(_apply_chunk_once(engine, [line], actor, dry_run, summary))
+            applied.extend(_apply_chunk_once(engine, [line], actor, dry_run, summary, ids))
         except ConflictError as exc:
             summary.failures.append((line.number, str(exc)))
+        except Exception as exc:
+            if _environment(exc):
+                raise
+            summary.failures.append((line.number, _UNSTORABLE.format("stored",
+                                                                     type(exc).__name__)))
     return applied

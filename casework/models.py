@@ -392,3 +392,19 @@ class Seal(Base):
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str | None] = mapped_column(String(64))
     sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AppliedLine(Base):
+    """A line of an apply file that was applied: its identity, so a rerun skips it.
+
+    The key is a hash of the line's `id` or of what it does (case, trigger, at, data, note and
+    which occurrence of that line in the file it is); no BSN is stored. The step is the event
+    (case_id, seq), which also says when."""
+
+    __tablename__ = "applied_lines"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # What the line did (a hash), so an `id` reused for another step is noticed.
+    digest: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)

@@ -105,8 +105,8 @@ def test_summary_counts_lines_by_trigger(cohort: Env) -> None:
     code, summary = apply(cohort, path)
     assert code == 0
     assert summary == {
-        "file": "invites.csv", "dry_run": False, "read": 4, "applied": 4, "failed": 0,
-        "failures": [], "by_trigger": {"invite": 3, "close": 1},
+        "file": "invites.csv", "dry_run": False, "read": 4, "applied": 4, "already_applied": 0,
+        "failed": 0, "failures": [], "by_trigger": {"invite": 3, "close": 1},
     }
     text = cohort.ok("case", "apply", str(write(cohort, "more.csv",
                                                 "case,trigger\n5,decline\n6,decline\n"))).stdout
@@ -234,8 +234,8 @@ def test_json_summary_lists_failures_with_line_and_reason(cohort: Env) -> None:
                  "2,close,bored\n")
     code, summary = apply(cohort, path)
     assert code == 1
-    assert set(summary) == {"file", "dry_run", "read", "applied", "failed", "failures",
-                            "by_trigger"}
+    assert set(summary) == {"file", "dry_run", "read", "applied", "already_applied", "failed",
+                            "failures", "by_trigger"}
     assert (summary["read"], summary["applied"], summary["failed"]) == (2, 1, 1)
     assert summary["by_trigger"] == {"close": 1}
     [failure] = summary["failures"]
@@ -579,3 +579,393 @@ def test_line_redone_after_a_colleague_assigned_its_case_during_apply(
     assert [(e["seq"], e["trigger"]) for e in first["timeline"]] == [
         (1, "open"), (2, "assign"), (3, "invite")]
     assert show(cohort, 2)["state"] == "invited"
+
+
+# --- hostile lines: each fails alone, the others apply ----------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+HOSTILE_JSON = [
+    pytest.param('{"case": 99999999999999999999999, "trigger": "decline"}', "too large",
+                 id="huge-case-id"),
+    pytest.param('{"case": 2147483648, "trigger": "decline"}', "too large",
+                 id="case-id-beyond-int32"),
+    pytest.param('{"case": ' + "9" * 5000 + ', "trigger": "decline"}', "not valid JSON",
+                 id="case-id-of-5000-digits"),
+    pytest.param('{"case": 2, "trigger": "decline", "note": "\\ud800"}', "not valid Unicode",
+                 id="lone-surrogate-in-note"),
+    pytest.param('{"case": 2, "trigger": "decline", "data": {"x": "\\udfff"}}',
+                 "not valid Unicode", id="lone-surrogate-in-data"),
+    pytest.param('{"case": 2, "trigger": "decline", "\\ud800": 1}', "not valid Unicode",
+                 id="lone-surrogate-in-key"),
+    pytest.param('{"case": 2, "trigger": "decline", "data": ' + DEEP + "}", "nested",
+                 id="deeply-nested-json"),
+    pytest.param('{"case": 2, "trigger": "decline", "data": {"a": [[[[[[[[[[1]]]]]]]]]]}}',
+                 "nested", id="nested-beyond-the-limit"),
+    pytest.param('{"case": 2.5, "trigger": "decline"}', "not a case number", id="float-case"),
+    pytest.param('{"case": "2x", "trigger": "decline"}', "not a case number", id="text-case"),
+    pytest.param('{"case": true, "trigger": "decline"}', "not a case number", id="bool-case"),
+    pytest.param('{"case": "\u0662", "trigger": "decline"}', "not a case number",
+                 id="arabic-indic-digit-case"),
+    pytest.param('{"case": -2, "trigger": "decline"}', "not a case number", id="negative-case"),
+    pytest.param('"case 2 decline"', "JSON object", id="a-string"),
+    pytest.param("[2, \"decline\"]", "JSON object", id="a-list"),
+    pytest.param("null", "JSON object", id="null"),
+    pytest.param('{"case": 2, "trigger": "decline", "at": "0001-01-01 00:00"}', "'at'",
+                 id="at-year-1"),
+    pytest.param('{"case": 2, "trigger": "decline", "at": ["2026-11-30"]}', "'at'",
+                 id="at-a-number"),
+    pytest.param('{"case": 2, "trigger": "invite", "appointment": {"at": "2099-01-05"}}',
+                 "case 2", id="object-for-a-date-field"),
+    pytest.param('{"case": 2, "trigger": "invite", "appointment": "0001-01-01 00:00"}',
+                 "case 2", id="appointment-year-1"),
+    pytest.param('{"case": 2, "trigger": "close", "reason": NaN}', "number", id="nan"),
+    pytest.param('{"case": 2, "trigger": "close", "reason": 1e400}', "number", id="infinity"),
+    pytest.param('{"case": 2, "trigger": "close", "reason": ' + "9" * 40 + "}", "number",
+                 id="huge-number-in-data"),
+    pytest.param('{"case": 2, "trigger": ["decline"]}', "trigger", id="list-trigger"),
+    pytest.param('{"case": 2, "trigger": "decline", "id": {"a": 1}}', "'id'",
+                 id="object-id"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), HOSTILE_JSON)
+def test_a_hostile_json_line_fails_alone_and_the_good_lines_apply(
+    cohort: Env, line: str, message: str,
+) -> None:
+    path = write(cohort, "hostile.jsonl",
+                 '{"case": 1, "trigger": "decline"}\n' + line + "\n"
+                 '{"case": 3, "trigger": "decline"}\n')
+    before = show(cohort, 2)
+    result = cohort.run("case", "apply", str(path), "--json")
+    assert "Traceback" not in result.output
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["applied"], summary["failed"]) == (2, 1)
+    [failure] = summary["failures"]
+    assert failure["line"] == 2
+    assert message in failure["reason"]
+    assert len(failure["reason"]) < 300
+    assert (show(cohort, 1)["state"], show(cohort, 3)["state"]) == ("closed", "closed")
+    assert show(cohort, 2) == before
+
+
+def test_a_csv_field_beyond_the_csv_limit_fails_its_line_alone(cohort: Env) -> None:
+    path = write(cohort, "long.csv",
+                 "case,trigger,note\n"
+                 "1,decline,\n"
+                 "2,decline," + "x" * 140_000 + "\n"
+                 "3,decline,\n")
+    result = cohort.run("case", "apply", str(path))
+    assert "Traceback" not in result.output
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "line 3: a field is longer than 131072 characters (the CSV limit); shorten it"]
+    assert "read 3, applied 2, failed 1" in result.stdout
+    assert [show(cohort, n)["state"] for n in (1, 2, 3)] == ["closed", "selected", "closed"]
+
+
+def test_a_csv_header_beyond_the_csv_limit_is_one_clear_error(cohort: Env) -> None:
+    path = write(cohort, "long.csv", "case,trigger," + "x" * 140_000 + "\n1,decline,\n")
+    result = cohort.run("case", "apply", str(path))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "header" in result.stderr and "131072" in result.stderr
+
+
+def test_a_csv_line_with_a_huge_case_id_fails_alone(cohort: Env) -> None:
+    path = write(cohort, "huge.csv",
+                 "case,trigger\n1,decline\n99999999999999999999999,decline\n3,decline\n")
+    code, summary = apply(cohort, path)
+    assert code == 1
+    assert [(f["line"], "too large" in f["reason"]) for f in summary["failures"]] == [(3, True)]
+    assert summary["applied"] == 2
+
+
+def test_a_line_the_database_refuses_fails_alone(
+    cohort: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever a line does to the database, it fails alone: the chunk is redone line by line."""
+    import casework.bulk
+
+    write_chunk: Callable[..., Any] = casework.bulk._write
+
+    def refuse_case_2(engine: Any, conn: Any, steps: list[Any], *args: Any) -> Any:
+        if any(step.case_id == 2 for step, _ in steps):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return write_chunk(engine, conn, steps, *args)
+
+    monkeypatch.setattr(casework.bulk, "_write", refuse_case_2)
+    path = write(cohort, "three.csv", "case,trigger\n1,decline\n2,decline\n3,decline\n")
+    result = cohort.run("case", "apply", str(path), "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["applied"] == 2
+    [failure] = summary["failures"]
+    assert failure["line"] == 3
+    assert "could not be stored" in failure["reason"]
+    assert [show(cohort, n)["state"] for n in (1, 2, 3)] == ["closed", "selected", "closed"]
+
+
+# --- each line applies once -------------------------------------------------------------------
+
+
+def events_per_case(env: Env) -> dict[int, int]:
+    rows = query(env, select(Event.case_id, func.count()).group_by(Event.case_id))
+    return {row[0]: row[1] for row in rows}
+
+
+def test_applying_the_same_file_twice_applies_each_line_once(cohort: Env) -> None:
+    path = write(cohort, "visits.csv",
+                 "case,trigger,appointment,reason\n"
+                 "1,invite,2099-01-05 10:00,\n"
+                 "1,not_home,,\n"
+                 "2,invite,2099-01-05 11:00,\n"
+                 "2,not_home,,\n"
+                 "3,close,,moved\n")
+    code, first = apply(cohort, path)
+    assert (code, first["applied"], first["already_applied"]) == (0, 5, 0)
+    state = snapshot(cohort)
+    result = cohort.run("case", "apply", str(path))
+    assert result.exit_code == 0
+    assert "read 5, applied 0, failed 0, already applied 5" in result.stdout
+    code, third = apply(cohort, path)
+    assert (code, third["read"], third["applied"], third["already_applied"],
+            third["failed"]) == (0, 5, 0, 5, 0)
+    assert third["by_trigger"] == {}
+    assert snapshot(cohort) == state
+
+
+def test_identical_lines_in_one_file_each_apply_once(cohort: Env) -> None:
+    """Two not-home visits written the same way are two steps, and a rerun adds neither."""
+    path = write(cohort, "twice.csv",
+                 "case,trigger,appointment\n"
+                 "4,invite,2099-01-05 10:00\n"
+                 "4,not_home,\n"
+                 "4,not_home,\n")
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"]) == (0, 3)
+    assert show(cohort, 4)["data"]["attempts"] == {"not_home": 2}
+    events = events_per_case(cohort)[4]
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"], summary["already_applied"]) == (0, 0, 3)
+    assert events_per_case(cohort)[4] == events
+    bigger = write(cohort, "thrice.csv", path.read_text(encoding="utf-8") + "4,not_home,\n")
+    code, summary = apply(cohort, bigger)
+    assert (code, summary["applied"], summary["already_applied"]) == (0, 1, 3)
+    assert show(cohort, 4)["data"]["attempts"] == {"not_home": 3}
+
+
+def test_a_rerun_of_a_not_home_file_adds_no_events(cohort: Env) -> None:
+    cases = range(1, 41)
+    invites = write(cohort, "invites.csv", "case,trigger,appointment\n" + "".join(
+        f"{n},invite,2099-01-05 10:00\n" for n in cases))
+    assert apply(cohort, invites)[0] == 0
+    visits = write(cohort, "not_home.csv", "case,trigger\n" + "".join(
+        f"{n},not_home\n" for n in cases))
+    assert apply(cohort, visits)[1]["applied"] == 40
+    events = events_per_case(cohort)
+    for _ in range(2):
+        code, summary = apply(cohort, visits)
+        assert (code, summary["applied"], summary["already_applied"]) == (0, 0, 40)
+    assert events_per_case(cohort) == events
+
+
+def test_a_line_that_failed_is_tried_again_on_the_rerun(cohort: Env) -> None:
+    path = write(cohort, "refer.csv", "case,trigger,appointment\n"
+                 "5,invite,2099-01-05 10:00\n"
+                 "6,reschedule,2099-01-06 10:00\n")
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"], summary["failed"]) == (1, 1, 1)
+    cohort.ok("case", "advance", "6", "invite", "--set", "appointment=2099-01-05 10:00")
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"], summary["already_applied"], summary["failed"]) == (
+        0, 1, 1, 0)
+    assert show(cohort, 6)["appointments"][-1]["starts_at"] == "2099-01-06T09:00:00+00:00"
+
+
+def test_the_same_line_by_bsn_and_by_case_number_are_two_lines(cohort: Env) -> None:
+    person = bsns()[7]
+    case = case_of(cohort, person)
+    path = jsonl(cohort, "both.jsonl", [
+        {"case": case, "trigger": "invite", "appointment": "2099-01-05 10:00"},
+        {"case": case, "trigger": "not_home"},
+        {"bsn": person, "workflow": WORKFLOW, "trigger": "not_home"},
+    ])
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"]) == (0, 3)
+    assert show(cohort, case)["data"]["attempts"] == {"not_home": 2}
+    assert apply(cohort, path)[1]["already_applied"] == 3
+
+
+def test_dry_run_reports_lines_already_applied_and_writes_nothing(cohort: Env) -> None:
+    first = write(cohort, "first.csv", "case,trigger\n7,decline\n8,decline\n")
+    assert apply(cohort, first)[0] == 0
+    second = write(cohort, "second.csv", "case,trigger\n7,decline\n8,decline\n9,decline\n")
+    state = snapshot(cohort)
+    code, dry = apply(cohort, second, "--dry-run")
+    assert (code, dry["applied"], dry["already_applied"], dry["failed"]) == (0, 1, 2, 0)
+    text = cohort.ok("case", "apply", str(second), "--dry-run").stdout
+    assert "would apply 1, failed 0, already applied 2" in text
+    assert snapshot(cohort) == state
+    code, real = apply(cohort, second)
+    assert {**dry, "dry_run": False} == real
+    assert show(cohort, 9)["state"] == "closed"
+
+
+def test_an_id_names_the_line_across_files(cohort: Env) -> None:
+    path = write(cohort, "a.csv", "id,case,trigger,appointment\n"
+                 "ronde1-0001,10,invite,2099-01-05 10:00\n"
+                 "ronde1-0002,10,not_home,\n")
+    assert apply(cohort, path)[1]["applied"] == 2
+    renamed = write(cohort, "b.jsonl",
+                    '{"id": "ronde1-0002", "case": 10, "trigger": "not_home"}\n'
+                    '{"id": "ronde1-0003", "case": 10, "trigger": "not_home"}\n')
+    code, summary = apply(cohort, renamed)
+    assert (code, summary["applied"], summary["already_applied"]) == (0, 1, 1)
+    assert show(cohort, 10)["data"]["attempts"] == {"not_home": 2}
+
+
+def test_an_id_used_again_for_another_step_fails_that_line(cohort: Env) -> None:
+    path = write(cohort, "ids.csv", "id,case,trigger,reason\n"
+                 "x1,11,close,moved\n"
+                 "x1,11,close,moved\n"
+                 "x1,12,close,moved\n"
+                 "x2,12,close,deceased\n")
+    for args in (("--dry-run",), ()):
+        code, summary = apply(cohort, path, *args)
+        assert (code, summary["applied"], summary["already_applied"]) == (1, 2, 1)
+        [failure] = summary["failures"]
+        assert failure["line"] == 4
+        assert "id 'x1' was applied before with other values" in failure["reason"]
+    assert show(cohort, 12)["close_reason"] == "deceased"
+
+
+def test_applied_lines_keep_no_bsn(cohort: Env) -> None:
+    from casework.models import AppliedLine
+
+    person = bsns()[12]
+    path = write(cohort, "bsn.csv", f"bsn,workflow,trigger\n{person},{WORKFLOW},decline\n")
+    assert apply(cohort, path)[1]["applied"] == 1
+    rows = query(cohort, select(AppliedLine))
+    assert len(rows) == 1
+    assert person not in repr(tuple(rows[0]))
+
+
+def test_a_killed_apply_rerun_ends_exactly_like_one_clean_run(tmp_path: Path) -> None:
+    """SIGKILL after some chunks are committed, rerun: the same cases and events as one run."""
+    import contextlib
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from click.testing import CliRunner
+    from conftest import ROOT, add_anna, write_config
+
+    cases, rounds = 200, 20  # 4,000 lines: two chunks
+    lines = ["case,trigger,appointment"]
+    lines += [f"{n},invite,2099-01-05 10:00" for n in range(1, cases + 1)]
+    for _ in range(rounds - 3):  # the same reschedule line, again and again
+        lines += [f"{n},reschedule,2099-02-01 10:00" for n in range(1, cases + 1)]
+    lines += [f"{n},not_home," for n in range(1, cases + 1)] * 2
+    databases = {}
+    for name in ("clean", "killed"):
+        folder = tmp_path / name
+        folder.mkdir()
+        env = Env(folder, write_config(folder, f"sqlite:///{folder / 'casework.db'}"),
+                  f"sqlite:///{folder / 'casework.db'}", CliRunner())
+        if name == "clean":
+            env.ok("init")
+            add_anna(env)
+            env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", WORKFLOW)
+            template = folder / "casework.db"
+        else:
+            source, copy = sqlite3.connect(template), sqlite3.connect(folder / "casework.db")
+            source.backup(copy)
+            source.close()
+            copy.close()
+        path = write(env, "steps.csv", "\n".join(lines) + "\n")
+        databases[name] = (env, path)
+
+    command = [sys.executable, "-m", "casework", "case", "apply"]
+    variables = {**{k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")},
+                 "PYTHONPATH": str(ROOT), "CASEWORK_USER": "anna"}
+
+    def run(env: Env, path: Path) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*command, str(path), "--json"], env={**variables, "CASEWORK_CONFIG": str(env.config)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    env, path = databases["killed"]
+    process = run(env, path)
+    committed = 0
+    deadline = time.monotonic() + 120
+    db = sqlite3.connect(env.root / "casework.db", timeout=30)
+    while committed == 0 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        with contextlib.suppress(sqlite3.OperationalError):
+            committed = db.execute("SELECT count(*) FROM applied_lines").fetchone()[0]
+    db.close()
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL, "apply ended before it could be killed"
+    assert 0 < committed < len(lines) - 1
+
+    out, err = run(env, path).communicate()
+    rerun = json.loads(out)
+    assert "Traceback" not in err
+    assert rerun["failed"] == 0
+    assert rerun["already_applied"] >= committed
+    assert rerun["applied"] + rerun["already_applied"] == len(lines) - 1
+
+    clean_env, clean_path = databases["clean"]
+    out, _ = run(clean_env, clean_path).communicate()
+    assert json.loads(out)["applied"] == len(lines) - 1
+
+    def outcome(env: Env) -> Any:
+        cases = query(env, select(Case.id, Case.state, Case.version, Case.data)
+                      .order_by(Case.id))
+        events = query(env, select(Event.case_id, Event.seq, Event.trigger, Event.to_state,
+                                   Event.data).order_by(Event.case_id, Event.seq))
+        return [tuple(row) for row in cases], [tuple(row) for row in events]
+
+    assert outcome(env) == outcome(clean_env)
+    assert events_per_case(env) == events_per_case(clean_env)
+    assert set(events_per_case(env).values()) == {rounds + 1}
+
+
+def test_no_apply_line_can_crash_the_run(cohort: Env) -> None:
+    """Property: whatever a line holds, apply answers with exit 0 or 1, a JSON summary that
+    accounts for every line, and no traceback."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    surrogates = st.sampled_from(["\ud800", "\udfff", "a\udc80b"])
+    scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+               | surrogates | st.sampled_from(["2026-11-30 09:00", "0001-01-01 00:00", "1"]))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=4) | surrogates, inner, max_size=3),
+                          max_leaves=8)
+    records = st.fixed_dictionaries({}, optional={
+        key: values for key in ("case", "bsn", "workflow", "at", "note", "data", "id",
+                                "appointment", "reason", "themes.health")
+    } | {"trigger": st.sampled_from(["invite", "not_home", "close", "decline"]) | values})
+    lines = records.map(lambda r: json.dumps(r)) | st.text(max_size=30).map(
+        lambda t: t.replace("\n", " ").replace("\r", " "))
+
+    @settings(max_examples=30, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(lines, min_size=1, max_size=4))
+    def property_holds(file: list[str]) -> None:
+        path = write(cohort, "any.jsonl", "\n".join(file) + "\n")
+        result = cohort.run("case", "apply", str(path), "--json")
+        assert "Traceback" not in result.output
+        assert result.exit_code in (0, 1), result.output
+        summary = json.loads(result.stdout)
+        assert summary["read"] == (summary["applied"] + summary["already_applied"]
+                                   + summary["failed"])
+
+    property_holds()
+    assert cohort.run("case", "list").exit_code == 0

@@ -316,7 +316,8 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
     Each line names the case ('case', or 'bsn' and 'workflow'), the 'trigger', 'at', an
     optional 'note' and the data fields (CSV: one column per field, themes.health for notes;
     JSON: the fields at top level or under "data"). Failing lines are reported by line number
-    while the good lines apply. Exit code 1 when a line failed.
+    while the good lines apply. Exit code 1 when a line failed. A line applied before (same
+    'id', or else the same values) is skipped and counted as already applied.
     """
     from rich.markup import escape
     from rich.progress import Progress
@@ -342,8 +343,10 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
             click.echo(f"... and {summary.failed - 100} more failed lines (use --json for all)",
                        err=True)
         verb = "would apply" if dry_run else "applied"
+        already = (f", already applied {summary.already_applied}"
+                   if summary.already_applied else "")
         click.echo(safe(f"{file.name}: read {summary.read}, {verb} {summary.applied}, "
-                        f"failed {summary.failed}"))
+                        f"failed {summary.failed}{already}"))
         for trigger, count in summary.by_trigger.most_common():
             click.echo(safe(f"  {trigger:<20} {count}"))
         if dry_run:
