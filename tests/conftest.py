@@ -11,7 +11,9 @@ import os
 import shutil
 import sqlite3
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +160,12 @@ class Templates:
         self.base_url = base_url
         self.built: dict[tuple[str, str], str] = {}
         self.made: list[str] = []
+        # PostgreSQL: one thread makes the next copy of each template while a test runs and
+        # drops the copies tests are done with, so the server's work overlaps the tests.
+        self.worker = ThreadPoolExecutor(max_workers=1)
+        self.ready: dict[str, deque[Future[str]]] = {}
+        self.pending: list[Future[Any]] = []
+        self.admin_engine: Any = None
 
     def source(self, backend: str, kind: str) -> str:
         key = (backend, kind)
@@ -193,9 +201,18 @@ class Templates:
         source = self.source(backend, kind)
         if backend == "sqlite":
             url = f"sqlite:///{tmp_path / 'casework.db'}"
-        else:
-            url = self._url(f"t_{uuid.uuid4().hex[:12]}")
-        self._copy(backend, source, url)
+            self._copy(backend, source, url)
+            return url
+        queue = self.ready.setdefault(kind, deque())
+        if not queue:
+            queue.append(self.worker.submit(self._new_copy, source))
+        url = queue.popleft().result()
+        queue.append(self.worker.submit(self._new_copy, source))
+        return url
+
+    def _new_copy(self, source: str) -> str:
+        url = self._url(f"t_{uuid.uuid4().hex[:12]}")
+        self._copy("postgresql", source, url)
         return url
 
     def _copy(self, backend: str, source: str, url: str) -> None:
@@ -205,13 +222,14 @@ class Templates:
             from sqlalchemy.engine import make_url
 
             target = make_url(url).database
-            self._admin(f'CREATE DATABASE "{target}" TEMPLATE "{source}" STRATEGY FILE_COPY')
+            self._admin(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
 
     def drop(self, backend: str, url: str) -> None:
         if backend != "sqlite":
             from sqlalchemy.engine import make_url
 
-            self._admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+            statement = f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'
+            self.pending.append(self.worker.submit(self._admin, statement))
 
     def _release(self, backend: str, url: str) -> None:
         """Close every connection to the template so it can be copied whole."""
@@ -231,22 +249,33 @@ class Templates:
         base = self.base_url or ""
         if base.startswith("postgresql://"):
             base = "postgresql+psycopg://" + base[len("postgresql://"):]
-        return make_url(base).set(database=database).render_as_string(hide_password=False)
+        # Test databases need not survive a server crash: commits do not wait for the disk.
+        return (make_url(base).set(database=database)
+                .update_query_dict({"options": "-csynchronous_commit=off"})
+                .render_as_string(hide_password=False))
 
     def _admin(self, statement: str) -> None:
         from sqlalchemy import create_engine, text
 
-        admin = create_engine(self._url(_base_database(self.base_url or "")),
-                              isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(statement))
-        finally:
-            admin.dispose()
+        if self.admin_engine is None:
+            self.admin_engine = create_engine(self._url(_base_database(self.base_url or "")),
+                                              isolation_level="AUTOCOMMIT")
+        with self.admin_engine.connect() as conn:
+            conn.execute(text(statement))
 
     def close(self) -> None:
+        for future in self.pending:
+            future.result()
+        for queue in self.ready.values():
+            for future in queue:
+                self.drop("postgresql", future.result())
+        for future in self.pending:
+            future.result()
+        self.worker.shutdown()
         for name in self.made:
             self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self.admin_engine is not None:
+            self.admin_engine.dispose()
 
 
 def _base_database(url: str) -> str:
@@ -269,7 +298,6 @@ def _environment(kind: str, tmp_path: Path, backend: str,
     url = templates.copy(backend, kind, tmp_path)
     environment = Env(tmp_path, write_config(tmp_path, url), url, CliRunner())
     yield environment
-    gc.collect()  # let go of the connections the commands left, before the copy goes
     templates.drop(backend, url)
 
 
