@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -184,6 +185,13 @@ class Engine:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @cached_property
+    def training(self) -> bool:
+        """Whether this is a training database ('casework init --training')."""
+        from casework.training import is_training
+
+        return is_training(self.db)
 
     def route_of(self, case: CaseSnapshot) -> Route:
         return self.registry.get(case.workflow_id, case.workflow_version)

@@ -91,6 +91,8 @@ def letter_context(engine: Engine, row: Any, letter_date: date) -> dict[str, Any
         "appointment": None, "location": None, "partner": None, "themes": [],
         "agreed": payload.get("agreed"), "correction_days": s["letters.correction_days"],
         "voluntary_sentence": False, "variant": row.variant,
+        # A training database's letters say OEFENING in the page header.
+        "training": engine.training,
     }
     if route.contact:
         ctx["org"]["contact"] = route.contact

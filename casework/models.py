@@ -408,3 +408,13 @@ class AppliedLine(Base):
     digest: Mapped[str] = mapped_column(String(32))
     case_id: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
+
+
+class DatabaseMark(Base):
+    """What a database is, set once when it is made: ('training', 'true') marks a training
+    database, where --clock may set "now" (casework.training)."""
+
+    __tablename__ = "database_marks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -43,9 +43,13 @@ class CaseworkGroup(click.Group):
               help="Config file (default: $CASEWORK_CONFIG or ./config.toml).")
 @click.option("--as", "actor", metavar="NAME",
               help="Staff member you act as (default: $CASEWORK_USER).")
+@click.option("--clock", metavar="DATETIME", envvar="CASEWORK_CLOCK",
+              help="Training databases only: 'now' for this command, e.g. '2026-03-02 09:00' "
+                   "(default: $CASEWORK_CLOCK).")
 @click.version_option(package_name="casework")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, actor: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, actor: str | None,
+        clock: str | None) -> None:
     """Casework: case management for participation projects (Participatiewet).
 
     Start with 'casework init', import a cohort with 'casework cohort import', then see and
@@ -53,7 +57,8 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None) -> None:
     """
     # Whatever casework writes (database, letters, logs, exports) is for its owner only.
     os.umask(0o077)
-    ctx.obj = CliState(config_path=config_path, actor=actor)
+    ctx.obj = CliState(config_path=config_path, actor=actor,
+                       clock=clock if clock and clock.strip() else None)
 
 
 def _register() -> None:

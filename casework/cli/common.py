@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class CliState:
     config_path: str | None = None
     actor: str | None = None
+    clock: str | None = None
     _settings: Any = field(default=None, repr=False)
     _engine: Any = field(default=None, repr=False)
 
@@ -35,8 +36,28 @@ class CliState:
         if self._engine is None:
             from casework.engine import Engine
 
-            self._engine = Engine.from_config(self.settings(), check=check)
+            engine = Engine.from_config(self.settings(), check=check)
+            self._training(engine)
+            self._engine = engine
         return self._engine  # type: ignore[no-any-return]
+
+    def _training(self, engine: Engine) -> None:
+        """On a training database: say so on stderr, and run the engine on --clock when set.
+        Elsewhere a set clock is refused (exit 2) before anything is read or changed."""
+        from casework.training import REFUSED, TrainingRefused, header
+
+        training = engine.training
+        if self.clock and not training:
+            raise TrainingRefused(REFUSED)
+        if not training:
+            return
+        moment = None
+        if self.clock:
+            from casework.training import parse_clock, training_clock
+
+            moment = parse_clock(self.clock, engine.settings)
+            engine.clock = training_clock(moment)
+        click.echo(header(engine.settings, moment), err=True)
 
     def name(self, override: str | None = None) -> str:
         """Return who is acting. With ``[staff.logins]`` set (a shared server) that is the
