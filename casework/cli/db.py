@@ -24,7 +24,7 @@ def init_command(state: CliState, training: bool) -> None:
         from casework.training import TrainingRefused
 
         raise TrainingRefused(f"database {where} exists and is not a training database; "
-                           "--training only marks a new database (use an empty one)")
+                              "--training only marks a new database (use an empty one)")
     before, after = upgrade(engine)
     if training:
         mark_training(engine)
@@ -76,12 +76,12 @@ def current_command(state: CliState, as_json: bool) -> None:
     engine = make_engine(settings.database_url)
     current = current_revision(engine)
     training = current is not None and is_training(engine)
+    if training:
+        click.echo(header(settings, None), err=True)
     if as_json:
         print_json({"database": describe_url(settings.database_url), "schema": current,
                     "needed": head_revision(), "training": training})
         return
-    if training:
-        click.echo(header(settings, None), err=True)
     click.echo(f"database: {describe_url(settings.database_url)}")
     click.echo(f"schema:   {current or 'empty (run casework init)'}")
     click.echo(f"needed:   {head_revision()}")
