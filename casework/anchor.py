@@ -199,23 +199,7 @@ def check_log(records: list[Record], entries: int, seen: dict[int, tuple[str | N
     if entries < most.log.count:
         return (f"the processing log has {entries} entries but the anchor file recorded "
                 f"{most.log.count} on {when(most.at, engine)}: entries were removed")
-    rekeyed = last_rekey(records)
-    for record in reversed(records):
-        head, moment = record.log, when(record.at, engine)
-        if head.last_id == 0:
-            continue
-        if head.last_id not in seen:
-            return (f"entry {head.last_id}, recorded in the anchor file on {moment}, is "
-                    "missing: entries were removed")
-        digest, count = seen[head.last_id]
-        if digest != head.hash and record.line >= rekeyed:
-            return (f"entry {head.last_id} is not the one the anchor file recorded on "
-                    f"{moment} (other hash): the log was changed and re-chained")
-        if count != head.count:
-            return (f"the processing log has {count} entries up to entry {head.last_id} but "
-                    f"the anchor file recorded {head.count} on {moment}: entries were "
-                    + ("removed" if count < head.count else "added"))
-    return None
+    return _check_heads(records, "log", seen, engine)
 
 
 def check_events(records: list[Record], sealed: int, seal_last_id: int, has_seal: bool,
@@ -236,20 +220,39 @@ def check_events(records: list[Record], sealed: int, seal_last_id: int, has_seal
     if sealed < most.events.count:
         return (f"the case history has {sealed} sealed events but the anchor file recorded "
                 f"{most.events.count} on {when(most.at, engine)}: sealed events were removed")
+    return _check_heads(records, "events", seen, engine)
+
+
+# How each chain's findings are worded: (what an id names, how it is recorded, its total,
+# the plural, what re-hashing it is called).
+_WORDS = {
+    "log": ("entry", "recorded", "the processing log", "entries", "the log was changed and "
+          "re-chained"),
+    "events": ("event", "sealed and recorded", "the case history", "events", "the case "
+             "history was changed and re-sealed"),
+}
+
+
+def _check_heads(records: list[Record], part: str, seen: dict[int, tuple[str | None, int]],
+                 engine: Engine) -> str | None:
+    """Return the first anchored head of the chain (``part``: the Record's ``log`` or
+    ``events``; newest first) that the chain no longer holds as it
+    was: missing, with another hash (unless a rekey came after it), or another count."""
+    item, recorded, chain, plural, rehashed = _WORDS[part]
     rekeyed = last_rekey(records)
     for record in reversed(records):
-        head, moment = record.events, when(record.at, engine)
+        head, moment = getattr(record, part), when(record.at, engine)
         if head.last_id == 0:
             continue
         if head.last_id not in seen:
-            return (f"event {head.last_id}, sealed and recorded in the anchor file on "
-                    f"{moment}, is missing: events were removed")
+            return (f"{item} {head.last_id}, {recorded} in the anchor file on {moment}, is "
+                    f"missing: {plural} were removed")
         digest, count = seen[head.last_id]
         if digest != head.hash and record.line >= rekeyed:
-            return (f"event {head.last_id} is not the one the anchor file recorded on "
-                    f"{moment} (other hash): the case history was changed and re-sealed")
+            return (f"{item} {head.last_id} is not the one the anchor file recorded on "
+                    f"{moment} (other hash): {rehashed}")
         if count != head.count:
-            return (f"the case history has {count} events up to event {head.last_id} but the "
-                    f"anchor file recorded {head.count} on {moment}: events were "
+            return (f"{chain} has {count} {plural} up to {item} {head.last_id} but the "
+                    f"anchor file recorded {head.count} on {moment}: {plural} were "
                     + ("removed" if count < head.count else "added"))
     return None

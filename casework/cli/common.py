@@ -133,8 +133,8 @@ def json_option(func: Any) -> Any:
 
 def print_json(data: Any) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-    # json escapes C0 itself; C1, bidi overrides and lone surrogates become \uXXXX too (the
-    # same JSON, but nothing a terminal acts on).
+    # json escapes C0 itself; C1, bidi overrides and lone surrogates become \u escapes too
+    # (the same JSON, but nothing a terminal acts on).
     click.echo(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
