@@ -3,7 +3,7 @@ refused when it would go over the budget."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -82,9 +82,11 @@ def set_budget(engine: Engine, actor: str, workflow_id: str, amount: str,
 
 
 def spend(engine: Engine, actor: str, case_id: int, amount: str, purpose: str,
-          spent_on: date | None = None) -> dict[str, Any]:
+          spent_on: date | None = None, at: datetime | None = None) -> dict[str, Any]:
     """Record money spent on a case from its route's budget of that year; refused (nothing
-    stored) when the budget does not cover it. The spending shows in the case's timeline."""
+    stored) when the budget does not cover it. The spending shows in the case's timeline,
+    dated at (a past moment) or now; the day spent defaults to that moment's day, and a
+    spent_on on another day than at is refused."""
     authorize(engine, actor, "case.write")
     cents = parse_amount(amount)
     purpose = purpose.strip()
@@ -95,10 +97,16 @@ def spend(engine: Engine, actor: str, case_id: int, amount: str, purpose: str,
     problem = unclean(purpose)
     if problem:
         raise InvalidData(f"--purpose contains {problem}; remove it")
-    now = engine.now()
-    day = spent_on or now.astimezone(engine.tz).date()
+    moment = engine.moment(at)
+    day = spent_on or moment.astimezone(engine.tz).date()
+    if at is not None and spent_on is not None and spent_on != moment.astimezone(engine.tz).date():
+        raise InvalidData(f"--date {spent_on.isoformat()} is not the day of --at "
+                          f"({moment.astimezone(engine.tz).date().isoformat()}); give one of "
+                          "them, or both on the same day")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
+        if at is not None:
+            engine.moment(at, case)  # before the budget is touched
         budget = conn.execute(select(Budget).where(Budget.workflow_id == case.workflow_id,
                                                    Budget.year == day.year)).first()
         if budget is None:
@@ -116,11 +124,11 @@ def spend(engine: Engine, actor: str, case_id: int, amount: str, purpose: str,
                               f"({euro(budget.amount_cents)})")
         conn.execute(insert(Spending).values(
             budget_id=budget.id, case_id=case_id, amount_cents=cents, purpose=purpose,
-            spent_on=day, recorded_by=actor, recorded_at=now))
+            spent_on=day, recorded_by=actor, recorded_at=engine.recorded_now()))
         engine.record_event(conn, case, actor, "spend",
                             {"amount": cents / 100, "purpose": purpose,
-                             "spent_on": day.isoformat()})
-        log_access(conn, actor, "spend", [case_id], case.workflow_id, now)
+                             "spent_on": day.isoformat()}, at=at)
+        log_access(conn, actor, "spend", [case_id], case.workflow_id, engine.now())
     return {"case": case_id, "workflow": case.workflow_id, "year": day.year,
             "amount": cents / 100, "purpose": purpose, "left": (left - cents) / 100}
 

@@ -8,6 +8,10 @@ only the offending lines fail.
 Each line has an identity: its `id`, else a hash of what it does and which occurrence of that
 line in the file it is. Applied identities are stored with the step, in the same transaction,
 so applying a file again (or rerunning it after a kill) skips the lines already applied.
+
+A line without a trigger records a consent (``consent``) or a task's outcome (``task_kind``
+and ``task_outcome``) through the same core as ``consent grant`` and ``task done``, so a whole
+history can be loaded from one file with one row per happening.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from casework.engine import (
     update_params,
     write_effects,
 )
-from casework.errors import CaseworkError, ConflictError, InputFileError, no_case
+from casework.errors import CaseworkError, ConflictError, InputFileError, InvalidData, no_case
 from casework.fields import parse_datetime
 from casework.models import AppliedLine, Case, Event, Participant
 from casework.text import shown
@@ -50,7 +54,10 @@ _SET_WAVE = (
     .values(wave=bindparam("b_wave"))
 )
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
-_META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "data"}
+_META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "data",
+         "consent_how", "task_kind", "task_outcome"}
+STEP, CONSENT, TASK = "step", "consent", "task"
+CONSENT_FIELD = "consent"
 MAX_CASE_ID = 2**31 - 1  # cases.id is a 32-bit integer on PostgreSQL
 MAX_NUMBER = 2**53  # beyond this a number in the data is no longer exact in JSON
 MAX_DEPTH = 8  # a line's record, its data and a field's parts need 3
@@ -64,11 +71,15 @@ class Line:
     case_id: int | None
     bsn: str | None
     workflow: str | None
-    trigger: str
+    trigger: str  # for a consent or task line: what the summary counts it as
     at: datetime | None
     data: dict[str, Any]
     note: str | None
     wave: int | None = None
+    kind: str = STEP  # STEP, CONSENT (data: the scopes; how) or TASK (task_kind, outcome)
+    how: str | None = None
+    task_kind: str | None = None
+    task_outcome: str | None = None
     line_id: str | None = None  # the file's `id` for this line
     # Which occurrence of this same line in the file it is; with line_id None and occurrence
     # None the line has no identity and is not remembered (waves planned by the engine).
@@ -80,6 +91,7 @@ class Line:
 class ApplySummary:
     file: str
     dry_run: bool
+    history: bool = False
     read: int = 0
     applied: int = 0
     already_applied: int = 0
@@ -92,7 +104,8 @@ class ApplySummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "file": self.file, "dry_run": self.dry_run, "read": self.read,
+            "file": self.file, "dry_run": self.dry_run, "history": self.history,
+            "read": self.read,
             "applied": self.applied, "already_applied": self.already_applied,
             "failed": self.failed,
             "failures": [{"line": n, "reason": r} for n, r in self.failures],
@@ -179,8 +192,8 @@ def _check_text(text: str) -> None:
 
 def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     trigger = _text(record, "trigger")
-    if not trigger:
-        raise LineError("no trigger given")
+    task_kind, task_outcome = _text(record, "task_kind"), _text(record, "task_outcome")
+    how = _text(record, "consent_how")
     line_id = _text(record, "id")
     if line_id is not None and len(line_id) > MAX_ID:
         raise LineError(f"'id' is longer than {MAX_ID} characters")
@@ -211,10 +224,45 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     flat = {k: v for k, v in record.items() if k not in _META}
     data = _data_from_flat({**flat, **data})
     note = _text(record, "note")
-    # repr, not json.dumps: three times faster, and as exact (values are JSON types)
-    content = repr((trigger, at_utc.isoformat() if at_utc else None, sorted(data.items()), note))
-    return Line(number, case_id, bsn, workflow, trigger, at, data, note,
-                line_id=line_id, content=content)
+    when = at_utc.isoformat() if at_utc else None
+    if trigger:
+        if task_kind or task_outcome:
+            raise LineError("a line records one happening: a 'trigger', or a 'task_outcome' "
+                            "with 'task_kind', not both")
+        if how:
+            raise LineError("'consent_how' is for a line that records only a consent (no "
+                            "trigger); a step's 'consent' is given in conversation")
+        # repr, not json.dumps: three times faster, and as exact (values are JSON types)
+        content = repr((trigger, when, sorted(data.items()), note))
+        return Line(number, case_id, bsn, workflow, trigger, at, data, note,
+                    line_id=line_id, content=content)
+    if task_kind or task_outcome:
+        if not (task_kind and task_outcome):
+            raise LineError("a task outcome needs both 'task_kind' (e.g. follow_up_call) and "
+                            "'task_outcome' (reached, not_reached, wrong_number or done)")
+        if how:
+            raise LineError("'consent_how' is for a line that records only a consent")
+        content = repr((TASK, task_kind, task_outcome, when, sorted(data.items()), note))
+        return Line(number, case_id, bsn, workflow, f"{task_kind} {task_outcome}", at, data,
+                    note, line_id=line_id, content=content, kind=TASK, task_kind=task_kind,
+                    task_outcome=task_outcome)
+    if CONSENT_FIELD in data:
+        other = sorted(set(data) - {CONSENT_FIELD})
+        if other:
+            raise LineError(f"a consent line (no trigger) takes no field '{other[0]}'; give "
+                            "it its own line with a trigger")
+        scopes = data[CONSENT_FIELD]
+        if isinstance(scopes, str):
+            scopes = [item.strip() for item in re.split(r"[,|]", scopes) if item.strip()]
+        if (not isinstance(scopes, list) or not scopes
+                or not all(isinstance(x, str) for x in scopes)):
+            raise LineError("'consent' must be scopes such as record_report|share:wij_team")
+        how = how or "conversation"
+        content = repr((CONSENT, how, when, scopes, note))
+        return Line(number, case_id, bsn, workflow, "consent_granted", at,
+                    {CONSENT_FIELD: scopes}, note, line_id=line_id, content=content,
+                    kind=CONSENT, how=how)
+    raise LineError("no trigger given (or a 'consent', or a 'task_outcome' with 'task_kind')")
 
 
 def read_lines(path: Path, engine: Engine) -> Iterator[tuple[int, Line | str]]:
@@ -288,10 +336,11 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
         raise InputFileError(f"{path}: the header cannot be read: {_csv_problem(exc)}") from None
     if _BAD_BYTES.search("".join(header)):  # the fields are checked line by line below
         raise InputFileError(f"{path}: the header is not UTF-8; save the file as UTF-8")
-    if "trigger" not in header:
+    if not {"trigger", CONSENT_FIELD, "task_outcome"} & set(header):
         raise InputFileError(
             f"{path}: the header has no 'trigger' column; columns are case (or bsn and "
-            "workflow), trigger, at, note and the data fields"
+            "workflow), trigger, at, note and the data fields (and consent, consent_how, "
+            "task_kind, task_outcome for lines without a trigger)"
         )
     while True:
         try:
@@ -326,16 +375,19 @@ def _csv_problem(exc: csv.Error) -> str:
 
 
 def apply_file(engine: Engine, path: Path, actor: str, dry_run: bool = False,
-               progress: Callable[[int], None] | None = None) -> ApplySummary:
-    """Apply every line of the file; return what was applied and what failed, by line."""
-    return apply_lines(engine, read_lines(path, engine), actor, dry_run, progress, path.name)
+               progress: Callable[[int], None] | None = None,
+               history: bool = False) -> ApplySummary:
+    """Apply every line of the file; return what was applied and what failed, by line.
+    With history, no line queues a letter (the past is recorded, nobody is written to)."""
+    return apply_lines(engine, read_lines(path, engine), actor, dry_run, progress, path.name,
+                       history)
 
 
 def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: str,
                 dry_run: bool = False, progress: Callable[[int], None] | None = None,
-                name: str = "") -> ApplySummary:
+                name: str = "", history: bool = False) -> ApplySummary:
     """Apply lines in chunks; a line that is a text is a failure that was found reading it."""
-    summary = ApplySummary(file=name, dry_run=dry_run)
+    summary = ApplySummary(file=name, dry_run=dry_run, history=history)
     # A dry run stores nothing, so the ids it would have stored are remembered here.
     ids: dict[str, str] = {}
     chunk: list[Line] = []
@@ -409,16 +461,20 @@ def _apply_chunk(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
             raise
         applied = _apply_one_by_one(engine, lines, actor, dry_run, summary, ids)
     summary.applied += len(applied)
-    summary.by_trigger.update(step.trigger for step in applied)
+    summary.by_trigger.update(applied)
 
 
 def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
-                      summary: ApplySummary, ids: dict[str, str]) -> list[Step]:
+                      summary: ApplySummary, ids: dict[str, str]) -> list[str]:
+    """Apply a chunk in one transaction; return what each applied line did (its trigger, or
+    consent_granted, or the task's kind and outcome)."""
     failures: list[tuple[int, str]] = []
     already = 0
     marks: list[dict[str, Any]] = []
     remember: list[tuple[str, str]] = []  # ids of the lines applied in a dry run
-    steps: list[tuple[Step, str]] = []
+    steps: list[tuple[Step, str]] = []  # planned, not yet written
+    applied: list[str] = []
+    touched: set[int] = set()
     waves: dict[int, int] = {}
     refused: dict[int, str] = {}
     conn = engine.db.connect()
@@ -475,27 +531,48 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                     failures.append((line.number, f"id {shown(line.line_id)} was applied "
                                      "before with other values; give each line its own id"))
                     continue
-            try:
-                step = engine.plan_step(engine.route_of(snap), snap, line.trigger, line.data,
-                                        line.at, line.note, ctx)
-            except CaseworkError as exc:
-                failures.append((line.number, f"case {cid}: {exc}"))
-                continue
-            except Exception as exc:  # no line may stop the others
-                why = _UNSTORABLE.format("checked", type(exc).__name__)
-                failures.append((line.number, f"case {cid}: {why}"))
-                continue
+            if line.kind != STEP:
+                # Consents and task outcomes write through their own core at once: the steps
+                # planned so far are written first, so everything lands in the file's order.
+                if steps:
+                    _write(engine, conn, steps, snapshots, start_version, entered)
+                    start_version.update({s.case_id: snapshots[s.case_id].version
+                                          for s, _ in steps})
+                    steps = []
+                try:
+                    _apply_other(engine, conn, ctx, line, snap, actor, summary.history)
+                except CaseworkError as exc:
+                    failures.append((line.number, f"case {cid}: {exc}"))
+                    continue
+                snap = snapshots[cid] = engine.load_case(conn, cid)
+                start_version[cid], entered[cid] = snap.version, snap.state_entered_at
+                seq = snap.version
+            else:
+                try:
+                    step = engine.plan_step(engine.route_of(snap), snap, line.trigger,
+                                            line.data, line.at, line.note, ctx,
+                                            letters=not summary.history)
+                except CaseworkError as exc:
+                    failures.append((line.number, f"case {cid}: {exc}"))
+                    continue
+                except Exception as exc:  # no line may stop the others
+                    why = _UNSTORABLE.format("checked", type(exc).__name__)
+                    failures.append((line.number, f"case {cid}: {why}"))
+                    continue
+                snap.state, snap.data, snap.version = step.dest, step.case_data, step.seq
+                snap.last_event_at = step.at
+                if step.dest != step.source:
+                    entered[cid] = step.at
+                steps.append((step, actor))
+                seq = step.seq
+            applied.append(line.trigger)
+            touched.add(cid)
             if ident is not None:
                 done[ident[0]] = ident[1]
                 marks.append({"key": ident[0], "digest": ident[1], "case_id": cid,
-                              "seq": step.seq})
+                              "seq": seq})
                 if line.line_id is not None:
                     remember.append(ident)
-            snap.state, snap.data, snap.version = step.dest, step.case_data, step.seq
-            snap.last_event_at = step.at
-            if step.dest != step.source:
-                entered[cid] = step.at
-            steps.append((step, actor))
             if line.wave is not None:
                 waves[cid] = line.wave
         if steps:
@@ -507,11 +584,10 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                 raise ConflictError("a line in this chunk was applied by another process") from None
         if waves:
             conn.execute(_SET_WAVE, [{"b_id": c, "b_wave": w} for c, w in waves.items()])
-        if steps and not dry_run:
+        if applied and not dry_run:
             from casework.access import log_access
 
-            log_access(conn, actor, "apply", sorted({s.case_id for s, _ in steps}),
-                       "case apply", engine.now())
+            log_access(conn, actor, "apply", sorted(touched), "case apply", engine.now())
         if dry_run:
             trans.rollback()
         else:
@@ -525,7 +601,30 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
     summary.already_applied += already
     if dry_run:
         ids.update(remember)
-    return [step for step, _ in steps]
+    return applied
+
+
+def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: CaseSnapshot,
+                 actor: str, history: bool) -> None:
+    """Record a consent or a task outcome line, as 'consent grant' and 'task done' do."""
+    if line.kind == CONSENT:
+        from casework.consents import grant_in
+        from casework.rules.consent import current_consents
+
+        scopes = line.data[CONSENT_FIELD]
+        grant_in(engine, conn, snap, actor, scopes, line.how or "conversation", line.at,
+                 line.note)
+        granted = current_consents(ctx, snap.participant_id)  # later lines see it
+        granted.update(dict.fromkeys(scopes, True))
+        return
+    from casework.tasks import finish_task, open_task_of
+
+    assert line.task_kind is not None and line.task_outcome is not None
+    task = open_task_of(conn, snap.id, line.task_kind)
+    if task is None:
+        raise InvalidData(f"no open task {shown(line.task_kind)} (see 'casework task list')")
+    finish_task(engine, conn, task, actor, line.task_outcome, line.data, line.at,
+                letters=not history, note=line.note)
 
 
 def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
@@ -549,16 +648,18 @@ def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
         stale = any(versions[cid] != snapshots[cid].version for cid in touched)
     if stale:
         raise ConflictError("a case in this chunk was changed by another process")
+    recorded = engine.recorded_now()
     try:
-        conn.execute(insert(Event.__table__), [event_row(step, who, now) for step, who in steps])
+        conn.execute(insert(Event.__table__),
+                     [event_row(step, who, recorded) for step, who in steps])
     except IntegrityError:
         raise ConflictError("a case in this chunk was changed by another process") from None
     write_effects(conn, [step for step, _ in steps], now)
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
-                      summary: ApplySummary, ids: dict[str, str]) -> list[Step]:
-    applied: list[Step] = []
+                      summary: ApplySummary, ids: dict[str, str]) -> list[str]:
+    applied: list[str] = []
     for line in lines:
         try:
             applied.extend(_apply_chunk_once(engine, [line], actor, dry_run, summary, ids))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -194,8 +195,10 @@ def case_triggers(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
             "triggers": result}
 
 
-def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[str, Any]:
-    """Assign a case to an active staff member; the change is an event in the timeline."""
+def assign_case(engine: Engine, actor: str, case_id: int, worker: str,
+                at: datetime | None = None) -> dict[str, Any]:
+    """Assign a case to an active staff member; the change is an event in the timeline
+    (dated at, a past moment, or now)."""
     authorize(engine, actor, "case.assign")
     with engine.db.begin() as conn:
         staff = conn.execute(select(Staff.active).where(Staff.name == worker)).first()
@@ -209,7 +212,8 @@ def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[s
         case = engine.load_case_for(conn, case_id, actor)
         previous = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar_one()
         engine.record_event(conn, case, actor, "assign",
-                            {"assigned_to": worker, "previous": previous}, assigned_to=worker)
+                            {"assigned_to": worker, "previous": previous}, at=at,
+                            assigned_to=worker)
         # Open work for people on the case follows it to the new worker.
         conn.execute(
             update(Task).where(Task.case_id == case_id, Task.status == "open",
@@ -222,14 +226,17 @@ def assign_case(engine: Engine, actor: str, case_id: int, worker: str) -> dict[s
 FLAGS = ("moved", "deceased")
 
 
-def flag_person(engine: Engine, actor: str, case_id: int, flag: str) -> dict[str, Any]:
+def flag_person(engine: Engine, actor: str, case_id: int, flag: str,
+                at: datetime | None = None) -> dict[str, Any]:
     """Flag the person of a case as moved or deceased ('none' clears it): they are kept out of
-    every wave from now on; the change is an event in the timeline."""
+    every wave from now on; the change is an event in the timeline (dated at, or now)."""
     authorize(engine, actor, "case.write")
     if flag not in (*FLAGS, "none"):
         raise InvalidData(f"flag {shown(flag)} must be one of {', '.join(FLAGS)} or none")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
+        # Checked before anything changes; without --at the event is dated now.
+        moment = engine.now() if at is None else engine.moment(at, case)
         value = None if flag == "none" else flag
         conn.execute(update(Participant).where(Participant.id == case.participant_id)
                      .values(flag=value))
@@ -249,11 +256,11 @@ def flag_person(engine: Engine, actor: str, case_id: int, flag: str) -> dict[str
                 .where(person_cases, Case.excluded.in_(FLAGS))
             ).all():
                 route = engine.registry.get(workflow_id, version)
-                today = engine.now().astimezone(engine.tz).date()
+                today = moment.astimezone(engine.tz).date()
                 reason = engine.rules.exclusion(values, route, today, engine.settings)
                 changed += conn.execute(update(Case).where(Case.id == other_id)
                                         .values(excluded=reason)).rowcount
-        engine.record_event(conn, case, actor, "flag", {"flag": value})
+        engine.record_event(conn, case, actor, "flag", {"flag": value}, at=at)
     return {"case_id": case_id, "flag": value, "cases_changed": changed}
 
 
@@ -261,7 +268,8 @@ CORRECTION = "correct_report"
 
 
 def correct_report(engine: Engine, actor: str, case_id: int, corrections: dict[str, str],
-                   note: str | None = None, resend: bool = False) -> dict[str, Any]:
+                   note: str | None = None, resend: bool = False,
+                   at: datetime | None = None) -> dict[str, Any]:
     """Record the person's corrections to their conversation report: an event holding the
     corrected themes (the original event is kept as it was), the case's report updated, and
     the report letter sent again when asked. An empty text removes a theme (the person may
@@ -295,7 +303,7 @@ def correct_report(engine: Engine, actor: str, case_id: int, corrections: dict[s
         data = {**case.data, "themes": themes}
         engine.record_event(conn, case, actor, CORRECTION,
                             {"themes": {k: v.strip() for k, v in corrections.items()},
-                             "resend": resend}, note)
+                             "resend": resend}, note, at=at)
         conn.execute(update(Case).where(Case.id == case_id).values(data=data))
         case.data = data
         letter = None

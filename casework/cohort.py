@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -251,9 +251,14 @@ def import_cohort(
     engine: Engine, path: Path, workflow_id: str, actor: str,
     rejects_path: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    at: datetime | None = None,
 ) -> ImportSummary:
-    """Import a cohort file into a route; return the summary (rejects listed by row)."""
+    """Import a cohort file into a route; return the summary (rejects listed by row).
+
+    at is the moment of selection (a past season), default now: the cases open then, and
+    rows and exclusions are checked as of its day."""
     route = engine.registry.get(workflow_id)
+    selected = engine.moment(at)
     header, delimiter, rows = read_rows(path)
     names = [_normalise(h) for h in header]
     missing = [c for c in REQUIRED if c not in names]
@@ -272,7 +277,7 @@ def import_cohort(
     summary = ImportSummary(file=path.name, workflow=route.id)
     summary.ignored_columns = [h for h, n in zip(header, names, strict=True) if n not in COLUMNS]
     total = max(_count_lines(path) - 1, 0)
-    today = engine.now().astimezone(engine.tz).date()
+    today = selected.astimezone(engine.tz).date()
     seen: dict[int, int] = {}
     batch: list[dict[str, Any]] = []
     exclusions: dict[str, str] = {}
@@ -316,14 +321,14 @@ def import_cohort(
                 exclusions[values["bsn"]] = reason
             if len(batch) >= batch_size:
                 _store_batch(engine, route.id, route.version, route.initial, batch, actor,
-                             path.name, summary, exclusions)
+                             path.name, summary, exclusions, selected)
                 batch = []
                 exclusions = {}
                 if progress:
                     progress(summary.read, total)
         if batch:
             _store_batch(engine, route.id, route.version, route.initial, batch, actor,
-                         path.name, summary, exclusions)
+                         path.name, summary, exclusions, selected)
         if progress:
             progress(summary.read, total)
         rejects.finish()
@@ -374,12 +379,14 @@ class RejectsFile:
 
 def _store_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                  batch: list[dict[str, Any]], actor: str, filename: str,
-                 summary: ImportSummary, exclusions: dict[str, str]) -> None:
+                 summary: ImportSummary, exclusions: dict[str, str],
+                 selected: datetime) -> None:
     """Write one batch in one transaction; retried once when another import raced us."""
     for attempt in (1, 2):
         try:
             imported, present, excluded = _write_batch(
-                engine, workflow_id, version, initial, batch, actor, filename, exclusions)
+                engine, workflow_id, version, initial, batch, actor, filename, exclusions,
+                selected)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -392,19 +399,19 @@ def _store_batch(engine: Engine, workflow_id: str, version: int, initial: str,
 
 def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                  batch: list[dict[str, Any]], actor: str, filename: str,
-                 exclusions: dict[str, str]) -> tuple[int, int, list[str]]:
-    """Store new people, then open a case for everyone in the batch without one on this route.
+                 exclusions: dict[str, str], selected: datetime) -> tuple[int, int, list[str]]:
+    """Store new people, then open a case for everyone in the batch without one on this route,
+    all dated at the moment of selection.
 
     Cases and their opening events are made with INSERT ... SELECT so the database does the
     per-row work; the batch's BSNs are the only per-row parameters.
     """
-    now = engine.now()
     bsns = [values["bsn"] for values in batch]
     with engine.db.begin() as conn:
         existing = set(conn.execute(
             select(Participant.bsn).where(Participant.bsn.in_(bsns))
         ).scalars())
-        new_people = [dict(v, created_at=now) for v in batch if v["bsn"] not in existing]
+        new_people = [dict(v, created_at=selected) for v in batch if v["bsn"] not in existing]
         if new_people:
             conn.execute(insert(Participant), new_people)
         has_case = (
@@ -412,7 +419,7 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
             .where(Case.participant_id == Participant.id, Case.workflow_id == workflow_id)
             .exists()
         )
-        moment = literal(now, UTCDateTime())
+        moment = literal(selected, UTCDateTime())
         people = (
             select(
                 Participant.id, literal(workflow_id), literal(version), literal(initial),
@@ -441,8 +448,9 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                 excluded = [mark["b_reason"] for mark in marks]
         case_ids = [cid for cid, _ in case_ids]
         if case_ids:
+            recorded = literal(engine.recorded_now(), UTCDateTime())
             opening = select(
-                Case.id, literal(1), moment, moment, literal(actor), literal("open"),
+                Case.id, literal(1), moment, recorded, literal(actor), literal("open"),
                 literal(initial),
                 literal({"source": "cohort import", "file": filename}, JSONType),
             ).where(Case.id.in_(case_ids))

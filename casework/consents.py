@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from casework.access import log_access
-from casework.engine import Engine, cancel_pending_letters
+from casework.engine import CaseSnapshot, Engine, cancel_pending_letters
 from casework.errors import InvalidData
 from casework.models import Case, Consent, Referral, Task
 from casework.permissions import authorize
@@ -41,28 +41,46 @@ def _check(engine: Engine, route: Route, scope: str, how: str) -> None:
 
 def grant_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str,
                   at: datetime | None = None) -> dict[str, Any]:
-    """Record that the person gave consent for scope; shown in the case's timeline."""
+    """Record that the person gave consent for scope (at a past moment, or now); shown in the
+    case's timeline."""
     authorize(engine, actor, "case.write")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
-        _check(engine, engine.route_of(case), scope, how)
-        moment = engine.record_event(conn, case, actor, "consent_granted",
-                                     {"scope": scope, "how": how})
-        conn.execute(insert(Consent).values(
-            participant_id=case.participant_id, case_id=case_id, scope=scope, granted=True,
-            method=how, recorded_by=actor, at=at or moment,
-        ))
+        grant_in(engine, conn, case, actor, [scope], how, at)
     return {"case_id": case_id, "scope": scope, "granted": True, "how": how}
+
+
+def grant_in(engine: Engine, conn: Connection, case: CaseSnapshot, actor: str,
+             scopes: list[str], how: str, at: datetime | None = None,
+             note: str | None = None) -> datetime:
+    """Record consent for each scope in the caller's transaction (one event per scope), after
+    checking all of them; the caller has authorized the actor for the case. Return the
+    moment."""
+    route = engine.route_of(case)
+    for scope in scopes:
+        _check(engine, route, scope, how)
+    moment = engine.now()
+    for scope in scopes:  # the first event checks at; nothing was written before it
+        moment = engine.record_event(conn, case, actor, "consent_granted",
+                                     {"scope": scope, "how": how}, note, at=at)
+        conn.execute(insert(Consent).values(
+            participant_id=case.participant_id, case_id=case.id, scope=scope, granted=True,
+            method=how, recorded_by=actor, at=moment,
+        ))
+    return moment
 
 
 def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str,
                      at: datetime | None = None) -> dict[str, Any]:
-    """Record a withdrawal and cancel what is pending under that consent; return the counts."""
+    """Record a withdrawal (at a past moment, or now) and cancel what is pending under that
+    consent; return the counts."""
     authorize(engine, actor, "case.write")
     cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         _check(engine, engine.route_of(case), scope, how)
+        # Checked before anything is cancelled; without --at it is now.
+        moment = engine.now() if at is None else engine.moment(at, case)
         if scope.startswith("share:"):
             partner = scope.split(":", 1)[1]
             person_cases = select(Case.id).where(Case.participant_id == case.participant_id)
@@ -71,7 +89,7 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
                 .where(Referral.case_id.in_(person_cases), Referral.partner == partner,
                        Referral.status == "sent")
             ).all()
-            now = engine.now()
+            now = moment
             if pending:
                 conn.execute(update(Referral).where(Referral.id.in_([r.id for r in pending]))
                              .values(status="withdrawn", updated_at=now))
@@ -92,11 +110,12 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
                 ).rowcount
                 cancelled["letters"] = cancel_pending_letters(conn, cases, "verwijzing",
                                                               partner)
-        engine.record_event(conn, case, actor, "consent_withdrawn",
-                            {"scope": scope, "how": how, "cancelled": cancelled})
+        moment = engine.record_event(conn, case, actor, "consent_withdrawn",
+                                     {"scope": scope, "how": how, "cancelled": cancelled},
+                                     at=at)
         conn.execute(insert(Consent).values(
             participant_id=case.participant_id, case_id=case_id, scope=scope, granted=False,
-            method=how, recorded_by=actor, at=at or engine.now(),
+            method=how, recorded_by=actor, at=moment,
         ))
     return {"case_id": case_id, "scope": scope, "granted": False, "how": how,
             "cancelled": cancelled}

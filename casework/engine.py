@@ -46,6 +46,10 @@ from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
 
 _EVENTS = Event.__table__
 
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
 # Clocks differ a little between machines; a moment this far ahead still counts as "now".
 FUTURE_TOLERANCE = timedelta(minutes=2)
 
@@ -139,12 +143,18 @@ class Engine:
     """The casework core, used alike by the CLI, the scheduler and the tests."""
 
     def __init__(self, settings: Settings, db: SAEngine, registry: Registry | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 recording_clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
         self.db = with_chain_key(db, settings)  # [audit] key_file; never logged
         self._registry = registry
         self._rules: Rules | None = None
-        self.clock = clock or (lambda: datetime.now(UTC))
+        # "now" for what happens (steps, due dates, letters); a training database's --clock
+        # replaces it after the engine is made.
+        self.clock = clock or _wall_clock
+        # When an event is written down (recorded_at): the real time, also under --clock and
+        # --at; an engine made with one clock (tests) uses it for both.
+        self.recording_clock = recording_clock or clock or _wall_clock
         # People acting through this engine, with what they may see (casework.permissions).
         self.access: dict[str, Any] = {}
 
@@ -185,6 +195,32 @@ class Engine:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def recorded_now(self) -> datetime:
+        """Return the moment to store as an event's recorded_at: when it was written down."""
+        return self.recording_clock()
+
+    def moment(self, at: datetime | None, case: CaseSnapshot | None = None) -> datetime:
+        """Return when something happened: at (a past moment, given with --at or in an apply
+        line) or now. InvalidData when at lies in the future, or before the case's last
+        event: events of a case are recorded in the order they happened."""
+        now = self.now()
+        moment = now if at is None else at
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.tz)
+        if moment > now + FUTURE_TOLERANCE:
+            raise InvalidData(
+                f"the moment {moment.astimezone(self.tz):%Y-%m-%d %H:%M} lies in the future; "
+                "record what happened only once it has happened"
+            )
+        if case is not None and moment < case.last_event_at:
+            raise InvalidData(
+                f"the moment {moment.astimezone(self.tz):%Y-%m-%d %H:%M} is before case "
+                f"{case.id}'s last event "
+                f"({case.last_event_at.astimezone(self.tz):%Y-%m-%d %H:%M}); "
+                "record events in the order they happened"
+            )
+        return moment
 
     @cached_property
     def training(self) -> bool:
@@ -251,35 +287,23 @@ class Engine:
 
     def plan_step(self, route: Route, case: CaseSnapshot, trigger: str,
                   raw: Mapping[str, Any], at: datetime | None = None,
-                  note: str | None = None, ctx: RuleContext | None = None) -> Step:
+                  note: str | None = None, ctx: RuleContext | None = None,
+                  letters: bool = True) -> Step:
         """Return the checked step for trigger on case; raise a CaseworkError when it cannot.
 
         The route's rules check the step with its data (ctx gives them the transaction) and
-        may add effects to it once it is allowed."""
+        may add effects to it once it is allowed. With letters False (history being loaded)
+        the step queues no letter: nobody is written to about the past."""
         if ctx is None:
             with self.db.connect() as conn:
-                return self.plan_step(route, case, trigger, raw, at, note, self.context(conn))
+                return self.plan_step(route, case, trigger, raw, at, note, self.context(conn),
+                                      letters)
         why = self._route_blocks(route, case, trigger)
         if why:
             raise TransitionNotAllowed(why)
         transition = route.transition(trigger, case.state)
         assert transition is not None
-        now = self.now()
-        moment = now if at is None else at
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.tz)
-        if moment > now + FUTURE_TOLERANCE:
-            raise InvalidData(
-                f"the moment {moment.astimezone(self.tz):%Y-%m-%d %H:%M} lies in the future; "
-                "record what happened only once it has happened"
-            )
-        if moment < case.last_event_at:
-            raise InvalidData(
-                f"the moment {moment.astimezone(self.tz):%Y-%m-%d %H:%M} is before case "
-                f"{case.id}'s last event "
-                f"({case.last_event_at.astimezone(self.tz):%Y-%m-%d %H:%M}); "
-                "record events in the order they happened"
-            )
+        moment = self.moment(at, case)
         data = self.check_data(route, transition, raw)
         problem = unclean(note or "", multiline=True)
         if problem:
@@ -339,6 +363,8 @@ class Engine:
             route.states[dest].letter if dest != case.state else None)
         if template and data.get("reason") in transition.no_letter_for:
             template = None  # no letter to someone who died or moved away
+        if not letters:
+            template = None
         if template:
             step.effects.append(("letter", self.letter_row(route, case, step, template)))
         if closed:
@@ -391,10 +417,10 @@ class Engine:
                 f"(now in state '{current.state if current else '?'}'); look at it again "
                 f"with 'casework case show {step.case_id}' and retry"
             )
-        now = self.now()
         step.actor = actor
-        conn.execute(insert(_EVENTS), [event_row(step, actor, recorded_at or now)])
-        write_effects(conn, [step], now)
+        conn.execute(insert(_EVENTS),
+                     [event_row(step, actor, recorded_at or self.recorded_now())])
+        write_effects(conn, [step], self.now())
 
     def letter_row(self, route: Route, case: CaseSnapshot, step: Step | None,
                    template: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -411,11 +437,12 @@ class Engine:
 
     def record_event(self, conn: Connection, case: CaseSnapshot, actor: str, trigger: str,
                      data: dict[str, Any], note: str | None = None,
-                     to_state: str | None = None, **case_values: Any) -> datetime:
+                     to_state: str | None = None, at: datetime | None = None,
+                     **case_values: Any) -> datetime:
         """Append an event that is not a transition (assign, consent, flag) to the timeline,
-        with an optimistic version check; case_values are set on the case too."""
-        now = self.now()
-        at = max(now, case.last_event_at)
+        with an optimistic version check; case_values are set on the case too. Dated at
+        (checked as a step's --at is) or now; return the moment."""
+        at = max(self.now(), case.last_event_at) if at is None else self.moment(at, case)
         result = conn.execute(
             update(Case.__table__)
             .where(Case.__table__.c.id == case.id, Case.__table__.c.version == case.version)
@@ -425,7 +452,8 @@ class Engine:
             raise ConflictError(f"case {case.id} was changed by someone else; look again and "
                                 "retry")
         conn.execute(insert(_EVENTS).values(
-            case_id=case.id, seq=case.version + 1, at=at, recorded_at=now, actor=actor,
+            case_id=case.id, seq=case.version + 1, at=at, recorded_at=self.recorded_now(),
+            actor=actor,
             trigger=trigger, from_state=case.state, to_state=to_state or case.state, data=data,
             note=note, reason=None,
         ))
@@ -435,8 +463,10 @@ class Engine:
 
     def advance(self, case_id: int, trigger: str, actor: str,
                 data: Mapping[str, Any] | None = None, at: datetime | None = None,
-                note: str | None = None, expected_version: int | None = None) -> Step:
-        """Move a case along its route: check, transition, event and effects in one transaction."""
+                note: str | None = None, expected_version: int | None = None,
+                letters: bool = True) -> Step:
+        """Move a case along its route: check, transition, event and effects in one transaction
+        (letters False: history, no letter queued)."""
         from casework.access import log_access
         from casework.permissions import authorize, check_cases
 
@@ -444,14 +474,15 @@ class Engine:
             authorize(self, actor, "case.write", conn)
             check_cases(self, conn, actor, [case_id])
             step = self.advance_in(conn, case_id, trigger, actor, data, at, note,
-                                   expected_version)
+                                   expected_version, letters)
             project = conn.execute(select(Case.workflow_id).where(Case.id == case_id)).scalar()
             log_access(conn, actor, "advance", [case_id], f"project {project}", self.now())
             return step
 
     def advance_in(self, conn: Connection, case_id: int, trigger: str, actor: str,
                    data: Mapping[str, Any] | None = None, at: datetime | None = None,
-                   note: str | None = None, expected_version: int | None = None) -> Step:
+                   note: str | None = None, expected_version: int | None = None,
+                   letters: bool = True) -> Step:
         """Advance inside the caller's transaction (the daily run, task done)."""
         case = self.load_case(conn, case_id)
         if expected_version is not None and case.version != expected_version:
@@ -460,7 +491,7 @@ class Engine:
                 "someone else changed it; look again and retry"
             )
         step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note,
-                              self.context(conn))
+                              self.context(conn), letters)
         self.write_step(conn, step, actor, case)
         return step
 
@@ -628,15 +659,16 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                 scope = payload["scope"]
                 if not step.fresh:
                     cancels.setdefault((step.case_id, scope), {
-                        "b_case": step.case_id, "b_now": now,
+                        "b_case": step.case_id, "b_now": step.at,
                         "b_scope": "case" if scope == "all" else "state",
                     })
                 for row in pending_tasks.get(step.case_id, []):
                     if row["status"] == "open" and (scope == "all" or row["scope"] == "state"):
                         row["status"] = "cancelled"
-                        row["done_at"] = now
+                        row["done_at"] = step.at
             elif kind == "task":
-                row = dict(payload, created_at=now)
+                # Dated by the step, so a work list as of a past day shows the work then.
+                row = dict(payload, created_at=step.at)
                 new_tasks.append(row)
                 pending_tasks.setdefault(step.case_id, []).append(row)
             elif kind == "cancel_letters":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -32,9 +33,10 @@ def _check_clean(person: dict[str, str], source: str | None, note: str | None) -
 
 
 def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, str],
-              source: str | None = None, note: str | None = None) -> dict[str, Any]:
+              source: str | None = None, note: str | None = None,
+              at: datetime | None = None) -> dict[str, Any]:
     """Open a case on the newest version of a route for one person (known by BSN, or new
-    with the details given); return the case.
+    with the details given); return the case. Opened at (a past moment) or now.
 
     A route with a ``source`` field needs the source of the signal. A person with an open
     case on the route is refused; after a closed one a new case may open (people come back).
@@ -57,7 +59,7 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
             raise InvalidData(f"--source: {exc}") from None
     elif source:
         data[SOURCE_FIELD] = source.strip()
-    now = engine.now()
+    now = engine.moment(at)
     try:
         bsn = normalise_bsn(person.get("bsn", ""))
     except RowError as exc:
@@ -104,11 +106,12 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
             last_event_at=now, version=1, assigned_to=owns_new_case(engine, actor),
         ).returning(Case.id)).scalar_one()
         conn.execute(insert(Event).values(
-            case_id=case_id, seq=1, at=now, recorded_at=now, actor=actor, trigger="open",
+            case_id=case_id, seq=1, at=now, recorded_at=engine.recorded_now(), actor=actor,
+            trigger="open",
             from_state=None, to_state=route.initial,
             data={"opened_by": "case open", **data}, note=note, reason=None,
         ))
-        log_access(conn, actor, "case open", [case_id], route.id, now)
+        log_access(conn, actor, "case open", [case_id], route.id, engine.now())
     return {"id": case_id, "workflow": route.id, "workflow_version": route.version,
             "state": route.initial, "new_person": known is None, **data}
 

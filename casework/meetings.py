@@ -5,7 +5,7 @@ with that step; one who cannot take it is recorded as present and the reason is 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -61,12 +61,13 @@ def list_meetings(engine: Engine, since: date | None = None) -> list[dict[str, A
 
 
 def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
-           employer_names: list[str]) -> dict[str, Any]:
-    """Record who attended; candidates at a Meedoenplein take the attend step when they can."""
+           employer_names: list[str], at: datetime | None = None) -> dict[str, Any]:
+    """Record who attended (at a past moment, or now); candidates at a Meedoenplein take the
+    attend step when they can."""
     authorize(engine, actor, "case.write")
     if not case_ids and not employer_names:
         raise InvalidData("say who attended: --case ID and/or --employer NAME")
-    now = engine.now()
+    now = engine.moment(at)
     report: dict[str, Any] = {"meeting": meeting_id, "candidates": [], "employers": []}
     with engine.db.begin() as conn:
         meeting = conn.execute(select(Meeting).where(Meeting.id == meeting_id)).first()
@@ -79,6 +80,9 @@ def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
         from casework.permissions import check_cases
 
         check_cases(engine, conn, actor, case_ids)
+        if at is not None:  # a past moment fits every candidate's timeline, or nothing is kept
+            for case_id in case_ids:
+                engine.moment(at, engine.load_case(conn, case_id))
         present = set(conn.execute(select(MeetingAttendance.case_id).where(
             MeetingAttendance.meeting_id == meeting_id,
             MeetingAttendance.case_id.in_(case_ids))).scalars())
@@ -91,7 +95,7 @@ def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
             conn.execute(insert(MeetingAttendance).values(
                 meeting_id=meeting_id, case_id=case_id, recorded_by=actor, at=now))
             if meeting.kind == "meedoenplein":
-                entry.update(_advance(engine, conn, case_id, meeting_id, actor))
+                entry.update(_advance(engine, conn, case_id, meeting_id, actor, at))
             report["candidates"].append(entry)
         known = set(conn.execute(select(MeetingAttendance.employer_id).where(
             MeetingAttendance.meeting_id == meeting_id,
@@ -106,19 +110,21 @@ def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
                 select(Employer.name).where(Employer.id == employer_id)).scalar_one()
                 or name)
         if case_ids:
-            log_access(conn, actor, "event attend", case_ids, f"meeting {meeting_id}", now)
+            log_access(conn, actor, "event attend", case_ids, f"meeting {meeting_id}",
+                       engine.now())
     return report
 
 
 def _advance(engine: Engine, conn: Any, case_id: int, meeting_id: int,
-             actor: str) -> dict[str, Any]:
+             actor: str, at: datetime | None = None) -> dict[str, Any]:
     case = engine.load_case(conn, case_id)
     route = engine.route_of(case)
     if route.transition(ATTEND_TRIGGER, case.state) is None:
         return {"why_not": f"'{ATTEND_TRIGGER}' is not a step from state '{case.state}' "
                            f"on route '{case.workflow_id}'"}
     try:  # a step is checked in full before anything of it is written
-        step = engine.advance_in(conn, case_id, ATTEND_TRIGGER, actor, {"meeting": meeting_id})
+        step = engine.advance_in(conn, case_id, ATTEND_TRIGGER, actor, {"meeting": meeting_id},
+                                 at)
     except CaseworkError as exc:
         return {"why_not": str(exc)}
     return {"advanced": True, "from": step.source, "to": step.dest}

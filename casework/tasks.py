@@ -101,12 +101,11 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
 
 
 def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
-                  data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Finish a task with its outcome; return what happened (next round, case transition)."""
+                  data: dict[str, Any] | None = None, at: datetime | None = None,
+                  letters: bool = True) -> dict[str, Any]:
+    """Finish a task with its outcome (at a past moment, or now); return what happened (next
+    round, case transition). With letters False (history) no letter is queued."""
     authorize(engine, actor, "case.write")
-    if outcome not in OUTCOMES:
-        raise InvalidData(f"outcome {shown(outcome)} is not one of {', '.join(OUTCOMES)}")
-    data = dict(data or {})
     with engine.db.begin() as conn:
         task = conn.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()
         if task is None:
@@ -117,85 +116,113 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
         from casework.permissions import check_cases
 
         check_cases(engine, conn, actor, [task.case_id])
-        if task.status != "open":
-            raise InvalidData(f"task {task_id} is already {task.status}; nothing to do")
-        spec: dict[str, Any] = task.spec or {}
-        if outcome == "done" and task.kind.endswith("_call"):
-            raise InvalidData(f"task {task_id} is a call: finish it with --outcome reached, "
-                              "not_reached or wrong_number")
-        result: dict[str, Any] = {"outcome": outcome}
-        report: dict[str, Any] = {"task": task_id, "kind": task.kind, "case_id": task.case_id,
-                                  "outcome": outcome, "round": task.round,
-                                  "next_round": None, "transition": None, "letter": None}
-        now = engine.now()
-        outcomes: dict[str, Any] = spec.get("outcomes") or {}
-        trigger: str | None = None
-        trigger_data: dict[str, Any] = {}
-        if outcome == "reached" and outcomes:
-            chosen = data.pop("result", None)
-            if chosen not in outcomes:
-                raise InvalidData(
-                    f"a reached {task.kind} needs --set result=... : one of "
-                    f"{', '.join(outcomes)}"
-                )
-            result["result"] = chosen
-            trigger = outcomes[chosen]["trigger"]
-            trigger_data = {**outcomes[chosen].get("data", {}), **data}
-        elif data:
+        return finish_task(engine, conn, task, actor, outcome, data, at, letters)
+
+
+def open_task_of(conn: Connection, case_id: int, kind: str) -> Any:
+    """Return the case's open task of that kind for people (the one due first), or None."""
+    return conn.execute(
+        select(_TASKS).where(_TASKS.c.case_id == case_id, _TASKS.c.kind == kind,
+                             _TASKS.c.status == "open", _TASKS.c.performer == "staff")
+        .order_by(_TASKS.c.due, _TASKS.c.id).limit(1)
+    ).first()
+
+
+def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome: str,
+                data: dict[str, Any] | None = None, at: datetime | None = None,
+                letters: bool = True, note: str | None = None) -> dict[str, Any]:
+    """Finish a task row in the caller's transaction (the caller has authorized the actor for
+    its case): everything is checked before anything is written, so a refusal leaves the
+    transaction as it was."""
+    task_id = task.id
+    if outcome not in OUTCOMES:
+        raise InvalidData(f"outcome {shown(outcome)} is not one of {', '.join(OUTCOMES)}")
+    data = dict(data or {})
+    if task.status != "open":
+        raise InvalidData(f"task {task_id} is already {task.status}; nothing to do")
+    spec: dict[str, Any] = task.spec or {}
+    if outcome == "done" and task.kind.endswith("_call"):
+        raise InvalidData(f"task {task_id} is a call: finish it with --outcome reached, "
+                          "not_reached or wrong_number")
+    result: dict[str, Any] = {"outcome": outcome}
+    report: dict[str, Any] = {"task": task_id, "kind": task.kind, "case_id": task.case_id,
+                              "outcome": outcome, "round": task.round,
+                              "next_round": None, "transition": None, "letter": None}
+    case = engine.load_case(conn, task.case_id)
+    # The moment it was done: checked like a step's --at (not before the case's last event).
+    now = engine.now() if at is None else engine.moment(at, case)
+    outcomes: dict[str, Any] = spec.get("outcomes") or {}
+    trigger: str | None = None
+    trigger_data: dict[str, Any] = {}
+    if outcome == "reached" and outcomes:
+        chosen = data.pop("result", None)
+        if chosen not in outcomes:
             raise InvalidData(
-                f"--set is only for a reached call with outcomes; {task.kind} with outcome "
-                f"{outcome} takes no data"
+                f"a reached {task.kind} needs --set result=... : one of "
+                f"{', '.join(outcomes)}"
             )
-        next_due: date | None = None
-        if outcome in ("not_reached", "wrong_number") and not data:
-            rounds = int(spec.get("rounds", 1))
-            if task.round < rounds:
-                next_due = next_round_due(engine, spec, now, task.due)
-            elif spec.get("expire"):
-                trigger = spec["expire"]
-                trigger_data = dict(spec.get("expire_data") or {})
-                result["expired"] = True
-        if spec.get("repeat") and next_due is None:
-            # Recurring work: the next one, unless the series has run its time.
-            following = shift(max(now.astimezone(engine.tz).date(), task.due),
-                              parse_duration(spec["repeat"]), True,
-                              spec.get("calendar") == "workdays")
-            if not spec.get("until") or following <= date.fromisoformat(spec["until"]):
-                next_due = following
-            else:
-                report["series_ended"] = True
-        # Claim first: of two people finishing the same task, one gets the rowcount.
-        finished = conn.execute(
-            update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
-            .values(status="done", result=result, done_at=now, done_by=actor)
+        result["result"] = chosen
+        trigger = outcomes[chosen]["trigger"]
+        trigger_data = {**outcomes[chosen].get("data", {}), **data}
+    elif data:
+        raise InvalidData(
+            f"--set is only for a reached call with outcomes; {task.kind} with outcome "
+            f"{outcome} takes no data"
         )
-        if finished.rowcount != 1:
-            raise InvalidData(f"task {task_id} was finished by someone else just now")
-        if next_due is not None:
-            conn.execute(insert(_TASKS).values(_next_round_row(task, next_due, now)))
-            report["next_round"] = {"round": task.round + 1, "due": next_due.isoformat()}
-        if task.kind == "address_check" and spec.get("letter") and outcome == "done":
-            # The address is fixed: the held letter goes back into the queue.
-            conn.execute(update(Letter.__table__).where(
-                Letter.__table__.c.id == spec["letter"],
-                Letter.__table__.c.status == "held").values(status="queued", reason=None))
-            report["letter"] = "requeued"
-        template = (spec.get("letters") or {}).get(outcome)
-        if template:
-            case = engine.load_case(conn, task.case_id)
-            row = engine.letter_row(engine.route_of(case), case, None, template,
-                                    {"task_kind": task.kind, "round": task.round})
-            conn.execute(insert(Letter.__table__).values({**row, "created_at": now}))
-            report["letter"] = template
-        if trigger:
-            try:
-                step = engine.advance_in(conn, task.case_id, trigger, actor, trigger_data,
-                                         note=f"{task.kind} round {task.round}: {outcome}")
-            except CaseworkError as exc:
-                raise InvalidData(f"task {task_id}: {exc}") from None
-            report["transition"] = {"trigger": trigger, "from": step.source, "to": step.dest,
-                                    "closed": step.closed, "close_reason": step.close_reason}
-        log_access(conn, actor, "task done", [task.case_id], f"task {task.kind}", now)
+    next_due: date | None = None
+    if outcome in ("not_reached", "wrong_number") and not data:
+        rounds = int(spec.get("rounds", 1))
+        if task.round < rounds:
+            next_due = next_round_due(engine, spec, now, task.due)
+        elif spec.get("expire"):
+            trigger = spec["expire"]
+            trigger_data = dict(spec.get("expire_data") or {})
+            result["expired"] = True
+    if spec.get("repeat") and next_due is None:
+        # Recurring work: the next one, unless the series has run its time.
+        following = shift(max(now.astimezone(engine.tz).date(), task.due),
+                          parse_duration(spec["repeat"]), True,
+                          spec.get("calendar") == "workdays")
+        if not spec.get("until") or following <= date.fromisoformat(spec["until"]):
+            next_due = following
+        else:
+            report["series_ended"] = True
+    step = None
+    if trigger:
+        why = f"{task.kind} round {task.round}: {outcome}"
+        try:
+            step = engine.plan_step(engine.route_of(case), case, trigger, trigger_data, at,
+                                    f"{why}; {note}" if note else why,
+                                    engine.context(conn), letters)
+        except CaseworkError as exc:
+            raise InvalidData(f"task {task_id}: {exc}") from None
+    # Claim first: of two people finishing the same task, one gets the rowcount.
+    finished = conn.execute(
+        update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
+        .values(status="done", result=result, done_at=now, done_by=actor)
+    )
+    if finished.rowcount != 1:
+        raise InvalidData(f"task {task_id} was finished by someone else just now")
+    if next_due is not None:
+        conn.execute(insert(_TASKS).values(_next_round_row(task, next_due, now)))
+        report["next_round"] = {"round": task.round + 1, "due": next_due.isoformat()}
+    if task.kind == "address_check" and spec.get("letter") and outcome == "done":
+        # The address is fixed: the held letter goes back into the queue.
+        conn.execute(update(Letter.__table__).where(
+            Letter.__table__.c.id == spec["letter"],
+            Letter.__table__.c.status == "held").values(status="queued", reason=None))
+        report["letter"] = "requeued"
+    template = (spec.get("letters") or {}).get(outcome) if letters else None
+    if template:
+        row = engine.letter_row(engine.route_of(case), case, None, template,
+                                {"task_kind": task.kind, "round": task.round})
+        conn.execute(insert(Letter.__table__).values({**row, "created_at": engine.now()}))
+        report["letter"] = template
+    if step is not None:
+        engine.write_step(conn, step, actor, case)
+        report["transition"] = {"trigger": step.trigger, "from": step.source, "to": step.dest,
+                                "closed": step.closed, "close_reason": step.close_reason}
+    log_access(conn, actor, "task done", [task.case_id], f"task {task.kind}", engine.now())
     return report
 
 

@@ -13,7 +13,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import ID
+from casework.cli.params import ID, at_option, parse_at
 from casework.cli.task import parse_day
 
 
@@ -48,17 +48,21 @@ def set_command(state: CliState, workflow_id: str, amount: str, year: int | None
 @click.argument("case_id", type=ID)
 @click.argument("amount")
 @click.option("--purpose", required=True, help="What the money is for.")
-@click.option("--date", "day_text", metavar="DATE", help="When it was spent (default today).")
+@click.option("--date", "day_text", metavar="DATE",
+              help="The day it was spent (default: the day of --at, else today).")
+@at_option("When it was spent (--date, if also given, must be the same day)")
 @actor_option
 @json_option
 @click.pass_obj
 def spend_command(state: CliState, case_id: int, amount: str, purpose: str,
-                  day_text: str | None, actor: str | None, as_json: bool) -> None:
+                  day_text: str | None, at_text: str | None, actor: str | None,
+                  as_json: bool) -> None:
     """Record money spent on a case from its route's budget (refused over the budget)."""
     from casework.budgets import euro, spend
 
-    result = spend(state.engine(), state.who(actor, "case.write"), case_id, amount, purpose,
-                   parse_day(day_text, "--date"))
+    engine = state.engine()
+    result = spend(engine, state.who(actor, "case.write"), case_id, amount, purpose,
+                   parse_day(day_text, "--date"), parse_at(at_text, engine.tz))
     if as_json:
         print_json(result)
         return

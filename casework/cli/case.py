@@ -17,7 +17,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import COUNT, ID
+from casework.cli.params import COUNT, ID, at_option, parse_at
 from casework.text import shown
 
 
@@ -145,10 +145,23 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
         details = ", ".join(f"{k}={v}" for k, v in e["data"].items())
         if e["note"]:
             details = (details + "; " if details else "") + f"note: {e['note']}"
-        table.add_row(str(e["seq"]), local(e["at"], settings), plain(e["actor"]),
+        table.add_row(str(e["seq"]), _when(e, settings), plain(e["actor"]),
                       plain(e["trigger"]), plain(e["from"]), plain(e["to"]),
                       plain(details, lines=True))
     out.print(table)
+
+
+def _when(event: dict[str, Any], settings: Any) -> str:
+    """Return when an event happened, and when it was written down if that was later (a past
+    moment recorded with --at or loaded as history)."""
+    from datetime import datetime
+
+    when = local(event["at"], settings)
+    recorded = event.get("recorded_at")
+    if recorded and abs(datetime.fromisoformat(recorded)
+                        - datetime.fromisoformat(event["at"])).total_seconds() >= 60:
+        when += f"\nvastgelegd {local(recorded, settings, '%d-%m-%Y %H:%M')}"
+    return when
 
 
 @case.command("triggers")
@@ -185,27 +198,22 @@ def triggers_command(state: CliState, case_id: int, actor: str | None, as_json: 
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="A data field for the trigger (repeat; themes.health=... for notes).")
 @click.option("--note", help="A note for the timeline.")
-@click.option("--at", "at_text", metavar="DATETIME",
-              help="When it happened, e.g. '2026-11-20 14:00' (default: now).")
+@at_option()
+@click.option("--history", is_flag=True,
+              help="Recording the past: the step queues no letter (see 'Bringing in an "
+                   "earlier season').")
 @actor_option
 @json_option
 @click.pass_obj
 def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str, ...],
-                    note: str | None, at_text: str | None, actor: str | None,
+                    note: str | None, at_text: str | None, history: bool, actor: str | None,
                     as_json: bool) -> None:
     """Move a case along its route with TRIGGER (see 'casework case triggers ID')."""
-    from casework.fields import DATE_RANGE, parse_datetime
-
     engine = state.engine()
     who = state.who(actor, "case.write")
-    at = None
-    if at_text:
-        try:
-            at = parse_datetime(at_text, engine.tz)
-        except ValueError:
-            raise click.BadParameter(f"{shown(at_text)} is not a date and time {DATE_RANGE}; use "
-                                     "'2026-11-20 14:00'", param_hint="--at") from None
-    step = engine.advance(case_id, trigger, who, parse_sets(sets), at, note)
+    at = parse_at(at_text, engine.tz)
+    step = engine.advance(case_id, trigger, who, parse_sets(sets), at, note,
+                          letters=not history)
     if as_json:
         print_json(step.as_dict())
         return
@@ -233,18 +241,21 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
 @click.option("--email", help="New person: e-mail address.")
 @click.option("--birth-date", "birth_date", help="New person: date of birth.")
 @click.option("--note", help="A note for the timeline.")
+@at_option("When the case was opened")
 @actor_option
 @json_option
 @click.pass_obj
 def open_command(state: CliState, workflow_id: str, bsn: str, source: str | None,
-                 note: str | None, actor: str | None, as_json: bool, **person: str | None) -> None:
+                 note: str | None, at_text: str | None, actor: str | None, as_json: bool,
+                 **person: str | None) -> None:
     """Open a case for one person (arriving by a signal); new people need their details."""
     from casework.intake import open_case
 
     details = {key: value for key, value in person.items() if value is not None}
     actor = state.who(actor, "case.write")
-    result = open_case(state.engine(), actor, workflow_id, {"bsn": bsn, **details},
-                       source, note)
+    engine = state.engine()
+    result = open_case(engine, actor, workflow_id, {"bsn": bsn, **details},
+                       source, note, parse_at(at_text, engine.tz))
     if as_json:
         print_json(result)
         return
@@ -259,11 +270,13 @@ def open_command(state: CliState, workflow_id: str, bsn: str, source: str | None
               help="The corrected text of a theme (empty: leave it out of the report).")
 @click.option("--note", help="A note for the timeline (how the correction came in).")
 @click.option("--resend", is_flag=True, help="Send the corrected report to the person.")
+@at_option("When the correction came in")
 @actor_option
 @json_option
 @click.pass_obj
 def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: str | None,
-                    resend: bool, actor: str | None, as_json: bool) -> None:
+                    resend: bool, at_text: str | None, actor: str | None,
+                    as_json: bool) -> None:
     """Record the person's corrections to their conversation report (the original stays)."""
     from casework.cases import correct_report
 
@@ -274,8 +287,9 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
             raise click.BadParameter(f"{shown(item)} is not themes.KEY=TEXT", param_hint="--set")
         corrections[key[len("themes."):]] = value
     actor = state.who(actor, "case.write")
-    result = correct_report(state.engine(), actor, case_id, corrections, note,
-                            resend)
+    engine = state.engine()
+    result = correct_report(engine, actor, case_id, corrections, note, resend,
+                            parse_at(at_text, engine.tz))
     if as_json:
         print_json(result)
         return
@@ -287,15 +301,18 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
 @case.command("assign")
 @click.argument("case_id", type=ID)
 @click.argument("worker")
+@at_option("When it was assigned")
 @actor_option
 @json_option
 @click.pass_obj
-def assign_command(state: CliState, case_id: int, worker: str, actor: str | None,
-                   as_json: bool) -> None:
+def assign_command(state: CliState, case_id: int, worker: str, at_text: str | None,
+                   actor: str | None, as_json: bool) -> None:
     """Assign a case to a staff member (recorded in the timeline)."""
     from casework.cases import assign_case
 
-    result = assign_case(state.engine(), state.who(actor, "case.assign"), case_id, worker)
+    engine = state.engine()
+    result = assign_case(engine, state.who(actor, "case.assign"), case_id, worker,
+                         parse_at(at_text, engine.tz))
     if as_json:
         print_json(result)
         return
@@ -306,18 +323,23 @@ def assign_command(state: CliState, case_id: int, worker: str, actor: str | None
 @case.command("apply")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check every line, change nothing.")
+@click.option("--history", is_flag=True,
+              help="The file is history: record every line, queue no letter.")
 @actor_option
 @json_option
 @click.pass_obj
-def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
-                  as_json: bool) -> None:
+def apply_command(state: CliState, file: Path, dry_run: bool, history: bool,
+                  actor: str | None, as_json: bool) -> None:
     """Apply many advances from CSV or JSON lines, each checked like 'case advance'.
 
     Each line names the case ('case', or 'bsn' and 'workflow'), the 'trigger', 'at', an
     optional 'note' and the data fields (CSV: one column per field, themes.health for notes;
-    JSON: the fields at top level or under "data"). Failing lines are reported by line number
-    while the good lines apply. Exit code 1 when a line failed. A line applied before (same
-    'id', or else the same values) is skipped and counted as already applied.
+    JSON: the fields at top level or under "data"). A line without a trigger records a
+    consent ('consent', optional 'consent_how') or a task outcome ('task_kind' and
+    'task_outcome', with 'result' for a reached call), like 'consent grant' and 'task done'.
+    Failing lines are reported by line number while the good lines apply. Exit code 1 when a
+    line failed. A line applied before (same 'id', or else the same values) is skipped and
+    counted as already applied. With --history no line queues a letter.
     """
     from rich.markup import escape
     from rich.progress import Progress
@@ -333,7 +355,7 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
     with Progress(console=out, disable=as_json or not out.is_terminal, transient=True) as bar:
         task = bar.add_task(f"applying {escape(safe(file.name))}", total=None)
         summary = apply_file(engine, file, who, dry_run,
-                             lambda n: bar.update(task, completed=n))
+                             lambda n: bar.update(task, completed=n), history=history)
     if as_json:
         print_json(summary.as_dict())
     else:
@@ -349,6 +371,8 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
                         f"failed {summary.failed}{already}"))
         for trigger, count in summary.by_trigger.most_common():
             click.echo(safe(f"  {trigger:<20} {count}"))
+        if history:
+            click.echo("History: no letters were queued.")
         if dry_run:
             click.echo("Dry run: nothing was changed.")
     if summary.failed:
@@ -358,15 +382,18 @@ def apply_command(state: CliState, file: Path, dry_run: bool, actor: str | None,
 @case.command("flag")
 @click.argument("case_id", type=ID)
 @click.argument("flag", type=click.Choice(["moved", "deceased", "none"]))
+@at_option("When it became known")
 @actor_option
 @json_option
 @click.pass_obj
-def flag_command(state: CliState, case_id: int, flag: str, actor: str | None,
-                 as_json: bool) -> None:
+def flag_command(state: CliState, case_id: int, flag: str, at_text: str | None,
+                 actor: str | None, as_json: bool) -> None:
     """Flag the person of a case as moved or deceased (none: clear); kept out of waves."""
     from casework.cases import flag_person
 
-    result = flag_person(state.engine(), state.who(actor, "case.write"), case_id, flag)
+    engine = state.engine()
+    result = flag_person(engine, state.who(actor, "case.write"), case_id, flag,
+                         parse_at(at_text, engine.tz))
     if as_json:
         print_json(result)
         return

@@ -16,7 +16,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import COUNT
+from casework.cli.params import COUNT, at_option, parse_at
 
 SHOW_REJECTS = 50
 
@@ -31,11 +31,12 @@ def cohort() -> None:
 @click.option("--workflow", "workflow_id", required=True, help="Route to open cases in.")
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the rejected rows with their reasons to this CSV for correction.")
+@at_option("When the cohort was selected (every case opens then)")
 @actor_option
 @json_option
 @click.pass_obj
 def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: Path | None,
-                   actor: str | None, as_json: bool) -> None:
+                   at_text: str | None, actor: str | None, as_json: bool) -> None:
     """Import a cohort CSV (comma or semicolon, UTF-8 with or without BOM).
 
     Bad rows are reported by row number and reason and not imported; the good rows are.
@@ -52,6 +53,7 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
     state.output(rejects_path, "--rejects", (file, "the cohort file being imported"))
     engine = state.engine()
     who = state.who(actor, "cohort.import")
+    at = parse_at(at_text, engine.tz)
     out = console()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=out,
@@ -61,7 +63,7 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        summary = import_cohort(engine, file, workflow_id, who, rejects_path, progress)
+        summary = import_cohort(engine, file, workflow_id, who, rejects_path, progress, at)
     if as_json:
         print_json(summary.as_dict())
     else:

@@ -18,7 +18,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import ID
+from casework.cli.params import ID, at_option, parse_at
 
 HOW = click.Choice(["conversation", "letter", "phone"])
 
@@ -32,15 +32,18 @@ def consent() -> None:
 @click.argument("case_id", type=ID)
 @click.argument("scope")
 @click.option("--how", required=True, type=HOW, help="How the person gave it.")
+@at_option("When the person gave it")
 @actor_option
 @json_option
 @click.pass_obj
-def grant_command(state: CliState, case_id: int, scope: str, how: str, actor: str | None,
-                  as_json: bool) -> None:
+def grant_command(state: CliState, case_id: int, scope: str, how: str, at_text: str | None,
+                  actor: str | None, as_json: bool) -> None:
     """Record that the person of a case gave consent for SCOPE."""
     from casework.consents import grant_consent
 
-    result = grant_consent(state.engine(), state.who(actor, "case.write"), case_id, scope, how)
+    engine = state.engine()
+    result = grant_consent(engine, state.who(actor, "case.write"), case_id, scope, how,
+                           parse_at(at_text, engine.tz))
     if as_json:
         print_json(result)
         return
@@ -51,15 +54,18 @@ def grant_command(state: CliState, case_id: int, scope: str, how: str, actor: st
 @click.argument("case_id", type=ID)
 @click.argument("scope")
 @click.option("--how", required=True, type=HOW, help="How the person withdrew it.")
+@at_option("When the person withdrew it")
 @actor_option
 @json_option
 @click.pass_obj
-def withdraw_command(state: CliState, case_id: int, scope: str, how: str, actor: str | None,
-                     as_json: bool) -> None:
+def withdraw_command(state: CliState, case_id: int, scope: str, how: str,
+                     at_text: str | None, actor: str | None, as_json: bool) -> None:
     """Record that the person withdrew consent for SCOPE; what is pending under it stops."""
     from casework.consents import withdraw_consent
 
-    result = withdraw_consent(state.engine(), state.who(actor, "case.write"), case_id, scope, how)
+    engine = state.engine()
+    result = withdraw_consent(engine, state.who(actor, "case.write"), case_id, scope, how,
+                              parse_at(at_text, engine.tz))
     if as_json:
         print_json(result)
         return

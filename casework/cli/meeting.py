@@ -13,7 +13,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import ID
+from casework.cli.params import ID, at_option, parse_at
 from casework.cli.task import parse_day
 
 
@@ -73,16 +73,19 @@ def list_command(state: CliState, since_text: str | None, as_json: bool) -> None
 @click.argument("meeting_id", type=ID)
 @click.option("--case", "case_ids", type=ID, multiple=True, help="A candidate who came.")
 @click.option("--employer", "employers", multiple=True, help="An employer who came (name).")
+@at_option("When they attended")
 @actor_option
 @json_option
 @click.pass_obj
 def attend_command(state: CliState, meeting_id: int, case_ids: tuple[int, ...],
-                   employers: tuple[str, ...], actor: str | None, as_json: bool) -> None:
+                   employers: tuple[str, ...], at_text: str | None, actor: str | None,
+                   as_json: bool) -> None:
     """Record who attended; candidates at a Meedoenplein move on with attend_meedoenplein."""
     from casework.meetings import attend
 
-    report = attend(state.engine(), state.who(actor, "case.write"), meeting_id, list(case_ids),
-                    list(employers))
+    engine = state.engine()
+    report = attend(engine, state.who(actor, "case.write"), meeting_id, list(case_ids),
+                    list(employers), parse_at(at_text, engine.tz))
     if as_json:
         print_json(report)
         return

@@ -5,6 +5,7 @@ number typed in the wrong place may be a BSN."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
@@ -49,3 +50,26 @@ COUNT = Bounded(0, MAX_ID, "a count")
 
 VERSION = Bounded(1, 2**31 - 1, "a route version")
 """A route version."""
+
+
+def at_option(what: str = "When it happened") -> Any:
+    """The --at DATETIME option of every command that records an event (a past moment)."""
+    return click.option(
+        "--at", "at_text", metavar="DATETIME",
+        help=f"{what}, e.g. '2026-11-20 14:00' or '20-11-2026 14:00' (default: now); not in "
+             "the future, not before the case's last event.")
+
+
+def parse_at(text: str | None, tz: Any, option: str = "--at") -> datetime | None:
+    """Return the moment an --at value names (the one date parser, casework.fields), in the
+    configured timezone; None when not given. A bad value is a usage error (exit 2)."""
+    if text is None:
+        return None
+    from casework.fields import DATE_RANGE, parse_datetime
+    from casework.text import shown
+
+    try:
+        return parse_datetime(text, tz)
+    except (ValueError, OverflowError):
+        raise click.BadParameter(f"{shown(text)} is not a date and time {DATE_RANGE}; use "
+                                 "'2026-11-20 14:00'", param_hint=option) from None

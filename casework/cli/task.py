@@ -17,7 +17,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import COUNT, ID
+from casework.cli.params import COUNT, ID, at_option, parse_at
 from casework.text import shown
 
 
@@ -86,17 +86,22 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
               help="What happened (calls: reached, not_reached, wrong_number; other work: done).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="For a reached call: result=... and data for the case's next step.")
+@at_option("When it was done")
+@click.option("--history", is_flag=True,
+              help="Recording the past: queue no letter (see 'Bringing in an earlier season').")
 @actor_option
 @json_option
 @click.pass_obj
 def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, ...],
-                 actor: str | None, as_json: bool) -> None:
+                 at_text: str | None, history: bool, actor: str | None,
+                 as_json: bool) -> None:
     """Finish a task; a reached follow-up call moves the case as the route says."""
     from casework.tasks import complete_task
 
     actor = state.who(actor, "case.write")
-    report: dict[str, Any] = complete_task(state.engine(), actor, task_id, outcome,
-                                           parse_sets(sets))
+    engine = state.engine()
+    report: dict[str, Any] = complete_task(engine, actor, task_id, outcome, parse_sets(sets),
+                                           parse_at(at_text, engine.tz), letters=not history)
     if as_json:
         print_json(report)
         return
