@@ -249,8 +249,8 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     if CONSENT_FIELD in data:
         other = sorted(set(data) - {CONSENT_FIELD})
         if other:
-            raise LineError(f"a consent line (no trigger) takes no field '{other[0]}'; give "
-                            "it its own line with a trigger")
+            raise LineError(f"a consent line (no trigger) takes no field {shown(other[0])}; "
+                            "give it its own line with a trigger")
         scopes = data[CONSENT_FIELD]
         if isinstance(scopes, str):
             scopes = [item.strip() for item in re.split(r"[,|]", scopes) if item.strip()]

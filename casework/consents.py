@@ -15,6 +15,7 @@ from casework.engine import CaseSnapshot, Engine, cancel_pending_letters
 from casework.errors import InvalidData
 from casework.models import Case, Consent, Referral, Task
 from casework.permissions import authorize
+from casework.text import shown
 from casework.workflow import Route
 
 METHODS = ("conversation", "letter", "phone")
@@ -33,7 +34,7 @@ def known_scopes(route: Route) -> list[str]:
 def _check(engine: Engine, route: Route, scope: str, how: str) -> None:
     scopes = known_scopes(route)
     if scope not in scopes:
-        raise InvalidData(f"consent scope {scope!r} is not known on {route.id}; one of "
+        raise InvalidData(f"consent scope {shown(scope)} is not known on {route.id}; one of "
                           f"{', '.join(scopes)}")
     if how not in METHODS:
         raise InvalidData(f"--how must be one of {', '.join(METHODS)}")
