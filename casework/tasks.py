@@ -179,13 +179,8 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
             trigger_data = dict(spec.get("expire_data") or {})
             result["expired"] = True
     if spec.get("repeat") and next_due is None:
-        # Recurring work: the next one, unless the series has run its time.
-        following = shift(max(now.astimezone(engine.tz).date(), task.due),
-                          parse_duration(spec["repeat"]), True,
-                          spec.get("calendar") == "workdays")
-        if not spec.get("until") or following <= date.fromisoformat(spec["until"]):
-            next_due = following
-        else:
+        next_due = _next_in_series(engine, spec, now, task.due)
+        if next_due is None:
             report["series_ended"] = True
     step = None
     if trigger:
@@ -224,6 +219,16 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
                                 "closed": step.closed, "close_reason": step.close_reason}
     log_access(conn, actor, "task done", [task.case_id], f"task {task.kind}", engine.now())
     return report
+
+
+def _next_in_series(engine: Engine, spec: dict[str, Any], now: datetime,
+                    due: date) -> date | None:
+    """Return when recurring work is next due, or None when the series has run its time."""
+    following = shift(max(now.astimezone(engine.tz).date(), due),
+                      parse_duration(spec["repeat"]), True, spec.get("calendar") == "workdays")
+    if not spec.get("until") or following <= date.fromisoformat(spec["until"]):
+        return following
+    return None
 
 
 def next_round_due(engine: Engine, spec: dict[str, Any], now: datetime, due: date) -> date:
