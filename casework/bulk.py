@@ -85,6 +85,8 @@ class ApplySummary:
     already_applied: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)
     by_trigger: Counter[str] = field(default_factory=Counter)
+    # Letters the lines cancelled that sit in a batch not yet sent: to be pulled from it.
+    to_pull: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -97,6 +99,7 @@ class ApplySummary:
             "failed": self.failed,
             "failures": [{"line": n, "reason": r} for n, r in self.failures],
             "by_trigger": dict(self.by_trigger.most_common()),
+            "to_pull": self.to_pull,
         }
 
 
@@ -410,6 +413,7 @@ def _apply_chunk(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
         applied = _apply_one_by_one(engine, lines, actor, dry_run, summary, ids)
     summary.applied += len(applied)
     summary.by_trigger.update(step.trigger for step in applied)
+    summary.to_pull.extend(pull for step in applied for pull in step.to_pull)
 
 
 def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bool,

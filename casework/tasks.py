@@ -126,7 +126,8 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
         result: dict[str, Any] = {"outcome": outcome}
         report: dict[str, Any] = {"task": task_id, "kind": task.kind, "case_id": task.case_id,
                                   "outcome": outcome, "round": task.round,
-                                  "next_round": None, "transition": None, "letter": None}
+                                  "next_round": None, "transition": None, "letter": None,
+                                  "to_pull": []}
         now = engine.now()
         outcomes: dict[str, Any] = spec.get("outcomes") or {}
         trigger: str | None = None
@@ -195,6 +196,7 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
                 raise InvalidData(f"task {task_id}: {exc}") from None
             report["transition"] = {"trigger": trigger, "from": step.source, "to": step.dest,
                                     "closed": step.closed, "close_reason": step.close_reason}
+            report["to_pull"] = step.to_pull
         log_access(conn, actor, "task done", [task.case_id], f"task {task.kind}", now)
     return report
 
