@@ -164,6 +164,20 @@ def test_withdrawing_consent_names_the_batch_its_referral_letter_must_be_pulled_
     assert letter(cohort, 1)["status"] == "in_batch"
 
 
+def test_closing_cases_from_an_apply_file_names_the_batches_to_pull_from(cohort: Env) -> None:
+    invite(cohort, 1, 2, 3)
+    [batch] = render(cohort)["batches"]
+    lines = cohort.root / "close.csv"
+    lines.write_text("case,trigger,reason\n1,close,no_support_needed\n", encoding="utf-8")
+    data = cohort.json("case", "apply", str(lines))
+    assert data["to_pull"] == [{"letter": 1, "case_id": 1, "template": "uitnodiging",
+                                "batch": batch["batch"]}]
+    lines.write_text("case,trigger,reason\n2,close,no_support_needed\n", encoding="utf-8")
+    out = cohort.ok("case", "apply", str(lines)).stdout
+    assert f"letter 2 (uitnodiging, case 2) is in batch {batch['batch']}, not yet sent" in out
+    assert batch_named(cohort, batch["batch"])["to_pull"] == 2
+
+
 # --- handed over: sent, pulled, never changed again -------------------------------------------
 
 
@@ -346,3 +360,30 @@ def test_removing_old_outputs_never_removes_a_protected_file(env: Env) -> None:
     before = env.config.read_bytes()
     assert remove_outputs([env.config], settings) == []
     assert env.config.read_bytes() == before
+
+
+def test_upgrading_records_the_batches_an_older_version_made(cohort: Env) -> None:
+    from alembic import command
+
+    from casework.db import _alembic_config
+
+    invite(cohort, 1, 2)
+    [sent] = render(cohort)["batches"]
+    cohort.ok("letters", "batch", "mark-sent", sent["batch"])
+    invite(cohort, 3)
+    [made] = render(cohort)["batches"]
+    engine = cohort.engine()
+    try:
+        command.downgrade(_alembic_config(engine.db), "0014")
+    finally:
+        engine.db.dispose()
+    assert "to 0015" in cohort.ok("db", "upgrade").stdout
+
+    found = {b["batch"]: b for b in batches(cohort)}
+    assert [(found[name]["status"], found[name]["letters"], found[name]["to_post"])
+            for name in (sent["batch"], made["batch"])] == [("sent", 2, 2), ("made", 1, 1)]
+    assert Path(found[made["batch"]]["pdf"]) == out_dir(cohort).resolve() / made["pdf"]
+    cohort.ok("letters", "cancel", "3")
+    age(*files_of(cohort, sent), *files_of(cohort, made))
+    assert render(cohort)["removed_files"] == []  # their files match a batch: kept
+    assert cohort.json("letters", "batch", "mark-sent", made["batch"])["pulled"] == [3]
