@@ -21,6 +21,8 @@ from casework.cli.common import (
 from casework.cli.params import ID
 from casework.cli.task import parse_day
 
+DAY = "%d-%m-%Y"
+
 
 @click.group()
 def letters() -> None:
@@ -175,15 +177,14 @@ def batch_list_command(state: CliState, status: str | None, actor: str | None,
     from rich.table import Column, Table
 
     settings = state.settings()
-    table = Table(Column("batch", no_wrap=True), "status", Column("made", no_wrap=True),
-                  Column("sent", no_wrap=True), Column("letters", justify="right"),
-                  Column("to pull", justify="right"), Column("to post", justify="right"),
-                  Column("sheets", justify="right"), "pdf")
+    table = Table(Column("batch", no_wrap=True), Column("status", no_wrap=True),
+                  Column("made", no_wrap=True), Column("sent", no_wrap=True),
+                  Column("letters", justify="right"), Column("to pull", justify="right"),
+                  Column("to post", justify="right"))
     for r in result["batches"]:
-        table.add_row(r["batch"], r["status"], local(r["made_at"], settings),
-                      local(r["sent_at"], settings), str(r["letters"]),
-                      str(r["to_pull"]) if r["to_pull"] else "", str(r["to_post"]),
-                      str(r["sheets"]), plain(r["pdf"] if r["status"] != "remade" else ""))
+        table.add_row(r["batch"], r["status"], local(r["made_at"], settings, DAY),
+                      local(r["sent_at"], settings, DAY), str(r["letters"]),
+                      str(r["to_pull"]) if r["to_pull"] else "", str(r["to_post"]))
     console().print(table)
     count = len(result["batches"])
     console().print(f"{count} batch(es)")
@@ -238,9 +239,9 @@ def remake_command(state: CliState, batch_name: str, out_dir: Path | None, actor
     if as_json:
         print_json({**result, "render": render.as_dict()})
     else:
-        click.echo(f"Batch {batch_name} re-made: {len(result['queued'])} letter(s) made "
-                   f"afresh, {len(result['not_queued'])} not; its PDF and manifest are "
-                   "removed.")
+        click.echo(f"Batch {batch_name} re-made: its PDF and manifest are removed; "
+                   f"{len(result['queued'])} letter(s) queued again to be rendered today, "
+                   f"{len(result['not_queued'])} not.")
         for item in result["not_queued"]:
             click.echo(safe(f"  letter {item['letter']} ({item['template']}, case "
                             f"{item['case_id']}): {item['reason']}"))
