@@ -78,12 +78,12 @@ def _claim(conn: Connection, engine: Engine, row: Any, status: str, **values: An
                            .values(status=status, **values)).rowcount
     if claimed == 1:
         return
-    now = conn.execute(select(_BATCHES).where(_BATCHES.c.name == row.name)).one()
-    if now.status == "sent":
+    current = conn.execute(select(_BATCHES).where(_BATCHES.c.name == row.name)).one()
+    if current.status == "sent":
         raise InvalidData(f"batch {row.name} was already marked sent "
-                          f"({_local_day(engine, now.sent_at)}); a batch handed to the mail "
-                          "house never changes")
-    raise InvalidData(f"batch {row.name} was re-made ({_local_day(engine, now.remade_at)}); "
+                          f"({_local_day(engine, current.sent_at)}); a batch handed to the "
+                          "mail house never changes")
+    raise InvalidData(f"batch {row.name} was re-made ({_local_day(engine, current.remade_at)}); "
                       "its letters went into a new batch (see 'casework letters batch list')")
 
 
