@@ -97,6 +97,8 @@ class ApplySummary:
     already_applied: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)
     by_trigger: Counter[str] = field(default_factory=Counter)
+    # Letters the lines cancelled that sit in a batch not yet sent: to be pulled from it.
+    to_pull: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -110,6 +112,7 @@ class ApplySummary:
             "failed": self.failed,
             "failures": [{"line": n, "reason": r} for n, r in self.failures],
             "by_trigger": dict(self.by_trigger.most_common()),
+            "to_pull": self.to_pull,
         }
 
 
@@ -473,6 +476,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
     marks: list[dict[str, Any]] = []
     remember: list[tuple[str, str]] = []  # ids of the lines applied in a dry run
     steps: list[tuple[Step, str]] = []  # planned, not yet written
+    planned: list[Step] = []  # every step of the chunk (letters they pulled, once written)
     applied: list[str] = []
     touched: set[int] = set()
     waves: dict[int, int] = {}
@@ -564,6 +568,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                 if step.dest != step.source:
                     entered[cid] = step.at
                 steps.append((step, actor))
+                planned.append(step)
                 seq = step.seq
             applied.append(line.trigger)
             touched.add(cid)
@@ -599,6 +604,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
         conn.close()
     summary.failures.extend(failures)
     summary.already_applied += already
+    summary.to_pull.extend(pull for step in planned for pull in step.to_pull)
     if dry_run:
         ids.update(remember)
     return applied

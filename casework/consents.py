@@ -77,6 +77,7 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
     consent; return the counts."""
     authorize(engine, actor, "case.write")
     cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
+    to_pull: list[dict[str, Any]] = []
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         _check(engine, engine.route_of(case), scope, how)
@@ -109,8 +110,9 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
                     .values(status="cancelled", done_at=now,
                             result={"cancelled": f"consent {scope} withdrawn"})
                 ).rowcount
-                cancelled["letters"] = cancel_pending_letters(conn, cases, "verwijzing",
-                                                              partner)
+                letters = cancel_pending_letters(conn, cases, "verwijzing", partner)
+                cancelled["letters"] = letters.count
+                to_pull = letters.to_pull
         moment = engine.record_event(conn, case, actor, "consent_withdrawn",
                                      {"scope": scope, "how": how, "cancelled": cancelled},
                                      at=at)
@@ -119,7 +121,7 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
             method=how, recorded_by=actor, at=moment,
         ))
     return {"case_id": case_id, "scope": scope, "granted": False, "how": how,
-            "cancelled": cancelled}
+            "cancelled": cancelled, "to_pull": to_pull}
 
 
 def list_consents(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:

@@ -52,6 +52,8 @@ class DailySummary:
     planned: dict[str, int] = field(default_factory=dict)
     letters: dict[str, Any] = field(default_factory=dict)
     anchor_problem: str | None = None  # the chain heads could not be appended
+    # Letters the day's steps cancelled that sit in a batch not yet sent: to be pulled.
+    to_pull: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -72,6 +74,7 @@ class DailySummary:
             "timers_done": self.timers_done, "skipped": self.skipped,
             "failures": self.failures, "due_work": self.due_work, "planned": self.planned,
             "letters": self.letters, "anchor_problem": self.anchor_problem,
+            "to_pull": self.to_pull,
         }
 
 
@@ -194,8 +197,12 @@ def _fire_timer(engine: Engine, task_id: int, run_date: date, summary: DailySumm
                                      spec.get("expire_data") or {},
                                      note=f"timer {task.kind} expired")
             summary.fired[spec["expire"]] += 1
+            summary.to_pull.extend(step.to_pull)
             log.info(f"task {task_id} ({task.kind}, case {task.case_id}): timer expired, "
                      f"{step.trigger} {step.source} -> {step.dest}")
+            for pull in step.to_pull:
+                log.info(f"letter {pull['letter']} (case {pull['case_id']}): cancelled, to "
+                         f"be pulled from batch {pull['batch']}")
         elif task.escalate_to:
             conn.execute(insert(_TASKS).values(escalation_row(conn, task, run_date, now)))
             conn.execute(update(_TASKS).where(_TASKS.c.id == task_id)
@@ -239,6 +246,11 @@ def _render_letters(engine: Engine, run_date: date, should_stop: Callable[[], bo
     for item in result["held"]:
         log.info(f"letter {item['letter']} ({item['template']}, case {item['case_id']}): "
                  f"held: {item['reason']}")
+    for item in result["renewed"]:
+        log.info(f"letter {item['letter']} ({item['template']}, case {item['case_id']}): "
+                 f"made on an earlier day and never batched: {item['status']}")
+    for name in result["removed_files"]:
+        log.info(f"removed {name}: it no longer matches a batch")
     for item in result["failed"]:
         log.info(f"letter {item['letter']} ({item['template']}, case {item['case_id']}): "
                  f"FAILED: {item['reason']}")

@@ -100,6 +100,8 @@ class Step:
     note: str | None = None
     effects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     actor: str = ""
+    # Letters the step cancelled that sit in a batch not yet sent: to be pulled from it.
+    to_pull: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def fresh(self) -> bool:
@@ -118,6 +120,7 @@ class Step:
             "closed": self.closed,
             "close_reason": self.close_reason,
             "version": self.seq,
+            "to_pull": self.to_pull,
         }
 
 
@@ -559,21 +562,51 @@ _SUPERSEDE_LETTERS = (
 UNSENT = ("queued", "held", "rendered", "in_batch")
 
 
+@dataclass
+class CancelledLetters:
+    """What cancelling a case's unsent letters did: how many were stopped, and which of them
+    sit in a sealed batch not yet sent (marked to_pull: the batch itself never changes)."""
+
+    count: int = 0
+    to_pull: list[dict[str, Any]] = field(default_factory=list)
+
+
 def cancel_pending_letters(conn: Connection, case_ids: list[int],
-                           template: str | None = None, partner: str | None = None) -> int:
-    """Cancel the cases' letters that have not gone to the mail house; a batch that held one
-    is taken apart (its other letters are batched again by the next render)."""
+                           template: str | None = None, partner: str | None = None,
+                           letter_id: int | None = None,
+                           reason: str | None = None) -> CancelledLetters:
+    """Cancel the cases' letters that have not gone to the mail house (only the one letter,
+    given letter_id). A letter already in a batch stays in it, marked to be pulled: a batch
+    is sealed when made."""
     which = [_LETTERS.c.case_id.in_(case_ids), _LETTERS.c.status.in_(UNSENT)]
     if template:
         which.append(_LETTERS.c.template == template)
     if partner:
         which.append(_LETTERS.c.partner == partner)
-    batches = select(_LETTERS.c.batch).where(*which, _LETTERS.c.status == "in_batch")
-    conn.execute(update(_LETTERS).where(_LETTERS.c.batch.in_(batches),
-                                        _LETTERS.c.status == "in_batch")
-                 .values(status="rendered", batch=None))
-    return int(conn.execute(update(_LETTERS).where(*which)
-                            .values(status="cancelled", batch=None)).rowcount)
+    if letter_id is not None:
+        which.append(_LETTERS.c.id == letter_id)
+    values: dict[str, Any] = {"status": "cancelled", "batch": None}
+    if reason:
+        values["reason"] = reason
+    # First the letters in no batch; then those a batch holds (also one a concurrent run
+    # put in a batch a moment ago: it is pulled, never taken out of its batch).
+    count = int(conn.execute(update(_LETTERS).where(
+        *which, _LETTERS.c.status != "in_batch").values(**values)).rowcount)
+    batched = conn.execute(
+        select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.batch)
+        .where(*which, _LETTERS.c.status == "in_batch").order_by(_LETTERS.c.id)
+    ).all()
+    to_pull = []
+    for row in batched:
+        # Guarded by the status: a batch marked sent meanwhile keeps its letter sent.
+        if conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id,
+                                               _LETTERS.c.status == "in_batch").values(
+                status="to_pull", reason=f"{reason or 'cancelled'} after batch {row.batch} "
+                                         "was made: pull it from the batch before posting")
+                        ).rowcount:
+            to_pull.append({"letter": row.id, "case_id": row.case_id,
+                            "template": row.template, "batch": row.batch})
+    return CancelledLetters(count + len(to_pull), to_pull)
 
 
 def employer_id(ctx: RuleContext, name: str) -> int:
@@ -715,7 +748,10 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
     if consents:
         conn.execute(insert(Consent.__table__), consents)
     if cancel_all:
-        cancel_pending_letters(conn, list(cancel_all))
+        pulls = cancel_pending_letters(conn, list(cancel_all)).to_pull
+        for step in steps:
+            if any(kind == "cancel_letters" for kind, _ in step.effects):
+                step.to_pull = [p for p in pulls if p["case_id"] == step.case_id]
         # A closed case's referrals that no partner took up are no longer open to partners.
         conn.execute(update(Referral.__table__)
                      .where(Referral.__table__.c.case_id.in_(list(cancel_all)),

@@ -81,6 +81,18 @@ def typst_code(value: Any) -> Raw:
     return Raw(f'"{escaped}"')
 
 
+def capfirst(value: Any) -> Any:
+    """Return text that starts a sentence (or a name without initials) with a capital first
+    letter, the rest as it is: 'het WIJ-team' -> 'Het WIJ-team', 'van Dijk' -> 'Van Dijk'.
+    Text starting with an apostrophe or d' keeps it small, as Dutch writes 't Hart and
+    d'Ancona. Anything but text is returned as it is."""
+    if not isinstance(value, str) or isinstance(value, Raw) or not value:
+        return value
+    if value.startswith(("'", "\u2019")) or value[:2].lower() in ("d'", "d\u2019"):
+        return value
+    return value[0].upper() + value[1:]
+
+
 def _finalize(value: Any) -> str:
     if isinstance(value, Raw):
         return str(value)
@@ -125,6 +137,7 @@ class LetterRenderer:
             lstrip_blocks=True,
         )
         env.filters["code"] = typst_code
+        env.filters["capfirst"] = capfirst
         return env
 
     @cached_property

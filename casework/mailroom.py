@@ -6,7 +6,9 @@ cannot print, page limit) and rendered once; a letter that cannot go out as it i
 made from its own data, is held with a reason and its case gets a task to fix it. Rendered
 letters are merged into batches of at most ``letters.batch_size``, sorted by postcode, each with
 a manifest CSV for the mail house.
-Lifecycle: queued -> rendered -> in_batch -> sent -> returned; cancelled until its batch is sent.
+Lifecycle: queued -> rendered -> in_batch -> sent -> returned; cancelled while it is in no
+batch, to_pull (then pulled) when cancelled in a batch not yet sent: a batch is sealed when
+made (``casework.batches``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 
 from casework.access import log_access
-from casework.engine import UNSENT, Engine
+from casework.batches import record_batch, remove_unmatched_batch_files, renew_unbatched
+from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.letters import (
     LetterError,
@@ -31,6 +34,7 @@ from casework.letters import (
     UnprintableText,
     Window,
     address_lines,
+    capfirst,
     case_reference,
     check_address,
     describe_char,
@@ -78,6 +82,8 @@ def letter_context(engine: Engine, row: Any, letter_date: date) -> dict[str, Any
     route = engine.registry.get(row.workflow_id, row.workflow_version)
     payload: dict[str, Any] = dict(row.payload or {})
     name = display_name(row.initials, row.prefix, row.surname)
+    if not row.initials:  # 'Beste Van Dijk,': without initials the name starts with a capital
+        name = capfirst(name)
     ctx: dict[str, Any] = {
         "org": {key: s[f"organisation.{key}"] for key in
                 ("name", "department", "address", "postcode_city", "phone", "contact",
@@ -126,11 +132,17 @@ class RenderSummary:
     batches: list[dict[str, Any]] = field(default_factory=list)
     output_dir: str = ""
     case_ids: set[int] = field(default_factory=set)
+    # Letters rendered on an earlier day that never got into a batch: queued again or
+    # cancelled (casework.batches.renew_unbatched).
+    renewed: list[dict[str, Any]] = field(default_factory=list)
+    # Batch files in the folder that no longer match a batch, removed.
+    removed_files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_date": self.run_date.isoformat(), "rendered": self.rendered,
                 "held": self.held, "failed": self.failed, "batches": self.batches,
-                "output_dir": self.output_dir}
+                "output_dir": self.output_dir, "renewed": self.renewed,
+                "removed_files": self.removed_files}
 
 
 def _cut(text: str, length: int) -> str:
@@ -234,6 +246,8 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
     out = out_dir or engine.settings.letters_dir
     summary = RenderSummary(run_date=run_date, output_dir=str(out))
     remove_stale_temporaries(out)  # letters a killed run left half-written
+    summary.removed_files = remove_unmatched_batch_files(engine, out)
+    summary.renewed = renew_unbatched(engine)
     _render_all(engine, run_date, out, summary, progress, should_stop)
     if actor and summary.case_ids:
         with engine.db.begin() as conn:
@@ -384,6 +398,8 @@ def form_batches(engine: Engine, run_date: date, out: Path) -> list[dict[str, An
             pdf_path = folder / f"batch-{name}.pdf"
             manifest_path = folder / f"batch-{name}.csv"
             _write_batch_files(out, rows, pdf_path, manifest_path)
+            # Sealed from here on: its letters and files never change.
+            record_batch(conn, name, run_date, rows, pdf_path, manifest_path, engine.now())
         made.append({
             "batch": name, "letters": len(rows), "pages": sum(r.pages or 0 for r in rows),
             "sheets": sum(r.sheets or 0 for r in rows),
@@ -460,42 +476,6 @@ def _letter(conn: Any, letter_id: int) -> Any:
     if row is None:
         raise NotFound(f"no letter {letter_id}; see 'casework letters list'")
     return row
-
-
-def cancel_letter(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
-    """Cancel a letter that has not gone to the mail house (its batch is taken apart)."""
-    authorize(engine, actor, "letters")
-    with engine.db.begin() as conn:
-        row = _letter(conn, letter_id)
-        if row.status not in UNSENT:
-            raise InvalidData(f"letter {letter_id} is {row.status}; only a letter that has not "
-                              "gone to the mail house can be cancelled")
-        if row.batch:
-            conn.execute(update(_LETTERS).where(_LETTERS.c.batch == row.batch,
-                                                _LETTERS.c.id != letter_id)
-                         .values(status="rendered", batch=None))
-        conn.execute(update(_LETTERS).where(_LETTERS.c.id == letter_id)
-                     .values(status="cancelled", batch=None,
-                             reason=f"cancelled by {actor}"))
-        log_access(conn, actor, "letter cancel", [row.case_id], "letters", engine.now())
-    return {"letter": letter_id, "status": "cancelled", "batch_taken_apart": row.batch}
-
-
-def mark_batch_sent(engine: Engine, actor: str, batch: str) -> dict[str, Any]:
-    """Record that a batch was handed to the mail house."""
-    authorize(engine, actor, "letters")
-    with engine.db.begin() as conn:
-        count = conn.execute(
-            update(_LETTERS).where(_LETTERS.c.batch == batch, _LETTERS.c.status == "in_batch")
-            .values(status="sent", sent_at=engine.now())
-        ).rowcount
-        if count == 0:
-            known = conn.execute(select(func.count()).select_from(_LETTERS)
-                                 .where(_LETTERS.c.batch == batch)).scalar_one()
-            if known:
-                raise InvalidData(f"batch {batch} was already marked sent")
-            raise NotFound(f"no batch {batch}; see 'casework letters list --status in_batch'")
-    return {"batch": batch, "sent": count}
 
 
 def mark_returned(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:

@@ -291,6 +291,28 @@ class Letter(Base):
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Batch(Base):
+    """A mail-house batch, sealed when made: its letters, PDF and manifest never change.
+    status: made, then sent (handed to the mail house) or remade (never handed over; its
+    files are removed and its letters queued again as new letters)."""
+
+    __tablename__ = "batches"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    run_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    letters: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)
+    sheets: Mapped[int] = mapped_column(Integer)
+    pdf: Mapped[str] = mapped_column(String(300))
+    manifest: Mapped[str] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_by: Mapped[str | None] = mapped_column(String(80))
+    remade_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remade_by: Mapped[str | None] = mapped_column(String(80))
+
+
 class AccessLog(Base):
     """Who read or changed which case(s), when, and for what purpose."""
 

@@ -11,7 +11,9 @@ through here:
   it over the target when complete, so a killed run leaves the old file (or none), and the
   result is readable by its owner only, also when the file existed before. A target that is
   not a regular file (``/dev/stdout``, a pipe) is written straight through.
-- ``remove_stale_temporaries`` removes the temporary files a killed run left behind.
+- ``remove_stale_temporaries`` removes the temporary files a killed run left behind;
+  ``remove_outputs`` removes files the engine wrote that no longer stand for anything (a
+  batch that was re-made), never a protected file.
 - ``csv_writer`` writes CSV whose text cells cannot start a spreadsheet formula.
 
 A write that fails (full disk, no permission) raises ``OutputFileError``: one line naming
@@ -285,6 +287,28 @@ def remove_stale_temporaries(folder: Path) -> int:
             removed += 1
         except OSError:
             pass  # removed by another run meanwhile, or not ours to remove
+    return removed
+
+
+def remove_outputs(paths: Iterable[Path], settings: Settings | None) -> list[Path]:
+    """Remove regular files the engine wrote; return those removed. A protected file (the
+    config, the database, a workflow file, a template: see ``protected_files``), a link or
+    anything but a regular file is left alone, as is a file that is already gone."""
+    protected = protected_files(settings)
+    removed = []
+    for path in paths:
+        try:
+            found = os.lstat(path)
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISREG(found.st_mode) or any(_same(path, found, other)
+                                                  for other, _ in protected):
+            continue
+        try:
+            os.unlink(path)
+        except OSError:
+            continue  # removed by another run meanwhile, or not ours to remove
+        removed.append(path)
     return removed
 
 

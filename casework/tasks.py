@@ -147,7 +147,8 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
     result: dict[str, Any] = {"outcome": outcome}
     report: dict[str, Any] = {"task": task_id, "kind": task.kind, "case_id": task.case_id,
                               "outcome": outcome, "round": task.round,
-                              "next_round": None, "transition": None, "letter": None}
+                              "next_round": None, "transition": None, "letter": None,
+                              "to_pull": []}
     case = engine.load_case(conn, task.case_id)
     # The moment it was done: checked like a step's --at (not before the case's last event).
     now = engine.now() if at is None else engine.moment(at, case)
@@ -217,6 +218,7 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
         engine.write_step(conn, step, actor, case)
         report["transition"] = {"trigger": step.trigger, "from": step.source, "to": step.dest,
                                 "closed": step.closed, "close_reason": step.close_reason}
+        report["to_pull"] = step.to_pull
     log_access(conn, actor, "task done", [task.case_id], f"task {task.kind}", engine.now())
     return report
 

@@ -107,6 +107,7 @@ def test_summary_counts_lines_by_trigger(cohort: Env) -> None:
     assert summary == {
         "file": "invites.csv", "dry_run": False, "history": False, "read": 4, "applied": 4,
         "already_applied": 0, "failed": 0, "failures": [], "by_trigger": {"invite": 3, "close": 1},
+        "to_pull": [],
     }
     text = cohort.ok("case", "apply", str(write(cohort, "more.csv",
                                                 "case,trigger\n5,decline\n6,decline\n"))).stdout
@@ -235,7 +236,7 @@ def test_json_summary_lists_failures_with_line_and_reason(cohort: Env) -> None:
     code, summary = apply(cohort, path)
     assert code == 1
     assert set(summary) == {"file", "dry_run", "history", "read", "applied", "already_applied",
-                            "failed", "failures", "by_trigger"}
+                            "failed", "failures", "by_trigger", "to_pull"}
     assert (summary["read"], summary["applied"], summary["failed"]) == (2, 1, 1)
     assert summary["by_trigger"] == {"close": 1}
     [failure] = summary["failures"]

@@ -389,7 +389,8 @@ def test_withdraw_json_counts_what_was_cancelled(people: Env) -> None:
     queued = letters(people, 1).get("verwijzing", []).count("queued")
     data = people.json("consent", "withdraw", "1", "share:wij_team", "--how", "letter")
     assert data == {"case_id": 1, "scope": "share:wij_team", "granted": False, "how": "letter",
-                    "cancelled": {"referrals": 1, "tasks": 1, "letters": queued}}
+                    "cancelled": {"referrals": 1, "tasks": 1, "letters": queued},
+                    "to_pull": []}
 
 
 def test_withdrawing_without_pending_work_cancels_nothing(people: Env) -> None:

@@ -115,7 +115,7 @@ needs = ["reason"]
 
 SUMMARY_KEYS = {"run_date", "dry_run", "status", "started_at", "finished_at", "done", "failed",
                 "timer_transitions", "escalations", "timers_done", "skipped", "failures",
-                "due_work", "planned", "letters", "anchor_problem"}
+                "due_work", "planned", "letters", "anchor_problem", "to_pull"}
 INVITE = ("invite", "--set", "appointment=2099-01-05 10:00")
 # The person agrees in the conversation to be referred to the social team.
 CONVERSATION = ("hold_conversation", "--set", "classification=work_potential",

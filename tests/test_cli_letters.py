@@ -20,7 +20,8 @@ from casework.models import Case, Participant
 
 APPOINTMENT = "2100-01-04 10:00"
 INVITE = ("invite", "--set", f"appointment={APPOINTMENT}")
-SUMMARY_KEYS = {"run_date", "rendered", "held", "failed", "batches", "output_dir"}
+SUMMARY_KEYS = {"run_date", "rendered", "held", "failed", "batches", "output_dir", "renewed",
+                "removed_files"}
 BATCH_KEYS = {"batch", "letters", "pages", "sheets", "pdf", "manifest"}
 MANIFEST_COLUMNS = [
     "letter_id", "case_reference", "template", "variant", "pages", "sheets",

@@ -1,6 +1,7 @@
 """A letter's life: queued by a step or a finished task (never rendered inside it), rendered
 and batched, handed to the mail house, maybe returned; cancelled while it has not gone, by
-hand, by declining, by withdrawn consent or by a moved appointment. The daily run renders it."""
+hand, by declining, by withdrawn consent or by a moved appointment (in a batch not yet sent it
+is marked to be pulled: tests/test_letter_batches.py). The daily run renders it."""
 
 from __future__ import annotations
 
@@ -166,27 +167,6 @@ def test_cancelled_queued_letter_is_never_rendered(cohort: Env) -> None:
         "2.pdf"]
 
 
-def test_cancelling_a_batched_letter_takes_the_batch_apart_and_the_next_render_rebatches(
-        cohort: Env) -> None:
-    invite(cohort, 1, 2, 3)
-    [batch] = render(cohort)["batches"]
-    assert sorted(manifest_ids(cohort, batch)) == [1, 2, 3]
-
-    out = cohort.ok("letters", "cancel", "2").stdout
-    assert f"batch {batch['batch']} was taken apart" in out
-    assert [(item["id"], item["status"], item["batch"]) for item in listed(cohort)] == [
-        (3, "rendered", None), (2, "cancelled", None), (1, "rendered", None)]
-    mark = cohort.run("letters", "batch", "mark-sent", batch["batch"])
-    assert mark.exit_code == 1  # the old batch no longer exists
-
-    again = render(cohort)
-    assert again["rendered"] == 0  # not rendered again, only batched again
-    [rebatched] = again["batches"]
-    assert sorted(manifest_ids(cohort, rebatched)) == [1, 3]
-    assert len(PdfReader(out_dir(cohort) / rebatched["pdf"]).pages) == 2
-    assert {item["status"] for item in listed(cohort) if item["id"] != 2} == {"in_batch"}
-
-
 def test_sent_letter_cannot_be_cancelled(cohort: Env) -> None:
     invite(cohort, 1)
     [batch] = render(cohort)["batches"]
@@ -195,21 +175,6 @@ def test_sent_letter_cannot_be_cancelled(cohort: Env) -> None:
     assert result.exit_code == 1
     assert "sent" in result.stderr
     assert letter(cohort, 1)["status"] == "sent"
-
-
-def test_batch_taken_apart_after_rendering_elsewhere_is_rebatched_by_the_next_render(
-        cohort: Env) -> None:
-    """Staff render once into another folder with --out; the daily run renders into the
-    configured folder. Letters of a batch taken apart must still be batched again."""
-    invite(cohort, 1, 2)
-    elsewhere = cohort.root / "elders"
-    render(cohort, "--out", str(elsewhere))
-    cohort.ok("letters", "cancel", "1")
-
-    summary = render(cohort)
-    [rebatched] = summary["batches"]
-    assert manifest_ids(cohort, rebatched, Path(summary["output_dir"])) == [2]
-    assert letter(cohort, 2)["status"] == "in_batch"
 
 
 # --- cancelled by what happens to the case ----------------------------------------------------
@@ -221,7 +186,7 @@ def test_declining_cancels_unsent_letters_and_queues_the_confirmation(cohort: En
     advance(cohort, 1, "reschedule", "--set", "appointment=2100-01-11 10:00")  # queued again
     advance(cohort, 1, "decline")
 
-    assert letters_of(cohort, 1) == [("uitnodiging", "cancelled"), ("uitnodiging", "cancelled"),
+    assert letters_of(cohort, 1) == [("uitnodiging", "to_pull"), ("uitnodiging", "cancelled"),
                                      ("afmelding", "queued")]
     summary = render(cohort)
     assert summary["rendered"] == 1
@@ -233,7 +198,7 @@ def test_declining_cancels_unsent_letters_and_queues_the_confirmation(cohort: En
     assert "U heeft laten weten dat u niet wilt meedoen" in text
 
 
-def test_declining_keeps_letters_that_went_to_the_mail_house_and_rebatches_the_rest(
+def test_declining_keeps_letters_that_went_to_the_mail_house_and_pulls_the_batched_ones(
         cohort: Env) -> None:
     invite(cohort, 1, 2)
     [batch] = render(cohort)["batches"]
@@ -243,16 +208,17 @@ def test_declining_keeps_letters_that_went_to_the_mail_house_and_rebatches_the_r
     assert sorted(manifest_ids(cohort, second)) == [3, 4]
 
     advance(cohort, 1, "decline")  # its invitation was sent: it stays sent
-    advance(cohort, 3, "decline")  # its invitation was in a batch: the batch is taken apart
+    advance(cohort, 3, "decline")  # its invitation is in a batch: to be pulled from it
     assert letters_of(cohort, 1) == [("uitnodiging", "sent"), ("afmelding", "queued")]
-    assert letters_of(cohort, 3) == [("uitnodiging", "cancelled"), ("afmelding", "queued")]
-    assert letter(cohort, 4)["status"] == "rendered"
+    assert letters_of(cohort, 3) == [("uitnodiging", "to_pull"), ("afmelding", "queued")]
+    assert letter(cohort, 4)["status"] == "in_batch"
 
     summary = render(cohort)
     assert summary["rendered"] == 2
     [third] = summary["batches"]
     assert sorted(manifest_ids(cohort, third)) == sorted(
-        [4, *(item["id"] for item in listed(cohort) if item["template"] == "afmelding")])
+        item["id"] for item in listed(cohort) if item["template"] == "afmelding")
+    assert sorted(manifest_ids(cohort, second)) == [3, 4]  # the batch is as it was made
 
 
 def test_closing_a_case_queues_the_closing_letter(cohort: Env) -> None:
@@ -277,17 +243,17 @@ def test_withdrawing_consent_for_a_partner_cancels_only_that_partners_referral_l
     assert render(cohort)["rendered"] == 3
 
 
-def test_withdrawing_consent_after_rendering_takes_the_referral_out_of_its_batch(
+def test_withdrawing_consent_after_rendering_marks_the_referral_to_be_pulled(
         cohort: Env) -> None:
     invite(cohort, 1)
     advance(cohort, 1, *CONVERSATION)
     advance(cohort, 1, "refer", "--set", "partner=wij_team")
     [batch] = render(cohort)["batches"]
     assert len(manifest_ids(cohort, batch)) == 2
-    cohort.ok("consent", "withdraw", "1", "share:wij_team", "--how", "letter")
-    assert letters_of(cohort, 1) == [("uitnodiging", "rendered"), ("verwijzing", "cancelled")]
-    [rebatched] = render(cohort)["batches"]
-    assert manifest_ids(cohort, rebatched) == [1]
+    out = cohort.ok("consent", "withdraw", "1", "share:wij_team", "--how", "letter").stdout
+    assert f"is in batch {batch['batch']}, not yet sent: pull it" in out
+    assert letters_of(cohort, 1) == [("uitnodiging", "in_batch"), ("verwijzing", "to_pull")]
+    assert render(cohort)["batches"] == []
 
 
 def test_referrals_to_two_partners_each_get_their_letter(cohort: Env) -> None:

@@ -231,6 +231,70 @@ def test_report_lists_the_themes_under_their_labels_and_the_correction_period(
     assert "Dagbesteding" not in text  # only the themes that were recorded
 
 
+# --- capitals where a sentence or a name starts -----------------------------------------------
+
+
+def preview_text(env: Env, template: str, case_id: int, **payload: Any) -> str:
+    """Return the text of a case's letter as it would be made today (nothing queued)."""
+    engine = env.engine()
+    try:
+        renderer, context = preview(engine, "anna", template, case_id, payload)
+        pdf = renderer.pdf(template, context)
+    finally:
+        engine.db.dispose()
+    return text_of(PdfReader(io.BytesIO(pdf)))
+
+
+@pytest.mark.parametrize(("initials", "prefix", "surname", "salutation"), [
+    (None, "van", "Dijk", "Beste Van Dijk,"),  # without initials the tussenvoegsel: capital
+    ("J.", "van", "Dijk", "Beste J. van Dijk,"),
+    (None, None, "van Dijk", "Beste Van Dijk,"),  # the prefix stored in the surname
+    (None, "'t", "Hart", "Beste 't Hart,"),  # 't and d' stay small
+    (None, None, "d'Ancona", "Beste d'Ancona,"),
+])
+def test_salutation_capitalises_a_tussenvoegsel_that_starts_the_name(
+        cohort: Env, initials: str | None, prefix: str | None, surname: str,
+        salutation: str) -> None:
+    set_person(cohort, 1, initials=initials, prefix=prefix, surname=surname)
+    text = preview_text(cohort, "afsluiting", 1)
+    assert salutation in text
+    assert salutation[len("Beste "):-1] in text.splitlines()  # the address block's first line
+
+
+def test_referral_letter_starts_a_sentence_with_the_partner_in_capitals(cohort: Env) -> None:
+    text = flat(preview_text(cohort, "verwijzing", 1, partner="wij_team"))
+    assert "Het WIJ-team neemt binnen een paar weken contact met u op." in text
+    assert "door te geven aan het WIJ-team." in text  # inside a sentence it stays small
+    assert "Wilt u toch niet dat het WIJ-team uw gegevens heeft?" in text
+    engine = cohort.engine()
+    try:  # the route's label itself is not changed
+        route = engine.registry.get("kansen-in-kaart")
+        assert route.fields["partner"].label_of("wij_team") == "het WIJ-team"
+    finally:
+        engine.db.dispose()
+
+
+def test_no_template_starts_a_sentence_or_the_salutation_with_a_small_letter(
+        cohort: Env) -> None:
+    import re
+
+    from casework.mailroom import renderer
+
+    set_person(cohort, 1, initials=None, prefix="van", surname="Dijk")
+    engine = cohort.engine()
+    try:
+        templates = renderer(engine).templates()
+    finally:
+        engine.db.dispose()
+    for template in templates:
+        text = flat(preview_text(cohort, template, 1, partner="wijkwerkmakelaar",
+                                 appointment="2100-01-04T09:00:00+00:00",
+                                 themes={"health": "rug"}, agreed="bellen"))
+        assert "Beste Van Dijk," in text, template
+        small = re.findall(r"[.?!] (\w+)", text.replace("Meedoen Werkt!", "Meedoen Werkt"))
+        assert [word for word in small if word[0].islower()] == [], template
+
+
 # --- the address in the envelope window -----------------------------------------------------
 
 

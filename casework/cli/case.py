@@ -221,6 +221,10 @@ def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str
     if step.closed:
         line += f" (closed: {step.close_reason})"
     click.echo(safe(line))
+    if step.to_pull:
+        from casework.cli.letters import print_pulls
+
+        print_pulls(step.to_pull)
 
 
 @case.command("open")
@@ -373,6 +377,10 @@ def apply_command(state: CliState, file: Path, dry_run: bool, history: bool,
             click.echo(safe(f"  {trigger:<20} {count}"))
         if history:
             click.echo("History: no letters were queued.")
+        if summary.to_pull:
+            from casework.cli.letters import print_pulls
+
+            print_pulls(summary.to_pull)
         if dry_run:
             click.echo("Dry run: nothing was changed.")
     if summary.failed:

@@ -74,6 +74,10 @@ def withdraw_command(state: CliState, case_id: int, scope: str, how: str,
     if any(c.values()):
         click.echo(f"  cancelled: {c['referrals']} referral(s), {c['tasks']} task(s), "
                    f"{c['letters']} letter(s)")
+    if result["to_pull"]:
+        from casework.cli.letters import print_pulls
+
+        print_pulls(result["to_pull"])
 
 
 @consent.command("list")

@@ -39,7 +39,12 @@ def print_summary(summary: Any, settings: Any) -> None:
             print_render_summary(RenderSummary(
                 run_date=summary.run_date, rendered=letters["rendered"],
                 held=letters["held"], failed=letters["failed"], batches=letters["batches"],
-                output_dir=letters["output_dir"]))
+                output_dir=letters["output_dir"], renewed=letters.get("renewed", []),
+                removed_files=letters.get("removed_files", [])))
+        if data["to_pull"]:
+            from casework.cli.letters import print_pulls
+
+            print_pulls(data["to_pull"])
         if data["skipped"]:
             out.print(f"  already done by another run: {data['skipped']}")
     if data["due_work"]:

@@ -1,4 +1,5 @@
-"""casework letters render|list|cancel|batch mark-sent|returned|preview|check|calibrate."""
+"""casework letters render|list|cancel|batch list|mark-sent|remake|returned|preview|check|
+calibrate."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from casework.cli.common import (
     actor_option,
     console,
     json_option,
+    local,
     plain,
     print_json,
     safe,
 )
 from casework.cli.params import ID
 from casework.cli.task import parse_day
+
+DAY = "%d-%m-%Y"
 
 
 @click.group()
@@ -42,9 +46,26 @@ def print_render_summary(result: Any) -> None:
         out.print(Text.assemble("  ", ("FAILED", "red"), safe(
             f" letter {item['letter']} ({item['template']}, case {item['case_id']}), "
             f"attempt {item['attempts']}: {item['reason']}")))
+    for item in data.get("renewed", []):
+        what = (f"cancelled: {item['reason']}" if item["status"] == "cancelled"
+                else "rendered again with today's date")
+        out.print(safe(f"  letter {item['letter']} ({item['template']}, case "
+                       f"{item['case_id']}) was made on an earlier day and never batched: "
+                       f"{what}"))
+    if data.get("removed_files"):
+        out.print(safe(f"  removed {len(data['removed_files'])} old batch file(s) that no "
+                       f"longer match a batch: {', '.join(data['removed_files'])}"))
     if data["batches"]:
         out.print(safe(f"  in {data['output_dir']}; after handing a batch to the mail house: "
                        "casework letters batch mark-sent BATCH"))
+
+
+def print_pulls(pulls: list[dict[str, Any]]) -> None:
+    """Say which letters a cancellation left in a batch not yet sent, to be pulled from it."""
+    for item in pulls:
+        click.echo(safe(f"  letter {item['letter']} ({item['template']}, case "
+                        f"{item['case_id']}) is in batch {item['batch']}, not yet sent: pull "
+                        "it from the batch before posting (see 'casework letters batch list')"))
 
 
 @letters.command("render")
@@ -85,7 +106,7 @@ def render_command(state: CliState, date_text: str | None, out_dir: Path | None,
 @letters.command("list")
 @click.option("--case", "case_id", type=ID, help="Only this case.")
 @click.option("--status", type=click.Choice(["queued", "held", "rendered", "in_batch", "sent",
-                                             "returned", "cancelled"]))
+                                             "returned", "cancelled", "to_pull", "pulled"]))
 @click.option("--batch", help="Only this batch.")
 @actor_option
 @json_option
@@ -115,33 +136,118 @@ def list_command(state: CliState, case_id: int | None, status: str | None, batch
 @letters.command("cancel")
 @click.argument("letter_id", type=ID)
 @actor_option
+@json_option
 @click.pass_obj
-def cancel_command(state: CliState, letter_id: int, actor: str | None) -> None:
-    """Cancel a letter that has not gone to the mail house."""
-    from casework.mailroom import cancel_letter
+def cancel_command(state: CliState, letter_id: int, actor: str | None, as_json: bool) -> None:
+    """Cancel a letter that has not gone to the mail house.
+
+    A letter already in a batch stays in it (a batch never changes once made): it is marked
+    to_pull, to be taken out of the printed batch before posting.
+    """
+    from casework.batches import cancel_letter
 
     result = cancel_letter(state.engine(), state.who(actor, "letters"), letter_id)
+    if as_json:
+        print_json(result)
+        return
     click.echo(f"Letter {letter_id} cancelled.")
-    if result["batch_taken_apart"]:
-        click.echo(f"  batch {result['batch_taken_apart']} was taken apart; its other letters "
-                   "go into the next batch ('casework letters render')")
+    print_pulls(result["to_pull"])
 
 
 @letters.group("batch")
 def batch() -> None:
-    """Mail-house batches."""
+    """Mail-house batches: sealed when made, handed over once."""
+
+
+@batch.command("list")
+@click.option("--status", type=click.Choice(["made", "sent", "remade"]),
+              help="Only batches with this status.")
+@actor_option
+@json_option
+@click.pass_obj
+def batch_list_command(state: CliState, status: str | None, actor: str | None,
+                       as_json: bool) -> None:
+    """List the batches, newest first: letters, how many to pull, status and dates."""
+    from casework.batches import list_batches
+
+    result = list_batches(state.engine(), state.who(actor, "letters"), status)
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Column, Table
+
+    settings = state.settings()
+    table = Table(Column("batch", no_wrap=True), Column("status", no_wrap=True),
+                  Column("made", no_wrap=True), Column("sent", no_wrap=True),
+                  Column("letters", justify="right"), Column("to pull", justify="right"),
+                  Column("to post", justify="right"))
+    for r in result["batches"]:
+        table.add_row(r["batch"], r["status"], local(r["made_at"], settings, DAY),
+                      local(r["sent_at"], settings, DAY), str(r["letters"]),
+                      str(r["to_pull"]) if r["to_pull"] else "", str(r["to_post"]))
+    console().print(table)
+    count = len(result["batches"])
+    console().print(f"{count} batch(es)")
+    if any(r["to_pull"] and r["status"] == "made" for r in result["batches"]):
+        console().print("  which letters to pull: casework letters list --status to_pull "
+                        "--batch BATCH")
 
 
 @batch.command("mark-sent")
 @click.argument("batch_name", metavar="BATCH")
 @actor_option
+@json_option
 @click.pass_obj
-def mark_sent_command(state: CliState, batch_name: str, actor: str | None) -> None:
-    """Record that BATCH was handed to the mail house."""
-    from casework.mailroom import mark_batch_sent
+def mark_sent_command(state: CliState, batch_name: str, actor: str | None,
+                      as_json: bool) -> None:
+    """Record that BATCH was handed to the mail house; from then on it never changes."""
+    from casework.batches import mark_batch_sent
 
     result = mark_batch_sent(state.engine(), state.who(actor, "letters"), batch_name)
+    if as_json:
+        print_json(result)
+        return
     click.echo(f"Batch {batch_name}: {result['sent']} letter(s) marked sent.")
+    if result["pulled"]:
+        click.echo(f"  pulled (cancelled after the batch was made, not posted): letter(s) "
+                   f"{', '.join(str(i) for i in result['pulled'])}")
+
+
+@batch.command("remake")
+@click.argument("batch_name", metavar="BATCH")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: letters.output_dir in config.toml).")
+@actor_option
+@json_option
+@click.pass_obj
+def remake_command(state: CliState, batch_name: str, out_dir: Path | None, actor: str | None,
+                   as_json: bool) -> None:
+    """Re-make BATCH (not handed over): its files are removed, its letters made afresh.
+
+    The letters still wanted are queued again and rendered with today's date into a new batch
+    (with the rest of the queue, as 'letters render'); a letter whose appointment has passed,
+    or that a newer letter replaced, is cancelled instead.
+    """
+    from casework.batches import remake_batch
+    from casework.mailroom import render_queue
+
+    engine = state.engine()
+    who = state.who(actor, "letters")
+    result = remake_batch(engine, who, batch_name)
+    render = render_queue(engine, engine.now().astimezone(engine.tz).date(), out_dir,
+                          actor=who)
+    if as_json:
+        print_json({**result, "render": render.as_dict()})
+    else:
+        click.echo(f"Batch {batch_name} re-made: its PDF and manifest are removed; "
+                   f"{len(result['queued'])} letter(s) queued again to be rendered today, "
+                   f"{len(result['not_queued'])} not.")
+        for item in result["not_queued"]:
+            click.echo(safe(f"  letter {item['letter']} ({item['template']}, case "
+                            f"{item['case_id']}): {item['reason']}"))
+        print_render_summary(render)
+    if render.failed:
+        raise SystemExit(1)
 
 
 @letters.command("returned")

@@ -115,3 +115,7 @@ def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, .
         if t["closed"]:
             line += f" (closed: {t['close_reason']})"
         click.echo(safe(line))
+    if report["to_pull"]:
+        from casework.cli.letters import print_pulls
+
+        print_pulls(report["to_pull"])
