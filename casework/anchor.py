@@ -142,7 +142,9 @@ def missing_message(path: Path, written: int, since: datetime, engine: Engine) -
 
 def when(moment: datetime, engine: Engine) -> str:
     """Return a moment as local time for a message: 2026-11-30 10:02."""
-    return moment.astimezone(engine.tz).strftime("%Y-%m-%d %H:%M")
+    from casework.display import moment as shown_moment
+
+    return shown_moment(moment, engine.tz)
 
 
 def _head(value: Any, count_key: str) -> Head:

@@ -45,9 +45,9 @@ def parse_amount(text: str, what: str = "amount", maximum: Decimal = MAX_AMOUNT)
 
 def euro(cents: int) -> str:
     """Return cents as '€ 1.250,50'."""
-    from babel.numbers import format_currency
+    from casework.display import euro as shown_euro
 
-    return str(format_currency(Decimal(cents) / 100, "EUR", locale="nl_NL")).replace("\xa0", " ")
+    return shown_euro(Decimal(cents) / 100)
 
 
 def _spent(conn: Any, budget_id: int) -> int:

@@ -72,5 +72,7 @@ def header(settings: Settings, moment: datetime | None) -> str:
     """Return the line every command on a training database starts with (on stderr)."""
     line = "OEFENDATABASE (training)"
     if moment is not None:
-        line += " — klok: " + moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+        from casework.display import moment as shown_moment
+
+        line += " — klok: " + shown_moment(moment, settings.tz)
     return line

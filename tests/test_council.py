@@ -58,7 +58,7 @@ def test_council_page_holds_tables_charts_date_and_scope(
     assert "<link" not in html and "<script" not in html
     # The figures of the hand-worked scenario (test_reports): 12 approached, 3 left benefit.
     assert "<td>Benaderd</td><td>12</td>" in html
-    assert "<td>Totaal 2030</td><td>3</td><td>2.5</td>" in html
+    assert "<td>Totaal 2030</td><td>3</td><td>2,5</td>" in html
     assert "<td>naar Coach Meedoen</td><td>3</td>" in html
 
 

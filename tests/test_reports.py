@@ -176,7 +176,8 @@ def test_cli_report_json_csv_table_and_chart(scenario: tuple[Engine, Clock], env
 
 def test_unknown_route_and_bad_date_are_clear_errors(env: Env) -> None:
     result = run(env, "outcomes", "--workflow", "nope")
-    assert result.exit_code == 1 and "no workflow 'nope'" in result.stderr
+    assert result.exit_code == 2 and "'nope' is not a known route" in result.stderr
+    assert "Known: all, dienstencentrum, kansen-in-kaart" in result.stderr
     result = run(env, "outcomes", "--as-of", "gisteren")
     assert result.exit_code == 2 and "not a date" in result.output
     assert "Traceback" not in result.output
@@ -344,7 +345,8 @@ def test_outflow_json_keys_and_the_yearly_benefit_from_config(
                  str(chart))
     assert result.exit_code == 0, result.output
     assert chart.read_bytes()[:4] == b"\x89PNG"
-    assert "2030-07" in result.stdout and "6520.55" not in result.stdout  # 20,000 a year now
+    assert "juli 2030" in result.stdout  # Dutch months, amounts and fte in the table
+    assert "€ 9.315,07" in result.stdout and "6.520,55" not in result.stdout  # 20,000 a year
     assert run(env, "outcomes", "--year", "2030").exit_code == 2
 
 

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, actor_option, console, json_option, plain, print_json
+from casework.cli.common import (
+    CliState,
+    actor_option,
+    console,
+    json_option,
+    local,
+    plain,
+    print_json,
+)
 from casework.cli.params import ID
 from casework.cli.task import parse_day
 
@@ -50,7 +58,8 @@ def audit(ctx: click.Context, case_id: int | None, staff: str | None, since_text
         cases = ", ".join(str(c) for c in r["case_ids"][:12])
         if len(r["case_ids"]) > 12:
             cases += f" (+{len(r['case_ids']) - 12})"
-        table.add_row(str(r["id"]), r["at"][:19].replace("T", " "), plain(r["actor"]),
+        table.add_row(str(r["id"]), local(r["at"], state.settings(), "%Y-%m-%d %H:%M:%S"),
+                      plain(r["actor"]),
                       plain(r["action"]), cases, plain(r["purpose"]))
     console().print(table)
     click.echo(f"{len(rows)} entries")

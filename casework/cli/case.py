@@ -11,13 +11,14 @@ from casework.cli.common import (
     CliState,
     actor_option,
     console,
+    human,
     json_option,
     local,
     plain,
     print_json,
     safe,
 )
-from casework.cli.params import COUNT, ID, at_option, parse_at
+from casework.cli.params import COUNT, ID, at_option, one_of, parse_at
 from casework.text import shown
 
 
@@ -63,11 +64,18 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
 def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, offset: int,
                  **filters: Any) -> None:
     """List cases, filtered by state, wijk, route or worker."""
+    from casework import vocabulary
     from casework.cases import CaseFilter, list_cases
 
     engine = state.engine()
     filters["state"] = filters.pop("state_name")
     actor = state.who(actor, "case.read")
+    route = one_of(filters["workflow"], vocabulary.routes(engine), "--workflow", "route")
+    one_of(filters["state"], vocabulary.states(engine, route, also=filters["state"]), "--state",
+           "state" + (f" of {route}" if route else ""))
+    one_of(filters["wijk"], vocabulary.wijken(engine, route), "--wijk", "wijk")
+    one_of(filters["assigned_to"], [*vocabulary.staff_names(engine), vocabulary.UNASSIGNED],
+           "--assigned", "staff member", "'-' for unassigned")
     result = list_cases(engine, actor, CaseFilter(**filters), limit or None, offset)
     if as_json:
         print_json(result)
@@ -124,7 +132,7 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
     out.print(safe(f"worker {data['assigned_to'] or '-'}"))
     shown = {k: v for k, v in data["data"].items() if k != "themes"}
     for key, value in shown.items():
-        out.print(safe(f"  {key}: {value}", lines=True))
+        out.print(safe(f"  {key}: {human(value, settings)}", lines=True))
     for theme, text in data["data"].get("themes", {}).items():
         out.print(safe(f"  theme {theme}: {text}", lines=True))
     for a in data["appointments"]:
@@ -137,12 +145,13 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
         out.print(safe(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}"))
     for m in data.get("matches", []):
         out.print(safe(f"matched with {m['employer']}: {m['job'] or 'job'}, "
-                       f"{m['hours_per_week']} hours a week ({m['fte']} fte)"))
+                       f"{human(m['hours_per_week'], settings)} hours a week "
+                       f"({human(m['fte'], settings)} fte)"))
     from rich.table import Table
 
     table = Table("#", "when", "who", "what", "from", "to", "details", title="Timeline")
     for e in data["timeline"]:
-        details = ", ".join(f"{k}={v}" for k, v in e["data"].items())
+        details = ", ".join(f"{k}={human(v, settings)}" for k, v in e["data"].items())
         if e["note"]:
             details = (details + "; " if details else "") + f"note: {e['note']}"
         table.add_row(str(e["seq"]), _when(e, settings), plain(e["actor"]),
@@ -253,11 +262,13 @@ def open_command(state: CliState, workflow_id: str, bsn: str, source: str | None
                  note: str | None, at_text: str | None, actor: str | None, as_json: bool,
                  **person: str | None) -> None:
     """Open a case for one person (arriving by a signal); new people need their details."""
+    from casework import vocabulary
     from casework.intake import open_case
 
     details = {key: value for key, value in person.items() if value is not None}
     actor = state.who(actor, "case.write")
     engine = state.engine()
+    one_of(workflow_id, vocabulary.routes(engine), "--workflow", "route")
     result = open_case(engine, actor, workflow_id, {"bsn": bsn, **details},
                        source, note, parse_at(at_text, engine.tz))
     if as_json:

@@ -16,7 +16,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import COUNT, at_option, parse_at
+from casework.cli.params import COUNT, at_option, one_of, parse_at
 
 SHOW_REJECTS = 50
 
@@ -24,6 +24,15 @@ SHOW_REJECTS = 50
 @click.group()
 def cohort() -> None:
     """Cohorts: bring the people selected for a project into a route."""
+
+
+def _known_route_and_wijk(state: CliState, workflow_id: str, wijk: str | None) -> None:
+    """Stop (exit 2) at a route or wijk that is not known, naming the known ones."""
+    from casework import vocabulary
+
+    engine = state.engine()
+    one_of(workflow_id, vocabulary.routes(engine), "--workflow", "route")
+    one_of(wijk, vocabulary.wijken(engine, workflow_id), "--wijk", f"wijk of {workflow_id}")
 
 
 @cohort.command("import")
@@ -51,8 +60,11 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
     if not file.is_file():
         raise InputFileError(f"{file}: no such file")
     state.output(rejects_path, "--rejects", (file, "the cohort file being imported"))
+    from casework import vocabulary
+
     engine = state.engine()
     who = state.who(actor, "cohort.import")
+    one_of(workflow_id, vocabulary.routes(engine), "--workflow", "route")
     at = parse_at(at_text, engine.tz)
     out = console()
     with Progress("[progress.description]{task.description}", BarColumn(),
@@ -124,6 +136,7 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
     if size is None:
         size = int(engine.settings["planning.wave_size"])
     actor = state.who(actor, "cohort.plan")
+    _known_route_and_wijk(state, workflow_id, wijk)
     plan = plan_wave(engine, actor, workflow_id, wijk, size, start, specialists,
                      dry_run)
     if as_json:
@@ -167,9 +180,13 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
 def excluded_command(state: CliState, workflow_id: str, wijk: str | None, reason: str | None,
                      actor: str | None, as_json: bool) -> None:
     """List the people a rule keeps out of waves, with the reason."""
+    from casework import vocabulary
     from casework.planning import list_excluded
 
     actor = state.who(actor, "cohort.plan")
+    _known_route_and_wijk(state, workflow_id, wijk)
+    one_of(reason, vocabulary.exclusion_reasons(state.engine(), workflow_id), "--reason",
+           "reason")
     result = list_excluded(state.engine(), actor, workflow_id, wijk, reason)
     if as_json:
         print_json(result)

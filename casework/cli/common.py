@@ -170,10 +170,18 @@ def plain(value: Any, lines: bool = False, style: str = "") -> Any:
     return Text(safe(value, lines), style=style)
 
 
-def local(moment: str | None, settings: Settings, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Return an ISO timestamp as local time for people."""
-    if not moment:
-        return ""
-    from datetime import datetime
+def local(moment: str | None, settings: Settings, fmt: str | None = None) -> str:
+    """Return an ISO timestamp as local time for people, without an offset
+    (``casework.display.moment``, the one way every human output shows a moment)."""
+    from casework.display import MOMENT
+    from casework.display import moment as shown_moment
 
-    return datetime.fromisoformat(moment).astimezone(settings.tz).strftime(fmt)
+    return shown_moment(moment, settings.tz, fmt or MOMENT)
+
+
+def human(item: Any, settings: Settings) -> str:
+    """Return a stored value for the terminal: moments local, numbers Dutch, lists and
+    mappings as text (``casework.display.value``), control characters made visible."""
+    from casework.display import value
+
+    return safe(value(item, settings.tz), lines=True)

@@ -18,7 +18,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import ID, at_option, parse_at
+from casework.cli.params import ID, at_option, one_of, parse_at
 
 HOW = click.Choice(["conversation", "letter", "phone"])
 
@@ -124,11 +124,15 @@ def referral() -> None:
 def export_command(state: CliState, partner: str, out_path: Path | None, actor: str | None,
                    as_json: bool) -> None:
     """The open referrals for a partner: only people whose consent to share holds (no BSN)."""
+    from casework import vocabulary
     from casework.outfiles import csv_writer, open_output
     from casework.referrals import partner_referrals
 
     state.output(out_path, "--out")
-    result = partner_referrals(state.engine(), state.who(actor, "referral.export"), partner)
+    engine = state.engine()
+    who = state.who(actor, "referral.export")
+    one_of(partner, vocabulary.partners(engine), "--partner", "partner")
+    result = partner_referrals(engine, who, partner)
     if as_json:
         print_json(result)
         return

@@ -8,6 +8,7 @@ from casework.cli.common import (
     CliState,
     actor_option,
     console,
+    human,
     json_option,
     plain,
     print_json,
@@ -74,6 +75,7 @@ def show_command(state: CliState, name: str, actor: str | None, as_json: bool) -
         print_json(data)
         return
     out = console()
+    settings = state.settings()
     from rich.text import Text
 
     out.print(Text.assemble((safe(data["name"]), "bold"),
@@ -81,6 +83,7 @@ def show_command(state: CliState, name: str, actor: str | None, as_json: bool) -
                                  f"contact {data['contact'] or '-'}")))
     for m in data["matches"]:
         out.print(safe(f"match: case {m['case_id']}, {m['job'] or 'job'}, "
-                       f"{m['hours_per_week']} hours a week ({m['fte']} fte)"))
+                       f"{human(m['hours_per_week'], settings)} hours a week "
+                       f"({human(m['fte'], settings)} fte)"))
     for m in data["meetings"]:
         out.print(safe(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}"))

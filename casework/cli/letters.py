@@ -18,7 +18,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import ID
+from casework.cli.params import ID, one_of
 from casework.cli.task import parse_day
 
 DAY = "%d-%m-%Y"
@@ -293,9 +293,11 @@ def preview_command(state: CliState, template: str, case_id: int, as_png: bool,
 @click.pass_obj
 def check_command(state: CliState, workflow_id: str | None, as_json: bool) -> None:
     """Render every template and variant with hostile sample values; fail on any error."""
+    from casework import vocabulary
     from casework.mailroom import check_templates
 
     state.who(None, "letters")
+    one_of(workflow_id, vocabulary.routes(state.engine()), "--workflow", "route")
     results = check_templates(state.engine(), workflow_id)
     if as_json:
         print_json(results)

@@ -5,6 +5,7 @@ number typed in the wrong place may be a BSN."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -73,3 +74,37 @@ def parse_at(text: str | None, tz: Any, option: str = "--at") -> datetime | None
     except (ValueError, OverflowError):
         raise click.BadParameter(f"{shown(text)} is not a date and time {DATE_RANGE}; use "
                                  "'2026-11-20 14:00'", param_hint=option) from None
+
+
+def one_of(value: str | None, known: Iterable[str], option: str, what: str,
+           extra: str = "") -> str | None:
+    """Return the value when it is one of the known values (None passes). Anything else is a
+    typo, not an empty answer: stop with exit 2, naming the known values, the close matches
+    first. ``extra`` names a value with a meaning of its own ("'-' for unassigned")."""
+    if value is None:
+        return None
+    values = sorted(set(known))
+    if value in values:
+        return value
+    from difflib import get_close_matches
+
+    from casework.cli.common import safe
+    from casework.text import shown
+
+    folded = {v.casefold(): v for v in values}
+    close = [folded[v] for v in get_close_matches(value.casefold(), list(folded), n=3,
+                                                  cutoff=0.6)]
+    ordered = close + [v for v in values if v not in close]
+    listed = ", ".join(safe(v) for v in ordered[:SHOWN_KNOWN])
+    if len(ordered) > SHOWN_KNOWN:
+        listed += f" (and {len(ordered) - SHOWN_KNOWN} more)"
+    message = f"{shown(value)} is not a known {what}"
+    message += f"; did you mean {safe(close[0])}?" if close else "."
+    message += f" Known: {listed or 'none yet'}" + (f"; {extra}" if extra else "") + "."
+    from casework.cli.common import fail
+
+    fail(f"{option}: {message}", 2)
+
+
+SHOWN_KNOWN = 30
+"""How many known values a refusal lists."""

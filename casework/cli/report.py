@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from casework.cli.common import CliState, console, plain, print_json, safe
+from casework.cli.common import CliState, console, fail, json_option, plain, print_json, safe
+from casework.cli.params import one_of
 from casework.cli.task import parse_day
 
 NAMES = ("outcomes", "response", "referrals", "follow-up", "caseload", "outflow", "worklist",
@@ -19,20 +20,22 @@ NAMES = ("outcomes", "response", "referrals", "follow-up", "caseload", "outflow"
 @click.option("--as-of", "as_of_text", metavar="DATE",
               help="Count what was recorded up to and including this date (default: today).")
 @click.option("--wijk", help="Only this wijk.")
-@click.option("--workflow", "workflow_id", default="kansen-in-kaart", show_default=True,
-              help="The route to report on ('all' for every route).")
+@click.option("--workflow", "workflow_id",
+              help="The route to report on ('all' for every route; default: the only route "
+                   "with cases, or the only route loaded).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@json_option
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a chart as PNG (outcomes, response, outflow).")
 @click.option("--year", type=click.IntRange(1990, 2200),
               help="outflow: the year of the savings (default: the as-of year).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="council: the HTML file to write.")
-@click.pass_obj
-def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
-           workflow_id: str, fmt: str, chart_path: Path | None, year: int | None,
-           out_path: Path | None) -> None:
+@click.pass_context
+def report(ctx: click.Context, name: str, as_of_text: str | None, wijk: str | None,
+           workflow_id: str | None, fmt: str, as_json: bool, chart_path: Path | None,
+           year: int | None, out_path: Path | None) -> None:
     """Tables for the council and the team, counted from the case data as of a date.
 
     \b
@@ -45,9 +48,17 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
     worklist   open and overdue tasks per worker and kind
     council    all council tables and charts as one HTML page (--out FILE.html)
     """
+    from casework import vocabulary
     from casework.reports import CHARTS, Scope, run_report, table_rows
-    from casework.reports.tables import display_rows
+    from casework.reports.scope import report_labels
+    from casework.reports.tables import display_rows, is_figure
 
+    state: CliState = ctx.obj
+    if as_json:
+        given = ctx.get_parameter_source("fmt") is click.core.ParameterSource.COMMANDLINE
+        if fmt != "json" and given:
+            raise click.UsageError(f"--json and --format {fmt}: give one of them")
+        fmt = "json"
     if chart_path is not None and name not in CHARTS:
         raise click.UsageError(f"--chart is available for {', '.join(CHARTS)}")
     if year is not None and name != "outflow":
@@ -61,6 +72,9 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
     engine = state.engine()
     state.who(None, "report")
     as_of = parse_day(as_of_text, "--as-of") or engine.now().astimezone(engine.tz).date()
+    workflow_id = _route(state, workflow_id)
+    one_of(wijk, vocabulary.wijken(engine, workflow_id), "--wijk",
+           "wijk" + ("" if workflow_id == vocabulary.ALL_ROUTES else f" of {workflow_id}"))
     scope = Scope(as_of, workflow_id, wijk)
     if name == "council":
         from casework.reports.council import write_council
@@ -82,15 +96,38 @@ def report(state: CliState, name: str, as_of_text: str | None, wijk: str | None,
     elif fmt == "csv":
         from casework.outfiles import csv_writer
 
-        csv_writer(sys.stdout, delimiter=";").writerows(table_rows(data))
+        csv_writer(sys.stdout, delimiter=";").writerows(
+            table_rows(data, report_labels(engine, scope)))
     else:
         from rich.table import Column, Table
 
-        rows = display_rows(data)
-        table = Table(*[Column(header=plain(h)) for h in rows[0]],
+        rows = display_rows(data, report_labels(engine, scope))
+        figures = [i > 0 and all(is_figure(row[i]) or not row[i] for row in rows[1:])
+                   for i in range(len(rows[0]))]
+        table = Table(*[Column(header=plain(h), justify="right" if figure else "left")
+                        for h, figure in zip(rows[0], figures, strict=True)],
                       title=plain(f"{name} tot en met {as_of.isoformat()} ({scope.describe()})"))
         for row in rows[1:]:
             table.add_row(*[plain(v) for v in row])
         console().print(table)
     if chart_path is not None and fmt != "json":
         click.echo(f"Chart written to {chart_path}", err=True)
+
+
+def _route(state: CliState, workflow_id: str | None) -> str:
+    """Return the route to report on: the one given (a known route or 'all'), else the only
+    route with cases (or, before any case, the only route loaded); with several and none
+    given, ask which (exit 2)."""
+    from casework import vocabulary
+
+    routes = vocabulary.routes(state.engine())
+    if workflow_id is None:
+        in_use = vocabulary.routes_in_use(state.engine())
+        used = in_use or routes
+        if len(used) == 1:
+            return used[0]
+        where = "have cases" if in_use else "are loaded"
+        fail(f"{len(used)} routes {where}; say which to report on with --workflow "
+             f"({', '.join(used)}, or {vocabulary.ALL_ROUTES} for every route)", 2)
+    one_of(workflow_id, [*routes, vocabulary.ALL_ROUTES], "--workflow", "route")
+    return workflow_id

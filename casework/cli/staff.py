@@ -13,6 +13,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
+from casework.cli.params import one_of
 
 ROLE_CHOICE = click.Choice(["back_office", "case_worker", "coordinator", "admin"])
 
@@ -20,6 +21,20 @@ ROLE_CHOICE = click.Choice(["back_office", "case_worker", "coordinator", "admin"
 @click.group()
 def staff() -> None:
     """Staff members: who may act, in which roles (admins manage them)."""
+
+
+def known_wijken_and_projects(state: CliState, wijken: tuple[str, ...],
+                              projects: tuple[str, ...]) -> None:
+    """Stop (exit 2) at a wijk no case is in or a project that is no route, naming the
+    known ones. Before any cohort is imported no wijk is known yet, and every wijk passes."""
+    from casework import vocabulary
+
+    engine = state.engine()
+    known = vocabulary.wijken(engine)
+    for wijk in wijken if known else ():
+        one_of(wijk, known, "--wijk", "wijk")
+    for project in projects:
+        one_of(project, vocabulary.routes(engine), "--project", "route")
 
 
 @staff.command("add")
@@ -41,6 +56,7 @@ def add_command(state: CliState, name: str, roles: tuple[str, ...], wijken: tupl
     engine = state.engine()
     if has_staff(engine):
         state.who(actor, "staff.manage")
+    known_wijken_and_projects(state, wijken, projects)
     add_staff(engine, name, roles, full_name, wijken, projects)
     click.echo(safe(f"Added {name} ({', '.join(roles)})."))
 

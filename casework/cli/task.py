@@ -17,7 +17,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import COUNT, ID, at_option, parse_at
+from casework.cli.params import COUNT, ID, at_option, one_of, parse_at
 from casework.text import shown
 
 
@@ -57,9 +57,14 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
 
     if due_text and overdue:
         raise click.UsageError("give --due DATE or --overdue, not both")
+    from casework import vocabulary
+
     filters = TaskFilter(due=parse_day(due_text, "--due"), overdue=overdue, kind=kind,
                          status=status, mine=mine)
-    result = list_tasks(state.engine(), state.who(actor, "case.read"), filters, limit=limit or None)
+    engine = state.engine()
+    who = state.who(actor, "case.read")
+    one_of(kind, vocabulary.task_kinds(engine, also=kind), "--kind", "kind of work")
+    result = list_tasks(engine, who, filters, limit=limit or None)
     if as_json:
         print_json(result)
         return

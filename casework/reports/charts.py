@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from casework.reports.tables import MONTHS, VARIANT_LABELS, dutch_date
+from casework.display import dutch_date, euro, month_abbreviation, number
+from casework.reports.tables import VARIANT_LABELS
 
 CHARTS = ("outcomes", "response", "outflow")
 _LIGHT, _DARK, _ACCENT = "#9bbbd9", "#1f5f99", "#d98c1f"
@@ -26,9 +27,10 @@ def _bars(axis: Any, names: list[str], series: list[tuple[str, list[float], str]
         offset = (i - (len(series) - 1) / 2) * width
         axis.bar([p + offset for p in positions], values, width, label=label, color=color)
     axis.set_xticks(list(positions), names, rotation=30, ha="right")
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number(round(v))))
     axis.legend()
 
 
@@ -77,14 +79,13 @@ def outflow_chart(report: dict[str, Any], target: Any) -> None:
     plt = _pyplot()
     fig, axis = plt.subplots(figsize=(10, 4.5))
     months = report["by_month"]
-    names = [MONTHS[int(m["month"][5:]) - 1][:3] for m in months]
+    names = [month_abbreviation(m["month"]) for m in months]
     _bars(axis, names, [
         ("personen", [m["persons"] for m in months], _DARK),
         ("fte", [m["fte"] for m in months], _ACCENT),
     ])
-    saved = f"{report['savings']:,.0f}".replace(",", ".")
     axis.set_title(f"Uitstroom uit de uitkering per maand, {report['year']} "
-                   f"(besparing {report['year']}: \u20ac {saved})")
+                   f"(besparing {report['year']}: {euro(report['savings'], cents=False)})")
     _save(fig, target)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from casework.display import dutch_date, euro, month_label, number, percent
 from casework.engine import Engine
 from casework.outfiles import write_output
 from casework.reports.charts import outcomes_chart, outflow_chart, response_chart
@@ -21,8 +22,6 @@ from casework.reports.tables import (
     REFERRAL_COLUMNS,
     RESPONSE_COLUMNS,
     VARIANT_LABELS,
-    dutch_date,
-    month_label,
 )
 
 
@@ -30,10 +29,6 @@ def _png(draw: Any, report: dict[str, Any]) -> str:
     buffer = io.BytesIO()
     draw(report, buffer)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _euro(value: float) -> str:
-    return "\u20ac " + f"{value:,.0f}".replace(",", ".")
 
 
 def council_report(engine: Engine, scope: Scope) -> dict[str, Any]:
@@ -53,8 +48,10 @@ def council_html(engine: Engine, scope: Scope) -> str:
     env = Environment(loader=PackageLoader("casework.reports", "."),
                       autoescape=select_autoescape(["html", "j2"], default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["euro"] = _euro
+    env.filters["euro"] = euro
     env.filters["month"] = month_label
+    env.filters["number"] = number
+    env.filters["percent"] = percent
     label = (scope.workflow if scope.workflow == "all"
              else engine.registry.get(scope.workflow).label)
     return env.get_template("council.html.j2").render(

@@ -31,6 +31,8 @@ OUTCOME_KEYS = (
     "participation_potential_total", "potential_self", "potential_supported", "became_active",
 )
 
+PARTICIPATION_CLASSES = ("socially_active", "not_active")
+
 
 def outcomes(engine: Engine, scope: Scope) -> dict[str, Any]:
     """The Kansen in Kaart results table: approached, spoken, classification, potential,
@@ -56,6 +58,10 @@ def outcomes(engine: Engine, scope: Scope) -> dict[str, Any]:
     )
     p = per_person.c
     with_potential = p.potential.in_(("self", "supported"))
+    # Participation potential is counted among the socially active and the not socially
+    # active (the council's table); work potential is a class of its own, so its "self" or
+    # "supported" is not participation potential and counts in neither the total nor the split.
+    participation_class = p.classification.in_(PARTICIPATION_CLASSES)
     # One row per wijk (each person in one wijk); the totals are their sums.
     per_wijk = select(
         p.wijk.label("wijk"),
@@ -68,10 +74,11 @@ def outcomes(engine: Engine, scope: Scope) -> dict[str, Any]:
         count_if(p.classification == "not_active").label("not_active"),
         count_if(and_(p.classification == "not_active", with_potential))
         .label("not_active_with_potential"),
-        count_if(and_(p.classification.in_(("socially_active", "not_active")), with_potential))
+        count_if(and_(participation_class, with_potential))
         .label("participation_potential_total"),
-        count_if(p.potential == "self").label("potential_self"),
-        count_if(p.potential == "supported").label("potential_supported"),
+        count_if(and_(participation_class, p.potential == "self")).label("potential_self"),
+        count_if(and_(participation_class, p.potential == "supported"))
+        .label("potential_supported"),
         count_if(p.active == 1).label("became_active"),
     ).group_by(p.wijk).order_by(p.wijk)
     partner = field("partner")

@@ -10,8 +10,8 @@ from sqlalchemy import func
 
 from casework.engine import Engine
 from casework.models import Case, Event
-
-ALL_ROUTES = "all"
+from casework.reports.tables import Labels
+from casework.vocabulary import ALL_ROUTES
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,20 @@ def final_states(engine: Engine, scope: Scope) -> list[str]:
 
 def partner_labels(engine: Engine, scope: Scope) -> dict[str, str]:
     """Return the partners' names as the route's letters spell them."""
-    labels: dict[str, str] = {}
+    from casework.vocabulary import partner_labels as labels
+
+    return labels(engine, scope.workflow)
+
+
+def report_labels(engine: Engine, scope: Scope) -> Labels:
+    """Return the Dutch words the route files give the partners, states, activities and
+    kinds of work of the scope, for the tables people read."""
+    from casework import vocabulary
+
+    activities: dict[str, str] = {}
     for route in engine.registry:
-        if scope.workflow in (ALL_ROUTES, route.id) and "partner" in route.fields:
-            labels.update(dict(route.fields["partner"].labels))
-    return labels
+        if scope.workflow in (ALL_ROUTES, route.id) and "activity" in route.fields:
+            activities.update(dict(route.fields["activity"].labels))
+    return Labels(partners=partner_labels(engine, scope),
+                  states=vocabulary.state_labels(engine, scope.workflow),
+                  activities=activities, tasks=vocabulary.task_labels(engine))

@@ -1,9 +1,13 @@
-"""Reports as rows for a terminal table or CSV, with the Dutch words of the council reports."""
+"""Reports as rows: for CSV (the keys, the Dutch label, plain numbers) and for people (Dutch
+words, the partners and states as the route files name them, Dutch numbers and amounts)."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from casework.display import dutch_date, euro, month_label, number, percent
 
 OUTCOME_LABELS = (
     ("approached", "Benaderd"),
@@ -38,58 +42,82 @@ VARIANT_LABELS = {"with_sentence": "met zin over vrijwilligheid",
 AGE_LABELS = {"under_27": "jonger dan 27", "27_and_over": "27 en ouder", "unknown": "onbekend"}
 FLAG_LABELS = {"moved": "verhuisd", "deceased": "overleden",
                "wij_team_contact": "in contact met sociaal team", "excluded": "uitgesloten"}
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-          "september", "oktober", "november", "december")
+# What started after a referral, when the route file gives the activity no label of its own.
+ACTIVITY_LABELS = {"volunteering": "vrijwilligerswerk", "participation_job": "participatiebaan",
+                   "work": "werk", "part_time_self_employment": "parttime ondernemerschap",
+                   "education": "opleiding", "other": "anders", "outflow": "uitstroom"}
+UNASSIGNED_LABEL = "niet toegewezen"
+
+__all__ = [
+    "ACTIVITY_LABELS",
+    "AGE_LABELS",
+    "FLAG_LABELS",
+    "FOLLOW_UP_LABELS",
+    "OUTCOME_LABELS",
+    "REFERRAL_COLUMNS",
+    "RESPONSE_COLUMNS",
+    "VARIANT_LABELS",
+    "Labels",
+    "display_rows",
+    "dutch_date",
+    "month_label",
+    "table_rows",
+]
 
 
-def dutch_date(day: date | str) -> str:
-    """Return a date as '24 november 2026'."""
-    from babel.dates import format_date
+@dataclass(frozen=True)
+class Labels:
+    """The Dutch words of the route files for what the tables name (by key)."""
 
-    return format_date(date.fromisoformat(day) if isinstance(day, str) else day,
-                       "d MMMM y", locale="nl_NL")
+    partners: dict[str, str] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    activities: dict[str, str] = field(default_factory=dict)
+    tasks: dict[str, str] = field(default_factory=dict)
 
+    def partner(self, key: str) -> str:
+        return self.partners.get(key, key)
 
-def month_label(month: str) -> str:
-    """Return '2030-06' as 'juni 2030'."""
-    year, number = month.split("-")
-    return f"{MONTHS[int(number) - 1]} {year}"
-
-
-def table_rows(report: dict[str, Any]) -> list[list[Any]]:
-    """Return the report as rows (the first row is the header)."""
-    return _BUILDERS[report["report"]](report)
+    def activity(self, key: str) -> str:
+        return self.activities.get(key) or ACTIVITY_LABELS.get(key, key)
 
 
-def display_rows(report: dict[str, Any]) -> list[list[Any]]:
-    """Return the rows for a terminal table: as table_rows, but the referrals table turned
-    (a column per partner) so it fits a terminal."""
-    if report["report"] != "referrals":
-        return table_rows(report)
-    partners = report["per_partner"]
-    rows: list[list[Any]] = [["", *[p["label"] for p in partners], "Totaal"]]
-    for key, label in REFERRAL_COLUMNS:
-        rows.append([label, *[p[key] for p in partners], report["total"][key]])
-        if key == "started":
-            kinds = sorted({k for p in partners for k in p["started_per_kind"]})
-            for kind in kinds:
-                counts = [p["started_per_kind"].get(kind, 0) for p in partners]
-                rows.append([f"  waarvan {kind}", *counts, sum(counts)])
-    return rows
+def table_rows(report: dict[str, Any], labels: Labels | None = None) -> list[list[Any]]:
+    """Return the report as rows for CSV (the first row is the header): keys and plain
+    numbers, with the Dutch label where a row has one."""
+    return _CSV[report["report"]](report, labels or Labels())
 
 
-def _outcomes(report: dict[str, Any]) -> list[list[Any]]:
+def display_rows(report: dict[str, Any], labels: Labels | None = None) -> list[list[str]]:
+    """Return the report as rows for people (the first row is the header): Dutch words,
+    Dutch numbers and amounts; sub-rows ('waarvan') indented under their row."""
+    return _PEOPLE[report["report"]](report, labels or Labels())
+
+
+def _count(value: int | None) -> str:
+    return number(value) if value is not None else ""
+
+
+def is_figure(text: str) -> bool:
+    """Return True when a cell of a human table holds a figure (right-aligned): 1.427,
+    66,7, € 12.810,96, – ."""
+    return bool(text) and all(c.isdigit() or c in ".,-\u2013\u20ac " for c in text)
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def _outcomes(report: dict[str, Any], labels: Labels) -> list[list[Any]]:
     rows: list[list[Any]] = [["measure", "label", "number"]]
     rows += [[key, label, report[key]] for key, label in OUTCOME_LABELS
              if key != "became_active"]
     for partner, count in report["referrals"]["per_partner"].items():
-        rows.append([f"referrals.{partner}", f"Verwezen naar {partner}", count])
+        rows.append([f"referrals.{partner}", f"Verwezen naar {labels.partner(partner)}", count])
     rows.append(["referrals.total", "Verwijzingen totaal", report["referrals"]["total"]])
     rows.append(["became_active", "Actief geworden", report["became_active"]])
     return rows
 
 
-def _response(report: dict[str, Any]) -> list[list[Any]]:
+def _response(report: dict[str, Any], labels: Labels) -> list[list[Any]]:
     rows: list[list[Any]] = [["group", "key", *[key for key, _ in RESPONSE_COLUMNS]]]
     for group, items in (("wijk", report["per_wijk"]), ("variant", report["per_variant"])):
         for item in items:
@@ -97,7 +125,7 @@ def _response(report: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _referrals(report: dict[str, Any]) -> list[list[Any]]:
+def _referrals(report: dict[str, Any], labels: Labels) -> list[list[Any]]:
     rows: list[list[Any]] = [["partner", *[key for key, _ in REFERRAL_COLUMNS],
                               "started_per_kind"]]
     for item in report["per_partner"]:
@@ -107,12 +135,12 @@ def _referrals(report: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _follow_up(report: dict[str, Any]) -> list[list[Any]]:
+def _follow_up(report: dict[str, Any], labels: Labels) -> list[list[Any]]:
     return [["measure", "label", "number"],
             *[[key, label, report[key]] for key, label in FOLLOW_UP_LABELS]]
 
 
-def _caseload(report: dict[str, Any]) -> list[list[Any]]:
+def _caseload(report: dict[str, Any], labels: Labels) -> list[list[Any]]:
     rows: list[list[Any]] = [["group", "key", "state", "number"]]
     for worker in report["per_worker"]:
         for state, count in worker["per_state"].items():
@@ -125,7 +153,7 @@ def _caseload(report: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _outflow(report: dict[str, Any]) -> list[list[Any]]:
+def _outflow(report: dict[str, Any], labels: Labels) -> list[list[Any]]:
     rows: list[list[Any]] = [["month", "persons", "fte", "savings"]]
     rows += [[m["month"], m["persons"], m["fte"], m["savings"]] for m in report["by_month"]]
     earlier = report["earlier_years"]
@@ -140,7 +168,7 @@ def _outflow(report: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _worklist(report: dict[str, Any]) -> list[list[Any]]:
+def _worklist(report: dict[str, Any], labels: Labels) -> list[list[Any]]:
     rows: list[list[Any]] = [["worker", "kind", "open", "overdue", "oldest_due"]]
     rows += [[r["worker"], r["kind"], r["open"], r["overdue"], r["oldest_due"]]
              for r in report["per_worker"]]
@@ -148,7 +176,110 @@ def _worklist(report: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-_BUILDERS = {
+_CSV: dict[str, Callable[[dict[str, Any], Labels], list[list[Any]]]] = {
     "outcomes": _outcomes, "response": _response, "referrals": _referrals,
     "follow-up": _follow_up, "caseload": _caseload, "outflow": _outflow, "worklist": _worklist,
+}
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+def _outcomes_people(report: dict[str, Any], labels: Labels) -> list[list[str]]:
+    rows = [["", "Aantal"]]
+    rows += [[label, _count(report[key])] for key, label in OUTCOME_LABELS
+             if key != "became_active"]
+    rows.append(["Verwijzingen", _count(report["referrals"]["total"])])
+    rows += [[f"  naar {labels.partner(partner)}", _count(count)]
+             for partner, count in report["referrals"]["per_partner"].items()]
+    rows.append(["Actief geworden", _count(report["became_active"])])
+    return rows
+
+
+def _response_line(name: str, item: dict[str, Any]) -> list[str]:
+    return [name, *[_count(item[key]) for key, _ in RESPONSE_COLUMNS[:-1]],
+            percent(item["response_pct"])]
+
+
+def _response_people(report: dict[str, Any], labels: Labels) -> list[list[str]]:
+    rows = [["Wijk", *[label for _, label in RESPONSE_COLUMNS]]]
+    rows += [_response_line(item["wijk"], item) for item in report["per_wijk"]]
+    total = {key: sum(item[key] for item in report["per_wijk"])
+             for key, _ in RESPONSE_COLUMNS[:-1]}
+    total["response_pct"] = (round(100.0 * total["spoken"] / total["approached"], 1)
+                             if total["approached"] else None)
+    rows.append(_response_line("Totaal", total))
+    rows += [_response_line(f"variant {VARIANT_LABELS.get(item['variant'], item['variant'])}",
+                            item) for item in report["per_variant"]]
+    return rows
+
+
+def _referrals_people(report: dict[str, Any], labels: Labels) -> list[list[str]]:
+    # A column per partner, so the table fits a terminal.
+    partners = report["per_partner"]
+    rows = [["", *[labels.partner(p["partner"]) for p in partners], "Totaal"]]
+    for key, label in REFERRAL_COLUMNS:
+        rows.append([label, *[_count(p[key]) for p in partners], _count(report["total"][key])])
+        if key == "started":
+            kinds = sorted({k for p in partners for k in p["started_per_kind"]})
+            for kind in kinds:
+                counts = [p["started_per_kind"].get(kind, 0) for p in partners]
+                rows.append([f"  waarvan {labels.activity(kind)}", *map(_count, counts),
+                             _count(sum(counts))])
+    return rows
+
+
+def _follow_up_people(report: dict[str, Any], labels: Labels) -> list[list[str]]:
+    return [["", "Aantal"], *[[label, _count(report[key])] for key, label in FOLLOW_UP_LABELS]]
+
+
+def _worker(name: str) -> str:
+    return UNASSIGNED_LABEL if name == "-" else name
+
+
+def _caseload_people(report: dict[str, Any], labels: Labels) -> list[list[str]]:
+    rows = [["Medewerker", "Status", "Aantal"]]
+    for worker in report["per_worker"]:
+        for state, count in worker["per_state"].items():
+            rows.append([_worker(worker["worker"]), labels.states.get(state, state),
+                         _count(count)])
+    rows.append(["Open trajecten", "", _count(report["open"])])
+    rows.append(["Personen", "", _count(report["persons"])])
+    rows += [[f"  {AGE_LABELS.get(key, key)}", "", _count(count)]
+             for key, count in report["age_groups"].items()]
+    rows += [[f"  {FLAG_LABELS.get(key, key)}", "", _count(count)]
+             for key, count in report["flags"].items()]
+    return rows
+
+
+def _outflow_people(report: dict[str, Any], labels: Labels) -> list[list[str]]:
+    rows = [["Maand", "Personen", "Fte", "Besparing"]]
+    rows += [[month_label(m["month"]), _count(m["persons"]), number(m["fte"]),
+              euro(m["savings"])] for m in report["by_month"]]
+    earlier = report["earlier_years"]
+    rows.append([f"uitgestroomd vóór {report['year']}", _count(earlier["persons"]),
+                 number(earlier["fte"]), euro(earlier["savings"])])
+    rows.append([f"Totaal {report['year']}", _count(report["persons"]),
+                 number(report["fte"]), euro(report["savings"])])
+    check = report["sustainability"]
+    if check["checked"]:
+        rows.append(["na 6 maanden nog uit de uitkering", _count(check["still_off_benefit"]),
+                     "", ""])
+        rows.append(["na 6 maanden terug in de uitkering", _count(check["back_on_benefit"]),
+                     "", ""])
+    return rows
+
+
+def _worklist_people(report: dict[str, Any], labels: Labels) -> list[list[str]]:
+    rows = [["Medewerker", "Werk", "Open", "Te laat", "Oudste datum"]]
+    rows += [[_worker(r["worker"]), labels.tasks.get(r["kind"], r["kind"]), _count(r["open"]),
+              _count(r["overdue"]), r["oldest_due"] or ""] for r in report["per_worker"]]
+    rows.append(["Totaal", "", _count(report["open"]), _count(report["overdue"]), ""])
+    return rows
+
+
+_PEOPLE: dict[str, Callable[[dict[str, Any], Labels], list[list[str]]]] = {
+    "outcomes": _outcomes_people, "response": _response_people,
+    "referrals": _referrals_people, "follow-up": _follow_up_people,
+    "caseload": _caseload_people, "outflow": _outflow_people, "worklist": _worklist_people,
 }

@@ -1,0 +1,127 @@
+"""The words of the routes and the data: the values a filter may take (routes, states, wijken,
+staff, task kinds, partners, exclusion reasons) and the Dutch labels the route files give them.
+
+A filter given a value that is none of these is a typo, refused with the known values,
+instead of answering '0 cases'. Values found only in stored rows (a state of an older route
+version, a task kind planned by the engine itself) count as known too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exists, select
+
+from casework.models import Case, Referral, Staff, Task
+
+if TYPE_CHECKING:
+    from casework.engine import Engine
+    from casework.workflow import Route
+
+ALL_ROUTES = "all"
+UNASSIGNED = "-"
+# Work the engine plans itself, besides the routes' tasks.
+ENGINE_TASK_KINDS = ("address_check", "escalation")
+
+
+def _routes(engine: Engine, workflow: str | None) -> list[Route]:
+    return [route for route in engine.registry
+            if workflow in (None, ALL_ROUTES) or route.id == workflow]
+
+
+def routes(engine: Engine) -> list[str]:
+    """Return the ids of the loaded routes."""
+    return sorted({route.id for route in engine.registry})
+
+
+def routes_in_use(engine: Engine) -> list[str]:
+    """Return the ids of the loaded routes that have cases."""
+    with engine.db.connect() as conn:
+        used = set(conn.execute(select(Case.workflow_id).distinct()).scalars())
+    return [route for route in routes(engine) if route in used]
+
+
+def states(engine: Engine, workflow: str | None = None, also: str | None = None) -> list[str]:
+    """Return the states of the route (every version) or of all routes; ``also`` is added
+    when a stored case is in that state."""
+    names = {name for route in _routes(engine, workflow) for name in route.states}
+    if also and also not in names and _stored(engine, Case.state == also):
+        names.add(also)
+    return sorted(names)
+
+
+def state_labels(engine: Engine, workflow: str | None = None) -> dict[str, str]:
+    """Return the Dutch label of each state, as the route files give them."""
+    labels: dict[str, str] = {}
+    for route in _routes(engine, workflow):
+        for name, spec in route.states.items():
+            labels[name] = spec.label or name
+    return labels
+
+
+def partner_labels(engine: Engine, workflow: str | None = None) -> dict[str, str]:
+    """Return the partners' names as the route files (and their letters) spell them."""
+    labels: dict[str, str] = {}
+    for route in _routes(engine, workflow):
+        if "partner" in route.fields:
+            labels.update(dict(route.fields["partner"].labels))
+    return labels
+
+
+def partners(engine: Engine, workflow: str | None = None) -> list[str]:
+    """Return the partners a route refers to, and any partner a referral was made to."""
+    names = set(partner_labels(engine, workflow))
+    with engine.db.connect() as conn:
+        names.update(conn.execute(select(Referral.partner).distinct()).scalars())
+    return sorted(names)
+
+
+def task_labels(engine: Engine) -> dict[str, str]:
+    """Return the label of each kind of work the routes plan."""
+    labels: dict[str, str] = {}
+    for route in engine.registry:
+        for spec in route.states.values():
+            for task in spec.tasks:
+                labels.setdefault(task.kind, task.label or task.kind)
+    return labels
+
+
+def task_kinds(engine: Engine, also: str | None = None) -> list[str]:
+    """Return the kinds of work the routes and the engine plan; ``also`` is added when a
+    stored task is of that kind."""
+    kinds = set(task_labels(engine)) | set(ENGINE_TASK_KINDS)
+    if also and also not in kinds and _stored(engine, Task.kind == also):
+        kinds.add(also)
+    return sorted(kinds)
+
+
+def wijken(engine: Engine, workflow: str | None = None) -> list[str]:
+    """Return the wijken of the stored cases (of the route, when given)."""
+    query = select(Case.wijk).distinct()
+    if workflow not in (None, ALL_ROUTES):
+        query = query.where(Case.workflow_id == workflow)
+    with engine.db.connect() as conn:
+        return sorted(w for w in conn.execute(query).scalars() if w)
+
+
+def staff_names(engine: Engine) -> list[str]:
+    """Return the login names of the staff members (disabled ones too: their cases stay)."""
+    with engine.db.connect() as conn:
+        return sorted(conn.execute(select(Staff.name)).scalars())
+
+
+def exclusion_reasons(engine: Engine, workflow: str | None = None) -> list[str]:
+    """Return the reasons the built-in exclusion rule gives, and any reason a stored case
+    was excluded for (a rule of the organisation's own may have its own)."""
+    from casework.rules.exclusion import REASONS
+
+    query = select(Case.excluded).where(Case.excluded.is_not(None)).distinct()
+    if workflow not in (None, ALL_ROUTES):
+        query = query.where(Case.workflow_id == workflow)
+    with engine.db.connect() as conn:
+        return sorted(set(REASONS) | set(conn.execute(query).scalars()))
+
+
+def _stored(engine: Engine, condition: object) -> bool:
+    with engine.db.connect() as conn:
+        return bool(conn.execute(select(exists().where(condition))).scalar())  # type: ignore[arg-type]
