@@ -109,6 +109,7 @@ def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, 
 @click.pass_obj
 def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool) -> None:
     """Show a case: the person, state, data and the timeline of events."""
+    from casework import vocabulary
     from casework.cases import show_case
 
     data = show_case(state.engine(), state.who(actor, "case.read"), case_id)
@@ -138,8 +139,10 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
     for a in data["appointments"]:
         out.print(safe(f"appointment {local(a['starts_at'], settings)} "
                        f"{a['location'] or ''} ({a['status']})"))
+    partners = vocabulary.partner_labels(state.engine(), data["workflow"])
     for r in data["referrals"]:
-        out.print(safe(f"referral to {r['partner']} on {local(r['referred_at'], settings)} "
+        out.print(safe(f"referral to {partners.get(r['partner'], r['partner'])} on "
+                       f"{local(r['referred_at'], settings)} "
                        f"({r['status']})"))
     for m in data.get("meetings", []):
         out.print(safe(f"attended {m['title'] or m['kind']} on {m['date']} at {m['place']}"))

@@ -142,8 +142,11 @@ def export_command(state: CliState, partner: str, out_path: Path | None, actor: 
           else nullcontext(sys.stdout)) as handle:
         writer = csv_writer(handle, delimiter=";")
         writer.writerow(columns)
-        writer.writerows([row.get(c) for c in columns] for row in result["referrals"])
-    message = (f"{len(result['referrals'])} referral(s) for {safe(partner)}"
+        # People read this file: the moment in local time, like every human output.
+        writer.writerows([local(row[c], state.settings()) if c == "referred_at" else row.get(c)
+                          for c in columns] for row in result["referrals"])
+    label = vocabulary.partner_labels(engine).get(partner, partner)
+    message = (f"{len(result['referrals'])} referral(s) for {safe(label)}"
                + (f" written to {out_path}" if out_path else ""))
     if result["left_out_without_consent"]:
         message += f"; {result['left_out_without_consent']} left out (no consent to share)"

@@ -92,8 +92,10 @@ def one_of(value: str | None, known: Iterable[str], option: str, what: str,
     from casework.text import shown
 
     folded = {v.casefold(): v for v in values}
-    close = [folded[v] for v in get_close_matches(value.casefold(), list(folded), n=3,
-                                                  cutoff=0.6)]
+    typed = value.strip().casefold()
+    # Close: the same but for case or a few letters, or the start of a known value.
+    close = [folded[v] for v in get_close_matches(typed, list(folded), n=3, cutoff=0.6)]
+    close += [v for v in values if typed and v.casefold().startswith(typed) and v not in close]
     ordered = close + [v for v in values if v not in close]
     listed = ", ".join(safe(v) for v in ordered[:SHOWN_KNOWN])
     if len(ordered) > SHOWN_KNOWN:
