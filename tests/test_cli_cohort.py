@@ -719,10 +719,10 @@ def test_nonexistent_file_is_a_clear_error(env: Env, tmp_path: Path) -> None:
 def test_unknown_workflow_lists_known_ids_and_imports_nothing(env: Env, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "c.csv", [person(b) for b in bsns(2)])
     code, output = run_as_user_sees(env, "cohort", "import", str(path), "--workflow", "nope")
-    assert code == 1, output
+    assert code == 2, output
     assert "Traceback" not in output
     assert "nope" in output
-    assert "known: dienstencentrum, kansen-in-kaart, meedoen-werkt, participatiecoach" in output
+    assert "Known: dienstencentrum, kansen-in-kaart, meedoen-werkt, participatiecoach" in output
     assert cases(env) == []
 
 
@@ -850,7 +850,7 @@ def test_no_bsn_in_error_for_unknown_workflow(env: Env, tmp_path: Path) -> None:
     numbers = bsns(2)
     path = write_csv(tmp_path / "c.csv", [person(n) for n in numbers])
     code, output = run_as_user_sees(env, "cohort", "import", str(path), "--workflow", "other")
-    assert code == 1
+    assert code == 2
     assert_no_bsn(output, numbers)
 
 

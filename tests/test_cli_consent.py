@@ -510,7 +510,7 @@ def test_export_never_contains_a_bsn(people: Env, tmp_path: Path) -> None:
     for text in (as_json, written, "\n".join(str(r) for r in printed), message):
         assert BSNS[0] not in text
         assert "bsn" not in text.lower()
-    assert "1 referral(s) for coach_meedoen" in message
+    assert "1 referral(s) for Coach Meedoen" in message
     [row] = list(csv.DictReader(io.StringIO(written), delimiter=";"))
     assert row["case_id"] == "1"
     assert row["name"] == "A. Mulder0"

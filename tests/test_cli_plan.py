@@ -330,7 +330,7 @@ def test_no_specialists_is_refused(cohort: Env) -> None:
 
 
 def test_unknown_wijk_lists_the_known_wijken(cohort: Env) -> None:
-    message = error(run_plan(cohort, "Atlantis", "--size", "5"))
+    message = error(run_plan(cohort, "Atlantis", "--size", "5"), 2)
     assert "Atlantis" in message
     for wijk in sorted({row["wijk"] for row in cohort_rows()}):
         assert wijk in message
@@ -339,7 +339,7 @@ def test_unknown_wijk_lists_the_known_wijken(cohort: Env) -> None:
 def test_unknown_workflow_is_refused(cohort: Env) -> None:
     result = cohort.run("cohort", "plan", "--workflow", "no-such-route", "--wijk", "Beijum",
                         "--from", next_week().isoformat(), "--specialists", "1")
-    assert "no-such-route" in error(result)
+    assert "no-such-route" in error(result, 2)
 
 
 def test_from_in_the_past_is_refused(cohort: Env) -> None:

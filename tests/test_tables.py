@@ -137,7 +137,9 @@ def test_the_case_file_shows_no_python_reprs(cohort: Env) -> None:
     cohort.ok("consent", "withdraw", "1", "share:wij_team", "--how", "phone")
     shown = cohort.ok("case", "show", "1", env={"COLUMNS": "250"}).stdout
     assert "consent: record_report, share:wij_team" in shown
-    assert "cancelled=referrals 0, tasks 0, letters 0" in shown
+    # (PostgreSQL keeps a mapping's keys in an order of its own.)
+    cancelled = shown[shown.index("cancelled="):].split("│")[0]
+    assert all(f"{what} 0" in cancelled for what in ("referrals", "tasks", "letters"))
     assert "['" not in shown and "{'" not in shown and "True" not in shown
 
 
