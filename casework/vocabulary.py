@@ -8,7 +8,7 @@ version, a task kind planned by the engine itself) count as known too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select
 
@@ -122,6 +122,6 @@ def exclusion_reasons(engine: Engine, workflow: str | None = None) -> list[str]:
         return sorted(set(REASONS) | set(conn.execute(query).scalars()))
 
 
-def _stored(engine: Engine, condition: object) -> bool:
+def _stored(engine: Engine, condition: Any) -> bool:
     with engine.db.connect() as conn:
-        return bool(conn.execute(select(exists().where(condition))).scalar())  # type: ignore[arg-type]
+        return bool(conn.execute(select(exists().where(condition))).scalar())
