@@ -67,7 +67,10 @@ def _batch(conn: Connection, batch: str) -> Any:
 
 
 def _local_day(engine: Engine, moment: datetime | None) -> str:
-    return moment.astimezone(engine.tz).strftime("%d-%m-%Y") if moment else "?"
+    from casework.display import DUTCH_DAY
+    from casework.display import moment as shown_moment
+
+    return shown_moment(moment, engine.tz, DUTCH_DAY) if moment else "?"
 
 
 def _claim(conn: Connection, engine: Engine, row: Any, status: str, **values: Any) -> None:
@@ -226,8 +229,11 @@ def outdated_reason(conn: Connection, engine: Engine, letter: Any, now: datetime
     for the case replaced it."""
     moment = (letter.payload or {}).get("appointment")
     if moment and datetime.fromisoformat(moment) <= now:
-        local = datetime.fromisoformat(moment).astimezone(engine.tz)
-        return f"its appointment of {local:%d-%m-%Y %H:%M} has passed"
+        from casework.display import DUTCH_DAY
+        from casework.display import moment as shown_moment
+
+        when = shown_moment(moment, engine.tz, DUTCH_DAY + " %H:%M")
+        return f"its appointment of {when} has passed"
     newer = conn.execute(
         select(_LETTERS.c.id).where(
             _LETTERS.c.case_id == letter.case_id, _LETTERS.c.template == letter.template,

@@ -16,6 +16,8 @@ from typing import Any
 MOMENT = "%Y-%m-%d %H:%M"
 """A moment for people: local time, no offset, no seconds (2026-11-30 14:05)."""
 DAY = "%Y-%m-%d"
+DUTCH_DAY = "%d-%m-%Y"
+"""A day as Dutch people write it (30-11-2026), where a list shows days only."""
 
 LOCALE = "nl_NL"
 MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",

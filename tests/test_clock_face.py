@@ -91,8 +91,8 @@ def test_every_human_output_shows_local_time_without_offset(cohort: Env) -> None
     assert_local(human(cohort, "referral", "export", "--partner", "coach_meedoen"),
                  answer(cohort, "referral", "export", "--partner", "coach_meedoen"))
     # Lists without moments of their own show none in UTC either.
-    for args in (("task", "list"), ("letters", "list"), ("daily", "--dry-run"),
-                 ("case", "triggers", case)):
+    for args in (("task", "list"), ("letters", "list"), ("letters", "batch", "list"),
+                 ("daily", "--dry-run"), ("case", "triggers", case)):
         text = human(cohort, *args)
         assert not NOT_LOCAL.search(text), (args, text)
 

@@ -168,11 +168,13 @@ def _when(event: dict[str, Any], settings: Any) -> str:
     moment recorded with --at or loaded as history)."""
     from datetime import datetime
 
+    from casework.display import DUTCH_DAY
+
     when = local(event["at"], settings)
     recorded = event.get("recorded_at")
     if recorded and abs(datetime.fromisoformat(recorded)
                         - datetime.fromisoformat(event["at"])).total_seconds() >= 60:
-        when += f"\nvastgelegd {local(recorded, settings, '%d-%m-%Y %H:%M')}"
+        when += f"\nvastgelegd {local(recorded, settings, DUTCH_DAY + ' %H:%M')}"
     return when
 
 

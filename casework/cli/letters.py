@@ -20,8 +20,7 @@ from casework.cli.common import (
 )
 from casework.cli.params import ID, one_of
 from casework.cli.task import parse_day
-
-DAY = "%d-%m-%Y"
+from casework.display import DUTCH_DAY as DAY
 
 
 @click.group()
