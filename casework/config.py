@@ -45,6 +45,9 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("letters.max_pages", 4, "a longer letter is held, not sent"),
     ("letters.duplex", False, "printed on both sides (sheets = pages / 2)"),
     ("letters.correction_days", 14, "days people have to correct their conversation report"),
+    ("letters.delivery_workdays", 2,
+     "workdays the post takes from the day a letter is made; a letter about an appointment "
+     "that cannot arrive before the day of the appointment is not sent"),
     ("letters.window_left_mm", 22.0, "envelope window: distance from the left edge of the page"),
     ("letters.window_top_mm", 50.0, "envelope window: distance from the top of the page"),
     ("letters.window_width_mm", 85.0, "envelope window: width"),
@@ -71,6 +74,7 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
      "people with guidance within this many months are not approached"),
     ("rules.capacity.partner_intake", {}, "per partner: most referrals per month"),
 )
+MAX_DELIVERY_WORKDAYS = 20
 BUILTIN_RULES = ("voluntary", "consent", "exclusion", "capacity")
 
 DEFAULTS: dict[str, Any] = {key: default for key, default, _ in SETTINGS}
@@ -248,6 +252,10 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 "letters.correction_days"):
         if values[key] < 1:
             raise ConfigError(f"{sources[key]}: setting '{key}' must be at least 1")
+    if not 0 <= values["letters.delivery_workdays"] <= MAX_DELIVERY_WORKDAYS:
+        raise ConfigError(f"{sources['letters.delivery_workdays']}: setting "
+                          f"'letters.delivery_workdays' must be a whole number from 0 to "
+                          f"{MAX_DELIVERY_WORKDAYS}")
     start_h, start_m = clock_time(values["planning.day_start"])
     end_h, end_m = clock_time(values["planning.day_end"])
     if (end_h * 60 + end_m) - (start_h * 60 + start_m) < values["planning.slot_minutes"]:

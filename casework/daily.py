@@ -16,15 +16,15 @@ import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from casework.engine import Engine
-from casework.errors import AnchorError, CaseworkError, ConfigError
-from casework.models import DailyRun, Task
+from casework.engine import APPOINTMENT_PASSED, Engine
+from casework.errors import AnchorError, CaseworkError, ConfigError, OptionRefused
+from casework.models import Case, DailyRun, Task
 from casework.permissions import SYSTEM_ACTOR, act_as_system
 from casework.tasks import escalation_row
 
@@ -45,6 +45,8 @@ class DailySummary:
     finished_at: datetime | None = None
     fired: Counter[str] = field(default_factory=Counter)
     escalated: Counter[str] = field(default_factory=Counter)
+    # Work planned before an appointment that has passed: cancelled, per kind.
+    stale_cancelled: Counter[str] = field(default_factory=Counter)
     timers_done: int = 0
     skipped: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -75,6 +77,7 @@ class DailySummary:
             "failures": self.failures, "due_work": self.due_work, "planned": self.planned,
             "letters": self.letters, "anchor_problem": self.anchor_problem,
             "to_pull": self.to_pull,
+            "stale_cancelled": dict(self.stale_cancelled),
         }
 
 
@@ -138,7 +141,8 @@ def _pages(engine: Engine, conditions: list[Any]) -> Iterator[int]:
 
 
 def count_due(engine: Engine, run_date: date) -> dict[str, int]:
-    """Return how many timers, overdue tasks and queued letters a run would handle."""
+    """Return how many timers, overdue tasks and queued letters a run would handle, and how
+    much work for appointments that have passed it would cancel."""
     from casework.models import Letter
 
     with engine.db.connect() as conn:
@@ -148,7 +152,75 @@ def count_due(engine: Engine, run_date: date) -> dict[str, int]:
                                .where(*_overdue(run_date))).scalar_one()
         letters = conn.execute(select(func.count()).select_from(Letter)
                                .where(Letter.status == "queued")).scalar_one()
-    return {"timers": timers, "escalations": overdue, "letters": letters}
+    stale = sum(len(page) for page in _stale_pages(engine, run_date))
+    return {"timers": timers, "escalations": overdue, "letters": letters, "stale": stale}
+
+
+# --- work for an appointment that has passed ----------------------------------------------
+
+
+def _before_appointment(engine: Engine) -> set[tuple[str, int, str, str]]:
+    """Return (route, version, state, kind) of the work routes plan before an appointment."""
+    return {(route.id, route.version, state.name, task.kind)
+            for route in engine.registry for state in route.states.values()
+            for task in state.tasks if task.anchor == "appointment" and not task.forward}
+
+
+def _stale_pages(engine: Engine, run_date: date) -> Iterator[list[tuple[int, str, Any]]]:
+    """Yield pages of (task id, kind, result) of open work planned before an appointment that
+    has passed by the run (its moment is before now, or before run_date for a later date).
+
+    Such work is due on or before its appointment's day, so only work due by then is read:
+    the cost follows the call lists, not what is stored."""
+    planned = _before_appointment(engine)
+    if not planned:
+        return
+    cutoff = max(engine.now(), datetime.combine(run_date, time.min, tzinfo=engine.tz))
+    kinds = sorted({kind for *_, kind in planned})
+    conditions = [_TASKS.c.status == "open", _TASKS.c.kind.in_(kinds),
+                  _TASKS.c.due <= cutoff.astimezone(engine.tz).date()]
+    last: tuple[date, int] | None = None
+    while True:
+        query = (select(_TASKS.c.id, _TASKS.c.due, _TASKS.c.kind, Case.workflow_id,
+                        Case.workflow_version, Case.state, Case.data)
+                 .join(Case, Case.id == _TASKS.c.case_id).where(*conditions))
+        if last is not None:
+            query = query.where(or_(_TASKS.c.due > last[0],
+                                    and_(_TASKS.c.due == last[0], _TASKS.c.id > last[1])))
+        with engine.db.connect() as conn:
+            rows = conn.execute(query.order_by(_TASKS.c.due, _TASKS.c.id).limit(PAGE)).all()
+        if not rows:
+            return
+        page = []
+        for row in rows:
+            if (row.workflow_id, row.workflow_version, row.state, row.kind) not in planned:
+                continue
+            moment = (row.data or {}).get("appointment")
+            if not moment:
+                page.append((row.id, row.kind, {"cancelled": "no_appointment"}))
+            elif datetime.fromisoformat(moment) <= cutoff:
+                page.append((row.id, row.kind, {"cancelled": APPOINTMENT_PASSED,
+                                                 "appointment": moment}))
+        if page:
+            yield page
+        last = (rows[-1].due, rows[-1].id)
+
+
+def cancel_stale_work(engine: Engine, run_date: date, summary: DailySummary,
+                      log: RunLog) -> None:
+    """Cancel open work planned before an appointment that has passed (a reminder call the
+    day after), recorded with the reason; each task once, also with two runs at once."""
+    now = engine.now()
+    for page in _stale_pages(engine, run_date):
+        with engine.db.begin() as conn:
+            for task_id, kind, result in page:
+                cancelled = conn.execute(
+                    update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
+                    .values(status="cancelled", done_at=now, done_by=ACTOR,
+                            result={**result, "run_date": run_date.isoformat()}))
+                if cancelled.rowcount == 1:
+                    summary.stale_cancelled[kind] += 1
+                    log.info(f"task {task_id} ({kind}): cancelled, {result['cancelled']}")
 
 
 def due_work(engine: Engine, run_date: date) -> list[dict[str, Any]]:
@@ -286,6 +358,8 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
     """Do everything due up to run_date: timer transitions, escalations; report the work."""
     summary = DailySummary(run_date=run_date, dry_run=dry_run, started_at=engine.now())
     act_as_system(engine)
+    if not dry_run:
+        refuse_going_back(engine, run_date, "the daily run")
     if dry_run:
         summary.planned = count_due(engine, run_date)
         summary.due_work = due_work(engine, run_date)
@@ -310,6 +384,8 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
     total = summary.planned["timers"] + summary.planned["escalations"]
     handled = 0
     try:
+        # First: work whose appointment has passed is not fired, escalated or listed.
+        cancel_stale_work(engine, run_date, summary, log)
         for kind, conditions, handler in (
             ("timer", _timers(run_date), _fire_timer),
             ("escalation", _overdue(run_date), _escalate),
@@ -379,19 +455,41 @@ def _mark_crashed_runs(conn: Any, host: str) -> None:
         conn.execute(update(_RUNS).where(_RUNS.c.id.in_(gone)).values(status="crashed"))
 
 
-def last_complete_date(engine: Engine) -> date | None:
-    """Return the latest date a run went through all its items for (ok or failed)."""
+def last_complete_run(engine: Engine) -> Any:
+    """Return (id, run_date) of the run for the latest date that went through all its items
+    (ok or failed), or None."""
     with engine.db.connect() as conn:
         return conn.execute(
-            select(func.max(_RUNS.c.run_date))
+            select(_RUNS.c.id, _RUNS.c.run_date)
             .where(_RUNS.c.status.in_(("ok", "failed")), _RUNS.c.dry_run.is_(False))
-        ).scalar()
+            .order_by(_RUNS.c.run_date.desc(), _RUNS.c.id.desc()).limit(1)
+        ).first()
+
+
+def last_complete_date(engine: Engine) -> date | None:
+    """Return the latest date a run went through all its items for (ok or failed)."""
+    last = last_complete_run(engine)
+    return last.run_date if last else None
+
+
+def refuse_going_back(engine: Engine, day: date, what: str) -> None:
+    """Refuse a run (or a letter render) for a day before the last completed run: what it
+    made would be dated before work already done (letters back-dated)."""
+    last = last_complete_run(engine)
+    if last is not None and day < last.run_date:
+        raise OptionRefused(
+            f"{what} for {day:%d-%m-%Y} is refused: the last completed daily run (run "
+            f"{last.id}) was for {last.run_date:%d-%m-%Y}, and a run never goes back in time; "
+            f"give {last.run_date:%d-%m-%Y} or later")
 
 
 def days_to_run(engine: Engine, today: date) -> list[date]:
-    """Return the days a catch-up runs, oldest first: each missed day once, then today."""
+    """Return the days a catch-up runs, oldest first: each missed day once, then today
+    (nothing when a run for a later date was made already)."""
     last = last_complete_date(engine)
-    if last is None or last >= today:
+    if last is not None and last > today:
+        return []
+    if last is None or last == today:
         return [today]
     first = max(last + timedelta(days=1), today - timedelta(days=MAX_CATCH_UP_DAYS))
     return [first + timedelta(days=n) for n in range((today - first).days + 1)]

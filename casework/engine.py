@@ -377,7 +377,7 @@ class Engine:
             for task in route.states[dest].tasks:
                 row = plan_task(task, case, step, self.tz)
                 if row is not None:
-                    step.effects.append(("task", row))
+                    step.effects.append(("task", stale_at_once(task, row, step, self.now())))
         return step
 
     def check_data(self, route: Route, transition: TransitionSpec,
@@ -550,13 +550,14 @@ _CANCEL_TASKS = (
 
 
 _LETTERS = Letter.__table__
-# A letter not yet made is replaced by a newer one of the same kind (a moved appointment).
+# A letter not yet made (or held) is replaced by a newer one of the same kind (a moved
+# appointment; an invitation held because it could not arrive in time).
 _SUPERSEDE_LETTERS = (
     update(_LETTERS)
     .where(_LETTERS.c.case_id == bindparam("b_case"),
            _LETTERS.c.template == bindparam("b_template"),
            _LETTERS.c.partner.is_not_distinct_from(bindparam("b_partner")),
-           _LETTERS.c.status == "queued")
+           _LETTERS.c.status.in_(("queued", "held")))
     .values(status="cancelled", reason="replaced by a newer letter")
 )
 UNSENT = ("queued", "held", "rendered", "in_batch")
@@ -647,6 +648,22 @@ def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
         "label": task.label, "spec": spec, "origin_seq": step.seq, "last_error": None,
         "escalate_to": task.escalate, "escalated_at": None, "done_by": None,
     }
+
+
+APPOINTMENT_PASSED = "appointment_passed"
+
+
+def stale_at_once(task: TaskSpec, row: dict[str, Any], step: Step,
+                  now: datetime) -> dict[str, Any]:
+    """Return the row of work planned before an appointment, recorded as cancelled when the
+    appointment has passed already (an invitation recorded afterwards): never left open."""
+    if task.anchor != "appointment" or task.forward:
+        return row
+    moment = datetime.fromisoformat(step.case_data["appointment"])
+    if moment > now:
+        return row
+    return {**row, "status": "cancelled", "done_at": now,
+            "result": {"cancelled": APPOINTMENT_PASSED, "appointment": moment.isoformat()}}
 
 
 def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:

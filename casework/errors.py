@@ -37,6 +37,13 @@ class TransitionNotAllowed(CaseworkError):
     """The trigger is not possible from the case's current state."""
 
 
+class OptionRefused(CaseworkError):
+    """A value the command cannot take here, although it is well formed: an outcome the task
+    does not have, a run date before the last completed run (a usage error: exit 2)."""
+
+    exit_code = 2
+
+
 class ConflictError(CaseworkError):
     """Someone else changed the case between reading and writing it."""
 

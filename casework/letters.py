@@ -122,6 +122,7 @@ class LetterRenderer:
         self.window = window
         self.max_pages = max_pages
         self._shown: dict[str, bool] = {}
+        self._prints: dict[str, bool] = {}
 
     @cached_property
     def env(self) -> Any:
@@ -171,6 +172,22 @@ class LetterRenderer:
         except LetterError as exc:
             raise LetterError(f"template {template}: {exc}; the letter would have a gap, so "
                               "it is not made") from None
+
+    def prints(self, template: str, name: str) -> bool:
+        """Return whether the template prints the value ``name`` (False for a template that
+        is missing or cannot be read: rendering it reports that)."""
+        key = f"{template}\0{name}"
+        if key not in self._prints:
+            import jinja2
+            from jinja2 import meta
+
+            try:
+                source = self.env.loader.get_source(self.env, template + TEMPLATE_SUFFIX)[0]
+                names = meta.find_undeclared_variables(self.env.parse(source))
+            except (jinja2.TemplateError, OSError):
+                names = set()
+            self._prints[key] = name in names
+        return self._prints[key]
 
     def pdf(self, template: str, context: Mapping[str, Any]) -> bytes:
         """Return the letter as PDF/A-2b bytes; UnprintableText when a character has no glyph

@@ -3,7 +3,10 @@
 Letters are queued as rows by the step that asks for them (never rendered inside it). Rendering
 takes the queue a page at a time: every letter is checked (address block, characters the fonts
 cannot print, page limit) and rendered once; a letter that cannot go out as it is, or cannot be
-made from its own data, is held with a reason and its case gets a task to fix it. Rendered
+made from its own data, is held with a reason and its case gets a task to fix it. A letter is
+dated the day it is rendered; one about an appointment it cannot reach in time (the post takes
+``letters.delivery_workdays``) is not made: a reminder is cancelled, an invitation held with a
+task to propose a new appointment. Rendered
 letters are merged into batches of at most ``letters.batch_size``, sorted by postcode, each with
 a manifest CSV for the mail house.
 Lifecycle: queued -> rendered -> in_batch -> sent -> returned; cancelled while it is in no
@@ -137,12 +140,14 @@ class RenderSummary:
     renewed: list[dict[str, Any]] = field(default_factory=list)
     # Batch files in the folder that no longer match a batch, removed.
     removed_files: list[str] = field(default_factory=list)
+    # Reminders that could no longer arrive before their appointment: cancelled, not made.
+    too_late: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_date": self.run_date.isoformat(), "rendered": self.rendered,
                 "held": self.held, "failed": self.failed, "batches": self.batches,
                 "output_dir": self.output_dir, "renewed": self.renewed,
-                "removed_files": self.removed_files}
+                "removed_files": self.removed_files, "too_late": self.too_late}
 
 
 def _cut(text: str, length: int) -> str:
@@ -151,24 +156,69 @@ def _cut(text: str, length: int) -> str:
 
 
 def _address_task(conn: Any, engine: Engine, letter_id: int, case_id: int, reason: str,
-                  key: str, now: datetime, what: str = "Adres controleren") -> None:
+                  key: str, now: datetime, what: str = "Adres controleren",
+                  kind: str = "address_check") -> None:
     """Give the case's worker a task to fix the address, or what else keeps the letter from
     going out (once per letter and cause); finishing it puts the letter back in the queue.
-    Held again after that (finished without a fix), the letter gets a new task."""
+    Held again after that (finished without a fix), the letter gets a new task. A closed case
+    gets no task: nothing more is sent to it.
+
+    ``kind="new_appointment"``: the letter proposes an appointment it cannot reach in time;
+    the task is to propose a new one (the step that does so replaces the letter and ends the
+    task with the state's other work); finished without that, the held letter is cancelled."""
     earlier = conn.execute(select(Task.status).where(
         Task.case_id == case_id, or_(Task.key == key, Task.key.like(f"{key}:%")))).scalars().all()
     if "open" in earlier:
         return
     if earlier:
         key = f"{key}:{len(earlier) + 1}"
-    worker = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar()
+    case = conn.execute(select(Case.assigned_to, Case.closed_at)
+                        .where(Case.id == case_id)).first()
+    if case is None or case.closed_at is not None:
+        return
+    spec: dict[str, Any] = {"letter": letter_id, "reason": reason, "rounds": 1}
+    if kind == "new_appointment":
+        spec["on_done"] = "cancel"
     conn.execute(insert(Task.__table__).values(
-        key=key, case_id=case_id, kind="address_check",
+        key=key, case_id=case_id, kind=kind,
         due=now.astimezone(engine.tz).date(), round=1, status="open", attempts=0,
-        assigned_to=worker, created_at=now, performer="staff", scope="case",
+        assigned_to=case.assigned_to, created_at=now, performer="staff",
+        scope="state" if kind == "new_appointment" else "case",
         label=_cut(f"{what}: brief {letter_id} ({reason})", TASK_LABEL_LENGTH),
-        spec={"letter": letter_id, "reason": reason, "rounds": 1},
+        spec=spec,
     ))
+
+
+def appointment_too_late(engine: Engine, template: str, payload: Mapping[str, Any] | None,
+                         made: date, r: LetterRenderer | None = None) -> str | None:
+    """Return why a letter made on ``made`` would arrive after the appointment it proposes or
+    reminds of (None when it arrives in time, or prints no appointment)."""
+    from casework.delivery import too_late
+
+    moment = (payload or {}).get("appointment")
+    if not moment or not (r or renderer(engine)).prints(template, "appointment"):
+        return None
+    return too_late(engine.settings, made, datetime.fromisoformat(moment))
+
+
+def _hold_late(conn: Any, engine: Engine, row: Any, reason: str, now: datetime,
+               summary: RenderSummary) -> None:
+    """Keep a letter about an appointment it cannot reach from going out: a call's reminder
+    is cancelled (the appointment stands; the letter is pointless); an invitation is held and
+    the case gets a task to propose a new appointment."""
+    if (row.payload or {}).get("task_kind"):
+        conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id,
+                                            _LETTERS.c.status == "queued")
+                     .values(status="cancelled", reason=reason))
+        summary.too_late.append({"letter": row.id, "case_id": row.case_id,
+                                 "template": row.template, "reason": reason})
+        return
+    conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id, _LETTERS.c.status == "queued")
+                 .values(status="held", reason=reason))
+    _address_task(conn, engine, row.id, row.case_id, reason, f"letter:{row.id}:late", now,
+                  "Nieuwe afspraak voorstellen", kind="new_appointment")
+    summary.held.append({"letter": row.id, "case_id": row.case_id, "template": row.template,
+                         "reason": reason})
 
 
 # The parts of a letter that come from the person and the case (the rest is the template and
@@ -243,6 +293,9 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
     Rendered by a person (``actor``): the cases whose letters were made are logged."""
     if actor:
         authorize(engine, actor, "letters")
+    from casework.daily import refuse_going_back
+
+    refuse_going_back(engine, run_date, "rendering letters")
     out = out_dir or engine.settings.letters_dir
     summary = RenderSummary(run_date=run_date, output_dir=str(out))
     remove_stale_temporaries(out)  # letters a killed run left half-written
@@ -275,6 +328,7 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
     last = 0
     while not (should_stop and should_stop()):
         now = engine.now()
+        made_on = now.astimezone(engine.tz).date()  # a letter is dated the day it is made
         with engine.db.begin() as conn:
             # Claim a page: PostgreSQL locks the rows (others skip them); the no-op update
             # takes SQLite's write lock, and reading the rows again after it means a second
@@ -300,8 +354,12 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
             for row in rows:
                 ctx: dict[str, Any] | None = None
                 fix = "Adres controleren"
+                late = appointment_too_late(engine, row.template, row.payload, made_on, r)
+                if late:
+                    _hold_late(conn, engine, row, late, now, summary)
+                    continue
                 try:
-                    ctx = letter_context(engine, row, run_date)
+                    ctx = letter_context(engine, row, made_on)
                     problem = check_address(ctx["address"])
                     if problem is None:
                         problem = _font_problem(r, ctx)
@@ -559,7 +617,8 @@ def check_templates(engine: Engine, workflow_id: str | None = None) -> list[dict
                        street="x", house_number=1, house_number_suffix=None,
                        postcode="9711 AB", city="Groningen")
             try:
-                ctx = letter_context(engine, row, engine.now().date())
+                ctx = letter_context(engine, row,
+                                     engine.now().astimezone(engine.tz).date())
                 ctx["address"] = HOSTILE["lines"]
                 pdf = r.pdf(template, ctx)
                 pages = count_pages(pdf)

@@ -17,11 +17,12 @@ from casework.access import log_access
 from casework.calendar import shift
 from casework.durations import parse_duration
 from casework.engine import Engine
-from casework.errors import CaseworkError, InvalidData, NotFound
+from casework.errors import CaseworkError, InvalidData, NotFound, OptionRefused
 from casework.models import Case, Letter, Participant, Staff, Task
 from casework.people import display_name
 from casework.permissions import authorize
 from casework.text import shown
+from casework.workflow import task_outcomes
 
 OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
 STATUSES = ("open", "done", "cancelled", "all")
@@ -141,14 +142,12 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
     if task.status != "open":
         raise InvalidData(f"task {task_id} is already {task.status}; nothing to do")
     spec: dict[str, Any] = task.spec or {}
-    if outcome == "done" and task.kind.endswith("_call"):
-        raise InvalidData(f"task {task_id} is a call: finish it with --outcome reached, "
-                          "not_reached or wrong_number")
+    check_outcome(task_id, task.kind, spec, outcome)
     result: dict[str, Any] = {"outcome": outcome}
     report: dict[str, Any] = {"task": task_id, "kind": task.kind, "case_id": task.case_id,
                               "outcome": outcome, "round": task.round,
                               "next_round": None, "transition": None, "letter": None,
-                              "to_pull": []}
+                              "to_pull": [], "letter_not_sent": None}
     case = engine.load_case(conn, task.case_id)
     # The moment it was done: checked like a step's --at (not before the case's last event).
     now = engine.now() if at is None else engine.moment(at, case)
@@ -202,7 +201,15 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
     if next_due is not None:
         conn.execute(insert(_TASKS).values(_next_round_row(task, next_due, now)))
         report["next_round"] = {"round": task.round + 1, "due": next_due.isoformat()}
-    if task.kind == "address_check" and spec.get("letter") and outcome == "done":
+    if spec.get("letter") and spec.get("on_done") == "cancel" and outcome == "done":
+        # No new appointment was proposed by a step: the held letter never goes out.
+        conn.execute(update(Letter.__table__).where(
+            Letter.__table__.c.id == spec["letter"],
+            Letter.__table__.c.status == "held").values(
+                status="cancelled", reason=f"{spec.get('reason', 'held')}; "
+                                           f"task {task_id} done without a new appointment"))
+        report["letter"] = "cancelled"
+    elif task.kind == "address_check" and spec.get("letter") and outcome == "done":
         # The address is fixed: the held letter goes back into the queue.
         conn.execute(update(Letter.__table__).where(
             Letter.__table__.c.id == spec["letter"],
@@ -210,10 +217,18 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
         report["letter"] = "requeued"
     template = (spec.get("letters") or {}).get(outcome) if letters else None
     if template:
+        from casework.mailroom import appointment_too_late
+
         row = engine.letter_row(engine.route_of(case), case, None, template,
                                 {"task_kind": task.kind, "round": task.round})
-        conn.execute(insert(Letter.__table__).values({**row, "created_at": engine.now()}))
-        report["letter"] = template
+        # A reminder that would arrive after the appointment is not sent at all.
+        late = appointment_too_late(engine, template, row["payload"],
+                                    engine.now().astimezone(engine.tz).date())
+        if late:
+            report["letter_not_sent"] = {"template": template, "reason": late}
+        else:
+            conn.execute(insert(Letter.__table__).values({**row, "created_at": engine.now()}))
+            report["letter"] = template
     if step is not None:
         engine.write_step(conn, step, actor, case)
         report["transition"] = {"trigger": step.trigger, "from": step.source, "to": step.dest,
@@ -231,6 +246,15 @@ def _next_in_series(engine: Engine, spec: dict[str, Any], now: datetime,
     if not spec.get("until") or following <= date.fromisoformat(spec["until"]):
         return following
     return None
+
+
+def check_outcome(task_id: int, kind: str, spec: dict[str, Any], outcome: str) -> None:
+    """Refuse an outcome the task does not have (a report is done, a call reached or not),
+    naming the ones it has; ``task done`` and the lines of an apply file both come here."""
+    allowed = task_outcomes(kind, spec)
+    if outcome not in allowed:
+        raise OptionRefused(f"task {task_id} ({kind}) cannot be finished as {shown(outcome)}; "
+                            f"its outcomes: {', '.join(allowed)}")
 
 
 def next_round_due(engine: Engine, spec: dict[str, Any], now: datetime, due: date) -> date:

@@ -10,7 +10,7 @@ import math
 import re
 import tomllib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ _TASK_KEYS = {
 }
 _PERFORMERS = ("staff", "system")
 TASK_OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
+CALL_OUTCOMES = ("reached", "not_reached", "wrong_number")
 _SCOPES = ("state", "case")
 ROLES = ("back_office", "case_worker", "coordinator", "admin")
 _ANCHORS = ("entry", "appointment")
@@ -100,6 +101,22 @@ class TaskSpec:
             "repeat": _duration_text(self.repeat) if self.repeat else None,
             "repeat_for": _duration_text(self.repeat_for) if self.repeat_for else None,
         }
+
+
+def task_outcomes(kind: str, spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the outcomes a task can be finished with, from its kind and stored spec.
+
+    A call (a kind ending in ``_call``) is reached, not reached or a wrong number; other work
+    is done, or reached with one of the route's results when the task has an outcomes table,
+    or not reached when it is tried in rounds (or expires after the last try)."""
+    if kind.endswith("_call"):
+        return CALL_OUTCOMES
+    allowed = ["done"]
+    if spec.get("outcomes"):
+        allowed.append("reached")
+    if int(spec.get("rounds") or 1) > 1 or spec.get("expire"):
+        allowed.extend(("not_reached", "wrong_number"))
+    return tuple(allowed)
 
 
 def task_dict(task: TaskSpec) -> dict[str, Any]:
@@ -746,10 +763,15 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
     ):
         problems.append("'letters' must be a table: outcome = \"template\"")
         letters = {}
+    has = (task_outcomes(kind, {"outcomes": raw_outcomes, "rounds": rounds, "expire": expire})
+           if isinstance(kind, str) else TASK_OUTCOMES)
     for outcome, template in letters.items():
         if outcome not in TASK_OUTCOMES:
             problems.append(f"'letters': {outcome!r} is not an outcome "
                             f"({', '.join(TASK_OUTCOMES)})")
+        elif outcome not in has:
+            problems.append(f"'letters': a {kind} task is never finished as {outcome!r} "
+                            f"(its outcomes: {', '.join(has)})")
         why = _letter_problem(template)
         if why:
             problems.append(f"'letters': {outcome}: {why}")

@@ -150,6 +150,16 @@ def tamper(env: Env, *statements: Any) -> None:
         engine.db.dispose()
 
 
+def dated_today() -> str:
+    """The date line of a letter rendered now: letters are dated the (local) day they are made."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from casework.letters import dutch_date
+
+    return f"Datum {dutch_date(datetime.now(ZoneInfo('Europe/Amsterdam')).date())}"
+
+
 class Templates:
     """Databases built once per test session (initialised with the project's staff, and with
     the sample cohort imported) and copied for each test: a SQLite file copy, or on

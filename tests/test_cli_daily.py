@@ -115,7 +115,8 @@ needs = ["reason"]
 
 SUMMARY_KEYS = {"run_date", "dry_run", "status", "started_at", "finished_at", "done", "failed",
                 "timer_transitions", "escalations", "timers_done", "skipped", "failures",
-                "due_work", "planned", "letters", "anchor_problem", "to_pull"}
+                "due_work", "planned", "letters", "anchor_problem", "to_pull",
+                "stale_cancelled"}
 INVITE = ("invite", "--set", "appointment=2099-01-05 10:00")
 # The person agrees in the conversation to be referred to the social team.
 CONVERSATION = ("hold_conversation", "--set", "classification=work_potential",
@@ -243,7 +244,7 @@ def test_json_summary_reports_each_part_of_the_run(timers: Env) -> None:
     assert summary["escalations"] == {"review_hold": 1}
     assert (summary["timers_done"], summary["skipped"]) == (1, 0)
     assert (summary["done"], summary["failed"]) == (3, 1)
-    assert summary["planned"] == {"timers": 3, "escalations": 1, "letters": 0}
+    assert summary["planned"] == {"timers": 3, "escalations": 1, "letters": 0, "stale": 0}
     [failure] = summary["failures"]
     assert set(failure) == {"task", "kind", "case_id", "attempts", "error"}
     assert (failure["task"], failure["kind"], failure["case_id"], failure["attempts"]) == (
@@ -352,7 +353,7 @@ def test_dry_run_changes_nothing_and_plans_what_the_real_run_does(timers: Env) -
 
     assert code == 0
     assert (plan["dry_run"], plan["status"], plan["done"]) == (True, "dry-run", 0)
-    assert plan["planned"] == {"timers": 6, "escalations": 1, "letters": 0}
+    assert plan["planned"] == {"timers": 6, "escalations": 1, "letters": 0, "stale": 0}
     assert {"worker": "unassigned", "kind": "review_hold", "due": 1,
             "overdue": 1} in plan["due_work"]
     assert ("would fire or close 6 timer(s), escalate 1 overdue task(s) and render 0 queued "

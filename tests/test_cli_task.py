@@ -26,7 +26,7 @@ TASK_KEYS = {
     "done_by", "escalated_at",
 }
 DONE_KEYS = {"task", "kind", "case_id", "outcome", "round", "next_round", "transition",
-             "letter", "to_pull"}
+             "letter", "to_pull", "letter_not_sent"}
 # In the conversation the person agrees to be referred to the social team (if it comes to that).
 CONVERSATION = ("--set", "classification=work_potential", "--set", "participation_potential=self",
                 "--set", "consent=share:wij_team")

@@ -132,10 +132,24 @@ def test_reminder_whose_day_has_passed_is_due_on_the_day_of_the_invitation(
 def test_reminder_of_an_invitation_recorded_afterwards_is_due_the_day_it_happened(
     engine: Engine, clock: Clock,
 ) -> None:
+    clock.set(2026, 11, 24, 9)
+    engine.advance(1, "invite", "anna", {"appointment": "2026-11-24 10:00"},
+                   at=datetime(2026, 11, 24, 8, 0, tzinfo=AMS))
+    assert open_tasks(engine, 1) == [("reminder_call", date(2026, 11, 24))]
+
+
+def test_reminder_of_an_appointment_passed_before_it_was_recorded_is_cancelled_at_once(
+    engine: Engine, clock: Clock,
+) -> None:
     clock.set(2026, 11, 27, 9)
     engine.advance(1, "invite", "anna", {"appointment": "2026-11-24 10:00"},
                    at=datetime(2026, 11, 23, 9, 0, tzinfo=AMS))
-    assert open_tasks(engine, 1) == [("reminder_call", date(2026, 11, 23))]
+    assert open_tasks(engine, 1) == []
+    [reminder] = tasks(engine, 1, "reminder_call")
+    assert (reminder.due, reminder.status) == (date(2026, 11, 23), "cancelled")
+    with engine.db.connect() as conn:
+        result = conn.execute(select(Task.result).where(Task.id == reminder.id)).scalar()
+    assert result["cancelled"] == "appointment_passed"
 
 
 def test_reschedule_cancels_the_reminder_and_plans_one_for_the_new_appointment(

@@ -22,14 +22,19 @@ def print_summary(summary: Any, settings: Any) -> None:
         out.print(f"  would fire or close {planned['timers']} timer(s), escalate "
                   f"{planned['escalations']} overdue task(s) and render "
                   f"{planned.get('letters', 0)} queued letter(s)")
+        if planned.get("stale"):
+            out.print(f"  would cancel {planned['stale']} task(s) for an appointment that has "
+                      "passed")
     else:
+        for kind, count in data["stale_cancelled"].items():
+            out.print(f"  cancelled          {plain(kind):<18} {count} (appointment passed)")
         for trigger, count in data["timer_transitions"].items():
             out.print(f"  timer transitions {trigger:<18} {count}")
         for kind, count in data["escalations"].items():
             out.print(f"  escalated          {kind:<18} {count}")
         if data["timers_done"]:
             out.print(f"  timers done        {data['timers_done']}")
-        if data["done"] == 0:
+        if data["done"] == 0 and not data["stale_cancelled"]:
             out.print("  nothing was due")
         if data.get("letters"):
             from casework.cli.letters import print_render_summary
@@ -40,7 +45,8 @@ def print_summary(summary: Any, settings: Any) -> None:
                 run_date=summary.run_date, rendered=letters["rendered"],
                 held=letters["held"], failed=letters["failed"], batches=letters["batches"],
                 output_dir=letters["output_dir"], renewed=letters.get("renewed", []),
-                removed_files=letters.get("removed_files", [])))
+                removed_files=letters.get("removed_files", []),
+                too_late=letters.get("too_late", [])))
         if data["to_pull"]:
             from casework.cli.letters import print_pulls
 
@@ -73,7 +79,8 @@ def print_summary(summary: Any, settings: Any) -> None:
 
 @click.command("daily")
 @click.option("--date", "date_text", metavar="DATE",
-              help="Do what is due up to this date (default: today).")
+              help="Do what is due up to this date (default: today); not before the last "
+                   "completed run.")
 @click.option("--dry-run", is_flag=True, help="Show what is due, change nothing.")
 @click.option("--status", "show_status", is_flag=True, help="Show the last runs.")
 @json_option

@@ -41,6 +41,9 @@ def print_render_summary(result: Any) -> None:
     for item in data["held"]:
         out.print(safe(f"  held letter {item['letter']} ({item['template']}, case "
                        f"{item['case_id']}): {item['reason']} - the case has a task to fix it"))
+    for item in data.get("too_late", []):
+        out.print(safe(f"  not sent: letter {item['letter']} ({item['template']}, case "
+                       f"{item['case_id']}): {item['reason']}"))
     for item in data["failed"]:
         out.print(Text.assemble("  ", ("FAILED", "red"), safe(
             f" letter {item['letter']} ({item['template']}, case {item['case_id']}), "
@@ -68,7 +71,9 @@ def print_pulls(pulls: list[dict[str, Any]]) -> None:
 
 
 @letters.command("render")
-@click.option("--date", "date_text", metavar="DATE", help="Letter date (default: today).")
+@click.option("--date", "date_text", metavar="DATE",
+              help="Day the folder and batches are named for (default: today); not before "
+                   "the last completed daily run. Letters are dated the day they are rendered.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: letters.output_dir in config.toml).")
 @actor_option

@@ -88,7 +88,8 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
 @click.argument("task_id", type=ID)
 @click.option("--outcome", required=True,
               type=click.Choice(["reached", "not_reached", "wrong_number", "done"]),
-              help="What happened (calls: reached, not_reached, wrong_number; other work: done).")
+              help="What happened (calls: reached, not_reached, wrong_number; other work: "
+                   "done; reached with --set result=... where the route lists results).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="For a reached call: result=... and data for the case's next step.")
 @at_option("When it was done")
@@ -111,6 +112,9 @@ def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, .
         print_json(report)
         return
     click.echo(safe(f"Task {task_id} ({report['kind']}, case {report['case_id']}): {outcome}."))
+    if report["letter_not_sent"]:
+        click.echo(safe(f"  no {report['letter_not_sent']['template']} letter: "
+                        f"{report['letter_not_sent']['reason']}"))
     if report["next_round"]:
         click.echo(f"  round {report['next_round']['round']} is due "
                    f"{report['next_round']['due']}")
