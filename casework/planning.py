@@ -160,7 +160,12 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
         wave = (conn.execute(select(func.max(Case.wave))
                              .where(Case.workflow_id == route.id, Case.wijk == wijk))
                 .scalar() or 0) + 1
-    slots = propose_slots(engine, start, specialists, len(rows))
+    # No slot before the invitation can be on the mat (it would be held, not sent); the
+    # letters are made by the next daily run at the latest.
+    from casework.delivery import first_appointment_day
+
+    earliest = first_appointment_day(engine.settings, today + timedelta(days=1))
+    slots = propose_slots(engine, max(start, earliest), specialists, len(rows))
     location: str = engine.settings["planning.location"]
     invitations = [{
         "case_id": row.id, "name": display_name(row.initials, row.prefix, row.surname),

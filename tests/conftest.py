@@ -150,6 +150,20 @@ def tamper(env: Env, *statements: Any) -> None:
         engine.db.dispose()
 
 
+class Clock:
+    """A clock for ``Env.engine(clock=...)`` that only moves when a test moves it."""
+
+    def __init__(self, now: Any) -> None:
+        self.now = now
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def set(self, moment: Any) -> None:
+        assert moment >= self.now, "the clock only moves forward"
+        self.now = moment
+
+
 def dated_today() -> str:
     """The date line of a letter rendered now: letters are dated the (local) day they are made."""
     from datetime import datetime

@@ -186,6 +186,13 @@ def test_zero_batch_size_names_key_and_file(tmp_path: Path) -> None:
                          "import.batch_size", str(config))
 
 
+@pytest.mark.parametrize("value", ["-1", "21", "1.5"])
+def test_delivery_workdays_out_of_range_names_key_and_file(tmp_path: Path, value: str) -> None:
+    config = write(tmp_path / "config.toml", f"[letters]\ndelivery_workdays = {value}\n")
+    assert_clean_failure(run("--config", str(config), "init"),
+                         "letters.delivery_workdays", str(config))
+
+
 def test_empty_database_url_names_key_and_file(tmp_path: Path) -> None:
     config = write(tmp_path / "config.toml", '[database]\nurl = "  "\n')
     with pytest.raises(ConfigError) as info:

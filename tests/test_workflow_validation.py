@@ -151,6 +151,13 @@ BROKEN = [
     pytest.param(
         HEAD + STATES + GO + 'then = ["finish"]\n' + FINISH,
         ("'start'", "'go'", "'finish'", "then"), id="then-names-trigger-not-from-state"),
+    pytest.param(
+        HEAD + STATES.replace(
+            'label = "Middle"',
+            'label = "Middle"\ntasks = [{ kind = "report_due", after = "P5D", '
+            'letters = { reached = "verslag" } }]',
+        ) + GO + FINISH,
+        ("'middle'", "report_due", "'reached'", "done"), id="letter-for-an-outcome-never-had"),
 ]
 
 

@@ -112,7 +112,8 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
 @click.option("--size", type=COUNT,
               help="Most invitations in this wave (default: planning.wave_size).")
 @click.option("--from", "start_text", required=True, metavar="DATE",
-              help="First day appointments may be proposed on.")
+              help="First day appointments may be proposed on (at the earliest the day "
+                   "after an invitation made today can arrive: letters.delivery_workdays).")
 @click.option("--specialists", required=True, type=COUNT,
               help="Conversation specialists available in parallel.")
 @click.option("--dry-run", is_flag=True, help="Show the plan, invite nobody.")

@@ -27,7 +27,7 @@ def print_summary(summary: Any, settings: Any) -> None:
                       "passed")
     else:
         for kind, count in data["stale_cancelled"].items():
-            out.print(f"  cancelled          {plain(kind):<18} {count} (appointment passed)")
+            out.print(f"  cancelled          {kind:<18} {count} (appointment passed)")
         for trigger, count in data["timer_transitions"].items():
             out.print(f"  timer transitions {trigger:<18} {count}")
         for kind, count in data["escalations"].items():
