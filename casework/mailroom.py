@@ -204,9 +204,12 @@ def appointment_too_late(engine: Engine, template: str, payload: Mapping[str, An
 def _hold_late(conn: Any, engine: Engine, row: Any, reason: str, now: datetime,
                summary: RenderSummary) -> None:
     """Keep a letter about an appointment it cannot reach from going out: a call's reminder
-    is cancelled (the appointment stands; the letter is pointless); an invitation is held and
-    the case gets a task to propose a new appointment."""
-    if (row.payload or {}).get("task_kind"):
+    is cancelled (the appointment stands; the letter is pointless), and so is an invitation
+    to an appointment the case no longer has (held or moved meanwhile); an invitation to the
+    case's appointment is held and the case gets a task to propose a new appointment."""
+    payload = row.payload or {}
+    current = (row.case_data or {}).get("appointment")
+    if payload.get("task_kind") or current != payload.get("appointment"):
         conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id,
                                             _LETTERS.c.status == "queued")
                      .values(status="cancelled", reason=reason))

@@ -206,6 +206,19 @@ def test_invitation_that_cannot_arrive_in_time_is_held_until_a_new_appointment_i
     assert render_queue(engine, date(2030, 12, 2)).rendered == 1
 
 
+def test_invitation_for_a_conversation_already_held_is_cancelled_without_a_task(
+    engine: Engine, clock: Clock,
+) -> None:
+    invite(engine, 1, "2030-12-03 14:00")
+    clock.set(at(3, 15))  # the conversation was held before any letter was rendered
+    engine.advance(1, "hold_conversation", "anna", CONVERSATION)
+    summary = render_queue(engine, date(2030, 12, 3))
+    assert (summary.rendered, summary.held) == (0, [])
+    assert [x["template"] for x in summary.too_late] == ["uitnodiging"]
+    assert [x.status for x in letters_of(engine, 1)] == ["cancelled"]
+    assert tasks_of(engine, 1, "new_appointment") == []
+
+
 def test_new_appointment_task_finished_without_one_cancels_the_held_invitation(
     cohort: Env, engine: Engine,
 ) -> None:
