@@ -9,6 +9,7 @@ last completed one. Driven with a fixed clock in December 2030 over the sample c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -268,6 +269,21 @@ def test_task_done_refuses_an_outcome_the_task_does_not_have(
     with pytest.raises(OptionRefused):
         complete_task(engine, "anna", report_due.id, "not_reached")
     assert complete_task(engine, "anna", report_due.id, "done")["letter"] == "verslag"
+
+
+def test_an_apply_line_with_an_outcome_the_task_does_not_have_fails_alone(cohort: Env) -> None:
+    cohort.ok("case", "advance", "1", "invite", "--set", "appointment=2099-01-05 10:00")
+    cohort.ok("case", "advance", "1", "hold_conversation", "--set",
+              "classification=not_active", "--set", "participation_potential=none")
+    path = cohort.root / "outcomes.csv"
+    path.write_text("case,task_kind,task_outcome\n1,report_due,reached\n1,report_due,done\n",
+                    encoding="utf-8")
+    result = cohort.run("case", "apply", str(path), "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["applied"] == 1
+    [failure] = summary["failures"]
+    assert failure["line"] == 2 and "its outcomes: done" in failure["reason"]
 
 
 # --- letters are dated the day they are made ------------------------------------------------------
