@@ -21,10 +21,11 @@ from conftest import Clock, Env
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from casework.batches import mark_batch_sent
 from casework.daily import days_to_run, run_daily
 from casework.engine import Engine
 from casework.errors import OptionRefused
-from casework.mailroom import mark_batch_sent, mark_returned, render_queue
+from casework.mailroom import mark_returned, render_queue
 from casework.models import Case, Letter, Task
 from casework.tasks import complete_task
 
