@@ -475,12 +475,15 @@ def last_complete_date(engine: Engine) -> date | None:
 def refuse_going_back(engine: Engine, day: date, what: str) -> None:
     """Refuse a run (or a letter render) for a day before the last completed run: what it
     made would be dated before work already done (letters back-dated)."""
+    from casework.display import DUTCH_DAY
+
     last = last_complete_run(engine)
     if last is not None and day < last.run_date:
+        latest = last.run_date.strftime(DUTCH_DAY)
         raise OptionRefused(
-            f"{what} for {day:%d-%m-%Y} is refused: the last completed daily run (run "
-            f"{last.id}) was for {last.run_date:%d-%m-%Y}, and a run never goes back in time; "
-            f"give {last.run_date:%d-%m-%Y} or later")
+            f"{what} for {day.strftime(DUTCH_DAY)} is refused: the last completed daily run "
+            f"(run {last.id}) was for {latest}, and a run never goes back in time; give "
+            f"{latest} or later")
 
 
 def days_to_run(engine: Engine, today: date) -> list[date]:

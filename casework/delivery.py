@@ -28,8 +28,9 @@ def too_late(settings: Settings, made: date, appointment: datetime) -> str | Non
     arrives = arrival_day(settings, made)
     if arrives < day:
         return None
+    from casework.display import DUTCH_DAY, moment
+
     workdays = settings["letters.delivery_workdays"]
-    local = appointment.astimezone(settings.tz)
-    return (f"it cannot arrive before the appointment of {local:%d-%m-%Y %H:%M}: made "
-            f"{made:%d-%m-%Y}, the post takes {workdays} workday(s) "
+    return (f"it cannot arrive before the appointment of {moment(appointment, settings.tz)}: "
+            f"made {made.strftime(DUTCH_DAY)}, the post takes {workdays} workday(s) "
             "(letters.delivery_workdays)")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 ALL_ROUTES = "all"
 UNASSIGNED = "-"
 # Work the engine plans itself, besides the routes' tasks.
-ENGINE_TASK_KINDS = ("address_check", "escalation")
+ENGINE_TASK_KINDS = ("address_check", "escalation", "new_appointment")
 
 
 def _routes(engine: Engine, workflow: str | None) -> list[Route]:

@@ -152,7 +152,7 @@ def test_reminder_not_reached_the_workday_before_sends_no_letter(
     report = complete_task(engine, "anna", call.id, "not_reached")
     assert report["letter"] is None
     assert report["letter_not_sent"]["template"] == "herinnering"
-    assert "05-12-2030 09:00" in report["letter_not_sent"]["reason"]
+    assert "2030-12-05 09:00" in report["letter_not_sent"]["reason"]
     assert [x.template for x in letters_of(engine, 1)] == ["uitnodiging"]
     # The same call a week ahead of its appointment is followed by the reminder letter.
     invite(engine, 2, "2030-12-12 09:00")
@@ -182,7 +182,7 @@ def test_reminder_letter_that_can_no_longer_arrive_is_cancelled_not_made(
     assert late["template"] == "herinnering"
     [reminder] = [x for x in letters_of(engine, 1) if x.template == "herinnering"]
     assert (reminder.status, reminder.file) == ("cancelled", None)
-    assert "cannot arrive before the appointment of 09-12-2030 10:00" in reminder.reason
+    assert "cannot arrive before the appointment of 2030-12-09 10:00" in reminder.reason
     assert open_of(engine, 1, "new_appointment") == []  # the appointment itself stands
 
 
@@ -227,6 +227,8 @@ def test_new_appointment_task_finished_without_one_cancels_the_held_invitation(
     invite(engine, 1, "2030-12-03 14:00")
     render_queue(engine, date(2030, 12, 2))
     [task] = open_of(engine, 1, "new_appointment")
+    listed = cohort.json("task", "list", "--kind", "new_appointment")["tasks"]
+    assert [t["id"] for t in listed] == [task.id]  # on the work list, by its kind
     refused(cohort.run("task", "done", str(task.id), "--outcome", "reached"))
     report = complete_task(engine, "anna", task.id, "done")
     assert report["letter"] == "cancelled"
