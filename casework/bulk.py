@@ -44,7 +44,7 @@ from casework.engine import (
     write_effects,
 )
 from casework.errors import CaseworkError, ConflictError, InputFileError, InvalidData, no_case
-from casework.fields import parse_datetime
+from casework.fields import DATE_RANGE, MOMENT_FORMS, parse_datetime
 from casework.models import AppliedLine, Case, Event, Participant
 from casework.text import shown
 
@@ -219,7 +219,8 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
             at_utc = at.astimezone(UTC)
         except (ValueError, OverflowError):
             raise LineError(
-                f"'at' {shown(written)} is not a date and time (use 2026-11-20 14:00)"
+                f"'at' {shown(written)} is not a date and time {DATE_RANGE} (use "
+                f"{MOMENT_FORMS})"
             ) from None
     data = record.get("data") or {}
     if not isinstance(data, dict):

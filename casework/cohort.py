@@ -23,7 +23,7 @@ from stdnum.nl import bsn as stdnum_bsn
 
 from casework.engine import Engine
 from casework.errors import InputFileError
-from casework.fields import parse_date
+from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
 from casework.models import Case, Event, JSONType, Participant, UTCDateTime
 from casework.outfiles import OutputFileError, csv_writer, open_output
 from casework.text import shown, unclean
@@ -147,7 +147,8 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
             last_guidance = parse_date(text)
         except ValueError:
             raise RowError("bad date",
-                           f"last_guidance {shown(text)} is not a date (use 2024-03-31)") from None
+                           f"last_guidance {shown(text)} is not a date {DATE_RANGE} "
+                           f"(use {DATE_FORMS})") from None
         if last_guidance > today:
             raise RowError("bad date", f"last_guidance {shown(text)} lies in the future")
     email = raw.get("email", "").strip() or None
@@ -165,7 +166,8 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
             birth_date = parse_date(text)
         except ValueError:
             raise RowError("bad date",
-                           f"birth_date {shown(text)} is not a date (use 1980-03-31)") from None
+                           f"birth_date {shown(text)} is not a date {DATE_RANGE} "
+                           f"(use {DATE_FORMS})") from None
         if birth_date > today or birth_date.year < 1900:
             raise RowError("bad date", f"birth_date {shown(text)} is not a plausible birth date")
     person_flag = raw.get("flag", "").strip().lower() or None

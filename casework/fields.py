@@ -10,7 +10,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,19 @@ FIELD_TYPES = (
 )
 _TRUE = {"yes", "ja", "true", "1", "y", "j"}
 _FALSE = {"no", "nee", "false", "0", "n", ""}
-_DUTCH_DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+# The one grammar of dates and moments, for options and file fields alike: a date as ISO
+# (2026-12-07) or Dutch (07-12-2026, 7-12-2026, also with / or .), then optionally a time
+# (9:00, 09:00, 09:00:30, 9.00) after a space or a 'T', then optionally an offset (Z, +01:00).
+_MOMENT = re.compile(
+    r"^\s*(?:(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+    r"|(?P<nl_day>\d{1,2})(?P<sep>[-/.])(?P<nl_month>\d{1,2})(?P=sep)(?P<nl_year>\d{4}))"
+    r"(?:(?:\s+|[Tt])(?P<hour>\d{1,2})[:.](?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
+    r"\s*(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?\s*$",
+    re.ASCII,
+)
+DATE_FORMS = "2026-12-07 or 07-12-2026"
+MOMENT_FORMS = "'2026-12-07 09:00', '2026-12-07T09:00' or '07-12-2026 9:00'"
 # Dates people give (appointments, --as-of, --date, birth dates) lie in these years; outside
 # them a date is a typing error, and years near 1 or 9999 overflow date arithmetic.
 FIRST_YEAR, LAST_YEAR = 1900, 2100
@@ -75,8 +87,8 @@ class Field:
             low, high = self.bounds()
             return f"a whole number from {_num(low)} to {_num(high)}"
         return {
-            "datetime": f"a date and time {DATE_RANGE}, e.g. 2026-11-25 14:00",
-            "date": f"a date {DATE_RANGE}, e.g. 2026-11-25",
+            "datetime": f"a date and time {DATE_RANGE}, e.g. {MOMENT_FORMS}",
+            "date": f"a date {DATE_RANGE}, e.g. {DATE_FORMS}",
             "int": "a whole number",
             "number": "a number of at least 0 and below a million, e.g. 0.5 (a decimal point "
                       "or comma)",
@@ -101,30 +113,56 @@ def _num(value: float) -> str:
 
 
 def parse_datetime(value: str, tz: ZoneInfo) -> datetime:
-    """Return an aware datetime for '2026-11-25 14:00', ISO forms or '25-11-2026 14:00'."""
-    text = value.strip().replace("T", " ")
-    parts = text.split(" ", 1)
-    if _DUTCH_DATE.match(parts[0]):
-        text = parse_date(parts[0]).isoformat() + (" " + parts[1] if len(parts) > 1 else "")
-    moment = datetime.fromisoformat(text)
-    _check_year(moment.year)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment
+    """Return the aware moment a date and time as people write it names: '2026-12-07 09:00',
+    '2026-12-07T09:00', '07-12-2026 9:00' (or a date alone: its midnight). Without an offset
+    the time is in ``tz``. ValueError when it is none of these or lies outside the years
+    FIRST_YEAR to LAST_YEAR. The one parser for every option and file field with a moment."""
+    day, clock, offset = _parse(value)
+    moment = datetime.combine(day, clock or time(0))
+    return moment.replace(tzinfo=offset or tz)
 
 
 def parse_date(value: str) -> date:
-    """Return the date for '2026-11-25' or the Dutch '25-11-2026'; ValueError when it is not
-    a date or lies outside the years FIRST_YEAR to LAST_YEAR."""
-    text = value.strip()
-    match = _DUTCH_DATE.match(text)
-    if match:
-        day, month, year = (int(g) for g in match.groups())
-        day_value = date(year, month, day)
+    """Return the date for '2026-12-07' or the Dutch '07-12-2026' (a time after it, as a
+    spreadsheet may write '7-12-2026 0:00', is allowed and left out). ValueError when it is
+    not a date or lies outside the years FIRST_YEAR to LAST_YEAR. The one parser for every
+    option and file field with a date."""
+    return _parse(value)[0]
+
+
+def _parse(value: str) -> tuple[date, time | None, tzinfo | None]:
+    """Return the date, time (if written) and offset (if written) of a date or moment in the
+    one grammar: a date (ISO or Dutch), then optionally a time after a space or 'T'."""
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    match = _MOMENT.match(value)
+    if match is None:
+        raise ValueError(f"not a date or moment: use {DATE_FORMS}")
+    parts = match.groupdict()
+    if parts["year"] is not None:
+        year, month, day = parts["year"], parts["month"], parts["day"]
     else:
-        day_value = date.fromisoformat(text)
-    _check_year(day_value.year)
-    return day_value
+        year, month, day = parts["nl_year"], parts["nl_month"], parts["nl_day"]
+    _check_year(int(year))
+    day_value = date(int(year), int(month), int(day))
+    if parts["hour"] is None:
+        return day_value, None, None
+    fraction = (parts["fraction"] or "")[:6].ljust(6, "0")
+    clock = time(int(parts["hour"]), int(parts["minute"]), int(parts["second"] or 0),
+                 int(fraction))
+    return day_value, clock, _offset(parts["offset"])
+
+
+def _offset(text: str | None) -> tzinfo | None:
+    if not text:
+        return None
+    if text in ("Z", "z"):
+        return UTC
+    digits = text[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
+    if minutes >= 24 * 60:
+        raise ValueError("offset out of range")
+    return timezone(timedelta(minutes=-minutes if text[0] == "-" else minutes))
 
 
 def _check_year(year: int) -> None:

@@ -52,13 +52,13 @@ def mark_training(db: SAEngine) -> None:
 
 def parse_clock(text: str, settings: Settings) -> datetime:
     """Return the moment a --clock value names, in the configured timezone."""
-    from casework.fields import DATE_RANGE, parse_datetime
+    from casework.fields import DATE_RANGE, MOMENT_FORMS, parse_datetime
 
     try:
         return parse_datetime(text, settings.tz)
     except ValueError:
         raise TrainingRefused(f"--clock: not a date and time {DATE_RANGE}; use "
-                           "'2026-03-02 09:00'") from None
+                              f"{MOMENT_FORMS}") from None
 
 
 def training_clock(start: datetime) -> Callable[[], datetime]:

@@ -126,4 +126,5 @@ def test_a_clock_that_is_not_a_moment_is_one_line(training: Env) -> None:
     result = training.run("--clock", "morgen", "case", "list")
     assert result.exit_code == 2
     assert result.output.splitlines() == [
-        "Error: --clock: not a date and time from 1900 to 2100; use '2026-03-02 09:00'"]
+        "Error: --clock: not a date and time from 1900 to 2100; use '2026-12-07 09:00', "
+        "'2026-12-07T09:00' or '07-12-2026 9:00'"]

@@ -15,8 +15,7 @@ from casework.cli.common import (
     plain,
     print_json,
 )
-from casework.cli.params import ID
-from casework.cli.task import parse_day
+from casework.cli.params import ID, parse_day
 
 
 @click.group(invoke_without_command=True)

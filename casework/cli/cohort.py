@@ -128,7 +128,7 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
     Slots fall on workdays (no weekends or Dutch public holidays), in the hours and numbers set
     under [planning] in config.toml. Each invitation is the route's 'invite' trigger.
     """
-    from casework.cli.task import parse_day
+    from casework.cli.params import parse_day
     from casework.planning import plan_wave
 
     start = parse_day(start_text, "--from")

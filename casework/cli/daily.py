@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from casework.cli.common import CliState, console, json_option, local, plain, print_json, safe
-from casework.cli.task import parse_day
+from casework.cli.params import parse_day
 
 
 def print_summary(summary: Any, settings: Any) -> None:

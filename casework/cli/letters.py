@@ -18,8 +18,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import ID, one_of
-from casework.cli.task import parse_day
+from casework.cli.params import ID, one_of, parse_day
 from casework.display import DUTCH_DAY as DAY
 
 

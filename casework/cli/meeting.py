@@ -13,8 +13,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import ID, at_option, parse_at
-from casework.cli.task import parse_day
+from casework.cli.params import ID, at_option, parse_at, parse_day
 
 
 @click.group("event")

@@ -1,12 +1,13 @@
-"""Bounded click types for numbers on the command line: ids and counts fit a database integer
-(SQLite and PostgreSQL store at most 2**63 - 1), so a huge number is one clear line, never a
-traceback from the driver. A refused value is never repeated in the message: a nine-digit
-number typed in the wrong place may be a BSN."""
+"""Values on the command line. Bounded click types for numbers: ids and counts fit a database
+integer (SQLite and PostgreSQL store at most 2**63 - 1), so a huge number is one clear line,
+never a traceback from the driver. A refused value is never repeated in the message: a
+nine-digit number typed in the wrong place may be a BSN. Dates and moments: every option
+reads them with the one parser of ``casework.fields`` (ISO or Dutch, a time optional)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -66,14 +67,14 @@ def parse_at(text: str | None, tz: Any, option: str = "--at") -> datetime | None
     configured timezone; None when not given. A bad value is a usage error (exit 2)."""
     if text is None:
         return None
-    from casework.fields import DATE_RANGE, parse_datetime
+    from casework.fields import DATE_RANGE, MOMENT_FORMS, parse_datetime
     from casework.text import shown
 
     try:
         return parse_datetime(text, tz)
     except (ValueError, OverflowError):
         raise click.BadParameter(f"{shown(text)} is not a date and time {DATE_RANGE}; use "
-                                 "'2026-11-20 14:00'", param_hint=option) from None
+                                 f"{MOMENT_FORMS}", param_hint=option) from None
 
 
 def one_of(value: str | None, known: Iterable[str], option: str, what: str,
@@ -110,3 +111,18 @@ def one_of(value: str | None, known: Iterable[str], option: str, what: str,
 
 SHOWN_KNOWN = 30
 """How many known values a refusal lists."""
+
+
+def parse_day(value: str | None, param: str) -> date | None:
+    """Return the date an option such as --due or --from names (None when not given); a bad
+    value stops the command with one line naming the option (exit 2)."""
+    if value is None:
+        return None
+    from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
+    from casework.text import shown
+
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise click.BadParameter(f"{shown(value)} is not a date {DATE_RANGE}; use "
+                                 f"{DATE_FORMS}", param_hint=param) from None

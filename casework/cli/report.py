@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from casework.cli.common import CliState, console, fail, json_option, plain, print_json, safe
-from casework.cli.params import one_of
-from casework.cli.task import parse_day
+from casework.cli.params import one_of, parse_day
 
 NAMES = ("outcomes", "response", "referrals", "follow-up", "caseload", "outflow", "worklist",
          "council")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import click
@@ -17,20 +16,7 @@ from casework.cli.common import (
     print_json,
     safe,
 )
-from casework.cli.params import COUNT, ID, at_option, one_of, parse_at
-from casework.text import shown
-
-
-def parse_day(value: str | None, param: str) -> date | None:
-    if value is None:
-        return None
-    from casework.fields import DATE_RANGE, parse_date
-
-    try:
-        return parse_date(value)
-    except ValueError:
-        raise click.BadParameter(f"{shown(value)} is not a date {DATE_RANGE}; use 2026-11-24",
-                                 param_hint=param) from None
+from casework.cli.params import COUNT, ID, at_option, one_of, parse_at, parse_day
 
 
 @click.group()
