@@ -74,6 +74,15 @@ class Reject:
 
 
 @dataclass
+class RowWarning:
+    """A row imported without one of its optional fields, which was not valid."""
+
+    row: int
+    field: str
+    detail: str
+
+
+@dataclass
 class ImportSummary:
     file: str
     workflow: str
@@ -82,6 +91,7 @@ class ImportSummary:
     already_present: int = 0
     excluded: Counter[str] = field(default_factory=Counter)
     rejects: list[Reject] = field(default_factory=list)
+    warnings: list[RowWarning] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
 
     @property
@@ -101,6 +111,8 @@ class ImportSummary:
             "rejected": self.rejected, "rejected_by_reason": self.rejected_by_reason,
             "rejects": [{"row": r.row, "reason": r.category, "detail": r.detail}
                         for r in self.rejects],
+            "warnings": [{"row": w.row, "field": w.field, "detail": w.detail}
+                         for w in self.warnings],
             "ignored_columns": self.ignored_columns,
         }
 
@@ -119,8 +131,41 @@ def normalise_bsn(text: str) -> str:
     return number
 
 
-def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
-    """Return the participant values of one CSV row; RowError says what is wrong."""
+def check_phone(text: str) -> str | None:
+    """Return the phone number as written (None when empty); RowError when it is not one."""
+    phone = text.strip() or None
+    if phone and len(phone) > MAX_LENGTH["phone"]:
+        raise RowError("value too long", f"phone is longer than {MAX_LENGTH['phone']} characters")
+    if phone:
+        digits = sum(ch.isdigit() for ch in phone)
+        if not 10 <= digits <= 15 or re.search(r"[^0-9 +\-()]", phone):
+            raise RowError("bad phone number", f"phone {shown(phone)} is not a phone number")
+    return phone
+
+
+def check_email(text: str) -> str | None:
+    """Return the e-mail address (None when empty); RowError when it is not one."""
+    email = text.strip() or None
+    if email and len(email) > MAX_LENGTH["email"]:
+        raise RowError("value too long", f"email is longer than {MAX_LENGTH['email']} characters")
+    if email and not _EMAIL.match(email):
+        raise RowError("bad e-mail address", f"email {shown(email)} is not an e-mail address")
+    return email
+
+
+# Optional contact details: a bad one in a cohort file is left out (with a warning), not a
+# reason to leave the person out; the letters go by post.
+CONTACT_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "phone": check_phone, "email": check_email,
+}
+
+
+def check_row(raw: dict[str, str], today: date,
+              dropped: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Return the participant values of one CSV row; RowError says what is wrong.
+
+    With ``dropped`` given, a bad optional contact detail (phone, e-mail) is left out instead
+    and (field, what is wrong) appended to it."""
     for name in COLUMNS:
         problem = unclean(raw.get(name) or "")
         if problem:
@@ -151,14 +196,15 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
                            f"(use {DATE_FORMS})") from None
         if last_guidance > today:
             raise RowError("bad date", f"last_guidance {shown(text)} lies in the future")
-    email = raw.get("email", "").strip() or None
-    if email and not _EMAIL.match(email):
-        raise RowError("bad e-mail address", f"email {shown(email)} is not an e-mail address")
-    phone = raw.get("phone", "").strip() or None
-    if phone:
-        digits = sum(ch.isdigit() for ch in phone)
-        if not 10 <= digits <= 15 or re.search(r"[^0-9 +\-()]", phone):
-            raise RowError("bad phone number", f"phone {shown(phone)} is not a phone number")
+    contact: dict[str, str | None] = {}
+    for name, check in CONTACT_CHECKS.items():
+        try:
+            contact[name] = check(raw.get(name, ""))
+        except RowError as exc:
+            if dropped is None:
+                raise
+            dropped.append((name, exc.detail))
+            contact[name] = None
     birth_date = None
     text = raw.get("birth_date", "").strip()
     if text:
@@ -174,7 +220,7 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
     if person_flag is not None and person_flag not in FLAGS:
         raise RowError("bad flag", f"flag {shown(person_flag)} must be empty, moved or deceased")
     for name, limit in MAX_LENGTH.items():
-        if len(raw.get(name, "").strip()) > limit:
+        if name not in CONTACT_CHECKS and len(raw.get(name, "").strip()) > limit:
             raise RowError("value too long", f"{name} is longer than {limit} characters")
     return {
         "bsn": number,
@@ -187,8 +233,8 @@ def check_row(raw: dict[str, str], today: date) -> dict[str, Any]:
         "postcode": f"{match.group(1)} {match.group(2)}",
         "city": raw["city"].strip(),
         "wijk": raw["wijk"].strip(),
-        "phone": phone,
-        "email": email,
+        "phone": contact["phone"],
+        "email": contact["email"],
         "wij_team_contact": flag in _YES,
         "last_guidance": last_guidance,
         "birth_date": birth_date,
@@ -242,8 +288,8 @@ def read_rows(path: Path) -> tuple[list[str], str,
                     yield row_no, RowError("unreadable row", f"cannot be read as CSV ({exc}); "
                                            "check quotes and very long cells")
                     continue
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
-                    continue
+                if not any(cell.strip() for cell in fields):
+                    continue  # a blank row, or one of empty cells (';;;;') a spreadsheet left
                 yield row_no, fields
 
     return header, delimiter, rows()
@@ -306,8 +352,9 @@ def import_cohort(
                 reject(row_no, fields, "wrong number of fields",
                        f"has {len(fields)} fields, the header has {width}")
                 continue
+            dropped: list[tuple[str, str]] = []
             try:
-                values = check_row(dict(zip(names, fields, strict=True)), today)
+                values = check_row(dict(zip(names, fields, strict=True)), today, dropped)
             except RowError as exc:
                 reject(row_no, fields, exc.category, exc.detail)
                 continue
@@ -317,6 +364,8 @@ def import_cohort(
                        f"same BSN as row {seen[key]}; keep one of the two rows")
                 continue
             seen[key] = row_no
+            summary.warnings.extend(RowWarning(row_no, name, f"{detail}; imported without it")
+                                    for name, detail in dropped)
             batch.append(values)
             reason = rules.exclusion(values, route, today, engine.settings)
             if reason:

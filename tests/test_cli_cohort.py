@@ -24,7 +24,8 @@ REQUIRED = ("bsn", "surname", "street", "house_number", "postcode", "city", "wij
 WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 SUMMARY_KEYS = {
     "file", "workflow", "read", "imported", "already_present", "excluded",
-    "excluded_by_reason", "rejected", "rejected_by_reason", "rejects", "ignored_columns",
+    "excluded_by_reason", "rejected", "rejected_by_reason", "rejects", "warnings",
+    "ignored_columns",
 }
 # The deliberate errors in examples/cohort_with_errors.csv (see examples/README.md).
 SAMPLE_ERRORS = {
@@ -436,8 +437,6 @@ BAD_ROWS: dict[str, tuple[str, dict[str, str]]] = {
     "date-in-future": ("bad date", {"last_guidance": "2999-01-01"}),
     "house-number": ("bad house number", {"house_number": "abc"}),
     "yes-no": ("bad yes/no value", {"wij_team_contact": "maybe"}),
-    "email": ("bad e-mail address", {"email": "not-an-address"}),
-    "phone": ("bad phone number", {"phone": "call me"}),
 }
 
 
@@ -590,6 +589,89 @@ def test_blank_lines_do_not_shift_row_numbers(env: Env, tmp_path: Path) -> None:
     assert code == 1
     assert [r["row"] for r in summary["rejects"]] == [4]
     assert summary["imported"] == 1
+
+
+# --- spreadsheets as they come ----------------------------------------------------------------
+
+@pytest.mark.parametrize("delimiter", [";", ","])
+def test_trailing_rows_of_empty_cells_are_ignored_not_rejected(env: Env, tmp_path: Path,
+                                                              delimiter: str) -> None:
+    first, second = bsns(2)
+    empty = delimiter * (len(HEADER) - 1)
+    text = (csv_text([person(first), person(second)], delimiter) + empty + "\n" + empty
+            + "\n" + delimiter * 3 + "\n" + " " + delimiter + " \n")
+    path = tmp_path / "export.csv"
+    path.write_text(text, encoding="utf-8")
+    code, summary = import_json(env, path)
+    assert code == 0, summary
+    assert (summary["read"], summary["imported"], summary["rejected"]) == (2, 2, 0)
+    result = import_file(env, path)
+    assert result.exit_code == 0
+    assert "rejected         0" in result.stdout
+
+
+def test_an_empty_row_between_people_keeps_the_row_numbers(env: Env, tmp_path: Path) -> None:
+    first, bad = bsns(2)
+    text = csv_text([person(first)], ";") + ";" * (len(HEADER) - 1) + "\n" + csv_text(
+        [person(bad, postcode="X")], ";").split("\n", 1)[1]
+    path = tmp_path / "gap.csv"
+    path.write_text(text, encoding="utf-8")
+    code, summary = import_json(env, path)
+    assert [(r["row"], r["reason"]) for r in summary["rejects"]] == [(4, "malformed postcode")]
+    assert summary["imported"] == 1
+
+
+BAD_CONTACT = {
+    "email": ("email", {"email": "not-an-address"}),
+    "phone-words": ("phone", {"phone": "call me"}),
+    "phone-short": ("phone", {"phone": "12345"}),
+    "phone-too-long": ("phone", {"phone": "0" * 31}),
+    "email-too-long": ("email", {"email": "a" * 200 + "@example.nl"}),
+}
+
+
+@pytest.mark.parametrize(("column", "change"), BAD_CONTACT.values(), ids=BAD_CONTACT.keys())
+def test_a_bad_phone_or_email_is_left_out_with_a_warning_and_the_person_imported(
+        env: Env, tmp_path: Path, column: str, change: dict[str, str]) -> None:
+    before, warned = bsns(2)
+    path = write_csv(tmp_path / "c.csv", [person(before), person(warned, **change)])
+    code, summary = import_json(env, path)
+    assert code == 0, summary
+    assert (summary["imported"], summary["rejected"]) == (2, 0)
+    [warning] = summary["warnings"]
+    assert (warning["row"], warning["field"]) == (3, column)
+    assert warning["detail"].startswith(column)
+    assert warning["detail"].endswith("imported without it")
+    stored = [show(env, c["id"])["person"] for c in cases(env)]
+    kept = [p for p in stored if p[column] is None]
+    assert len(kept) == 1
+    # the other contact detail of the warned row is kept
+    other = "phone" if column == "email" else "email"
+    assert kept[0][other] == person(warned)[other]
+
+
+def test_warnings_name_row_and_field_never_the_bsn(env: Env, tmp_path: Path) -> None:
+    good, warned = bsns(2)
+    # a phone column holding the BSN by mistake: the warning must not repeat it
+    path = write_csv(tmp_path / "c.csv", [person(good), person(warned, phone=warned,
+                                                                 email="nope")])
+    result = import_file(env, path)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(lines) == 2
+    assert lines[0].startswith("row 3: warning: phone ")
+    assert lines[1].startswith("row 3: warning: email 'nope' is not an e-mail address")
+    assert warned not in result.output
+    assert "warnings         2" in result.stdout
+
+
+def test_case_open_still_refuses_a_bad_phone(env: Env) -> None:
+    result = env.run("case", "open", "--workflow", "participatiecoach", "--source", "partner",
+                     "--bsn", "111222333", "--surname", "Jansen", "--street", "Dorpsstraat",
+                     "--house-number", "1", "--postcode", "9700 AB", "--city", "Groningen",
+                     "--wijk", "Beijum", "--phone", "call me")
+    assert result.exit_code == 1
+    assert "phone 'call me' is not a phone number" in result.output
 
 
 def test_row_number_counts_rows_not_lines_when_a_cell_holds_a_line_break(

@@ -48,8 +48,10 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
                    at_text: str | None, actor: str | None, as_json: bool) -> None:
     """Import a cohort CSV (comma or semicolon, UTF-8 with or without BOM).
 
-    Bad rows are reported by row number and reason and not imported; the good rows are.
-    Importing the same file again adds nothing. Exit code 1 when rows were rejected.
+    Bad rows are reported by row number and reason and not imported; the good rows are. A
+    bad phone number or e-mail address is left out with a warning (the person is imported).
+    Blank rows (also ';;;;') are skipped. Importing the same file again adds nothing. Exit
+    code 1 when rows were rejected.
     """
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -85,6 +87,11 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
             click.echo(f"... and {summary.rejected - SHOW_REJECTS} more rejected rows"
                        + (f" (all in {rejects_path})" if rejects_path else
                           "; use --rejects FILE to get them all"), err=True)
+        for w in summary.warnings[:SHOW_REJECTS]:
+            click.echo(safe(f"row {w.row}: warning: {w.detail}"), err=True)
+        if len(summary.warnings) > SHOW_REJECTS:
+            click.echo(f"... and {len(summary.warnings) - SHOW_REJECTS} more warnings "
+                       "(--json lists them all)", err=True)
         click.echo(safe(f"{file.name} into {summary.workflow}:"))
         click.echo(f"  read             {summary.read}")
         click.echo(f"  imported         {summary.imported}")
@@ -94,6 +101,10 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
             click.echo(f"  excluded         {excluded}   (imported, kept out of waves)")
             for reason, count in summary.excluded.most_common():
                 click.echo(safe(f"    {reason:<24} {count}"))
+        if summary.warnings:
+            click.echo(f"  warnings         {len(summary.warnings)}   (imported without a "
+                       "bad phone number or e-mail address; correct it with 'casework person "
+                       "edit')")
         click.echo(f"  rejected         {summary.rejected}")
         for reason, count in summary.rejected_by_reason.items():
             click.echo(f"    {reason:<24} {count}")
