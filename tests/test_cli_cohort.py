@@ -617,6 +617,7 @@ def test_an_empty_row_between_people_keeps_the_row_numbers(env: Env, tmp_path: P
     path = tmp_path / "gap.csv"
     path.write_text(text, encoding="utf-8")
     code, summary = import_json(env, path)
+    assert code == 1
     assert [(r["row"], r["reason"]) for r in summary["rejects"]] == [(4, "malformed postcode")]
     assert summary["imported"] == 1
 
