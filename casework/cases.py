@@ -117,6 +117,9 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
         referrals = conn.execute(
             select(Referral).where(Referral.case_id == case_id).order_by(Referral.id)
         ).scalars().all()
+        tasks = conn.execute(
+            select(Task).where(Task.case_id == case_id).order_by(Task.due, Task.id)
+        ).scalars().all()
         from casework.meetings import meetings_of_case
 
         meetings = meetings_of_case(conn.connection(), case_id)
@@ -138,6 +141,7 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
         "opened_at": _iso(case.opened_at),
         "closed_at": _iso(case.closed_at),
         "close_reason": case.close_reason,
+        "excluded": case.excluded,
         "version": case.version,
         "data": case.data,
         "person": person_dict(person),
@@ -150,6 +154,7 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
              "referred_at": _iso(r.referred_at)}
             for r in referrals
         ],
+        "tasks": [_task_dict(t) for t in tasks],
         "meetings": meetings,
         "matches": [
             {"employer": name, "job": m.job, "hours_per_week": m.hours_per_week, "fte": m.fte,
@@ -162,6 +167,18 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
              "data": e.data, "note": e.note, "reason": e.reason}
             for e in events
         ],
+    }
+
+
+def _task_dict(task: Task) -> dict[str, Any]:
+    """Return a task of the case file: the work, and for finished work what came of it."""
+    result = task.result or {}
+    return {
+        "id": task.id, "kind": task.kind, "label": task.label, "due": task.due.isoformat(),
+        "round": task.round, "rounds": (task.spec or {}).get("rounds", 1),
+        "status": task.status, "by": task.performer, "assigned_to": task.assigned_to,
+        "role": task.role, "outcome": result.get("outcome"), "result": result.get("result"),
+        "note": result.get("note"), "done_at": _iso(task.done_at), "done_by": task.done_by,
     }
 
 

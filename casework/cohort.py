@@ -43,10 +43,12 @@ ALIASES = {
     "e-mail": "email", "wijkteam_contact": "wij_team_contact",
     "laatste_begeleiding": "last_guidance", "geboortedatum": "birth_date",
 }
+# A case opened by the import is at version 1 (its opening); the exclusion is its event 2.
 _MARK_EXCLUDED = (
     update(Case.__table__).where(Case.__table__.c.id == bindparam("b_id"))
-    .values(excluded=bindparam("b_reason"))
+    .values(excluded=bindparam("b_reason"), version=2)
 )
+EXCLUDE = "exclude"
 # The widths of the participant columns in casework.models.
 MAX_LENGTH = {
     "initials": 20, "prefix": 20, "surname": 100, "street": 100, "house_number_suffix": 10,
@@ -486,7 +488,7 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                 people,
             ).returning(Case.id, Case.participant_id)
         ).all()
-        excluded: list[str] = []
+        marks: list[dict[str, Any]] = []
         if case_ids and exclusions:
             by_person = dict(conn.execute(
                 select(Participant.id, Participant.bsn)
@@ -496,7 +498,6 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                      for cid, pid in case_ids if pid in by_person]
             if marks:
                 conn.execute(_MARK_EXCLUDED, marks)
-                excluded = [mark["b_reason"] for mark in marks]
         case_ids = [cid for cid, _ in case_ids]
         if case_ids:
             recorded = literal(engine.recorded_now(), UTCDateTime())
@@ -509,4 +510,12 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
                 ["case_id", "seq", "at", "recorded_at", "actor", "trigger", "to_state", "data"],
                 opening,
             ))
-    return len(case_ids), len(batch) - len(case_ids), excluded
+        if marks:
+            # Why the person is kept out of waves is part of the case file's story.
+            conn.execute(insert(Event), [{
+                "case_id": mark["b_id"], "seq": 2, "at": selected,
+                "recorded_at": engine.recorded_now(),
+                "actor": actor, "trigger": EXCLUDE, "from_state": initial,
+                "to_state": initial, "data": {"reason": mark["b_reason"]},
+            } for mark in marks])
+    return len(case_ids), len(batch) - len(case_ids), [mark["b_reason"] for mark in marks]

@@ -38,4 +38,5 @@ def person_dict(row: Any) -> dict[str, Any]:
         "email": row.email,
         "wij_team_contact": bool(row.wij_team_contact),
         "last_guidance": row.last_guidance.isoformat() if row.last_guidance else None,
+        "flag": row.flag,
     }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, func, select
 
 from casework.access import log_access
 from casework.bulk import Line, apply_lines
@@ -59,10 +59,6 @@ def propose_slots(engine: Engine, start: date, specialists: int, count: int) -> 
     return slots
 
 
-_MARK_EXCLUDED = (
-    update(Case.__table__).where(Case.__table__.c.id == bindparam("b_id"))
-    .values(excluded=bindparam("b_reason"))
-)
 _PERSON = (Participant.wij_team_contact, Participant.last_guidance, Participant.flag,
            Participant.birth_date, Participant.wijk)
 
@@ -178,9 +174,12 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
                       note=f"wave {wave}, specialist {slot.specialist}", wave=wave))
              for n, (inv, slot) in enumerate(zip(invitations, slots, strict=True), 1)]
     if newly_excluded and not dry_run:
+        from casework.cohort import EXCLUDE
+
         with engine.db.begin() as conn:
-            conn.execute(_MARK_EXCLUDED, [{"b_id": cid, "b_reason": reason}
-                                          for cid, reason in newly_excluded.items()])
+            for cid, reason in newly_excluded.items():
+                engine.record_event(conn, engine.load_case(conn, cid), actor, EXCLUDE,
+                                    {"reason": reason}, excluded=reason)
     summary = apply_lines(engine, lines, actor, dry_run, name=f"wave {wave}")
     failed = {number for number, _ in summary.failures}
     return {

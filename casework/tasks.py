@@ -7,6 +7,7 @@ the same call cannot both count.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,15 +19,23 @@ from casework.calendar import shift
 from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound, OptionRefused
-from casework.models import Case, Letter, Participant, Staff, Task
+from casework.models import Appointment, Case, Letter, Participant, Staff, Task
 from casework.people import display_name
 from casework.permissions import authorize
-from casework.text import shown
+from casework.text import shown, unclean
 from casework.workflow import task_outcomes
 
 OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
 STATUSES = ("open", "done", "cancelled", "all")
 _TASKS = Task.__table__
+# The appointment a case has planned (the one a reminder call is about), for the call list.
+_PLANNED = (
+    select(Appointment.starts_at)
+    .where(Appointment.case_id == Task.case_id, Appointment.status == "planned")
+    .order_by(Appointment.id.desc()).limit(1).correlate(Task).scalar_subquery()
+)
+# The event a finished task writes to the case's timeline when it moves nothing.
+TASK_DONE = "task_done"
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
                    Task.attempts, Task.assigned_to, Task.role, Task.case_id, Task.result,
                    Task.spec, Task.done_at, Task.done_by, Task.escalated_at, Case.wijk,
                    Case.state, Participant.initials, Participant.prefix, Participant.surname,
-                   Participant.phone)
+                   Participant.phone, _PLANNED.label("appointment"))
             .join(Case, Case.id == Task.case_id)
             .join(Participant, Participant.id == Case.participant_id)
             .where(*conditions)
@@ -92,7 +101,9 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
             "attempts": r.attempts, "assigned_to": r.assigned_to, "role": r.role,
             "case_id": r.case_id, "case_state": r.state, "wijk": r.wijk,
             "name": display_name(r.initials, r.prefix, r.surname), "phone": r.phone,
-            "result": r.result, "done_at": _iso(r.done_at), "done_by": r.done_by,
+            "result": r.result, "outcome": (r.result or {}).get("outcome"),
+            "note": (r.result or {}).get("note"), "appointment": _iso(r.appointment),
+            "done_at": _iso(r.done_at), "done_by": r.done_by,
             "escalated_at": _iso(r.escalated_at),
         } for r in rows]
         if tasks:
@@ -103,9 +114,11 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
 
 def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
                   data: dict[str, Any] | None = None, at: datetime | None = None,
-                  letters: bool = True) -> dict[str, Any]:
+                  letters: bool = True, note: str | None = None) -> dict[str, Any]:
     """Finish a task with its outcome (at a past moment, or now); return what happened (next
-    round, case transition). With letters False (history) no letter is queued."""
+    round, case transition). With letters False (history) no letter is queued. What happened
+    goes into the case's timeline: the step a reached call's result fires, or else a
+    ``task_done`` event with the outcome; ``note`` is kept with both and with the task."""
     authorize(engine, actor, "case.write")
     with engine.db.begin() as conn:
         task = conn.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()
@@ -117,7 +130,7 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
         from casework.permissions import check_cases
 
         check_cases(engine, conn, actor, [task.case_id])
-        return finish_task(engine, conn, task, actor, outcome, data, at, letters)
+        return finish_task(engine, conn, task, actor, outcome, data, at, letters, note)
 
 
 def open_task_of(conn: Connection, case_id: int, kind: str) -> Any:
@@ -138,6 +151,10 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
     task_id = task.id
     if outcome not in OUTCOMES:
         raise InvalidData(f"outcome {shown(outcome)} is not one of {', '.join(OUTCOMES)}")
+    problem = unclean(note or "", multiline=True)
+    if problem:
+        raise InvalidData(f"--note contains {problem}; remove it")
+    note = (note or "").strip() or None
     data = dict(data or {})
     if task.status != "open":
         raise InvalidData(f"task {task_id} is already {task.status}; nothing to do")
@@ -155,15 +172,8 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
     trigger: str | None = None
     trigger_data: dict[str, Any] = {}
     if outcome == "reached" and outcomes:
-        chosen = data.pop("result", None)
-        if chosen not in outcomes:
-            raise InvalidData(
-                f"a reached {task.kind} needs --set result=... : one of "
-                f"{', '.join(outcomes)}"
-            )
+        chosen, trigger, trigger_data = _reached_result(engine, case, task, data)
         result["result"] = chosen
-        trigger = outcomes[chosen]["trigger"]
-        trigger_data = {**outcomes[chosen].get("data", {}), **data}
     elif data:
         raise InvalidData(
             f"--set is only for a reached call with outcomes; {task.kind} with outcome "
@@ -182,9 +192,13 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
         next_due = _next_in_series(engine, spec, now, task.due)
         if next_due is None:
             report["series_ended"] = True
+    if note:
+        result["note"] = note
     step = None
+    why = f"{task.kind} round {task.round}: {outcome}"
+    if result.get("result"):
+        why += f" ({result['result']})"
     if trigger:
-        why = f"{task.kind} round {task.round}: {outcome}"
         try:
             step = engine.plan_step(engine.route_of(case), case, trigger, trigger_data, at,
                                     f"{why}; {note}" if note else why,
@@ -234,8 +248,56 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
         report["transition"] = {"trigger": step.trigger, "from": step.source, "to": step.dest,
                                 "closed": step.closed, "close_reason": step.close_reason}
         report["to_pull"] = step.to_pull
+    else:
+        engine.record_event(conn, case, actor, TASK_DONE, _done_event(task, result, report),
+                            note, at=at)
     log_access(conn, actor, "task done", [task.case_id], f"task {task.kind}", engine.now())
+    report["note"] = note
     return report
+
+
+def _done_event(task: Any, result: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """Return the data of the timeline event of a finished task that moved nothing."""
+    data: dict[str, Any] = {"task": task.id, "kind": task.kind, "round": task.round,
+                            "outcome": result["outcome"]}
+    if task.label:
+        data["label"] = task.label
+    if report["letter"]:
+        data["letter"] = report["letter"]
+    if report.get("letter_not_sent"):
+        data["letter_not_sent"] = report["letter_not_sent"]["template"]
+    if report["next_round"]:
+        data["next_round_due"] = report["next_round"]["due"]
+    return data
+
+
+def _reached_result(engine: Engine, case: Any, task: Any, data: dict[str, Any]
+                    ) -> tuple[str, str, dict[str, Any]]:
+    """Return the result of a reached call (--set result=...), the trigger it fires and that
+    trigger's data; InvalidData naming the allowed results, or the data the step needs."""
+    outcomes: dict[str, Any] = (task.spec or {}).get("outcomes") or {}
+    allowed = ", ".join(outcomes)
+    chosen = data.pop("result", None)
+    if chosen is None:
+        raise InvalidData(f"a reached {task.kind} needs --set result=... : one of {allowed}")
+    if not isinstance(chosen, str) or chosen.strip() not in outcomes:
+        close = difflib.get_close_matches(str(chosen).strip(), list(outcomes), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise InvalidData(f"result {shown(chosen)} is not a result of {task.kind}; {hint}"
+                          f"use one of {allowed}")
+    chosen = chosen.strip()
+    trigger: str = outcomes[chosen]["trigger"]
+    trigger_data = {**outcomes[chosen].get("data", {}), **data}
+    route = engine.route_of(case)
+    transition = route.transition(trigger, case.state)
+    if transition is not None:
+        missing = [name for name in transition.needs if name not in trigger_data]
+        if missing:
+            wanted = "; ".join(f"--set {name}=... ({route.fields[name].describe()})"
+                               if name in route.fields else f"--set {name}=..."
+                               for name in missing)
+            raise InvalidData(f"result {chosen} needs {wanted}")
+    return chosen, trigger, trigger_data
 
 
 def _next_in_series(engine: Engine, spec: dict[str, Any], now: datetime,

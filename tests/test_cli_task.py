@@ -10,8 +10,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import Result
 from conftest import EXAMPLES, Env, add_people
+from helpers import (
+    CONVERSATION,
+    advance,
+    done,
+    error,
+    follow_up_call,
+    invite,
+    show,
+    task_of,
+    work,
+)
 from sqlalchemy import select
 
 from casework.calendar import is_workday
@@ -23,13 +33,10 @@ WIDE = {"COLUMNS": "200"}
 TASK_KEYS = {
     "id", "kind", "label", "due", "overdue", "round", "rounds", "status", "attempts",
     "assigned_to", "role", "case_id", "case_state", "wijk", "name", "phone", "result", "done_at",
-    "done_by", "escalated_at",
+    "done_by", "escalated_at", "outcome", "note", "appointment",
 }
 DONE_KEYS = {"task", "kind", "case_id", "outcome", "round", "next_round", "transition",
-             "letter", "to_pull", "letter_not_sent"}
-# In the conversation the person agrees to be referred to the social team (if it comes to that).
-CONVERSATION = ("--set", "classification=work_potential", "--set", "participation_potential=self",
-                "--set", "consent=share:wij_team")
+             "letter", "to_pull", "letter_not_sent", "note"}
 RESULTS = ("became_active", "to_social_team", "taking_steps", "not_active")
 
 
@@ -42,42 +49,9 @@ def today() -> date:
     return datetime.now(AMS).date()
 
 
-def advance(env: Env, case_id: int, trigger: str, *args: str) -> None:
-    env.ok("case", "advance", str(case_id), trigger, *args)
-
-
-def invite(env: Env, case_id: int, appointment: str) -> None:
-    advance(env, case_id, "invite", "--set", f"appointment={appointment}")
-
-
-def work(env: Env, *args: str, **kwargs: Any) -> Any:
-    return env.json("task", "list", *args, **kwargs)
-
-
 def listed(env: Env, *args: str, **kwargs: Any) -> list[tuple[int, str, str]]:
     """(case, kind, due) of each task the list shows."""
     return [(t["case_id"], t["kind"], t["due"]) for t in work(env, *args, **kwargs)["tasks"]]
-
-
-def task_of(env: Env, case_id: int, kind: str, status: str = "open") -> dict[str, Any]:
-    [found] = [t for t in work(env, "--kind", kind, "--status", status, "--limit", "0")["tasks"]
-               if t["case_id"] == case_id]
-    return found  # type: ignore[no-any-return]
-
-
-def done(env: Env, task_id: int, outcome: str, *args: str, **kwargs: Any) -> Any:
-    return env.json("task", "done", str(task_id), "--outcome", outcome, *args, **kwargs)
-
-
-def error(result: Result, code: int = 1) -> str:
-    """Return the error text of a refused command; fail unless it stopped with code."""
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    return str(result.stderr)
-
-
-def show(env: Env, case_id: int) -> Any:
-    return env.json("case", "show", str(case_id))
 
 
 def access_rows(env: Env) -> list[Any]:
@@ -95,14 +69,6 @@ def access_rows(env: Env) -> list[Any]:
 def workdays_between(first: date, last: date) -> int:
     """The number of workdays after first up to and including last."""
     return sum(is_workday(first + timedelta(days=n)) for n in range(1, (last - first).days + 1))
-
-
-def follow_up_call(env: Env, case_id: int) -> dict[str, Any]:
-    """Bring a case to follow_up (conversation held today, acts himself); return its call."""
-    invite(env, case_id, "2099-01-05 10:00")
-    advance(env, case_id, "hold_conversation", *CONVERSATION)
-    advance(env, case_id, "self_action")
-    return task_of(env, case_id, "follow_up_call")
 
 
 @pytest.fixture
@@ -353,7 +319,6 @@ def test_reached_call_moves_on_from_round_two_as_well(cohort: Env) -> None:
 
 
 @pytest.mark.parametrize(("result", "sets", "state", "reason", "data"), [
-    ("became_active", (), "active", None, {"activity": "other"}),
     ("became_active", ("--set", "activity=volunteering"), "active", None,
      {"activity": "volunteering"}),
     ("to_social_team", (), "referred", None, {"partner": "wij_team"}),

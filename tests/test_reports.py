@@ -237,7 +237,7 @@ def later(scenario: tuple[Engine, Clock]) -> tuple[Engine, Clock]:
 
     clock.at(datetime(2030, 10, 5, 9, tzinfo=UTC))
     complete_task(engine, "anna", follow_up_task(engine, 10), "reached",
-                  {"result": "became_active"})
+                  {"result": "became_active", "activity": "volunteering"})
     clock.at(datetime(2030, 10, 6, 9, tzinfo=UTC))
     complete_task(engine, "anna", follow_up_task(engine, 11), "reached",
                   {"result": "taking_steps"})

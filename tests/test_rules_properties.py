@@ -95,8 +95,9 @@ def consent_change(scopes: list[str], kinds: tuple[str, ...] = ("grant", "withdr
 
 def call() -> st.SearchStrategy[Action]:
     """A follow-up call reached with an outcome (to_social_team refers to wij_team)."""
-    return st.tuples(st.just("call"), st.sampled_from(
-        ["to_social_team", "became_active", "taking_steps", "not_active"]), st.just({}))
+    return st.sampled_from([
+        ("call", "to_social_team", {}), ("call", "became_active", {"activity": "volunteering"}),
+        ("call", "taking_steps", {}), ("call", "not_active", {})])
 
 
 def next_action(state: str, possible: list[str], shared: list[str]
@@ -156,7 +157,7 @@ class Person:
                 task = self.open_call()
                 if task is None:
                     return False
-                complete_task(self.engine, ACTOR, task, "reached", {"result": name})
+                complete_task(self.engine, ACTOR, task, "reached", {"result": name, **data})
         except CaseworkError:
             return False
         return True

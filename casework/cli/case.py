@@ -127,10 +127,13 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
                             f" since {local(data['state_entered_at'], settings)}"))
     if data["closed_at"]:
         out.print(safe(f"closed {local(data['closed_at'], settings)}: {data['close_reason']}"))
-    out.print(safe(f"{p['name']}  (BSN {p['bsn_masked']})"))
+    flag = f"  flagged: {p['flag']}" if p.get("flag") else ""
+    out.print(safe(f"{p['name']}  (BSN {p['bsn_masked']}){flag}"))
     out.print(safe(f"{p['address']}, {p['postcode']} {p['city']}  wijk {data['wijk']}"))
     out.print(safe(f"phone {p['phone'] or '-'}  e-mail {p['email'] or '-'}"))
     out.print(safe(f"worker {data['assigned_to'] or '-'}"))
+    if data.get("excluded"):
+        out.print(safe(f"excluded: {data['excluded']} (kept out of waves)"))
     shown = {k: v for k, v in data["data"].items() if k != "themes"}
     for key, value in shown.items():
         out.print(safe(f"  {key}: {human(value, settings)}", lines=True))
@@ -152,6 +155,17 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
                        f"({human(m['fte'], settings)} fte)"))
     from rich.table import Table
 
+    if data.get("tasks"):
+        work = Table("task", "due", "what", "round", "status", "outcome", "by", "note",
+                     title="Work")
+        for t in data["tasks"]:
+            rounds = f"{t['round']}/{t['rounds']}" if t["rounds"] > 1 else ""
+            outcome = ": ".join(part for part in (t["outcome"], t["result"]) if part)
+            who = t["done_by"] or t["assigned_to"] or (f"({t['role']})" if t["role"] else "")
+            work.add_row(str(t["id"]), t["due"], plain(t["label"] or t["kind"]), rounds,
+                         plain(t["status"]), plain(outcome), plain(who),
+                         plain(t["note"], lines=True))
+        out.print(work)
     table = Table("#", "when", "who", "what", "from", "to", "details", title="Timeline")
     for e in data["timeline"]:
         details = ", ".join(f"{k}={human(v, settings)}" for k, v in e["data"].items())

@@ -12,6 +12,7 @@ from casework.cli.common import (
     actor_option,
     console,
     json_option,
+    local,
     plain,
     print_json,
     safe,
@@ -56,18 +57,39 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
         return
     from rich.table import Column, Table
 
-    table = Table(Column("task", no_wrap=True), Column("due", no_wrap=True),
-                  Column("kind", no_wrap=True), "round", Column("case", no_wrap=True),
-                  "name", "phone", "for")
+    finished = status != "open"
+    columns = [Column("task", no_wrap=True), Column("due", no_wrap=True),
+               Column("kind", no_wrap=True), "what", "round", Column("case", no_wrap=True),
+               "name", "phone", "appointment", "for"]
+    if finished:
+        columns += ["status", "outcome", "by", "note"]
+    table = Table(*columns)
+    settings = state.settings()
     for t in result["tasks"]:
         due = plain(t["due"], style="red" if t["overdue"] else "")
         rounds = f"{t['round']}/{t['rounds']}" if t["rounds"] > 1 else ""
-        who = t["assigned_to"] or (f"({t['role']})" if t["role"] else "")
-        table.add_row(str(t["id"]), due, plain(t["kind"]), rounds, str(t["case_id"]),
-                      plain(t["name"]), plain(t["phone"]), plain(who))
+        worker = t["assigned_to"] or (f"({t['role']})" if t["role"] else "")
+        row = [str(t["id"]), due, plain(t["kind"]), plain(t["label"]), rounds,
+               str(t["case_id"]), plain(t["name"]), plain(t["phone"]),
+               local(t["appointment"], settings), plain(worker)]
+        if finished:
+            row += [plain(t["status"]), plain(_outcome(t)), plain(t["done_by"]),
+                    plain(t["note"], lines=True)]
+        table.add_row(*row)
     out = console()
     out.print(table)
     out.print(f"{result['shown']} of {result['total']} task(s)")
+
+
+def _outcome(task: dict[str, Any]) -> str:
+    """Return what came of a finished task: the outcome, and a call's result."""
+    result = task["result"] or {}
+    text = result.get("outcome") or ""
+    if result.get("result"):
+        text += f": {result['result']}"
+    if result.get("expired"):
+        text += " (last round)"
+    return text
 
 
 @task.command("done")
@@ -81,11 +103,12 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
 @at_option("When it was done")
 @click.option("--history", is_flag=True,
               help="Recording the past: queue no letter (see 'Bringing in an earlier season').")
+@click.option("--note", help="What was said or done (kept with the task and in the timeline).")
 @actor_option
 @json_option
 @click.pass_obj
 def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, ...],
-                 at_text: str | None, history: bool, actor: str | None,
+                 at_text: str | None, history: bool, note: str | None, actor: str | None,
                  as_json: bool) -> None:
     """Finish a task; a reached follow-up call moves the case as the route says."""
     from casework.tasks import complete_task
@@ -93,7 +116,8 @@ def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, .
     actor = state.who(actor, "case.write")
     engine = state.engine()
     report: dict[str, Any] = complete_task(engine, actor, task_id, outcome, parse_sets(sets),
-                                           parse_at(at_text, engine.tz), letters=not history)
+                                           parse_at(at_text, engine.tz), letters=not history,
+                                           note=note)
     if as_json:
         print_json(report)
         return
@@ -101,6 +125,9 @@ def done_command(state: CliState, task_id: int, outcome: str, sets: tuple[str, .
     if report["letter_not_sent"]:
         click.echo(safe(f"  no {report['letter_not_sent']['template']} letter: "
                         f"{report['letter_not_sent']['reason']}"))
+    if outcome == "wrong_number":
+        click.echo(f"  correct the number with casework person edit {report['case_id']} "
+                   "--phone ...")
     if report["next_round"]:
         click.echo(f"  round {report['next_round']['round']} is due "
                    f"{report['next_round']['due']}")
