@@ -155,6 +155,22 @@ def check_email(text: str) -> str | None:
     return email
 
 
+def check_postcode(text: str) -> str:
+    """Return a Dutch postcode as '9711 AB'; RowError when it is not one."""
+    match = _POSTCODE.match(text.strip().upper())
+    if match is None:
+        raise RowError("malformed postcode", f"postcode {shown(text.strip())} is not like 1234 AB")
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def check_house_number(text: str) -> int:
+    """Return the house number; RowError when it is not a whole number from 1 to 99999."""
+    house = text.strip()
+    if not (house.isascii() and house.isdigit()) or not 0 < int(house) < 100000:
+        raise RowError("bad house number", f"house_number {shown(house)} is not a whole number")
+    return int(house)
+
+
 # Optional contact details: a bad one in a cohort file is left out (with a warning), not a
 # reason to leave the person out; the letters go by post.
 CONTACT_CHECKS: dict[str, Callable[[str], str | None]] = {
@@ -176,14 +192,8 @@ def check_row(raw: dict[str, str], today: date,
         if not raw.get(name, "").strip():
             raise RowError("missing required field", f"{name} is empty")
     number = normalise_bsn(raw["bsn"])
-    postcode = raw["postcode"].strip().upper()
-    match = _POSTCODE.match(postcode)
-    if match is None:
-        raise RowError("malformed postcode",
-                       f"postcode {shown(raw['postcode'].strip())} is not like 1234 AB")
-    house = raw["house_number"].strip()
-    if not (house.isascii() and house.isdigit()) or not 0 < int(house) < 100000:
-        raise RowError("bad house number", f"house_number {shown(house)} is not a whole number")
+    postcode = check_postcode(raw["postcode"])
+    house = check_house_number(raw["house_number"])
     flag = raw.get("wij_team_contact", "").strip().lower()
     if flag not in _YES and flag not in _NO:
         raise RowError("bad yes/no value", f"wij_team_contact {shown(flag)} must be yes or no")
@@ -230,9 +240,9 @@ def check_row(raw: dict[str, str], today: date,
         "prefix": raw.get("prefix", "").strip() or None,
         "surname": raw["surname"].strip(),
         "street": raw["street"].strip(),
-        "house_number": int(house),
+        "house_number": house,
         "house_number_suffix": raw.get("house_number_suffix", "").strip() or None,
-        "postcode": f"{match.group(1)} {match.group(2)}",
+        "postcode": postcode,
         "city": raw["city"].strip(),
         "wijk": raw["wijk"].strip(),
         "phone": contact["phone"],

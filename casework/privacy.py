@@ -37,6 +37,7 @@ from casework.models import (
 )
 from casework.outfiles import check_output, open_output
 from casework.permissions import authorize
+from casework.person import CONTACT_FIELDS
 
 REMOVED = "(verwijderd)"
 FREE_TEXT_TYPES = ("text", "notes")
@@ -174,7 +175,7 @@ def _purge_person(engine: Engine, actor: str, person_id: int, cases: list[Any],
         for case in cases:
             route = routes.get(case.workflow_id)
             free = {name for name, spec in (route.fields.items() if route else ())
-                    if spec.type in FREE_TEXT_TYPES}
+                    if spec.type in FREE_TEXT_TYPES} | set(CONTACT_FIELDS)
             data = conn.execute(select(Case.data).where(Case.id == case.id)).scalar() or {}
             conn.execute(update(Case).where(Case.id == case.id).values(
                 data={k: v for k, v in data.items() if k not in free}))

@@ -73,6 +73,7 @@ def _register() -> None:
         employer,
         letters,
         meeting,
+        person,
         privacy,
         report,
         staff,
@@ -85,6 +86,7 @@ def _register() -> None:
     cli.add_command(workflow.workflow)
     cli.add_command(cohort.cohort)
     cli.add_command(case.case)
+    cli.add_command(person.person)
     cli.add_command(staff.staff)
     cli.add_command(task.task)
     cli.add_command(daily.daily)

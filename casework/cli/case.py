@@ -168,7 +168,7 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
         out.print(work)
     table = Table("#", "when", "who", "what", "from", "to", "details", title="Timeline")
     for e in data["timeline"]:
-        details = ", ".join(f"{k}={human(v, settings)}" for k, v in e["data"].items())
+        details = ", ".join(_detail(k, v, settings) for k, v in e["data"].items())
         if e["note"]:
             details = (details + "; " if details else "") + f"note: {e['note']}"
         table.add_row(str(e["seq"]), _when(e, settings), plain(e["actor"]),
@@ -190,6 +190,15 @@ def _when(event: dict[str, Any], settings: Any) -> str:
                         - datetime.fromisoformat(event["at"])).total_seconds() >= 60:
         when += f"\nvastgelegd {local(recorded, settings, DUTCH_DAY + ' %H:%M')}"
     return when
+
+
+def _detail(key: str, value: Any, settings: Any) -> str:
+    """Return one item of an event's data for the timeline: a correction as old -> new."""
+    if isinstance(value, dict) and set(value) == {"old", "new"}:
+        old, new = ("-" if v is None or v == "" else human(v, settings)
+                    for v in (value["old"], value["new"]))
+        return f"{key}: {old} -> {new}"
+    return f"{key}={human(value, settings)}"
 
 
 @case.command("triggers")
