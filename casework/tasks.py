@@ -276,7 +276,8 @@ def _reached_result(engine: Engine, case: Any, task: Any, data: dict[str, Any]
     """Return the result of a reached call (--set result=...), the trigger it fires and that
     trigger's data; InvalidData naming the allowed results, or the data the step needs."""
     outcomes: dict[str, Any] = (task.spec or {}).get("outcomes") or {}
-    allowed = ", ".join(outcomes)
+    route = engine.route_of(case)
+    allowed = ", ".join(_in_route_order(route, task.kind, list(outcomes)))
     chosen = data.pop("result", None)
     if chosen is None:
         raise InvalidData(f"a reached {task.kind} needs --set result=... : one of {allowed}")
@@ -288,7 +289,6 @@ def _reached_result(engine: Engine, case: Any, task: Any, data: dict[str, Any]
     chosen = chosen.strip()
     trigger: str = outcomes[chosen]["trigger"]
     trigger_data = {**outcomes[chosen].get("data", {}), **data}
-    route = engine.route_of(case)
     transition = route.transition(trigger, case.state)
     if transition is not None:
         missing = [name for name in transition.needs if name not in trigger_data]
@@ -298,6 +298,16 @@ def _reached_result(engine: Engine, case: Any, task: Any, data: dict[str, Any]
                                for name in missing)
             raise InvalidData(f"result {chosen} needs {wanted}")
     return chosen, trigger, trigger_data
+
+
+def _in_route_order(route: Any, kind: str, names: list[str]) -> list[str]:
+    """Return a task's result names in the order its route lists them (a JSON column on
+    PostgreSQL keeps its keys in an order of its own)."""
+    for state in route.states.values():
+        for spec in state.tasks:
+            if spec.kind == kind and set(spec.outcomes) == set(names):
+                return list(spec.outcomes)
+    return sorted(names)
 
 
 def _next_in_series(engine: Engine, spec: dict[str, Any], now: datetime,
