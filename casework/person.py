@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import false, func, or_, select, update
 
 from casework.access import log_access
 from casework.cohort import (
@@ -38,6 +38,7 @@ _REFERENCE = re.compile(r"^([A-Z]{1,10})-(\d{1,12})$")
 _POSTCODE_NUMBER = re.compile(
     r"^([1-9][0-9]{3})\s*([A-Z]{2})[\s,]*(\d{1,5})(?:\s*-?\s*([A-Z0-9]{1,10}))?$")
 _ADDRESS_LINE = re.compile(r"^(.*?\S)\s+(\d{1,5})(?:\s*-?\s*([A-Za-z0-9]{1,10}))?$")
+MAX_CASE_ID = 2**31 - 1
 CORRECT_CONTACT = "correct_contact"
 # The participant's columns a correction may change; the event data holds one key per column
 # changed ({"old": ..., "new": ...}), all personal: a purge blanks them.
@@ -73,7 +74,10 @@ def parse_query(text: str) -> Query:
     upper = query.upper()
     reference = _REFERENCE.match(upper.replace(" ", ""))
     if reference:
-        return Query("reference", Case.id == int(reference.group(2)), reference.group(1))
+        number = int(reference.group(2))
+        # A number beyond any case number (the column's range) is a case that is not there.
+        condition = Case.id == number if number <= MAX_CASE_ID else false()
+        return Query("reference", condition, reference.group(1))
     address = _POSTCODE_NUMBER.match(upper)
     if address:
         conditions = [Participant.postcode == f"{address.group(1)} {address.group(2)}",

@@ -258,3 +258,26 @@ def test_a_purge_removes_the_old_and_new_contact_data_from_the_history(cohort: E
     text = json.dumps(show(cohort, 5))
     assert "06-63247422" not in text and "06-11112222" not in text
     assert cohort.json("audit", "verify")["ok"]
+
+
+HOSTILE = ["[/]", "\x1b[2J", "=cmd|' /C calc'!A0", "\x00", "\x85", "\u2028", "٧٦٤١٣٢٥٢٠",
+           "７６４１３２５２０", "9" * 40, "x" * 5000, "\ud800", "😀", "%", "_", "%s%s%s",
+           "'; DROP TABLE cases; --", "KIK-" + "9" * 40, "KIK-999999999999", "9711 AB 999999",
+           "764132532"]
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_text_in_find_and_edit_is_one_line_and_changes_nothing(
+        cohort: Env, payload: str) -> None:
+    before = show(cohort, 1)
+    for args in (("person", "find", payload), ("person", "edit", "1", "--phone", payload),
+                 ("person", "edit", "1", "--address", payload),
+                 ("person", "edit", "1", "--city", payload, "--note", payload)):
+        result = cohort.run(*args)
+        assert result.exit_code in (0, 1, 2), (args, result.output)
+        assert "Traceback" not in result.output
+        assert "764132532" not in result.output
+        assert "\x1b" not in result.output
+    after = show(cohort, 1)
+    if after["timeline"] == before["timeline"]:
+        assert after["person"] == before["person"]
