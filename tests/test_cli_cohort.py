@@ -204,9 +204,12 @@ def test_imported_cases_are_selected_with_an_open_event(env: Env) -> None:
     for case_id in (listed[0]["id"], listed[99]["id"], listed[-1]["id"]):
         shown = show(env, case_id)
         assert shown["state"] == "selected"
+        # Opened; a person the rules keep out also has the exclusion with its reason.
         assert [(e["trigger"], e["from"], e["to"]) for e in shown["timeline"]] == [
             ("open", None, "selected")
-        ]
+        ] + ([("exclude", "selected", "selected")] if shown["excluded"] else [])
+        if shown["excluded"]:
+            assert shown["timeline"][1]["data"] == {"reason": shown["excluded"]}
         assert shown["timeline"][0]["actor"] == "anna"
 
 

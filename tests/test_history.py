@@ -102,8 +102,13 @@ def test_a_season_loaded_as_history_reproduces_its_council_table(env: Env) -> No
     assert [(e["trigger"], e["at"][:16]) for e in p25["timeline"]] == [
         ("open", "2015-09-01T07:00"), ("invite", "2015-10-05T08:08"),
         ("hold_conversation", "2015-10-22T09:00"), ("self_action", "2015-10-22T09:10"),
+        ("task_done", "2015-10-26T08:05"), ("task_done", "2016-02-01T09:00"),
         ("consent_granted", "2016-02-16T08:00"), ("refer", "2016-02-16T08:30"),
     ]
+    # The report sent and the first follow-up call (a wrong number) are in the case file.
+    assert [(e["data"]["kind"], e["data"]["outcome"]) for e in p25["timeline"]
+            if e["trigger"] == "task_done"] == [("report_due", "done"),
+                                                ("follow_up_call", "wrong_number")]
     assert p25["state"] == "referred"
     done = env.json("task", "list", "--status", "done", "--kind", "follow_up_call")["tasks"]
     assert sorted((t["case_id"], t["round"], t["done_at"][:10]) for t in done if
@@ -126,7 +131,8 @@ def test_steps_recorded_after_the_as_of_date_do_not_change_its_table(env: Env) -
     [call] = [t for t in env.json("task", "list", "--kind", "follow_up_call")["tasks"]
               if t["case_id"] == 15]
     env.ok("task", "done", str(call["id"]), "--outcome", "reached",
-           "--set", "result=became_active", "--at", "06-09-2016 10:00", "--history")
+           "--set", "result=became_active", "--set", "activity=volunteering",
+           "--at", "06-09-2016 10:00", "--history")
 
     assert outcomes(env, "2016-03-31") == MARCH_2016
     assert outcomes(env, "2016-07-01") == JULY_2016
@@ -255,7 +261,7 @@ COMMANDS: dict[str, tuple[Callable[[Env], None] | None, Command, int]] = {
         "case", "correct", "1", "--set", "themes.health=Knieklachten", "--at", at), 1),
     "task done": (_following_up, lambda env, at: (
         "task", "done", _call(env), "--outcome", "reached", "--set", "result=became_active",
-        "--at", at, "--history"), 1),
+        "--set", "activity=volunteering", "--at", at, "--history"), 1),
     "event attend": (_meedoen, lambda env, at: (
         "event", "attend", "1", "--case", "31", "--at", at), 31),
     "budget spend": (_budget, lambda env, at: (
