@@ -174,6 +174,44 @@ def apply_file_at(env: Env, form: str) -> Any:
     return datetime.fromisoformat(at) == moment_of(form)
 
 
+def last_event_at(env: Env, case_id: int = 1) -> datetime:
+    return datetime.fromisoformat(
+        env.json(*LATER, "case", "show", str(case_id))["timeline"][-1]["at"])
+
+
+def assign_at(env: Env, form: str) -> Any:
+    env.ok(*LATER, "case", "assign", "1", "bert", "--at", form)
+    return last_event_at(env) == moment_of(form)
+
+
+def flag_at(env: Env, form: str) -> Any:
+    env.ok(*LATER, "case", "flag", "1", "moved", "--at", form)
+    return last_event_at(env) == moment_of(form)
+
+
+def consent_at(env: Env, form: str) -> Any:
+    env.ok(*LATER, "consent", "grant", "1", "record_report", "--how", "phone", "--at", form)
+    return last_event_at(env) == moment_of(form)
+
+
+def task_done_at(env: Env, form: str) -> Any:
+    invite(env, "2099-12-08 10:00")
+    [reminder] = env.json(*LATER, "task", "list")["tasks"]
+    env.ok(*LATER, "task", "done", str(reminder["id"]), "--outcome", "reached", "--at", form)
+    return last_event_at(env) == moment_of(form)
+
+
+def cohort_import_at(env: Env, form: str) -> Any:
+    path = env.root / "cohort.csv"
+    path.write_text("bsn;surname;street;house_number;postcode;city;wijk\n"
+                    f"{NEW_BSN};Jansen;Dorpsstraat;1;9700 AB;Groningen;Beijum\n",
+                    encoding="utf-8")
+    env.ok(*LATER, "cohort", "import", str(path), "--workflow", "kansen-in-kaart",
+           "--at", form)
+    [case] = env.json(*LATER, "person", "find", NEW_BSN)["cases"]
+    return last_event_at(env, case["id"]) == moment_of(form)
+
+
 OPTIONS: dict[str, Callable[[Env, str], Any]] = {
     "task list --due": task_list_due,
     "report --as-of": report_as_of,
@@ -191,6 +229,11 @@ OPTIONS: dict[str, Callable[[Env, str], Any]] = {
     "--set a datetime field": set_datetime_field,
     "--set a date field": set_date_field,
     "apply file at": apply_file_at,
+    "case assign --at": assign_at,
+    "case flag --at": flag_at,
+    "consent grant --at": consent_at,
+    "task done --at": task_done_at,
+    "cohort import --at": cohort_import_at,
 }
 
 
