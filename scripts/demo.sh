@@ -29,11 +29,20 @@ fi
 echo
 cw daily
 echo
-cw task list --kind reminder_call --limit 10
+cw task list --kind reminder_call --limit 5
 echo
-cw case list --workflow kansen-in-kaart --open --limit 10
+cw case list --workflow kansen-in-kaart --wijk Vinkhuizen --open --limit 5
 echo
-echo "Next (after: source .venv/bin/activate):"
-echo "  casework case triggers 1                  what can happen to case 1"
-echo "  casework task list --due $(date +%F)      today's calls"
+# The next steps name a case that was invited and the first day with calls.
+first_case=$(cw case list --workflow kansen-in-kaart --state invited --json --limit 1 \
+  | .venv/bin/python -c 'import json,sys; c=json.load(sys.stdin)["cases"]; print(c[0]["id"] if c else 1)')
+call_day=$(cw task list --kind reminder_call --json --limit 1 \
+  | .venv/bin/python -c 'import json,sys; t=json.load(sys.stdin)["tasks"]; print(t[0]["due"] if t else "")')
+echo "Next, in this shell:"
+echo "  source .venv/bin/activate; export CASEWORK_USER=$CASEWORK_USER"
+echo "  casework case show $first_case                    case $first_case, invited, with its appointment"
+echo "  casework case triggers $first_case                what can happen to it next"
+if [ -n "$call_day" ]; then
+  echo "  casework task list --due $call_day     the reminder calls of that day"
+fi
 echo "  casework daily --status                   the last daily runs"

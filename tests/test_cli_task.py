@@ -175,7 +175,7 @@ def test_list_overdue_shows_only_work_whose_day_has_passed(early: Env) -> None:
 def test_list_table_marks_rounds_and_shows_name_and_phone(cohort: Env) -> None:
     call = follow_up_call(cohort, 1)
     out = cohort.ok("task", "list", env=WIDE).stdout
-    assert "follow_up_call" in out and "1/2" in out
+    assert "Nabellen" in out and "1/2" in out  # the label of the work, not its kind
     assert "B. El Amrani" in out and "06-36017886" in out
     assert str(call["id"]) in out
     assert "2 of 2 task(s)" in out  # the call and the report deadline

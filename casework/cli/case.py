@@ -85,13 +85,18 @@ def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, 
     settings = state.settings()
     from rich.table import Column
 
+    # The route and worker columns only when they tell something (the list fits a terminal).
+    routes = len({c["workflow"] for c in result["cases"]}) > 1
+    workers = any(c["assigned_to"] for c in result["cases"])
     table = Table(Column("case", no_wrap=True), Column("name", no_wrap=True),
-                  Column("wijk", no_wrap=True), "route", Column("state", no_wrap=True),
-                  Column("since", no_wrap=True), "worker")
+                  Column("wijk", no_wrap=True), *(["route"] if routes else []),
+                  Column("state", no_wrap=True), Column("since", no_wrap=True),
+                  *(["worker"] if workers else []))
     for c in result["cases"]:
-        table.add_row(str(c["id"]), plain(c["name"]), plain(c["wijk"]), plain(c["workflow"]),
-                      plain(c["state"]), local(c["state_entered_at"], settings, "%Y-%m-%d"),
-                      plain(c["assigned_to"]))
+        table.add_row(str(c["id"]), plain(c["name"]), plain(c["wijk"]),
+                      *([plain(c["workflow"])] if routes else []), plain(c["state"]),
+                      local(c["state_entered_at"], settings, "%Y-%m-%d"),
+                      *([plain(c["assigned_to"])] if workers else []))
     out = console()
     out.print(table)
     shown = result["shown"]

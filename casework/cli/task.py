@@ -58,24 +58,29 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
     from rich.table import Column, Table
 
     finished = status != "open"
-    columns = [Column("task", no_wrap=True), Column("due", no_wrap=True),
-               Column("kind", no_wrap=True), "what", "round", Column("case", no_wrap=True),
-               "name", "phone", "appointment", "for"]
-    if finished:
-        columns += ["status", "outcome", "by", "note"]
-    table = Table(*columns)
     settings = state.settings()
+    rows: list[dict[str, Any]] = []
     for t in result["tasks"]:
-        due = plain(t["due"], style="red" if t["overdue"] else "")
-        rounds = f"{t['round']}/{t['rounds']}" if t["rounds"] > 1 else ""
-        worker = t["assigned_to"] or (f"({t['role']})" if t["role"] else "")
-        row = [str(t["id"]), due, plain(t["kind"]), plain(t["label"]), rounds,
-               str(t["case_id"]), plain(t["name"]), plain(t["phone"]),
-               local(t["appointment"], settings), plain(worker)]
+        row = {
+            "task": str(t["id"]), "due": plain(t["due"], style="red" if t["overdue"] else ""),
+            "what": plain(t["label"] or t["kind"]),
+            "round": f"{t['round']}/{t['rounds']}" if t["rounds"] > 1 else "",
+            "case": str(t["case_id"]), "name": plain(t["name"]), "phone": plain(t["phone"]),
+            "appointment": local(t["appointment"], settings),
+            "for": plain(t["assigned_to"] or (f"({t['role']})" if t["role"] else "")),
+        }
         if finished:
-            row += [plain(t["status"]), plain(_outcome(t)), plain(t["done_by"]),
-                    plain(t["note"], lines=True)]
-        table.add_row(*row)
+            row.update({"status": plain(t["status"]), "outcome": plain(_outcome(t)),
+                        "by": plain(t["done_by"]), "note": plain(t["note"], lines=True)})
+        rows.append(row)
+    # A column nobody's row fills is left out, so the list fits a terminal (the kind of work
+    # is in --json; its label is shown).
+    keep = [name for name in (rows[0] if rows else {"task": "", "due": "", "what": ""})
+            if name in ("task", "due", "what") or any(str(r[name]) for r in rows)]
+    table = Table(*[Column(name, no_wrap=name in ("task", "due", "case", "appointment"))
+                    for name in keep])
+    for row in rows:
+        table.add_row(*[row[name] for name in keep])
     out = console()
     out.print(table)
     out.print(f"{result['shown']} of {result['total']} task(s)")
