@@ -383,14 +383,19 @@ def apply_file(engine: Engine, path: Path, actor: str, dry_run: bool = False,
                history: bool = False) -> ApplySummary:
     """Apply every line of the file; return what was applied and what failed, by line.
     With history, no line queues a letter (the past is recorded, nobody is written to)."""
+    from casework.permissions import authorize
+
+    authorize(engine, actor, "case.write")
     return apply_lines(engine, read_lines(path, engine), actor, dry_run, progress, path.name,
                        history)
 
 
 def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: str,
                 dry_run: bool = False, progress: Callable[[int], None] | None = None,
-                name: str = "", history: bool = False) -> ApplySummary:
-    """Apply lines in chunks; a line that is a text is a failure that was found reading it."""
+                name: str = "", history: bool = False,
+                capability: str = "case.write") -> ApplySummary:
+    """Apply lines in chunks; a line that is a text is a failure that was found reading it.
+    Each case must be within the actor's reach for the capability (a wave: cohort.plan)."""
     summary = ApplySummary(file=name, dry_run=dry_run, history=history)
     # A dry run stores nothing, so the ids it would have stored are remembered here.
     ids: dict[str, str] = {}
@@ -402,12 +407,12 @@ def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: 
             continue
         chunk.append(item)
         if len(chunk) >= CHUNK:
-            _apply_chunk(engine, chunk, actor, dry_run, summary, ids)
+            _apply_chunk(engine, chunk, actor, dry_run, summary, ids, capability)
             chunk = []
             if progress:
                 progress(summary.read)
     if chunk:
-        _apply_chunk(engine, chunk, actor, dry_run, summary, ids)
+        _apply_chunk(engine, chunk, actor, dry_run, summary, ids, capability)
     if progress:
         progress(summary.read)
     summary.failures.sort()
@@ -457,19 +462,20 @@ def _environment(exc: Exception) -> bool:
 
 
 def _apply_chunk(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
-                 summary: ApplySummary, ids: dict[str, str]) -> None:
+                 summary: ApplySummary, ids: dict[str, str], capability: str) -> None:
     try:
-        applied = _apply_chunk_once(engine, lines, actor, dry_run, summary, ids)
+        applied = _apply_chunk_once(engine, lines, actor, dry_run, summary, ids, capability)
     except Exception as exc:
         if _environment(exc) and not isinstance(exc, ConflictError):
             raise
-        applied = _apply_one_by_one(engine, lines, actor, dry_run, summary, ids)
+        applied = _apply_one_by_one(engine, lines, actor, dry_run, summary, ids, capability)
     summary.applied += len(applied)
     summary.by_trigger.update(applied)
 
 
 def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
-                      summary: ApplySummary, ids: dict[str, str]) -> list[str]:
+                      summary: ApplySummary, ids: dict[str, str],
+                      capability: str = "case.write") -> list[str]:
     """Apply a chunk in one transaction; return what each applied line did (its trigger, or
     consent_granted, or the task's kind and outcome)."""
     failures: list[tuple[int, str]] = []
@@ -497,7 +503,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
 
         for cid in list(snapshots):
             try:
-                check_cases(engine, conn, actor, [cid])
+                check_cases(engine, conn, actor, [cid], capability)
             except NotAllowed as exc:
                 snapshots.pop(cid)
                 refused[cid] = str(exc)
@@ -665,11 +671,13 @@ def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
-                      summary: ApplySummary, ids: dict[str, str]) -> list[str]:
+                      summary: ApplySummary, ids: dict[str, str],
+                      capability: str) -> list[str]:
     applied: list[str] = []
     for line in lines:
         try:
-            applied.extend(_apply_chunk_once(engine, [line], actor, dry_run, summary, ids))
+            applied.extend(_apply_chunk_once(engine, [line], actor, dry_run, summary, ids,
+                                             capability))
         except ConflictError as exc:
             summary.failures.append((line.number, str(exc)))
         except Exception as exc:

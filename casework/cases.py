@@ -25,7 +25,7 @@ from casework.models import (
     Task,
 )
 from casework.people import display_name, person_dict
-from casework.permissions import authorize
+from casework.permissions import Access, authorize, load_access
 from casework.text import shown, unclean
 
 
@@ -44,8 +44,9 @@ def _iso(moment: Any) -> str | None:
 
 def list_cases(engine: Engine, actor: str, filters: CaseFilter, limit: int | None = 100,
                offset: int = 0) -> dict[str, Any]:
-    """Return matching cases (newest first within id order) and the total; logs the listing."""
-    authorize(engine, actor, "case.read")
+    """Return matching cases (newest first within id order) and the total; logs the listing.
+    Back office lists the cases of its projects too (for planning and letters)."""
+    authorize(engine, actor, "case.list")
     conditions = []
     if filters.state:
         conditions.append(Case.state == filters.state)
@@ -61,7 +62,7 @@ def list_cases(engine: Engine, actor: str, filters: CaseFilter, limit: int | Non
         conditions.append(Case.closed_at.is_(None))
     from casework.permissions import visible
 
-    scope = visible(engine, actor)
+    scope = visible(engine, actor, "case.list")
     if scope is not None:
         conditions.append(scope)
     query = (
@@ -218,26 +219,109 @@ def assign_case(engine: Engine, actor: str, case_id: int, worker: str,
     (dated at, a past moment, or now)."""
     authorize(engine, actor, "case.assign")
     with engine.db.begin() as conn:
-        staff = conn.execute(select(Staff.active).where(Staff.name == worker)).first()
-        if staff is None:
-            raise NotFound(
-                f"no staff member '{worker}'; add them with "
-                f"'casework staff add {worker} --role case_worker'"
-            )
-        if not staff.active:
-            raise InvalidData(f"staff member '{worker}' is disabled; assign someone else")
+        holder = _assignee(conn, worker)
         case = engine.load_case_for(conn, case_id, actor)
+        _check_holds(holder, case.workflow_id, f"case {case_id}")
         previous = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar_one()
         engine.record_event(conn, case, actor, "assign",
                             {"assigned_to": worker, "previous": previous}, at=at,
                             assigned_to=worker)
         # Open work for people on the case follows it to the new worker.
-        conn.execute(
-            update(Task).where(Task.case_id == case_id, Task.status == "open",
-                               Task.performer == "staff", Task.role.is_(None))
-            .values(assigned_to=worker)
-        )
+        _move_open_work(conn, case_id, worker)
+        log_access(conn, actor, "assign", [case_id], _purpose({case.workflow_id}), engine.now())
     return {"id": case_id, "assigned_to": worker, "previous": previous}
+
+
+def _assignee(conn: Any, worker: str) -> Access:
+    """Return the rights of the staff member cases are assigned to: known and active."""
+    staff = conn.execute(select(Staff.active).where(Staff.name == worker)).first()
+    if staff is None:
+        raise NotFound(
+            f"no staff member '{worker}'; add them with "
+            f"'casework staff add {worker} --role case_worker'"
+        )
+    if not staff.active:
+        raise InvalidData(f"staff member '{worker}' is disabled; assign someone else")
+    return load_access(conn, worker)
+
+
+def _check_holds(holder: Access, workflow_id: str, what: str) -> None:
+    """Refuse to assign cases of a route to someone who could not see them: only a case
+    worker (being assigned lets them see the case) or a coordinator of the route."""
+    if not holder.may_hold(workflow_id):
+        raise InvalidData(
+            f"{holder.name} ({holder.describe()}) cannot be assigned {what}: they could not "
+            f"see it; assign a case worker or a coordinator of {workflow_id}, or ask an admin "
+            f"to give them that role ('casework staff edit {holder.name} --role ...')")
+
+
+def assign_wave(engine: Engine, actor: str, wave: int, wijk: str, worker: str,
+                workflow_id: str | None = None) -> dict[str, Any]:
+    """Assign every open case of a wave in a wijk (that the actor may see) to a worker, each
+    an event in its timeline; return the counts."""
+    access = authorize(engine, actor, "case.assign")
+    if workflow_id is not None:
+        workflow_id = engine.registry.get(workflow_id).id
+    with engine.db.begin() as conn:
+        holder = _assignee(conn, worker)
+        conditions = [Case.wave == wave, Case.wijk == wijk, Case.closed_at.is_(None)]
+        if workflow_id is not None:
+            conditions.append(Case.workflow_id == workflow_id)
+        scope = access.case_filter("case.assign")
+        if scope is not None:
+            conditions.append(scope)
+        rows = conn.execute(select(Case.id, Case.workflow_id, Case.assigned_to)
+                            .where(*conditions).order_by(Case.id)).all()
+        routes = sorted({r.workflow_id for r in rows})
+        if not rows:
+            raise InvalidData(_no_wave(conn, access, wave, wijk, workflow_id))
+        if len(routes) > 1:
+            raise InvalidData(f"wave {wave} in {wijk} is a wave of more than one route "
+                              f"({', '.join(routes)}); say which with --workflow")
+        _check_holds(holder, routes[0], f"the cases of {routes[0]}")
+        previous: dict[str, int] = {}
+        assigned: list[int] = []
+        for row in rows:
+            if row.assigned_to == worker:
+                continue
+            case = engine.load_case_for(conn, row.id, actor)
+            engine.record_event(conn, case, actor, "assign",
+                                {"assigned_to": worker, "previous": row.assigned_to},
+                                assigned_to=worker)
+            _move_open_work(conn, row.id, worker)
+            previous[row.assigned_to or "-"] = previous.get(row.assigned_to or "-", 0) + 1
+            assigned.append(row.id)
+        if assigned:
+            log_access(conn, actor, "assign", assigned, _purpose({routes[0]}), engine.now())
+    return {"workflow": routes[0], "wave": wave, "wijk": wijk, "assigned_to": worker,
+            "open_cases": len(rows), "assigned": len(assigned),
+            "already_assigned": len(rows) - len(assigned), "previous": previous,
+            "case_ids": assigned}
+
+
+def _no_wave(conn: Any, access: Access, wave: int, wijk: str,
+             workflow_id: str | None) -> str:
+    """Say that a wave has no open cases the actor may see, and which waves the wijk has."""
+    conditions = [Case.wijk == wijk, Case.wave.is_not(None), Case.closed_at.is_(None)]
+    if workflow_id is not None:
+        conditions.append(Case.workflow_id == workflow_id)
+    scope = access.case_filter("case.assign")
+    if scope is not None:
+        conditions.append(scope)
+    waves = sorted({w for (w,) in conn.execute(select(Case.wave).where(*conditions)
+                                               .distinct()).all()})
+    known = ", ".join(str(w) for w in waves) if waves else "none"
+    return (f"no open cases of wave {wave} in wijk {shown(wijk)} that you may assign "
+            f"(waves with open cases there: {known})")
+
+
+def _move_open_work(conn: Any, case_id: int, worker: str) -> None:
+    """Move the open work for people on a case to its new worker."""
+    conn.execute(
+        update(Task).where(Task.case_id == case_id, Task.status == "open",
+                           Task.performer == "staff", Task.role.is_(None))
+        .values(assigned_to=worker)
+    )
 
 
 FLAGS = ("moved", "deceased")

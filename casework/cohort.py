@@ -26,6 +26,7 @@ from casework.errors import InputFileError
 from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
 from casework.models import Case, Event, JSONType, Participant, UTCDateTime
 from casework.outfiles import OutputFileError, csv_writer, open_output
+from casework.permissions import NotAllowed, authorize, scope_words
 from casework.text import shown, unclean
 
 COLUMNS = (
@@ -316,8 +317,15 @@ def import_cohort(
     """Import a cohort file into a route; return the summary (rejects listed by row).
 
     at is the moment of selection (a past season), default now: the cases open then, and
-    rows and exclusions are checked as of its day."""
+    rows and exclusions are checked as of its day. Back office imports into the projects it
+    works for (every project when none are set)."""
+    access = authorize(engine, actor, "cohort.import")
     route = engine.registry.get(workflow_id)
+    if not access.may_touch(route.id, None, None, "cohort.import"):
+        raise NotAllowed(f"{actor} may only import cohorts "
+                         f"{scope_words(access, 'cohort.import')}; {route.id} is not one of "
+                         f"them (an admin can add it with 'casework staff edit {actor} "
+                         "--project ...')")
     selected = engine.moment(at)
     header, delimiter, rows = read_rows(path)
     names = [_normalise(h) for h in header]

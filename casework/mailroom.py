@@ -47,7 +47,7 @@ from casework.letters import (
 from casework.models import Case, Letter, Participant, Task
 from casework.outfiles import csv_writer, open_output, remove_stale_temporaries, write_output
 from casework.people import address_line, display_name
-from casework.permissions import authorize
+from casework.permissions import authorize, check_cases
 
 PAGE = 200
 TASK_LABEL_LENGTH = 200  # tasks.label is a varchar(200)
@@ -573,6 +573,7 @@ def preview(engine: Engine, actor: str, template: str, case_id: int,
         ).first()
         if row is None:
             raise NotFound(f"no case {case_id}")
+        check_cases(engine, conn, actor, [case_id], "letters")  # the actor's projects
         log_access(conn, actor, "letter preview", [case_id], "letters", engine.now())
     route = engine.registry.get(row.workflow_id, row.workflow_version)
     variables = engine.rules.letter_variables(route, {"id": case_id}, template, engine.settings)

@@ -1,14 +1,18 @@
 """Who may do what: every command runs as a known, active staff member with a role.
 
-- back_office: imports, the daily run, letters, reports, partner exports;
-- case_worker: the cases assigned to them or in their wijken;
-- coordinator: the cases of their projects (all projects when none are listed), planning,
-  budgets, reports, assignment;
-- admin: staff, the processing log, privacy (export, purge), route versions.
+``ROLE_TABLE`` is the one matrix of what each role may do; the README's role table says
+the same in words and tests/test_role_table.py holds the commands to it (``COMMANDS``
+names the capability each command needs). Which cases a capability reaches follows from
+the role that gives it (``ROLE_SCOPE``):
 
-A refusal names the role that is needed. The core checks a person's access to each case it
-reads or changes for them (``check_cases``); listings show only the cases they may see
-(``case_filter``)."""
+- case_worker: the cases assigned to them or in their wijken;
+- coordinator and back_office: the cases of their projects (every project when none are
+  listed); back office only lists them (for planning and letters), it reads no case file;
+- admin: no case.
+
+A refusal names the role that is needed and what the actor's roles do allow. The core
+checks a person's access to each case it reads or changes for them (``check_cases``);
+listings show only the cases they may see (``case_filter``)."""
 
 from __future__ import annotations
 
@@ -22,26 +26,114 @@ from casework.models import Case, Staff
 
 ROLES = ("back_office", "case_worker", "coordinator", "admin")
 
-# permission -> roles that have it
-PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "staff.manage": ("admin",),
-    "staff.list": ("admin", "coordinator"),
-    "cohort.import": ("back_office",),
-    "cohort.plan": ("back_office", "coordinator"),
-    "daily": ("back_office",),
-    "letters": ("back_office",),
-    "report": ("back_office", "coordinator"),
-    "referral.export": ("back_office", "coordinator"),
-    "case.read": ("case_worker", "coordinator"),
-    "case.write": ("case_worker", "coordinator"),
-    "case.assign": ("coordinator",),
-    "budget.manage": ("coordinator",),
-    "employers": ("case_worker", "coordinator"),
-    "audit": ("admin",),
-    "privacy": ("admin",),
-    "workflow.migrate": ("admin",),
+# What each capability lets someone do, in words for refusals (and the README).
+CAPABILITIES: dict[str, str] = {
+    "case.list": "list cases",
+    "case.read": "read a case file",
+    "case.write": "work on a case",
+    "case.assign": "assign cases",
+    "exclusion.override": "override an exclusion",
+    "cohort.import": "import a cohort",
+    "cohort.plan": "plan waves",
+    "daily": "run the daily job",
+    "letters": "handle letters",
+    "report": "make reports",
+    "referral.export": "export referrals for a partner",
+    "budget.manage": "manage budgets",
+    "employers": "keep employers and meetings",
+    "staff.list": "list staff",
+    "staff.manage": "manage staff",
+    "audit": "read and check the processing log",
+    "privacy": "export or purge personal data",
+    "workflow.migrate": "migrate a route's cases",
 }
-CASE_ROLES = ("case_worker", "coordinator")
+
+# role -> what it may do: the matrix the README's role table, the code and the tests share.
+ROLE_TABLE: dict[str, tuple[str, ...]] = {
+    "case_worker": ("case.list", "case.read", "case.write", "employers"),
+    "coordinator": ("case.list", "case.read", "case.write", "case.assign",
+                    "exclusion.override", "cohort.plan", "report", "referral.export",
+                    "budget.manage", "employers", "staff.list"),
+    "back_office": ("case.list", "cohort.import", "cohort.plan", "daily", "letters", "report",
+                    "referral.export"),
+    "admin": ("staff.manage", "staff.list", "audit", "privacy", "workflow.migrate"),
+}
+
+# Which cases a role's capabilities reach: its own (assigned to them or in their wijken),
+# its projects' (every project when none are listed), or none.
+ROLE_SCOPE: dict[str, str] = {
+    "case_worker": "own", "coordinator": "projects", "back_office": "projects", "admin": "none",
+}
+
+# capability -> roles that have it (derived from ROLE_TABLE)
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    capability: tuple(role for role in ROLES if capability in ROLE_TABLE[role])
+    for capability in CAPABILITIES
+}
+CASE_ROLES = PERMISSIONS["case.read"]
+
+# The capability each command needs (a command not listed needs no role, e.g. 'workflow
+# list', or is refused to everyone but the first admin on a new database: 'staff add').
+COMMANDS: dict[str, str] = {
+    "case list": "case.list",
+    "case show": "case.read",
+    "case triggers": "case.read",
+    "case advance": "case.write",
+    "case advance --override-exclusion": "exclusion.override",
+    "case open": "case.write",
+    "case apply": "case.write",
+    "case flag": "case.write",
+    "case correct": "case.write",
+    "case assign": "case.assign",
+    "case assign --wave": "case.assign",
+    "task list": "case.read",
+    "task done": "case.write",
+    "consent grant": "case.write",
+    "consent withdraw": "case.write",
+    "consent list": "case.read",
+    "budget spend": "case.write",
+    "event attend": "case.write",
+    "employer add": "employers",
+    "employer list": "employers",
+    "employer show": "employers",
+    "event add": "employers",
+    "event list": "employers",
+    "cohort import": "cohort.import",
+    "cohort plan": "cohort.plan",
+    "cohort excluded": "cohort.plan",
+    "daily": "daily",
+    "daily --status": "daily",
+    "scheduler run": "daily",
+    "letters render": "letters",
+    "letters list": "letters",
+    "letters cancel": "letters",
+    "letters preview": "letters",
+    "letters batch mark-sent": "letters",
+    "letters returned": "letters",
+    "letters check": "letters",
+    "letters calibrate": "letters",
+    "report": "report",
+    "referral export": "referral.export",
+    "budget set": "budget.manage",
+    "budget show": "budget.manage",
+    "staff list": "staff.list",
+    "staff add": "staff.manage",
+    "staff edit": "staff.manage",
+    "staff disable": "staff.manage",
+    "audit": "audit",
+    "audit verify": "audit",
+    "audit seal": "audit",
+    "audit rekey": "audit",
+    "privacy export": "privacy",
+    "privacy purge": "privacy",
+    "workflow migrate": "workflow.migrate",
+}
+
+
+def allowed_commands(role: str) -> list[str]:
+    """Return the commands a member with only this role may run."""
+    return [command for command, capability in COMMANDS.items()
+            if capability in ROLE_TABLE[role]]
 
 
 class NotAllowed(CaseworkError):
@@ -61,44 +153,70 @@ class Access:
     wijken: tuple[str, ...] = ()
     projects: tuple[str, ...] = ()
     system: bool = False
-    _seen: dict[int, bool] = field(default_factory=dict, repr=False)
+    _seen: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False)
 
     def has(self, permission: str) -> bool:
         return self.system or any(role in self.roles for role in PERMISSIONS[permission])
 
-    def case_filter(self) -> Any:
-        """Return the SQL condition for the cases this person may see (None: every case)."""
+    def scopes(self, capability: str) -> set[str]:
+        """Return which cases the roles giving this capability reach: 'own', 'projects'."""
+        return {ROLE_SCOPE[role] for role in self.roles
+                if capability in ROLE_TABLE.get(role, ())} - {"none"}
+
+    def covers(self, workflow_id: str) -> bool:
+        """Whether a route is one of this person's projects (all are when none are listed)."""
+        return not self.projects or workflow_id in self.projects
+
+    def case_filter(self, capability: str = "case.read") -> Any:
+        """Return the SQL condition for the cases this person may see for a capability
+        (None: every case)."""
         if self.system:
             return None
+        scopes = self.scopes(capability)
         conditions = []
-        if "coordinator" in self.roles:
+        if "projects" in scopes:
             if not self.projects:
                 return None  # every project
             conditions.append(Case.workflow_id.in_(self.projects))
-        if "case_worker" in self.roles:
+        if "own" in scopes:
             conditions.append(Case.assigned_to == self.name)
             if self.wijken:
                 conditions.append(Case.wijk.in_(self.wijken))
         return or_(*conditions) if conditions else false()
 
-    def may_touch(self, workflow_id: str, wijk: str, assigned_to: str | None) -> bool:
+    def may_touch(self, workflow_id: str, wijk: str | None, assigned_to: str | None,
+                  capability: str = "case.read") -> bool:
         if self.system:
             return True
-        if "coordinator" in self.roles and (not self.projects
-                                            or workflow_id in self.projects):
+        scopes = self.scopes(capability)
+        if "projects" in scopes and self.covers(workflow_id):
             return True
-        return "case_worker" in self.roles and (assigned_to == self.name
-                                                or wijk in self.wijken)
+        return "own" in scopes and (assigned_to == self.name or wijk in self.wijken)
 
     def may_open(self, workflow_id: str, wijk: str | None) -> bool:
         """Whether a case of this route in this wijk lies within the person's scope without
         being assigned to them (a case they open must not widen what they can see)."""
         if self.system:
             return True
-        if "coordinator" in self.roles and (not self.projects
-                                            or workflow_id in self.projects):
+        scopes = self.scopes("case.write")
+        if "projects" in scopes and self.covers(workflow_id):
             return True
-        return "case_worker" in self.roles and wijk is not None and wijk in self.wijken
+        return "own" in scopes and wijk is not None and wijk in self.wijken
+
+    def may_hold(self, workflow_id: str) -> bool:
+        """Whether a case of this route may be assigned to this person: a case worker (being
+        assigned is what lets them see it) or a coordinator of the route."""
+        scopes = self.scopes("case.write")
+        return "own" in scopes or ("projects" in scopes and self.covers(workflow_id))
+
+    def describe(self) -> str:
+        """Return the person's roles with their wijken and projects, for messages."""
+        parts = [", ".join(self.roles)]
+        if self.wijken and "own" in self.scopes("case.read"):
+            parts.append("wijken " + ", ".join(self.wijken))
+        if self.projects and any(ROLE_SCOPE.get(r) == "projects" for r in self.roles):
+            parts.append("projects " + ", ".join(self.projects))
+        return "; ".join(parts)
 
 
 SYSTEM = Access(SYSTEM_ACTOR, ("system",), system=True)
@@ -144,54 +262,69 @@ def access_of(engine: Any, actor: str, conn: Any = None) -> Access:
     return access
 
 
+def refusal(access: Access, permission: str) -> str:
+    """Return why someone may not do this: what it needs, and what their roles do allow."""
+    roles = PERMISSIONS[permission]
+    needed = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " or " + roles[-1]
+    allowed = [words for capability, words in CAPABILITIES.items() if access.has(capability)]
+    may = "; ".join(allowed) if allowed else "nothing"
+    return (f"{access.name} ({', '.join(access.roles)}) may not {CAPABILITIES[permission]}: "
+            f"that needs the role {needed} ({', '.join(access.roles)} may: {may})")
+
+
 def authorize(engine: Any, actor: str, permission: str, conn: Any = None) -> Access:
     """Return the actor's access when they have the permission; NotAllowed says which role
     is needed. Every core call that acts for someone starts here."""
     access = access_of(engine, actor, conn)
     if not access.has(permission):
-        needed = " or ".join(PERMISSIONS[permission])
-        raise NotAllowed(f"{actor} ({', '.join(access.roles)}) may not do this: it needs the "
-                         f"role {needed}")
+        raise NotAllowed(refusal(access, permission))
     return access
 
 
-def check_cases(engine: Any, conn: Any, actor: str, case_ids: list[int]) -> None:
-    """Refuse when the actor may not read or change one of these cases (an actor without
-    known rights may not touch any)."""
+def check_cases(engine: Any, conn: Any, actor: str, case_ids: list[int],
+                capability: str = "case.read") -> None:
+    """Refuse when the actor may not read or change one of these cases for this capability
+    (an actor without known rights may not touch any)."""
     access = access_of(engine, actor, conn)
     if access.system:
         return
-    unknown = [c for c in case_ids if c not in access._seen]
+    unknown = [c for c in case_ids if (capability, c) not in access._seen]
     if unknown:
         rows = conn.execute(select(Case.id, Case.workflow_id, Case.wijk, Case.assigned_to)
                             .where(Case.id.in_(unknown))).all()
         for row in rows:
-            access._seen[row.id] = access.may_touch(row.workflow_id, row.wijk,
-                                                    row.assigned_to)
-    refused = [c for c in case_ids if access._seen.get(c) is False]
+            access._seen[capability, row.id] = access.may_touch(
+                row.workflow_id, row.wijk, row.assigned_to, capability)
+    refused = [c for c in case_ids if access._seen.get((capability, c)) is False]
     if refused:
-        raise NotAllowed(f"{actor} may only see cases {scope_words(access)}; case "
-                         f"{refused[0]} is not (a coordinator can assign it)")
+        what = ("see cases" if capability in ("case.list", "case.read", "case.write")
+                else f"{CAPABILITIES[capability]} for cases")
+        hint = " (a coordinator can assign it)" if "own" in access.scopes(capability) else ""
+        raise NotAllowed(f"{actor} may only {what} {scope_words(access, capability)}; case "
+                         f"{refused[0]} is not{hint}")
 
 
-def scope_words(access: Access) -> str:
-    """Say which cases a person may see, for a refusal."""
-    if "coordinator" in access.roles:
-        return "of their projects"
-    if "case_worker" in access.roles:
+def scope_words(access: Access, capability: str = "case.read") -> str:
+    """Say which cases a person may reach for a capability, for a refusal."""
+    scopes = access.scopes(capability)
+    if "projects" in scopes:
+        projects = ", ".join(access.projects)
+        return f"of their projects ({projects})" if projects else "of their projects"
+    if "own" in scopes:
         return "assigned to them or in their wijken"
     return "of no one: their roles (" + ", ".join(access.roles) + ") work on no case"
 
 
-def visible(engine: Any, actor: str) -> Any:
-    """Return the SQL condition on cases a person may see (None: every case)."""
-    return access_of(engine, actor).case_filter()
+def visible(engine: Any, actor: str, capability: str = "case.read") -> Any:
+    """Return the SQL condition on cases a person may see for a capability (None: every
+    case)."""
+    return access_of(engine, actor).case_filter(capability)
 
 
 def owns_new_case(engine: Any, actor: str) -> str | None:
-    """Return the actor when a case they open should be assigned to them (a case worker
-    who is not also a coordinator would not see it otherwise)."""
-    access = access_of(engine, actor)
-    if "case_worker" in access.roles and "coordinator" not in access.roles:
+    """Return the actor when a case they open should be assigned to them (someone whose
+    case work reaches only their own cases would not see it otherwise)."""
+    scopes = access_of(engine, actor).scopes("case.write")
+    if "own" in scopes and "projects" not in scopes:
         return actor
     return None

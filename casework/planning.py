@@ -21,7 +21,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData
 from casework.models import Case, Participant
 from casework.people import display_name
-from casework.permissions import authorize
+from casework.permissions import NotAllowed, authorize, scope_words
 from casework.workflow import Route
 
 # An appointment proposed for today must leave time to get the letter out and to travel.
@@ -97,10 +97,14 @@ def _candidates(engine: Engine, conn: Connection, route: Route, wijk: str,
 
 def list_excluded(engine: Engine, actor: str, workflow_id: str, wijk: str | None = None,
                   reason: str | None = None) -> dict[str, Any]:
-    """Return the cases a rule keeps out of waves, with the reason; logs the read."""
-    authorize(engine, actor, "cohort.plan")
+    """Return the cases a rule keeps out of waves, with the reason (only those the actor
+    may plan); logs the read."""
+    access = authorize(engine, actor, "cohort.plan")
     route = engine.registry.get(workflow_id)
     conditions = [Case.workflow_id == route.id, Case.excluded.is_not(None)]
+    scope = access.case_filter("cohort.plan")
+    if scope is not None:
+        conditions.append(scope)
     if wijk:
         conditions.append(Case.wijk == wijk)
     if reason:
@@ -129,8 +133,12 @@ def list_excluded(engine: Engine, actor: str, workflow_id: str, wijk: str | None
 def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int,
               start: date, specialists: int, dry_run: bool = False) -> dict[str, Any]:
     """Invite up to size selected cases of a wijk with proposed appointments; return the plan."""
-    authorize(engine, actor, "cohort.plan")
+    access = authorize(engine, actor, "cohort.plan")
     route = engine.registry.get(workflow_id)
+    if not access.may_touch(route.id, wijk, None, "cohort.plan"):
+        raise NotAllowed(f"{actor} may only plan waves {scope_words(access, 'cohort.plan')}; "
+                         f"{route.id} is not one of them (an admin can add it with "
+                         f"'casework staff edit {actor} --project ...')")
     limit: int = engine.settings["planning.wave_size"]
     if size < 1 or size > limit:
         raise InvalidData(f"--size must be between 1 and {limit} (planning.wave_size: the most "
@@ -180,7 +188,8 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
             for cid, reason in newly_excluded.items():
                 engine.record_event(conn, engine.load_case(conn, cid), actor, EXCLUDE,
                                     {"reason": reason}, excluded=reason)
-    summary = apply_lines(engine, lines, actor, dry_run, name=f"wave {wave}")
+    summary = apply_lines(engine, lines, actor, dry_run, name=f"wave {wave}",
+                          capability="cohort.plan")
     failed = {number for number, _ in summary.failures}
     return {
         "workflow": route.id, "wijk": wijk, "wave": wave, "size": size, "dry_run": dry_run,

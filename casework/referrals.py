@@ -20,8 +20,9 @@ def partner_referrals(engine: Engine, actor: str, partner: str) -> dict[str, Any
 
     Referrals whose consent is missing or withdrawn are left out and counted, never listed.
     The export is logged as one read of all listed cases."""
-    authorize(engine, actor, "referral.export")
+    access = authorize(engine, actor, "referral.export")
     scope = f"share:{partner}"
+    reach = access.case_filter("referral.export")  # the actor's projects
     with engine.db.begin() as conn:
         rows = conn.execute(
             select(Referral.id, Referral.case_id, Referral.status, Referral.referred_at,
@@ -32,7 +33,8 @@ def partner_referrals(engine: Engine, actor: str, partner: str) -> dict[str, Any
                    Participant.email)
             .join(Case, Case.id == Referral.case_id)
             .join(Participant, Participant.id == Case.participant_id)
-            .where(Referral.partner == partner, Referral.status.in_(OPEN_STATUSES))
+            .where(Referral.partner == partner, Referral.status.in_(OPEN_STATUSES),
+                   *([] if reach is None else [reach]))
             .order_by(Referral.referred_at, Referral.id)
         ).all()
         people = sorted({row.participant_id for row in rows})

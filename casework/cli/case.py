@@ -69,7 +69,7 @@ def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, 
 
     engine = state.engine()
     filters["state"] = filters.pop("state_name")
-    actor = state.who(actor, "case.read")
+    actor = state.who(actor, "case.list")
     route = one_of(filters["workflow"], vocabulary.routes(engine), "--workflow", "route")
     one_of(filters["state"], vocabulary.states(engine, route, also=filters["state"]), "--state",
            "state" + (f" of {route}" if route else ""))
