@@ -7,7 +7,7 @@ machine deciding the next state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -102,6 +102,8 @@ class Step:
     actor: str = ""
     # Letters the step cancelled that sit in a batch not yet sent: to be pulled from it.
     to_pull: list[dict[str, Any]] = field(default_factory=list)
+    # rule -> what it blocked, for the blocks the actor overrode (recorded in the event)
+    overridden: dict[str, str] = field(default_factory=dict)
 
     @property
     def fresh(self) -> bool:
@@ -121,6 +123,7 @@ class Step:
             "close_reason": self.close_reason,
             "version": self.seq,
             "to_pull": self.to_pull,
+            "overridden": self.overridden,
         }
 
 
@@ -312,8 +315,14 @@ class Engine:
         if problem:
             raise InvalidData(f"the note contains {problem}; remove it")
         blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
+        overridden = {b.rule: b.code or b.reason for b in blocks if b.rule in ctx.overrides}
+        blocks = [b for b in blocks if b.rule not in ctx.overrides]
         if blocks:
             raise TransitionNotAllowed("; ".join(str(b) for b in blocks))
+        unused = sorted(ctx.overrides - set(overridden))
+        if unused:
+            raise InvalidData(f"nothing to override: rule {unused[0]} does not block "
+                              f"'{trigger}' for case {case.id}; leave out --override-{unused[0]}")
         if "appointment" in data and datetime.fromisoformat(data["appointment"]) < moment:
             raise InvalidData(
                 "field 'appointment' lies before the moment the step is recorded; "
@@ -345,6 +354,7 @@ class Engine:
             case_id=case.id, trigger=trigger, source=case.state, dest=dest, at=moment,
             data=data, case_data=case_data, seq=case.version + 1, closed=closed,
             close_reason=reason, transition=transition, note=note or None,
+            overridden=overridden,
         )
         if transition.records == "appointment":
             step.effects.append(("appointment", {
@@ -467,25 +477,31 @@ class Engine:
     def advance(self, case_id: int, trigger: str, actor: str,
                 data: Mapping[str, Any] | None = None, at: datetime | None = None,
                 note: str | None = None, expected_version: int | None = None,
-                letters: bool = True) -> Step:
+                letters: bool = True, overrides: Collection[str] = ()) -> Step:
         """Move a case along its route: check, transition, event and effects in one transaction
-        (letters False: history, no letter queued)."""
+        (letters False: history, no letter queued).
+
+        ``overrides`` names rules whose block the actor knowingly overrides (a coordinator:
+        ``exclusion``, with a note saying why); the event and the processing log record it."""
         from casework.access import log_access
-        from casework.permissions import authorize, check_cases
+        from casework.permissions import authorize, authorize_overrides, check_cases
 
         with self.db.begin() as conn:
             authorize(self, actor, "case.write", conn)
+            authorize_overrides(self, actor, overrides, note, conn)
             check_cases(self, conn, actor, [case_id])
             step = self.advance_in(conn, case_id, trigger, actor, data, at, note,
-                                   expected_version, letters)
+                                   expected_version, letters, frozenset(overrides))
             project = conn.execute(select(Case.workflow_id).where(Case.id == case_id)).scalar()
-            log_access(conn, actor, "advance", [case_id], f"project {project}", self.now())
+            action = "advance" + "".join(f", override {rule}" for rule in step.overridden)
+            log_access(conn, actor, action, [case_id], f"project {project}", self.now())
             return step
 
     def advance_in(self, conn: Connection, case_id: int, trigger: str, actor: str,
                    data: Mapping[str, Any] | None = None, at: datetime | None = None,
                    note: str | None = None, expected_version: int | None = None,
-                   letters: bool = True) -> Step:
+                   letters: bool = True,
+                   overrides: frozenset[str] = frozenset()) -> Step:
         """Advance inside the caller's transaction (the daily run, task done)."""
         case = self.load_case(conn, case_id)
         if expected_version is not None and case.version != expected_version:
@@ -493,8 +509,10 @@ class Engine:
                 f"case {case_id} is at version {case.version}, not {expected_version}: "
                 "someone else changed it; look again and retry"
             )
-        step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note,
-                              self.context(conn), letters)
+        ctx = self.context(conn)
+        ctx.overrides = overrides
+        step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note, ctx,
+                              letters)
         self.write_step(conn, step, actor, case)
         return step
 
@@ -523,10 +541,13 @@ def update_params(step: Step, expected_version: int, entered_before: datetime,
 
 
 def event_row(step: Step, actor: str, recorded_at: datetime) -> dict[str, Any]:
+    data = step.data
+    if step.overridden:  # e.g. override_exclusion=social_team_contact, beside the note
+        data = {**data, **{f"override_{rule}": what for rule, what in step.overridden.items()}}
     return {
         "case_id": step.case_id, "seq": step.seq, "at": step.at, "recorded_at": recorded_at,
         "actor": actor, "trigger": step.trigger, "from_state": step.source,
-        "to_state": step.dest, "data": step.data, "note": step.note,
+        "to_state": step.dest, "data": data, "note": step.note,
         "reason": step.close_reason,
     }
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import false, or_, select
 
-from casework.errors import CaseworkError
+from casework.errors import CaseworkError, InvalidData
 from casework.models import Case, Staff
 
 ROLES = ("back_office", "case_worker", "coordinator", "admin")
@@ -279,6 +279,24 @@ def authorize(engine: Any, actor: str, permission: str, conn: Any = None) -> Acc
     if not access.has(permission):
         raise NotAllowed(refusal(access, permission))
     return access
+
+
+# Rules whose block someone may knowingly override, and the capability that allows it.
+OVERRIDES: dict[str, str] = {"exclusion": "exclusion.override"}
+
+
+def authorize_overrides(engine: Any, actor: str, rules: Any, note: str | None,
+                        conn: Any = None) -> None:
+    """Refuse overriding a rule unless it may be overridden, by this actor, with a reason."""
+    for rule in rules:
+        capability = OVERRIDES.get(rule)
+        if capability is None:
+            raise InvalidData(f"rule {rule} cannot be overridden; only "
+                              f"{', '.join(OVERRIDES)} can")
+        authorize(engine, actor, capability, conn)
+    if rules and not (note or "").strip():
+        raise InvalidData("say why with --note REASON: an override is recorded with its "
+                          "reason in the timeline and the processing log")
 
 
 def check_cases(engine: Any, conn: Any, actor: str, case_ids: list[int],

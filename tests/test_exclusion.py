@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import calendar
 import csv
+import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from conftest import EXAMPLES, Env, write_config
 from stdnum.nl import bsn as stdnum_bsn
 
@@ -308,3 +310,123 @@ def test_clearing_the_flag_of_someone_also_in_contact_with_the_social_team_keeps
     env.ok("case", "flag", "7", "none")
     listed = {c["case_id"]: c["reason"] for c in excluded(env)["cases"]}
     assert listed.get(7) == "social_team_contact"
+
+
+# --- by hand ----------------------------------------------------------------------------------
+
+APPOINTMENT = "2099-01-06 10:00"
+INVITE = ("invite", "--set", f"appointment={APPOINTMENT}")
+
+
+def by_hand(env: Env) -> None:
+    """The seven people, with Kees coordinating the route and Piet working in Vinkhuizen."""
+    import_people(env)
+    env.ok("staff", "add", "kees", "--role", "coordinator", "--project", WORKFLOW)
+    env.ok("staff", "add", "piet", "--role", "case_worker", "--wijk", "Vinkhuizen")
+
+
+@pytest.mark.parametrize(("case_id", "reason", "words"), [
+    (2, "social_team_contact", "is in contact with the social team"),
+    (3, "recent_guidance", "had guidance within the last 24 months"),
+    (5, "moved", "has moved away"),
+    (6, "deceased", "has died"),
+])
+def test_inviting_an_excluded_person_by_hand_is_refused_naming_the_exclusion(
+        env: Env, case_id: int, reason: str, words: str) -> None:
+    by_hand(env)
+    result = env.run("case", "advance", str(case_id), *INVITE, user="kees")
+    assert result.exit_code == 1, result.output
+    assert f"case {case_id} is excluded ({reason}): the person {words}" in result.stderr
+    assert "--override-exclusion --note REASON (rule exclusion)" in result.stderr
+    assert env.json("case", "show", str(case_id))["state"] == "selected"
+    triggers = env.json("case", "triggers", str(case_id))["triggers"]
+    invite = next(t for t in triggers if t["trigger"] == "invite")
+    assert not invite["possible"] and f"excluded ({reason})" in invite["reason"]
+
+
+def test_an_excluded_person_can_still_be_declined_or_closed(env: Env) -> None:
+    by_hand(env)
+    env.ok("case", "advance", "2", "decline", user="piet")
+    env.ok("case", "advance", "3", "close", "--set", "reason=other", user="piet")
+    assert {env.json("case", "show", c)["state"] for c in ("2", "3")} == {"closed"}
+
+
+def test_a_coordinator_overrides_an_exclusion_with_a_reason_in_timeline_and_log(
+        env: Env) -> None:
+    by_hand(env)
+    step = env.json("case", "advance", "2", *INVITE, "--override-exclusion", "--note",
+                    "WIJ-team vraagt zelf om een gesprek", user="kees")
+    assert (step["to"], step["overridden"]) == ("invited", {"exclusion": "social_team_contact"})
+    last = env.json("case", "show", "2")["timeline"][-1]
+    assert (last["trigger"], last["actor"], last["note"]) == (
+        "invite", "kees", "WIJ-team vraagt zelf om een gesprek")
+    assert last["data"]["override_exclusion"] == "social_team_contact"
+    logged = [e for e in env.json("audit", "--case", "2") if e["actor"] == "kees"]
+    assert [e["action"] for e in logged] == ["advance, override exclusion"]
+    text = env.ok("case", "advance", "3", *INVITE, "--override-exclusion", "--note", "verzoek",
+                  user="kees").stdout
+    assert "Case 3: invite, selected -> invited (exclusion recent_guidance overridden)" in text
+
+
+def test_only_a_coordinator_may_override_an_exclusion(env: Env) -> None:
+    by_hand(env)
+    result = env.run("case", "advance", "2", *INVITE, "--override-exclusion", "--note", "x",
+                     user="piet")
+    assert result.exit_code == 1
+    assert "piet (case_worker) may not override an exclusion: that needs the role " \
+        "coordinator" in result.stderr
+    assert env.json("case", "show", "2")["state"] == "selected"
+
+
+def test_an_override_needs_a_note_and_something_to_override(env: Env) -> None:
+    by_hand(env)
+    bare = env.run("case", "advance", "2", *INVITE, "--override-exclusion", user="kees")
+    assert bare.exit_code == 2 and "--override-exclusion needs --note REASON" in bare.stderr
+    blank = env.run("case", "advance", "2", *INVITE, "--override-exclusion", "--note", " ",
+                    user="kees")
+    assert blank.exit_code == 2
+    nothing = env.run("case", "advance", "1", *INVITE, "--override-exclusion", "--note", "x",
+                      user="kees")
+    assert nothing.exit_code == 1
+    assert "nothing to override: rule exclusion does not block 'invite' for case 1" \
+        in nothing.stderr
+    assert {env.json("case", "show", c)["state"] for c in ("1", "2")} == {"selected"}
+
+
+def test_core_refuses_an_override_without_a_reason_or_of_another_rule(env: Env) -> None:
+    from casework.errors import InvalidData
+
+    by_hand(env)
+    engine = env.engine()
+    try:
+        data = {"appointment": APPOINTMENT}
+        with pytest.raises(InvalidData, match="say why with --note"):
+            engine.advance(2, "invite", "kees", data, overrides=("exclusion",))
+        with pytest.raises(InvalidData, match="rule consent cannot be overridden"):
+            engine.advance(2, "invite", "kees", data, note="x", overrides=("consent",))
+    finally:
+        engine.db.dispose()
+    assert env.json("case", "show", "2")["state"] == "selected"
+
+
+def test_apply_fails_the_lines_of_excluded_people_with_the_same_message(env: Env) -> None:
+    by_hand(env)
+    path = env.root / "invite.csv"
+    path.write_text(f"case,trigger,appointment\n1,invite,{APPOINTMENT}\n"
+                    f"5,invite,{APPOINTMENT}\n4,invite,{APPOINTMENT}\n", encoding="utf-8")
+    result = env.run("case", "apply", str(path), "--json", user="kees")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert (summary["applied"], summary["failed"]) == (2, 1)
+    [failure] = summary["failures"]
+    assert failure["line"] == 3
+    assert "case 5 is excluded (moved): the person has moved away" in failure["reason"]
+    assert env.json("case", "show", "5")["state"] == "selected"
+
+
+def test_with_the_rule_switched_off_an_excluded_person_may_be_invited_by_hand(
+        env: Env) -> None:
+    by_hand(env)
+    configure(env, '\n[rules]\ndisabled = ["exclusion"]\n')
+    env.ok("case", "advance", "2", *INVITE, user="piet")
+    assert env.json("case", "show", "2")["state"] == "invited"

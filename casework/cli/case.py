@@ -244,22 +244,30 @@ def triggers_command(state: CliState, case_id: int, actor: str | None, as_json: 
 @click.option("--history", is_flag=True,
               help="Recording the past: the step queues no letter (see 'Bringing in an "
                    "earlier season').")
+@click.option("--override-exclusion", is_flag=True,
+              help="Coordinators: approach an excluded person anyway (say why with --note).")
 @actor_option
 @json_option
 @click.pass_obj
 def advance_command(state: CliState, case_id: int, trigger: str, sets: tuple[str, ...],
-                    note: str | None, at_text: str | None, history: bool, actor: str | None,
-                    as_json: bool) -> None:
+                    note: str | None, at_text: str | None, history: bool,
+                    override_exclusion: bool, actor: str | None, as_json: bool) -> None:
     """Move a case along its route with TRIGGER (see 'casework case triggers ID')."""
+    if override_exclusion and not (note or "").strip():
+        raise click.UsageError("--override-exclusion needs --note REASON (why the person is "
+                               "approached anyway)")
     engine = state.engine()
     who = state.who(actor, "case.write")
     at = parse_at(at_text, engine.tz)
     step = engine.advance(case_id, trigger, who, parse_sets(sets), at, note,
-                          letters=not history)
+                          letters=not history,
+                          overrides=("exclusion",) if override_exclusion else ())
     if as_json:
         print_json(step.as_dict())
         return
     line = f"Case {case_id}: {trigger}, {step.source} -> {step.dest}"
+    if step.overridden:
+        line += f" (exclusion {step.overridden['exclusion']} overridden)"
     if step.closed:
         line += f" (closed: {step.close_reason})"
     click.echo(safe(line))

@@ -1,7 +1,11 @@
 """exclusion: people who must not be approached (again) are kept but left out of every wave.
 
-A case worker who invites such a person by hand (``case advance``) does so knowingly; the
-case's ``excluded`` reason stays visible in ``casework cohort excluded``.
+The exclusion holds by hand too: a step that approaches the person (from the route's first
+state to a state that is not final, e.g. ``invite``) is refused while the case is marked
+excluded, in ``case advance``, ``case apply`` and a wave alike. A coordinator may override it
+(``case advance ID invite --override-exclusion --note REASON``); the step then records which
+exclusion was overridden. Declining or closing stays possible. The case's ``excluded``
+reason stays visible in ``casework cohort excluded``.
 
 Reasons: in contact with the social team (``social_team_contact``), guidance within the last
 ``rules.exclusion.guidance_months`` months (``recent_guidance``), flagged as moved or deceased.
@@ -11,17 +15,38 @@ Reasons: in contact with the social team (``social_team_contact``), guidance wit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from casework.calendar import add_months
-from casework.rules.hookspecs import hookimpl
+from casework.rules.hookspecs import Block, RuleContext, hookimpl
 
 if TYPE_CHECKING:
-    from casework.workflow import Route
+    from casework.engine import CaseSnapshot
+    from casework.workflow import Route, TransitionSpec
 
 NAME = "exclusion"
 REASONS = ("moved", "deceased", "social_team_contact", "recent_guidance")
+WORDS = {
+    "moved": "has moved away",
+    "deceased": "has died",
+    "social_team_contact": "is in contact with the social team (WIJ-team)",
+    "recent_guidance": "had guidance within the last {months} months",
+}
+
+
+@hookimpl
+def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
+                     transition: TransitionSpec, data: Mapping[str, Any],
+                     at: datetime | None) -> list[Block]:
+    if not case.excluded or case.state != route.initial or route.is_final(transition.dest):
+        return []
+    months = ctx.engine.settings["rules.exclusion.guidance_months"]
+    words = WORDS.get(case.excluded, "is kept out ({reason})").format(
+        months=months, reason=case.excluded)
+    return [Block(NAME, f"case {case.id} is excluded ({case.excluded}): the person {words}, "
+                        "so they are not approached; a coordinator may do it anyway with "
+                        "--override-exclusion --note REASON", code=case.excluded)]
 
 
 @hookimpl

@@ -29,6 +29,9 @@ class Block:
 
     rule: str
     reason: str
+    # A short code for what blocks (the exclusion's reason), recorded when someone allowed
+    # to overrides the block (``case advance --override-exclusion``).
+    code: str | None = None
 
     def __str__(self) -> str:
         return f"{self.reason} (rule {self.rule})"
@@ -42,6 +45,9 @@ class RuleContext:
     engine: Engine
     conn: Connection
     scratch: dict[str, Any]
+    # Rules whose blocks the actor knowingly overrides for this step (checked and allowed
+    # by the engine before; only rules in casework.permissions.OVERRIDES).
+    overrides: frozenset[str] = frozenset()
 
 
 @hookspec
