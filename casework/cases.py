@@ -256,9 +256,9 @@ def _check_holds(holder: Access, workflow_id: str, what: str) -> None:
 
 
 def assign_wave(engine: Engine, actor: str, wave: int, wijk: str, worker: str,
-                workflow_id: str | None = None) -> dict[str, Any]:
+                workflow_id: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     """Assign every open case of a wave in a wijk (that the actor may see) to a worker, each
-    an event in its timeline; return the counts."""
+    an event in its timeline (dated at, a past moment, or now); return the counts."""
     access = authorize(engine, actor, "case.assign")
     if workflow_id is not None:
         workflow_id = engine.registry.get(workflow_id).id
@@ -286,7 +286,7 @@ def assign_wave(engine: Engine, actor: str, wave: int, wijk: str, worker: str,
                 continue
             case = engine.load_case_for(conn, row.id, actor)
             engine.record_event(conn, case, actor, "assign",
-                                {"assigned_to": worker, "previous": row.assigned_to},
+                                {"assigned_to": worker, "previous": row.assigned_to}, at=at,
                                 assigned_to=worker)
             _move_open_work(conn, row.id, worker)
             previous[row.assigned_to or "-"] = previous.get(row.assigned_to or "-", 0) + 1

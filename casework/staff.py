@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -9,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
-from casework.permissions import RESERVED_NAMES, ROLES
+from casework.models import Case, Participant
+from casework.permissions import RESERVED_NAMES, ROLES, authorize, roles_of
+from casework.text import shown
 
 
 def has_staff(engine: Engine) -> bool:
@@ -30,17 +33,11 @@ def add_staff(engine: Engine, name: str, role: str | list[str] | tuple[str, ...]
     if name in RESERVED_NAMES:
         raise InvalidData(f"'{name}' is the name the daily run records its own steps under; "
                           "choose another name (e.g. 'scheduler' for the account that starts it)")
-    roles = [role] if isinstance(role, str) else list(dict.fromkeys(role))
-    if not roles:
-        raise InvalidData(f"give a role: {', '.join(ROLES)}")
-    for item in roles:
-        if item not in ROLES:
-            raise InvalidData(f"role {item!r} is not one of {', '.join(ROLES)}")
+    roles = _check_roles(role)
     if not has_staff(engine) and "admin" not in roles:
         raise InvalidData("the first staff member must be an admin (--role admin), who then "
                           "adds the others")
-    for route in projects:
-        engine.registry.get(route)  # a clear error for an unknown project
+    _check_places(engine, wijken, projects)
     try:
         with engine.db.begin() as conn:
             conn.execute(insert(_table()).values(
@@ -52,6 +49,81 @@ def add_staff(engine: Engine, name: str, role: str | list[str] | tuple[str, ...]
         raise InvalidData(f"staff member '{name}' already exists") from None
     return {"name": name, "full_name": full_name, "role": roles[0], "roles": roles,
             "wijken": list(wijken), "projects": list(projects), "active": True}
+
+
+def _check_roles(role: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Return the roles without repeats; InvalidData for none or an unknown one."""
+    roles = [role] if isinstance(role, str) else list(dict.fromkeys(role))
+    if not roles:
+        raise InvalidData(f"give a role: {', '.join(ROLES)}")
+    for item in roles:
+        if item not in ROLES:
+            raise InvalidData(f"role {item!r} is not one of {', '.join(ROLES)}")
+    return roles
+
+
+def _check_places(engine: Engine, wijken: list[str] | tuple[str, ...],
+                  projects: list[str] | tuple[str, ...]) -> None:
+    """Refuse an unknown project, and a wijk no case or person is in (once any are), naming
+    the known ones (a close match first)."""
+    for route in projects:
+        engine.registry.get(route)  # a clear error for an unknown project
+    if not wijken:
+        return
+    with engine.db.connect() as conn:
+        known = sorted({w for (w,) in conn.execute(select(Case.wijk).distinct()) if w}
+                       | {w for (w,) in conn.execute(select(Participant.wijk).distinct()) if w})
+    if not known:
+        return  # no people yet (a route people enter by a signal): nothing to check against
+    for wijk in wijken:
+        if wijk not in known:
+            close = difflib.get_close_matches(wijk, known, n=1)
+            others = [w for w in known if w not in close]
+            raise InvalidData(f"no wijk {shown(wijk)}: known wijken are "
+                              f"{', '.join(close + others)}"
+                              + (f" (did you mean {close[0]}?)" if close else ""))
+
+
+def edit_staff(engine: Engine, actor: str, name: str,
+               roles: list[str] | tuple[str, ...] | None = None,
+               wijken: list[str] | tuple[str, ...] | None = None,
+               projects: list[str] | tuple[str, ...] | None = None,
+               full_name: str | None = None) -> dict[str, Any]:
+    """Change a staff member (admins): each of roles, wijken and projects that is given
+    replaces the one stored (an empty list clears wijken, or projects: every project), with
+    the checks of ``add_staff``; the last active admin keeps the admin role."""
+    authorize(engine, actor, "staff.manage")
+    if roles is None and wijken is None and projects is None and full_name is None:
+        raise InvalidData("nothing to change: give --role, --wijk, --project or --full-name")
+    values: dict[str, Any] = {}
+    if roles is not None:
+        values["roles"] = _check_roles(list(roles))
+        values["role"] = values["roles"][0]
+    if wijken is not None:
+        values["wijken"] = list(dict.fromkeys(wijken))
+    if projects is not None:
+        values["projects"] = list(dict.fromkeys(projects))
+    _check_places(engine, values.get("wijken", ()), values.get("projects", ()))
+    if full_name is not None:
+        values["full_name"] = full_name.strip() or None
+    table = _table()
+    with engine.db.begin() as conn:
+        row = conn.execute(select(table).where(table.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no staff member {shown(name)}; see 'casework staff list'")
+        before = roles_of(row)
+        if "admin" in before and "admin" not in values.get("roles", before) and row.active:
+            admins = [r for r in conn.execute(select(table).where(table.c.active.is_(True)))
+                      if "admin" in roles_of(r)]
+            if len(admins) == 1:
+                raise InvalidData(f"{name} is the only active admin; add another admin first "
+                                  "(someone must be able to manage staff)")
+        conn.execute(update(table).where(table.c.id == row.id).values(**values))
+        after = conn.execute(select(table).where(table.c.id == row.id)).one()
+    engine.access.pop(name, None)  # what they may do is read again
+    member = _member(after)
+    member["changed"] = sorted(k for k in values if k != "role")
+    return member
 
 
 def disable_staff(engine: Engine, name: str) -> dict[str, Any]:
@@ -69,9 +141,13 @@ def list_staff(engine: Engine) -> list[dict[str, Any]]:
     table = _table()
     with engine.db.connect() as conn:
         rows = conn.execute(select(table).order_by(table.c.name)).all()
-    return [{"name": r.name, "full_name": r.full_name, "role": r.role,
-             "roles": list(r.roles or [r.role]), "wijken": list(r.wijken or []),
-             "projects": list(r.projects or []), "active": r.active} for r in rows]
+    return [_member(r) for r in rows]
+
+
+def _member(r: Any) -> dict[str, Any]:
+    return {"name": r.name, "full_name": r.full_name, "role": r.role,
+            "roles": list(r.roles or [r.role]), "wijken": list(r.wijken or []),
+            "projects": list(r.projects or []), "active": r.active}
 
 
 def _table() -> Any:

@@ -174,6 +174,19 @@ def dated_today() -> str:
     return f"Datum {dutch_date(datetime.now(ZoneInfo('Europe/Amsterdam')).date())}"
 
 
+def lift_exclusions(env: Env) -> Env:
+    """Clear the exclusion marks the sample cohort's import set (social-team contact, recent
+    guidance), for tests about something else that invite whichever cases they like by hand:
+    a marked case is refused an invitation (tests/test_exclusion.py). A wave asks the rules
+    again, so planning still leaves those people out."""
+    from sqlalchemy import update
+
+    from casework.models import Case
+
+    tamper(env, update(Case).values(excluded=None))
+    return env
+
+
 class Templates:
     """Databases built once per test session (initialised with the project's staff, and with
     the sample cohort imported) and copied for each test: a SQLite file copy, or on

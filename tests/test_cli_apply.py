@@ -9,10 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, Env, lift_exclusions
 from sqlalchemy import func, select
 
 from casework.models import Case, Event, Participant
+
+
+@pytest.fixture
+def cohort(cohort: Env) -> Env:
+    """The sample cohort with its exclusions lifted: the tests here invite whom they like
+    (the exclusion rule is tested in test_exclusion.py)."""
+    return lift_exclusions(cohort)
+
 
 WORKFLOW = "kansen-in-kaart"
 
@@ -431,6 +439,7 @@ def test_at_is_stored_as_the_event_time(env: Env) -> None:
         assert import_cohort(engine, small, WORKFLOW, "anna").imported == 3
     finally:
         engine.db.dispose()
+    lift_exclusions(env)  # case 2 is in contact with the WIJ-team
     path = write(env, "history.csv",
                  "case,trigger,at,appointment,classification,participation_potential\n"
                  "1,invite,2025-01-07 09:00,2025-01-14 10:00,,\n"
@@ -883,6 +892,7 @@ def test_a_killed_apply_rerun_ends_exactly_like_one_clean_run(tmp_path: Path) ->
             env.ok("init")
             add_anna(env)
             env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", WORKFLOW)
+            lift_exclusions(env)  # every case is invited
             template = folder / "casework.db"
         else:
             source, copy = sqlite3.connect(template), sqlite3.connect(folder / "casework.db")

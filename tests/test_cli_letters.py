@@ -12,11 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, TEMPLATES, Env, dated_today
+from conftest import EXAMPLES, TEMPLATES, Env, dated_today, lift_exclusions
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from casework.models import Case, Participant
+
+
+@pytest.fixture
+def cohort(cohort: Env) -> Env:
+    """The sample cohort with its exclusions lifted: the tests here invite whom they like
+    (the exclusion rule is tested in test_exclusion.py)."""
+    return lift_exclusions(cohort)
+
 
 APPOINTMENT = "2100-01-04 10:00"
 INVITE = ("invite", "--set", f"appointment={APPOINTMENT}")

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import EXAMPLES, Env, add_people
+from conftest import EXAMPLES, Env, add_people, lift_exclusions
 from helpers import (
     CONVERSATION,
     advance,
@@ -75,6 +75,7 @@ def workdays_between(first: date, last: date) -> int:
 def invited(cohort: Env) -> Env:
     """Cases 1, 2 and 3 invited for appointments on Monday 5 and 12 January and 2 February 2099;
     their reminder calls are due Friday 2 and 9 and 30 January."""
+    lift_exclusions(cohort)  # case 2 is in contact with the social team
     invite(cohort, 1, "2099-01-05 10:00")
     invite(cohort, 2, "2099-01-12 10:00")
     invite(cohort, 3, "2099-02-02 10:00")
@@ -89,6 +90,7 @@ def early(env: Env) -> Iterator[Env]:
 
     engine = env.engine(clock=lambda: datetime(2026, 11, 2, 10, 0, tzinfo=AMS))
     import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, "anna")
+    lift_exclusions(env)  # case 2 is in contact with the social team
     engine.advance(1, "invite", "anna", {"appointment": "2026-11-10 10:00"})
     engine.advance(2, "invite", "anna", {"appointment": "2099-01-05 10:00"})
     engine.db.dispose()
@@ -185,6 +187,7 @@ def test_list_mine_shows_my_tasks_and_those_for_my_role(cohort: Env) -> None:
     cohort.ok("staff", "add", "piet", "--role", "case_worker")
     cohort.ok("staff", "add", "kees", "--role", "coordinator")
     cohort.ok("case", "assign", "1", "piet")
+    lift_exclusions(cohort)  # case 2 is in contact with the social team
     invite(cohort, 1, "2099-01-05 10:00")
     invite(cohort, 2, "2099-01-05 11:30")
     invite(cohort, 3, "2099-01-05 13:00")

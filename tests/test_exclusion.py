@@ -336,7 +336,7 @@ def test_inviting_an_excluded_person_by_hand_is_refused_naming_the_exclusion(
     by_hand(env)
     result = env.run("case", "advance", str(case_id), *INVITE, user="kees")
     assert result.exit_code == 1, result.output
-    assert f"case {case_id} is excluded ({reason}): the person {words}" in result.stderr
+    assert f"Error: excluded ({reason}): the person {words}" in result.stderr
     assert "--override-exclusion --note REASON (rule exclusion)" in result.stderr
     assert env.json("case", "show", str(case_id))["state"] == "selected"
     triggers = env.json("case", "triggers", str(case_id))["triggers"]
@@ -420,7 +420,7 @@ def test_apply_fails_the_lines_of_excluded_people_with_the_same_message(env: Env
     assert (summary["applied"], summary["failed"]) == (2, 1)
     [failure] = summary["failures"]
     assert failure["line"] == 3
-    assert "case 5 is excluded (moved): the person has moved away" in failure["reason"]
+    assert failure["reason"].startswith("case 5: excluded (moved): the person has moved away")
     assert env.json("case", "show", "5")["state"] == "selected"
 
 

@@ -11,8 +11,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from conftest import TEMPLATES, Env
+import pytest
+from conftest import TEMPLATES, Env, lift_exclusions
 from pypdf import PdfReader
+
+
+@pytest.fixture
+def cohort(cohort: Env) -> Env:
+    """The sample cohort with its exclusions lifted: the tests here invite whom they like
+    (the exclusion rule is tested in test_exclusion.py)."""
+    return lift_exclusions(cohort)
+
 
 APPOINTMENT = "2100-01-04 10:00"
 INVITE = ("invite", "--set", f"appointment={APPOINTMENT}")

@@ -10,12 +10,20 @@ import json
 import shutil
 
 import pytest
-from conftest import TEMPLATES, Env
+from conftest import TEMPLATES, Env, lift_exclusions
 from test_letters_lifecycle import invite, listed, open_tasks, out_dir, pdfs_in
 from test_letters_render import set_person
 
 from casework.letters import LetterRenderer, UnprintableText, Window
 from casework.mailroom import preview
+
+
+@pytest.fixture
+def cohort(cohort: Env) -> Env:
+    """The sample cohort with its exclusions lifted: the tests here invite whom they like
+    (the exclusion rule is tested in test_exclusion.py)."""
+    return lift_exclusions(cohort)
+
 
 WINDOW = Window(20, 50, 85, 40)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, Env, lift_exclusions
 
 from casework.engine import Engine
 from casework.models import Task
@@ -55,6 +55,7 @@ def scenario(env: Env) -> Iterator[tuple[Engine, Clock]]:
     clock = Clock(START)
     engine: Engine = env.engine(clock=clock)
     import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, "anna")
+    lift_exclusions(env)  # case 2 is in contact with the WIJ-team
     for case_id in range(1, 7):
         engine.advance(case_id, "invite", "anna", APPOINTMENT)
     clock.at(datetime(2030, 6, 10, 12, tzinfo=UTC))

@@ -355,17 +355,33 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
 
 
 @case.command("assign")
-@click.argument("case_id", type=ID)
-@click.argument("worker")
+@click.argument("targets", nargs=-1, metavar="[ID] WORKER")
+@click.option("--wave", type=ID, help="Assign every open case of this wave (with --wijk).")
+@click.option("--wijk", help="With --wave: the wijk of the wave.")
+@click.option("--workflow", "workflow_id", help="With --wave: the route (when several).")
 @at_option("When it was assigned")
 @actor_option
 @json_option
 @click.pass_obj
-def assign_command(state: CliState, case_id: int, worker: str, at_text: str | None,
+def assign_command(state: CliState, targets: tuple[str, ...], wave: int | None,
+                   wijk: str | None, workflow_id: str | None, at_text: str | None,
                    actor: str | None, as_json: bool) -> None:
-    """Assign a case to a staff member (recorded in the timeline)."""
+    """Assign a case (ID WORKER), or a whole wave (--wave N --wijk W WORKER), to a staff
+    member who can see it: a case worker, or a coordinator of its route (each recorded in
+    the timeline)."""
     from casework.cases import assign_case
 
+    if wave is not None or wijk is not None or workflow_id is not None:
+        wave_command(state, targets, wave, wijk, workflow_id, at_text, actor, as_json)
+        return
+    if len(targets) != 2:
+        raise click.UsageError("give the case and the worker: casework case assign ID WORKER "
+                               "(or a wave: --wave N --wijk W WORKER)")
+    try:
+        case_id = ID.convert(targets[0], None, None)
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint="ID") from None
+    worker = targets[1]
     engine = state.engine()
     result = assign_case(engine, state.who(actor, "case.assign"), case_id, worker,
                          parse_at(at_text, engine.tz))
@@ -374,6 +390,32 @@ def assign_command(state: CliState, case_id: int, worker: str, at_text: str | No
         return
     was = f" (was {result['previous']})" if result["previous"] else ""
     click.echo(safe(f"Case {case_id} assigned to {worker}{was}."))
+
+
+def wave_command(state: CliState, targets: tuple[str, ...], wave: int | None,
+                 wijk: str | None, workflow_id: str | None, at_text: str | None,
+                 actor: str | None, as_json: bool) -> None:
+    """case assign --wave N --wijk W WORKER."""
+    from casework.cases import assign_wave
+
+    if wave is None or wijk is None:
+        raise click.UsageError("a wave is assigned with --wave N and --wijk W together")
+    if len(targets) != 1:
+        raise click.UsageError("give only the worker with --wave: casework case assign "
+                               "--wave N --wijk W WORKER")
+    engine = state.engine()
+    result = assign_wave(engine, state.who(actor, "case.assign"), wave, wijk, targets[0],
+                         workflow_id, parse_at(at_text, engine.tz))
+    if as_json:
+        print_json(result)
+        return
+    was = ", ".join(f"{n} from {who}" if who != "-" else f"{n} unassigned"
+                    for who, n in sorted(result["previous"].items()))
+    click.echo(safe(f"Wave {wave} in {wijk} ({result['workflow']}): {result['assigned']} of "
+                    f"{result['open_cases']} open cases assigned to {result['assigned_to']}"
+                    + (f" ({was})" if was else "")
+                    + (f"; {result['already_assigned']} already were"
+                       if result["already_assigned"] else "") + "."))
 
 
 @case.command("apply")

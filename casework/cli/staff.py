@@ -1,4 +1,4 @@
-"""casework staff add|list|disable."""
+"""casework staff add|edit|list|disable."""
 
 from __future__ import annotations
 
@@ -59,6 +59,46 @@ def add_command(state: CliState, name: str, roles: tuple[str, ...], wijken: tupl
     known_wijken_and_projects(state, wijken, projects)
     add_staff(engine, name, roles, full_name, wijken, projects)
     click.echo(safe(f"Added {name} ({', '.join(roles)})."))
+
+
+@staff.command("edit")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, type=ROLE_CHOICE,
+              help="Replace the roles with these (repeat for more).")
+@click.option("--wijk", "wijken", multiple=True,
+              help="Replace the wijken with these (repeat; '-' for none).")
+@click.option("--project", "projects", multiple=True,
+              help="Replace the projects with these (repeat; '-' for none: every route).")
+@click.option("--full-name", help="Name shown to colleagues and on letters.")
+@actor_option
+@json_option
+@click.pass_obj
+def edit_command(state: CliState, name: str, roles: tuple[str, ...], wijken: tuple[str, ...],
+                 projects: tuple[str, ...], full_name: str | None, actor: str | None,
+                 as_json: bool) -> None:
+    """Change a staff member's roles, wijken or projects (each one given replaces the old)."""
+    from casework.staff import edit_staff
+
+    member = edit_staff(state.engine(), state.who(actor, "staff.manage"), name,
+                        roles or None, _replacement(wijken, "--wijk"),
+                        _replacement(projects, "--project"), full_name)
+    if as_json:
+        print_json(member)
+        return
+    click.echo(safe(f"Changed {name}: roles {', '.join(member['roles'])}; wijken "
+                    f"{', '.join(member['wijken']) or '-'}; projects "
+                    f"{', '.join(member['projects']) or 'every route'}."))
+
+
+def _replacement(values: tuple[str, ...], option: str) -> list[str] | None:
+    """Return the new list an option gives: None when not given, [] for '-'."""
+    if not values:
+        return None
+    if "-" in values:
+        if len(values) > 1:
+            raise click.BadParameter("'-' (none) goes alone", param_hint=option)
+        return []
+    return list(values)
 
 
 @staff.command("disable")

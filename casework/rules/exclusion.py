@@ -44,9 +44,9 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
     months = ctx.engine.settings["rules.exclusion.guidance_months"]
     words = WORDS.get(case.excluded, "is kept out ({reason})").format(
         months=months, reason=case.excluded)
-    return [Block(NAME, f"case {case.id} is excluded ({case.excluded}): the person {words}, "
-                        "so they are not approached; a coordinator may do it anyway with "
-                        "--override-exclusion --note REASON", code=case.excluded)]
+    return [Block(NAME, f"excluded ({case.excluded}): the person {words}, so they are not "
+                        "approached; a coordinator may do it anyway with --override-exclusion "
+                        "--note REASON", code=case.excluded)]
 
 
 @hookimpl
