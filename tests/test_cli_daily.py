@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import EXAMPLES, Env, add_anna
+from conftest import EXAMPLES, Env, add_anna, lift_exclusions
 from sqlalchemy import select
 
 from casework.models import Case, DailyRun, Event, Task
@@ -313,6 +313,7 @@ def test_failed_item_gives_exit_1_and_is_retried_by_the_next_run(timers: Env) ->
 
 def test_late_report_and_unanswered_referral_go_to_the_coordinator_once(cohort: Env) -> None:
     cohort.ok("staff", "add", "cora", "--role", "coordinator")
+    lift_exclusions(cohort)  # case 2 is in contact with the WIJ-team
     advance(cohort, 1, *INVITE)
     advance(cohort, 1, *CONVERSATION)  # report due in 5 workdays
     advance(cohort, 2, *INVITE)

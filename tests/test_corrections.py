@@ -3,7 +3,7 @@ the corrected report re-sent when asked."""
 
 from __future__ import annotations
 
-from conftest import Env
+from conftest import Env, lift_exclusions
 from pypdf import PdfReader
 
 TALK = ("--set", "classification=not_active", "--set", "participation_potential=self",
@@ -36,6 +36,7 @@ def test_a_correction_keeps_the_original_and_resends_the_report(cohort: Env) -> 
 
 
 def test_corrections_are_refused_with_a_reason(cohort: Env) -> None:
+    lift_exclusions(cohort)  # case 2 is in contact with the WIJ-team
     cohort.ok("case", "advance", "2", "invite", "--set", "appointment=2099-01-05 10:00")
     none = cohort.run("case", "correct", "2", "--set", "themes.health=x")
     assert none.exit_code == 1 and "no conversation report to correct" in none.stderr

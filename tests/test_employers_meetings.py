@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Env
+from conftest import EXAMPLES, Env, lift_exclusions
 
 BAKERY = "Bakkerij De Korenschoof"
 
@@ -14,6 +14,7 @@ BAKERY = "Bakkerij De Korenschoof"
 def meedoen(env: Env) -> Env:
     """The sample cohort on meedoen-werkt, an employer and a Meedoenplein."""
     env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", "meedoen-werkt")
+    lift_exclusions(env)  # case 2 is in contact with the WIJ-team
     env.ok("employer", "add", BAKERY, "--sector", "horeca", "--contact", "Mw. Bos")
     env.ok("event", "add", "--date", "2026-11-02", "--place", "Wijkcentrum De Kast",
            "--title", "Meedoenplein november")
