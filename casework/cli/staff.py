@@ -44,7 +44,8 @@ def known_wijken_and_projects(state: CliState, wijken: tuple[str, ...],
 @click.option("--wijk", "wijken", multiple=True,
               help="Case worker: a wijk whose cases they work on (repeat for more).")
 @click.option("--project", "projects", multiple=True,
-              help="Coordinator: a route they coordinate (repeat; none: every route).")
+              help="Coordinator or back office: a route they work for (repeat; none: every "
+                   "route).")
 @click.option("--full-name", help="Name shown to colleagues and on letters.")
 @actor_option
 @click.pass_obj
