@@ -72,8 +72,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 CASE_ROLES = PERMISSIONS["case.read"]
 
-# The capability each command needs (a command not listed needs no role, e.g. 'workflow
-# list', or is refused to everyone but the first admin on a new database: 'staff add').
+# The capability each command needs. The commands not listed need no staff member: 'init',
+# 'db upgrade', 'db current' and 'workflow list|show|validate|diagram' (tests/test_role_table.py
+# holds every other command of the CLI to this table). On a new database the first 'staff add'
+# needs no one either (it must add an admin).
 COMMANDS: dict[str, str] = {
     "case list": "case.list",
     "case show": "case.read",
@@ -108,7 +110,9 @@ COMMANDS: dict[str, str] = {
     "letters list": "letters",
     "letters cancel": "letters",
     "letters preview": "letters",
+    "letters batch list": "letters",
     "letters batch mark-sent": "letters",
+    "letters batch remake": "letters",
     "letters returned": "letters",
     "letters check": "letters",
     "letters calibrate": "letters",

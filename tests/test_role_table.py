@@ -37,6 +37,9 @@ PERSON = ("--surname", "Jansen", "--initials", "P.", "--street", "Hoofdweg",
           "--wijk", WIJK)
 # Runs until stopped: its refusal is tested here, its run in tests/test_scheduler.py.
 NOT_RUN_HERE = {"scheduler run"}
+# The commands that need no staff member (everything else is in COMMANDS).
+NO_ROLE = {"init", "db upgrade", "db current", "workflow list", "workflow show",
+           "workflow validate", "workflow diagram"}
 
 
 @dataclass
@@ -131,6 +134,12 @@ def batch(team: Team) -> None:
     team.found["batch"] = str(team.letter_of(8, "in_batch")["batch"])
 
 
+def other_batch(team: Team) -> None:
+    team.invite(16)
+    team.anna("letters", "render")
+    team.found["other_batch"] = str(team.letter_of(16, "in_batch")["batch"])
+
+
 def sent_letter(team: Team) -> None:
     team.invite(9)
     team.anna("letters", "render")
@@ -221,6 +230,9 @@ RUNS: dict[str, Run] = {
     "letters preview": Run(lambda t: ["letters", "preview", "uitnodiging", "--case", t.case(15),
                                       "--out", out(t, "preview.pdf")],
                            lambda t: t.invite(15)),
+    "letters batch list": Run(lambda t: ["letters", "batch", "list"]),
+    "letters batch remake": Run(lambda t: ["letters", "batch", "remake",
+                                           t.found.get("other_batch", "x")], other_batch),
     "letters batch mark-sent": Run(lambda t: ["letters", "batch", "mark-sent",
                                               t.found.get("batch", "x")], batch),
     "letters returned": Run(lambda t: ["letters", "returned", t.found.get("sent", "1")],
@@ -251,7 +263,26 @@ RUNS: dict[str, Run] = {
 ABOUT_A_PERSON = {"case open", "audit", "privacy export"}
 
 
-def test_every_command_of_the_table_is_exercised_here() -> None:
+def cli_commands() -> list[str]:
+    """Return every command of the CLI, as typed ('letters batch list')."""
+    import click
+
+    from casework.cli import cli
+
+    def walk(command: click.Command, prefix: str) -> list[str]:
+        if not isinstance(command, click.Group):
+            return [prefix]
+        found = [prefix] if command.invoke_without_command and prefix else []
+        for name, sub in command.commands.items():
+            found += walk(sub, f"{prefix} {name}".strip())
+        return found
+
+    return walk(cli, "")
+
+
+def test_every_command_of_the_cli_is_in_the_table_and_exercised_here() -> None:
+    commands = set(cli_commands())
+    assert {c.split(" --")[0] for c in COMMANDS} | NO_ROLE == commands
     assert set(RUNS) == set(COMMANDS)
     assert set(ROLE_TABLE) == set(ROLES) == set(MEMBERS) == set(ROLE_SCOPE)
     assert set(PERMISSIONS) == set(CAPABILITIES) == {c for caps in ROLE_TABLE.values()
