@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conftest import Env, tamper
+import pytest
+from conftest import Env, lift_exclusions, tamper
 from pypdf import PdfReader
 from sqlalchemy import delete, update
 from test_letters_lifecycle import (
@@ -34,6 +35,14 @@ from casework.letters import dutch_date
 from casework.mailroom import render_queue
 from casework.models import Batch, Letter
 from casework.outfiles import remove_outputs
+
+
+@pytest.fixture
+def cohort(cohort: Env) -> Env:
+    """The sample cohort with its exclusions lifted: the tests here invite whom they like
+    (the exclusion rule is tested in test_exclusion.py)."""
+    return lift_exclusions(cohort)
+
 
 FAR = "2100-01-04 10:00"
 GRONINGEN = ZoneInfo("Europe/Amsterdam")
