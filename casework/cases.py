@@ -276,7 +276,7 @@ def assign_wave(engine: Engine, actor: str, wave: int, wijk: str, worker: str,
         if not rows:
             raise InvalidData(_no_wave(conn, access, wave, wijk, workflow_id))
         if len(routes) > 1:
-            raise InvalidData(f"wave {wave} in {wijk} is a wave of more than one route "
+            raise InvalidData(f"wave {wave} in {shown(wijk)} is a wave of more than one route "
                               f"({', '.join(routes)}); say which with --workflow")
         _check_holds(holder, routes[0], f"the cases of {routes[0]}")
         previous: dict[str, int] = {}

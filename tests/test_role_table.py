@@ -377,6 +377,24 @@ def test_back_office_lists_only_the_cases_of_its_projects_and_reads_no_case_file
             "is not one of them") in other.stderr
     assert env.run("cohort", "excluded", "--workflow", WORKFLOW, "--json",
                    user="bea").stdout.count("case_id") == 0
+    preview = env.run("letters", "preview", "uitnodiging", "--case", team.case(0), "--out",
+                      str(env.root / "p.pdf"), user="bea")
+    assert preview.exit_code == 1
+    assert (f"bea may only handle letters for cases of their projects (participatiecoach); "
+            f"case {team.case(0)} is not") in preview.stderr
+
+
+def test_a_partner_export_holds_only_the_referrals_of_ones_projects(team: Team) -> None:
+    env = team.env
+    env.ok("staff", "add", "cor", "--role", "coordinator", "--project", "participatiecoach")
+    team.invite(0)
+    env.ok("case", "advance", team.case(0), "hold_conversation", "--set",
+           "classification=not_active", "--set", "participation_potential=supported",
+           "--set", "consent=share:wij_team")
+    env.ok("case", "advance", team.case(0), "refer", "--set", "partner=wij_team")
+    for member, count in (("kees", 1), ("bo", 1), ("cor", 0)):
+        export = env.json("referral", "export", "--partner", "wij_team", user=member)
+        assert len(export["referrals"]) == count, member
 
 
 def test_back_office_plans_a_wave_and_renders_its_letters(team: Team) -> None:
