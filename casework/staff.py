@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -10,7 +9,6 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
-from casework.models import Case, Participant
 from casework.permissions import RESERVED_NAMES, ROLES, authorize, roles_of
 from casework.text import shown
 
@@ -37,7 +35,7 @@ def add_staff(engine: Engine, name: str, role: str | list[str] | tuple[str, ...]
     if not has_staff(engine) and "admin" not in roles:
         raise InvalidData("the first staff member must be an admin (--role admin), who then "
                           "adds the others")
-    _check_places(engine, wijken, projects)
+    _check_projects(engine, projects)
     try:
         with engine.db.begin() as conn:
             conn.execute(insert(_table()).values(
@@ -62,26 +60,11 @@ def _check_roles(role: str | list[str] | tuple[str, ...]) -> list[str]:
     return roles
 
 
-def _check_places(engine: Engine, wijken: list[str] | tuple[str, ...],
-                  projects: list[str] | tuple[str, ...]) -> None:
-    """Refuse an unknown project, and a wijk no case or person is in (once any are), naming
-    the known ones (a close match first)."""
+def _check_projects(engine: Engine, projects: list[str] | tuple[str, ...]) -> None:
+    """Refuse a project that is no route (the CLI names the known ones first, as for
+    wijken: casework.cli.staff.known_wijken_and_projects)."""
     for route in projects:
         engine.registry.get(route)  # a clear error for an unknown project
-    if not wijken:
-        return
-    with engine.db.connect() as conn:
-        known = sorted({w for (w,) in conn.execute(select(Case.wijk).distinct()) if w}
-                       | {w for (w,) in conn.execute(select(Participant.wijk).distinct()) if w})
-    if not known:
-        return  # no people yet (a route people enter by a signal): nothing to check against
-    for wijk in wijken:
-        if wijk not in known:
-            close = difflib.get_close_matches(wijk, known, n=1)
-            others = [w for w in known if w not in close]
-            raise InvalidData(f"no wijk {shown(wijk)}: known wijken are "
-                              f"{', '.join(close + others)}"
-                              + (f" (did you mean {close[0]}?)" if close else ""))
 
 
 def edit_staff(engine: Engine, actor: str, name: str,
@@ -103,7 +86,7 @@ def edit_staff(engine: Engine, actor: str, name: str,
         values["wijken"] = list(dict.fromkeys(wijken))
     if projects is not None:
         values["projects"] = list(dict.fromkeys(projects))
-    _check_places(engine, values.get("wijken", ()), values.get("projects", ()))
+    _check_projects(engine, values.get("projects", ()))
     if full_name is not None:
         values["full_name"] = full_name.strip() or None
     table = _table()

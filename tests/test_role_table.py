@@ -478,17 +478,19 @@ def test_staff_edit_replaces_roles_wijken_and_projects_with_the_checks_of_staff_
         ["case_worker"], ["Vinkhuizen"], [])
     assert env.run("case", "show", "1", user="piet").exit_code == 1
     typo = env.run("staff", "edit", "piet", "--wijk", "Beyum", user="pia")
-    assert typo.exit_code == 1
-    assert "no wijk 'Beyum': known wijken are Beijum, " in typo.stderr
-    assert "(did you mean Beijum?)" in typo.stderr
+    assert typo.exit_code == 2
+    assert "--wijk: 'Beyum' is not a known wijk; did you mean Beijum? Known: Beijum, " \
+        in typo.stderr
     unknown = env.run("staff", "edit", "piet", "--project", "kansen", user="pia")
-    assert unknown.exit_code == 1 and "no workflow 'kansen' (known: " in unknown.stderr
+    assert unknown.exit_code == 2
+    assert "--project: 'kansen' is not a known route; did you mean kansen-in-kaart?" \
+        in unknown.stderr
     assert env.run("staff", "edit", "piet", "--role", "boss", user="pia").exit_code == 2
     assert env.run("staff", "edit", "piet", user="pia").exit_code == 1
     assert env.run("staff", "edit", "nobody", "--wijk", WIJK, user="pia").exit_code == 1
     added = env.run("staff", "add", "nina", "--role", "case_worker", "--wijk", "Beyum",
                     user="pia")
-    assert added.exit_code == 1 and "(did you mean Beijum?)" in added.stderr
+    assert added.exit_code == 2 and "did you mean Beijum?" in added.stderr
     last = env.run("staff", "edit", "pia", "--role", "coordinator", user="pia")
     assert last.exit_code == 0  # anna is an admin too
     lone = env.run("staff", "edit", "anna", "--role", "coordinator")

@@ -80,9 +80,12 @@ def edit_command(state: CliState, name: str, roles: tuple[str, ...], wijken: tup
     """Change a staff member's roles, wijken or projects (each one given replaces the old)."""
     from casework.staff import edit_staff
 
-    member = edit_staff(state.engine(), state.who(actor, "staff.manage"), name,
-                        roles or None, _replacement(wijken, "--wijk"),
-                        _replacement(projects, "--project"), full_name)
+    engine = state.engine()
+    who = state.who(actor, "staff.manage")
+    new_wijken = _replacement(wijken, "--wijk")
+    new_projects = _replacement(projects, "--project")
+    known_wijken_and_projects(state, tuple(new_wijken or ()), tuple(new_projects or ()))
+    member = edit_staff(engine, who, name, roles or None, new_wijken, new_projects, full_name)
     if as_json:
         print_json(member)
         return
