@@ -88,6 +88,8 @@ COMMANDS: dict[str, str] = {
     "case correct": "case.write",
     "case assign": "case.assign",
     "case assign --wave": "case.assign",
+    "person find": "case.read",
+    "person edit": "case.write",
     "task list": "case.read",
     "task done": "case.write",
     "consent grant": "case.write",

@@ -162,14 +162,23 @@ def cohort_file(team: Team) -> None:
         for n, bsn in enumerate(bsns, 1)), encoding="utf-8")
 
 
-def route_version_3(team: Team) -> None:
-    """Kansen in Kaart gets a version 3 (a copy of 2): the open cases may move to it."""
+def shipped_version() -> int:
+    text = (WORKFLOWS / "kansen_in_kaart.toml").read_text(encoding="utf-8")
+    found = re.search(r"^version = (\d+)", text, flags=re.M)
+    assert found
+    return int(found.group(1))
+
+
+def next_route_version(team: Team) -> None:
+    """Kansen in Kaart gets a next version (a copy of the shipped one): the open cases may
+    move to it."""
     folder = team.env.root / "routes"
     folder.mkdir()
     for source in WORKFLOWS.glob("*.toml"):
         text = source.read_text(encoding="utf-8")
         if source.name == "kansen_in_kaart.toml":
-            text = re.sub(r"^version = \d+.*$", "version = 3", text, count=1, flags=re.M)
+            text = re.sub(r"^version = \d+.*$", f"version = {shipped_version() + 1}", text,
+                          count=1, flags=re.M)
         (folder / source.name).write_text(text, encoding="utf-8")
     config = team.env.config.read_text(encoding="utf-8")
     team.env.config.write_text(config.replace(WORKFLOWS.as_posix(), folder.as_posix()),
@@ -198,6 +207,8 @@ RUNS: dict[str, Run] = {
     "case assign": Run(lambda t: ["case", "assign", t.case(5), "piet"]),
     "case assign --wave": Run(lambda t: ["case", "assign", "--wave", "1", "--wijk", WIJK,
                                          "piet"], wave),
+    "person find": Run(lambda t: ["person", "find", KNOWN_BSN]),
+    "person edit": Run(lambda t: ["person", "edit", t.case(17), "--phone", "0612345678"]),
     "task list": Run(lambda t: ["task", "list"]),
     "task done": Run(lambda t: ["task", "done", t.found.get("task", "1"), "--outcome",
                                 "reached"], reminder),
@@ -256,11 +267,12 @@ RUNS: dict[str, Run] = {
     "privacy export": Run(lambda t: ["privacy", "export", "--bsn", KNOWN_BSN, "--out",
                                      out(t, "export.json")]),
     "privacy purge": Run(lambda t: ["privacy", "purge", "--dry-run"]),
-    "workflow migrate": Run(lambda t: ["workflow", "migrate", WORKFLOW, "--from", "2", "--to",
-                                       "3"], route_version_3),
+    "workflow migrate": Run(lambda t: ["workflow", "migrate", WORKFLOW, "--from",
+                                       str(shipped_version()), "--to",
+                                       str(shipped_version() + 1)], next_route_version),
 }
 # Commands that ask about a person by BSN: a refusal must read the same for anyone.
-ABOUT_A_PERSON = {"case open", "audit", "privacy export"}
+ABOUT_A_PERSON = {"case open", "person find", "audit", "privacy export"}
 
 
 def cli_commands() -> list[str]:
