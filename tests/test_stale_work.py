@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import Result
-from conftest import Clock, Env
+from conftest import Clock, Env, lift_exclusions
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -46,7 +46,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def engine(cohort: Env, clock: Clock) -> Iterator[Engine]:
-    """An engine on the fixed clock over the sample cohort."""
+    """An engine on the fixed clock over the sample cohort (its exclusions lifted: case 2 is
+    in contact with the WIJ-team)."""
+    lift_exclusions(cohort)
     eng: Engine = cohort.engine(clock=clock)
     yield eng
     eng.db.dispose()
