@@ -177,8 +177,9 @@ def dated_today() -> str:
 def lift_exclusions(env: Env) -> Env:
     """Clear the exclusion marks the sample cohort's import set (social-team contact, recent
     guidance), for tests about something else that invite whichever cases they like by hand:
-    a marked case is refused an invitation (tests/test_exclusion.py). A wave asks the rules
-    again, so planning still leaves those people out."""
+    a marked case is refused an invitation (tests/test_exclusion.py). The import's exclude
+    events stay in the timelines; a wave asks the rules again, so planning still leaves those
+    people out."""
     from sqlalchemy import update
 
     from casework.models import Case
