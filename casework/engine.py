@@ -578,7 +578,8 @@ _SUPERSEDE_LETTERS = (
     .where(_LETTERS.c.case_id == bindparam("b_case"),
            _LETTERS.c.template == bindparam("b_template"),
            _LETTERS.c.partner.is_not_distinct_from(bindparam("b_partner")),
-           _LETTERS.c.status.in_(("queued", "held")))
+           # or_ rather than in_: an IN list cannot be used in an executemany.
+           or_(_LETTERS.c.status == "queued", _LETTERS.c.status == "held"))
     .values(status="cancelled", reason="replaced by a newer letter")
 )
 UNSENT = ("queued", "held", "rendered", "in_batch")

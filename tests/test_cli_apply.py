@@ -12,7 +12,7 @@ import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
 from sqlalchemy import func, select
 
-from casework.models import Case, Event, Participant
+from casework.models import Case, Event, Letter, Participant
 
 
 @pytest.fixture
@@ -985,3 +985,24 @@ def test_no_apply_line_can_crash_the_run(cohort: Env) -> None:
 
     property_holds()
     assert cohort.run("case", "list").exit_code == 0
+
+
+def test_a_chunk_is_written_in_one_transaction_also_when_letters_are_replaced(
+        cohort: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moving several appointments in one chunk replaces their queued invitations in one
+    statement; a statement that cannot run as one (it once fell back to line by line, which
+    also made a dry run forget earlier lines) fails this test."""
+    import casework.bulk
+
+    def one_by_one(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the chunk fell back to applying line by line")
+
+    monkeypatch.setattr(casework.bulk, "_apply_one_by_one", one_by_one)
+    path = write(cohort, "moves.csv", "case,trigger,appointment\n"
+                 "1,invite,2099-01-05 10:00\n3,invite,2099-01-05 11:30\n"
+                 "1,reschedule,2099-01-12 10:00\n3,reschedule,2099-01-12 11:30\n")
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"], summary["failed"]) == (0, 4, 0)
+    letters = query(cohort, select(Letter.case_id, Letter.status).order_by(Letter.id))
+    assert [tuple(row) for row in letters] == [(1, "cancelled"), (3, "cancelled"),
+                                               (1, "queued"), (3, "queued")]
