@@ -76,6 +76,7 @@ def _register() -> None:
         person,
         privacy,
         report,
+        simulate,
         staff,
         task,
         workflow,
@@ -100,6 +101,7 @@ def _register() -> None:
     cli.add_command(privacy.privacy)
     cli.add_command(employer.employer)
     cli.add_command(meeting.event)
+    cli.add_command(simulate.simulate)
 
 
 _register()

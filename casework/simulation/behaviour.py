@@ -1,0 +1,72 @@
+"""How the simulated people and staff behave: seeded random choices in proportions like the
+Groningen results table (DOMAIN.md: 1,427 approached, 877 spoken, 375 socially active of whom
+125 with participation potential, 69 work potential, 433 not socially active of whom 237 with
+potential; referrals 168 / 52 / 43 / 39 / 48; 102 became active)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# At the appointment (of 1,427 approached, 877 spoken: about 61 %).
+APPOINTMENT = {"held": 64, "not_home": 18, "declined": 10, "unreachable": 8}
+CLASSIFICATION = {"socially_active": 375, "work_potential": 69, "not_active": 433}
+# Participation potential given the class: 125 of 375 and 237 of 433; work potential has none
+# in the council's sense (counted apart), though a few say they want to do more.
+POTENTIAL = {
+    "socially_active": {"none": 250, "self": 60, "supported": 65},
+    "not_active": {"none": 196, "self": 100, "supported": 137},
+    "work_potential": {"none": 60, "self": 9, "supported": 0},
+}
+# Referrals per partner (168, 52, 43, 39, 48 of 877 spoken).
+PARTNER = {"coach_meedoen": 168, "wijkwerkmakelaar": 52, "centrum_naar_werk": 43,
+           "wij_team": 39, "ontheffing_review": 48}
+# After the conversation: referred (350 of 877), acts themselves, nothing needed.
+AFTER_TALK = {"refer": 40, "self_action": 25, "close": 35}
+AFTER_REFERRAL = {"start_activity": 40, "no_interest": 35, "referred_elsewhere": 5, "wait": 20}
+ACTIVITY = {"volunteering": 40, "participation_job": 20, "work": 15,
+            "part_time_self_employment": 5, "education": 10, "other": 10}
+AFTER_ACTIVITY = {"follow_up": 30, "record_outflow": 12, "stay": 58}
+RECORDED_LATE = 0.05  # the outcome of an appointment is recorded a few workdays late
+CALL = {"reached": 70, "not_reached": 25, "wrong_number": 5}
+# Follow-up calls (nabellen): more than half unreachable after two rounds.
+FOLLOW_UP_RECORDED_LATE = 0.05  # the outcome of an appointment is recorded a few workdays late
+CALL = {"not_reached": 55, "reached": 45}
+FOLLOW_UP_RESULT = {"became_active": 30, "taking_steps": 35, "not_active": 25,
+                    "to_social_team": 10}
+CALL_LEFT = 0.05  # a call nobody gets round to making
+CONSENT_RECORD_REPORT = 0.85
+CONSENT_TO_SHARE = 0.9  # of those referred: consent to share with the partner
+# Per open case and workday.
+DECLINE_BEFORE = 0.004  # calls to say they will not come
+RESCHEDULE = 0.004  # calls to move the appointment
+RESCHEDULE_SOON = 0.3  # ... to the next workday
+MOVED = 0.0003
+DECEASED = 0.0001
+WITHDRAW = 0.002  # withdraws consent to share after a referral
+
+
+@dataclass
+class Behaviour:
+    """The seeded random source of one season; every choice goes through it."""
+
+    rng: random.Random
+
+    @classmethod
+    def seeded(cls, seed: int) -> Behaviour:
+        return cls(random.Random(seed))
+
+    def pick(self, weights: dict[T, int]) -> T:
+        return self.rng.choices(list(weights), list(weights.values()))[0]
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    def between(self, low: int, high: int) -> int:
+        return self.rng.randint(low, high)
+
+    def one_of(self, items: list[T]) -> T:
+        return items[self.rng.randrange(len(items))]

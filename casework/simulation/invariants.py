@@ -1,0 +1,487 @@
+"""The rules a season must keep, checked after every simulated day (and some at the end).
+
+Each check reads what the day changed (events, tasks and letters of that day), so its cost
+grows with the day's work, not with everything stored. The first rule broken stops the season
+with the day, the case and the rule (SeasonBroken)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from casework.calendar import add_workdays
+from casework.engine import Engine
+from casework.errors import CaseworkError
+from casework.models import AccessLog, Case, DailyRun, Event, Letter, Participant, Task
+
+if TYPE_CHECKING:
+    from casework.simulation.season import Season
+
+BSN_LIKE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+AS_OF_EVERY = 7  # days between the as-of reports kept to compare later
+COMPARE_EVERY = 28
+
+
+class SeasonBroken(CaseworkError):
+    """A rule of the season was broken: the day, the case (when one) and the rule."""
+
+    exit_code = 1
+
+    def __init__(self, day: date, case_id: int | None, rule: str, detail: str) -> None:
+        self.day, self.case_id, self.rule, self.detail = day, case_id, rule, detail
+        where = f"case {case_id}: " if case_id is not None else ""
+        super().__init__(f"day {day.isoformat()}: {where}rule broken: {rule} ({detail})")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "case_id": self.case_id, "rule": self.rule,
+                "detail": self.detail}
+
+
+def table_problems(report: dict[str, Any]) -> list[str]:
+    """Return where an outcomes table does not add up (sub-rows above their row, per-wijk rows
+    not summing to the totals); empty when it does."""
+    problems: list[str] = []
+
+    def at_most(part: str, whole: str) -> None:
+        if report.get(part, 0) > report.get(whole, 0):
+            problems.append(f"{part} ({report[part]}) exceeds {whole} ({report[whole]})")
+
+    if "potential_self" in report:
+        parts = report["potential_self"] + report["potential_supported"]
+        if parts != report["participation_potential_total"]:
+            problems.append(
+                f"potential_self + potential_supported ({report['potential_self']} + "
+                f"{report['potential_supported']}) != participation_potential_total "
+                f"({report['participation_potential_total']})")
+    with_potential = (report.get("socially_active_with_potential", 0)
+                      + report.get("not_active_with_potential", 0))
+    if "participation_potential_total" in report and \
+            with_potential != report["participation_potential_total"]:
+        problems.append(f"the 'waarvan met participatiepotentieel' rows ({with_potential}) "
+                        "do not add up to participation_potential_total "
+                        f"({report['participation_potential_total']})")
+    at_most("socially_active_with_potential", "socially_active")
+    at_most("not_active_with_potential", "not_active")
+    at_most("spoken", "approached")
+    classified = sum(report.get(k, 0) for k in ("socially_active", "work_potential",
+                                                 "not_active"))
+    if classified > report.get("spoken", 0):
+        problems.append(f"classified people ({classified}) exceed spoken ({report['spoken']})")
+    referrals = report.get("referrals") or {}
+    if referrals and sum(referrals["per_partner"].values()) != referrals["total"]:
+        problems.append("referrals per partner do not add up to the total")
+    for key in ("approached", "spoken", "socially_active"):
+        rows = report.get("per_wijk") or []
+        if rows and sum(row.get(key, 0) for row in rows) != report.get(key):
+            problems.append(f"per-wijk '{key}' rows do not sum to the total")
+    return problems
+
+
+class Checker:
+    """The season's invariants with what they remember between days."""
+
+    def __init__(self, season: Season, engine: Engine) -> None:
+        self.season = season
+        self.engine = engine
+        self.tz = engine.tz
+        self.bsns: set[str] = set()
+        self.sent: dict[str, tuple[list[int], str]] = {}  # batch -> (letter ids, pdf hash)
+        self.batch_of: dict[int, str] = {}  # letter -> the batch whose manifest listed it
+        self.batch_files: dict[str, Path] = {}
+        self.as_of: dict[date, dict[str, Any]] = {}
+        self.last_event = 0
+        self.last_access = 0
+        self.probes = 0
+        route = engine.registry.get(season.plan.workflow)
+        self.appointment_letters = {t.letter for t in route.transitions
+                                    if t.letter and t.records == "appointment"}
+        for state in route.states.values():
+            for task in state.tasks:
+                if task.anchor == "appointment":
+                    self.appointment_letters.update(task.letters.values())
+        self.appointment_tasks = {task.kind for state in route.states.values()
+                                  for task in state.tasks if task.anchor == "appointment"}
+
+    def broken(self, day: date, case_id: int | None, rule: str, detail: str) -> SeasonBroken:
+        return SeasonBroken(day, case_id, rule, detail)
+
+    # --- what is remembered ---------------------------------------------------------------
+
+    def after_import(self) -> None:
+        with self.engine.db.connect() as conn:
+            self.bsns = set(conn.execute(select(Participant.bsn)).scalars())
+
+    def output(self, text: str) -> None:
+        """Check a text the season showed or wrote for a BSN."""
+        for found in BSN_LIKE.findall(text):
+            if found in self.bsns:
+                raise self.broken(self.season.day, None, "no BSN in any output",
+                                  "an output holds a participant's BSN: "
+                                  + BSN_LIKE.sub("*********", text)[:200])
+
+    def batches_made(self, day: date, batches: list[dict[str, Any]]) -> None:
+        """A letter is in at most one batch: read each new batch's manifest."""
+        out = self.engine.settings.letters_dir
+        for batch in batches:
+            manifest = out / batch["manifest"]
+            self.batch_files[batch["batch"]] = out / batch["pdf"]
+            text = manifest.read_text(encoding="utf-8")
+            self.output(text)
+            for row in list(csv.reader(text.splitlines(), delimiter=";"))[1:]:
+                letter = int(row[0])
+                earlier = self.batch_of.get(letter)
+                if earlier is not None and earlier != batch["batch"]:
+                    raise self.broken(day, None, "a letter is in at most one batch",
+                                      f"letter {letter} is in batch {earlier} and in "
+                                      f"{batch['batch']}")
+                self.batch_of[letter] = batch["batch"]
+
+    def batch_sent(self, batch: str) -> None:
+        with self.engine.db.connect() as conn:
+            ids = sorted(conn.execute(select(Letter.id).where(Letter.batch == batch)).scalars())
+        self.sent[batch] = (ids, _digest(self.batch_files.get(batch)))
+
+    # --- every day --------------------------------------------------------------------------
+
+    def day(self, day: date) -> None:
+        start = datetime.combine(day, time(), tzinfo=self.tz)
+        self.stale_work(day, start)
+        self.letters(day, start)
+        self.sent_batches(day, files=(day - self.season.plan.start).days % 7 == 6)
+        first_event = self.last_event
+        self.replay(day)
+        self.personal_data(first_event)
+        self.reports(day)
+
+    def stale_work(self, day: date, start: datetime) -> None:
+        e = self.engine
+        with e.db.connect() as conn:
+            last_run = conn.execute(select(func.max(DailyRun.run_date)).where(
+                DailyRun.status == "done", DailyRun.dry_run.is_(False))).scalar()
+            closed = conn.execute(
+                select(Task.id, Task.case_id, Task.kind).join(Case, Case.id == Task.case_id)
+                .where(Task.status == "open", Case.closed_at.is_not(None)).limit(1)).first()
+            if closed:
+                raise self.broken(day, closed.case_id, "no open task on a closed case",
+                                  f"task {closed.id} ({closed.kind}) is open")
+            created = conn.execute(
+                select(Task.id, Task.case_id, Task.kind, Task.due, Case.state_entered_at)
+                .join(Case, Case.id == Task.case_id)
+                .where(Task.created_at >= start, Task.status == "open",
+                       Task.scope == "state")).all()
+            for row in created:
+                entered = row.state_entered_at.astimezone(self.tz).date()
+                if row.due < entered:
+                    raise self.broken(day, row.case_id,
+                                      "no task due before its case entered its state",
+                                      f"task {row.id} ({row.kind}) is due {row.due}, the case "
+                                      f"entered its state on {entered}")
+            if last_run is None or not self.appointment_tasks:
+                return
+            cutoff = datetime.combine(last_run, time(), tzinfo=self.tz)
+            reminders = conn.execute(
+                select(Task.id, Task.case_id, Task.kind, Case.data)
+                .join(Case, Case.id == Task.case_id)
+                .where(Task.status == "open", Task.kind.in_(self.appointment_tasks),
+                       Task.due < last_run)).all()
+        for row in reminders:
+            moment = (row.data or {}).get("appointment")
+            if moment and datetime.fromisoformat(moment) < cutoff:
+                raise self.broken(day, row.case_id,
+                                  "no open reminder call for an appointment that has passed",
+                                  f"task {row.id} ({row.kind}) is open for the appointment "
+                                  f"of {moment} (daily run of {last_run} done)")
+
+    def letters(self, day: date, start: datetime) -> None:
+        """Every letter is dated the day it was rendered; none proposes or reminds of an
+        appointment that will have passed when it can arrive."""
+        e = self.engine
+        workdays = int(e.settings.values.get("letters.delivery_workdays", 2))
+        arrives = add_workdays(day, workdays)
+        with e.db.connect() as conn:
+            rows = conn.execute(select(Letter.id, Letter.case_id, Letter.template,
+                                       Letter.file, Letter.payload, Letter.rendered_at)
+                                .where(Letter.rendered_at >= start)
+                                .order_by(Letter.id)).all()
+        for n, row in enumerate(rows):
+            rendered = row.rendered_at.astimezone(self.tz).date()
+            folder = Path(row.file).parent.parent.name if row.file else ""
+            if folder != rendered.isoformat():
+                raise self.broken(day, row.case_id, "every letter is dated the day it was "
+                                  "rendered", f"letter {row.id} was rendered on {rendered} "
+                                  f"with the date of {folder}")
+            if n < 2 and row.file:  # read what is printed on a few of the day's letters
+                self._printed_date(day, row, rendered)
+            moment = (row.payload or {}).get("appointment")
+            if row.template in self.appointment_letters and moment:
+                when = datetime.fromisoformat(moment).astimezone(self.tz)
+                if when.date() < arrives:
+                    raise self.broken(
+                        day, row.case_id, "no letter proposes or reminds of an appointment "
+                        "that will have passed when it can arrive",
+                        f"letter {row.id} ({row.template}) made {rendered} arrives "
+                        f"{arrives} at the earliest, for the appointment of "
+                        f"{when:%Y-%m-%d %H:%M}")
+
+    def _printed_date(self, day: date, row: Any, rendered: date) -> None:
+        from pypdf import PdfReader
+
+        from casework.letters import dutch_date
+
+        text = " ".join((page.extract_text() or "") for page in PdfReader(row.file).pages)
+        self.output(text)
+        if dutch_date(rendered) not in " ".join(text.split()):
+            raise self.broken(day, row.case_id, "every letter is dated the day it was rendered",
+                              f"letter {row.id} does not print {dutch_date(rendered)}")
+
+    def sent_batches(self, day: date, files: bool) -> None:
+        """A batch handed to the mail house never changes."""
+        if not self.sent:
+            return
+        with self.engine.db.connect() as conn:
+            rows = conn.execute(select(Letter.batch, Letter.id).where(
+                Letter.batch.in_(list(self.sent)))).all()
+        now: dict[str, list[int]] = {}
+        for batch, letter in rows:
+            now.setdefault(batch, []).append(letter)
+        for batch, (ids, digest) in self.sent.items():
+            if sorted(now.get(batch, [])) != ids:
+                raise self.broken(day, None, "a batch handed to the mail house never changes",
+                                  f"batch {batch} held letters {ids[:5]}..., now "
+                                  f"{sorted(now.get(batch, []))[:5]}...")
+            if files and _digest(self.batch_files.get(batch)) != digest:
+                raise self.broken(day, None, "a batch handed to the mail house never changes",
+                                  f"the PDF of batch {batch} changed or is gone")
+
+    def replay(self, day: date) -> None:
+        """Each case's state equals the replay of its events through its route version."""
+        e = self.engine
+        with e.db.connect() as conn:
+            touched = sorted(set(conn.execute(
+                select(Event.case_id).where(Event.id > self.last_event)).scalars()))
+            top = conn.execute(select(func.max(Event.id))).scalar() or 0
+            for chunk in _chunks(touched, 500):
+                cases = {row.id: row for row in conn.execute(
+                    select(Case.id, Case.state, Case.workflow_id, Case.workflow_version,
+                           Case.version, Case.closed_at).where(Case.id.in_(chunk)))}
+                events: dict[int, list[Any]] = {}
+                for ev in conn.execute(select(Event.case_id, Event.seq, Event.trigger,
+                                              Event.from_state, Event.to_state)
+                                       .where(Event.case_id.in_(chunk))
+                                       .order_by(Event.case_id, Event.seq)):
+                    events.setdefault(ev.case_id, []).append(ev)
+                for case_id in chunk:
+                    problem = _replay_problem(e, cases[case_id], events.get(case_id, []))
+                    if problem:
+                        raise self.broken(day, case_id, "each case's state equals the replay "
+                                          "of its events through its route version", problem)
+        self.last_event = top
+
+    def personal_data(self, first_event: int) -> None:
+        """No BSN in what the day wrote to the timeline or the processing log."""
+        with self.engine.db.connect() as conn:
+            for note, data in conn.execute(select(Event.note, Event.data).where(
+                    Event.id > first_event)):
+                self.output(f"{note or ''} {json.dumps(data or {})}")
+            top = conn.execute(select(func.max(AccessLog.id))).scalar() or 0
+            for row in conn.execute(select(AccessLog).where(AccessLog.id > self.last_access)):
+                self.output(" ".join(str(v) for v in row._mapping.values()))
+        self.last_access = top
+
+    def reports(self, day: date) -> None:
+        """Report rows add up every day; an as-of report of a past day does not change when
+        later days are simulated."""
+        report = self._outcomes(day)
+        problems = table_problems(report)
+        if problems:
+            raise self.broken(day, None, "report rows add up", "; ".join(problems))
+        offset = (day - self.season.plan.start).days
+        if offset % AS_OF_EVERY == 0:
+            self.as_of[day] = report
+        if offset and offset % COMPARE_EVERY == 0:
+            self.as_of_reports_unchanged(day)
+
+    def as_of_reports_unchanged(self, day: date) -> None:
+        for past, before in self.as_of.items():
+            if past >= day:
+                continue
+            again = self._outcomes(past)
+            if again != before:
+                changed = sorted(k for k in set(before) | set(again)
+                                 if before.get(k) != again.get(k))
+                raise self.broken(day, None, "as-of reports of a past day do not change",
+                                  f"outcomes as of {past} changed in {', '.join(changed)}")
+
+    def _outcomes(self, day: date) -> dict[str, Any]:
+        from casework.reports import Scope, run_report
+
+        return run_report(self.engine, "outcomes", Scope(day, self.season.plan.workflow))
+
+    # --- roles ----------------------------------------------------------------------------
+
+    def probe_roles(self, day: date) -> None:
+        """Each role may do what the role table gives it and is refused the rest: every
+        permission is tried by one member of each role with a call that changes nothing."""
+        from casework.permissions import PERMISSIONS, NotAllowed, access_of
+
+        season = self.season
+        with self.engine.db.connect() as conn:
+            case = conn.execute(select(Case.id, Case.wijk).where(
+                Case.workflow_id == season.plan.workflow).order_by(
+                func.abs(Case.id - 1 - (self.probes * 7919) % max(1, season.plan.people)))
+                .limit(1)).first()
+        if case is None:
+            return
+        self.probes += 1
+        others = [w for wijk, w in season.workers.items() if wijk != case.wijk]
+        members = {"admin": "beheer", "back_office": "backoffice",
+                   "coordinator": "coordinator", "case_worker": season.workers[case.wijk]}
+        for permission, call in _probes(season.plan.workflow, case.id).items():
+            for role, actor in members.items():
+                roles = access_of(self.engine, actor).roles
+                allowed = any(r in PERMISSIONS[permission] for r in roles)
+                try:
+                    call(self.engine, actor)
+                    refused = None
+                except NotAllowed as exc:
+                    refused = str(exc)
+                except CaseworkError:
+                    refused = None  # past the role check: the call itself found nothing to do
+                self.output(refused or "")
+                if allowed and refused:
+                    raise self.broken(day, case.id, "each role did what the role table says",
+                                      f"{actor} ({role}) was refused {permission}: {refused}")
+                if not allowed and refused is None:
+                    raise self.broken(day, case.id, "each role was refused the rest",
+                                      f"{actor} ({role}) was allowed {permission}")
+        if others:  # a case worker of another wijk sees nothing of this case
+            from casework.cases import show_case
+
+            try:
+                show_case(self.engine, others[self.probes % len(others)], case.id)
+            except NotAllowed as exc:
+                self.output(str(exc))
+            else:
+                raise self.broken(day, case.id, "each role was refused the rest",
+                                  "a case worker of another wijk could read the case")
+
+    # --- at the end -----------------------------------------------------------------------
+
+    def cli_outputs(self) -> None:
+        """What the commands print about the season holds no BSN."""
+        from click.testing import CliRunner
+
+        from casework.cli import cli
+
+        season = self.season
+        with self.engine.db.connect() as conn:
+            some = list(conn.execute(select(Case.id).order_by(Case.id).limit(3)).scalars())
+        clock = season.clock.moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        runs = [["--as", "coordinator", "case", "list", "--json"],
+                ["--as", "coordinator", "task", "list"],
+                ["--as", "coordinator", "report", "outcomes", "--workflow",
+                 season.plan.workflow],
+                ["--as", "backoffice", "letters", "list"],
+                ["--as", "beheer", "audit", "--staff", "coordinator"]]
+        for case_id in some:
+            runs.append(["--as", "coordinator", "case", "show", str(case_id)])
+            runs.append(["--as", "coordinator", "case", "show", str(case_id), "--json"])
+        runner = CliRunner()
+        for args in runs:
+            result = runner.invoke(cli, ["--config", str(season.config), "--clock", clock,
+                                         *args], catch_exceptions=True)
+            if result.exception and not isinstance(result.exception, SystemExit):
+                raise self.broken(season.day, None, "the commands answer",
+                                  f"casework {' '.join(args)} failed: {result.exception!r}")
+            self.output(result.output)
+
+    def files(self) -> None:
+        """No BSN in the logs, manifests or other files the season wrote (the cohort file
+        is the input, the database the store)."""
+        out = self.season.out
+        for path in sorted(out.rglob("*")):
+            if not path.is_file() or path.suffix in (".pdf", ".png", ".db") or \
+                    path.name in ("cohort.csv",) or path.name.startswith("season.db"):
+                continue
+            self.output(path.read_text(encoding="utf-8", errors="replace"))
+        self.sent_batches(self.season.day, files=True)
+
+
+def _probes(workflow: str, case_id: int) -> dict[str, Any]:
+    """Per permission a call that checks the role first and then changes nothing."""
+    from casework.cases import assign_case, show_case
+    from casework.mailroom import list_letters
+    from casework.planning import plan_wave
+    from casework.privacy import purge
+    from casework.route_versions import migrate_cases
+
+    return {
+        "case.read": lambda e, a: show_case(e, a, case_id),
+        "case.assign": lambda e, a: assign_case(e, a, case_id, "nobody-by-this-name"),
+        "cohort.plan": lambda e, a: plan_wave(e, a, workflow, "no-such-wijk", 1,
+                                              date(2100, 1, 4), 1, dry_run=True),
+        "letters": lambda e, a: list_letters(e, a, limit=1),
+        "workflow.migrate": lambda e, a: migrate_cases(e, a, workflow, 1, 1, {}),
+        "privacy": lambda e, a: purge(e, a, dry_run=True),
+        "cohort.import": lambda e, a: _authorize(e, a, "cohort.import"),
+    }
+
+
+def _authorize(engine: Engine, actor: str, permission: str) -> None:
+    from casework.permissions import authorize
+
+    authorize(engine, actor, permission)
+
+
+def _replay_problem(engine: Engine, case: Any, events: list[Any]) -> str | None:
+    if not events:
+        return "the case has no events"
+    route = engine.registry.get(case.workflow_id, case.workflow_version)
+    if [ev.seq for ev in events] != list(range(1, len(events) + 1)):
+        return "its events are not numbered 1, 2, 3, ... without gaps"
+    if events[-1].seq != case.version:
+        return f"the case is at version {case.version} but its last event is {events[-1].seq}"
+    state = None
+    for ev in events:
+        if ev.seq == 1:
+            if ev.to_state != route.initial and ev.trigger == "open":
+                return f"it was opened in '{ev.to_state}', not '{route.initial}'"
+            state = ev.to_state
+            continue
+        if ev.from_state != state:
+            return (f"event {ev.seq} ({ev.trigger}) starts from '{ev.from_state}' but the case "
+                    f"was in '{state}'")
+        transition = route.transition(ev.trigger, state) if ev.trigger in route.triggers \
+            else None
+        if transition is not None:
+            if transition.dest != ev.to_state:
+                return (f"event {ev.seq}: '{ev.trigger}' from '{state}' leads to "
+                        f"'{transition.dest}', the event says '{ev.to_state}'")
+        elif ev.trigger in route.triggers:
+            return f"event {ev.seq}: '{ev.trigger}' is not allowed from '{state}'"
+        state = ev.to_state
+    if state != case.state:
+        return f"the events end in '{state}' but the case is in '{case.state}'"
+    if route.is_final(state) != (case.closed_at is not None):
+        return f"state '{state}' and the closing date disagree"
+    return None
+
+
+def _digest(path: Path | None) -> str:
+    if path is None or not path.exists():
+        return ""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+__all__ = ["Checker", "SeasonBroken", "table_problems"]
