@@ -66,7 +66,10 @@ def season_command(state: CliState, workflow_id: str, people: int, days: int,
         out.print(safe(f"Season of {workflow_id}: {people} people, {days} days from "
                        f"{start.isoformat()}, seed {seed} (replay: {replay})"))
 
+    played: list[dict[str, Any]] = []
+
     def progress(entry: dict[str, Any]) -> None:
+        played.append(entry)
         if as_json or not out.is_terminal:
             return
         counts = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "day")
@@ -77,8 +80,8 @@ def season_command(state: CliState, workflow_id: str, people: int, days: int,
     except SeasonBroken as exc:
         if as_json:
             print_json({"workflow": workflow_id, "people": people, "days": days, "seed": seed,
-                        "start": start.isoformat(), "violation": exc.as_dict(),
-                        "replay": replay})
+                        "start": start.isoformat(), "per_day": played,
+                        "violation": exc.as_dict(), "replay": replay})
             raise SystemExit(1) from None
         fail(f"{exc}; replay: {replay}", 1)
     if as_json:
