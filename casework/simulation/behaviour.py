@@ -33,8 +33,7 @@ AFTER_ACTIVITY = {"follow_up": 30, "record_outflow": 12, "stay": 58}
 RECORDED_LATE = 0.05  # the outcome of an appointment is recorded a few workdays late
 CALL = {"reached": 70, "not_reached": 25, "wrong_number": 5}
 # Follow-up calls (nabellen): more than half unreachable after two rounds.
-FOLLOW_UP_RECORDED_LATE = 0.05  # the outcome of an appointment is recorded a few workdays late
-CALL = {"not_reached": 55, "reached": 45}
+FOLLOW_UP_CALL = {"not_reached": 55, "reached": 45}
 FOLLOW_UP_RESULT = {"became_active": 30, "taking_steps": 35, "not_active": 25,
                     "to_social_team": 10}
 CALL_LEFT = 0.05  # a call nobody gets round to making

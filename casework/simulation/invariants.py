@@ -109,8 +109,9 @@ class Checker:
         self.appointment_tasks = {task.kind for state in route.states.values()
                                   for task in state.tasks if task.anchor == "appointment"}
 
-    def broken(self, day: date, case_id: int | None, rule: str, detail: str) -> SeasonBroken:
-        return SeasonBroken(day, case_id, rule, detail)
+    def fail(self, day: date, case_id: int | None, rule: str, detail: str) -> None:
+        """Stop the season: the rule was broken on day (for case_id)."""
+        raise SeasonBroken(day, case_id, rule, detail)
 
     # --- what is remembered ---------------------------------------------------------------
 
@@ -122,9 +123,9 @@ class Checker:
         """Check a text the season showed or wrote for a BSN."""
         for found in BSN_LIKE.findall(text):
             if found in self.bsns:
-                raise self.broken(self.season.day, None, "no BSN in any output",
-                                  "an output holds a participant's BSN: "
-                                  + BSN_LIKE.sub("*********", text)[:200])
+                self.fail(self.season.day, None, "no BSN in any output",
+                          "an output holds a participant's BSN: "
+                          + BSN_LIKE.sub("*********", text)[:200])
 
     def batches_made(self, day: date, batches: list[dict[str, Any]]) -> None:
         """A letter is in at most one batch: read each new batch's manifest."""
@@ -138,9 +139,9 @@ class Checker:
                 letter = int(row[0])
                 earlier = self.batch_of.get(letter)
                 if earlier is not None and earlier != batch["batch"]:
-                    raise self.broken(day, None, "a letter is in at most one batch",
-                                      f"letter {letter} is in batch {earlier} and in "
-                                      f"{batch['batch']}")
+                    self.fail(day, None, "a letter is in at most one batch",
+                              f"letter {letter} is in batch {earlier} and in "
+                              f"{batch['batch']}")
                 self.batch_of[letter] = batch["batch"]
 
     def batch_sent(self, batch: str) -> None:
@@ -169,8 +170,8 @@ class Checker:
                 select(Task.id, Task.case_id, Task.kind).join(Case, Case.id == Task.case_id)
                 .where(Task.status == "open", Case.closed_at.is_not(None)).limit(1)).first()
             if closed:
-                raise self.broken(day, closed.case_id, "no open task on a closed case",
-                                  f"task {closed.id} ({closed.kind}) is open")
+                self.fail(day, closed.case_id, "no open task on a closed case",
+                          f"task {closed.id} ({closed.kind}) is open")
             created = conn.execute(
                 select(Task.id, Task.case_id, Task.kind, Task.due, Case.state_entered_at)
                 .join(Case, Case.id == Task.case_id)
@@ -179,10 +180,10 @@ class Checker:
             for row in created:
                 entered = row.state_entered_at.astimezone(self.tz).date()
                 if row.due < entered:
-                    raise self.broken(day, row.case_id,
-                                      "no task due before its case entered its state",
-                                      f"task {row.id} ({row.kind}) is due {row.due}, the case "
-                                      f"entered its state on {entered}")
+                    self.fail(day, row.case_id,
+                              "no task due before its case entered its state",
+                              f"task {row.id} ({row.kind}) is due {row.due}, the case "
+                              f"entered its state on {entered}")
             if last_run is None or not self.appointment_tasks:
                 return
             cutoff = datetime.combine(last_run, time(), tzinfo=self.tz)
@@ -194,10 +195,10 @@ class Checker:
         for row in reminders:
             moment = (row.data or {}).get("appointment")
             if moment and datetime.fromisoformat(moment) < cutoff:
-                raise self.broken(day, row.case_id,
-                                  "no open reminder call for an appointment that has passed",
-                                  f"task {row.id} ({row.kind}) is open for the appointment "
-                                  f"of {moment} (daily run of {last_run} done)")
+                self.fail(day, row.case_id,
+                          "no open reminder call for an appointment that has passed",
+                          f"task {row.id} ({row.kind}) is open for the appointment "
+                          f"of {moment} (daily run of {last_run} done)")
 
     def letters(self, day: date, start: datetime) -> None:
         """Every letter is dated the day it was rendered; none proposes or reminds of an
@@ -214,21 +215,21 @@ class Checker:
             rendered = row.rendered_at.astimezone(self.tz).date()
             folder = Path(row.file).parent.parent.name if row.file else ""
             if folder != rendered.isoformat():
-                raise self.broken(day, row.case_id, "every letter is dated the day it was "
-                                  "rendered", f"letter {row.id} was rendered on {rendered} "
-                                  f"with the date of {folder}")
+                self.fail(day, row.case_id, "every letter is dated the day it was "
+                          "rendered", f"letter {row.id} was rendered on {rendered} "
+                          f"with the date of {folder}")
             if n < 2 and row.file:  # read what is printed on a few of the day's letters
                 self._printed_date(day, row, rendered)
             moment = (row.payload or {}).get("appointment")
             if row.template in self.appointment_letters and moment:
                 when = datetime.fromisoformat(moment).astimezone(self.tz)
                 if when.date() < arrives:
-                    raise self.broken(
-                        day, row.case_id, "no letter proposes or reminds of an appointment "
-                        "that will have passed when it can arrive",
-                        f"letter {row.id} ({row.template}) made {rendered} arrives "
-                        f"{arrives} at the earliest, for the appointment of "
-                        f"{when:%Y-%m-%d %H:%M}")
+                    self.fail(
+                              day, row.case_id, "no letter proposes or reminds of an appointment "
+                              "that will have passed when it can arrive",
+                              f"letter {row.id} ({row.template}) made {rendered} arrives "
+                              f"{arrives} at the earliest, for the appointment of "
+                              f"{when:%Y-%m-%d %H:%M}")
 
     def _printed_date(self, day: date, row: Any, rendered: date) -> None:
         from pypdf import PdfReader
@@ -238,8 +239,8 @@ class Checker:
         text = " ".join((page.extract_text() or "") for page in PdfReader(row.file).pages)
         self.output(text)
         if dutch_date(rendered) not in " ".join(text.split()):
-            raise self.broken(day, row.case_id, "every letter is dated the day it was rendered",
-                              f"letter {row.id} does not print {dutch_date(rendered)}")
+            self.fail(day, row.case_id, "every letter is dated the day it was rendered",
+                      f"letter {row.id} does not print {dutch_date(rendered)}")
 
     def sent_batches(self, day: date, files: bool) -> None:
         """A batch handed to the mail house never changes."""
@@ -253,12 +254,12 @@ class Checker:
             now.setdefault(batch, []).append(letter)
         for batch, (ids, digest) in self.sent.items():
             if sorted(now.get(batch, [])) != ids:
-                raise self.broken(day, None, "a batch handed to the mail house never changes",
-                                  f"batch {batch} held letters {ids[:5]}..., now "
-                                  f"{sorted(now.get(batch, []))[:5]}...")
+                self.fail(day, None, "a batch handed to the mail house never changes",
+                          f"batch {batch} held letters {ids[:5]}..., now "
+                          f"{sorted(now.get(batch, []))[:5]}...")
             if files and _digest(self.batch_files.get(batch)) != digest:
-                raise self.broken(day, None, "a batch handed to the mail house never changes",
-                                  f"the PDF of batch {batch} changed or is gone")
+                self.fail(day, None, "a batch handed to the mail house never changes",
+                          f"the PDF of batch {batch} changed or is gone")
 
     def replay(self, day: date) -> None:
         """Each case's state equals the replay of its events through its route version."""
@@ -280,8 +281,8 @@ class Checker:
                 for case_id in chunk:
                     problem = _replay_problem(e, cases[case_id], events.get(case_id, []))
                     if problem:
-                        raise self.broken(day, case_id, "each case's state equals the replay "
-                                          "of its events through its route version", problem)
+                        self.fail(day, case_id, "each case's state equals the replay "
+                                  "of its events through its route version", problem)
         self.last_event = top
 
     def personal_data(self, first_event: int) -> None:
@@ -301,7 +302,7 @@ class Checker:
         report = self._outcomes(day)
         problems = table_problems(report)
         if problems:
-            raise self.broken(day, None, "report rows add up", "; ".join(problems))
+            self.fail(day, None, "report rows add up", "; ".join(problems))
         offset = (day - self.season.plan.start).days
         if offset % AS_OF_EVERY == 0:
             self.as_of[day] = report
@@ -316,8 +317,8 @@ class Checker:
             if again != before:
                 changed = sorted(k for k in set(before) | set(again)
                                  if before.get(k) != again.get(k))
-                raise self.broken(day, None, "as-of reports of a past day do not change",
-                                  f"outcomes as of {past} changed in {', '.join(changed)}")
+                self.fail(day, None, "as-of reports of a past day do not change",
+                          f"outcomes as of {past} changed in {', '.join(changed)}")
 
     def _outcomes(self, day: date) -> dict[str, Any]:
         from casework.reports import Scope, run_report
@@ -356,11 +357,11 @@ class Checker:
                     refused = None  # past the role check: the call itself found nothing to do
                 self.output(refused or "")
                 if allowed and refused:
-                    raise self.broken(day, case.id, "each role did what the role table says",
-                                      f"{actor} ({role}) was refused {permission}: {refused}")
+                    self.fail(day, case.id, "each role did what the role table says",
+                              f"{actor} ({role}) was refused {permission}: {refused}")
                 if not allowed and refused is None:
-                    raise self.broken(day, case.id, "each role was refused the rest",
-                                      f"{actor} ({role}) was allowed {permission}")
+                    self.fail(day, case.id, "each role was refused the rest",
+                              f"{actor} ({role}) was allowed {permission}")
         if others:  # a case worker of another wijk sees nothing of this case
             from casework.cases import show_case
 
@@ -369,8 +370,8 @@ class Checker:
             except NotAllowed as exc:
                 self.output(str(exc))
             else:
-                raise self.broken(day, case.id, "each role was refused the rest",
-                                  "a case worker of another wijk could read the case")
+                self.fail(day, case.id, "each role was refused the rest",
+                          "a case worker of another wijk could read the case")
 
     # --- at the end -----------------------------------------------------------------------
 
@@ -398,8 +399,8 @@ class Checker:
             result = runner.invoke(cli, ["--config", str(season.config), "--clock", clock,
                                          *args], catch_exceptions=True)
             if result.exception and not isinstance(result.exception, SystemExit):
-                raise self.broken(season.day, None, "the commands answer",
-                                  f"casework {' '.join(args)} failed: {result.exception!r}")
+                self.fail(season.day, None, "the commands answer",
+                          f"casework {' '.join(args)} failed: {result.exception!r}")
             self.output(result.output)
 
     def files(self) -> None:
