@@ -288,6 +288,9 @@ def _own_data_problem(r: LetterRenderer, row: Any, ctx: Mapping[str, Any] | None
             f"data ({exc})")
 
 
+BIG_RUN = 1000  # letters rendered in one run before the memory is collected at once
+
+
 def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
                  progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
@@ -309,8 +312,10 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
         with engine.db.begin() as conn:
             log_access(conn, actor, "letters render", sorted(summary.case_ids), "letters",
                        engine.now())
-    # The typst compiler and its fonts are gone by now: the merge reuses their memory.
-    gc.collect()
+    # The typst compiler and its fonts are gone by now: after a big run the merge reuses
+    # their memory. (A full collection costs a third of a second: not for a few letters.)
+    if summary.rendered >= BIG_RUN:
+        gc.collect()
     summary.batches = form_batches(engine, run_date, out)
     return summary
 

@@ -12,14 +12,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 # At the appointment (of 1,427 approached, 877 spoken: about 61 %).
-APPOINTMENT = {"held": 64, "not_home": 18, "declined": 10, "unreachable": 8}
+APPOINTMENT = {"held": 52, "not_home": 22, "declined": 14, "unreachable": 12}
 CLASSIFICATION = {"socially_active": 375, "work_potential": 69, "not_active": 433}
 # Participation potential given the class: 125 of 375 and 237 of 433; work potential has none
 # in the council's sense (counted apart), though a few say they want to do more.
 POTENTIAL = {
     "socially_active": {"none": 250, "self": 60, "supported": 65},
     "not_active": {"none": 196, "self": 100, "supported": 137},
-    "work_potential": {"none": 60, "self": 9, "supported": 0},
+    "work_potential": {"none": 40, "self": 20, "supported": 9},
 }
 # Referrals per partner (168, 52, 43, 39, 48 of 877 spoken).
 PARTNER = {"coach_meedoen": 168, "wijkwerkmakelaar": 52, "centrum_naar_werk": 43,
@@ -30,13 +30,13 @@ AFTER_REFERRAL = {"start_activity": 40, "no_interest": 35, "referred_elsewhere":
 ACTIVITY = {"volunteering": 40, "participation_job": 20, "work": 15,
             "part_time_self_employment": 5, "education": 10, "other": 10}
 AFTER_ACTIVITY = {"follow_up": 30, "record_outflow": 12, "stay": 58}
-RECORDED_LATE = 0.05  # the outcome of an appointment is recorded a few workdays late
+RECORDED_LATE = 0.1  # the outcome of an appointment is recorded a few workdays late
 CALL = {"reached": 70, "not_reached": 25, "wrong_number": 5}
 # Follow-up calls (nabellen): more than half unreachable after two rounds.
 FOLLOW_UP_CALL = {"not_reached": 55, "reached": 45}
 FOLLOW_UP_RESULT = {"became_active": 30, "taking_steps": 35, "not_active": 25,
                     "to_social_team": 10}
-CALL_LEFT = 0.05  # a call nobody gets round to making
+CALL_LEFT = 0.1  # a call nobody gets round to making
 CONSENT_RECORD_REPORT = 0.85
 CONSENT_TO_SHARE = 0.9  # of those referred: consent to share with the partner
 # Per open case and workday.

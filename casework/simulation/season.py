@@ -490,8 +490,10 @@ class Season:
             data["themes"] = {"daily_activities": "Gesprek gevoerd; zie verslag."}
         if self.advance(case_id, "hold_conversation", data) is None:
             return
-        self.later(day, self.do.between(1, 3), case_id,
-                   f"refer:{partner}" if partner else after)
+        # A referral follows soon; closing waits until the report has gone out (closing
+        # cancels the case's open work).
+        wait = self.do.between(1, 3) if after != "close" else self.do.between(6, 9)
+        self.later(day, wait, case_id, f"refer:{partner}" if partner else after)
 
     def agenda_items(self, day: date) -> None:
         for case_id, action in self.agenda.pop(day, []):
