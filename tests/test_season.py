@@ -1,0 +1,173 @@
+"""The season simulation: a small season keeps every invariant, on each backend, with a fixed
+seed and with a random one (printed, so a failure can be replayed); and each invariant has
+teeth: it stops a season whose database breaks it."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from casework.cli import cli
+from casework.config import Settings, load_settings
+from casework.models import Case, Letter, Task
+from casework.simulation import SeasonBroken, SeasonPlan, simulate_season, table_problems
+from casework.simulation.invariants import Checker
+from casework.simulation.season import Season
+
+ROOT = Path(__file__).resolve().parent.parent
+START = date(2027, 1, 4)  # a Monday
+
+
+@pytest.fixture(scope="module")
+def source() -> Settings:
+    return load_settings(ROOT / "config.toml", environ={})
+
+
+def _url(backend: str, database_url: str) -> str | None:
+    return None if backend == "sqlite" else database_url
+
+
+def test_a_small_season_keeps_every_invariant(backend: str, database_url: str,
+                                              tmp_path: Path, source: Settings) -> None:
+    plan = SeasonPlan(out=tmp_path / "season", people=150, days=120, seed=2016, start=START,
+                      database_url=_url(backend, database_url))
+    result = simulate_season(plan, source)
+    assert len(result.days) == 120
+    table = result.outcomes
+    assert table["approached"] > 100 and 0 < table["spoken"] < table["approached"]
+    assert table["referrals"]["total"] > 0 and table["became_active"] > 0
+    assert table_problems(table) == []
+    assert result.audit["ok"] and result.chart.stat().st_size > 0
+    assert sum(day.get("batches_sent", 0) for day in result.days) > 0
+    assert sum(day.get("migrated", 0) for day in result.days) > 0  # mid-season version
+
+
+def test_a_season_with_a_random_seed(tmp_path: Path, source: Settings) -> None:
+    seed = random.SystemRandom().randrange(2**31)
+    print(f"season seed {seed}: replay with casework simulate season --people 100 --days 80 "
+          f"--seed {seed} --start {START}")
+    plan = SeasonPlan(out=tmp_path / "season", people=100, days=80, seed=seed, start=START)
+    try:
+        simulate_season(plan, source)
+    except SeasonBroken as exc:
+        pytest.fail(f"seed {seed}: {exc}")
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory, source: Settings) -> Iterator[Season]:
+    """A short season on SQLite whose database the tests below break on purpose."""
+    plan = SeasonPlan(out=tmp_path_factory.mktemp("played") / "season", people=60, days=30,
+                      seed=7, start=START)
+    season = Season(plan, source)
+    with pytest.MonkeyPatch.context() as patch:  # play on whatever happens
+        patch.setattr("casework.simulation.season.Checker", _Lenient)
+        season.run()
+    season.check.__class__ = Checker  # from here on a broken rule stops it
+    yield season
+    season.engine.db.dispose()
+
+
+class _Lenient(Checker):
+    def fail(self, day: date, case_id: int | None, rule: str, detail: str) -> None:
+        return None
+
+
+def _broken(call: object, *args: object) -> SeasonBroken:
+    with pytest.raises(SeasonBroken) as caught:
+        call(*args)  # type: ignore[operator]
+    return caught.value
+
+
+def test_an_open_task_on_a_closed_case_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    with engine.db.begin() as conn:
+        task = conn.execute(select(Task.id, Task.case_id, Task.status)
+                            .join(Case, Case.id == Task.case_id)
+                            .where(Case.closed_at.is_not(None)).limit(1)).first()
+        assert task is not None
+        conn.execute(update(Task).where(Task.id == task.id).values(status="open"))
+    try:
+        broken = _broken(played.check.stale_work, played.day,
+                         played.at(played.day, 0))
+        assert broken.rule == "no open task on a closed case"
+        assert broken.case_id == task.case_id and str(played.day) in str(broken)
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Task).where(Task.id == task.id).values(status=task.status))
+
+
+def test_a_state_the_events_do_not_lead_to_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    with engine.db.begin() as conn:
+        case = conn.execute(select(Case.id, Case.state).where(Case.state == "selected")
+                            .limit(1)).first()
+        assert case is not None
+        conn.execute(update(Case).where(Case.id == case.id).values(state="referred"))
+    played.check.last_event = 0
+    try:
+        broken = _broken(played.check.replay, played.day)
+        assert broken.rule.startswith("each case's state equals the replay")
+        assert "'selected'" in broken.detail and "'referred'" in broken.detail
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Case).where(Case.id == case.id).values(state=case.state))
+
+
+def test_a_changed_batch_stops_the_season(played: Season) -> None:
+    assert played.check.sent, "the short season hands batches to the mail house"
+    batch, (ids, _) = next(iter(played.check.sent.items()))
+    engine = played.engine
+    with engine.db.begin() as conn:
+        conn.execute(update(Letter).where(Letter.id == ids[0]).values(batch=None))
+    try:
+        broken = _broken(played.check.sent_batches, played.day, False)
+        assert broken.rule == "a batch handed to the mail house never changes"
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Letter).where(Letter.id == ids[0]).values(batch=batch))
+
+
+def test_a_bsn_in_an_output_stops_the_season_without_showing_it(played: Season) -> None:
+    bsn = next(iter(played.check.bsns))
+    broken = _broken(played.check.output, f"Geen toegang tot {bsn}")
+    assert broken.rule == "no BSN in any output" and bsn not in str(broken)
+
+
+def test_tables_that_do_not_add_up_are_named() -> None:
+    table = {"approached": 10, "spoken": 8, "socially_active": 4,
+             "socially_active_with_potential": 2, "work_potential": 1, "not_active": 3,
+             "not_active_with_potential": 1, "participation_potential_total": 3,
+             "potential_self": 2, "potential_supported": 2,
+             "referrals": {"per_partner": {"wij_team": 1}, "total": 1},
+             "per_wijk": [{"wijk": "A", "approached": 6, "spoken": 5, "socially_active": 4},
+                          {"wijk": "B", "approached": 3, "spoken": 3, "socially_active": 0}]}
+    problems = table_problems(table)
+    assert any("potential_self + potential_supported" in p for p in problems)
+    assert any("per-wijk 'approached'" in p for p in problems)
+    assert not any("spoken" in p and "per-wijk" in p for p in problems)
+
+
+def test_the_command_prints_the_days_as_json_and_refuses_a_used_folder(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "season"
+    args = ["--config", str(ROOT / "config.toml"), "simulate", "season", "--people", "20",
+            "--days", "8", "--seed", "3", "--start", str(START), "--out", str(out)]
+    result = runner.invoke(cli, [*args, "--json"], env={"CASEWORK_DATABASE_URL": None})
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [d["day"] for d in data["per_day"]][:2] == ["2027-01-04", "2027-01-05"]
+    assert data["violation"] is None and data["audit_intact"] is True
+    assert "--seed 3" in data["replay"]
+    again = runner.invoke(cli, args, env={"CASEWORK_DATABASE_URL": None})
+    assert again.exit_code == 2
+    assert "not empty" in again.output and "Traceback" not in again.output
+    other = runner.invoke(cli, [*args[:4], "--workflow", "participatiecoach", *args[4:-1],
+                                str(tmp_path / "other")], env={"CASEWORK_DATABASE_URL": None})
+    assert other.exit_code == 2 and "kansen-in-kaart" in other.output
