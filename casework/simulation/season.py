@@ -171,9 +171,11 @@ class Season:
             name = "cw_" + _slug(wijk)
             add_staff(engine, name, "case_worker", f"Consulent {wijk}", wijken=[wijk])
             self.workers[wijk] = name
-            # Two waves per wijk, the wijken spread over the first weeks.
+            # A wave per wijk every five weeks (most wijken get two), the wijken spread over
+            # the first weeks.
             first = self.plan.start + timedelta(days=1 + (n % 5) * 3)
-            self.wave_days[wijk] = [next_workday(first), next_workday(first + timedelta(35))]
+            self.wave_days[wijk] = [next_workday(first + timedelta(days=35 * k))
+                                    for k in range(self.plan.days // 35 + 1)]
         self.staff = {"admin": ["beheer"], "back_office": ["backoffice"],
                       "coordinator": ["coordinator"],
                       "case_worker": sorted(self.workers.values())}
@@ -271,7 +273,7 @@ class Season:
             selected = self._count(Case.wijk == wijk, Case.state == "selected")
             if not selected:
                 continue
-            size = min(size_limit, selected if day == days[-1] else max(1, (selected + 1) // 2))
+            size = min(size_limit, max(1, (selected + 1) // 2) if day == days[0] else selected)
             result = self.act("backoffice", "cohort.plan", plan_wave, self.plan.workflow, wijk,
                               size, next_workday(day + timedelta(days=8)), SPECIALISTS)
             if result is None:
