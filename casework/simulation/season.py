@@ -250,7 +250,7 @@ class Season:
         self.unsent = [b["batch"] for b in batches]
 
     def send_batches(self) -> None:
-        from casework.mailroom import mark_batch_sent
+        from casework.batches import mark_batch_sent
 
         for batch in getattr(self, "unsent", []):
             try:
