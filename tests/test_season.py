@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 from casework.cli import cli
 from casework.config import Settings, load_settings
 from casework.models import Case, Letter, Task
-from casework.simulation import SeasonBroken, SeasonPlan, simulate_season, table_problems
+from casework.reports.checks import table_problems
+from casework.simulation import SeasonBroken, SeasonPlan, simulate_season
 from casework.simulation.invariants import Checker
 from casework.simulation.season import Season
 
@@ -138,20 +139,6 @@ def test_a_bsn_in_an_output_stops_the_season_without_showing_it(played: Season) 
     bsn = next(iter(played.check.bsns))
     broken = _broken(played.check.output, f"Geen toegang tot {bsn}")
     assert broken.rule == "no BSN in any output" and bsn not in str(broken)
-
-
-def test_tables_that_do_not_add_up_are_named() -> None:
-    table = {"approached": 10, "spoken": 8, "socially_active": 4,
-             "socially_active_with_potential": 2, "work_potential": 1, "not_active": 3,
-             "not_active_with_potential": 1, "participation_potential_total": 3,
-             "potential_self": 2, "potential_supported": 2,
-             "referrals": {"per_partner": {"wij_team": 1}, "total": 1},
-             "per_wijk": [{"wijk": "A", "approached": 6, "spoken": 5, "socially_active": 4},
-                          {"wijk": "B", "approached": 3, "spoken": 3, "socially_active": 0}]}
-    problems = table_problems(table)
-    assert any("potential_self + potential_supported" in p for p in problems)
-    assert any("per-wijk 'approached'" in p for p in problems)
-    assert not any("spoken" in p and "per-wijk" in p for p in problems)
 
 
 def test_the_command_prints_the_days_as_json_and_refuses_a_used_folder(tmp_path: Path) -> None:

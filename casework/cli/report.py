@@ -51,7 +51,6 @@ def report(ctx: click.Context, name: str, as_of_text: str | None, wijk: str | No
     from casework import vocabulary
     from casework.reports import CHARTS, Scope, run_report, table_rows
     from casework.reports.scope import report_labels
-    from casework.reports.tables import display_rows, is_figure
 
     state: CliState = ctx.obj
     if as_json:
@@ -99,17 +98,8 @@ def report(ctx: click.Context, name: str, as_of_text: str | None, wijk: str | No
         csv_writer(sys.stdout, delimiter=";").writerows(
             table_rows(data, report_labels(engine, scope)))
     else:
-        from rich.table import Column, Table
-
-        rows = display_rows(data, report_labels(engine, scope))
-        figures = [i > 0 and all(is_figure(row[i]) or not row[i] for row in rows[1:])
-                   for i in range(len(rows[0]))]
-        table = Table(*[Column(header=plain(h), justify="right" if figure else "left")
-                        for h, figure in zip(rows[0], figures, strict=True)],
-                      title=plain(f"{name} tot en met {as_of.isoformat()} ({scope.describe()})"))
-        for row in rows[1:]:
-            table.add_row(*[plain(v) for v in row])
-        console().print(table)
+        print_table(data, report_labels(engine, scope),
+                    f"{name} tot en met {as_of.isoformat()} ({scope.describe()})")
     if chart_path is not None and fmt != "json":
         click.echo(f"Chart written to {chart_path}", err=True)
 
@@ -131,3 +121,19 @@ def _route(state: CliState, workflow_id: str | None) -> str:
              f"({', '.join(used)}, or {vocabulary.ALL_ROUTES} for every route)", 2)
     one_of(workflow_id, [*routes, vocabulary.ALL_ROUTES], "--workflow", "route")
     return workflow_id
+
+
+def print_table(data: dict[str, Any], labels: Any, title: str) -> None:
+    """Print a report as a table for people: Dutch labels and numbers, figures aligned right."""
+    from rich.table import Column, Table
+
+    from casework.reports.tables import display_rows, is_figure
+
+    rows = display_rows(data, labels)
+    figures = [i > 0 and all(is_figure(row[i]) or not row[i] for row in rows[1:])
+               for i in range(len(rows[0]))]
+    table = Table(*[Column(header=plain(h), justify="right" if figure else "left")
+                    for h, figure in zip(rows[0], figures, strict=True)], title=plain(title))
+    for row in rows[1:]:
+        table.add_row(*[plain(v) for v in row])
+    console().print(table)

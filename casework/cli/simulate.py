@@ -89,7 +89,7 @@ def season_command(state: CliState, workflow_id: str, people: int, days: int,
         return
     from casework.cli.report import print_table
 
-    print_table(result.outcomes, f"Uitkomsten van het seizoen tot en met "
-                                 f"{(start + timedelta(days=days - 1)).isoformat()}")
+    print_table(result.outcomes, result.labels, f"Uitkomsten van het seizoen tot en met "
+                f"{(start + timedelta(days=days - 1)).isoformat()}")
     out.print(safe(f"All invariants held on every day; audit verify intact. Chart: "
                    f"{result.chart}; training database: casework --config {result.config}"))

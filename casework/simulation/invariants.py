@@ -44,46 +44,6 @@ class SeasonBroken(CaseworkError):
                 "detail": self.detail}
 
 
-def table_problems(report: dict[str, Any]) -> list[str]:
-    """Return where an outcomes table does not add up (sub-rows above their row, per-wijk rows
-    not summing to the totals); empty when it does."""
-    problems: list[str] = []
-
-    def at_most(part: str, whole: str) -> None:
-        if report.get(part, 0) > report.get(whole, 0):
-            problems.append(f"{part} ({report[part]}) exceeds {whole} ({report[whole]})")
-
-    if "potential_self" in report:
-        parts = report["potential_self"] + report["potential_supported"]
-        if parts != report["participation_potential_total"]:
-            problems.append(
-                f"potential_self + potential_supported ({report['potential_self']} + "
-                f"{report['potential_supported']}) != participation_potential_total "
-                f"({report['participation_potential_total']})")
-    with_potential = (report.get("socially_active_with_potential", 0)
-                      + report.get("not_active_with_potential", 0))
-    if "participation_potential_total" in report and \
-            with_potential != report["participation_potential_total"]:
-        problems.append(f"the 'waarvan met participatiepotentieel' rows ({with_potential}) "
-                        "do not add up to participation_potential_total "
-                        f"({report['participation_potential_total']})")
-    at_most("socially_active_with_potential", "socially_active")
-    at_most("not_active_with_potential", "not_active")
-    at_most("spoken", "approached")
-    classified = sum(report.get(k, 0) for k in ("socially_active", "work_potential",
-                                                 "not_active"))
-    if classified > report.get("spoken", 0):
-        problems.append(f"classified people ({classified}) exceed spoken ({report['spoken']})")
-    referrals = report.get("referrals") or {}
-    if referrals and sum(referrals["per_partner"].values()) != referrals["total"]:
-        problems.append("referrals per partner do not add up to the total")
-    for key in ("approached", "spoken", "socially_active"):
-        rows = report.get("per_wijk") or []
-        if rows and sum(row.get(key, 0) for row in rows) != report.get(key):
-            problems.append(f"per-wijk '{key}' rows do not sum to the total")
-    return problems
-
-
 class Checker:
     """The season's invariants with what they remember between days."""
 
@@ -301,8 +261,16 @@ class Checker:
     def reports(self, day: date) -> None:
         """Report rows add up every day; an as-of report of a past day does not change when
         later days are simulated."""
+        from casework.reports import REPORTS, Scope, run_report
+        from casework.reports.checks import table_problems
+
         report = self._outcomes(day)
         problems = table_problems(report)
+        if (day - self.season.plan.start).days % AS_OF_EVERY == AS_OF_EVERY - 1:
+            scope = Scope(day, self.season.plan.workflow)  # the other reports once a week
+            for name in REPORTS:
+                if name != "outcomes":
+                    problems += table_problems(run_report(self.engine, name, scope))
         if problems:
             self.fail(day, None, "report rows add up", "; ".join(problems))
         offset = (day - self.season.plan.start).days
@@ -487,4 +455,4 @@ def _chunks(items: list[int], size: int) -> list[list[int]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-__all__ = ["Checker", "SeasonBroken", "table_problems"]
+__all__ = ["Checker", "SeasonBroken"]

@@ -59,6 +59,7 @@ class SeasonResult:
     staff: dict[str, list[str]]
     refused: dict[str, int]
     audit: dict[str, Any]
+    labels: Any = None  # the route's words for the outcome table
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -598,8 +599,11 @@ class Season:
             self.check.fail(last, None, "audit verify is intact at the end",
                             json.dumps(audit, default=str)[:300])
         self.check.files()
+        from casework.reports.scope import report_labels
+
+        labels = report_labels(self.engine, Scope(last, self.plan.workflow))
         return SeasonResult(self.plan, days, report, chart, self.config, self.staff,
-                            dict(self.refused.most_common(20)), audit)
+                            dict(self.refused.most_common(20)), audit, labels)
 
 
 def _case_of(args: tuple[Any, ...]) -> int | None:
