@@ -166,7 +166,7 @@ class Checker:
         """Every letter is dated the day it was rendered; none proposes or reminds of an
         appointment that will have passed when it can arrive."""
         e = self.engine
-        workdays = int(e.settings.values.get("letters.delivery_workdays", 2))
+        workdays: int = e.settings["letters.delivery_workdays"]
         arrives = add_workdays(day, workdays)
         with e.db.connect() as conn:
             rows = conn.execute(select(Letter.id, Letter.case_id, Letter.template,

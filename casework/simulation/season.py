@@ -413,6 +413,13 @@ class Season:
                                                                                 "case_worker"):
                     continue
                 self.clock.set(self.clock.moment + timedelta(minutes=2))
+                if task["kind"] == "new_appointment" and \
+                        self.state_of(task["case_id"]) == "invited":
+                    # The invitation could not arrive in time: propose another appointment.
+                    when = next_workday(day + timedelta(days=10))
+                    self.advance(task["case_id"], "reschedule",
+                                 {"appointment": f"{when.isoformat()} 14:00"}, worker)
+                    continue
                 if self.act(worker, "case.write", complete_task, task["id"], "done") is not None:
                     self.counts["tasks_done"] += 1
 
