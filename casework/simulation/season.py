@@ -394,6 +394,14 @@ class Season:
                     outcome = self.do.pick(world.FOLLOW_UP_CALL)
                     if outcome == "reached":
                         data["result"] = self.do.pick(world.FOLLOW_UP_RESULT)
+                    if data.get("result") == "became_active":
+                        data["activity"] = self.do.pick(world.ACTIVITY)
+                    elif data.get("result") == "to_social_team":
+                        # Said yes on the phone to the WIJ-team being told.
+                        from casework.consents import grant_consent
+
+                        self.act(worker, "case.write", grant_consent, task["case_id"],
+                                 "share:wij_team", "phone")
                 elif kind.endswith("_call"):
                     outcome = self.do.pick(world.CALL)
                 else:
