@@ -25,7 +25,7 @@ from sqlalchemy import select
 from casework.calendar import is_workday, next_workday
 from casework.config import Settings, load_settings
 from casework.engine import Engine
-from casework.errors import CaseworkError, InvalidData
+from casework.errors import CaseworkError, OptionRefused
 from casework.models import Appointment, Case
 from casework.permissions import NotAllowed
 from casework.simulation import behaviour as world
@@ -93,12 +93,12 @@ class Clock:
 class Season:
     def __init__(self, plan: SeasonPlan, source: Settings) -> None:
         if plan.workflow not in SUPPORTED:
-            raise InvalidData(f"--workflow {plan.workflow}: the season simulation plays "
+            raise OptionRefused(f"--workflow {plan.workflow}: the season simulation plays "
                               f"{', '.join(SUPPORTED)} (its behaviour follows that route)")
         if plan.people < 10 or plan.people > 1_000_000:
-            raise InvalidData("--people must be between 10 and 1000000")
+            raise OptionRefused("--people must be between 10 and 1000000")
         if plan.days < 1 or plan.days > 1_000:
-            raise InvalidData("--days must be between 1 and 1000")
+            raise OptionRefused("--days must be between 1 and 1000")
         self.plan = plan
         self.source = source
         self.do = Behaviour.seeded(plan.seed)
@@ -123,7 +123,7 @@ class Season:
 
         out = self.out
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise InvalidData(f"--out {out}: the folder is not empty; give a new folder (the "
+            raise OptionRefused(f"--out {out}: the folder is not empty; give a new folder (the "
                               "season makes its own training database there)")
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
         shutil.copytree(self.source.workflows_dir, out / "workflows")
@@ -148,7 +148,7 @@ class Season:
 
         db = with_chain_key(make_engine(self.settings.database_url), self.settings)
         if current_revision(db) is not None:
-            raise InvalidData("--database-url names a database that is in use; the season "
+            raise OptionRefused("--database-url names a database that is in use; the season "
                               "needs an empty one")
         upgrade(db)
         mark_training(db)
