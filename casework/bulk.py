@@ -81,6 +81,7 @@ class Line:
     task_kind: str | None = None
     task_outcome: str | None = None
     line_id: str | None = None  # the file's `id` for this line
+    specialist: str | None = None  # who holds the appointment the line proposes (waves)
     # Which occurrence of this same line in the file it is; with line_id None and occurrence
     # None the line has no identity and is not remembered (waves planned by the engine).
     occurrence: int | None = None
@@ -570,6 +571,10 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                     why = _UNSTORABLE.format("checked", type(exc).__name__)
                     failures.append((line.number, f"case {cid}: {why}"))
                     continue
+                if line.specialist:  # the appointment is booked for this person
+                    for kind, payload in step.effects:
+                        if kind == "appointment":
+                            payload["specialist"] = line.specialist
                 snap.state, snap.data, snap.version = step.dest, step.case_data, step.seq
                 snap.last_event_at = step.at
                 if step.dest != step.source:

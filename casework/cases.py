@@ -147,7 +147,8 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
         "data": case.data,
         "person": person_dict(person),
         "appointments": [
-            {"starts_at": _iso(a.starts_at), "location": a.location, "status": a.status}
+            {"starts_at": _iso(a.starts_at), "location": a.location, "status": a.status,
+             "specialist": a.specialist}
             for a in appointments
         ],
         "referrals": [

@@ -719,7 +719,7 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                     row = {"case_id": step.case_id,
                            "starts_at": datetime.fromisoformat(payload["starts_at"]),
                            "location": payload.get("location"), "status": "planned",
-                           "created_at": now}
+                           "created_at": now, "specialist": payload.get("specialist")}
                     new_appointments.append(row)
                     pending[step.case_id] = row
             elif kind == "end_appointment":

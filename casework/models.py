@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -184,6 +185,12 @@ class Task(Base):
 
 class Appointment(Base):
     __tablename__ = "appointments"
+    # A specialist is booked once per moment: two waves never give them the same slot.
+    __table_args__ = (
+        Index("ix_appointments_specialist_booked", "specialist", "starts_at", unique=True,
+              sqlite_where=text("status = 'planned' AND specialist IS NOT NULL"),
+              postgresql_where=text("status = 'planned' AND specialist IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -191,6 +198,8 @@ class Appointment(Base):
     location: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="planned")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The staff member who holds the conversation (waves planned with --specialist NAME).
+    specialist: Mapped[str | None] = mapped_column(String(80))
 
 
 class Referral(Base):

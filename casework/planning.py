@@ -7,6 +7,7 @@ hours, a configured number per specialist per day. The invitations go through th
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -18,10 +19,11 @@ from casework.bulk import Line, apply_lines
 from casework.calendar import next_workday
 from casework.config import clock_time
 from casework.engine import Engine
-from casework.errors import InvalidData
-from casework.models import Case, Participant
+from casework.errors import InvalidData, OptionRefused
+from casework.models import Appointment, Case, Participant, Staff
 from casework.people import display_name
 from casework.permissions import NotAllowed, authorize, scope_words
+from casework.text import shown
 from casework.workflow import Route
 
 # An appointment proposed for today must leave time to get the letter out and to travel.
@@ -31,11 +33,15 @@ MIN_LEAD = timedelta(hours=1)
 @dataclass(frozen=True)
 class Slot:
     starts_at: datetime
-    specialist: int
+    specialist: int | str  # a staff member's name, or a number (--specialists N)
 
 
-def propose_slots(engine: Engine, start: date, specialists: int, count: int) -> list[Slot]:
-    """Return count appointment slots from start on: workdays, configured hours and capacity."""
+def propose_slots(engine: Engine, start: date, specialists: int | Sequence[str], count: int,
+                  booked: Collection[tuple[str, datetime]] = ()) -> list[Slot]:
+    """Return count appointment slots from start on: workdays, configured hours and capacity;
+    a named specialist's slots already booked (``booked``: name, moment) are skipped."""
+    names: Sequence[int | str] = (range(1, specialists + 1) if isinstance(specialists, int)
+                                  else specialists)
     settings = engine.settings
     first = time(*clock_time(settings["planning.day_start"]))
     last = time(*clock_time(settings["planning.day_end"]))
@@ -50,8 +56,8 @@ def propose_slots(engine: Engine, start: date, specialists: int, count: int) -> 
         taken = 0
         while taken < per_day and moment + length <= end and len(slots) < count:
             if moment >= not_before:
-                for specialist in range(1, specialists + 1):
-                    if len(slots) < count:
+                for specialist in names:
+                    if len(slots) < count and (specialist, moment) not in booked:
                         slots.append(Slot(moment, specialist))
             taken += 1
             moment += length
@@ -130,9 +136,40 @@ def list_excluded(engine: Engine, actor: str, workflow_id: str, wijk: str | None
     }
 
 
+def booked_slots(conn: Connection, names: Sequence[str], start: date,
+                 engine: Engine) -> set[tuple[str, datetime]]:
+    """Return the (specialist, moment) pairs of planned appointments from start on."""
+    since = datetime.combine(start, time(), tzinfo=engine.tz)
+    rows = conn.execute(select(Appointment.specialist, Appointment.starts_at).where(
+        Appointment.specialist.in_(list(names)), Appointment.status == "planned",
+        Appointment.starts_at >= since))
+    return {(name, moment.astimezone(engine.tz)) for name, moment in rows}
+
+
+def check_specialists(conn: Connection, names: Sequence[str]) -> None:
+    """Refuse a specialist who is not an active staff member holding conversations."""
+    from casework.permissions import roles_of
+
+    staff = {row.name: row for row in conn.execute(
+        select(Staff).where(Staff.active.is_(True)))}
+    able = sorted(name for name, row in staff.items()
+                  if set(roles_of(row)) & {"case_worker", "coordinator"})
+    for name in names:
+        if name not in able:
+            raise OptionRefused(
+                f"--specialist {shown(name)} is not an active staff member who holds "
+                f"conversations (case_worker or coordinator); known: {', '.join(able) or 'none'}")
+    if len(set(names)) != len(names):
+        raise OptionRefused("--specialist names someone twice; give each person once")
+
+
 def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int,
-              start: date, specialists: int, dry_run: bool = False) -> dict[str, Any]:
-    """Invite up to size selected cases of a wijk with proposed appointments; return the plan."""
+              start: date, specialists: int | Sequence[str],
+              dry_run: bool = False) -> dict[str, Any]:
+    """Invite up to size selected cases of a wijk with proposed appointments; return the plan.
+
+    ``specialists``: the staff members who hold the conversations (each slot is booked for
+    one of them, never a slot they already have), or a number of unnamed specialists."""
     access = authorize(engine, actor, "cohort.plan")
     route = engine.registry.get(workflow_id)
     if not access.may_touch(route.id, wijk, None, "cohort.plan"):
@@ -143,8 +180,10 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
     if size < 1 or size > limit:
         raise InvalidData(f"--size must be between 1 and {limit} (planning.wave_size: the most "
                           "invitations partners in one wijk can take in one wave)")
-    if specialists < 1:
+    if isinstance(specialists, int) and specialists < 1:
         raise InvalidData("--specialists must be at least 1")
+    if not isinstance(specialists, int) and not specialists:
+        raise InvalidData("name at least one --specialist")
     today = engine.now().astimezone(engine.tz).date()
     if start < today:
         raise InvalidData(f"--from {start} lies in the past; plan from today or later")
@@ -160,6 +199,9 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
         if wijk not in {row[0] for row in known}:
             names = ", ".join(sorted(row[0] for row in known)) or "none"
             raise InvalidData(f"no cases of {route.id} in wijk '{wijk}' (wijken: {names})")
+        named = not isinstance(specialists, int)
+        if named:
+            check_specialists(conn, list(specialists))
         rows, newly_excluded = _candidates(engine, conn, route, wijk, size)
         wave = (conn.execute(select(func.max(Case.wave))
                              .where(Case.workflow_id == route.id, Case.wijk == wijk))
@@ -169,7 +211,12 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
     from casework.delivery import first_appointment_day
 
     earliest = first_appointment_day(engine.settings, today + timedelta(days=1))
-    slots = propose_slots(engine, max(start, earliest), specialists, len(rows))
+    first = max(start, earliest)
+    booked: set[tuple[str, datetime]] = set()
+    if named:
+        with engine.db.connect() as conn:
+            booked = booked_slots(conn, list(specialists), first, engine)
+    slots = propose_slots(engine, first, specialists, len(rows), booked)
     location: str = engine.settings["planning.location"]
     invitations = [{
         "case_id": row.id, "name": display_name(row.initials, row.prefix, row.surname),
@@ -179,7 +226,8 @@ def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int
                       trigger="invite", at=None,
                       data={"appointment": slot.starts_at.strftime("%Y-%m-%d %H:%M"),
                             "location": location},
-                      note=f"wave {wave}, specialist {slot.specialist}", wave=wave))
+                      note=f"wave {wave}, specialist {slot.specialist}", wave=wave,
+                      specialist=slot.specialist if named else None))
              for n, (inv, slot) in enumerate(zip(invitations, slots, strict=True), 1)]
     if newly_excluded and not dry_run:
         from casework.cohort import EXCLUDE

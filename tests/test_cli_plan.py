@@ -406,3 +406,51 @@ def test_slots_that_do_not_fit_in_a_day_are_a_clear_error(cohort: Env) -> None:
     assert "planning." in message
     write_config(cohort.root, cohort.database_url)
     assert set(states(cohort, wijk_cases("Beijum")).values()) == {"selected"}
+
+
+# --- specialists are people -------------------------------------------------------------------
+
+
+def named_plan(where: Env, wijk: str, *names: str, size: int = 6) -> Any:
+    import json
+
+    args = [arg for name in names for arg in ("--specialist", name)]
+    result = where.run("cohort", "plan", "--workflow", WORKFLOW, "--wijk", wijk,
+                       "--from", next_week().isoformat(), "--size", str(size), *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_named_specialists_are_booked_and_never_twice(cohort: Env) -> None:
+    first = named_plan(cohort, "Beijum", "bert", "carla")
+    second = named_plan(cohort, "Vinkhuizen", "bert")
+    booked = [(inv["specialist"], inv["appointment"])
+              for inv in first["invitations"] + second["invitations"]]
+    assert {who for who, _ in booked} == {"bert", "carla"}
+    assert len(booked) == len(set(booked)) == 12  # bert's Vinkhuizen slots skip his Beijum ones
+    case_id = second["invitations"][0]["case_id"]
+    shown = cohort.json("case", "show", str(case_id))["appointments"]
+    assert [a["specialist"] for a in shown] == ["bert"]
+    assert "with bert" in cohort.ok("case", "show", str(case_id)).stdout
+
+
+def test_a_slot_frees_up_when_its_appointment_moves(cohort: Env) -> None:
+    first = named_plan(cohort, "Beijum", "bert", size=1)
+    slot = first["invitations"][0]
+    cohort.ok("case", "advance", str(slot["case_id"]), "decline")
+    again = named_plan(cohort, "Vinkhuizen", "bert", size=1)
+    assert again["invitations"][0]["appointment"] == slot["appointment"]
+
+
+def test_a_specialist_must_be_staff_who_hold_conversations(cohort: Env) -> None:
+    cohort.ok("staff", "add", "olga", "--role", "back_office")
+    for name in ("nobody", "olga"):
+        result = cohort.run("cohort", "plan", "--workflow", WORKFLOW, "--wijk", "Beijum",
+                            "--from", next_week().isoformat(), "--specialist", name)
+        assert result.exit_code == 2 and "--specialist" in result.output
+        assert "bert" in result.output  # the known specialists are named
+    both = cohort.run("cohort", "plan", "--workflow", WORKFLOW, "--wijk", "Beijum",
+                      "--from", next_week().isoformat(), "--specialist", "bert",
+                      "--specialists", "2")
+    assert both.exit_code == 2 and "one of the two" in both.output
+    assert cohort.json("case", "list", "--state", "invited")["total"] == 0

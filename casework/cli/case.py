@@ -145,8 +145,9 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
     for theme, text in data["data"].get("themes", {}).items():
         out.print(safe(f"  theme {theme}: {text}", lines=True))
     for a in data["appointments"]:
+        who = f" with {a['specialist']}" if a.get("specialist") else ""
         out.print(safe(f"appointment {local(a['starts_at'], settings)} "
-                       f"{a['location'] or ''} ({a['status']})"))
+                       f"{a['location'] or ''}{who} ({a['status']})"))
     partners = vocabulary.partner_labels(state.engine(), data["workflow"])
     for r in data["referrals"]:
         out.print(safe(f"referral to {partners.get(r['partner'], r['partner'])} on "

@@ -125,15 +125,18 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
 @click.option("--from", "start_text", required=True, metavar="DATE",
               help="First day appointments may be proposed on (at the earliest the day "
                    "after an invitation made today can arrive: letters.delivery_workdays).")
-@click.option("--specialists", required=True, type=COUNT,
-              help="Conversation specialists available in parallel.")
+@click.option("--specialist", "specialist_names", multiple=True, metavar="NAME",
+              help="Staff member who holds the conversations (repeat for each); each slot is "
+                   "booked for one of them, never one they already have.")
+@click.option("--specialists", type=COUNT,
+              help="Or: the number of (unnamed) specialists available in parallel.")
 @click.option("--dry-run", is_flag=True, help="Show the plan, invite nobody.")
 @actor_option
 @json_option
 @click.pass_obj
 def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
-                 start_text: str,
-                 specialists: int, dry_run: bool, actor: str | None, as_json: bool) -> None:
+                 start_text: str, specialist_names: tuple[str, ...], specialists: int | None,
+                 dry_run: bool, actor: str | None, as_json: bool) -> None:
     """Plan a wave: invite selected cases of a wijk with proposed appointment slots.
 
     Slots fall on workdays (no weekends or Dutch public holidays), in the hours and numbers set
@@ -149,8 +152,11 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
         size = int(engine.settings["planning.wave_size"])
     actor = state.who(actor, "cohort.plan")
     _known_route_and_wijk(state, workflow_id, wijk)
-    plan = plan_wave(engine, actor, workflow_id, wijk, size, start, specialists,
-                     dry_run)
+    if bool(specialist_names) == (specialists is not None):
+        raise click.UsageError("name the specialists (--specialist NAME, repeated) or give "
+                               "their number (--specialists N), one of the two")
+    plan = plan_wave(engine, actor, workflow_id, wijk, size, start,
+                     list(specialist_names) or specialists or 0, dry_run)
     if as_json:
         print_json(plan)
         return

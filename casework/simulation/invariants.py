@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from casework.calendar import add_workdays
 from casework.engine import Engine
 from casework.errors import CaseworkError
-from casework.models import AccessLog, Case, Event, Letter, Participant, Task
+from casework.models import AccessLog, Appointment, Case, Event, Letter, Participant, Task
 
 if TYPE_CHECKING:
     from casework.simulation.season import Season
@@ -145,6 +145,15 @@ class Checker:
                               "no task due before its case entered its state",
                               f"task {row.id} ({row.kind}) is due {row.due}, the case "
                               f"entered its state on {entered}")
+            twice = conn.execute(
+                select(Appointment.specialist, Appointment.starts_at)
+                .where(Appointment.status == "planned", Appointment.specialist.is_not(None))
+                .group_by(Appointment.specialist, Appointment.starts_at)
+                .having(func.count() > 1).limit(1)).first()
+            if twice:
+                self.fail(day, None, "an appointment slot is booked for a person never twice",
+                          f"{twice.specialist} has two appointments at "
+                          f"{twice.starts_at.astimezone(self.tz):%Y-%m-%d %H:%M}")
             if last_run is None or not self.appointment_tasks:
                 return
             cutoff = datetime.combine(last_run, time(), tzinfo=self.tz)

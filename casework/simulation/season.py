@@ -33,7 +33,6 @@ from casework.simulation.behaviour import Behaviour
 from casework.simulation.invariants import Checker
 
 SUPPORTED = ("kansen-in-kaart",)
-SPECIALISTS = 2
 
 
 @dataclass
@@ -275,8 +274,13 @@ class Season:
             if not selected:
                 continue
             size = min(size_limit, max(1, (selected + 1) // 2) if day == days[0] else selected)
+            # The wijk's own case worker and the next wijk's hold the conversations.
+            names = sorted(set(self.workers.values()))
+            own = self.workers[wijk]
+            helper = names[(names.index(own) + 1) % len(names)]
             result = self.act("backoffice", "cohort.plan", plan_wave, self.plan.workflow, wijk,
-                              size, next_workday(day + timedelta(days=8)), SPECIALISTS)
+                              size, next_workday(day + timedelta(days=8)),
+                              sorted({own, helper}))
             if result is None:
                 continue
             self.check.output(json.dumps(result, default=str))
