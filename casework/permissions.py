@@ -73,8 +73,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 CASE_ROLES = PERMISSIONS["case.read"]
 
 # The capability each command needs. The commands not listed need no staff member: 'init',
-# 'db upgrade', 'db current' and 'workflow list|show|validate|diagram' (tests/test_role_table.py
-# holds every other command of the CLI to this table). On a new database the first 'staff add'
+# 'db upgrade', 'db current', 'workflow list|show|validate|diagram' and 'simulate season' (it
+# makes a training database of its own, with its own staff; tests/test_role_table.py holds
+# every other command of the CLI to this table). On a new database the first 'staff add'
 # needs no one either (it must add an admin).
 COMMANDS: dict[str, str] = {
     "case list": "case.list",

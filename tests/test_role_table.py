@@ -39,7 +39,7 @@ PERSON = ("--surname", "Jansen", "--initials", "P.", "--street", "Hoofdweg",
 NOT_RUN_HERE = {"scheduler run"}
 # The commands that need no staff member (everything else is in COMMANDS).
 NO_ROLE = {"init", "db upgrade", "db current", "workflow list", "workflow show",
-           "workflow validate", "workflow diagram"}
+           "workflow validate", "workflow diagram", "simulate season"}
 
 
 @dataclass
