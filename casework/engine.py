@@ -632,6 +632,23 @@ def cancel_pending_letters(conn: Connection, case_ids: list[int],
     return CancelledLetters(count + len(to_pull), to_pull)
 
 
+def _pull_superseded(conn: Connection,
+                     superseded: set[tuple[int, str, str | None]]) -> list[dict[str, Any]]:
+    """A newer letter of the same kind (a moved appointment) also replaces one already made:
+    rendered, it is cancelled; in a batch not yet sent, it is pulled (the batch never
+    changes). Return the letters to pull."""
+    rows = conn.execute(
+        select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.partner)
+        .where(_LETTERS.c.case_id.in_(sorted({case for case, _, _ in superseded})),
+               _LETTERS.c.status.in_(("rendered", "in_batch")))).all()
+    pulled: list[dict[str, Any]] = []
+    for row in rows:
+        if (row.case_id, row.template, row.partner) in superseded:
+            pulled += cancel_pending_letters(conn, [row.case_id], letter_id=row.id,
+                                             reason="replaced by a newer letter").to_pull
+    return pulled
+
+
 def employer_id(ctx: RuleContext, name: str) -> int:
     """Return the id of the employer of that name (any case); InvalidData when unknown."""
     known: dict[str, int] = ctx.scratch.setdefault("employers", {})
@@ -798,5 +815,8 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
                      .values(status="closed", updated_at=now))
     if superseded:
         conn.execute(_SUPERSEDE_LETTERS, list(superseded.values()))
+        pulled = _pull_superseded(conn, set(superseded))
+        for step in steps:
+            step.to_pull += [p for p in pulled if p["case_id"] == step.case_id]
     if letters:
         conn.execute(insert(_LETTERS), letters)

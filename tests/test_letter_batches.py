@@ -157,6 +157,21 @@ def test_declining_names_the_batch_its_invitation_must_be_pulled_from(cohort: En
     assert sorted(manifest_ids(cohort, batch)) == [1, 2]
 
 
+def test_moving_an_appointment_pulls_the_invitation_already_in_a_batch(cohort: Env) -> None:
+    """The season simulation found invitations posted with the old time after a reschedule:
+    the newer invitation replaced only a queued one."""
+    invite(cohort, 1, 2)
+    [batch] = render(cohort)["batches"]
+    step = cohort.json("case", "advance", "1", "reschedule", "--set",
+                       f"appointment={appointment_in(30)}")
+    assert step["to_pull"] == [{"letter": 1, "case_id": 1, "template": "uitnodiging",
+                                "batch": batch["batch"]}]
+    statuses = {item["id"]: item["status"] for item in listed(cohort)}
+    assert (statuses[1], statuses[2]) == ("to_pull", "in_batch")
+    assert sorted(s for i, s in statuses.items() if i > 2) == ["queued"]  # the new time
+    assert sorted(manifest_ids(cohort, batch)) == [1, 2]  # the batch itself never changes
+
+
 def test_withdrawing_consent_names_the_batch_its_referral_letter_must_be_pulled_from(
         cohort: Env) -> None:
     invite(cohort, 1)

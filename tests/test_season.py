@@ -135,6 +135,24 @@ def test_a_changed_batch_stops_the_season(played: Season) -> None:
             conn.execute(update(Letter).where(Letter.id == ids[0]).values(batch=batch))
 
 
+def test_a_posted_invitation_for_a_moved_appointment_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    with engine.db.connect() as conn:
+        letter = conn.execute(select(Letter.id, Letter.batch, Letter.payload).where(
+            Letter.status == "sent", Letter.template == "uitnodiging").limit(1)).first()
+    assert letter is not None
+    moved = {**letter.payload, "appointment": "2027-01-01T09:00:00+00:00"}
+    with engine.db.begin() as conn:
+        conn.execute(update(Letter).where(Letter.id == letter.id).values(payload=moved))
+    try:
+        broken = _broken(played.check.batch_sent, letter.batch)
+        assert broken.rule == "a letter handed to the mail house names the appointment its case has"
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Letter).where(Letter.id == letter.id)
+                         .values(payload=letter.payload))
+
+
 def test_a_bsn_in_an_output_stops_the_season_without_showing_it(played: Season) -> None:
     bsn = next(iter(played.check.bsns))
     broken = _broken(played.check.output, f"Geen toegang tot {bsn}")

@@ -105,9 +105,24 @@ class Checker:
                 self.batch_of[letter] = batch["batch"]
 
     def batch_sent(self, batch: str) -> None:
+        """Remember what went to the mail house; every letter in it that names an appointment
+        names the one its case has now (a moved appointment's letter is pulled)."""
         with self.engine.db.connect() as conn:
             ids = sorted(conn.execute(select(Letter.id).where(Letter.batch == batch)).scalars())
+            posted = conn.execute(
+                select(Letter.id, Letter.case_id, Letter.template, Letter.payload, Case.data)
+                .join(Case, Case.id == Letter.case_id)
+                .where(Letter.batch == batch, Letter.status == "sent",
+                       Letter.template.in_(self.appointment_letters))).all()
         self.sent[batch] = (ids, _digest(self.batch_files.get(batch)))
+        for row in posted:
+            named = (row.payload or {}).get("appointment")
+            current = (row.data or {}).get("appointment")
+            if named and named != current:
+                self.fail(self.season.day, row.case_id,
+                          "a letter handed to the mail house names the appointment its case has",
+                          f"letter {row.id} ({row.template}) in batch {batch} names {named}, the "
+                          f"case has {current or 'no appointment'}")
 
     # --- every day --------------------------------------------------------------------------
 
