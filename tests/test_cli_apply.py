@@ -137,7 +137,8 @@ def test_semicolon_csv_with_bom_is_read(cohort: Env) -> None:
     data = show(cohort, 7)
     assert data["state"] == "invited"
     assert data["appointments"] == [{"starts_at": "2099-01-05T09:00:00+00:00",
-                                     "location": "Wijkcentrum, zaal 2", "status": "planned"}]
+                                     "location": "Wijkcentrum, zaal 2", "status": "planned",
+                                     "specialist": None}]
     assert show(cohort, 8)["appointments"][0]["location"] is None
 
 

@@ -205,7 +205,7 @@ def test_show_gives_person_state_data_appointments_referrals_and_timeline(cohort
     assert data["data"]["partner"] == "coach_meedoen"
     assert data["appointments"] == [{
         "starts_at": "2099-01-05T09:00:00+00:00", "location": "Buurthuis De Kroon",
-        "status": "held",
+        "status": "held", "specialist": None,
     }]
     assert [(r["partner"], r["status"]) for r in data["referrals"]] == [("coach_meedoen", "sent")]
     timeline = data["timeline"]
@@ -368,7 +368,8 @@ def test_invite_records_a_planned_appointment_with_location(cohort: Env) -> None
     data = show(cohort, 1)
     assert data["state"] == "invited"
     assert data["appointments"] == [
-        {"starts_at": "2099-01-05T09:00:00+00:00", "location": "thuis", "status": "planned"},
+        {"starts_at": "2099-01-05T09:00:00+00:00", "location": "thuis", "status": "planned",
+         "specialist": None},
     ]
 
 

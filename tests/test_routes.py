@@ -239,9 +239,10 @@ def test_meedoen_werkt_end_to_end(env: Env) -> None:
     """Every state of the route with four candidates: matched and two years of aftercare,
     outflow and the sustainability check; volunteer work and not yet able; found work on
     their own and came back on benefit; declined at once. Then the outflow report."""
-    from conftest import EXAMPLES
+    from conftest import EXAMPLES, lift_exclusions
 
     env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", "meedoen-werkt")
+    lift_exclusions(env)  # case 2 of the sample is in contact with the WIJ-team
     env.ok("employer", "add", "Bakkerij De Korenschoof", "--sector", "horeca",
            "--contact", "Mw. Bos, 050-1234567")
     meeting = env.json("event", "add", "--date", later(-3), "--place", "Wijkcentrum De Kast",

@@ -112,9 +112,9 @@ LETTERS = [
     pytest.param(with_task('{ kind = "call", after = "P1D", letters = { not_reached = '
                            '"C:\\\\brieven\\\\x" } }'),
                  ("state 'middle'", "not_reached", "not a path"), id="task-windows-path"),
-    pytest.param(with_task('{ kind = "call", after = "P1D", letters = { not_reached = '
+    pytest.param(with_task('{ kind = "check_call", after = "P1D", letters = { not_reached = '
                            '"ontbreekt" } }'),
-                 ("state 'middle'", "task call", "'ontbreekt'", "not found"),
+                 ("state 'middle'", "task check_call", "'ontbreekt'", "not found"),
                  id="task-no-template"),
 ]
 
