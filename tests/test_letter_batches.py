@@ -172,6 +172,19 @@ def test_moving_an_appointment_pulls_the_invitation_already_in_a_batch(cohort: E
     assert sorted(manifest_ids(cohort, batch)) == [1, 2]  # the batch itself never changes
 
 
+def test_a_conversation_held_before_the_invitation_is_posted_pulls_it(cohort: Env) -> None:
+    """Found by the large season: the person came in before the invitation was posted; the
+    letter proposing an appointment that is over must not go out."""
+    invite(cohort, 1, 2)
+    [batch] = render(cohort)["batches"]
+    step = cohort.json("case", "advance", "1", "hold_conversation", "--set",
+                       "classification=not_active", "--set", "participation_potential=none")
+    assert step["to_pull"] == [{"letter": 1, "case_id": 1, "template": "uitnodiging",
+                                "batch": batch["batch"]}]
+    statuses = {item["id"]: item["status"] for item in listed(cohort)}
+    assert (statuses[1], statuses[2]) == ("to_pull", "in_batch")
+
+
 def test_withdrawing_consent_names_the_batch_its_referral_letter_must_be_pulled_from(
         cohort: Env) -> None:
     invite(cohort, 1)

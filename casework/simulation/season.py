@@ -461,7 +461,8 @@ class Season:
         for case_id, starts_at in rows:
             self.clock.set(starts_at + timedelta(minutes=75))
             if self.do.chance(world.RECORDED_LATE):  # the specialist records it days later
-                self.later(day, self.do.between(1, 4), case_id, "late_outcome")
+                self.later(day, self.do.between(1, 4), case_id,
+                           f"late_outcome:{starts_at.isoformat()}")
                 continue
             self.appointment_outcome(day, case_id, starts_at)
 
@@ -527,9 +528,9 @@ class Season:
                     self.later(day, self.do.between(8, 25), case_id, "referral_outcome")
                 else:  # no consent to share: nothing more
                     self.advance(case_id, "close", {"reason": "no_support_needed"})
-            elif action == "late_outcome" and state == "invited":
-                when = self._appointment(case_id)
-                if when is not None:
+            elif action.startswith("late_outcome:") and state == "invited":
+                when = self._appointment(case_id)  # unless it was moved since
+                if when is not None and when == datetime.fromisoformat(action.split(":", 1)[1]):
                     self.appointment_outcome(day, case_id, when)
             elif action == "self_action" and state == "spoken":
                 self.advance(case_id, "self_action")
