@@ -124,20 +124,27 @@ def _overdue(run_date: date) -> list[Any]:
             _TASKS.c.escalated_at.is_(None)]
 
 
-def _pages(engine: Engine, conditions: list[Any]) -> Iterator[int]:
-    """Yield task ids matching conditions, in (due, id) order, a page at a time."""
+def _row_pages(engine: Engine, query: Any) -> Iterator[list[Any]]:
+    """Yield the rows of a query on tasks (selecting their id and due), in (due, id) order, a
+    page at a time: each page is read in its own short transaction."""
     last: tuple[date, int] | None = None
     while True:
-        query = select(_TASKS.c.id, _TASKS.c.due).where(*conditions)
+        page = query
         if last is not None:
-            query = query.where(or_(_TASKS.c.due > last[0],
-                                    and_(_TASKS.c.due == last[0], _TASKS.c.id > last[1])))
+            page = page.where(or_(_TASKS.c.due > last[0],
+                                  and_(_TASKS.c.due == last[0], _TASKS.c.id > last[1])))
         with engine.db.connect() as conn:
-            rows = conn.execute(query.order_by(_TASKS.c.due, _TASKS.c.id).limit(PAGE)).all()
+            rows = conn.execute(page.order_by(_TASKS.c.due, _TASKS.c.id).limit(PAGE)).all()
         if not rows:
             return
-        yield from (row.id for row in rows)
+        yield rows
         last = (rows[-1].due, rows[-1].id)
+
+
+def _pages(engine: Engine, conditions: list[Any]) -> Iterator[int]:
+    """Yield task ids matching conditions, in (due, id) order, a page at a time."""
+    for rows in _row_pages(engine, select(_TASKS.c.id, _TASKS.c.due).where(*conditions)):
+        yield from (row.id for row in rows)
 
 
 def count_due(engine: Engine, run_date: date) -> dict[str, int]:
@@ -179,18 +186,10 @@ def _stale_pages(engine: Engine, run_date: date) -> Iterator[list[tuple[int, str
     kinds = sorted({kind for *_, kind in planned})
     conditions = [_TASKS.c.status == "open", _TASKS.c.kind.in_(kinds),
                   _TASKS.c.due <= cutoff.astimezone(engine.tz).date()]
-    last: tuple[date, int] | None = None
-    while True:
-        query = (select(_TASKS.c.id, _TASKS.c.due, _TASKS.c.kind, Case.workflow_id,
-                        Case.workflow_version, Case.state, Case.data)
-                 .join(Case, Case.id == _TASKS.c.case_id).where(*conditions))
-        if last is not None:
-            query = query.where(or_(_TASKS.c.due > last[0],
-                                    and_(_TASKS.c.due == last[0], _TASKS.c.id > last[1])))
-        with engine.db.connect() as conn:
-            rows = conn.execute(query.order_by(_TASKS.c.due, _TASKS.c.id).limit(PAGE)).all()
-        if not rows:
-            return
+    query = (select(_TASKS.c.id, _TASKS.c.due, _TASKS.c.kind, Case.workflow_id,
+                    Case.workflow_version, Case.state, Case.data)
+             .join(Case, Case.id == _TASKS.c.case_id).where(*conditions))
+    for rows in _row_pages(engine, query):
         page = []
         for row in rows:
             if (row.workflow_id, row.workflow_version, row.state, row.kind) not in planned:
@@ -203,7 +202,6 @@ def _stale_pages(engine: Engine, run_date: date) -> Iterator[list[tuple[int, str
                                                  "appointment": moment}))
         if page:
             yield page
-        last = (rows[-1].due, rows[-1].id)
 
 
 def cancel_stale_work(engine: Engine, run_date: date, summary: DailySummary,
