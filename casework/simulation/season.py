@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +163,7 @@ class Season:
         from casework.cohort import import_cohort
 
         self.clock.set(datetime.combine(self.plan.start, time(5), tzinfo=self.tz))
-        summary = import_cohort(engine, cohort, self.plan.workflow, "backoffice")
-        self.counts["imported"] += summary.imported if hasattr(summary, "imported") else 0
+        import_cohort(engine, cohort, self.plan.workflow, "backoffice")
         with engine.db.connect() as conn:
             wijken = sorted({w for (w,) in conn.execute(
                 select(Case.wijk).where(Case.workflow_id == self.plan.workflow))})
@@ -353,12 +353,11 @@ class Season:
             self.wijk[case_id] = wijk
         return self.workers[wijk]
 
-    @property
+    @cached_property
     def wijk(self) -> dict[int, str]:
-        if not hasattr(self, "_wijk"):
-            with self.engine.db.connect() as conn:
-                self._wijk = dict(conn.execute(select(Case.id, Case.wijk)).all())
-        return self._wijk
+        """The wijk of each case (cases keep their wijk)."""
+        with self.engine.db.connect() as conn:
+            return dict(conn.execute(select(Case.id, Case.wijk)).all())
 
     def state_of(self, case_id: int) -> str:
         with self.engine.db.connect() as conn:
