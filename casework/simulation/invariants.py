@@ -59,13 +59,10 @@ class Checker:
         self.last_event = 0
         self.last_access = 0
         self.probes = 0
+        from casework.engine import appointment_letters
+
         route = engine.registry.get(season.plan.workflow)
-        self.appointment_letters = {t.letter for t in route.transitions
-                                    if t.letter and t.records == "appointment"}
-        for state in route.states.values():
-            for task in state.tasks:
-                if task.anchor == "appointment":
-                    self.appointment_letters.update(task.letters.values())
+        self.appointment_letters = set(appointment_letters(route))
         self.appointment_tasks = {task.kind for state in route.states.values()
                                   for task in state.tasks if task.anchor == "appointment"}
 
