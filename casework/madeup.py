@@ -16,7 +16,6 @@ so large files (1,000,000+ rows) are cheap.
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import random
 import unicodedata
@@ -358,8 +357,10 @@ def iter_rows(rows: int, seed: int) -> Iterator[tuple[str, ...]]:
 
 def write_cohort(out: Path, rows: int, seed: int, delimiter: str = ",") -> None:
     """Stream a cohort CSV (UTF-8, no BOM, LF line endings) to `out`."""
+    from casework.outfiles import csv_writer
+
     with out.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
+        writer = csv_writer(fh, delimiter=delimiter, lineterminator="\n")
         writer.writerow(HEADER)
         writer.writerows(iter_rows(rows, seed))
 
