@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, select
 
 from casework.models import Case, Referral, Staff, Task
 
@@ -35,10 +35,9 @@ def routes(engine: Engine) -> list[str]:
 
 
 def routes_in_use(engine: Engine) -> list[str]:
-    """Return the ids of the loaded routes that have cases."""
-    with engine.db.connect() as conn:
-        used = set(conn.execute(select(Case.workflow_id).distinct()).scalars())
-    return [route for route in routes(engine) if route in used]
+    """Return the ids of the loaded routes that have cases (one indexed look-up per route,
+    not a scan of the cases)."""
+    return [route for route in routes(engine) if _stored(engine, Case.workflow_id == route)]
 
 
 def states(engine: Engine, workflow: str | None = None, also: str | None = None) -> list[str]:
@@ -102,6 +101,15 @@ def wijken(engine: Engine, workflow: str | None = None) -> list[str]:
         query = query.where(Case.workflow_id == workflow)
     with engine.db.connect() as conn:
         return sorted(w for w in conn.execute(query).scalars() if w)
+
+
+def has_wijk(engine: Engine, wijk: str, workflow: str | None = None) -> bool:
+    """Return whether a stored case (of the route, when given) is in the wijk: an indexed
+    look-up, so a right --wijk costs nothing; the whole list is read only for a typo."""
+    condition = Case.wijk == wijk
+    if workflow not in (None, ALL_ROUTES):
+        condition = and_(condition, Case.workflow_id == workflow)
+    return _stored(engine, condition)
 
 
 def staff_names(engine: Engine) -> list[str]:

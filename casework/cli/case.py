@@ -73,7 +73,8 @@ def list_command(state: CliState, actor: str | None, as_json: bool, limit: int, 
     route = one_of(filters["workflow"], vocabulary.routes(engine), "--workflow", "route")
     one_of(filters["state"], vocabulary.states(engine, route, also=filters["state"]), "--state",
            "state" + (f" of {route}" if route else ""))
-    one_of(filters["wijk"], vocabulary.wijken(engine, route), "--wijk", "wijk")
+    one_of(filters["wijk"], lambda: vocabulary.wijken(engine, route), "--wijk", "wijk",
+           known_if=lambda w: vocabulary.has_wijk(engine, w, route))
     one_of(filters["assigned_to"], [*vocabulary.staff_names(engine), vocabulary.UNASSIGNED],
            "--assigned", "staff member", "'-' for unassigned")
     result = list_cases(engine, actor, CaseFilter(**filters), limit or None, offset)

@@ -32,7 +32,8 @@ def _known_route_and_wijk(state: CliState, workflow_id: str, wijk: str | None) -
 
     engine = state.engine()
     one_of(workflow_id, vocabulary.routes(engine), "--workflow", "route")
-    one_of(wijk, vocabulary.wijken(engine, workflow_id), "--wijk", f"wijk of {workflow_id}")
+    one_of(wijk, lambda: vocabulary.wijken(engine, workflow_id), "--wijk",
+           f"wijk of {workflow_id}", known_if=lambda w: vocabulary.has_wijk(engine, w, workflow_id))
 
 
 @cohort.command("import")

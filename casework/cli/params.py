@@ -6,7 +6,7 @@ reads them with the one parser of ``casework.fields`` (ISO or Dutch, a time opti
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -77,14 +77,19 @@ def parse_at(text: str | None, tz: Any, option: str = "--at") -> datetime | None
                                  f"{MOMENT_FORMS}", param_hint=option) from None
 
 
-def one_of(value: str | None, known: Iterable[str], option: str, what: str,
-           extra: str = "") -> str | None:
+def one_of(value: str | None, known: Iterable[str] | Callable[[], Iterable[str]],
+           option: str, what: str, extra: str = "",
+           known_if: Callable[[str], bool] | None = None) -> str | None:
     """Return the value when it is one of the known values (None passes). Anything else is a
     typo, not an empty answer: stop with exit 2, naming the known values, the close matches
-    first. ``extra`` names a value with a meaning of its own ("'-' for unassigned")."""
+    first. ``extra`` names a value with a meaning of its own ("'-' for unassigned"). With
+    ``known_if`` (a cheap check of one value) ``known`` may be a function: the whole list is
+    then read only to answer a typo."""
     if value is None:
         return None
-    values = sorted(set(known))
+    if known_if is not None and known_if(value):
+        return value
+    values = sorted(set(known() if callable(known) else known))
     if value in values:
         return value
     from difflib import get_close_matches

@@ -72,8 +72,9 @@ def report(ctx: click.Context, name: str, as_of_text: str | None, wijk: str | No
     state.who(None, "report")
     as_of = parse_day(as_of_text, "--as-of") or engine.now().astimezone(engine.tz).date()
     workflow_id = _route(state, workflow_id)
-    one_of(wijk, vocabulary.wijken(engine, workflow_id), "--wijk",
-           "wijk" + ("" if workflow_id == vocabulary.ALL_ROUTES else f" of {workflow_id}"))
+    one_of(wijk, lambda: vocabulary.wijken(engine, workflow_id), "--wijk",
+           "wijk" + ("" if workflow_id == vocabulary.ALL_ROUTES else f" of {workflow_id}"),
+           known_if=lambda w: vocabulary.has_wijk(engine, w, workflow_id))
     scope = Scope(as_of, workflow_id, wijk)
     if name == "council":
         from casework.reports.council import write_council
