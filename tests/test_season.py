@@ -176,3 +176,9 @@ def test_the_command_prints_the_days_as_json_and_refuses_a_used_folder(tmp_path:
     other = runner.invoke(cli, [*args[:4], "--workflow", "participatiecoach", *args[4:-1],
                                 str(tmp_path / "other")], env={"CASEWORK_DATABASE_URL": None})
     assert other.exit_code == 2 and "kansen-in-kaart" in other.output
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    nowhere = runner.invoke(cli, [*args[:-1], str(blocked / "season")],
+                            env={"CASEWORK_DATABASE_URL": None})
+    assert nowhere.exit_code == 2 and "cannot make the season's folder" in nowhere.output
+    assert "Traceback" not in nowhere.output

@@ -125,8 +125,12 @@ class Season:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise OptionRefused(f"--out {out}: the folder is not empty; give a new folder (the "
                               "season makes its own training database there)")
-        out.mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.copytree(self.source.workflows_dir, out / "workflows")
+        try:
+            out.mkdir(parents=True, exist_ok=True, mode=0o700)
+            shutil.copytree(self.source.workflows_dir, out / "workflows")
+        except OSError as exc:
+            raise OptionRefused(f"--out {out}: cannot make the season's folder there "
+                                f"({exc.strerror}); give a folder you may write") from None
         url = self.plan.database_url or "sqlite:///season.db"
         org = {key.split(".", 1)[1]: self.source[key] for key in (
             "organisation.name", "organisation.department", "organisation.address",
