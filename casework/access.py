@@ -20,6 +20,7 @@ from sqlalchemy import Engine as SAEngine
 from casework.config import Settings
 from casework.errors import ConfigError
 from casework.models import AccessLog
+from casework.permissions import Actor
 
 # One lock for everyone who appends to the log on PostgreSQL (SQLite has one writer anyway).
 _LOG_LOCK = 0x63617365
@@ -94,19 +95,19 @@ def entry_content(row_id: int, at: datetime, actor: str, action: str,
             "case_ids": [int(c) for c in case_ids], "purpose": purpose}
 
 
-def log_access(conn: Connection, actor: str, action: str, case_ids: Sequence[int],
+def log_access(conn: Connection, actor: Actor, action: str, case_ids: Sequence[int],
                purpose: str | None, at: datetime) -> None:
     """Record one row for a read or change of one or more cases (a listing is one row),
     linked to the entry before it."""
     lock_log(conn)
     row_id = conn.execute(insert(AccessLog).values(
-        at=at, actor=actor, action=action, case_ids=list(case_ids), purpose=purpose,
+        at=at, actor=actor.name, action=action, case_ids=list(case_ids), purpose=purpose,
     ).returning(AccessLog.id)).scalar_one()
     # Our insert holds the write lock (SQLite) or the advisory lock (PostgreSQL) until
     # commit, so the entry before ours is committed and no other can come between.
     prev = conn.execute(select(AccessLog.hash).where(AccessLog.id < row_id)
                         .order_by(AccessLog.id.desc()).limit(1)).scalar()
-    entry_hash = chain_hash(prev, entry_content(row_id, at, actor, action, case_ids, purpose),
+    entry_hash = chain_hash(prev, entry_content(row_id, at, actor.name, action, case_ids, purpose),
                             chain_key(conn))
     conn.execute(update(AccessLog).where(AccessLog.id == row_id)
                  .values(prev_hash=prev, hash=entry_hash))

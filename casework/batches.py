@@ -29,7 +29,7 @@ from casework.engine import UNSENT, Engine, cancel_pending_letters
 from casework.errors import InvalidData, NotFound
 from casework.models import Batch, Letter
 from casework.outfiles import remove_outputs
-from casework.permissions import authorize
+from casework.permissions import Actor
 from casework.text import shown
 
 _LETTERS = Letter.__table__
@@ -93,10 +93,10 @@ def _claim(conn: Connection, engine: Engine, row: Any, status: str, **values: An
 # --- what the back office does with a batch -------------------------------------------------
 
 
-def list_batches(engine: Engine, actor: str, status: str | None = None) -> dict[str, Any]:
+def list_batches(engine: Engine, actor: Actor, status: str | None = None) -> dict[str, Any]:
     """Return the batches, newest first, with how many letters each holds, how many of them
     are to be pulled (cancelled after it was made) and how many go (or went) to the post."""
-    authorize(engine, actor, "letters")
+    actor.require("letters")
     if status is not None and status not in BATCH_STATUSES:
         raise InvalidData(f"batch status {shown(status)} must be one of "
                           f"{', '.join(BATCH_STATUSES)}")
@@ -125,10 +125,10 @@ def list_batches(engine: Engine, actor: str, status: str | None = None) -> dict[
     } for r in rows]}
 
 
-def cancel_letter(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
+def cancel_letter(engine: Engine, actor: Actor, letter_id: int) -> dict[str, Any]:
     """Cancel a letter that has not gone to the mail house; one already in a batch stays in
     it (the batch is sealed), marked to be pulled from it."""
-    authorize(engine, actor, "letters")
+    actor.require("letters")
     with engine.db.begin() as conn:
         row = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id)).first()
         if row is None:
@@ -140,7 +140,7 @@ def cancel_letter(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
             raise InvalidData(f"letter {letter_id} is {row.status}; only a letter that has not "
                               "gone to the mail house can be cancelled")
         done = cancel_pending_letters(conn, [row.case_id], letter_id=letter_id,
-                                      reason=f"cancelled by {actor}")
+                                      reason=f"cancelled by {actor.name}")
         if done.count == 0:
             raise InvalidData(f"letter {letter_id} went to the mail house a moment ago; it "
                               "can no longer be cancelled")
@@ -151,14 +151,14 @@ def cancel_letter(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
             "to_pull": done.to_pull}
 
 
-def mark_batch_sent(engine: Engine, actor: str, batch: str) -> dict[str, Any]:
+def mark_batch_sent(engine: Engine, actor: Actor, batch: str) -> dict[str, Any]:
     """Record that a batch was handed to the mail house: its letters are sent, those marked
     to be pulled are pulled; from now on the batch never changes."""
-    authorize(engine, actor, "letters")
+    actor.require("letters")
     now = engine.now()
     with engine.db.begin() as conn:
         row = _batch(conn, batch)
-        _claim(conn, engine, row, "sent", sent_at=now, sent_by=actor)
+        _claim(conn, engine, row, "sent", sent_at=now, sent_by=actor.name)
         sent = conn.execute(
             update(_LETTERS).where(_LETTERS.c.batch == batch, _LETTERS.c.status == "in_batch")
             .values(status="sent", sent_at=now)
@@ -174,17 +174,17 @@ def mark_batch_sent(engine: Engine, actor: str, batch: str) -> dict[str, Any]:
     return {"batch": batch, "sent": sent, "pulled": list(pulled)}
 
 
-def remake_batch(engine: Engine, actor: str, batch: str) -> dict[str, Any]:
+def remake_batch(engine: Engine, actor: Actor, batch: str) -> dict[str, Any]:
     """Take back a batch that was not handed over: its PDF and manifest are removed and its
     letters that are still wanted are queued again as new letters (rendered with the date
     of the day they are made); the others are cancelled with the reason."""
-    authorize(engine, actor, "letters")
+    actor.require("letters")
     now = engine.now()
     queued: list[dict[str, Any]] = []
     dropped: list[dict[str, Any]] = []
     with engine.db.begin() as conn:
         row = _batch(conn, batch)
-        _claim(conn, engine, row, "remade", remade_at=now, remade_by=actor)
+        _claim(conn, engine, row, "remade", remade_at=now, remade_by=actor.name)
         letters = conn.execute(select(_LETTERS).where(_LETTERS.c.batch == batch)
                                .order_by(_LETTERS.c.id)).all()
         for letter in letters:

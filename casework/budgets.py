@@ -13,7 +13,7 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Budget, Case, Spending
-from casework.permissions import authorize
+from casework.permissions import Actor
 from casework.text import shown, unclean
 
 # A spending on one case stays below a million euro; a year's budget of a route below a billion.
@@ -55,10 +55,10 @@ def _spent(conn: Any, budget_id: int) -> int:
                             .where(Spending.budget_id == budget_id)).scalar_one())
 
 
-def set_budget(engine: Engine, actor: str, workflow_id: str, amount: str,
+def set_budget(engine: Engine, actor: Actor, workflow_id: str, amount: str,
                year: int) -> dict[str, Any]:
     """Set (or change) the work budget of a route for a year; never below what is spent."""
-    authorize(engine, actor, "budget.manage")
+    actor.require("budget.manage")
     engine.registry.get(workflow_id)
     cents = parse_amount(amount, "budget", MAX_BUDGET)
     now = engine.now()
@@ -67,7 +67,7 @@ def set_budget(engine: Engine, actor: str, workflow_id: str, amount: str,
                                                    Budget.year == year)).first()
         if budget is None:
             conn.execute(insert(Budget).values(workflow_id=workflow_id, year=year,
-                                               amount_cents=cents, set_by=actor,
+                                               amount_cents=cents, set_by=actor.name,
                                                updated_at=now))
             spent = 0
         else:
@@ -76,18 +76,18 @@ def set_budget(engine: Engine, actor: str, workflow_id: str, amount: str,
                 raise InvalidData(f"{euro(spent)} of the {year} budget of '{workflow_id}' is "
                                   f"already spent; the budget cannot be lower than that")
             conn.execute(update(Budget).where(Budget.id == budget.id)
-                         .values(amount_cents=cents, set_by=actor, updated_at=now))
+                         .values(amount_cents=cents, set_by=actor.name, updated_at=now))
     return {"workflow": workflow_id, "year": year, "budget": cents / 100, "spent": spent / 100,
             "left": (cents - spent) / 100}
 
 
-def spend(engine: Engine, actor: str, case_id: int, amount: str, purpose: str,
+def spend(engine: Engine, actor: Actor, case_id: int, amount: str, purpose: str,
           spent_on: date | None = None, at: datetime | None = None) -> dict[str, Any]:
     """Record money spent on a case from its route's budget of that year; refused (nothing
     stored) when the budget does not cover it. The spending shows in the case's timeline,
     dated at (a past moment) or now; the day spent defaults to that moment's day, and a
     spent_on on another day than at is refused."""
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     cents = parse_amount(amount)
     purpose = purpose.strip()
     if not purpose:
@@ -124,7 +124,7 @@ def spend(engine: Engine, actor: str, case_id: int, amount: str, purpose: str,
                               f"({euro(budget.amount_cents)})")
         conn.execute(insert(Spending).values(
             budget_id=budget.id, case_id=case_id, amount_cents=cents, purpose=purpose,
-            spent_on=day, recorded_by=actor, recorded_at=engine.recorded_now()))
+            spent_on=day, recorded_by=actor.name, recorded_at=engine.recorded_now()))
         engine.record_event(conn, case, actor, "spend",
                             {"amount": cents / 100, "purpose": purpose,
                              "spent_on": day.isoformat()}, at=at)

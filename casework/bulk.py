@@ -46,6 +46,7 @@ from casework.engine import (
 from casework.errors import CaseworkError, ConflictError, InputFileError, InvalidData, no_case
 from casework.fields import DATE_RANGE, MOMENT_FORMS, parse_datetime
 from casework.models import AppliedLine, Case, Event, Participant
+from casework.permissions import Actor
 from casework.text import shown
 
 CHUNK = 2000
@@ -379,24 +380,24 @@ def _csv_problem(exc: csv.Error) -> str:
     return f"cannot be read as CSV ({exc})"
 
 
-def apply_file(engine: Engine, path: Path, actor: str, dry_run: bool = False,
+def apply_file(engine: Engine, path: Path, actor: Actor, dry_run: bool = False,
                progress: Callable[[int], None] | None = None,
                history: bool = False) -> ApplySummary:
     """Apply every line of the file; return what was applied and what failed, by line.
     With history, no line queues a letter (the past is recorded, nobody is written to)."""
-    from casework.permissions import authorize
 
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     return apply_lines(engine, read_lines(path, engine), actor, dry_run, progress, path.name,
                        history)
 
 
-def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: str,
+def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: Actor,
                 dry_run: bool = False, progress: Callable[[int], None] | None = None,
                 name: str = "", history: bool = False,
                 capability: str = "case.write") -> ApplySummary:
     """Apply lines in chunks; a line that is a text is a failure that was found reading it.
     Each case must be within the actor's reach for the capability (a wave: cohort.plan)."""
+    actor.require(capability)
     summary = ApplySummary(file=name, dry_run=dry_run, history=history)
     # A dry run stores nothing, so the ids it would have stored are remembered here.
     ids: dict[str, str] = {}
@@ -462,7 +463,7 @@ def _environment(exc: Exception) -> bool:
     return isinstance(exc, CaseworkError | OperationalError | InterfaceError)
 
 
-def _apply_chunk(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
+def _apply_chunk(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,
                  summary: ApplySummary, ids: dict[str, str], capability: str) -> None:
     try:
         applied = _apply_chunk_once(engine, lines, actor, dry_run, summary, ids, capability)
@@ -474,7 +475,7 @@ def _apply_chunk(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
     summary.by_trigger.update(applied)
 
 
-def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
+def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,
                       summary: ApplySummary, ids: dict[str, str],
                       capability: str = "case.write") -> list[str]:
     """Apply a chunk in one transaction; return what each applied line did (its trigger, or
@@ -504,7 +505,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
 
         for cid in list(snapshots):
             try:
-                check_cases(engine, conn, actor, [cid], capability)
+                check_cases(conn, actor, [cid], capability)
             except NotAllowed as exc:
                 snapshots.pop(cid)
                 refused[cid] = str(exc)
@@ -579,7 +580,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
                 snap.last_event_at = step.at
                 if step.dest != step.source:
                     entered[cid] = step.at
-                steps.append((step, actor))
+                steps.append((step, actor.name))
                 planned.append(step)
                 seq = step.seq
             applied.append(line.trigger)
@@ -623,7 +624,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: str, dry_run: bo
 
 
 def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: CaseSnapshot,
-                 actor: str, history: bool) -> None:
+                 actor: Actor, history: bool) -> None:
     """Record a consent or a task outcome line, as 'consent grant' and 'task done' do."""
     if line.kind == CONSENT:
         from casework.consents import grant_in
@@ -675,7 +676,7 @@ def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
     write_effects(conn, [step for step, _ in steps], now)
 
 
-def _apply_one_by_one(engine: Engine, lines: list[Line], actor: str, dry_run: bool,
+def _apply_one_by_one(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,
                       summary: ApplySummary, ids: dict[str, str],
                       capability: str) -> list[str]:
     applied: list[str] = []

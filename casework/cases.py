@@ -25,7 +25,7 @@ from casework.models import (
     Task,
 )
 from casework.people import display_name, person_dict
-from casework.permissions import Access, authorize, load_access
+from casework.permissions import Actor, load_actor
 from casework.text import shown, unclean
 
 
@@ -42,11 +42,11 @@ def _iso(moment: Any) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def list_cases(engine: Engine, actor: str, filters: CaseFilter, limit: int | None = 100,
+def list_cases(engine: Engine, actor: Actor, filters: CaseFilter, limit: int | None = 100,
                offset: int = 0) -> dict[str, Any]:
     """Return matching cases (newest first within id order) and the total; logs the listing.
     Back office lists the cases of its projects too (for planning and letters)."""
-    authorize(engine, actor, "case.list")
+    actor.require("case.list")
     conditions = []
     if filters.state:
         conditions.append(Case.state == filters.state)
@@ -60,9 +60,8 @@ def list_cases(engine: Engine, actor: str, filters: CaseFilter, limit: int | Non
         conditions.append(Case.assigned_to == filters.assigned_to)
     if filters.open_only:
         conditions.append(Case.closed_at.is_(None))
-    from casework.permissions import visible
 
-    scope = visible(engine, actor, "case.list")
+    scope = actor.case_filter("case.list")
     if scope is not None:
         conditions.append(scope)
     query = (
@@ -94,9 +93,9 @@ def _purpose(workflows: set[str]) -> str:
     return "project " + ", ".join(sorted(workflows))
 
 
-def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
+def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return a case with its person, data, appointments, referrals and timeline; logs the read."""
-    authorize(engine, actor, "case.read")
+    actor.require("case.read")
     with Session(engine.db, expire_on_commit=False) as conn, conn.begin():
         row = conn.execute(
             select(Case, Participant)
@@ -108,7 +107,7 @@ def show_case(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
         case, person = row
         from casework.permissions import check_cases
 
-        check_cases(engine, conn.connection(), actor, [case_id])
+        check_cases(conn.connection(), actor, [case_id])
         events = conn.execute(
             select(Event).where(Event.case_id == case_id).order_by(Event.seq)
         ).scalars().all()
@@ -184,9 +183,9 @@ def _task_dict(task: Task) -> dict[str, Any]:
     }
 
 
-def case_triggers(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
+def case_triggers(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return every trigger of the case's route: whether it can happen now, or why not."""
-    authorize(engine, actor, "case.read")
+    actor.require("case.read")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         log_access(conn, actor, "triggers", [case_id], _purpose({case.workflow_id}),
@@ -214,11 +213,11 @@ def case_triggers(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
             "triggers": result}
 
 
-def assign_case(engine: Engine, actor: str, case_id: int, worker: str,
+def assign_case(engine: Engine, actor: Actor, case_id: int, worker: str,
                 at: datetime | None = None) -> dict[str, Any]:
     """Assign a case to an active staff member; the change is an event in the timeline
     (dated at, a past moment, or now)."""
-    authorize(engine, actor, "case.assign")
+    actor.require("case.assign")
     with engine.db.begin() as conn:
         holder = _assignee(conn, worker)
         case = engine.load_case_for(conn, case_id, actor)
@@ -233,7 +232,7 @@ def assign_case(engine: Engine, actor: str, case_id: int, worker: str,
     return {"id": case_id, "assigned_to": worker, "previous": previous}
 
 
-def _assignee(conn: Any, worker: str) -> Access:
+def _assignee(conn: Any, worker: str) -> Actor:
     """Return the rights of the staff member cases are assigned to: known and active."""
     staff = conn.execute(select(Staff.active).where(Staff.name == worker)).first()
     if staff is None:
@@ -243,10 +242,10 @@ def _assignee(conn: Any, worker: str) -> Access:
         )
     if not staff.active:
         raise InvalidData(f"staff member '{worker}' is disabled; assign someone else")
-    return load_access(conn, worker)
+    return load_actor(conn, worker)
 
 
-def _check_holds(holder: Access, workflow_id: str, what: str) -> None:
+def _check_holds(holder: Actor, workflow_id: str, what: str) -> None:
     """Refuse to assign cases of a route to someone who could not see them: only a case
     worker (being assigned lets them see the case) or a coordinator of the route."""
     if not holder.may_hold(workflow_id):
@@ -256,11 +255,11 @@ def _check_holds(holder: Access, workflow_id: str, what: str) -> None:
             f"to give them that role ('casework staff edit {holder.name} --role ...')")
 
 
-def assign_wave(engine: Engine, actor: str, wave: int, wijk: str, worker: str,
+def assign_wave(engine: Engine, actor: Actor, wave: int, wijk: str, worker: str,
                 workflow_id: str | None = None, at: datetime | None = None) -> dict[str, Any]:
     """Assign every open case of a wave in a wijk (that the actor may see) to a worker, each
     an event in its timeline (dated at, a past moment, or now); return the counts."""
-    access = authorize(engine, actor, "case.assign")
+    actor.require("case.assign")
     if workflow_id is not None:
         workflow_id = engine.registry.get(workflow_id).id
     with engine.db.begin() as conn:
@@ -268,14 +267,14 @@ def assign_wave(engine: Engine, actor: str, wave: int, wijk: str, worker: str,
         conditions = [Case.wave == wave, Case.wijk == wijk, Case.closed_at.is_(None)]
         if workflow_id is not None:
             conditions.append(Case.workflow_id == workflow_id)
-        scope = access.case_filter("case.assign")
+        scope = actor.case_filter("case.assign")
         if scope is not None:
             conditions.append(scope)
         rows = conn.execute(select(Case.id, Case.workflow_id, Case.assigned_to)
                             .where(*conditions).order_by(Case.id)).all()
         routes = sorted({r.workflow_id for r in rows})
         if not rows:
-            raise InvalidData(_no_wave(conn, access, wave, wijk, workflow_id))
+            raise InvalidData(_no_wave(conn, actor, wave, wijk, workflow_id))
         if len(routes) > 1:
             raise InvalidData(f"wave {wave} in {shown(wijk)} is a wave of more than one route "
                               f"({', '.join(routes)}); say which with --workflow")
@@ -300,7 +299,7 @@ def assign_wave(engine: Engine, actor: str, wave: int, wijk: str, worker: str,
             "case_ids": assigned}
 
 
-def _no_wave(conn: Any, access: Access, wave: int, wijk: str,
+def _no_wave(conn: Any, access: Actor, wave: int, wijk: str,
              workflow_id: str | None) -> str:
     """Say that a wave has no open cases the actor may see, and which waves the wijk has."""
     conditions = [Case.wijk == wijk, Case.wave.is_not(None), Case.closed_at.is_(None)]
@@ -328,11 +327,11 @@ def _move_open_work(conn: Any, case_id: int, worker: str) -> None:
 FLAGS = ("moved", "deceased")
 
 
-def flag_person(engine: Engine, actor: str, case_id: int, flag: str,
+def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
                 at: datetime | None = None) -> dict[str, Any]:
     """Flag the person of a case as moved or deceased ('none' clears it): they are kept out of
     every wave from now on; the change is an event in the timeline (dated at, or now)."""
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     if flag not in (*FLAGS, "none"):
         raise InvalidData(f"flag {shown(flag)} must be one of {', '.join(FLAGS)} or none")
     with engine.db.begin() as conn:
@@ -369,14 +368,14 @@ def flag_person(engine: Engine, actor: str, case_id: int, flag: str,
 CORRECTION = "correct_report"
 
 
-def correct_report(engine: Engine, actor: str, case_id: int, corrections: dict[str, str],
+def correct_report(engine: Engine, actor: Actor, case_id: int, corrections: dict[str, str],
                    note: str | None = None, resend: bool = False,
                    at: datetime | None = None) -> dict[str, Any]:
     """Record the person's corrections to their conversation report: an event holding the
     corrected themes (the original event is kept as it was), the case's report updated, and
     the report letter sent again when asked. An empty text removes a theme (the person may
     have something left out)."""
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     if not corrections:
         raise InvalidData("give the corrected text per theme, e.g. --set themes.health=...")
     for what, text in [*((f"themes.{k}", v) for k, v in corrections.items()), ("note", note)]:

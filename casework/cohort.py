@@ -26,7 +26,7 @@ from casework.errors import InputFileError
 from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
 from casework.models import Case, Event, JSONType, Participant, UTCDateTime
 from casework.outfiles import OutputFileError, csv_writer, open_output
-from casework.permissions import NotAllowed, authorize, scope_words
+from casework.permissions import Actor, NotAllowed, scope_words
 from casework.text import shown, unclean
 
 COLUMNS = (
@@ -309,7 +309,7 @@ def read_rows(path: Path) -> tuple[list[str], str,
 
 
 def import_cohort(
-    engine: Engine, path: Path, workflow_id: str, actor: str,
+    engine: Engine, path: Path, workflow_id: str, actor: Actor,
     rejects_path: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     at: datetime | None = None,
@@ -319,12 +319,12 @@ def import_cohort(
     at is the moment of selection (a past season), default now: the cases open then, and
     rows and exclusions are checked as of its day. Back office imports into the projects it
     works for (every project when none are set)."""
-    access = authorize(engine, actor, "cohort.import")
+    actor.require("cohort.import")
     route = engine.registry.get(workflow_id)
-    if not access.may_touch(route.id, None, None, "cohort.import"):
-        raise NotAllowed(f"{actor} may only import cohorts "
-                         f"{scope_words(access, 'cohort.import')}; {route.id} is not one of "
-                         f"them (an admin can add it with 'casework staff edit {actor} "
+    if not actor.may_touch(route.id, None, None, "cohort.import"):
+        raise NotAllowed(f"{actor.name} may only import cohorts "
+                         f"{scope_words(actor, 'cohort.import')}; {route.id} is not one of "
+                         f"them (an admin can add it with 'casework staff edit {actor.name} "
                          "--project ...')")
     selected = engine.moment(at)
     header, delimiter, rows = read_rows(path)
@@ -449,7 +449,7 @@ class RejectsFile:
 
 
 def _store_batch(engine: Engine, workflow_id: str, version: int, initial: str,
-                 batch: list[dict[str, Any]], actor: str, filename: str,
+                 batch: list[dict[str, Any]], actor: Actor, filename: str,
                  summary: ImportSummary, exclusions: dict[str, str],
                  selected: datetime) -> None:
     """Write one batch in one transaction; retried once when another import raced us."""
@@ -469,7 +469,7 @@ def _store_batch(engine: Engine, workflow_id: str, version: int, initial: str,
 
 
 def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
-                 batch: list[dict[str, Any]], actor: str, filename: str,
+                 batch: list[dict[str, Any]], actor: Actor, filename: str,
                  exclusions: dict[str, str], selected: datetime) -> tuple[int, int, list[str]]:
     """Store new people, then open a case for everyone in the batch without one on this route,
     all dated at the moment of selection.
@@ -520,7 +520,7 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
         if case_ids:
             recorded = literal(engine.recorded_now(), UTCDateTime())
             opening = select(
-                Case.id, literal(1), moment, recorded, literal(actor), literal("open"),
+                Case.id, literal(1), moment, recorded, literal(actor.name), literal("open"),
                 literal(initial),
                 literal({"source": "cohort import", "file": filename}, JSONType),
             ).where(Case.id.in_(case_ids))
@@ -533,7 +533,7 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
             conn.execute(insert(Event), [{
                 "case_id": mark["b_id"], "seq": 2, "at": selected,
                 "recorded_at": engine.recorded_now(),
-                "actor": actor, "trigger": EXCLUDE, "from_state": initial,
+                "actor": actor.name, "trigger": EXCLUDE, "from_state": initial,
                 "to_state": initial, "data": {"reason": mark["b_reason"]},
             } for mark in marks])
     return len(case_ids), len(batch) - len(case_ids), [mark["b_reason"] for mark in marks]

@@ -14,7 +14,7 @@ from casework.access import log_access
 from casework.engine import CaseSnapshot, Engine, cancel_pending_letters
 from casework.errors import InvalidData
 from casework.models import Case, Consent, Referral, Task
-from casework.permissions import authorize
+from casework.permissions import Actor
 from casework.text import shown
 from casework.workflow import Route
 
@@ -40,18 +40,18 @@ def _check(engine: Engine, route: Route, scope: str, how: str) -> None:
         raise InvalidData(f"--how must be one of {', '.join(METHODS)}")
 
 
-def grant_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str,
+def grant_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how: str,
                   at: datetime | None = None) -> dict[str, Any]:
     """Record that the person gave consent for scope (at a past moment, or now); shown in the
     case's timeline."""
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         grant_in(engine, conn, case, actor, [scope], how, at)
     return {"case_id": case_id, "scope": scope, "granted": True, "how": how}
 
 
-def grant_in(engine: Engine, conn: Connection, case: CaseSnapshot, actor: str,
+def grant_in(engine: Engine, conn: Connection, case: CaseSnapshot, actor: Actor,
              scopes: list[str], how: str, at: datetime | None = None,
              note: str | None = None) -> datetime:
     """Record consent for each scope in the caller's transaction (one event per scope), after
@@ -66,16 +66,16 @@ def grant_in(engine: Engine, conn: Connection, case: CaseSnapshot, actor: str,
                                      {"scope": scope, "how": how}, note, at=at)
         conn.execute(insert(Consent).values(
             participant_id=case.participant_id, case_id=case.id, scope=scope, granted=True,
-            method=how, recorded_by=actor, at=moment,
+            method=how, recorded_by=actor.name, at=moment,
         ))
     return moment
 
 
-def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: str,
+def withdraw_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how: str,
                      at: datetime | None = None) -> dict[str, Any]:
     """Record a withdrawal (at a past moment, or now) and cancel what is pending under that
     consent; return the counts."""
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
     to_pull: list[dict[str, Any]] = []
     with engine.db.begin() as conn:
@@ -118,15 +118,15 @@ def withdraw_consent(engine: Engine, actor: str, case_id: int, scope: str, how: 
                                      at=at)
         conn.execute(insert(Consent).values(
             participant_id=case.participant_id, case_id=case_id, scope=scope, granted=False,
-            method=how, recorded_by=actor, at=moment,
+            method=how, recorded_by=actor.name, at=moment,
         ))
     return {"case_id": case_id, "scope": scope, "granted": False, "how": how,
             "cancelled": cancelled, "to_pull": to_pull}
 
 
-def list_consents(engine: Engine, actor: str, case_id: int) -> dict[str, Any]:
+def list_consents(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return the person's consent history and what holds now, per scope; logs the read."""
-    authorize(engine, actor, "case.read")
+    actor.require("case.read")
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
         rows = conn.execute(

@@ -25,10 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from casework.engine import APPOINTMENT_PASSED, Engine
 from casework.errors import AnchorError, CaseworkError, ConfigError, OptionRefused
 from casework.models import Case, DailyRun, Task
-from casework.permissions import SYSTEM_ACTOR, act_as_system
+from casework.permissions import SYSTEM
 from casework.tasks import escalation_row
 
-ACTOR = SYSTEM_ACTOR  # the steps the run takes are its own, whoever started it
+ACTOR = SYSTEM  # the steps the run takes are its own, whoever started it
 PAGE = 500
 MAX_CATCH_UP_DAYS = 366
 _TASKS = Task.__table__
@@ -214,7 +214,7 @@ def cancel_stale_work(engine: Engine, run_date: date, summary: DailySummary,
             for task_id, kind, result in page:
                 cancelled = conn.execute(
                     update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
-                    .values(status="cancelled", done_at=now, done_by=ACTOR,
+                    .values(status="cancelled", done_at=now, done_by=ACTOR.name,
                             result={**result, "run_date": run_date.isoformat()}))
                 if cancelled.rowcount == 1:
                     summary.stale_cancelled[kind] += 1
@@ -257,7 +257,7 @@ def _fire_timer(engine: Engine, task_id: int, run_date: date, summary: DailySumm
             result["escalated_to"] = task.escalate_to
         claimed = conn.execute(
             update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
-            .values(status="done", result=result, done_at=now, done_by=ACTOR)
+            .values(status="done", result=result, done_at=now, done_by=ACTOR.name)
         )
         if claimed.rowcount != 1:
             summary.skipped += 1
@@ -355,7 +355,6 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
               write_log: bool = True) -> DailySummary:
     """Do everything due up to run_date: timer transitions, escalations; report the work."""
     summary = DailySummary(run_date=run_date, dry_run=dry_run, started_at=engine.now())
-    act_as_system(engine)
     if not dry_run:
         refuse_going_back(engine, run_date, "the daily run")
     if dry_run:

@@ -10,7 +10,7 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Employer, Match, Meeting, MeetingAttendance
-from casework.permissions import authorize
+from casework.permissions import Actor
 from casework.text import unclean
 
 
@@ -70,9 +70,9 @@ def list_employers(engine: Engine) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def employer_detail(engine: Engine, actor: str, name: str) -> dict[str, Any]:
+def employer_detail(engine: Engine, actor: Actor, name: str) -> dict[str, Any]:
     """An employer with its contact details, its matches and the meetings it attended."""
-    authorize(engine, actor, "employers")
+    actor.require("employers")
     with engine.db.begin() as conn:
         row = find_employer(conn, name)
         matches = [

@@ -40,6 +40,7 @@ from casework.models import (
     Referral,
     Task,
 )
+from casework.permissions import Actor
 from casework.rules import RuleContext, Rules
 from casework.text import unclean
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
@@ -99,7 +100,7 @@ class Step:
     transition: TransitionSpec
     note: str | None = None
     effects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    actor: str = ""
+    actor: str = ""  # the name of who took the step
     # Letters the step cancelled that sit in a batch not yet sent: to be pulled from it.
     to_pull: list[dict[str, Any]] = field(default_factory=list)
     # rule -> what it blocked, for the blocks the actor overrode (recorded in the event)
@@ -161,8 +162,6 @@ class Engine:
         # When an event is written down (recorded_at): the real time, also under --clock and
         # --at; an engine made with one clock (tests) uses it for both.
         self.recording_clock = recording_clock or clock or _wall_clock
-        # People acting through this engine, with what they may see (casework.permissions).
-        self.access: dict[str, Any] = {}
 
     @classmethod
     def from_config(cls, settings: Settings, check: bool = True,
@@ -240,12 +239,12 @@ class Engine:
 
     # --- reading -------------------------------------------------------------------------
 
-    def load_case_for(self, conn: Connection, case_id: int, actor: str) -> CaseSnapshot:
+    def load_case_for(self, conn: Connection, case_id: int, actor: Actor) -> CaseSnapshot:
         """Load a case a person reads or changes: refused when it is not theirs to see."""
         from casework.permissions import check_cases
 
         case = self.load_case(conn, case_id)
-        check_cases(self, conn, actor, [case_id])
+        check_cases(conn, actor, [case_id])
         return case
 
     def load_case(self, conn: Connection, case_id: int) -> CaseSnapshot:
@@ -452,7 +451,7 @@ class Engine:
             "origin_seq": step.seq if step else case.version, "attempts": 0,
         }
 
-    def record_event(self, conn: Connection, case: CaseSnapshot, actor: str, trigger: str,
+    def record_event(self, conn: Connection, case: CaseSnapshot, actor: Actor, trigger: str,
                      data: dict[str, Any], note: str | None = None,
                      to_state: str | None = None, at: datetime | None = None,
                      **case_values: Any) -> datetime:
@@ -470,7 +469,7 @@ class Engine:
                                 "retry")
         conn.execute(insert(_EVENTS).values(
             case_id=case.id, seq=case.version + 1, at=at, recorded_at=self.recorded_now(),
-            actor=actor,
+            actor=actor.name,
             trigger=trigger, from_state=case.state, to_state=to_state or case.state, data=data,
             note=note, reason=None,
         ))
@@ -478,7 +477,7 @@ class Engine:
         case.last_event_at = at
         return at
 
-    def advance(self, case_id: int, trigger: str, actor: str,
+    def advance(self, case_id: int, trigger: str, actor: Actor,
                 data: Mapping[str, Any] | None = None, at: datetime | None = None,
                 note: str | None = None, expected_version: int | None = None,
                 letters: bool = True, overrides: Collection[str] = ()) -> Step:
@@ -488,12 +487,12 @@ class Engine:
         ``overrides`` names rules whose block the actor knowingly overrides (a coordinator:
         ``exclusion``, with a note saying why); the event and the processing log record it."""
         from casework.access import log_access
-        from casework.permissions import authorize, authorize_overrides, check_cases
+        from casework.permissions import authorize_overrides, check_cases
 
         with self.db.begin() as conn:
-            authorize(self, actor, "case.write", conn)
-            authorize_overrides(self, actor, overrides, note, conn)
-            check_cases(self, conn, actor, [case_id])
+            actor.require("case.write")
+            authorize_overrides(actor, overrides, note)
+            check_cases(conn, actor, [case_id])
             step = self.advance_in(conn, case_id, trigger, actor, data, at, note,
                                    expected_version, letters, frozenset(overrides))
             project = conn.execute(select(Case.workflow_id).where(Case.id == case_id)).scalar()
@@ -501,7 +500,7 @@ class Engine:
             log_access(conn, actor, action, [case_id], f"project {project}", self.now())
             return step
 
-    def advance_in(self, conn: Connection, case_id: int, trigger: str, actor: str,
+    def advance_in(self, conn: Connection, case_id: int, trigger: str, actor: Actor,
                    data: Mapping[str, Any] | None = None, at: datetime | None = None,
                    note: str | None = None, expected_version: int | None = None,
                    letters: bool = True,
@@ -517,7 +516,7 @@ class Engine:
         ctx.overrides = overrides
         step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note, ctx,
                               letters)
-        self.write_step(conn, step, actor, case)
+        self.write_step(conn, step, actor.name, case)
         return step
 
 

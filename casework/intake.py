@@ -13,7 +13,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData
 from casework.fields import FieldValueError
 from casework.models import Case, Event, Participant
-from casework.permissions import NotAllowed, authorize, owns_new_case
+from casework.permissions import Actor, NotAllowed
 from casework.text import unclean
 
 SOURCE_FIELD = "source"
@@ -32,7 +32,7 @@ def _check_clean(person: dict[str, str], source: str | None, note: str | None) -
             raise InvalidData(f"{option} contains {problem}; remove it")
 
 
-def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, str],
+def open_case(engine: Engine, actor: Actor, workflow_id: str, person: dict[str, str],
               source: str | None = None, note: str | None = None,
               at: datetime | None = None) -> dict[str, Any]:
     """Open a case on the newest version of a route for one person (known by BSN, or new
@@ -45,7 +45,7 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
     worker's wijken): assigning it to themselves must not let anyone see a person they could
     not see before. A refusal says the same whether or not the person is known.
     """
-    access = authorize(engine, actor, "case.write")
+    actor.require("case.write")
     _check_clean(person, source, note)
     route = engine.registry.get(workflow_id)
     data: dict[str, Any] = {}
@@ -65,16 +65,16 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
     except RowError as exc:
         raise InvalidData(f"--bsn: {exc.detail}") from None
     refused = NotAllowed(
-        f"{actor} may not open this case: a case is opened only for a person within one's "
-        f"own scope ({_scope(access, route.id)}), whether or not the person is known; ask a "
+        f"{actor.name} may not open this case: a case is opened only for a person within one's "
+        f"own scope ({_scope(actor, route.id)}), whether or not the person is known; ask a "
         f"coordinator of '{route.id}'")
     with engine.db.begin() as conn:
         known = conn.execute(select(Participant).where(Participant.bsn == bsn)).first()
-        if known is None or not access.may_open(route.id, known.wijk):
+        if known is None or not actor.may_open(route.id, known.wijk):
             # A person outside one's scope is treated as unknown: the same questions, the
             # same refusal, so no answer tells whether the BSN is known.
             wijk = (person.get("wijk") or "").strip()
-            if wijk and not access.may_open(route.id, wijk):
+            if wijk and not actor.may_open(route.id, wijk):
                 raise refused
             missing = [name for name in REQUIRED if not person.get(name, "").strip()]
             if missing:
@@ -86,7 +86,7 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
             except RowError as exc:
                 raise InvalidData(f"{exc.category}: {exc.detail}") from None
             wijk = values["wijk"]
-            if known is not None or not access.may_open(route.id, wijk):
+            if known is not None or not actor.may_open(route.id, wijk):
                 raise refused
             person_id = conn.execute(insert(Participant).values(**values, created_at=now)
                                      .returning(Participant.id)).scalar_one()
@@ -96,17 +96,17 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
                 Case.participant_id == person_id, Case.workflow_id == workflow_id,
                 Case.closed_at.is_(None))).first()
             if already is not None:
-                if not access.may_touch(route.id, already.wijk, already.assigned_to):
+                if not actor.may_touch(route.id, already.wijk, already.assigned_to):
                     raise refused
                 raise InvalidData(f"this person already has open case {already.id} on "
                                   f"'{workflow_id}'; add to that case instead")
         case_id = conn.execute(insert(Case).values(
             participant_id=person_id, workflow_id=route.id, workflow_version=route.version,
             state=route.initial, state_entered_at=now, wijk=wijk, data=data, opened_at=now,
-            last_event_at=now, version=1, assigned_to=owns_new_case(engine, actor),
+            last_event_at=now, version=1, assigned_to=actor.owns_new_case(),
         ).returning(Case.id)).scalar_one()
         conn.execute(insert(Event).values(
-            case_id=case_id, seq=1, at=now, recorded_at=engine.recorded_now(), actor=actor,
+            case_id=case_id, seq=1, at=now, recorded_at=engine.recorded_now(), actor=actor.name,
             trigger="open",
             from_state=None, to_state=route.initial,
             data={"opened_by": "case open", **data}, note=note, reason=None,
@@ -116,11 +116,11 @@ def open_case(engine: Engine, actor: str, workflow_id: str, person: dict[str, st
             "state": route.initial, "new_person": known is None, **data}
 
 
-def _scope(access: Any, route_id: str) -> str:
-    if "coordinator" in access.roles and (not access.projects or route_id in access.projects):
+def _scope(actor: Actor, route_id: str) -> str:
+    if "coordinator" in actor.roles and (not actor.projects or route_id in actor.projects):
         return f"project {route_id}"
-    wijken = ", ".join(access.wijken) or "none"
-    projects = ", ".join(access.projects)
-    if "coordinator" in access.roles:
+    wijken = ", ".join(actor.wijken) or "none"
+    projects = ", ".join(actor.projects)
+    if "coordinator" in actor.roles:
         return f"projects {projects}; wijken {wijken}"
     return f"wijken {wijken}"

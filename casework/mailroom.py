@@ -47,7 +47,7 @@ from casework.letters import (
 from casework.models import Case, Letter, Participant, Task
 from casework.outfiles import csv_writer, open_output, remove_stale_temporaries, write_output
 from casework.people import address_line, display_name
-from casework.permissions import authorize, check_cases
+from casework.permissions import Actor, check_cases
 
 PAGE = 200
 TASK_LABEL_LENGTH = 200  # tasks.label is a varchar(200)
@@ -294,11 +294,11 @@ BIG_RUN = 1000  # letters rendered in one run before the memory is collected at 
 def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
                  progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 actor: str | None = None) -> RenderSummary:
+                 actor: Actor | None = None) -> RenderSummary:
     """Render every queued letter once, hold the ones that cannot go out, then batch.
     Rendered by a person (``actor``): the cases whose letters were made are logged."""
     if actor:
-        authorize(engine, actor, "letters")
+        actor.require("letters")
     from casework.daily import refuse_going_back
 
     refuse_going_back(engine, run_date, "rendering letters")
@@ -504,11 +504,11 @@ def _write_batch_files(out: Path, rows: list[Any], pdf_path: Path, manifest_path
 # --- lifecycle ----------------------------------------------------------------------------
 
 
-def list_letters(engine: Engine, actor: str, case_id: int | None = None,
+def list_letters(engine: Engine, actor: Actor, case_id: int | None = None,
                  status: str | None = None, batch: str | None = None,
                  limit: int | None = 500) -> dict[str, Any]:
     """Return letters, newest first; logs the read of the cases shown."""
-    authorize(engine, actor, "letters")
+    actor.require("letters")
     conditions = []
     if case_id is not None:
         conditions.append(_LETTERS.c.case_id == case_id)
@@ -544,9 +544,9 @@ def _letter(conn: Any, letter_id: int) -> Any:
     return row
 
 
-def mark_returned(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
+def mark_returned(engine: Engine, actor: Actor, letter_id: int) -> dict[str, Any]:
     """Record returned mail; the case gets a task to check the address."""
-    authorize(engine, actor, "letters")
+    actor.require("letters")
     with engine.db.begin() as conn:
         row = _letter(conn, letter_id)
         if row.status != "sent":
@@ -563,10 +563,10 @@ def mark_returned(engine: Engine, actor: str, letter_id: int) -> dict[str, Any]:
 # --- preview, check, calibrate ---------------------------------------------------------------
 
 
-def preview(engine: Engine, actor: str, template: str, case_id: int,
+def preview(engine: Engine, actor: Actor, template: str, case_id: int,
             payload: Mapping[str, Any] | None = None) -> tuple[LetterRenderer, dict[str, Any]]:
     """Return the renderer and the context of a letter for a case, as it would be made today."""
-    authorize(engine, actor, "letters")
+    actor.require("letters")
     with engine.db.begin() as conn:
         row = conn.execute(
             select(Case.id.label("case_id"), Case.workflow_id, Case.workflow_version,
@@ -578,7 +578,7 @@ def preview(engine: Engine, actor: str, template: str, case_id: int,
         ).first()
         if row is None:
             raise NotFound(f"no case {case_id}")
-        check_cases(engine, conn, actor, [case_id], "letters")  # the actor's projects
+        check_cases(conn, actor, [case_id], "letters")  # the actor's projects
         log_access(conn, actor, "letter preview", [case_id], "letters", engine.now())
     route = engine.registry.get(row.workflow_id, row.workflow_version)
     variables = engine.rules.letter_variables(route, {"id": case_id}, template, engine.settings)

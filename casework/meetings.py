@@ -15,7 +15,7 @@ from casework.employers import find_employer
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
 from casework.models import Case, Employer, Meeting, MeetingAttendance
-from casework.permissions import authorize
+from casework.permissions import Actor
 from casework.text import unclean
 
 KINDS = ("meedoenplein", "other")
@@ -60,11 +60,11 @@ def list_meetings(engine: Engine, since: date | None = None) -> list[dict[str, A
                  "employers": int(r.employers)} for r in conn.execute(query)]
 
 
-def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
+def attend(engine: Engine, actor: Actor, meeting_id: int, case_ids: list[int],
            employer_names: list[str], at: datetime | None = None) -> dict[str, Any]:
     """Record who attended (at a past moment, or now); candidates at a Meedoenplein take the
     attend step when they can."""
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     if not case_ids and not employer_names:
         raise InvalidData("say who attended: --case ID and/or --employer NAME")
     now = engine.moment(at)
@@ -79,7 +79,7 @@ def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
                 raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
         from casework.permissions import check_cases
 
-        check_cases(engine, conn, actor, case_ids)
+        check_cases(conn, actor, case_ids)
         if at is not None:  # a past moment fits every candidate's timeline, or nothing is kept
             for case_id in case_ids:
                 engine.moment(at, engine.load_case(conn, case_id))
@@ -93,7 +93,7 @@ def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
                 report["candidates"].append(entry)
                 continue
             conn.execute(insert(MeetingAttendance).values(
-                meeting_id=meeting_id, case_id=case_id, recorded_by=actor, at=now))
+                meeting_id=meeting_id, case_id=case_id, recorded_by=actor.name, at=now))
             if meeting.kind == "meedoenplein":
                 entry.update(_advance(engine, conn, case_id, meeting_id, actor, at))
             report["candidates"].append(entry)
@@ -103,7 +103,7 @@ def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
         for employer_id, name in zip(employer_ids, employer_names, strict=True):
             if employer_id not in known:
                 conn.execute(insert(MeetingAttendance).values(
-                    meeting_id=meeting_id, employer_id=employer_id, recorded_by=actor,
+                    meeting_id=meeting_id, employer_id=employer_id, recorded_by=actor.name,
                     at=now))
                 known.add(employer_id)
             report["employers"].append(conn.execute(
@@ -116,7 +116,7 @@ def attend(engine: Engine, actor: str, meeting_id: int, case_ids: list[int],
 
 
 def _advance(engine: Engine, conn: Any, case_id: int, meeting_id: int,
-             actor: str, at: datetime | None = None) -> dict[str, Any]:
+             actor: Actor, at: datetime | None = None) -> dict[str, Any]:
     case = engine.load_case(conn, case_id)
     route = engine.route_of(case)
     if route.transition(ATTEND_TRIGGER, case.state) is None:

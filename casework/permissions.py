@@ -70,7 +70,6 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     capability: tuple(role for role in ROLES if capability in ROLE_TABLE[role])
     for capability in CAPABILITIES
 }
-CASE_ROLES = PERMISSIONS["case.read"]
 
 # The capability each command needs. The commands not listed need no staff member: 'init',
 # 'db upgrade', 'db current', 'workflow list|show|validate|diagram' and 'simulate season' (it
@@ -154,16 +153,32 @@ RESERVED_NAMES = (SYSTEM_ACTOR,)
 
 
 @dataclass
-class Access:
+class Actor:
+    """Who acts, with what they may do: a staff member's rights, read once when the command
+    (or the web request) starts, or the system actor of the daily run. Every core call that
+    acts for someone takes one; nothing else holds rights."""
+
     name: str
     roles: tuple[str, ...]
     wijken: tuple[str, ...] = ()
     projects: tuple[str, ...] = ()
     system: bool = False
-    _seen: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False)
+    # (capability, case id) -> may touch: cases looked up once per actor, not per line.
+    _seen: dict[tuple[str, int], bool] = field(default_factory=dict, repr=False,
+                                               compare=False)
+
+    def __str__(self) -> str:
+        return self.name
 
     def has(self, permission: str) -> bool:
         return self.system or any(role in self.roles for role in PERMISSIONS[permission])
+
+    def require(self, permission: str) -> Actor:
+        """Return self when the actor has the permission; NotAllowed says which role is
+        needed. Every core call that acts for someone starts here."""
+        if not self.has(permission):
+            raise NotAllowed(refusal(self, permission))
+        return self
 
     def scopes(self, capability: str) -> set[str]:
         """Return which cases the roles giving this capability reach: 'own', 'projects'."""
@@ -216,6 +231,14 @@ class Access:
         scopes = self.scopes("case.write")
         return "own" in scopes or ("projects" in scopes and self.covers(workflow_id))
 
+    def owns_new_case(self) -> str | None:
+        """Return the actor's name when a case they open should be assigned to them (someone
+        whose case work reaches only their own cases would not see it otherwise)."""
+        scopes = self.scopes("case.write")
+        if "own" in scopes and "projects" not in scopes:
+            return self.name
+        return None
+
     def describe(self) -> str:
         """Return the person's roles with their wijken and projects, for messages."""
         parts = [", ".join(self.roles)]
@@ -226,130 +249,92 @@ class Access:
         return "; ".join(parts)
 
 
-SYSTEM = Access(SYSTEM_ACTOR, ("system",), system=True)
+# The daily run and the scheduler: only code passes it (no command line or login reaches it).
+SYSTEM = Actor(SYSTEM_ACTOR, ("system",), system=True)
 
 
 def roles_of(row: Any) -> tuple[str, ...]:
     return tuple(row.roles or [row.role])
 
 
-def load_access(conn: Any, actor: str) -> Access:
-    """Return what a staff member may do; NotAllowed when unknown or disabled."""
-    row = conn.execute(select(Staff).where(Staff.name == actor)).first()
+def load_actor(conn: Any, name: str) -> Actor:
+    """Return a staff member as an actor; NotAllowed when unknown or disabled (deny by
+    default: anyone else is refused)."""
+    row = conn.execute(select(Staff).where(Staff.name == name)).first()
     if row is None:
         anyone = conn.execute(select(Staff.id).limit(1)).first()
         if anyone is None:
             raise NotAllowed("no staff yet: add the first admin with "
-                             f"'casework staff add {actor} --role admin'")
-        raise NotAllowed(f"'{actor}' is not a staff member; an admin adds them with "
-                         f"'casework staff add {actor} --role ...'")
+                             f"'casework staff add {name} --role admin'")
+        raise NotAllowed(f"'{name}' is not a staff member; an admin adds them with "
+                         f"'casework staff add {name} --role ...'")
     if not row.active:
-        raise NotAllowed(f"staff member '{actor}' is disabled")
-    return Access(actor, roles_of(row), tuple(row.wijken or ()), tuple(row.projects or ()))
+        raise NotAllowed(f"staff member '{name}' is disabled")
+    return Actor(name, roles_of(row), tuple(row.wijken or ()), tuple(row.projects or ()))
 
 
-def act_as_system(engine: Any) -> str:
-    """Let this engine act as the daily run (every case); return the system actor's name.
-    Only code calls this (the daily run, the scheduler): no command line or login reaches it."""
-    engine.access[SYSTEM_ACTOR] = SYSTEM
-    return SYSTEM_ACTOR
+def resolve(engine: Any, name: str) -> Actor:
+    """Return the staff member of that name as an actor, read from the engine's database
+    (what the CLI does once per command)."""
+    with engine.db.connect() as conn:
+        return load_actor(conn, name)
 
 
-def access_of(engine: Any, actor: str, conn: Any = None) -> Access:
-    """Return the actor's rights: the system actor when this engine acts as it, else the
-    staff member's, read once per engine. Deny by default: anyone else is refused."""
-    access: Access | None = engine.access.get(actor)
-    if access is None:
-        if conn is None:
-            with engine.db.connect() as fresh:
-                access = load_access(fresh, actor)
-        else:
-            access = load_access(conn, actor)
-        engine.access[actor] = access
-    return access
-
-
-def refusal(access: Access, permission: str) -> str:
+def refusal(actor: Actor, permission: str) -> str:
     """Return why someone may not do this: what it needs, and what their roles do allow."""
     roles = PERMISSIONS[permission]
     needed = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " or " + roles[-1]
-    allowed = [words for capability, words in CAPABILITIES.items() if access.has(capability)]
+    allowed = [words for capability, words in CAPABILITIES.items() if actor.has(capability)]
     may = "; ".join(allowed) if allowed else "nothing"
-    return (f"{access.name} ({', '.join(access.roles)}) may not {CAPABILITIES[permission]}: "
-            f"that needs the role {needed} ({', '.join(access.roles)} may: {may})")
-
-
-def authorize(engine: Any, actor: str, permission: str, conn: Any = None) -> Access:
-    """Return the actor's access when they have the permission; NotAllowed says which role
-    is needed. Every core call that acts for someone starts here."""
-    access = access_of(engine, actor, conn)
-    if not access.has(permission):
-        raise NotAllowed(refusal(access, permission))
-    return access
+    return (f"{actor.name} ({', '.join(actor.roles)}) may not {CAPABILITIES[permission]}: "
+            f"that needs the role {needed} ({', '.join(actor.roles)} may: {may})")
 
 
 # Rules whose block someone may knowingly override, and the capability that allows it.
 OVERRIDES: dict[str, str] = {"exclusion": "exclusion.override"}
 
 
-def authorize_overrides(engine: Any, actor: str, rules: Any, note: str | None,
-                        conn: Any = None) -> None:
+def authorize_overrides(actor: Actor, rules: Any, note: str | None) -> None:
     """Refuse overriding a rule unless it may be overridden, by this actor, with a reason."""
     for rule in rules:
         capability = OVERRIDES.get(rule)
         if capability is None:
             raise InvalidData(f"rule {rule} cannot be overridden; only "
                               f"{', '.join(OVERRIDES)} can")
-        authorize(engine, actor, capability, conn)
+        actor.require(capability)
     if rules and not (note or "").strip():
         raise InvalidData("say why with --note REASON: an override is recorded with its "
                           "reason in the timeline and the processing log")
 
 
-def check_cases(engine: Any, conn: Any, actor: str, case_ids: list[int],
+def check_cases(conn: Any, actor: Actor, case_ids: list[int],
                 capability: str = "case.read") -> None:
-    """Refuse when the actor may not read or change one of these cases for this capability
-    (an actor without known rights may not touch any)."""
-    access = access_of(engine, actor, conn)
-    if access.system:
+    """Refuse when the actor may not read or change one of these cases for this capability.
+    Cases are looked up once per actor, all at once (a bulk apply's chunk: one query)."""
+    if actor.system:
         return
-    unknown = [c for c in case_ids if (capability, c) not in access._seen]
+    unknown = [c for c in case_ids if (capability, c) not in actor._seen]
     if unknown:
         rows = conn.execute(select(Case.id, Case.workflow_id, Case.wijk, Case.assigned_to)
                             .where(Case.id.in_(unknown))).all()
         for row in rows:
-            access._seen[capability, row.id] = access.may_touch(
+            actor._seen[capability, row.id] = actor.may_touch(
                 row.workflow_id, row.wijk, row.assigned_to, capability)
-    refused = [c for c in case_ids if access._seen.get((capability, c)) is False]
+    refused = [c for c in case_ids if actor._seen.get((capability, c)) is False]
     if refused:
         what = ("see cases" if capability in ("case.list", "case.read", "case.write")
                 else f"{CAPABILITIES[capability]} for cases")
-        hint = " (a coordinator can assign it)" if "own" in access.scopes(capability) else ""
-        raise NotAllowed(f"{actor} may only {what} {scope_words(access, capability)}; case "
+        hint = " (a coordinator can assign it)" if "own" in actor.scopes(capability) else ""
+        raise NotAllowed(f"{actor.name} may only {what} {scope_words(actor, capability)}; case "
                          f"{refused[0]} is not{hint}")
 
 
-def scope_words(access: Access, capability: str = "case.read") -> str:
+def scope_words(actor: Actor, capability: str = "case.read") -> str:
     """Say which cases a person may reach for a capability, for a refusal."""
-    scopes = access.scopes(capability)
+    scopes = actor.scopes(capability)
     if "projects" in scopes:
-        projects = ", ".join(access.projects)
+        projects = ", ".join(actor.projects)
         return f"of their projects ({projects})" if projects else "of their projects"
     if "own" in scopes:
         return "assigned to them or in their wijken"
-    return "of no one: their roles (" + ", ".join(access.roles) + ") work on no case"
-
-
-def visible(engine: Any, actor: str, capability: str = "case.read") -> Any:
-    """Return the SQL condition on cases a person may see for a capability (None: every
-    case)."""
-    return access_of(engine, actor).case_filter(capability)
-
-
-def owns_new_case(engine: Any, actor: str) -> str | None:
-    """Return the actor when a case they open should be assigned to them (someone whose
-    case work reaches only their own cases would not see it otherwise)."""
-    scopes = access_of(engine, actor).scopes("case.write")
-    if "own" in scopes and "projects" not in scopes:
-        return actor
-    return None
+    return "of no one: their roles (" + ", ".join(actor.roles) + ") work on no case"

@@ -29,7 +29,7 @@ from casework.errors import InvalidData
 from casework.letters import case_reference
 from casework.models import Case, Participant
 from casework.people import address_line, display_name
-from casework.permissions import authorize, visible
+from casework.permissions import Actor
 from casework.text import shown, unclean
 
 QUERY_HELP = ("a BSN, a name, a postcode and house number (9711 AB 12) or a letter's "
@@ -98,14 +98,14 @@ def parse_query(text: str) -> Query:
                              func.replace(full, "  ", " ").contains(name, autoescape=True)))
 
 
-def find_cases(engine: Engine, actor: str, text: str, limit: int | None = 50) -> dict[str, Any]:
+def find_cases(engine: Engine, actor: Actor, text: str, limit: int | None = 50) -> dict[str, Any]:
     """Return the cases of the people the text names that the actor may see, newest person
     first; logged like a listing. Nobody outside the actor's scope is ever counted."""
-    authorize(engine, actor, "case.read")
+    actor.require("case.read")
     query = parse_query(text)
     conditions = list(query.condition) if isinstance(query.condition, list) else [
         query.condition]
-    scope = visible(engine, actor)
+    scope = actor.case_filter()
     if scope is not None:
         conditions.append(scope)
     statement = (
@@ -197,12 +197,12 @@ def _address(text: str) -> dict[str, Any]:
     return {"street": street, "house_number": house, "house_number_suffix": suffix or None}
 
 
-def edit_contact(engine: Engine, actor: str, case_id: int, values: dict[str, Any],
+def edit_contact(engine: Engine, actor: Actor, case_id: int, values: dict[str, Any],
                  note: str | None = None) -> dict[str, Any]:
     """Correct the contact data of a case's person: the participant changed and an event on
     the case holding each changed value's old and new text. Values as ``contact_changes``
     returns them; nothing is recorded when nothing differs."""
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     unknown = sorted(set(values) - set(CONTACT_FIELDS))
     if unknown:
         raise InvalidData(f"not contact data: {', '.join(unknown)}")

@@ -22,7 +22,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData, OptionRefused
 from casework.models import Appointment, Case, Participant, Staff
 from casework.people import display_name
-from casework.permissions import NotAllowed, authorize, scope_words
+from casework.permissions import Actor, NotAllowed, scope_words
 from casework.text import shown
 from casework.workflow import Route
 
@@ -101,14 +101,14 @@ def _candidates(engine: Engine, conn: Connection, route: Route, wijk: str,
     return chosen, excluded
 
 
-def list_excluded(engine: Engine, actor: str, workflow_id: str, wijk: str | None = None,
+def list_excluded(engine: Engine, actor: Actor, workflow_id: str, wijk: str | None = None,
                   reason: str | None = None) -> dict[str, Any]:
     """Return the cases a rule keeps out of waves, with the reason (only those the actor
     may plan); logs the read."""
-    access = authorize(engine, actor, "cohort.plan")
+    actor.require("cohort.plan")
     route = engine.registry.get(workflow_id)
     conditions = [Case.workflow_id == route.id, Case.excluded.is_not(None)]
-    scope = access.case_filter("cohort.plan")
+    scope = actor.case_filter("cohort.plan")
     if scope is not None:
         conditions.append(scope)
     if wijk:
@@ -163,19 +163,19 @@ def check_specialists(conn: Connection, names: Sequence[str]) -> None:
         raise OptionRefused("--specialist names someone twice; give each person once")
 
 
-def plan_wave(engine: Engine, actor: str, workflow_id: str, wijk: str, size: int,
+def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: int,
               start: date, specialists: int | Sequence[str],
               dry_run: bool = False) -> dict[str, Any]:
     """Invite up to size selected cases of a wijk with proposed appointments; return the plan.
 
     ``specialists``: the staff members who hold the conversations (each slot is booked for
     one of them, never a slot they already have), or a number of unnamed specialists."""
-    access = authorize(engine, actor, "cohort.plan")
+    actor.require("cohort.plan")
     route = engine.registry.get(workflow_id)
-    if not access.may_touch(route.id, wijk, None, "cohort.plan"):
-        raise NotAllowed(f"{actor} may only plan waves {scope_words(access, 'cohort.plan')}; "
+    if not actor.may_touch(route.id, wijk, None, "cohort.plan"):
+        raise NotAllowed(f"{actor.name} may only plan waves {scope_words(actor, 'cohort.plan')}; "
                          f"{route.id} is not one of them (an admin can add it with "
-                         f"'casework staff edit {actor} --project ...')")
+                         f"'casework staff edit {actor.name} --project ...')")
     limit: int = engine.settings["planning.wave_size"]
     if size < 1 or size > limit:
         raise InvalidData(f"--size must be between 1 and {limit} (planning.wave_size: the most "

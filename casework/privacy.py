@@ -36,7 +36,7 @@ from casework.models import (
     Task,
 )
 from casework.outfiles import check_output, open_output
-from casework.permissions import authorize
+from casework.permissions import Actor
 from casework.person import CONTACT_FIELDS
 
 REMOVED = "(verwijderd)"
@@ -62,10 +62,10 @@ def _person(conn: Any, bsn: str) -> Any:
     return person
 
 
-def export_person(engine: Engine, actor: str, bsn: str, out: Path) -> dict[str, Any]:
+def export_person(engine: Engine, actor: Actor, bsn: str, out: Path) -> dict[str, Any]:
     """Write everything stored about a person to a JSON file readable by its owner only;
     the export itself is logged. Return a summary (counts per kind)."""
-    authorize(engine, actor, "privacy")
+    actor.require("privacy")
     from casework.audit import entries
 
     check_output(out, "--out", engine.settings)
@@ -117,9 +117,9 @@ def retention_of(engine: Engine, workflow_id: str, reason: str | None) -> Any:
     return parse_duration(str(text)) if text else None
 
 
-def purge(engine: Engine, actor: str, dry_run: bool = False) -> dict[str, Any]:
+def purge(engine: Engine, actor: Actor, dry_run: bool = False) -> dict[str, Any]:
     """Anonymise the people whose cases all closed longer ago than their retention period."""
-    authorize(engine, actor, "privacy")
+    actor.require("privacy")
     now = engine.now()
     today = now.astimezone(engine.tz).date()
     open_people = select(Case.participant_id).where(Case.closed_at.is_(None))
@@ -162,7 +162,7 @@ def purge(engine: Engine, actor: str, dry_run: bool = False) -> dict[str, Any]:
     return summary
 
 
-def _purge_person(engine: Engine, actor: str, person_id: int, cases: list[Any],
+def _purge_person(engine: Engine, actor: Actor, person_id: int, cases: list[Any],
                   routes: dict[str, Any], now: datetime) -> int:
     case_ids = [c.id for c in cases]
     deleted = 0

@@ -10,19 +10,19 @@ from casework.access import log_access
 from casework.engine import Engine
 from casework.models import Case, Consent, Participant, Referral
 from casework.people import address_line, display_name
-from casework.permissions import authorize
+from casework.permissions import Actor
 
 OPEN_STATUSES = ("sent", "accepted")
 
 
-def partner_referrals(engine: Engine, actor: str, partner: str) -> dict[str, Any]:
+def partner_referrals(engine: Engine, actor: Actor, partner: str) -> dict[str, Any]:
     """Return the open referrals to partner of people whose consent to share holds now.
 
     Referrals whose consent is missing or withdrawn are left out and counted, never listed.
     The export is logged as one read of all listed cases."""
-    access = authorize(engine, actor, "referral.export")
+    actor.require("referral.export")
     scope = f"share:{partner}"
-    reach = access.case_filter("referral.export")  # the actor's projects
+    reach = actor.case_filter("referral.export")  # the actor's projects
     with engine.db.begin() as conn:
         rows = conn.execute(
             select(Referral.id, Referral.case_id, Referral.status, Referral.referred_at,

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from casework.access import log_access
 from casework.errors import InvalidData, WorkflowError
 from casework.models import Case, RouteVersion, Task
-from casework.permissions import authorize
+from casework.permissions import Actor
 from casework.workflow import Registry
 
 CHUNK = 500
@@ -70,12 +70,12 @@ def sync_route_versions(engine: Any, registry: Registry) -> None:
                                     engine.rules)
 
 
-def migrate_cases(engine: Any, actor: str, workflow_id: str, from_version: int,
+def migrate_cases(engine: Any, actor: Actor, workflow_id: str, from_version: int,
                   to_version: int, mapping: dict[str, str], dry_run: bool = False
                   ) -> dict[str, Any]:
     """Move the open cases of a route from one version to another, each state to the state of
     the same name unless mapped; refused (nothing moved) when an open state has no place."""
-    authorize(engine, actor, "workflow.migrate")
+    actor.require("workflow.migrate")
     if from_version == to_version:
         raise InvalidData("--from and --to are the same version; nothing to move")
     source = engine.registry.get(workflow_id, from_version)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
-from casework.permissions import RESERVED_NAMES, ROLES, authorize, roles_of
+from casework.permissions import RESERVED_NAMES, ROLES, Actor, roles_of
 from casework.text import shown
 
 
@@ -67,7 +67,7 @@ def _check_projects(engine: Engine, projects: list[str] | tuple[str, ...]) -> No
         engine.registry.get(route)  # a clear error for an unknown project
 
 
-def edit_staff(engine: Engine, actor: str, name: str,
+def edit_staff(engine: Engine, actor: Actor, name: str,
                roles: list[str] | tuple[str, ...] | None = None,
                wijken: list[str] | tuple[str, ...] | None = None,
                projects: list[str] | tuple[str, ...] | None = None,
@@ -75,7 +75,7 @@ def edit_staff(engine: Engine, actor: str, name: str,
     """Change a staff member (admins): each of roles, wijken and projects that is given
     replaces the one stored (an empty list clears wijken, or projects: every project), with
     the checks of ``add_staff``; the last active admin keeps the admin role."""
-    authorize(engine, actor, "staff.manage")
+    actor.require("staff.manage")
     if roles is None and wijken is None and projects is None and full_name is None:
         raise InvalidData("nothing to change: give --role, --wijk, --project or --full-name")
     values: dict[str, Any] = {}
@@ -103,7 +103,6 @@ def edit_staff(engine: Engine, actor: str, name: str,
                                   "(someone must be able to manage staff)")
         conn.execute(update(table).where(table.c.id == row.id).values(**values))
         after = conn.execute(select(table).where(table.c.id == row.id)).one()
-    engine.access.pop(name, None)  # what they may do is read again
     member = _member(after)
     member["changed"] = sorted(k for k in values if k != "role")
     return member

@@ -19,9 +19,9 @@ from casework.calendar import shift
 from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound, OptionRefused
-from casework.models import Appointment, Case, Letter, Participant, Staff, Task
+from casework.models import Appointment, Case, Letter, Participant, Task
 from casework.people import display_name
-from casework.permissions import authorize
+from casework.permissions import Actor
 from casework.text import shown, unclean
 from casework.workflow import task_outcomes
 
@@ -51,10 +51,10 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | None = None,
+def list_tasks(engine: Engine, actor: Actor, filters: TaskFilter, today: date | None = None,
                limit: int | None = 500) -> dict[str, Any]:
     """Return tasks for people (never the system's own timers), soonest first; logs the read."""
-    authorize(engine, actor, "case.read")
+    actor.require("case.read")
     today = today or engine.now().astimezone(engine.tz).date()
     if filters.status not in STATUSES:
         raise InvalidData(f"status {shown(filters.status)} is not one of {', '.join(STATUSES)}")
@@ -67,18 +67,15 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
         conditions.append(Task.due < today)
     if filters.kind:
         conditions.append(Task.kind == filters.kind)
-    from casework.permissions import visible
 
-    scope = visible(engine, actor)
+    scope = actor.case_filter()
     if scope is not None:
         conditions.append(Task.case_id.in_(select(Case.id).where(scope)))
     with engine.db.begin() as conn:
         if filters.mine:
-            role = conn.execute(select(Staff.role).where(Staff.name == actor)).scalar()
-            mine = [Task.assigned_to == actor]
-            if role:
-                mine.append((Task.role == role) & Task.assigned_to.is_(None))
-            conditions.append(or_(*mine))
+            # Mine: assigned to me, or waiting for anyone with one of my roles.
+            conditions.append(or_(Task.assigned_to == actor.name,
+                                  Task.role.in_(actor.roles) & Task.assigned_to.is_(None)))
         total = conn.execute(select(func.count()).select_from(Task).where(*conditions)).scalar_one()
         query = (
             select(Task.id, Task.kind, Task.label, Task.due, Task.round, Task.status,
@@ -112,14 +109,14 @@ def list_tasks(engine: Engine, actor: str, filters: TaskFilter, today: date | No
     return {"total": total, "shown": len(tasks), "tasks": tasks}
 
 
-def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
+def complete_task(engine: Engine, actor: Actor, task_id: int, outcome: str,
                   data: dict[str, Any] | None = None, at: datetime | None = None,
                   letters: bool = True, note: str | None = None) -> dict[str, Any]:
     """Finish a task with its outcome (at a past moment, or now); return what happened (next
     round, case transition). With letters False (history) no letter is queued. What happened
     goes into the case's timeline: the step a reached call's result fires, or else a
     ``task_done`` event with the outcome; ``note`` is kept with both and with the task."""
-    authorize(engine, actor, "case.write")
+    actor.require("case.write")
     with engine.db.begin() as conn:
         task = conn.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()
         if task is None:
@@ -129,7 +126,7 @@ def complete_task(engine: Engine, actor: str, task_id: int, outcome: str,
                               "a person")
         from casework.permissions import check_cases
 
-        check_cases(engine, conn, actor, [task.case_id])
+        check_cases(conn, actor, [task.case_id])
         return finish_task(engine, conn, task, actor, outcome, data, at, letters, note)
 
 
@@ -142,7 +139,7 @@ def open_task_of(conn: Connection, case_id: int, kind: str) -> Any:
     ).first()
 
 
-def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome: str,
+def finish_task(engine: Engine, conn: Connection, task: Any, actor: Actor, outcome: str,
                 data: dict[str, Any] | None = None, at: datetime | None = None,
                 letters: bool = True, note: str | None = None) -> dict[str, Any]:
     """Finish a task row in the caller's transaction (the caller has authorized the actor for
@@ -208,7 +205,7 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
     # Claim first: of two people finishing the same task, one gets the rowcount.
     finished = conn.execute(
         update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
-        .values(status="done", result=result, done_at=now, done_by=actor)
+        .values(status="done", result=result, done_at=now, done_by=actor.name)
     )
     if finished.rowcount != 1:
         raise InvalidData(f"task {task_id} was finished by someone else just now")
@@ -244,7 +241,7 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: str, outcome
             conn.execute(insert(Letter.__table__).values({**row, "created_at": engine.now()}))
             report["letter"] = template
     if step is not None:
-        engine.write_step(conn, step, actor, case)
+        engine.write_step(conn, step, actor.name, case)
         report["transition"] = {"trigger": step.trigger, "from": step.source, "to": step.dest,
                                 "closed": step.closed, "close_reason": step.close_reason}
         report["to_pull"] = step.to_pull

@@ -52,3 +52,11 @@ def follow_up_call(env: Env, case_id: int) -> dict[str, Any]:
     advance(env, case_id, "hold_conversation", *CONVERSATION)
     advance(env, case_id, "self_action")
     return task_of(env, case_id, "follow_up_call")
+
+
+def staff(engine: Any, name: str) -> Any:
+    """Return a staff member as the actor of a core call (what the CLI resolves once per
+    command); NotAllowed for someone unknown or disabled."""
+    from casework.permissions import resolve
+
+    return resolve(engine, name)

@@ -85,26 +85,32 @@ def test_a_coordinator_opens_cases_of_their_projects_only(team: Env) -> None:
 
 
 def test_core_calls_without_a_known_actor_are_refused(cohort: Env) -> None:
+    """Only a known, active staff member becomes an actor (the daily run's name is no staff
+    member), and an actor is refused every call their roles do not give them."""
     from casework.bulk import Line, apply_lines
     from casework.cases import CaseFilter, list_cases, show_case
-    from casework.permissions import NotAllowed
+    from casework.permissions import Actor, NotAllowed, resolve
     from casework.tasks import TaskFilter, list_tasks
 
     engine = cohort.engine()
     try:
-        for call in (lambda: engine.advance(1, "decline", "nobody"),
-                     lambda: show_case(engine, "nobody", 1),
-                     lambda: list_cases(engine, "nobody", CaseFilter()),
-                     lambda: list_tasks(engine, "nobody", TaskFilter()),
-                     lambda: engine.advance(1, "decline", "daily-run")):
+        for name in ("nobody", "daily-run"):
+            with pytest.raises(NotAllowed, match="not a staff member"):
+                resolve(engine, name)
+        nobody = Actor("nobody", ())
+        for call in (lambda: engine.advance(1, "decline", nobody),
+                     lambda: show_case(engine, nobody, 1),
+                     lambda: list_cases(engine, nobody, CaseFilter()),
+                     lambda: list_tasks(engine, nobody, TaskFilter())):
             with pytest.raises(NotAllowed):
                 call()
         line = Line(number=1, case_id=1, bsn=None, workflow=None, trigger="decline", at=None,
                     data={}, note=None)
-        summary = apply_lines(engine, [(1, line)], "nobody")
-        assert summary.applied == 0 and "not a staff member" in summary.failures[0][1]
+        with pytest.raises(NotAllowed):
+            apply_lines(engine, [(1, line)], nobody)
     finally:
         engine.db.dispose()
+    assert "not a staff member" in cohort.run("case", "show", "1", user="daily-run").stderr
     assert cohort.json("case", "show", "1")["state"] == "selected"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, Env, tamper
+from helpers import staff
 from sqlalchemy import bindparam, delete, func, select, update
 
 from casework.access import chain_hash, entry_content
@@ -117,7 +118,7 @@ def test_a_purge_keeps_everything_but_the_personal_fields_checkable(sealed: Env)
                              encoding="utf-8")
     engine = sealed.engine(clock=lambda: datetime.now(UTC) + timedelta(days=400))
     try:
-        assert purge(engine, "anna")["people"] == 1
+        assert purge(engine, staff(engine, "anna"))["people"] == 1
     finally:
         engine.db.dispose()
     sealed.ok("audit", "seal")

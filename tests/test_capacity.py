@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env, write_config
+from helpers import staff
 from sqlalchemy import select
 from stdnum.nl import bsn as stdnum_bsn
 
@@ -80,17 +81,18 @@ def prepare(engine: Engine, folder: Path, consent: list[str] | None = None) -> N
             for n, number in enumerate(made_up_bsns(PEOPLE))]
     path = folder / "people.csv"
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    summary = import_cohort(engine, path, WORKFLOW, "anna")
+    summary = import_cohort(engine, path, WORKFLOW, staff(engine, "anna"))
     assert summary.imported == PEOPLE
     for case_id in range(1, PEOPLE + 1):
-        engine.advance(case_id, "invite", "anna", {"appointment": "2099-01-05 10:00"})
-        engine.advance(case_id, "hold_conversation", "anna", {
+        engine.advance(case_id, "invite", staff(engine, "anna"),
+                       {"appointment": "2099-01-05 10:00"})
+        engine.advance(case_id, "hold_conversation", staff(engine, "anna"), {
             "classification": "work_potential", "participation_potential": "supported",
             "consent": CONSENT if consent is None else consent})
 
 
 def refer(engine: Engine, case_id: int, partner: str = "coach_meedoen") -> None:
-    engine.advance(case_id, "refer", "anna", {"partner": partner})
+    engine.advance(case_id, "refer", staff(engine, "anna"), {"partner": partner})
 
 
 def refused(engine: Engine, case_id: int, partner: str = "coach_meedoen") -> str:
@@ -169,7 +171,7 @@ def test_a_referral_recorded_afterwards_counts_in_the_month_it_happened(
     refer(engine, 2)
     clock.set(2031, 4, 2, 10, 0)
     with pytest.raises(TransitionNotAllowed) as caught:
-        engine.advance(3, "refer", "anna", {"partner": "coach_meedoen"},
+        engine.advance(3, "refer", staff(engine, "anna"), {"partner": "coach_meedoen"},
                        at=datetime(2031, 3, 31, 16, 0, tzinfo=AMS))
     message = str(caught.value)
     assert "2031-03 is full" in message
@@ -197,7 +199,7 @@ def test_withdrawn_referrals_do_not_count(engine: Engine, clock: Clock) -> None:
     clock.set(2031, 3, 10, 10, 0)
     refer(engine, 1)
     refer(engine, 2)
-    withdraw_consent(engine, "anna", 1, "share:coach_meedoen", "phone")
+    withdraw_consent(engine, staff(engine, "anna"), 1, "share:coach_meedoen", "phone")
     refer(engine, 3)
     assert referrals(engine) == [(1, "coach_meedoen", "withdrawn"), (2, "coach_meedoen", "sent"),
                                  (3, "coach_meedoen", "sent")]
@@ -241,7 +243,7 @@ def refer_file(folder: Path, case_ids: list[int], partner: str = "coach_meedoen"
 def test_bulk_apply_keeps_to_the_cap_within_one_file(
         engine: Engine, clock: Clock, env: Env) -> None:
     clock.set(2031, 3, 10, 10, 0)
-    summary = apply_file(engine, refer_file(env.root, [1, 2, 3, 4]), "anna")
+    summary = apply_file(engine, refer_file(env.root, [1, 2, 3, 4]), staff(engine, "anna"))
     assert (summary.applied, summary.failed) == (2, 2)
     assert [number for number, _ in summary.failures] == [4, 5]
     reason = summary.failures[0][1]
@@ -255,7 +257,7 @@ def test_bulk_apply_counts_the_referrals_already_made_this_month(
         engine: Engine, clock: Clock, env: Env) -> None:
     clock.set(2031, 3, 10, 10, 0)
     refer(engine, 1)
-    summary = apply_file(engine, refer_file(env.root, [2, 3]), "anna")
+    summary = apply_file(engine, refer_file(env.root, [2, 3]), staff(engine, "anna"))
     assert (summary.applied, summary.failed) == (1, 1)
     assert summary.failures[0][0] == 3
 
@@ -263,7 +265,8 @@ def test_bulk_apply_counts_the_referrals_already_made_this_month(
 def test_a_dry_run_keeps_to_the_cap_and_sends_nothing(
         engine: Engine, clock: Clock, env: Env) -> None:
     clock.set(2031, 3, 10, 10, 0)
-    summary = apply_file(engine, refer_file(env.root, [1, 2, 3]), "anna", dry_run=True)
+    summary = apply_file(engine, refer_file(env.root, [1, 2, 3]), staff(engine, "anna"),
+                         dry_run=True)
     assert (summary.applied, summary.failed) == (2, 1)
     assert referrals(engine) == []
 
@@ -273,9 +276,9 @@ def test_a_refused_line_takes_no_place_under_the_cap(env: Env, clock: Clock) -> 
     try:
         prepare(engine, env.root, consent=[])
         for case_id in (2, 3):
-            grant_consent(engine, "anna", case_id, "share:coach_meedoen", "phone")
+            grant_consent(engine, staff(engine, "anna"), case_id, "share:coach_meedoen", "phone")
         clock.set(2031, 3, 10, 10, 0)
-        summary = apply_file(engine, refer_file(env.root, [1, 2, 3]), "anna")
+        summary = apply_file(engine, refer_file(env.root, [1, 2, 3]), staff(engine, "anna"))
         assert [number for number, _ in summary.failures] == [2]
         assert "share:coach_meedoen" in summary.failures[0][1]
         assert [r[0] for r in referrals(engine)] == [2, 3]

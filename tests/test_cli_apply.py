@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
+from helpers import staff
 from sqlalchemy import func, select
 
 from casework.models import Case, Event, Letter, Participant
@@ -437,7 +438,7 @@ def test_at_is_stored_as_the_event_time(env: Env) -> None:
         ",".join(line.split(",")[:13]) for line in rows) + "\n")
     engine = env.engine(clock=lambda: datetime(2025, 1, 6, 8, 0, tzinfo=UTC))
     try:
-        assert import_cohort(engine, small, WORKFLOW, "anna").imported == 3
+        assert import_cohort(engine, small, WORKFLOW, staff(engine, "anna")).imported == 3
     finally:
         engine.db.dispose()
     lift_exclusions(env)  # case 2 is in contact with the WIJ-team
@@ -539,7 +540,8 @@ def test_case_changed_by_a_colleague_during_apply_fails_only_that_line(
             raced.append(True)
             other = cohort.engine()
             try:
-                other.advance(1, "invite", "carla", {"appointment": "2099-02-01 10:00"})
+                other.advance(1, "invite", staff(other, "carla"),
+                              {"appointment": "2099-02-01 10:00"})
             finally:
                 other.db.dispose()
         return write_chunk(*args, **kwargs)
@@ -575,7 +577,7 @@ def test_line_redone_after_a_colleague_assigned_its_case_during_apply(
             raced.append(True)
             other = cohort.engine()
             try:
-                assign_case(other, "coordinator1", 1, "piet")
+                assign_case(other, staff(other, "coordinator1"), 1, "piet")
             finally:
                 other.db.dispose()
         return write_chunk(*args, **kwargs)

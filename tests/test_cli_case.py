@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Env
+from helpers import staff
 from sqlalchemy import select
 
 from casework.models import AccessLog
@@ -649,7 +650,7 @@ def old_cohort(env: Env, tmp_path: Path) -> Env:
     path.write_text(buffer.getvalue(), encoding="utf-8")
     engine = env.engine(clock=lambda: PAST_IMPORT)
     try:
-        summary = import_cohort(engine, path, "kansen-in-kaart", "anna")
+        summary = import_cohort(engine, path, "kansen-in-kaart", staff(engine, "anna"))
     finally:
         engine.db.dispose()
     assert summary.imported == len(rows)
@@ -777,7 +778,7 @@ def test_case_changed_by_someone_else_mid_advance_is_a_conflict_with_exit_3(
             raced.append(True)
             other = cohort.engine()
             try:
-                other.advance(1, "decline", "carla")
+                other.advance(1, "decline", staff(other, "carla"))
             finally:
                 other.db.dispose()
         return step

@@ -19,6 +19,7 @@ from helpers import (
     follow_up_call,
     invite,
     show,
+    staff,
     task_of,
     work,
 )
@@ -89,10 +90,10 @@ def early(env: Env) -> Iterator[Env]:
     from casework.cohort import import_cohort
 
     engine = env.engine(clock=lambda: datetime(2026, 11, 2, 10, 0, tzinfo=AMS))
-    import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, "anna")
+    import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, staff(engine, "anna"))
     lift_exclusions(env)  # case 2 is in contact with the social team
-    engine.advance(1, "invite", "anna", {"appointment": "2026-11-10 10:00"})
-    engine.advance(2, "invite", "anna", {"appointment": "2099-01-05 10:00"})
+    engine.advance(1, "invite", staff(engine, "anna"), {"appointment": "2026-11-10 10:00"})
+    engine.advance(2, "invite", staff(engine, "anna"), {"appointment": "2099-01-05 10:00"})
     engine.db.dispose()
     yield env
 
@@ -199,7 +200,8 @@ def test_list_mine_shows_my_tasks_and_those_for_my_role(cohort: Env) -> None:
     assert (escalation["role"], escalation["assigned_to"]) == ("coordinator", None)
     assert listed(cohort, "--mine", user="piet") == [(1, "reminder_call", "2099-01-02")]
     assert [(c, k) for c, k, _ in listed(cohort, "--mine", user="kees")] == [(3, "escalation")]
-    assert listed(cohort, "--mine", user="anna") == []  # not staff, nothing assigned
+    # Every role counts, not only the first: anna is admin first, and coordinator too.
+    assert [(c, k) for c, k, _ in listed(cohort, "--mine", user="anna")] == [(3, "escalation")]
     assert [c for c, _, _ in listed(cohort, user="anna")] == [3, 3, 1, 2]
 
 
@@ -280,11 +282,11 @@ def test_round_two_of_a_call_done_late_is_due_ten_workdays_after_today(env: Env)
     from casework.cohort import import_cohort
 
     engine = env.engine(clock=lambda: datetime(2026, 7, 1, 10, 0, tzinfo=AMS))
-    import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, "anna")
-    engine.advance(1, "invite", "anna", {"appointment": "2026-07-06 10:00"})
-    engine.advance(1, "hold_conversation", "anna", {"classification": "not_active",
+    import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, staff(engine, "anna"))
+    engine.advance(1, "invite", staff(engine, "anna"), {"appointment": "2026-07-06 10:00"})
+    engine.advance(1, "hold_conversation", staff(engine, "anna"), {"classification": "not_active",
                                                     "participation_potential": "none"})
-    engine.advance(1, "self_action", "anna")
+    engine.advance(1, "self_action", staff(engine, "anna"))
     engine.db.dispose()
     call = task_of(env, 1, "follow_up_call")
     assert (call["due"], call["overdue"]) == ("2026-10-01", True)

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 from conftest import EXAMPLES, Env, add_anna
+from helpers import staff as member
 from sqlalchemy import func, insert, select
 
 from casework.config import load_settings
@@ -129,7 +130,7 @@ def install(root: Path, database_url: str, timer_cases: int, system: int,
     try:
         waiting = list(range(1, timer_cases + 1))
         for case_id in waiting:
-            engine.advance(case_id, "wait", "anna")  # its timer is due in 7 days
+            engine.advance(case_id, "wait", member(engine, "anna"))  # its timer is due in 7 days
         others = list(range(timer_cases + 1, 201))
         now = datetime.now(UTC)
         rows = []

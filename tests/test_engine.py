@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 from conftest import COLLEAGUES, EXAMPLES, Env, lift_exclusions
+from helpers import staff
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from casework.engine import Engine
 from casework.errors import ConflictError, InvalidData, NotFound, TransitionNotAllowed
 from casework.models import Appointment, Case, Event, Referral
+from casework.permissions import Actor
 
 WORKFLOW = "kansen-in-kaart"
 START = datetime(2030, 6, 3, 8, 0, tzinfo=UTC)  # the cohort is imported at this moment
@@ -48,7 +50,7 @@ def engine(env: Env, clock: Clock) -> Iterator[Engine]:
     from casework.cohort import import_cohort
 
     eng: Engine = env.engine(clock=clock)
-    summary = import_cohort(eng, EXAMPLES / "cohort.csv", WORKFLOW, "anna")
+    summary = import_cohort(eng, EXAMPLES / "cohort.csv", WORKFLOW, staff(eng, "anna"))
     assert summary.imported == 200
     lift_exclusions(env)  # these tests invite whom they like: 2 is in contact with the WIJ-team
     yield eng
@@ -93,7 +95,7 @@ def test_advance_writes_state_event_and_appointment_at_the_clock_time(
     engine: Engine, clock: Clock,
 ) -> None:
     now = clock.tick(hours=2)
-    step = engine.advance(1, "invite", "anna", APPOINTMENT, note="per brief")
+    step = engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT, note="per brief")
     assert (step.source, step.dest, step.seq) == ("selected", "invited", 2)
     row = case_row(engine, 1)
     assert (row.state, row.version) == ("invited", 2)
@@ -112,7 +114,7 @@ def test_advance_writes_state_event_and_appointment_at_the_clock_time(
 
 def test_unknown_case_is_not_found(engine: Engine) -> None:
     with pytest.raises(NotFound, match="no case 4040"):
-        engine.advance(4040, "invite", "anna", APPOINTMENT)
+        engine.advance(4040, "invite", staff(engine, "anna"), APPOINTMENT)
 
 
 @pytest.mark.parametrize(("trigger", "data", "error"), [
@@ -127,7 +129,7 @@ def test_refused_step_writes_nothing(engine: Engine, clock: Clock, trigger: str,
     clock.tick(minutes=5)
     before = everything(engine, 1)
     with pytest.raises(error):
-        engine.advance(1, trigger, "anna", data)
+        engine.advance(1, trigger, staff(engine, "anna"), data)
     assert everything(engine, 1) == before
 
 
@@ -147,12 +149,12 @@ def test_failing_event_insert_leaves_the_case_unchanged(
 
     monkeypatch.setattr(casework.engine, "event_row", broken_event_row)
     with pytest.raises(RuntimeError, match="unavailable"):
-        engine.advance(1, "invite", "anna", APPOINTMENT)
+        engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT)
     assert everything(engine, 1) == before
     row = case_row(engine, 1)
     assert (row.state, row.version) == ("selected", 1)
     monkeypatch.undo()
-    engine.advance(1, "invite", "anna", APPOINTMENT)
+    engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT)
     assert case_row(engine, 1).version == 2
     assert [e.seq for e in events(engine, 1)] == [1, 2]
 
@@ -162,8 +164,8 @@ def test_failing_effect_rolls_back_the_case_update_and_the_event(
 ) -> None:
     import casework.engine
 
-    engine.advance(1, "invite", "anna", APPOINTMENT)
-    engine.advance(1, "hold_conversation", "anna", {**CONVERSATION,
+    engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT)
+    engine.advance(1, "hold_conversation", staff(engine, "anna"), {**CONVERSATION,
                                                     "consent": ["share:wij_team"]})
     clock.tick(hours=1)
     before = everything(engine, 1)
@@ -173,7 +175,7 @@ def test_failing_effect_rolls_back_the_case_update_and_the_event(
 
     monkeypatch.setattr(casework.engine, "write_effects", broken_effects)
     with pytest.raises(RuntimeError):
-        engine.advance(1, "refer", "anna", {"partner": "wij_team"})
+        engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
     assert everything(engine, 1) == before
     assert case_row(engine, 1).state == "spoken"
     assert count(engine, Referral, 1) == 0
@@ -194,7 +196,7 @@ def test_event_that_cannot_be_stored_leaves_the_case_unchanged(
 
     monkeypatch.setattr(casework.engine, "event_row", event_without_trigger)
     with pytest.raises(IntegrityError):
-        engine.advance(2, "decline", "anna")
+        engine.advance(2, "decline", staff(engine, "anna"))
     assert everything(engine, 2) == before
     assert case_row(engine, 2).closed_at is None
 
@@ -205,13 +207,14 @@ def test_event_that_cannot_be_stored_leaves_the_case_unchanged(
 def test_stale_expected_version_is_a_conflict_and_writes_nothing(
     engine: Engine, clock: Clock,
 ) -> None:
-    engine.advance(3, "invite", "anna", APPOINTMENT, expected_version=1)
+    engine.advance(3, "invite", staff(engine, "anna"), APPOINTMENT, expected_version=1)
     clock.tick(minutes=30)
     before = everything(engine, 3)
     with pytest.raises(ConflictError, match="someone else"):
-        engine.advance(3, "hold_conversation", "bert", CONVERSATION, expected_version=1)
+        engine.advance(3, "hold_conversation", staff(engine, "bert"), CONVERSATION,
+                       expected_version=1)
     assert everything(engine, 3) == before
-    engine.advance(3, "hold_conversation", "bert", CONVERSATION, expected_version=2)
+    engine.advance(3, "hold_conversation", staff(engine, "bert"), CONVERSATION, expected_version=2)
     assert (case_row(engine, 3).state, case_row(engine, 3).version) == ("spoken", 3)
 
 
@@ -225,7 +228,7 @@ def race(engines: list[Engine], case_id: int, trigger: str,
     outcomes: list[str] = []
     errors: list[str] = []
 
-    def work(each: Engine, who: str) -> None:
+    def work(each: Engine, who: Actor) -> None:
         barrier.wait()
         try:
             each.advance(case_id, trigger, who, data)
@@ -236,7 +239,7 @@ def race(engines: list[Engine], case_id: int, trigger: str,
         except Exception as exc:  # anything else is a bug the caller's assertion shows
             outcomes.append(repr(exc))
 
-    threads = [threading.Thread(target=work, args=(each, COLLEAGUES[n]))
+    threads = [threading.Thread(target=work, args=(each, staff(each, COLLEAGUES[n])))
                for n, each in enumerate(engines)]
     for thread in threads:
         thread.start()
@@ -277,17 +280,17 @@ def test_two_engines_racing_on_one_case_give_one_success_and_one_clear_error(
 def test_at_in_the_future_is_refused(engine: Engine, clock: Clock) -> None:
     clock.tick(days=3)
     with pytest.raises(InvalidData, match="lies in the future"):
-        engine.advance(1, "decline", "anna", at=clock.now + timedelta(hours=1))
+        engine.advance(1, "decline", staff(engine, "anna"), at=clock.now + timedelta(hours=1))
     assert case_row(engine, 1).state == "selected"
 
 
 def test_at_before_the_last_event_is_refused(engine: Engine, clock: Clock) -> None:
     clock.tick(days=3)
     with pytest.raises(InvalidData, match="before case 1's last event"):
-        engine.advance(1, "decline", "anna", at=START - timedelta(minutes=1))
-    engine.advance(1, "invite", "anna", APPOINTMENT, at=START + timedelta(days=1))
+        engine.advance(1, "decline", staff(engine, "anna"), at=START - timedelta(minutes=1))
+    engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT, at=START + timedelta(days=1))
     with pytest.raises(InvalidData, match="order they happened"):
-        engine.advance(1, "hold_conversation", "anna", CONVERSATION,
+        engine.advance(1, "hold_conversation", staff(engine, "anna"), CONVERSATION,
                        at=START + timedelta(hours=12))
     assert case_row(engine, 1).state == "invited"
 
@@ -295,7 +298,7 @@ def test_at_before_the_last_event_is_refused(engine: Engine, clock: Clock) -> No
 def test_valid_earlier_at_is_stored_as_the_event_time(engine: Engine, clock: Clock) -> None:
     now = clock.tick(days=10)
     happened = START + timedelta(days=2, hours=3)
-    engine.advance(1, "invite", "anna", APPOINTMENT, at=happened)
+    engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT, at=happened)
     invite = events(engine, 1)[-1]
     assert invite.at == happened
     assert invite.recorded_at == now
@@ -305,7 +308,7 @@ def test_valid_earlier_at_is_stored_as_the_event_time(engine: Engine, clock: Clo
 
 def test_naive_at_is_read_in_the_configured_time_zone(engine: Engine, clock: Clock) -> None:
     clock.tick(days=10)
-    engine.advance(1, "decline", "anna", at=datetime(2030, 6, 5, 14, 0))
+    engine.advance(1, "decline", staff(engine, "anna"), at=datetime(2030, 6, 5, 14, 0))
     assert events(engine, 1)[-1].at == datetime(2030, 6, 5, 12, 0, tzinfo=UTC)
     assert case_row(engine, 1).closed_at == datetime(2030, 6, 5, 12, 0, tzinfo=UTC)
 
@@ -314,10 +317,10 @@ def test_appointment_must_lie_after_the_moment_of_the_step(engine: Engine,
                                                            clock: Clock) -> None:
     clock.tick(days=10)
     with pytest.raises(InvalidData, match="'appointment' lies before the moment"):
-        engine.advance(1, "invite", "anna", {"appointment": "2030-06-04 10:00"},
+        engine.advance(1, "invite", staff(engine, "anna"), {"appointment": "2030-06-04 10:00"},
                        at=START + timedelta(days=2))
     # recorded afterwards: an appointment that has passed by now, but not at the step
-    engine.advance(1, "invite", "anna", {"appointment": "2030-06-06 10:00"},
+    engine.advance(1, "invite", staff(engine, "anna"), {"appointment": "2030-06-06 10:00"},
                    at=START + timedelta(days=2))
     assert case_row(engine, 1).state == "invited"
 
@@ -349,13 +352,13 @@ def test_case_state_can_be_rebuilt_from_its_events(env: Env, engine: Engine,
     ]
     for number, (trigger, data) in enumerate(steps):
         clock.tick(hours=1)
-        engine.advance(5, trigger, "anna", data)
+        engine.advance(5, trigger, staff(engine, "anna"), data)
         if number == 3:
             clock.tick(minutes=5)
-            assign_case(engine, "coordinator1", 5, "piet")
+            assign_case(engine, staff(engine, "coordinator1"), 5, "piet")
         if number == 5:  # later, by phone, the person agrees to be referred to the coach
             clock.tick(minutes=5)
-            grant_consent(engine, "anna", 5, "share:coach_meedoen", "phone")
+            grant_consent(engine, staff(engine, "anna"), 5, "share:coach_meedoen", "phone")
     history = events(engine, 5)
     row = case_row(engine, 5)
     assert [e.seq for e in history] == list(range(1, len(history) + 1))
@@ -378,11 +381,11 @@ def test_case_state_can_be_rebuilt_from_its_events(env: Env, engine: Engine,
 def test_every_case_ends_in_the_state_of_its_last_event(engine: Engine, clock: Clock) -> None:
     clock.tick(hours=1)
     for case_id in range(1, 11):
-        engine.advance(case_id, "invite", "anna", APPOINTMENT)
+        engine.advance(case_id, "invite", staff(engine, "anna"), APPOINTMENT)
     for case_id in range(1, 11, 2):
-        engine.advance(case_id, "hold_conversation", "anna", CONVERSATION)
+        engine.advance(case_id, "hold_conversation", staff(engine, "anna"), CONVERSATION)
     for case_id in range(1, 11, 3):
-        engine.advance(case_id, "decline", "anna")
+        engine.advance(case_id, "decline", staff(engine, "anna"))
     with engine.db.connect() as conn:
         rows = conn.execute(select(Case.id, Case.state, Case.version)
                             .where(Case.id <= 10).order_by(Case.id)).all()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import EXAMPLES, Env, write_config
+from helpers import staff
 from stdnum.nl import bsn as stdnum_bsn
 
 WORKFLOW = "kansen-in-kaart"
@@ -401,9 +402,10 @@ def test_core_refuses_an_override_without_a_reason_or_of_another_rule(env: Env) 
     try:
         data = {"appointment": APPOINTMENT}
         with pytest.raises(InvalidData, match="say why with --note"):
-            engine.advance(2, "invite", "kees", data, overrides=("exclusion",))
+            engine.advance(2, "invite", staff(engine, "kees"), data, overrides=("exclusion",))
         with pytest.raises(InvalidData, match="rule consent cannot be overridden"):
-            engine.advance(2, "invite", "kees", data, note="x", overrides=("consent",))
+            engine.advance(2, "invite", staff(engine, "kees"), data, note="x",
+                           overrides=("consent",))
     finally:
         engine.db.dispose()
     assert env.json("case", "show", "2")["state"] == "selected"

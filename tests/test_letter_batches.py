@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env, lift_exclusions, tamper
+from helpers import staff
 from pypdf import PdfReader
 from sqlalchemy import delete, update
 from test_letters_lifecycle import (
@@ -298,10 +299,11 @@ def test_a_batch_remade_a_week_later_holds_letters_dated_that_day_and_none_for_a
 
     week_later = cohort.engine(clock=days_later(8))
     try:
-        result = remake_batch(week_later, "anna", made["batch"])
+        result = remake_batch(week_later, staff(week_later, "anna"), made["batch"])
         today = week_later.now().astimezone(week_later.tz).date()
         summary = render_queue(week_later, today).as_dict()
-        listing = {b["batch"]: b for b in list_batches(week_later, "anna")["batches"]}
+        listing = {b["batch"]: b for b in
+                   list_batches(week_later, staff(week_later, "anna"))["batches"]}
     finally:
         week_later.db.dispose()
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Env, dated_today
+from helpers import staff
 from pypdf import PageObject, PdfReader
 from sqlalchemy import select, update
 
@@ -239,7 +240,7 @@ def preview_text(env: Env, template: str, case_id: int, **payload: Any) -> str:
     """Return the text of a case's letter as it would be made today (nothing queued)."""
     engine = env.engine()
     try:
-        renderer, context = preview(engine, "anna", template, case_id, payload)
+        renderer, context = preview(engine, staff(engine, "anna"), template, case_id, payload)
         pdf = renderer.pdf(template, context)
     finally:
         engine.db.dispose()
@@ -334,7 +335,7 @@ def test_a_seven_line_address_the_check_accepts_fits_in_the_window(cohort: Env) 
     assert check_address(lines) is None
     engine = cohort.engine()
     try:
-        renderer, context = preview(engine, "anna", "afsluiting", 1)
+        renderer, context = preview(engine, staff(engine, "anna"), "afsluiting", 1)
         context["address"] = lines
         pdf = renderer.pdf("afsluiting", context)
     finally:

@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 from conftest import TEMPLATES, Env, lift_exclusions
+from helpers import staff
 from test_letters_lifecycle import invite, listed, open_tasks, out_dir, pdfs_in
 from test_letters_render import set_person
 
@@ -120,7 +121,7 @@ def test_a_preview_refuses_what_the_letter_would_print_as_empty_boxes(cohort: En
     set_person(cohort, 1, surname="Jansen 😀")
     engine = cohort.engine()
     try:
-        r, ctx = preview(engine, "anna", "uitnodiging", 1,
+        r, ctx = preview(engine, staff(engine, "anna"), "uitnodiging", 1,
                          {"appointment": "2100-01-04T09:00:00+00:00"})
         with pytest.raises(UnprintableText, match=r"U\+1F600"):
             r.png("uitnodiging", ctx)

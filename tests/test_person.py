@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Env
-from helpers import error, show
+from helpers import error, show, staff
 from sqlalchemy import select
 
 from casework.models import AccessLog
@@ -250,7 +250,7 @@ def test_a_purge_removes_the_old_and_new_contact_data_from_the_history(cohort: E
     cohort.ok("audit", "seal")
     engine = cohort.engine(clock=lambda: datetime.now(UTC) + timedelta(days=400))
     try:
-        assert purge(engine, "anna")["people"] == 1
+        assert purge(engine, staff(engine, "anna"))["people"] == 1
     finally:
         engine.db.dispose()
     corrected = next(e for e in show(cohort, 5)["timeline"]

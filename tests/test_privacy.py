@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
+from helpers import staff
 
 from casework.privacy import purge
 
@@ -105,7 +106,7 @@ def test_purge_anonymises_people_once_all_their_cases_are_past_retention(people:
     # Thirteen months on: only person 1 (declined, one year) is due; 3 has an open case.
     engine = people.engine(clock=lambda: later(13))
     try:
-        result = purge(engine, "anna")
+        result = purge(engine, staff(engine, "anna"))
     finally:
         engine.db.dispose()
     assert (result["people"], result["cases"]) == (1, 1)
@@ -122,7 +123,7 @@ def test_purge_anonymises_people_once_all_their_cases_are_past_retention(people:
     # Twenty-five months on: person 2 too; the notes go, the counts stay.
     engine = people.engine(clock=lambda: later(25))
     try:
-        assert purge(engine, "anna")["people"] == 1
+        assert purge(engine, staff(engine, "anna"))["people"] == 1
     finally:
         engine.db.dispose()
     two = shown(people, 2)

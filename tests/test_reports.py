@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
+from helpers import staff
 
 from casework.engine import Engine
 from casework.models import Task
@@ -54,34 +55,35 @@ def scenario(env: Env) -> Iterator[tuple[Engine, Clock]]:
 
     clock = Clock(START)
     engine: Engine = env.engine(clock=clock)
-    import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, "anna")
+    import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, staff(engine, "anna"))
     lift_exclusions(env)  # case 2 is in contact with the WIJ-team
     for case_id in range(1, 7):
-        engine.advance(case_id, "invite", "anna", APPOINTMENT)
+        engine.advance(case_id, "invite", staff(engine, "anna"), APPOINTMENT)
     clock.at(datetime(2030, 6, 10, 12, tzinfo=UTC))
     talk = engine.advance
-    talk(1, "hold_conversation", "anna", {"classification": "socially_active",
+    anna = staff(engine, "anna")
+    talk(1, "hold_conversation", anna, {"classification": "socially_active",
                                           "participation_potential": "self",
                                           "consent": ["share:coach_meedoen"]})
-    talk(1, "refer", "anna", {"partner": "coach_meedoen"})
-    talk(3, "hold_conversation", "anna", {"classification": "socially_active",
+    talk(1, "refer", anna, {"partner": "coach_meedoen"})
+    talk(3, "hold_conversation", anna, {"classification": "socially_active",
                                           "participation_potential": "none"})
-    talk(4, "hold_conversation", "anna", {"classification": "not_active",
+    talk(4, "hold_conversation", anna, {"classification": "not_active",
                                           "participation_potential": "supported",
                                           "consent": ["share:wij_team"]})
-    talk(4, "refer", "anna", {"partner": "wij_team"})
-    talk(5, "hold_conversation", "anna", {"classification": "work_potential",
+    talk(4, "refer", anna, {"partner": "wij_team"})
+    talk(5, "hold_conversation", anna, {"classification": "work_potential",
                                           "participation_potential": "none"})
-    talk(6, "decline", "anna")
+    talk(6, "decline", anna)
     clock.at(datetime(2030, 6, 15, 9, tzinfo=UTC))
-    talk(1, "start_activity", "anna", {"activity": "volunteering"})
+    talk(1, "start_activity", anna, {"activity": "volunteering"})
     # Recorded after the first as-of date: must not count as of 12 June.
     clock.at(datetime(2030, 7, 1, 9, tzinfo=UTC))
-    talk(2, "hold_conversation", "anna", {"classification": "not_active",
+    talk(2, "hold_conversation", anna, {"classification": "not_active",
                                           "participation_potential": "self",
                                           "consent": ["share:centrum_naar_werk"]})
-    talk(2, "refer", "anna", {"partner": "centrum_naar_werk"})
-    talk(4, "start_activity", "anna", {"activity": "participation_job"})
+    talk(2, "refer", anna, {"partner": "centrum_naar_werk"})
+    talk(4, "start_activity", anna, {"activity": "participation_job"})
     yield engine, clock
     engine.db.dispose()
 
@@ -212,41 +214,42 @@ def later(scenario: tuple[Engine, Clock]) -> tuple[Engine, Clock]:
     15 Dec: 5 (spoken) left benefit on 1 Nov, 1.0 fte (recorded after 1 Dec)."""
     engine, clock = scenario
     step = engine.advance
+    anna = staff(engine, "anna")
     clock.at(datetime(2030, 7, 2, 9, tzinfo=UTC))
     for case_id, partner in ((7, "coach_meedoen"), (8, "coach_meedoen"),
                              (9, "centrum_naar_werk")):
-        step(case_id, "invite", "anna", JULY)
-        step(case_id, "hold_conversation", "anna", {
+        step(case_id, "invite", anna, JULY)
+        step(case_id, "hold_conversation", anna, {
             "classification": "not_active", "participation_potential": "supported",
             "consent": [f"share:{partner}", "share:wij_team"]})
-        step(case_id, "refer", "anna", {"partner": partner})
+        step(case_id, "refer", anna, {"partner": partner})
     for case_id in (10, 11, 12):
-        step(case_id, "invite", "anna", JULY)
-        step(case_id, "hold_conversation", "anna", {"classification": "socially_active",
+        step(case_id, "invite", anna, JULY)
+        step(case_id, "hold_conversation", anna, {"classification": "socially_active",
                                                     "participation_potential": "self"})
-        step(case_id, "self_action", "anna")
+        step(case_id, "self_action", anna)
     clock.at(datetime(2030, 7, 10, 9, tzinfo=UTC))
-    step(7, "close", "anna", {"reason": "no_interest"})
+    step(7, "close", anna, {"reason": "no_interest"})
     clock.at(datetime(2030, 7, 12, 9, tzinfo=UTC))
-    step(8, "refer", "anna", {"partner": "wij_team"})
+    step(8, "refer", anna, {"partner": "wij_team"})
     clock.at(datetime(2030, 7, 20, 9, tzinfo=UTC))
-    step(9, "close", "anna", {"reason": "unreachable"})
-    step(4, "record_outflow", "anna", {"outflow_date": "2030-07-15", "fte": "1,0"})
+    step(9, "close", anna, {"reason": "unreachable"})
+    step(4, "record_outflow", anna, {"outflow_date": "2030-07-15", "fte": "1,0"})
     clock.at(datetime(2030, 9, 5, 9, tzinfo=UTC))
-    step(1, "record_outflow", "anna", {"outflow_date": "2030-09-01", "fte": "0.5"})
+    step(1, "record_outflow", anna, {"outflow_date": "2030-09-01", "fte": "0.5"})
     from casework.tasks import complete_task
 
     clock.at(datetime(2030, 10, 5, 9, tzinfo=UTC))
-    complete_task(engine, "anna", follow_up_task(engine, 10), "reached",
+    complete_task(engine, staff(engine, "anna"), follow_up_task(engine, 10), "reached",
                   {"result": "became_active", "activity": "volunteering"})
     clock.at(datetime(2030, 10, 6, 9, tzinfo=UTC))
-    complete_task(engine, "anna", follow_up_task(engine, 11), "reached",
+    complete_task(engine, staff(engine, "anna"), follow_up_task(engine, 11), "reached",
                   {"result": "taking_steps"})
-    complete_task(engine, "anna", follow_up_task(engine, 12), "not_reached")
+    complete_task(engine, staff(engine, "anna"), follow_up_task(engine, 12), "not_reached")
     clock.at(datetime(2030, 10, 7, 9, tzinfo=UTC))
-    complete_task(engine, "anna", follow_up_task(engine, 12), "not_reached")
+    complete_task(engine, staff(engine, "anna"), follow_up_task(engine, 12), "not_reached")
     clock.at(datetime(2030, 12, 15, 9, tzinfo=UTC))
-    step(5, "record_outflow", "anna", {"outflow_date": "2030-11-01", "fte": "1"})
+    step(5, "record_outflow", anna, {"outflow_date": "2030-11-01", "fte": "1"})
     return engine, clock
 
 
@@ -378,16 +381,16 @@ def test_caseload_per_worker_state_age_and_flags(env: Env) -> None:
         encoding="utf-8")
     clock = Clock(START)
     engine = env.engine(clock=clock)
-    imported = import_cohort(engine, cohort_file, WORKFLOW, "anna")
+    imported = import_cohort(engine, cohort_file, WORKFLOW, staff(engine, "anna"))
     assert imported.imported == 4, imported
-    engine.advance(1, "invite", "anna", APPOINTMENT)
-    engine.advance(2, "invite", "anna", APPOINTMENT)
+    engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT)
+    engine.advance(2, "invite", staff(engine, "anna"), APPOINTMENT)
     from casework.cases import assign_case
 
-    assign_case(engine, "anna", 1, "bert")
+    assign_case(engine, staff(engine, "anna"), 1, "bert")
     clock.at(datetime(2030, 6, 10, 9, tzinfo=UTC))
-    engine.advance(2, "decline", "anna")
-    assign_case(engine, "anna", 4, "bert")
+    engine.advance(2, "decline", staff(engine, "anna"))
+    assign_case(engine, staff(engine, "anna"), 4, "bert")
     # 3 June: 1 invited (bert), 2 invited, 3 and 4 selected; 1 is 26 on 3 June 2030.
     report = caseload(engine, Scope(day("2030-06-03"), WORKFLOW))
     assert report["open"] == 4 and report["persons"] == 4

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Env
+from helpers import staff
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -129,7 +130,8 @@ class Person:
         path = folder / f"{bsn}.csv"
         path.write_text(f"{HEADER}\n{bsn},P.,,Eigenschap,Laan,1,,9712 AB,Groningen,Beijum,,,"
                         "no,\n", encoding="utf-8")
-        summary = import_cohort(engine, path, WORKFLOW, ACTOR)
+        self.actor = staff(engine, ACTOR)
+        summary = import_cohort(engine, path, WORKFLOW, self.actor)
         assert summary.imported == 1
         with engine.db.connect() as conn:
             row = conn.execute(select(Case.id, Case.participant_id)
@@ -144,20 +146,20 @@ class Person:
         kind, name, data = action
         try:
             if kind == "advance":
-                self.engine.advance(self.case_id, name, ACTOR, data)
+                self.engine.advance(self.case_id, name, self.actor, data)
                 for scope in data.get("consent", []):
                     self.consent[scope] = True
             elif kind == "grant":
-                grant_consent(self.engine, ACTOR, self.case_id, name, data["how"])
+                grant_consent(self.engine, self.actor, self.case_id, name, data["how"])
                 self.consent[name] = True
             elif kind == "withdraw":
-                withdraw_consent(self.engine, ACTOR, self.case_id, name, data["how"])
+                withdraw_consent(self.engine, self.actor, self.case_id, name, data["how"])
                 self.consent[name] = False
             else:
                 task = self.open_call()
                 if task is None:
                     return False
-                complete_task(self.engine, ACTOR, task, "reached", {"result": name, **data})
+                complete_task(self.engine, self.actor, task, "reached", {"result": name, **data})
         except CaseworkError:
             return False
         return True
@@ -231,7 +233,7 @@ def test_nothing_is_shared_with_a_partner_without_the_persons_consent(env: Env) 
                         if r.partner == partner and r.status == "sent"] == []
             for partner in {r.partner for r in person.referrals()}:
                 listed = [r["case_id"] for r in
-                          partner_referrals(engine, ACTOR, partner)["referrals"]]
+                          partner_referrals(engine, staff(engine, ACTOR), partner)["referrals"]]
                 if person.case_id in listed:
                     assert person.consent.get(f"share:{partner}") is True
 
@@ -252,7 +254,7 @@ def test_an_open_case_can_always_be_declined(env: Env) -> None:
                                         engine.context(conn))
         assert why is None, (case.state, why)
         shown = {t["trigger"]: t for t in
-                 case_triggers(engine, ACTOR, person.case_id)["triggers"]}
+                 case_triggers(engine, staff(engine, ACTOR), person.case_id)["triggers"]}
         assert shown["decline"]["possible"], (case.state, shown["decline"])
 
     @PROPERTY

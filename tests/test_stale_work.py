@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import Result
 from conftest import Clock, Env, lift_exclusions
+from helpers import staff
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -55,7 +56,7 @@ def engine(cohort: Env, clock: Clock) -> Iterator[Engine]:
 
 
 def invite(engine: Engine, case_id: int, appointment: str, trigger: str = "invite") -> None:
-    engine.advance(case_id, trigger, "anna", {"appointment": appointment})
+    engine.advance(case_id, trigger, staff(engine, "anna"), {"appointment": appointment})
 
 
 def tasks_of(engine: Engine, case_id: int, kind: str) -> list[Any]:
@@ -120,7 +121,7 @@ def test_a_moved_appointment_takes_its_reminder_along_and_the_old_day_cancels_no
     clock.set(at(3, 9))
     invite(engine, 1, "2030-12-12 10:00", trigger="reschedule")
     clock.set(at(5, 15))
-    engine.advance(2, "not_home", "anna", {"appointment": "2030-12-16 10:00"})
+    engine.advance(2, "not_home", staff(engine, "anna"), {"appointment": "2030-12-16 10:00"})
     assert [(t.due, t.status) for t in tasks_of(engine, 1, "reminder_call")] == [
         (date(2030, 12, 4), "cancelled"), (date(2030, 12, 11), "open")]
     assert [(t.due, t.status) for t in tasks_of(engine, 2, "reminder_call")] == [
@@ -151,7 +152,7 @@ def test_reminder_not_reached_the_workday_before_sends_no_letter(
     invite(engine, 1, "2030-12-05 09:00")
     clock.set(at(4, 11))  # the reminder call on Wednesday: nobody answers
     [call] = open_of(engine, 1, "reminder_call")
-    report = complete_task(engine, "anna", call.id, "not_reached")
+    report = complete_task(engine, staff(engine, "anna"), call.id, "not_reached")
     assert report["letter"] is None
     assert report["letter_not_sent"]["template"] == "herinnering"
     assert "2030-12-05 09:00" in report["letter_not_sent"]["reason"]
@@ -159,7 +160,8 @@ def test_reminder_not_reached_the_workday_before_sends_no_letter(
     # The same call a week ahead of its appointment is followed by the reminder letter.
     invite(engine, 2, "2030-12-12 09:00")
     [early] = open_of(engine, 2, "reminder_call")
-    assert complete_task(engine, "anna", early.id, "wrong_number")["letter"] == "herinnering"
+    anna = staff(engine, "anna")
+    assert complete_task(engine, anna, early.id, "wrong_number")["letter"] == "herinnering"
     assert [x.template for x in letters_of(engine, 2)] == ["uitnodiging", "herinnering"]
 
 
@@ -169,7 +171,8 @@ def test_reminder_letter_that_can_no_longer_arrive_is_cancelled_not_made(
     invite(engine, 1, "2030-12-09 10:00")  # Monday next week
     clock.set(at(3, 11))  # called on Tuesday: the letter would be there on Thursday
     [call] = open_of(engine, 1, "reminder_call")
-    assert complete_task(engine, "anna", call.id, "not_reached")["letter"] == "herinnering"
+    anna = staff(engine, "anna")
+    assert complete_task(engine, anna, call.id, "not_reached")["letter"] == "herinnering"
     for letter in letters_of(engine, 1):
         if letter.template == "uitnodiging":
             with engine.db.begin() as conn:  # sent last week: only the reminder is queued
@@ -215,7 +218,7 @@ def test_invitation_for_a_conversation_already_held_is_cancelled_without_a_task(
 ) -> None:
     invite(engine, 1, "2030-12-03 14:00")
     clock.set(at(3, 15))  # the conversation was held before any letter was rendered
-    engine.advance(1, "hold_conversation", "anna", CONVERSATION)
+    engine.advance(1, "hold_conversation", staff(engine, "anna"), CONVERSATION)
     summary = render_queue(engine, date(2030, 12, 3))
     assert (summary.rendered, summary.held) == (0, [])
     assert [x["template"] for x in summary.too_late] == ["uitnodiging"]
@@ -232,7 +235,7 @@ def test_new_appointment_task_finished_without_one_cancels_the_held_invitation(
     listed = cohort.json("task", "list", "--kind", "new_appointment")["tasks"]
     assert [t["id"] for t in listed] == [task.id]  # on the work list, by its kind
     refused(cohort.run("task", "done", str(task.id), "--outcome", "reached"))
-    report = complete_task(engine, "anna", task.id, "done")
+    report = complete_task(engine, staff(engine, "anna"), task.id, "done")
     assert report["letter"] == "cancelled"
     [letter] = letters_of(engine, 1)
     assert letter.status == "cancelled"
@@ -244,7 +247,7 @@ def test_planned_waves_propose_no_appointment_the_invitation_cannot_reach(
 ) -> None:
     from casework.planning import plan_wave
 
-    plan = plan_wave(engine, "anna", WORKFLOW, "Beijum", 2, date(2030, 12, 3), 1)
+    plan = plan_wave(engine, staff(engine, "anna"), WORKFLOW, "Beijum", 2, date(2030, 12, 3), 1)
     first = datetime.fromisoformat(plan["first_appointment"]).astimezone(AMS)
     # Made by Tuesday's run at the latest, on the mat on Thursday: Friday is the first day.
     assert first.date() == date(2030, 12, 6)
@@ -260,7 +263,7 @@ def test_task_done_refuses_an_outcome_the_task_does_not_have(
 ) -> None:
     invite(engine, 1, "2030-12-05 10:00")
     clock.set(at(5, 11))
-    engine.advance(1, "hold_conversation", "anna", CONVERSATION)
+    engine.advance(1, "hold_conversation", staff(engine, "anna"), CONVERSATION)
     [report_due] = open_of(engine, 1, "report_due")
     line = refused(cohort.run("task", "done", str(report_due.id), "--outcome", "reached"))
     assert "report_due" in line and "reached" in line and "its outcomes: done" in line
@@ -272,8 +275,9 @@ def test_task_done_refuses_an_outcome_the_task_does_not_have(
     assert open_of(engine, 1, "report_due") and open_of(engine, 2, "reminder_call")
     assert "verslag" not in [x.template for x in letters_of(engine, 1)]
     with pytest.raises(OptionRefused):
-        complete_task(engine, "anna", report_due.id, "not_reached")
-    assert complete_task(engine, "anna", report_due.id, "done")["letter"] == "verslag"
+        complete_task(engine, staff(engine, "anna"), report_due.id, "not_reached")
+    assert complete_task(engine, staff(engine, "anna"), report_due.id,
+                         "done")["letter"] == "verslag"
 
 
 def test_an_apply_line_with_an_outcome_the_task_does_not_have_fails_alone(cohort: Env) -> None:
@@ -352,11 +356,11 @@ def test_catch_up_after_a_run_for_a_later_day_runs_nothing(engine: Engine, clock
 def test_mail_returned_for_a_closed_case_opens_no_task(engine: Engine, clock: Clock) -> None:
     invite(engine, 1, "2030-12-12 10:00")
     [batch] = render_queue(engine, date(2030, 12, 2)).batches
-    mark_batch_sent(engine, "anna", batch["batch"])
+    mark_batch_sent(engine, staff(engine, "anna"), batch["batch"])
     clock.set(at(4))
-    engine.advance(1, "decline", "anna")
+    engine.advance(1, "decline", staff(engine, "anna"))
     [letter] = [x for x in letters_of(engine, 1) if x.template == "uitnodiging"]
-    mark_returned(engine, "anna", letter.id)
+    mark_returned(engine, staff(engine, "anna"), letter.id)
     with engine.db.connect() as conn:
         assert conn.execute(select(Case.closed_at).where(Case.id == 1)).scalar() is not None
         assert conn.execute(select(Task.id).where(Task.case_id == 1,

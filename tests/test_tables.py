@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import Env
+from helpers import staff
 from test_reports import JULY, WORKFLOW, Clock, day, later, scenario  # noqa: F401  (fixtures)
 
 from casework.engine import Engine
@@ -25,9 +26,9 @@ def test_work_potential_with_potential_is_in_neither_the_total_nor_its_split(
     # 7 is classed work potential and wants to get going: work potential is its own class,
     # not participation potential (the council table's total is the socially active and the
     # not socially active with potential).
-    engine.advance(7, "invite", "anna", JULY)
-    engine.advance(7, "hold_conversation", "anna", {"classification": "work_potential",
-                                                    "participation_potential": "self"})
+    engine.advance(7, "invite", staff(engine, "anna"), JULY)
+    engine.advance(7, "hold_conversation", staff(engine, "anna"),
+                   {"classification": "work_potential", "participation_potential": "self"})
     report = outcomes(engine, Scope(day("2030-07-01"), WORKFLOW))
     assert report["work_potential"] == 2
     assert report["participation_potential_total"] == 3
@@ -163,7 +164,7 @@ def test_report_defaults_to_the_only_route_with_cases_and_else_asks(env: Env) ->
 
     from casework.cohort import import_cohort
 
-    import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, "anna")
+    import_cohort(engine, EXAMPLES / "cohort.csv", WORKFLOW, staff(engine, "anna"))
     engine.db.dispose()
     data = json.loads(report(env, "outcomes", "--json"))
     assert data["workflow"] == WORKFLOW

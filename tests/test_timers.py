@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
+from helpers import staff
 from sqlalchemy import select
 
 from casework.engine import Engine
@@ -54,7 +55,7 @@ def engine(env: Env, clock: Clock) -> Iterator[Engine]:
     from casework.cohort import import_cohort
 
     eng: Engine = env.engine(clock=clock)
-    assert import_cohort(eng, EXAMPLES / "cohort.csv", WORKFLOW, "anna").imported == 200
+    assert import_cohort(eng, EXAMPLES / "cohort.csv", WORKFLOW, staff(eng, "anna")).imported == 200
     lift_exclusions(env)  # these tests invite whom they like: 2 is in contact with the WIJ-team
     yield eng
     eng.db.dispose()
@@ -80,14 +81,14 @@ def statuses(engine: Engine, case_id: int, kind: str) -> list[tuple[date, str]]:
 
 
 def invite(engine: Engine, case_id: int, appointment: str) -> None:
-    engine.advance(case_id, "invite", "anna", {"appointment": appointment})
+    engine.advance(case_id, "invite", staff(engine, "anna"), {"appointment": appointment})
 
 
 def to_spoken(engine: Engine, clock: Clock, case_id: int) -> None:
     """Invite on Friday 20 November, hold the conversation on Monday 30 November."""
     invite(engine, case_id, "2026-11-30 10:00")
     clock.set(2026, 11, 30, 11)
-    engine.advance(case_id, "hold_conversation", "anna", CONVERSATION)
+    engine.advance(case_id, "hold_conversation", staff(engine, "anna"), CONVERSATION)
 
 
 # --- the reminder call before an appointment ------------------------------------------------
@@ -134,7 +135,7 @@ def test_reminder_of_an_invitation_recorded_afterwards_is_due_the_day_it_happene
     engine: Engine, clock: Clock,
 ) -> None:
     clock.set(2026, 11, 24, 9)
-    engine.advance(1, "invite", "anna", {"appointment": "2026-11-24 10:00"},
+    engine.advance(1, "invite", staff(engine, "anna"), {"appointment": "2026-11-24 10:00"},
                    at=datetime(2026, 11, 24, 8, 0, tzinfo=AMS))
     assert open_tasks(engine, 1) == [("reminder_call", date(2026, 11, 24))]
 
@@ -143,7 +144,7 @@ def test_reminder_of_an_appointment_passed_before_it_was_recorded_is_cancelled_a
     engine: Engine, clock: Clock,
 ) -> None:
     clock.set(2026, 11, 27, 9)
-    engine.advance(1, "invite", "anna", {"appointment": "2026-11-24 10:00"},
+    engine.advance(1, "invite", staff(engine, "anna"), {"appointment": "2026-11-24 10:00"},
                    at=datetime(2026, 11, 23, 9, 0, tzinfo=AMS))
     assert open_tasks(engine, 1) == []
     [reminder] = tasks(engine, 1, "reminder_call")
@@ -158,11 +159,11 @@ def test_reschedule_cancels_the_reminder_and_plans_one_for_the_new_appointment(
 ) -> None:
     invite(engine, 1, "2026-11-30 10:00")
     clock.set(2026, 11, 24, 9)
-    engine.advance(1, "reschedule", "anna", {"appointment": "2026-12-28 10:00"})
+    engine.advance(1, "reschedule", staff(engine, "anna"), {"appointment": "2026-12-28 10:00"})
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 11, 27), "cancelled"),
                                                      (date(2026, 12, 24), "open")]
     clock.set(2026, 11, 25, 9)
-    engine.advance(1, "reschedule", "anna", {"appointment": "2026-12-08 10:00"})
+    engine.advance(1, "reschedule", staff(engine, "anna"), {"appointment": "2026-12-08 10:00"})
     assert open_tasks(engine, 1) == [("reminder_call", date(2026, 12, 7))]
     assert len(tasks(engine, 1)) == 3
 
@@ -172,7 +173,7 @@ def test_not_home_without_a_new_appointment_cancels_the_reminder_and_plans_none(
 ) -> None:
     invite(engine, 1, "2026-11-30 10:00")
     clock.set(2026, 11, 30, 11)
-    engine.advance(1, "not_home", "anna")
+    engine.advance(1, "not_home", staff(engine, "anna"))
     assert open_tasks(engine, 1) == []
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 11, 27), "cancelled")]
 
@@ -182,7 +183,7 @@ def test_not_home_with_a_new_appointment_plans_a_reminder_for_it(
 ) -> None:
     invite(engine, 1, "2026-11-30 10:00")
     clock.set(2026, 11, 30, 11)
-    engine.advance(1, "not_home", "anna", {"appointment": "2026-12-28 10:00"})
+    engine.advance(1, "not_home", staff(engine, "anna"), {"appointment": "2026-12-28 10:00"})
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 11, 27), "cancelled"),
                                                      (date(2026, 12, 24), "open")]
 
@@ -195,7 +196,7 @@ def test_hold_conversation_cancels_the_reminder_and_plans_the_report_five_workda
 ) -> None:
     invite(engine, 1, "2026-12-21 10:00")
     clock.set(2026, 12, 21, 11)
-    engine.advance(1, "hold_conversation", "anna", CONVERSATION)
+    engine.advance(1, "hold_conversation", staff(engine, "anna"), CONVERSATION)
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 12, 18), "cancelled")]
     [report] = tasks(engine, 1, "report_due")
     # 22, 23, 24 December, then 28 and 29 (Christmas and the weekend skipped)
@@ -210,13 +211,13 @@ def test_report_deadline_survives_referral_and_is_cancelled_when_the_case_closes
     report_due = ("report_due", date(2026, 12, 7))
     assert open_tasks(engine, 1) == [report_due]
     clock.set(2026, 12, 1)
-    engine.advance(1, "refer", "anna", {"partner": "coach_meedoen"})
+    engine.advance(1, "refer", staff(engine, "anna"), {"partner": "coach_meedoen"})
     assert report_due in open_tasks(engine, 1)
     clock.set(2026, 12, 2)
-    engine.advance(1, "start_activity", "anna", {"activity": "volunteering"})
+    engine.advance(1, "start_activity", staff(engine, "anna"), {"activity": "volunteering"})
     assert open_tasks(engine, 1) == [report_due]
     clock.set(2026, 12, 3)
-    engine.advance(1, "close", "anna", {"reason": "completed"})
+    engine.advance(1, "close", staff(engine, "anna"), {"reason": "completed"})
     assert open_tasks(engine, 1) == []
     assert statuses(engine, 1, "report_due") == [(date(2026, 12, 7), "cancelled")]
 
@@ -228,7 +229,7 @@ def test_self_action_plans_follow_up_call_round_one_of_two_three_months_later_on
     engine: Engine, clock: Clock,
 ) -> None:
     to_spoken(engine, clock, 1)
-    engine.advance(1, "self_action", "anna")
+    engine.advance(1, "self_action", staff(engine, "anna"))
     [call] = tasks(engine, 1, "follow_up_call")
     # 30 November + 3 months = 28 February 2027 (clipped), a Sunday: Monday 1 March
     assert (call.due, call.status, call.round, call.performer) == (date(2027, 3, 1), "open", 1,
@@ -240,8 +241,8 @@ def test_self_action_plans_follow_up_call_round_one_of_two_three_months_later_on
 
 def test_follow_up_call_from_a_friday_moves_off_the_saturday(engine: Engine) -> None:
     invite(engine, 1, "2026-11-20 14:00")
-    engine.advance(1, "hold_conversation", "anna", CONVERSATION)
-    engine.advance(1, "self_action", "anna")
+    engine.advance(1, "hold_conversation", staff(engine, "anna"), CONVERSATION)
+    engine.advance(1, "self_action", staff(engine, "anna"))
     assert ("follow_up_call", date(2027, 2, 22)) in open_tasks(engine, 1)
 
 
@@ -249,12 +250,12 @@ def test_starting_an_activity_cancels_the_follow_up_call_and_follow_up_plans_a_n
     engine: Engine, clock: Clock,
 ) -> None:
     to_spoken(engine, clock, 1)
-    engine.advance(1, "self_action", "anna")
+    engine.advance(1, "self_action", staff(engine, "anna"))
     clock.set(2026, 12, 14)
-    engine.advance(1, "start_activity", "anna", {"activity": "work"})
+    engine.advance(1, "start_activity", staff(engine, "anna"), {"activity": "work"})
     assert statuses(engine, 1, "follow_up_call") == [(date(2027, 3, 1), "cancelled")]
     clock.set(2027, 1, 29)
-    engine.advance(1, "follow_up", "anna")
+    engine.advance(1, "follow_up", staff(engine, "anna"))
     # 29 April 2027 is a Thursday
     assert statuses(engine, 1, "follow_up_call") == [(date(2027, 3, 1), "cancelled"),
                                                       (date(2027, 4, 29), "open")]
@@ -266,7 +267,7 @@ def test_starting_an_activity_cancels_the_follow_up_call_and_follow_up_plans_a_n
 def test_refer_plans_a_system_timer_four_weeks_later(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
     clock.set(2026, 12, 4)
-    engine.advance(1, "refer", "anna", {"partner": "wij_team"})
+    engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
     [timer] = tasks(engine, 1, "referral_answer")
     # four calendar weeks: the daily run acts on it, no workday rolling
     assert (timer.due, timer.status, timer.performer) == (date(2027, 1, 1), "open", "system")
@@ -275,19 +276,19 @@ def test_refer_plans_a_system_timer_four_weeks_later(engine: Engine, clock: Cloc
 
 def test_system_timers_are_not_on_anyones_work_list(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
-    engine.advance(1, "refer", "anna", {"partner": "wij_team"})
-    listed = list_tasks(engine, "anna", TaskFilter(status="all"))
+    engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
+    listed = list_tasks(engine, staff(engine, "anna"), TaskFilter(status="all"))
     assert {t["kind"] for t in listed["tasks"]} == {"reminder_call", "report_due"}
     assert listed["total"] == 2
-    due = list_tasks(engine, "anna", TaskFilter(due=date(2027, 12, 31)))
+    due = list_tasks(engine, staff(engine, "anna"), TaskFilter(due=date(2027, 12, 31)))
     assert [t["kind"] for t in due["tasks"]] == ["report_due"]
 
 
 def test_referring_again_replaces_the_referral_timer(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
-    engine.advance(1, "refer", "anna", {"partner": "wij_team"})
+    engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
     clock.set(2026, 12, 9)
-    engine.advance(1, "refer", "anna", {"partner": "coach_meedoen"})
+    engine.advance(1, "refer", staff(engine, "anna"), {"partner": "coach_meedoen"})
     assert statuses(engine, 1, "referral_answer") == [(date(2026, 12, 28), "cancelled"),
                                                        (date(2027, 1, 6), "open")]
     assert ("report_due", date(2026, 12, 7)) in open_tasks(engine, 1)
@@ -295,9 +296,9 @@ def test_referring_again_replaces_the_referral_timer(engine: Engine, clock: Cloc
 
 def test_start_activity_cancels_the_referral_timer(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
-    engine.advance(1, "refer", "anna", {"partner": "wij_team"})
+    engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
     clock.set(2026, 12, 10)
-    engine.advance(1, "start_activity", "anna", {"activity": "education"})
+    engine.advance(1, "start_activity", staff(engine, "anna"), {"activity": "education"})
     assert statuses(engine, 1, "referral_answer") == [(date(2026, 12, 28), "cancelled")]
     assert open_tasks(engine, 1) == [("report_due", date(2026, 12, 7))]
 
@@ -313,11 +314,11 @@ def test_closing_a_case_cancels_every_open_task_of_it(
     engine: Engine, clock: Clock, trigger: str, data: dict[str, str],
 ) -> None:
     to_spoken(engine, clock, 1)
-    engine.advance(1, "refer", "anna", {"partner": "wij_team"})
+    engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
     invite(engine, 2, "2026-12-10 10:00")
     assert len(open_tasks(engine, 1)) == 2
     clock.set(2026, 12, 1)
-    engine.advance(1, trigger, "anna", data)
+    engine.advance(1, trigger, staff(engine, "anna"), data)
     assert open_tasks(engine, 1) == []
     assert {t.status for t in tasks(engine, 1)} == {"cancelled"}
     assert open_tasks(engine, 2) == [("reminder_call", date(2026, 12, 9))]
@@ -332,15 +333,15 @@ def test_closing_an_invited_case_cancels_its_reminder(
 ) -> None:
     invite(engine, 1, "2026-12-10 10:00")
     clock.set(2026, 11, 23)
-    engine.advance(1, trigger, "anna", data)
+    engine.advance(1, trigger, staff(engine, "anna"), data)
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 12, 9), "cancelled")]
 
 
 def test_closing_from_follow_up_cancels_the_follow_up_call(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
-    engine.advance(1, "self_action", "anna")
+    engine.advance(1, "self_action", staff(engine, "anna"))
     clock.set(2026, 12, 2)
-    engine.advance(1, "close", "anna", {"reason": "moved"})
+    engine.advance(1, "close", staff(engine, "anna"), {"reason": "moved"})
     assert open_tasks(engine, 1) == []
     assert {t.kind for t in tasks(engine, 1)} == {"reminder_call", "report_due",
                                                   "follow_up_call"}
@@ -353,7 +354,7 @@ def test_tasks_planned_for_an_assigned_case_go_to_its_worker(
     from casework.staff import add_staff
 
     add_staff(engine, "piet", "case_worker")
-    assign_case(engine, "coordinator1", 1, "piet")
+    assign_case(engine, staff(engine, "coordinator1"), 1, "piet")
     clock.set(2026, 11, 20, 11)
     invite(engine, 1, "2026-11-30 10:00")
     assert [t.assigned_to for t in tasks(engine, 1)] == ["piet"]
@@ -391,7 +392,7 @@ def past_cohort(env: Env) -> Iterator[Engine]:
     from casework.cohort import import_cohort
 
     early = env.engine(clock=lambda: datetime(2026, 11, 1, 8, 0, tzinfo=AMS))
-    import_cohort(early, EXAMPLES / "cohort.csv", WORKFLOW, "anna")
+    import_cohort(early, EXAMPLES / "cohort.csv", WORKFLOW, staff(early, "anna"))
     early.db.dispose()
     lift_exclusions(env)  # case 2 is in contact with the WIJ-team
     eng: Engine = env.engine()
@@ -403,7 +404,7 @@ def test_bulk_apply_plans_the_same_tasks_as_advancing_one_step_at_a_time(
     env: Env, past_cohort: Engine,
 ) -> None:
     for moment, trigger, data in HISTORY:
-        past_cohort.advance(1, trigger, "anna", data,
+        past_cohort.advance(1, trigger, staff(past_cohort, "anna"), data,
                             at=datetime.fromisoformat(moment).replace(tzinfo=AMS))
     path = write_jsonl(env, "history.jsonl", [
         {"case": 2, "at": moment, "trigger": trigger, **data}
@@ -446,8 +447,8 @@ def test_invite_then_reschedule_in_one_file_leaves_one_reminder_for_the_new_date
 def test_bulk_close_cancels_tasks_planned_earlier_and_in_the_same_file(cohort: Env) -> None:
     engine = cohort.engine()
     try:
-        engine.advance(5, "invite", "anna", {"appointment": "2099-01-05 10:00"})
-        engine.advance(5, "hold_conversation", "anna", CONVERSATION)
+        engine.advance(5, "invite", staff(engine, "anna"), {"appointment": "2099-01-05 10:00"})
+        engine.advance(5, "hold_conversation", staff(engine, "anna"), CONVERSATION)
         path = write_jsonl(cohort, "close.jsonl", [
             {"case": 5, "trigger": "refer", "partner": "wij_team"},
             {"case": 6, "trigger": "invite", "appointment": "2099-01-05 10:00"},

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import Env
+from helpers import staff
 from sqlalchemy import insert, update
 from test_cli_cohort import bsns, person, write_csv
 
@@ -61,7 +62,8 @@ def hostile(env: Env) -> Env:
     from casework.access import log_access
 
     with engine.db.begin() as conn:
-        log_access(conn, "anna", "read", [1], f"{CRASH} {LINK} {ESCAPES}", engine.now())
+        log_access(conn, staff(engine, "anna"), "read", [1], f"{CRASH} {LINK} {ESCAPES}",
+                   engine.now())
     engine.db.dispose()
     return env
 

@@ -15,6 +15,7 @@ import click
 if TYPE_CHECKING:
     from casework.config import Settings
     from casework.engine import Engine
+    from casework.permissions import Actor
 
 
 @dataclass
@@ -24,6 +25,7 @@ class CliState:
     clock: str | None = None
     _settings: Any = field(default=None, repr=False)
     _engine: Any = field(default=None, repr=False)
+    _actor: Any = field(default=None, repr=False)
 
     def settings(self) -> Settings:
         if self._settings is None:
@@ -84,18 +86,16 @@ class CliState:
                  "[staff.logins] in config.toml", 2)
         return asked
 
-    def who(self, override: str | None = None, permission: str | None = None) -> str:
-        """Return the acting staff member: known and active, with the permission if named;
-        otherwise the command stops with the reason (and the role it needs)."""
-        from casework.permissions import access_of, authorize
+    def who(self, override: str | None = None, permission: str | None = None) -> Actor:
+        """Return the acting staff member, read once: known and active, with the permission
+        if named; otherwise the command stops with the reason (and the role it needs)."""
+        from casework.permissions import resolve
 
-        actor = self.name(override)
-        engine = self.engine()
+        if self._actor is None:
+            self._actor = resolve(self.engine(), self.name(override))
         if permission is not None:
-            authorize(engine, actor, permission)
-        else:
-            access_of(engine, actor)
-        return actor
+            self._actor.require(permission)
+        return self._actor
 
     def output(self, path: Path | None, option: str, *inputs: tuple[Path, str]) -> None:
         """Refuse, before anything is read, an output path that is one of the command's

@@ -22,6 +22,7 @@ from casework.errors import CaseworkError
 from casework.models import AccessLog, Appointment, Case, Event, Letter, Participant, Task
 
 if TYPE_CHECKING:
+    from casework.permissions import Actor
     from casework.simulation.season import Season
 
 BSN_LIKE = re.compile(r"(?<!\d)\d{9}(?!\d)")
@@ -321,7 +322,7 @@ class Checker:
     def probe_roles(self, day: date) -> None:
         """Each role may do what the role table gives it and is refused the rest: every
         permission is tried by one member of each role with a call that changes nothing."""
-        from casework.permissions import PERMISSIONS, NotAllowed, access_of
+        from casework.permissions import PERMISSIONS, NotAllowed
 
         season = self.season
         with self.engine.db.connect() as conn:
@@ -336,8 +337,9 @@ class Checker:
         members = {"admin": "beheer", "back_office": "backoffice",
                    "coordinator": "coordinator", "case_worker": season.workers[case.wijk]}
         for permission, call in _probes(season.plan.workflow, case.id).items():
-            for role, actor in members.items():
-                roles = access_of(self.engine, actor).roles
+            for role, name in members.items():
+                actor = season.as_actor(name)
+                roles = actor.roles
                 allowed = any(r in PERMISSIONS[permission] for r in roles)
                 try:
                     call(self.engine, actor)
@@ -349,15 +351,15 @@ class Checker:
                 self.output(refused or "")
                 if allowed and refused:
                     self.fail(day, case.id, "each role did what the role table says",
-                              f"{actor} ({role}) was refused {permission}: {refused}")
+                              f"{name} ({role}) was refused {permission}: {refused}")
                 if not allowed and refused is None:
                     self.fail(day, case.id, "each role was refused the rest",
-                              f"{actor} ({role}) was allowed {permission}")
+                              f"{name} ({role}) was allowed {permission}")
         if others:  # a case worker of another wijk sees nothing of this case
             from casework.cases import show_case
 
             try:
-                show_case(self.engine, others[self.probes % len(others)], case.id)
+                show_case(self.engine, season.as_actor(others[self.probes % len(others)]), case.id)
             except NotAllowed as exc:
                 self.output(str(exc))
             else:
@@ -426,10 +428,8 @@ def _probes(workflow: str, case_id: int) -> dict[str, Any]:
     }
 
 
-def _authorize(engine: Engine, actor: str, permission: str) -> None:
-    from casework.permissions import authorize
-
-    authorize(engine, actor, permission)
+def _authorize(engine: Engine, actor: Actor, permission: str) -> None:
+    actor.require(permission)
 
 
 def _replay_problem(engine: Engine, case: Any, events: list[Any]) -> str | None:

@@ -28,7 +28,7 @@ from casework.config import Settings, load_settings
 from casework.engine import Engine
 from casework.errors import CaseworkError, OptionRefused
 from casework.models import Appointment, Case
-from casework.permissions import NotAllowed
+from casework.permissions import Actor, NotAllowed, resolve
 from casework.simulation import behaviour as world
 from casework.simulation.behaviour import Behaviour
 from casework.simulation.invariants import Checker
@@ -112,6 +112,8 @@ class Season:
         self.wave_days: dict[str, list[date]] = {}
         self.migrated = False
         self.left: set[int] = set()  # calls nobody will make
+        self._actors: dict[str, Actor] = {}
+        self._actors_day: date | None = None
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -258,7 +260,7 @@ class Season:
 
         for batch in getattr(self, "unsent", []):
             try:
-                mark_batch_sent(self.engine, "backoffice", batch)
+                mark_batch_sent(self.engine, self.as_actor("backoffice"), batch)
             except CaseworkError as exc:
                 self.check.fail(self.day, None, "a batch is handed to the mail house as it "
                                 "was made", f"batch {batch}: {exc}")
@@ -320,12 +322,21 @@ class Season:
 
     # --- case work ------------------------------------------------------------------------
 
+    def as_actor(self, name: str) -> Actor:
+        """Return the staff member as the actor of a core call, read once a day (what they
+        may see follows the day's assignments)."""
+        if self._actors_day != self.day:
+            self._actors, self._actors_day = {}, self.day
+        if name not in self._actors:
+            self._actors[name] = resolve(self.engine, name)
+        return self._actors[name]
+
     def act(self, actor: str, permission: str, call: Callable[..., Any], *args: Any,
             **kwargs: Any) -> Any:
         """Do one piece of work as actor; a refusal by the role table for work the role
         table gives them breaks the season, a refusal by a rule is counted."""
         try:
-            return call(self.engine, actor, *args, **kwargs)
+            return call(self.engine, self.as_actor(actor), *args, **kwargs)
         except NotAllowed as exc:
             self.check.fail(self.day, _case_of(args), "each role may do its own work",
                             f"{actor} was refused {permission!r}: {exc}")
@@ -341,7 +352,7 @@ class Season:
                 actor: str | None = None) -> Any:
         who = actor or self.worker_of(case_id)
 
-        def call(engine: Engine, who: str, case_id: int) -> Any:
+        def call(engine: Engine, who: Actor, case_id: int) -> Any:
             return engine.advance(case_id, trigger, who, data or {})
 
         step = self.act(who, "case.write", call, case_id)
@@ -601,21 +612,20 @@ class Season:
 
     def finish(self, days: list[dict[str, Any]]) -> SeasonResult:
         from casework.audit import seal, verify
-        from casework.permissions import authorize
         from casework.reports import Scope, outcomes_chart, run_report
 
         last = self.plan.start + timedelta(days=self.plan.days - 1)
         self.clock.set(datetime.combine(last, time(23, 30), tzinfo=self.tz))
         self.check.as_of_reports_unchanged(last)
         self.check.cli_outputs()
-        authorize(self.engine, "coordinator", "report")
+        self.as_actor("coordinator").require("report")
         report = run_report(self.engine, "outcomes", Scope(last, self.plan.workflow))
         chart = self.out / "outcomes.png"
         from casework.outfiles import open_output
 
         with open_output(chart, binary=True) as target:
             outcomes_chart(report, target)
-        authorize(self.engine, "beheer", "audit")
+        self.as_actor("beheer").require("audit")
         seal(self.engine)
         audit = verify(self.engine)
         if not audit.get("ok"):
