@@ -32,6 +32,7 @@ from casework.access import (
 from casework.engine import Engine
 from casework.errors import AnchorError, InvalidData
 from casework.models import AccessLog, Case, Event, Participant, Seal
+from casework.permissions import Actor
 
 EVENTS = anchor.EVENTS
 CHUNK = 5000
@@ -117,9 +118,10 @@ def seal_events(engine: Engine) -> int:
             continue
 
 
-def seal(engine: Engine, new_anchor: bool = False) -> dict[str, Any]:
+def seal(engine: Engine, actor: Actor, new_anchor: bool = False) -> dict[str, Any]:
     """Seal the events recorded since the last seal and append the chain heads to the anchor
     file; return {"sealed": n, "anchor": what was written}."""
+    actor.require("audit")
     sealed = seal_events(engine)
     return {"sealed": sealed, "anchor": anchor.write_record(engine, "seal", new_anchor)}
 
@@ -192,10 +194,11 @@ def _beyond_seal(conn: Any, last_id: int) -> dict[str, Any] | None:
                                  "back"}
 
 
-def verify(engine: Engine) -> dict[str, Any]:
+def verify(engine: Engine, actor: Actor) -> dict[str, Any]:
     """Recompute the processing log's chain and the sealed events' chain and compare them
     with the anchor file; return the first problem in each (None when intact). An intact
     result is appended to the anchor file."""
+    actor.require("audit")
     with engine.db.connect() as conn:
         key = chain_key(conn)
     result = _examine(engine, key)
@@ -247,11 +250,12 @@ def _examine(engine: Engine, key: bytes | None) -> dict[str, Any]:
     return result
 
 
-def rekey(engine: Engine, old_key_file: Path | None = None) -> dict[str, Any]:
+def rekey(engine: Engine, actor: Actor, old_key_file: Path | None = None) -> dict[str, Any]:
     """Re-make both chains with the key now in [audit] key_file (or without a key when none
     is set), after checking them, and the anchor file, with the old key (old_key_file; none:
     plain SHA-256). Return how many entries and events were re-hashed. Nothing is changed
     when the old chains do not check out."""
+    actor.require("audit")
     old = read_key_file(old_key_file, "--old-key-file") if old_key_file else None
     with engine.db.connect() as conn:
         new = chain_key(conn)
@@ -346,6 +350,22 @@ def _mentions(conn: Any, case_ids: list[int]) -> Any:
     each = func.json_each(AccessLog.case_ids).table_valued("value")
     return exists(select(literal_column("1")).select_from(each)
                   .where(each.c.value.in_(case_ids)))
+
+
+def read_log(engine: Engine, actor: Actor, case_id: int | None = None,
+             staff: str | None = None, since: date | None = None,
+             bsn: str | None = None) -> list[dict[str, Any]]:
+    """The processing log for a case, a staff member or a person (admins); reading it about
+    cases is itself logged."""
+    from casework.access import log_access
+
+    actor.require("audit")
+    rows = entries(engine, case_id, staff, since, bsn)
+    about = sorted({c for r in rows for c in r["case_ids"]} | ({case_id} if case_id else set()))
+    if about:
+        with engine.db.begin() as conn:
+            log_access(conn, actor, "audit", about, "processing log", engine.now())
+    return rows
 
 
 def entries(engine: Engine, case_id: int | None = None, staff: str | None = None,

@@ -133,8 +133,9 @@ def spend(engine: Engine, actor: Actor, case_id: int, amount: str, purpose: str,
             "amount": cents / 100, "purpose": purpose, "left": (left - cents) / 100}
 
 
-def budget_report(engine: Engine, workflow_id: str, year: int) -> dict[str, Any]:
+def budget_report(engine: Engine, actor: Actor, workflow_id: str, year: int) -> dict[str, Any]:
     """The budget of a route for a year: spent, left, per purpose and the cases helped."""
+    actor.require("budget.manage")
     engine.registry.get(workflow_id)
     with engine.db.connect() as conn:
         budget = conn.execute(select(Budget).where(Budget.workflow_id == workflow_id,

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from casework.engine import APPOINTMENT_PASSED, Engine
 from casework.errors import AnchorError, CaseworkError, ConfigError, OptionRefused
 from casework.models import Case, DailyRun, Task
-from casework.permissions import SYSTEM
+from casework.permissions import SYSTEM, Actor
 from casework.tasks import escalation_row
 
 ACTOR = SYSTEM  # the steps the run takes are its own, whoever started it
@@ -349,11 +349,13 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
+def run_daily(engine: Engine, actor: Actor, run_date: date, dry_run: bool = False,
               progress: Callable[[int, int], None] | None = None,
               should_stop: Callable[[], bool] | None = None,
               write_log: bool = True) -> DailySummary:
-    """Do everything due up to run_date: timer transitions, escalations; report the work."""
+    """Do everything due up to run_date: timer transitions, escalations; report the work.
+    Started by someone who may run it (actor); the steps it takes are its own (SYSTEM)."""
+    actor.require("daily")
     summary = DailySummary(run_date=run_date, dry_run=dry_run, started_at=engine.now())
     if not dry_run:
         refuse_going_back(engine, run_date, "the daily run")
@@ -409,7 +411,7 @@ def run_daily(engine: Engine, run_date: date, dry_run: bool = False,
             from casework.audit import seal
 
             try:  # the day's case history joins the hash chain; the heads go to the anchor
-                sealed = seal(engine)
+                sealed = seal(engine, ACTOR)
                 log.info(f"case history: {sealed['sealed']} events sealed, chain heads "
                          f"appended to {sealed['anchor']['file']}")
             except AnchorError as exc:
@@ -495,19 +497,20 @@ def days_to_run(engine: Engine, today: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((today - first).days + 1)]
 
 
-def run_due_days(engine: Engine, today: date,
+def run_due_days(engine: Engine, actor: Actor, today: date,
                  should_stop: Callable[[], bool] | None = None) -> list[DailySummary]:
     """Run every day from the last completed run up to today, in order (the scheduler job)."""
     results = []
     for day in days_to_run(engine, today):
         if should_stop and should_stop():
             break
-        results.append(run_daily(engine, day, should_stop=should_stop))
+        results.append(run_daily(engine, actor, day, should_stop=should_stop))
     return results
 
 
-def recent_runs(engine: Engine, limit: int = 10) -> list[dict[str, Any]]:
+def recent_runs(engine: Engine, actor: Actor, limit: int = 10) -> list[dict[str, Any]]:
     """Return the latest runs from the ledger, newest first."""
+    actor.require("daily")
     with engine.db.connect() as conn:
         rows = conn.execute(select(_RUNS).order_by(_RUNS.c.id.desc()).limit(limit)).all()
     return [{

@@ -25,9 +25,10 @@ def _text(value: str | None, name: str, limit: int) -> str | None:
     return value.strip()
 
 
-def add_employer(engine: Engine, name: str, sector: str | None,
+def add_employer(engine: Engine, actor: Actor, name: str, sector: str | None,
                  contact: str | None) -> dict[str, Any]:
     """Add an employer; a second one with the same name (any case) is refused."""
+    actor.require("employers")
     clean = _text(name, "the name", 200)
     if clean is None:
         raise InvalidData("give the employer's name")
@@ -53,8 +54,9 @@ def find_employer(conn: Any, name: str, required: bool = True) -> Any:
     return row
 
 
-def list_employers(engine: Engine) -> list[dict[str, Any]]:
+def list_employers(engine: Engine, actor: Actor) -> list[dict[str, Any]]:
     """Every employer with its number of matches and meetings attended."""
+    actor.require("employers")
     matches = (select(Match.employer_id, func.count().label("n"))
                .group_by(Match.employer_id).subquery())
     meetings = (select(MeetingAttendance.employer_id, func.count().label("n"))

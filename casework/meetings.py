@@ -22,9 +22,10 @@ KINDS = ("meedoenplein", "other")
 ATTEND_TRIGGER = "attend_meedoenplein"
 
 
-def add_meeting(engine: Engine, day: date, place: str, kind: str = "meedoenplein",
-                title: str | None = None) -> dict[str, Any]:
+def add_meeting(engine: Engine, actor: Actor, day: date, place: str,
+                kind: str = "meedoenplein", title: str | None = None) -> dict[str, Any]:
     """Add a meeting on a day at a place."""
+    actor.require("employers")
     if kind not in KINDS:
         raise InvalidData(f"--kind must be one of {', '.join(KINDS)}")
     if not place.strip():
@@ -43,8 +44,10 @@ def add_meeting(engine: Engine, day: date, place: str, kind: str = "meedoenplein
     return {"id": new_id, **row, "date": day.isoformat()}
 
 
-def list_meetings(engine: Engine, since: date | None = None) -> list[dict[str, Any]]:
+def list_meetings(engine: Engine, actor: Actor,
+                  since: date | None = None) -> list[dict[str, Any]]:
     """Meetings (from a date on) with how many candidates and employers attended."""
+    actor.require("employers")
     candidates = func.count(MeetingAttendance.case_id)
     employers = func.count(MeetingAttendance.employer_id)
     query = (select(Meeting.id, Meeting.kind, Meeting.title, Meeting.day, Meeting.place,

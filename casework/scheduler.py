@@ -17,6 +17,7 @@ from typing import Any
 from casework.config import clock_time
 from casework.daily import DailySummary, run_due_days
 from casework.engine import Engine
+from casework.permissions import Actor
 
 MISFIRE_GRACE_SECONDS = 12 * 3600
 
@@ -24,12 +25,13 @@ MISFIRE_GRACE_SECONDS = 12 * 3600
 class DailyScheduler:
     """Runs the daily job at the configured time until stopped."""
 
-    def __init__(self, engine: Engine,
+    def __init__(self, engine: Engine, actor: Actor,
                  on_run: Callable[[list[DailySummary]], None] | None = None) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
 
         self.engine = engine
+        self.actor = actor  # who started the scheduler (may run the daily job)
         self.on_run = on_run
         self.stopping = threading.Event()
         self.idle = threading.Event()
@@ -47,7 +49,7 @@ class DailyScheduler:
         self.idle.clear()
         try:
             today = self.engine.now().astimezone(self.engine.tz).date()
-            results = run_due_days(self.engine, today, should_stop=self.stopping.is_set)
+            results = run_due_days(self.engine, self.actor, today, should_stop=self.stopping.is_set)
             if self.on_run:
                 self.on_run(results)
             return results

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
-from casework.permissions import RESERVED_NAMES, ROLES, Actor, roles_of
+from casework.permissions import RESERVED_NAMES, ROLES, Actor, NotAllowed, roles_of
 from casework.text import shown
 
 
@@ -18,11 +18,18 @@ def has_staff(engine: Engine) -> bool:
         return conn.execute(select(_table().c.id).limit(1)).first() is not None
 
 
-def add_staff(engine: Engine, name: str, role: str | list[str] | tuple[str, ...],
-              full_name: str | None = None, wijken: list[str] | tuple[str, ...] = (),
+def add_staff(engine: Engine, actor: Actor | None, name: str,
+              role: str | list[str] | tuple[str, ...], full_name: str | None = None,
+              wijken: list[str] | tuple[str, ...] = (),
               projects: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Add a staff member with one or more roles; InvalidData when the name exists or a role
-    is unknown. The very first staff member must be an admin (who then adds the others)."""
+    """Add a staff member with one or more roles (admins); InvalidData when the name exists
+    or a role is unknown. The very first staff member must be an admin, added by no one
+    (actor None: there is nobody yet), who then adds the others."""
+    first = not has_staff(engine)
+    if not first:
+        if actor is None:
+            raise NotAllowed("staff exist already: an admin adds the others")
+        actor.require("staff.manage")
     name = name.strip()
     if not name or not name.replace(".", "").replace("-", "").replace("_", "").isalnum():
         raise InvalidData(
@@ -32,7 +39,7 @@ def add_staff(engine: Engine, name: str, role: str | list[str] | tuple[str, ...]
         raise InvalidData(f"'{name}' is the name the daily run records its own steps under; "
                           "choose another name (e.g. 'scheduler' for the account that starts it)")
     roles = _check_roles(role)
-    if not has_staff(engine) and "admin" not in roles:
+    if first and "admin" not in roles:
         raise InvalidData("the first staff member must be an admin (--role admin), who then "
                           "adds the others")
     _check_projects(engine, projects)
@@ -108,8 +115,10 @@ def edit_staff(engine: Engine, actor: Actor, name: str,
     return member
 
 
-def disable_staff(engine: Engine, name: str) -> dict[str, Any]:
-    """Disable a staff member: they can no longer act or be assigned; history keeps them."""
+def disable_staff(engine: Engine, actor: Actor, name: str) -> dict[str, Any]:
+    """Disable a staff member (admins): they can no longer act or be assigned; history keeps
+    them."""
+    actor.require("staff.manage")
     table = _table()
     with engine.db.begin() as conn:
         done = conn.execute(update(table).where(table.c.name == name).values(active=False))
@@ -118,8 +127,9 @@ def disable_staff(engine: Engine, name: str) -> dict[str, Any]:
     return {"name": name, "active": False}
 
 
-def list_staff(engine: Engine) -> list[dict[str, Any]]:
+def list_staff(engine: Engine, actor: Actor) -> list[dict[str, Any]]:
     """Return all staff members by name."""
+    actor.require("staff.list")
     table = _table()
     with engine.db.connect() as conn:
         rows = conn.execute(select(table).order_by(table.c.name)).all()

@@ -36,6 +36,7 @@ from casework.config import load_settings
 from casework.daily import DailySummary, run_daily
 from casework.engine import Engine
 from casework.models import Case, DailyRun, Event, Task
+from casework.permissions import SYSTEM
 
 WORKFLOW = """\
 [workflow]
@@ -372,7 +373,7 @@ def run_in_threads(inst: Installation, runs: int = 2) -> list[DailySummary]:
         engine = inst.engine()
         try:
             barrier.wait(timeout=30)
-            results.append(run_daily(engine, inst.run_date))
+            results.append(run_daily(engine, SYSTEM, inst.run_date))
         except BaseException as exc:
             errors.append(exc)
         finally:

@@ -334,7 +334,7 @@ def test_case_state_can_be_rebuilt_from_its_events(env: Env, engine: Engine,
     from casework.consents import grant_consent
     from casework.staff import add_staff
 
-    add_staff(engine, "piet", "case_worker")
+    add_staff(engine, staff(engine, "anna"), "piet", "case_worker")
     route = engine.registry.get(WORKFLOW)
     steps: list[tuple[str, dict[str, Any]]] = [
         ("invite", APPOINTMENT),

@@ -28,6 +28,7 @@ from casework.daily import days_to_run
 from casework.db import make_engine
 from casework.engine import Engine
 from casework.models import DailyRun, Task
+from casework.permissions import SYSTEM
 from casework.scheduler import DailyScheduler
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -102,13 +103,13 @@ def test_start_after_downtime_runs_each_missed_day_once_in_order_then_today(
     engine: Engine,
 ) -> None:
     seed_run(engine, TODAY - timedelta(days=3))
-    results = DailyScheduler(engine).run_now()
+    results = DailyScheduler(engine, SYSTEM).run_now()
     missed = [TODAY - timedelta(days=2), TODAY - timedelta(days=1)]
     assert [r.run_date for r in results] == [*missed, TODAY]
     assert ledger(engine) == [(missed[0], "ok"), (missed[1], "ok"), (TODAY, "ok")]
 
     assert days_to_run(engine, TODAY) == [TODAY]
-    again = DailyScheduler(engine).run_now()
+    again = DailyScheduler(engine, SYSTEM).run_now()
     assert [r.run_date for r in again] == [TODAY]  # only today again, no missed day twice
     assert [d for d, _ in ledger(engine)] == [*missed, TODAY, TODAY]
 
@@ -119,7 +120,7 @@ def test_each_missed_day_does_the_work_that_was_due_on_it(engine: Engine) -> Non
     report_late_on_4th = add_task(engine, 2, "report_due", date(2030, 6, 3), system=False)
     referral_due_on_4th = add_task(engine, 3, "referral_answer", date(2030, 6, 4), system=True)
 
-    results = DailyScheduler(engine).run_now()
+    results = DailyScheduler(engine, SYSTEM).run_now()
 
     assert [(r.run_date, r.done) for r in results] == [
         (date(2030, 6, 3), 1), (date(2030, 6, 4), 2), (TODAY, 0)]
@@ -129,7 +130,7 @@ def test_each_missed_day_does_the_work_that_was_due_on_it(engine: Engine) -> Non
 
 
 def test_next_day_the_scheduler_runs_only_that_day(engine: Engine, clock: Clock) -> None:
-    scheduler = DailyScheduler(engine)
+    scheduler = DailyScheduler(engine, SYSTEM)
     assert [r.run_date for r in scheduler.run_now()] == [TODAY]  # first start: no history
     clock.now += timedelta(days=1)
     assert [r.run_date for r in scheduler.run_now()] == [TODAY + timedelta(days=1)]
@@ -138,7 +139,7 @@ def test_next_day_the_scheduler_runs_only_that_day(engine: Engine, clock: Clock)
 def test_run_left_running_by_a_crash_does_not_count_as_done(engine: Engine) -> None:
     seed_run(engine, TODAY - timedelta(days=3))
     seed_run(engine, TODAY - timedelta(days=2), status="running")  # killed mid-run
-    results = DailyScheduler(engine).run_now()
+    results = DailyScheduler(engine, SYSTEM).run_now()
     assert [r.run_date for r in results] == [TODAY - timedelta(days=2),
                                              TODAY - timedelta(days=1), TODAY]
 
@@ -157,10 +158,10 @@ def test_day_whose_run_broke_off_with_an_error_is_run_again_by_the_catch_up(
 
     monkeypatch.setattr(casework.daily, "due_work", database_gone)
     with pytest.raises(ConnectionError):
-        DailyScheduler(engine).run_now()
+        DailyScheduler(engine, SYSTEM).run_now()
     monkeypatch.undo()
 
-    results = DailyScheduler(engine).run_now()
+    results = DailyScheduler(engine, SYSTEM).run_now()
     assert [r.run_date for r in results] == [TODAY - timedelta(days=2),
                                              TODAY - timedelta(days=1), TODAY], (
         f"the run that broke off is in the ledger as {ledger(engine)[0]} and taken as done")
@@ -174,7 +175,7 @@ def scheduler_for(tmp_path: Path, extra: str = "") -> DailyScheduler:
     config.write_text(f'[database]\nurl = "sqlite:///{(tmp_path / "c.db").as_posix()}"\n'
                       + extra, encoding="utf-8")
     settings = load_settings(config)
-    return DailyScheduler(Engine(settings, make_engine(settings.database_url)))
+    return DailyScheduler(Engine(settings, make_engine(settings.database_url)), SYSTEM)
 
 
 @pytest.mark.parametrize(("extra", "hour", "minute"), [
@@ -321,7 +322,7 @@ def test_sigterm_during_the_catch_up_stops_between_items(cohort: Env) -> None:
                 _TASKS.c.key.like("late:%"), _TASKS.c.escalated_at.is_not(None))).scalar_one()
         assert marked == done  # no item half done
 
-        DailyScheduler(engine).run_now()  # the next start finishes the rest
+        DailyScheduler(engine, SYSTEM).run_now()  # the next start finishes the rest
         assert escalations() == 1500
     finally:
         engine.db.dispose()

@@ -28,6 +28,7 @@ from casework.engine import Engine
 from casework.errors import OptionRefused
 from casework.mailroom import mark_returned, render_queue
 from casework.models import Case, Letter, Task
+from casework.permissions import SYSTEM
 from casework.tasks import complete_task
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -99,7 +100,7 @@ def test_daily_run_cancels_the_reminder_of_an_appointment_that_has_passed(
     invite(engine, 3, "2030-12-12 10:00")  # next week
     clock.set(at(6, 6))  # Friday morning: nobody called case 1 back, nobody recorded a visit
 
-    summary = run_daily(engine, date(2030, 12, 6), write_log=False)
+    summary = run_daily(engine, SYSTEM, date(2030, 12, 6), write_log=False)
 
     assert summary.stale_cancelled == {"reminder_call": 1}
     assert summary.as_dict()["stale_cancelled"] == {"reminder_call": 1}
@@ -110,7 +111,7 @@ def test_daily_run_cancels_the_reminder_of_an_appointment_that_has_passed(
     assert [t.due for t in open_of(engine, 2, "reminder_call")] == [date(2030, 12, 5)]
     assert [t.due for t in open_of(engine, 3, "reminder_call")] == [date(2030, 12, 11)]
     # Each stale task once: a second run that day finds nothing left to cancel.
-    assert run_daily(engine, date(2030, 12, 6), write_log=False).stale_cancelled == {}
+    assert run_daily(engine, SYSTEM, date(2030, 12, 6), write_log=False).stale_cancelled == {}
 
 
 def test_a_moved_appointment_takes_its_reminder_along_and_the_old_day_cancels_nothing(
@@ -127,7 +128,7 @@ def test_a_moved_appointment_takes_its_reminder_along_and_the_old_day_cancels_no
     assert [(t.due, t.status) for t in tasks_of(engine, 2, "reminder_call")] == [
         (date(2030, 12, 4), "cancelled"), (date(2030, 12, 13), "open")]
     clock.set(at(6, 6))
-    assert run_daily(engine, date(2030, 12, 6), write_log=False).stale_cancelled == {}
+    assert run_daily(engine, SYSTEM, date(2030, 12, 6), write_log=False).stale_cancelled == {}
     assert len(open_of(engine, 1, "reminder_call")) == len(open_of(engine, 2, "reminder_call")) == 1
 
 
@@ -343,10 +344,10 @@ def test_daily_for_a_day_before_the_last_completed_run_is_refused(cohort: Env) -
 
 
 def test_catch_up_after_a_run_for_a_later_day_runs_nothing(engine: Engine, clock: Clock) -> None:
-    run_daily(engine, date(2030, 12, 9), write_log=False)
+    run_daily(engine, SYSTEM, date(2030, 12, 9), write_log=False)
     assert days_to_run(engine, date(2030, 12, 2)) == []
     with pytest.raises(OptionRefused):
-        run_daily(engine, date(2030, 12, 2), write_log=False)
+        run_daily(engine, SYSTEM, date(2030, 12, 2), write_log=False)
     assert days_to_run(engine, date(2030, 12, 9)) == [date(2030, 12, 9)]
 
 

@@ -42,7 +42,7 @@ def test_every_report_of_the_season_adds_up_on_every_day(
     engine, _ = later
     for as_of in ("2030-06-02", "2030-06-12", "2030-07-31", "2030-10-06", "2030-12-31"):
         for name in REPORTS:
-            report = run_report(engine, name, Scope(day(as_of), WORKFLOW))
+            report = run_report(engine, staff(engine, "anna"), name, Scope(day(as_of), WORKFLOW))
             assert table_problems(report) == [], (as_of, name)
         for row in outcomes(engine, Scope(day(as_of), WORKFLOW))["per_wijk"]:
             one_wijk = outcomes(engine, Scope(day(as_of), WORKFLOW, row["wijk"]))
@@ -54,7 +54,7 @@ def test_table_problems_names_what_does_not_add_up(
 ) -> None:
     engine, _ = later
     scope = Scope(day("2030-12-31"), WORKFLOW)
-    good = {name: run_report(engine, name, scope) for name in REPORTS}
+    good = {name: run_report(engine, staff(engine, "anna"), name, scope) for name in REPORTS}
 
     def broken(name: str, change: Any) -> list[str]:
         report = copy.deepcopy(good[name])

@@ -353,7 +353,7 @@ def test_tasks_planned_for_an_assigned_case_go_to_its_worker(
     from casework.cases import assign_case
     from casework.staff import add_staff
 
-    add_staff(engine, "piet", "case_worker")
+    add_staff(engine, staff(engine, "anna"), "piet", "case_worker")
     assign_case(engine, staff(engine, "coordinator1"), 1, "piet")
     clock.set(2026, 11, 20, 11)
     invite(engine, 1, "2026-11-30 10:00")

@@ -36,17 +36,11 @@ def audit(ctx: click.Context, case_id: int | None, staff: str | None, since_text
         raise click.UsageError("give --case ID, --staff NAME or --bsn BSN (or: audit verify)")
     if since_text and staff is None:
         raise click.UsageError("--since goes with --staff")
-    from casework.access import log_access
-    from casework.audit import entries
+    from casework.audit import read_log
 
     state: CliState = ctx.obj
-    engine = state.engine()
-    who = state.who(actor, "audit")
-    rows = entries(engine, case_id, staff, parse_day(since_text, "--since"), bsn)
-    about = sorted({c for r in rows for c in r["case_ids"]} | ({case_id} if case_id else set()))
-    if about:
-        with engine.db.begin() as conn:
-            log_access(conn, who, "audit", about, "processing log", engine.now())
+    rows = read_log(state.engine(), state.who(actor, "audit"), case_id, staff,
+                    parse_day(since_text, "--since"), bsn)
     if as_json:
         print_json(rows)
         return
@@ -73,8 +67,7 @@ def verify_command(state: CliState, as_json: bool) -> None:
     (a security incident: report it). An intact result is appended to the anchor file."""
     from casework.audit import verify
 
-    state.who(None, "audit")
-    result = verify(state.engine())
+    result = verify(state.engine(), state.who(None, "audit"))
     if as_json:
         print_json(result)
     else:
@@ -108,8 +101,7 @@ def seal_command(state: CliState, new_anchor: bool, as_json: bool) -> None:
     anchor file (the daily run does this too)."""
     from casework.audit import seal
 
-    state.who(None, "audit")
-    result = seal(state.engine(), new_anchor)
+    result = seal(state.engine(), state.who(None, "audit"), new_anchor)
     if as_json:
         print_json(result)
     else:
@@ -130,8 +122,7 @@ def rekey_command(state: CliState, old_key_file: Path | None, as_json: bool) -> 
     or removing it), once they check out with the old key; the anchor file records it."""
     from casework.audit import rekey
 
-    state.who(None, "audit")
-    result = rekey(state.engine(), old_key_file)
+    result = rekey(state.engine(), state.who(None, "audit"), old_key_file)
     if as_json:
         print_json(result)
     else:

@@ -81,9 +81,9 @@ def show_command(state: CliState, workflow_id: str, year: int | None, as_json: b
     from casework.budgets import budget_report, euro
 
     engine = state.engine()
-    state.who(None, "budget.manage")
+    who = state.who(None, "budget.manage")
     year = year or engine.now().astimezone(engine.tz).year
-    report = budget_report(engine, workflow_id, year)
+    report = budget_report(engine, who, workflow_id, year)
     if as_json:
         print_json(report)
         return

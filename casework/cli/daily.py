@@ -95,9 +95,9 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
     from casework.daily import count_due, recent_runs, run_daily
 
     engine = state.engine()
-    state.who(None, "daily")
+    who = state.who(None, "daily")
     if show_status:
-        runs = recent_runs(engine)
+        runs = recent_runs(engine, who)
         if as_json:
             print_json(runs)
             return
@@ -122,7 +122,7 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
         due = count_due(engine, run_date)
         task = bar.add_task(f"daily run {run_date}",
                             total=(due["timers"] + due["escalations"]) or None)
-        summary = run_daily(engine, run_date, dry_run=dry_run,
+        summary = run_daily(engine, who, run_date, dry_run=dry_run,
                             progress=lambda done, total: bar.update(task, completed=done,
                                                                     total=total))
     if as_json:
@@ -151,8 +151,8 @@ def run_command(state: CliState, no_catch_up: bool) -> None:
         for summary in results:
             print_summary(summary, settings)
 
-    state.who(None, "daily")
-    runner = DailyScheduler(state.engine(), on_run=report)
+    who = state.who(None, "daily")
+    runner = DailyScheduler(state.engine(), who, on_run=report)
     click.echo(f"casework scheduler: daily run at {settings['scheduler.time']} "
                f"({settings['timezone']}); stop with Ctrl-C or SIGTERM")
     runner.serve(catch_up=not no_catch_up)

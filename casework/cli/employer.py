@@ -32,8 +32,7 @@ def add_command(state: CliState, name: str, sector: str | None, contact: str | N
     """Add an employer."""
     from casework.employers import add_employer
 
-    state.who(None, "employers")
-    result = add_employer(state.engine(), name, sector, contact)
+    result = add_employer(state.engine(), state.who(None, "employers"), name, sector, contact)
     if as_json:
         print_json(result)
         return
@@ -49,8 +48,7 @@ def list_command(state: CliState, as_json: bool) -> None:
 
     from casework.employers import list_employers
 
-    state.who(None, "employers")
-    rows = list_employers(state.engine())
+    rows = list_employers(state.engine(), state.who(None, "employers"))
     if as_json:
         print_json(rows)
         return

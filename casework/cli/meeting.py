@@ -36,8 +36,7 @@ def add_command(state: CliState, day_text: str, place: str, kind: str, title: st
 
     day = parse_day(day_text, "--date")
     assert day is not None
-    state.who(None, "employers")
-    result = add_meeting(state.engine(), day, place, kind, title)
+    result = add_meeting(state.engine(), state.who(None, "employers"), day, place, kind, title)
     if as_json:
         print_json(result)
         return
@@ -55,8 +54,8 @@ def list_command(state: CliState, since_text: str | None, as_json: bool) -> None
 
     from casework.meetings import list_meetings
 
-    state.who(None, "employers")
-    rows = list_meetings(state.engine(), parse_day(since_text, "--from"))
+    rows = list_meetings(state.engine(), state.who(None, "employers"),
+                         parse_day(since_text, "--from"))
     if as_json:
         print_json(rows)
         return

@@ -69,7 +69,7 @@ def report(ctx: click.Context, name: str, as_of_text: str | None, wijk: str | No
     state.output(out_path, "--out")
     state.output(chart_path, "--chart")
     engine = state.engine()
-    state.who(None, "report")
+    who = state.who(None, "report")
     as_of = parse_day(as_of_text, "--as-of") or engine.now().astimezone(engine.tz).date()
     workflow_id = _route(state, workflow_id)
     one_of(wijk, lambda: vocabulary.wijken(engine, workflow_id), "--wijk",
@@ -80,11 +80,11 @@ def report(ctx: click.Context, name: str, as_of_text: str | None, wijk: str | No
         from casework.reports.council import write_council
 
         assert out_path is not None
-        write_council(engine, scope, out_path)
+        write_council(engine, who, scope, out_path)
         click.echo(safe(f"Council report ({scope.describe()}, up to {as_of.isoformat()}) "
                         f"written to {out_path}"))
         return
-    data = run_report(engine, name, scope, year)
+    data = run_report(engine, who, name, scope, year)
     if chart_path is not None:
         from casework.outfiles import open_output
         from casework.reports import charts

@@ -55,10 +55,9 @@ def add_command(state: CliState, name: str, roles: tuple[str, ...], wijken: tupl
     from casework.staff import add_staff, has_staff
 
     engine = state.engine()
-    if has_staff(engine):
-        state.who(actor, "staff.manage")
+    who = state.who(actor, "staff.manage") if has_staff(engine) else None
     known_wijken_and_projects(state, wijken, projects)
-    add_staff(engine, name, roles, full_name, wijken, projects)
+    add_staff(engine, who, name, roles, full_name, wijken, projects)
     click.echo(safe(f"Added {name} ({', '.join(roles)})."))
 
 
@@ -113,8 +112,7 @@ def disable_command(state: CliState, name: str, actor: str | None) -> None:
     """Disable a staff member: they can no longer act or be assigned cases."""
     from casework.staff import disable_staff
 
-    state.who(actor, "staff.manage")
-    disable_staff(state.engine(), name)
+    disable_staff(state.engine(), state.who(actor, "staff.manage"), name)
     click.echo(safe(f"Disabled {name}."))
 
 
@@ -126,8 +124,7 @@ def list_command(state: CliState, actor: str | None, as_json: bool) -> None:
     """List staff members with their roles, wijken and projects."""
     from casework.staff import list_staff
 
-    state.who(actor, "staff.list")
-    members = list_staff(state.engine())
+    members = list_staff(state.engine(), state.who(actor, "staff.list"))
     if as_json:
         print_json(members)
         return

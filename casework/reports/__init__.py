@@ -6,6 +6,7 @@ from typing import Any
 
 from casework.engine import Engine
 from casework.errors import InvalidData
+from casework.permissions import Actor
 from casework.reports.charts import CHARTS, outcomes_chart, outflow_chart, response_chart
 from casework.reports.outflow import outflow
 from casework.reports.route import follow_up, outcomes, referrals, response
@@ -16,8 +17,10 @@ from casework.reports.team import caseload, worklist
 REPORTS = ("outcomes", "response", "referrals", "follow-up", "caseload", "outflow", "worklist")
 
 
-def run_report(engine: Engine, name: str, scope: Scope, year: int | None = None) -> dict[str, Any]:
-    """Return the named report for the scope (``year`` is for outflow)."""
+def run_report(engine: Engine, actor: Actor, name: str, scope: Scope,
+               year: int | None = None) -> dict[str, Any]:
+    """Return the named report for the scope (``year`` is for outflow): counts, no case."""
+    actor.require("report")
     if name == "outflow":
         return outflow(engine, scope, year)
     reports = {"outcomes": outcomes, "response": response, "referrals": referrals,

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from casework.display import dutch_date, euro, month_label, number, percent
 from casework.engine import Engine
 from casework.outfiles import write_output
+from casework.permissions import Actor
 from casework.reports.charts import outcomes_chart, outflow_chart, response_chart
 from casework.reports.outflow import outflow
 from casework.reports.route import follow_up, outcomes, referrals, response
@@ -68,7 +69,8 @@ def council_html(engine: Engine, scope: Scope) -> str:
     )
 
 
-def write_council(engine: Engine, scope: Scope, out: Path) -> Path:
+def write_council(engine: Engine, actor: Actor, scope: Scope, out: Path) -> Path:
     """Write the council page; return the path."""
+    actor.require("report")
     write_output(out, council_html(engine, scope))
     return out

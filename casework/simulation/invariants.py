@@ -292,7 +292,8 @@ class Checker:
             scope = Scope(day, self.season.plan.workflow)  # the other reports once a week
             for name in REPORTS:
                 if name != "outcomes":
-                    problems += table_problems(run_report(self.engine, name, scope))
+                    problems += table_problems(run_report(self.engine, self.season.as_actor(
+                        "coordinator"), name, scope))
         if problems:
             self.fail(day, None, "report rows add up", "; ".join(problems))
         offset = (day - self.season.plan.start).days
@@ -315,7 +316,8 @@ class Checker:
     def _outcomes(self, day: date) -> dict[str, Any]:
         from casework.reports import Scope, run_report
 
-        return run_report(self.engine, "outcomes", Scope(day, self.season.plan.workflow))
+        return run_report(self.engine, self.season.as_actor("coordinator"), "outcomes",
+                          Scope(day, self.season.plan.workflow))
 
     # --- roles ----------------------------------------------------------------------------
 

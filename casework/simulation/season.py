@@ -162,20 +162,21 @@ class Season:
         engine = self._engine()
         cohort = out / "cohort.csv"
         write_cohort(cohort, self.plan.people, self.plan.seed)
-        add_staff(engine, "beheer", "admin", "Beheerder")
-        add_staff(engine, "backoffice", "back_office", "Backoffice")
-        add_staff(engine, "coordinator", "coordinator", "Coördinator",
+        add_staff(engine, None, "beheer", "admin", "Beheerder")
+        beheer = resolve(engine, "beheer")
+        add_staff(engine, beheer, "backoffice", "back_office", "Backoffice")
+        add_staff(engine, beheer, "coordinator", "coordinator", "Coördinator",
                   projects=[self.plan.workflow])
         from casework.cohort import import_cohort
 
         self.clock.set(datetime.combine(self.plan.start, time(5), tzinfo=self.tz))
-        import_cohort(engine, cohort, self.plan.workflow, "backoffice")
+        import_cohort(engine, cohort, self.plan.workflow, resolve(engine, "backoffice"))
         with engine.db.connect() as conn:
             wijken = sorted({w for (w,) in conn.execute(
                 select(Case.wijk).where(Case.workflow_id == self.plan.workflow))})
         for n, wijk in enumerate(wijken):
             name = "cw_" + _slug(wijk)
-            add_staff(engine, name, "case_worker", f"Consulent {wijk}", wijken=[wijk])
+            add_staff(engine, beheer, name, "case_worker", f"Consulent {wijk}", wijken=[wijk])
             self.workers[wijk] = name
             # A wave per wijk every five weeks (most wijken get two), the wijken spread over
             # the first weeks.
@@ -220,7 +221,7 @@ class Season:
         from casework.daily import run_daily
 
         self.clock.set(self.at(day, 6))
-        summary = run_daily(self.engine, day, write_log=True)
+        summary = run_daily(self.engine, self.as_actor("backoffice"), day, write_log=True)
         self.check.output(json.dumps(summary.as_dict(), default=str))
         if summary.failed:
             self.check.fail(day, None, "the daily run finishes",
@@ -325,8 +326,9 @@ class Season:
     def as_actor(self, name: str) -> Actor:
         """Return the staff member as the actor of a core call, read once a day (what they
         may see follows the day's assignments)."""
-        if self._actors_day != self.day:
-            self._actors, self._actors_day = {}, self.day
+        day = getattr(self, "day", None)
+        if self._actors_day != day:
+            self._actors, self._actors_day = {}, day
         if name not in self._actors:
             self._actors[name] = resolve(self.engine, name)
         return self._actors[name]
@@ -618,16 +620,15 @@ class Season:
         self.clock.set(datetime.combine(last, time(23, 30), tzinfo=self.tz))
         self.check.as_of_reports_unchanged(last)
         self.check.cli_outputs()
-        self.as_actor("coordinator").require("report")
-        report = run_report(self.engine, "outcomes", Scope(last, self.plan.workflow))
+        report = run_report(self.engine, self.as_actor("coordinator"), "outcomes",
+                            Scope(last, self.plan.workflow))
         chart = self.out / "outcomes.png"
         from casework.outfiles import open_output
 
         with open_output(chart, binary=True) as target:
             outcomes_chart(report, target)
-        self.as_actor("beheer").require("audit")
-        seal(self.engine)
-        audit = verify(self.engine)
+        seal(self.engine, self.as_actor("beheer"))
+        audit = verify(self.engine, self.as_actor("beheer"))
         if not audit.get("ok"):
             self.check.fail(last, None, "audit verify is intact at the end",
                             json.dumps(audit, default=str)[:300])
