@@ -1,6 +1,7 @@
 """Dates for planned work: calendar durations, and workdays without weekends and Dutch holidays.
 
-Holidays come from the ``holidays`` package (``country_holidays("NL")``); month arithmetic
+Holidays come from the ``holidays`` package (``country_holidays("NL")``, for 2000-2100 through
+the table in ``casework.holidays_nl``); month arithmetic
 (31 January + 1 month = 28 February) is the few lines below.
 """
 
@@ -15,6 +16,10 @@ from casework.durations import Duration
 
 @lru_cache(maxsize=64)
 def _holidays(year: int) -> frozenset[date]:
+    from casework.holidays_nl import DAYS
+
+    if year in DAYS:
+        return frozenset(date(year, int(day[:2]), int(day[2:])) for day in DAYS[year].split())
     import holidays
 
     return frozenset(holidays.country_holidays("NL", years=year))

@@ -198,3 +198,9 @@ def test_durations_keep_months_and_days_apart() -> None:
 def test_malformed_durations_are_refused_with_examples(text: str) -> None:
     with pytest.raises(ValueError, match="ISO 8601 duration"):
         parse_duration(text)
+
+
+def test_the_holiday_table_is_what_the_holidays_package_says() -> None:
+    from casework.holidays_nl import DAYS, table
+
+    assert table() == DAYS, "run 'python -m casework.holidays_nl' and paste its rows into DAYS"

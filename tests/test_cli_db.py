@@ -147,3 +147,11 @@ def test_init_refuses_database_with_foreign_tables_of_the_same_name(blank: Env) 
         engine.dispose()
     result = blank.run("init")
     assert_clean_failure(result, "casework init")
+
+
+def test_the_schema_commands_need_is_the_newest_migration_alembic_knows() -> None:
+    from alembic.script import ScriptDirectory
+
+    from casework.db import MIGRATIONS
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
