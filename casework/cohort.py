@@ -27,6 +27,7 @@ from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
 from casework.models import Case, Event, JSONType, Participant, UTCDateTime
 from casework.outfiles import OutputFileError, csv_writer, open_output
 from casework.permissions import Actor, NotAllowed, scope_words
+from casework.route_versions import keep_route_version
 from casework.text import shown, unclean
 
 COLUMNS = (
@@ -342,6 +343,7 @@ def import_cohort(
     if duplicates:
         raise InputFileError(f"{path}: column(s) {', '.join(duplicates)} appear twice in the "
                              "header; keep one")
+    keep_route_version(engine, route)
     summary = ImportSummary(file=path.name, workflow=route.id)
     summary.ignored_columns = [h for h, n in zip(header, names, strict=True) if n not in COLUMNS]
     total = max(_count_lines(path) - 1, 0)

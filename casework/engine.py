@@ -188,9 +188,9 @@ class Engine:
         if self._registry is None:
             registry = Registry.from_dir(self.settings.workflows_dir, self.rules,
                                          self.settings.templates_dir)
-            from casework.route_versions import sync_route_versions
+            from casework.route_versions import check_route_versions
 
-            sync_route_versions(self, registry)
+            check_route_versions(self, registry)  # reads only; openers keep new versions
             self._registry = registry
         return self._registry
 

@@ -14,6 +14,7 @@ from casework.errors import InvalidData
 from casework.fields import FieldValueError
 from casework.models import Case, Event, Participant
 from casework.permissions import Actor, NotAllowed
+from casework.route_versions import keep_route_version
 from casework.text import unclean
 
 SOURCE_FIELD = "source"
@@ -68,6 +69,7 @@ def open_case(engine: Engine, actor: Actor, workflow_id: str, person: dict[str, 
         f"{actor.name} may not open this case: a case is opened only for a person within one's "
         f"own scope ({_scope(actor, route.id)}), whether or not the person is known; ask a "
         f"coordinator of '{route.id}'")
+    keep_route_version(engine, route)
     with engine.db.begin() as conn:
         known = conn.execute(select(Participant).where(Participant.bsn == bsn)).first()
         if known is None or not actor.may_open(route.id, known.wijk):

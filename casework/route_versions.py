@@ -14,52 +14,30 @@ from casework.access import log_access
 from casework.errors import InvalidData, WorkflowError
 from casework.models import Case, RouteVersion, Task
 from casework.permissions import Actor
-from casework.workflow import Registry
+from casework.workflow import Registry, Route
 
 CHUNK = 500
 MIGRATE_TRIGGER = "migrate_workflow"
 
 
-def sync_route_versions(engine: Any, registry: Registry) -> None:
-    """Keep each loaded route version's text in the database and load the versions kept there
-    whose file is gone. A file that changed but keeps a version cases use is refused."""
+def check_route_versions(engine: Any, registry: Registry) -> None:
+    """Compare the loaded route files with the versions kept in the database, reading only
+    (every command loads the routes): load the versions kept there whose file is gone, and
+    refuse a file that changed but keeps a version cases use. ``keep_route_version`` stores a
+    version's text once a case is put on it."""
     try:
         with engine.db.connect() as conn:
             stored = {(r.workflow_id, r.version): r.sha256 for r in conn.execute(
                 select(RouteVersion.workflow_id, RouteVersion.version, RouteVersion.sha256))}
+            changed = [key for key in registry.routes if key in stored
+                       and stored[key] != _digest(registry.source_of(key))]
+            problems = [_changed_but_used(registry.routes[key]) for key in changed
+                        if _used(conn, key)]
     except DBAPIError:
-        return  # no schema yet (casework init); nothing to keep
-    files = {key: registry.source_of(key) for key in registry.routes}
-    problems: list[str] = []
-    for key, text in files.items():
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        route = registry.routes[key]
-        if stored.get(key) == digest:
-            continue
-        try:
-            with engine.db.begin() as conn:
-                if key not in stored:
-                    conn.execute(insert(RouteVersion).values(
-                        workflow_id=key[0], version=key[1], source=text, sha256=digest,
-                        file_name=route.path.name, first_seen=engine.now()))
-                    continue
-                used = conn.execute(select(Case.id).where(
-                    Case.workflow_id == key[0], Case.workflow_version == key[1]).limit(1)
-                ).first()
-                if used is not None:
-                    problems.append(
-                        f"{route.path}: route '{key[0]}' changed but keeps version {key[1]}, "
-                        f"which cases use; give it version {key[1] + 1} (cases on version "
-                        f"{key[1]} keep the copy kept in the database)")
-                    continue
-                conn.execute(update(RouteVersion).where(
-                    RouteVersion.workflow_id == key[0], RouteVersion.version == key[1])
-                    .values(source=text, sha256=digest, file_name=route.path.name))
-        except IntegrityError:
-            pass  # another process stored this version just now
+        return  # no schema yet (casework init); nothing kept
     if problems:
         raise WorkflowError(problems)
-    missing = {key for key in stored if key not in files}
+    missing = {key for key in stored if key not in registry.routes}
     if missing:
         with engine.db.connect() as conn:
             rows = conn.execute(select(RouteVersion).where(
@@ -68,6 +46,51 @@ def sync_route_versions(engine: Any, registry: Registry) -> None:
             if (row.workflow_id, row.version) in missing:
                 registry.add_stored(row.workflow_id, row.version, row.file_name, row.source,
                                     engine.rules)
+
+
+def keep_route_version(engine: Any, route: Route) -> None:
+    """Keep the text of route's file in the database before a case is put on its version, so
+    its cases keep working when the file changes or goes. A file that changed but keeps a
+    version cases use is refused."""
+    if not route.path.is_file():
+        return  # loaded from the copy kept in the database
+    text = route.path.read_text(encoding="utf-8")
+    digest = _digest(text)
+    key = (route.id, route.version)
+    try:
+        with engine.db.begin() as conn:
+            stored = conn.execute(select(RouteVersion.sha256).where(
+                RouteVersion.workflow_id == key[0], RouteVersion.version == key[1])
+            ).scalar_one_or_none()
+            if stored == digest:
+                return
+            if stored is None:
+                conn.execute(insert(RouteVersion).values(
+                    workflow_id=key[0], version=key[1], source=text, sha256=digest,
+                    file_name=route.path.name, first_seen=engine.now()))
+                return
+            if _used(conn, key):
+                raise WorkflowError([_changed_but_used(route)])
+            conn.execute(update(RouteVersion).where(
+                RouteVersion.workflow_id == key[0], RouteVersion.version == key[1])
+                .values(source=text, sha256=digest, file_name=route.path.name))
+    except IntegrityError:
+        pass  # another process stored this version just now
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _used(conn: Any, key: tuple[str, int]) -> bool:
+    return conn.execute(select(Case.id).where(
+        Case.workflow_id == key[0], Case.workflow_version == key[1]).limit(1)).first() is not None
+
+
+def _changed_but_used(route: Route) -> str:
+    return (f"{route.path}: route '{route.id}' changed but keeps version {route.version}, "
+            f"which cases use; give it version {route.version + 1} (cases on version "
+            f"{route.version} keep the copy kept in the database)")
 
 
 def migrate_cases(engine: Any, actor: Actor, workflow_id: str, from_version: int,
@@ -116,6 +139,7 @@ def migrate_cases(engine: Any, actor: Actor, workflow_id: str, from_version: int
     }
     if dry_run:
         return result
+    keep_route_version(engine, target)
     for old, new in plan.items():
         while True:
             with engine.db.begin() as conn:
