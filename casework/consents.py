@@ -31,7 +31,7 @@ def known_scopes(route: Route) -> list[str]:
     return ["record_report", *(f"share:{p}" for p in (partners.choices if partners else ()))]
 
 
-def _check(engine: Engine, route: Route, scope: str, how: str) -> None:
+def _check(route: Route, scope: str, how: str) -> None:
     scopes = known_scopes(route)
     if scope not in scopes:
         raise InvalidData(f"consent scope {shown(scope)} is not known on {route.id}; one of "
@@ -59,7 +59,7 @@ def grant_in(engine: Engine, conn: Connection, case: CaseSnapshot, actor: Actor,
     moment."""
     route = engine.route_of(case)
     for scope in scopes:
-        _check(engine, route, scope, how)
+        _check(route, scope, how)
     moment = engine.now()
     for scope in scopes:  # the first event checks at; nothing was written before it
         moment = engine.record_event(conn, case, actor, "consent_granted",
@@ -80,7 +80,7 @@ def withdraw_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how
     to_pull: list[dict[str, Any]] = []
     with engine.db.begin() as conn:
         case = engine.load_case_for(conn, case_id, actor)
-        _check(engine, engine.route_of(case), scope, how)
+        _check(engine.route_of(case), scope, how)
         # Checked before anything is cancelled; without --at it is now.
         moment = engine.now() if at is None else engine.moment(at, case)
         if scope.startswith("share:"):

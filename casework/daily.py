@@ -274,7 +274,7 @@ def _fire_timer(engine: Engine, task_id: int, run_date: date, summary: DailySumm
                 log.info(f"letter {pull['letter']} (case {pull['case_id']}): cancelled, to "
                          f"be pulled from batch {pull['batch']}")
         elif task.escalate_to:
-            conn.execute(insert(_TASKS).values(escalation_row(conn, task, run_date, now)))
+            conn.execute(insert(_TASKS).values(escalation_row(task, run_date, now)))
             conn.execute(update(_TASKS).where(_TASKS.c.id == task_id)
                          .values(escalated_at=now))
             summary.escalated[task.kind] += 1
@@ -298,7 +298,7 @@ def _escalate(engine: Engine, task_id: int, run_date: date, summary: DailySummar
             summary.skipped += 1
             return
         task = conn.execute(select(_TASKS).where(_TASKS.c.id == task_id)).one()
-        conn.execute(insert(_TASKS).values(escalation_row(conn, task, run_date, now)))
+        conn.execute(insert(_TASKS).values(escalation_row(task, run_date, now)))
         summary.escalated[task.kind] += 1
         log.info(f"task {task_id} ({task.kind}, case {task.case_id}): due {task.due}, "
                  f"overdue, escalated to {task.escalate_to}")

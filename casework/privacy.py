@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from casework.access import chain_key, log_access
 from casework.audit import personal_digests
@@ -209,11 +209,5 @@ def _purge_person(engine: Engine, actor: Actor, person_id: int, cases: list[Any]
                                 {"retention": "passed", "letters_deleted": deleted})
         log_access(conn, actor, "purge", case_ids, "retention period passed", now)
     return deleted
-
-
-def purged_count(engine: Engine) -> int:
-    with engine.db.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(Participant)
-                                .where(Participant.purged_at.is_not(None))).scalar_one())
 
 

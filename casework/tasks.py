@@ -346,7 +346,7 @@ def _next_round_row(task: Any, due: date, now: datetime) -> dict[str, Any]:
     }
 
 
-def escalation_row(conn: Connection, task: Any, run_date: date, now: datetime) -> dict[str, Any]:
+def escalation_row(task: Any, run_date: date, now: datetime) -> dict[str, Any]:
     """Return the coordinator's task for an overdue task (one per task, by its key)."""
     what = task.label or task.kind
     return {

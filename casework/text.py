@@ -34,11 +34,6 @@ def unclean(text: str, multiline: bool = False) -> str | None:
     return None
 
 
-def is_clean(text: str, multiline: bool = False) -> bool:
-    """Return True when the text holds no control characters (tab, newline: see unclean)."""
-    return unclean(text, multiline) is None
-
-
 def shown(value: Any, limit: int = 60) -> str:
     """Return a value someone typed, quoted for a message: control characters escaped, long
     text cut, and any run of 8 or more digits (in any script) masked, because a number typed

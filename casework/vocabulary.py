@@ -121,13 +121,13 @@ def staff_names(engine: Engine) -> list[str]:
 def exclusion_reasons(engine: Engine, workflow: str | None = None) -> list[str]:
     """Return the reasons the built-in exclusion rule gives, and any reason a stored case
     was excluded for (a rule of the organisation's own may have its own)."""
-    from casework.rules.exclusion import REASONS
+    from casework.rules.exclusion import WORDS
 
     query = select(Case.excluded).where(Case.excluded.is_not(None)).distinct()
     if workflow not in (None, ALL_ROUTES):
         query = query.where(Case.workflow_id == workflow)
     with engine.db.connect() as conn:
-        return sorted(set(REASONS) | set(conn.execute(query).scalars()))
+        return sorted(set(WORDS) | set(conn.execute(query).scalars()))
 
 
 def _stored(engine: Engine, condition: Any) -> bool:

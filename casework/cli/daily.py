@@ -10,7 +10,7 @@ from casework.cli.common import CliState, console, json_option, local, plain, pr
 from casework.cli.params import parse_day
 
 
-def print_summary(summary: Any, settings: Any) -> None:
+def print_summary(summary: Any) -> None:
     from rich.text import Text
 
     out = console()
@@ -128,7 +128,7 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
     if as_json:
         print_json(summary.as_dict())
     else:
-        print_summary(summary, state.settings())
+        print_summary(summary)
     if summary.failed or summary.anchor_problem:
         raise SystemExit(1)
 
@@ -149,7 +149,7 @@ def run_command(state: CliState, no_catch_up: bool) -> None:
 
     def report(results: list[Any]) -> None:
         for summary in results:
-            print_summary(summary, settings)
+            print_summary(summary)
 
     who = state.who(None, "daily")
     runner = DailyScheduler(state.engine(), who, on_run=report)

@@ -222,8 +222,6 @@ def referrals(engine: Engine, scope: Scope) -> dict[str, Any]:
     return {"report": "referrals", **scope.as_dict(), "per_partner": partners, "total": total}
 
 
-FOLLOW_UP_KEYS = ("called", "became_active", "to_social_team", "taking_steps", "not_active",
-                  "no_contact")
 FOLLOW_UP_STATE = "follow_up"
 FOLLOW_UP_TASK = "follow_up_call"
 

@@ -39,8 +39,8 @@ FOLLOW_UP_LABELS = (
 )
 VARIANT_LABELS = {"with_sentence": "met zin over vrijwilligheid",
                   "without_sentence": "zonder zin over vrijwilligheid", "unknown": "onbekend"}
-AGE_LABELS = {"under_27": "jonger dan 27", "27_and_over": "27 en ouder", "unknown": "onbekend"}
-FLAG_LABELS = {"moved": "verhuisd", "deceased": "overleden",
+_AGE_LABELS = {"under_27": "jonger dan 27", "27_and_over": "27 en ouder", "unknown": "onbekend"}
+_FLAG_LABELS = {"moved": "verhuisd", "deceased": "overleden",
                "wij_team_contact": "in contact met sociaal team", "excluded": "uitgesloten"}
 # What started after a referral, when the route file gives the activity no label of its own.
 ACTIVITY_LABELS = {"volunteering": "vrijwilligerswerk", "participation_job": "participatiebaan",
@@ -50,8 +50,6 @@ UNASSIGNED_LABEL = "niet toegewezen"
 
 __all__ = [
     "ACTIVITY_LABELS",
-    "AGE_LABELS",
-    "FLAG_LABELS",
     "FOLLOW_UP_LABELS",
     "OUTCOME_LABELS",
     "REFERRAL_COLUMNS",
@@ -245,9 +243,9 @@ def _caseload_people(report: dict[str, Any], labels: Labels) -> list[list[str]]:
                          _count(count)])
     rows.append(["Open trajecten", "", _count(report["open"])])
     rows.append(["Personen", "", _count(report["persons"])])
-    rows += [[f"  {AGE_LABELS.get(key, key)}", "", _count(count)]
+    rows += [[f"  {_AGE_LABELS.get(key, key)}", "", _count(count)]
              for key, count in report["age_groups"].items()]
-    rows += [[f"  {FLAG_LABELS.get(key, key)}", "", _count(count)]
+    rows += [[f"  {_FLAG_LABELS.get(key, key)}", "", _count(count)]
              for key, count in report["flags"].items()]
     return rows
 

@@ -17,8 +17,8 @@ from casework.calendar import add_months
 from casework.rules.hookspecs import Block, RuleContext, hookimpl
 
 if TYPE_CHECKING:
-    from casework.engine import CaseSnapshot, Step
-    from casework.workflow import Route, TransitionSpec
+    from casework.engine import Step
+    from casework.workflow import TransitionSpec
 
 NAME = "capacity"
 LOOK_AHEAD_MONTHS = 24
@@ -40,8 +40,7 @@ def _month_count(ctx: RuleContext, partner: str, month: date) -> int:
 
 
 @hookimpl
-def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
-                     transition: TransitionSpec, data: Mapping[str, Any],
+def check_transition(ctx: RuleContext, transition: TransitionSpec, data: Mapping[str, Any],
                      at: datetime | None) -> list[Block]:
     if transition.records != "referral" or "partner" not in data:
         return []
@@ -66,7 +65,7 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
 
 
 @hookimpl
-def after_transition(ctx: RuleContext, route: Route, case: CaseSnapshot, step: Step) -> None:
+def after_transition(ctx: RuleContext, step: Step) -> None:
     for kind, payload in step.effects:
         if kind == "referral":
             month = step.at.astimezone(ctx.engine.tz).date().replace(day=1)

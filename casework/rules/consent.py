@@ -116,7 +116,7 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
 
 
 @hookimpl
-def after_transition(ctx: RuleContext, route: Route, case: CaseSnapshot, step: Step) -> None:
+def after_transition(ctx: RuleContext, case: CaseSnapshot, step: Step) -> None:
     scopes = step.data.get(FIELD)
     if not scopes:
         return

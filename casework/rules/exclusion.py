@@ -15,7 +15,7 @@ Reasons: in contact with the social team (``social_team_contact``), guidance wit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from casework.calendar import add_months
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from casework.workflow import Route, TransitionSpec
 
 NAME = "exclusion"
-REASONS = ("moved", "deceased", "social_team_contact", "recent_guidance")
+# reason -> what it says of the person (the reasons this rule gives)
 WORDS = {
     "moved": "has moved away",
     "deceased": "has died",
@@ -37,8 +37,7 @@ WORDS = {
 
 @hookimpl
 def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
-                     transition: TransitionSpec, data: Mapping[str, Any],
-                     at: datetime | None) -> list[Block]:
+                     transition: TransitionSpec) -> list[Block]:
     if not case.excluded or case.state != route.initial or route.is_final(transition.dest):
         return []
     months = ctx.engine.settings["rules.exclusion.guidance_months"]
@@ -50,7 +49,7 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
 
 
 @hookimpl
-def exclude_participant(participant: Mapping[str, Any], route: Route, today: date,
+def exclude_participant(participant: Mapping[str, Any], today: date,
                         settings: Any) -> str | None:
     flag = participant.get("flag")
     if flag in ("moved", "deceased"):

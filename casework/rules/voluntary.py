@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 from casework.rules.hookspecs import RuleContext, hookimpl
 
 if TYPE_CHECKING:
-    from casework.engine import CaseSnapshot, Step
+    from casework.engine import Step
     from casework.workflow import Route
 
 NAME = "voluntary"
-VARIANTS = ("with_sentence", "without_sentence")
 INVITATION_TRIGGERS = ("invite",)
 
 
@@ -53,7 +52,7 @@ def invitation_variant(settings: Any) -> str:
 
 
 @hookimpl
-def letter_variables(route: Route, case: Any, template: str, settings: Any) -> dict[str, Any]:
+def letter_variables(template: str, settings: Any) -> dict[str, Any]:
     if template != "uitnodiging":
         return {}
     variant = invitation_variant(settings)
@@ -61,7 +60,7 @@ def letter_variables(route: Route, case: Any, template: str, settings: Any) -> d
 
 
 @hookimpl
-def after_transition(ctx: RuleContext, route: Route, case: CaseSnapshot, step: Step) -> None:
+def after_transition(ctx: RuleContext, step: Step) -> None:
     if step.trigger in INVITATION_TRIGGERS:
         variant = invitation_variant(ctx.engine.settings)
         step.data["invitation_variant"] = variant
