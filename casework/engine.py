@@ -327,12 +327,7 @@ class Engine:
                 "field 'appointment' lies before the moment the step is recorded; "
                 "propose a date and time after it"
             )
-        try:
-            dest = route.fire(case.state, trigger)
-        except Exception as exc:  # the machine disagrees with the table: a route bug
-            raise TransitionNotAllowed(
-                f"'{trigger}' is not allowed from '{case.state}': {exc}"
-            ) from None
+        dest = transition.dest
         case_data = _merge(case.data, data)
         attempts = dict(case_data.get("attempts", {}))
         if dest != case.state:
@@ -742,7 +737,7 @@ def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
     for step in steps:
         for kind, payload in step.effects:
             if kind == "appointment":
-                old_status = "not_home" if step.trigger == "not_home" else "moved"
+                old_status = step.transition.old_appointment
                 if step.case_id in pending:
                     pending.pop(step.case_id)["status"] = old_status
                 elif not step.fresh:

@@ -1,13 +1,14 @@
-"""Workflow files: load and validate ``workflows/*.toml`` into one transitions Machine per version.
+"""Route files: load and validate ``workflows/*.toml`` into Route objects.
 
-The machine is a rule book, not storage: cases are wrapped for the moment of a trigger only
-(``Route.fire``), and the database row stays the truth.
+The format (every key, its type, default and meaning) is declared in
+``casework.route_format``; this module reads a file against those tables and checks what ties
+the sections together (states, triggers and fields that must exist). A Route answers a step by
+a look-up in its transition table; the ``transitions`` library draws it (``workflow diagram``).
 """
 
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -16,40 +17,30 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from casework.durations import Duration, parse_duration
-from casework.errors import NotFound, WorkflowError
+from casework import route_format as fmt
+from casework.durations import Duration
+from casework.errors import NotFound, TransitionNotAllowed, WorkflowError
 from casework.fields import FIELD_TYPES, NUMBER_LIMIT, Field
+from casework.route_format import (
+    APPOINTMENT_ENDINGS,
+    EFFECTS,
+    MAX_ROUNDS,
+    MAX_TIMES,
+    MAX_VERSION,
+    ROLES,
+    as_list,
+    letter_problem,
+    read_section,
+    shown,
+)
 
-EFFECTS = ("appointment", "referral", "match")
-_WORKFLOW_KEYS = {"id", "version", "label", "initial", "rules", "description", "contact"}
-_STATE_KEYS = {"label", "final", "tasks", "letter", "description"}
-_TRANSITION_KEYS = {
-    "trigger", "source", "dest", "label", "needs", "accepts", "records", "reason",
-    "max", "then", "description", "ends_appointment", "consent", "sanction", "benefit",
-    "letter", "no_letter_for", "internal",
-}
-APPOINTMENT_ENDINGS = ("held", "cancelled")
-_FIELD_KEYS = {"type", "label", "choices", "keys", "description", "consent", "labels", "min",
-               "max"}
-_TASK_KEYS = {
-    "kind", "after", "before", "of", "rounds", "every", "calendar", "expire", "expire_data",
-    "label", "by", "scope", "escalate", "role", "outcomes", "letters", "repeat", "for",
-}
-_PERFORMERS = ("staff", "system")
+__all__ = ["APPOINTMENT_ENDINGS", "EFFECTS", "MAX_ROUNDS", "MAX_TIMES", "MAX_VERSION", "ROLES",
+           "Registry", "Route", "StateSpec", "TaskSpec", "TransitionSpec", "load_route"]
+
 TASK_OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
 CALL_OUTCOMES = ("reached", "not_reached", "wrong_number")
-_SCOPES = ("state", "case")
-ROLES = ("back_office", "case_worker", "coordinator", "admin")
-_ANCHORS = ("entry", "appointment")
-_CALENDARS = ("days", "workdays")
-# Versions are stored in 32-bit integer columns (PostgreSQL's integer).
-MAX_VERSION = 2**31 - 1
-# A call tried more often, or a step allowed more often, than this is a typo.
-MAX_ROUNDS = 100
-MAX_TIMES = 1000
-# A letter template is a file NAME.typ.j2 in paths.templates: a plain name, never a path.
-_LETTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}", re.ASCII)
-
+# The report roles a route gives in [reports] (route_format.REPORTS).
+REPORT_ROLES = tuple(key.name for key in fmt.REPORTS)
 
 @dataclass(frozen=True)
 class Outcome:
@@ -70,6 +61,8 @@ class TaskSpec:
     anchor: str
     calendar: str
     rounds: int = 1
+    # A phone call: finished as reached, not reached or a wrong number (route key ``call``).
+    call: bool = False
     every: Duration | None = None
     by: str = "staff"
     scope: str = "state"
@@ -91,7 +84,7 @@ class TaskSpec:
     def spec(self) -> dict[str, Any]:
         """Return what a stored task row needs to know of its timer later on (rounds, expiry)."""
         return {
-            "rounds": self.rounds,
+            "rounds": self.rounds, "call": self.call,
             "every": _duration_text(self.every) if self.every else None,
             "calendar": self.calendar, "expire": self.expire, "expire_data": self.expire_data,
             "escalate": self.escalate, "label": self.label,
@@ -103,13 +96,19 @@ class TaskSpec:
         }
 
 
+def is_call(kind: str, call: bool | None) -> bool:
+    """Return whether work is a phone call: as the route says (``call = true``), else by the
+    format's naming convention for routes that predate the key (a kind ending in _call)."""
+    return call if call is not None else kind.endswith("_call")
+
+
 def task_outcomes(kind: str, spec: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the outcomes a task can be finished with, from its kind and stored spec.
 
-    A call (a kind ending in ``_call``) is reached, not reached or a wrong number; other work
-    is done, or reached with one of the route's results when the task has an outcomes table,
-    or not reached when it is tried in rounds (or expires after the last try)."""
-    if kind.endswith("_call"):
+    A call (``call = true``) is reached, not reached or a wrong number; other work is done,
+    or reached with one of the route's results when the task has an outcomes table, or not
+    reached when it is tried in rounds (or expires after the last try)."""
+    if is_call(kind, spec.get("call")):
         return CALL_OUTCOMES
     allowed = ["done"]
     if spec.get("outcomes"):
@@ -157,6 +156,8 @@ class TransitionSpec:
     max: int | None = None
     then: tuple[str, ...] = ()
     ends_appointment: str | None = None
+    # The status an earlier planned appointment gets when this step records a new one.
+    old_appointment: str = "moved"
     consent: str | None = None
     sanction: bool = False
     benefit: bool = False
@@ -185,9 +186,10 @@ class Route:
     rules: tuple[str, ...] = ()
     # Who signs the route's letters and answers calls (else organisation.contact).
     contact: str | None = None
+    # [reports]: role -> the triggers (or state, task kind) the reports count for it.
+    reports: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _by_key: dict[tuple[str, str], TransitionSpec] = field(default_factory=dict, repr=False)
     _triggers: list[str] = field(default_factory=list, repr=False)
-    _machine: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._by_key = {(t.trigger, t.source): t for t in self.transitions}
@@ -208,30 +210,13 @@ class Route:
     def sources_of(self, trigger: str) -> list[str]:
         return [t.source for t in self.transitions if t.trigger == trigger]
 
-    @property
-    def machine(self) -> Any:
-        """Return the transitions Machine for this route, built once."""
-        if self._machine is None:
-            from transitions import Machine
-
-            self._machine = Machine(
-                model=None,
-                states=list(self.states),
-                transitions=[
-                    {"trigger": t.trigger, "source": t.source, "dest": t.dest}
-                    for t in self.transitions
-                ],
-                initial=self.initial,
-                auto_transitions=False,
-                ignore_invalid_triggers=False,
-            )
-        return self._machine
-
     def fire(self, state: str, trigger: str) -> str:
-        """Return the state after trigger from state; MachineError when not allowed."""
-        wrapper = _CaseState(state)
-        self.machine.events[trigger].trigger(wrapper)
-        return wrapper.state
+        """Return the state after trigger from state; TransitionNotAllowed when there is no
+        such step (the transition table is the rule book: a look-up, no machine)."""
+        transition = self._by_key.get((trigger, state))
+        if transition is None:
+            raise TransitionNotAllowed(f"'{trigger}' is not allowed from '{state}'")
+        return transition.dest
 
     def mermaid(self) -> str:
         """Return the route as a Mermaid state diagram (transitions' own Mermaid support)."""
@@ -283,45 +268,7 @@ class _DiagramModel:
     """A model GraphMachine may decorate with its methods."""
 
 
-class _CaseState:
-    """The light model a trigger is fired on: only the state, nothing stored."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: str) -> None:
-        self.state = state
-
-
 # --- loading and validation ---------------------------------------------------------------
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _shown(value: Any) -> str:
-    """Return a value for a message: quoted, and cut short when long."""
-    text = value if isinstance(value, str) else repr(value)
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
-def _names(value: Any) -> list[str] | None:
-    """Return a name or list of names as a list; None when something else is given."""
-    items = _as_list(value)
-    return items if all(isinstance(item, str) for item in items) else None
-
-
-def _letter_problem(name: Any) -> str | None:
-    """Return what is wrong with a letter template name (None when it is a plain name)."""
-    if not isinstance(name, str):
-        return (f"letter {_shown(name)} must be the name of a letter template, "
-                "e.g. \"uitnodiging\"")
-    if not _LETTER_NAME.fullmatch(name):
-        return (f"letter template name {_shown(name)} must be a plain name of letters, digits, "
-                "_ and - (the file NAME.typ.j2 in paths.templates), not a path")
-    return None
 
 
 def letter_names(route: Route) -> dict[str, str]:
@@ -406,227 +353,52 @@ def _field_bounds(name: str, ftype: str, spec: dict[str, Any],
     return low, high
 
 
-def _load_route(path: Path, text: str | None = None) -> Route:
+Problem = Callable[[str], None]
+
+
+def _within(problem: Problem, where: str) -> Problem:
+    """Return a problem reporter that names the place (a section, a state, a task) first."""
+    return lambda text: problem(f"{where}: {text}")
+
+
+def _read_doc(path: Path, text: str | None) -> dict[str, Any]:
     where = str(path)
     try:
         if text is not None:
-            doc = tomllib.loads(text)
-        else:
-            with path.open("rb") as fh:
-                doc = tomllib.load(fh)
+            return tomllib.loads(text)
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise WorkflowError([f"{where}: not valid TOML: {exc}"]) from None
     except UnicodeDecodeError:
         raise WorkflowError([f"{where}: is not UTF-8 text; save it as UTF-8"]) from None
     except OSError as exc:
         raise WorkflowError([f"{where}: cannot be read ({exc.strerror})"]) from None
+
+
+_SECTIONS = ("workflow", "fields", "states", "transitions", "reports")
+
+
+def _load_route(path: Path, text: str | None = None) -> Route:
+    doc = _read_doc(path, text)
     problems: list[str] = []
 
     def problem(text: str) -> None:
-        problems.append(f"{where}: {text}")
+        problems.append(f"{path}: {text}")
 
     for key in doc:
-        if key not in {"workflow", "fields", "states", "transitions"}:
-            problem(f"unknown section [{key}] (known: workflow, fields, states, transitions)")
-    head = doc.get("workflow")
-    if not isinstance(head, dict):
-        raise WorkflowError([f"{where}: missing [workflow] section with id, version, initial"])
-    for key in head:
-        if key not in _WORKFLOW_KEYS:
-            problem(f"[workflow]: unknown key '{key}'")
-    wid, version, initial = head.get("id"), head.get("version"), head.get("initial")
-    if not isinstance(wid, str) or not wid:
-        problem("[workflow]: 'id' is missing or not text")
-    if (not isinstance(version, int) or isinstance(version, bool)
-            or not 1 <= version <= MAX_VERSION):
-        problem(f"[workflow]: 'version' must be a whole number from 1 to {MAX_VERSION} (the "
-                f"route's first version is 1, the next one 2), got {_shown(version)}")
-    if "contact" in head and not (isinstance(head["contact"], str) and head["contact"].strip()):
-        problem("[workflow]: 'contact' must be text (who signs the letters)")
-    rules = _as_list(head.get("rules"))
-    if not all(isinstance(r, str) for r in rules):
-        problem("[workflow]: 'rules' must be a list of rule names")
-
-    fields: dict[str, Field] = {}
-    raw_fields = doc.get("fields", {})
-    if not isinstance(raw_fields, dict):
-        problem("[fields] must be a table of field definitions")
-        raw_fields = {}
-    for name, spec in raw_fields.items():
-        if not isinstance(spec, dict):
-            problem(f"field '{name}': must be a table with at least 'type'")
-            continue
-        for key in spec:
-            if key not in _FIELD_KEYS:
-                problem(f"field '{name}': unknown key '{key}'")
-        ftype = spec.get("type")
-        if ftype not in FIELD_TYPES:
-            problem(f"field '{name}': type {ftype!r} is not one of {', '.join(FIELD_TYPES)}")
-            continue
-        listed: dict[str, tuple[str, ...]] = {}
-        for key in ("choices", "keys"):
-            names = _names(spec.get(key))
-            if names is None:
-                problem(f"field '{name}': '{key}' must be a list of texts")
-                names = []
-            listed[key] = tuple(names)
-        choices, keys = listed["choices"], listed["keys"]
-        if not isinstance(spec.get("label", name), str):
-            problem(f"field '{name}': 'label' must be text")
-        if ftype in ("choice", "choices") and not choices:
-            problem(f"field '{name}': type {ftype} needs a list 'choices'")
-        if ftype == "notes" and not keys:
-            problem(f"field '{name}': type notes needs a list 'keys'")
-        consent = spec.get("consent")
-        if consent is not None and not isinstance(consent, str):
-            problem(f"field '{name}': 'consent' must be a consent scope such as record_report")
-            consent = None
-        labels = spec.get("labels", {})
-        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-            problem(f"field '{name}': 'labels' must be a table of texts")
-            labels = {}
-        low, high = _field_bounds(name, ftype, spec, problem)
-        fields[name] = Field(name, ftype, spec.get("label", name), choices, keys, consent,
-                             tuple(labels.items()), low, high)
-
-    states: dict[str, StateSpec] = {}
-    raw_tasks: dict[str, list[Any]] = {}
-    raw_states = doc.get("states", {})
-    if not isinstance(raw_states, dict) or not raw_states:
-        problem("no [states.NAME] sections: a route needs states")
-        raw_states = {}
-    for name, spec in raw_states.items():
-        if not isinstance(spec, dict):
-            problem(f"state '{name}': must be a table")
-            continue
-        for key in spec:
-            if key not in _STATE_KEYS:
-                problem(f"state '{name}': unknown key '{key}'")
-        raw_tasks[name] = _as_list(spec.get("tasks"))
-        letter = spec.get("letter")
-        why = None if letter is None else _letter_problem(letter)
-        if why:
-            problem(f"state '{name}': {why}")
-            letter = None
-        states[name] = StateSpec(
-            name=name,
-            label=str(spec.get("label", name)),
-            final=bool(spec.get("final", False)),
-            letter=letter,
-        )
+        if key not in _SECTIONS:
+            problem(f"unknown section [{key}] (known: {', '.join(_SECTIONS)})")
+    if not isinstance(doc.get("workflow"), dict):
+        raise WorkflowError([f"{path}: missing [workflow] section with id, version, initial"])
+    head, _ = read_section(doc["workflow"], fmt.WORKFLOW, _within(problem, "[workflow]"))
+    fields = _read_fields(doc.get("fields", {}), problem)
+    states, raw_tasks = _read_states(doc.get("states", {}), problem)
+    initial = head["initial"]
     if isinstance(initial, str) and initial not in states:
         problem(f"[workflow]: initial state '{initial}' is not defined under [states]")
-    elif not isinstance(initial, str):
-        problem("[workflow]: 'initial' (the first state) is missing")
-
-    open_states = [s for s in states.values() if not s.final]
-    transitions: list[TransitionSpec] = []
-    seen: dict[tuple[str, str], int] = {}
-    raw_transitions = doc.get("transitions", [])
-    if not isinstance(raw_transitions, list):
-        problem("transitions must be written as [[transitions]] tables")
-        raw_transitions = []
-    for index, spec in enumerate(raw_transitions, 1):
-        label = f"transition {index}"
-        if not isinstance(spec, dict):
-            problem(f"{label}: must be a table")
-            continue
-        trigger = spec.get("trigger")
-        if isinstance(trigger, str):
-            label = f"transition {index} ('{trigger}')"
-        else:
-            problem(f"{label}: 'trigger' is missing")
-            continue
-        if not trigger.isidentifier():
-            problem(f"{label}: trigger name must be letters, digits and _ only")
-        for key in spec:
-            if key not in _TRANSITION_KEYS:
-                problem(f"{label}: unknown key '{key}'")
-        dest = spec.get("dest")
-        dest_ok = isinstance(dest, str) and dest in states
-        if not dest_ok:
-            problem(f"{label}: dest state {_shown(dest)} is not defined under [states]")
-        sources = _names(spec.get("source"))
-        if sources is None:
-            problem(f"{label}: 'source' must be a state name or a list of state names")
-            sources = []
-        elif not sources:
-            problem(f"{label}: 'source' is missing")
-        if sources == ["*"]:
-            sources = [s.name for s in open_states]
-        lists: dict[str, tuple[str, ...]] = {}
-        for key, what in (("needs", "field"), ("accepts", "field"), ("then", "trigger"),
-                          ("no_letter_for", "field value")):
-            names = _names(spec.get(key))
-            if names is None:
-                problem(f"{label}: '{key}' must be a list of {what} names")
-                names = []
-            lists[key] = tuple(names)
-        needs, accepts = lists["needs"], lists["accepts"]
-        letter = spec.get("letter")
-        why = None if letter is None else _letter_problem(letter)
-        if why:
-            problem(f"{label}: {why}")
-            letter = None
-        for fname in needs + accepts:
-            if fname not in fields:
-                problem(f"{label}: unknown data field '{fname}' (declare it under [fields])")
-        records = spec.get("records")
-        if records is not None and (not isinstance(records, str) or records not in EFFECTS):
-            problem(f"{label}: records {records!r} is not one of {', '.join(EFFECTS)}")
-        if records == "appointment" and "appointment" not in needs + accepts:
-            problem(f"{label}: records appointment but takes no 'appointment' field")
-        if records == "referral" and "partner" not in needs:
-            problem(f"{label}: records referral but does not need a 'partner' field")
-        if records == "match" and "employer" not in needs:
-            problem(f"{label}: records match but does not need an 'employer' field")
-        ends = spec.get("ends_appointment")
-        if ends is not None and (not isinstance(ends, str) or ends not in APPOINTMENT_ENDINGS):
-            problem(f"{label}: ends_appointment {ends!r} is not one of "
-                    f"{', '.join(APPOINTMENT_ENDINGS)}")
-        if spec.get("reason") is not None and not isinstance(spec["reason"], str):
-            problem(f"{label}: 'reason' (why the case closes) must be text such as \"declined\"")
-        consent_scope = spec.get("consent")
-        if consent_scope is not None and not isinstance(consent_scope, str):
-            problem(f"{label}: 'consent' must be a scope such as \"share:{{partner}}\"")
-        for flag in ("sanction", "benefit"):
-            if flag in spec and not isinstance(spec[flag], bool):
-                problem(f"{label}: '{flag}' must be true or false")
-        limit = spec.get("max")
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
-                                  or not 1 <= limit <= MAX_TIMES):
-            problem(f"{label}: 'max' (how often the step may be taken) must be a whole number "
-                    f"from 1 to {MAX_TIMES}, got {_shown(limit)}")
-            limit = None
-        if not dest_ok:
-            continue
-        for source in sources:
-            if source not in states:
-                problem(f"{label}: source state {source!r} is not defined under [states]")
-                continue
-            if states[source].final:
-                problem(f"state '{source}': is final but has an exit ('{trigger}' to '{dest}')")
-            if spec.get("internal") and source != dest:
-                problem(f"{label}: 'internal' steps stay in their state, but this one goes "
-                        f"from '{source}' to '{dest}'")
-            key = (trigger, source)
-            if key in seen:
-                problem(
-                    f"state '{source}': trigger '{trigger}' is defined twice "
-                    f"(transitions {seen[key]} and {index})"
-                )
-                continue
-            seen[key] = index
-            transitions.append(TransitionSpec(
-                trigger=trigger, source=source, dest=dest, label=str(spec.get("label", "")),
-                needs=needs, accepts=accepts, records=records,
-                reason=spec["reason"] if isinstance(spec.get("reason"), str) else None,
-                max=limit, then=lists["then"], ends_appointment=ends,
-                consent=spec.get("consent"), sanction=bool(spec.get("sanction", False)),
-                benefit=bool(spec.get("benefit", False)), letter=letter,
-                no_letter_for=lists["no_letter_for"],
-                internal=spec.get("internal") is True,
-            ))
+    transitions = _read_transitions(doc.get("transitions", []), states, fields, problem)
+    by_key = {(t.trigger, t.source): t for t in transitions}
     triggers_by_source: dict[str, set[str]] = {}
     for t in transitions:
         triggers_by_source.setdefault(t.source, set()).add(t.trigger)
@@ -637,14 +409,13 @@ def _load_route(path: Path, text: str | None = None) -> Route:
                     f"state '{t.source}': '{t.trigger}' names '{other}' under 'then' but "
                     f"'{other}' is not a trigger from '{t.source}'"
                 )
-    by_key = {(t.trigger, t.source): t for t in transitions}
     for name, tasks in raw_tasks.items():
         parsed = []
         for index, task in enumerate(tasks, 1):
             texts: list[str] = []
-            spec = _parse_task(task, name, by_key, fields, texts)
-            for text in texts:
-                problem(f"state '{name}': task {index}: {text}")
+            spec = _parse_task(task, name, by_key, fields, texts.append)
+            for line in texts:
+                problem(f"state '{name}': task {index}: {line}")
             if spec is not None and not texts:
                 parsed.append(spec)
         if parsed:
@@ -654,162 +425,274 @@ def _load_route(path: Path, text: str | None = None) -> Route:
         for name in states:
             if name not in reachable:
                 problem(f"state '{name}': unreachable from the initial state '{initial}'")
-        for state in open_states:
-            if state.name not in triggers_by_source:
+        for state in states.values():
+            if not state.final and state.name not in triggers_by_source:
                 problem(
                     f"state '{state.name}': has no way out; add a transition or mark it "
                     "final = true"
                 )
     if not any(s.final for s in states.values()) and states:
         problem("no final state: mark the closing state with final = true")
+    reports = _read_reports(doc.get("reports", {}), states, transitions, raw_tasks, problem)
     if problems:
         raise WorkflowError(problems)
-    assert isinstance(wid, str) and isinstance(version, int) and isinstance(initial, str)
     return Route(
-        id=wid, version=version, label=str(head.get("label", wid)), initial=initial, path=path,
-        states=states, transitions=transitions, fields=fields, rules=tuple(rules),
-        contact=str(head["contact"]) if head.get("contact") else None,
+        id=head["id"], version=head["version"], label=head["label"] or head["id"],
+        initial=initial, path=path, states=states, transitions=transitions, fields=fields,
+        rules=head["rules"], contact=head["contact"], reports=reports,
     )
 
 
-def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], TransitionSpec],
-                fields: dict[str, Field], problems: list[str]) -> TaskSpec | None:
-    """Return the task a state plans, or None; what is wrong goes into problems."""
-    if not isinstance(task, dict):
-        problems.append("must be a table such as { kind = \"follow_up_call\", after = \"P3M\" }")
-        return None
-    for key in task:
-        if key not in _TASK_KEYS:
-            problems.append(f"unknown key '{key}'")
-    kind = task.get("kind")
-    if not isinstance(kind, str) or not kind.isidentifier():
-        problems.append("'kind' (what the task is, e.g. reminder_call) is missing or not a name")
-    offsets = [k for k in ("after", "before") if k in task]
-    durations: dict[str, Duration] = {}
-    if len(offsets) != 1:
-        problems.append("give exactly one of 'after' or 'before' (an ISO 8601 duration such as "
-                        "P3M)")
-    for key in (*offsets, *[k for k in ("every", "repeat", "for") if k in task]):
-        try:
-            durations[key] = parse_duration(task[key])
-        except ValueError as exc:
-            problems.append(f"'{key}': {exc}")
+def _read_fields(raw: Any, problem: Problem) -> dict[str, Field]:
+    fields: dict[str, Field] = {}
+    if not isinstance(raw, dict):
+        problem("[fields] must be a table of field definitions")
+        return fields
+    for name, spec in raw.items():
+        where = _within(problem, f"field '{name}'")
+        if not isinstance(spec, dict):
+            where("must be a table with at least 'type'")
             continue
-        if key in ("every", "repeat", "for") and not durations[key].moves_a_date:
+        values, _ = read_section(spec, fmt.FIELD, where, skip=("type",))
+        ftype = values["type"]
+        if ftype not in FIELD_TYPES:
+            where(f"type {ftype!r} is not one of {', '.join(FIELD_TYPES)}")
+            continue
+        choices, keys = values["choices"], values["keys"]
+        if ftype in ("choice", "choices") and not choices:
+            where(f"type {ftype} needs a list 'choices'")
+        if ftype == "notes" and not keys:
+            where("type notes needs a list 'keys'")
+        labels = values["labels"]
+        if not all(isinstance(v, str) for v in labels.values()):
+            where("'labels' must be a table of texts")
+            labels = {}
+        low, high = _field_bounds(name, ftype, spec, problem)
+        fields[name] = Field(name, ftype, values["label"] or name, choices, keys,
+                             values["consent"], tuple(labels.items()), low, high)
+    return fields
+
+
+def _read_states(raw: Any, problem: Problem) -> tuple[dict[str, StateSpec], dict[str, list[Any]]]:
+    states: dict[str, StateSpec] = {}
+    raw_tasks: dict[str, list[Any]] = {}
+    if not isinstance(raw, dict) or not raw:
+        problem("no [states.NAME] sections: a route needs states")
+        return states, raw_tasks
+    for name, spec in raw.items():
+        where = _within(problem, f"state '{name}'")
+        if not isinstance(spec, dict):
+            where("must be a table")
+            continue
+        values, _ = read_section(spec, fmt.STATE, where)
+        raw_tasks[name] = as_list(values["tasks"])
+        states[name] = StateSpec(name=name, label=values["label"] or name,
+                                 final=values["final"], letter=values["letter"])
+    return states, raw_tasks
+
+
+def _read_transitions(raw: Any, states: dict[str, StateSpec], fields: dict[str, Field],
+                      problem: Problem) -> list[TransitionSpec]:
+    transitions: list[TransitionSpec] = []
+    if not isinstance(raw, list):
+        problem("transitions must be written as [[transitions]] tables")
+        return transitions
+    open_states = [s.name for s in states.values() if not s.final]
+    seen: dict[tuple[str, str], int] = {}
+    for index, spec in enumerate(raw, 1):
+        label = f"transition {index}"
+        if not isinstance(spec, dict):
+            problem(f"{label}: must be a table")
+            continue
+        trigger = spec.get("trigger")
+        if not isinstance(trigger, str):
+            problem(f"{label}: 'trigger' is missing")
+            continue
+        label = f"transition {index} ('{trigger}')"
+        where = _within(problem, label)
+        if not trigger.isidentifier():
+            where("trigger name must be letters, digits and _ only")
+        values, bad = read_section(spec, fmt.TRANSITION, where, skip=("trigger", "dest"))
+        dest = values["dest"]
+        dest_ok = isinstance(dest, str) and dest in states
+        if not dest_ok:
+            where(f"dest state {shown(dest)} is not defined under [states]")
+        sources = list(values["source"])
+        if "source" in spec and not sources and "source" not in bad:
+            where("'source' is missing")
+        if sources == ["*"]:
+            sources = open_states
+        needs, accepts = values["needs"], values["accepts"]
+        for fname in needs + accepts:
+            if fname not in fields:
+                where(f"unknown data field '{fname}' (declare it under [fields])")
+        records = values["records"]
+        if records == "appointment" and "appointment" not in needs + accepts:
+            where("records appointment but takes no 'appointment' field")
+        if records == "referral" and "partner" not in needs:
+            where("records referral but does not need a 'partner' field")
+        if records == "match" and "employer" not in needs:
+            where("records match but does not need an 'employer' field")
+        if not dest_ok:
+            continue
+        for source in sources:
+            if source not in states:
+                where(f"source state {source!r} is not defined under [states]")
+                continue
+            if states[source].final:
+                problem(f"state '{source}': is final but has an exit ('{trigger}' to '{dest}')")
+            if values["internal"] and source != dest:
+                where(f"'internal' steps stay in their state, but this one goes from "
+                      f"'{source}' to '{dest}'")
+            key = (trigger, source)
+            if key in seen:
+                problem(f"state '{source}': trigger '{trigger}' is defined twice "
+                        f"(transitions {seen[key]} and {index})")
+                continue
+            seen[key] = index
+            transitions.append(TransitionSpec(
+                trigger=trigger, source=source, dest=dest, label=values["label"],
+                needs=needs, accepts=accepts, records=records, reason=values["reason"],
+                max=values["max"], then=values["then"],
+                ends_appointment=values["ends_appointment"],
+                old_appointment=values["old_appointment"], consent=values["consent"],
+                sanction=values["sanction"], benefit=values["benefit"],
+                letter=values["letter"], no_letter_for=values["no_letter_for"],
+                internal=values["internal"],
+            ))
+    return transitions
+
+
+def _read_reports(raw: Any, states: dict[str, StateSpec], transitions: list[TransitionSpec],
+                  raw_tasks: dict[str, list[Any]], problem: Problem) -> dict[str, tuple[str, ...]]:
+    """Return what the reports count for each role of [reports]; names must exist."""
+    where = _within(problem, "[reports]")
+    if not isinstance(raw, dict):
+        problem("[reports] must be a table of report role = trigger names")
+        return {}
+    values, _ = read_section(raw, fmt.REPORTS, where)
+    triggers = {t.trigger for t in transitions}
+    kinds = {task.get("kind") for tasks in raw_tasks.values() for task in tasks
+             if isinstance(task, dict)}
+    known = {"follow_up_state": ("state", set(states)), "follow_up_task": ("task kind", kinds)}
+    reports: dict[str, tuple[str, ...]] = {}
+    for role, names in values.items():
+        noun, names_known = known.get(role, ("trigger", triggers))
+        for name in names:
+            if name not in names_known:
+                where(f"'{role}' names {noun} '{name}', which the route does not have")
+        if names:
+            reports[role] = tuple(names)
+    return reports
+
+
+def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], TransitionSpec],
+                fields: dict[str, Field], problem: Problem) -> TaskSpec | None:
+    """Return the task a state plans, or None; what is wrong goes to problem."""
+    if not isinstance(task, dict):
+        problem("must be a table such as { kind = \"follow_up_call\", after = \"3 maanden\" }")
+        return None
+    found: list[str] = []
+
+    def report(text: str) -> None:
+        found.append(text)
+        problem(text)
+
+    values, _ = read_section(task, fmt.TASK, report)
+    kind, rounds = values["kind"], values["rounds"]
+    offsets = [k for k in ("after", "before") if k in task]
+    if len(offsets) != 1:
+        report("give exactly one of 'after' or 'before' (a duration such as P3M or "
+               "3 maanden)")
+    durations = {k: values[k] for k in ("after", "before", "every", "repeat", "for")
+                 if values[k] is not None}
+    for key in ("every", "repeat", "for"):
+        if key in durations and not durations[key].moves_a_date:
             # Work is planned on days: a period of no days would plan it again the same day.
-            problems.append(f"'{key}' must be at least one day (e.g. P2W), got "
-                            f"{_shown(task[key])}")
-    anchor = task.get("of", "entry")
-    if anchor not in _ANCHORS:
-        problems.append(f"'of' must be one of {', '.join(_ANCHORS)}")
-    calendar = task.get("calendar", "days")
-    if calendar not in _CALENDARS:
-        problems.append(f"'calendar' must be one of {', '.join(_CALENDARS)}")
-    rounds = task.get("rounds", 1)
-    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= MAX_ROUNDS:
-        problems.append(f"'rounds' (how often the task is tried) must be a whole number from 1 "
-                        f"to {MAX_ROUNDS}, got {_shown(rounds)}")
-        rounds = 1
-    elif rounds > 1 and "every" not in task:
-        problems.append("'rounds' > 1 needs 'every' (the time between rounds, e.g. P2W)")
-    if "repeat" in task and task.get("by", "staff") != "staff":
-        problems.append("'repeat' is for work people do (by = \"staff\")")
+            report(f"'{key}' must be at least one day (e.g. P2W), got {shown(task[key])}")
+    counted = [k for k, d in durations.items() if d.workdays]
+    calendar = values["calendar"] or ("workdays" if counted else "days")
+    if counted and calendar != "workdays":
+        report(f"'{counted[0]}' is counted in werkdagen but 'calendar' is \"days\"; leave "
+               "'calendar' out or give \"workdays\"")
+    if rounds > 1 and "every" not in task:
+        report("'rounds' > 1 needs 'every' (the time between rounds, e.g. P2W)")
+    if "repeat" in task and values["by"] != "staff":
+        report("'repeat' is for work people do (by = \"staff\")")
     if "for" in task and "repeat" not in task:
-        problems.append("'for' needs 'repeat' (how often the work comes back, e.g. P6W)")
+        report("'for' needs 'repeat' (how often the work comes back, e.g. P6W)")
     if "repeat" in task and rounds > 1:
-        problems.append("give either 'rounds' (tries when not reached) or 'repeat' "
-                        "(recurring work), not both")
-    by = task.get("by", "staff")
-    if by not in _PERFORMERS:
-        problems.append(f"'by' must be one of {', '.join(_PERFORMERS)}")
-    scope = task.get("scope", "state")
-    if scope not in _SCOPES:
-        problems.append(f"'scope' must be one of {', '.join(_SCOPES)} (cancel the task when the "
-                        "case leaves the state, or only when it closes)")
-    for key in ("escalate", "role"):
-        if task.get(key) is not None and task[key] not in ROLES:
-            problems.append(f"'{key}' must be a role: {', '.join(ROLES)}")
-    expire = task.get("expire")
-    expire_data = task.get("expire_data", {})
-    if not isinstance(expire_data, dict):
-        problems.append("'expire_data' must be a table of field values")
-        expire_data = {}
-    if expire is not None and not isinstance(expire, str):
-        problems.append(f"'expire' must be a trigger name, got {_shown(expire)}")
-    elif expire is not None:
-        _check_trigger_use(f"expire trigger '{expire}'", expire, expire_data, state, transitions,
-                           fields, problems, needs_all=True)
+        report("give either 'rounds' (tries when not reached) or 'repeat' (recurring work), "
+               "not both")
+    expire, expire_data = values["expire"], values["expire_data"]
+    if expire is not None:
+        _check_trigger_use(f"expire trigger '{expire}'", expire, expire_data, state,
+                           transitions, fields, report, needs_all=True)
     elif expire_data:
-        problems.append("'expire_data' without 'expire'")
+        report("'expire_data' without 'expire'")
     outcomes: dict[str, Outcome] = {}
-    raw_outcomes = task.get("outcomes", {})
-    if not isinstance(raw_outcomes, dict):
-        problems.append("'outcomes' must be a table: result = { trigger = ..., data = {...} }")
-        raw_outcomes = {}
-    for result, spec in raw_outcomes.items():
+    for result, spec in values["outcomes"].items():
         if not isinstance(spec, dict) or not isinstance(spec.get("trigger"), str):
-            problems.append(f"outcome '{result}' must be a table with a 'trigger'")
+            report(f"outcome '{result}' must be a table with a 'trigger'")
             continue
         data = spec.get("data", {})
         if not isinstance(data, dict) or set(spec) - {"trigger", "data"}:
-            problems.append(f"outcome '{result}' takes only 'trigger' and a 'data' table")
+            report(f"outcome '{result}' takes only 'trigger' and a 'data' table")
             continue
         _check_trigger_use(f"outcome '{result}'", spec["trigger"], data, state, transitions,
-                           fields, problems)
+                           fields, report)
         outcomes[result] = Outcome(spec["trigger"], dict(data))
-    letters = task.get("letters", {})
-    if not isinstance(letters, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in letters.items()
-    ):
-        problems.append("'letters' must be a table: outcome = \"template\"")
+    letters = values["letters"]
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in letters.items()):
+        report("'letters' must be a table: outcome = \"template\"")
         letters = {}
-    has = (task_outcomes(kind, {"outcomes": raw_outcomes, "rounds": rounds, "expire": expire})
-           if isinstance(kind, str) else TASK_OUTCOMES)
+    call = is_call(kind, values["call"]) if isinstance(kind, str) else False
+    has = task_outcomes(kind, {"outcomes": values["outcomes"], "rounds": rounds,
+                               "expire": expire, "call": call}) if kind else TASK_OUTCOMES
     for outcome, template in letters.items():
         if outcome not in TASK_OUTCOMES:
-            problems.append(f"'letters': {outcome!r} is not an outcome "
-                            f"({', '.join(TASK_OUTCOMES)})")
+            report(f"'letters': {outcome!r} is not an outcome ({', '.join(TASK_OUTCOMES)})")
         elif outcome not in has:
-            problems.append(f"'letters': a {kind} task is never finished as {outcome!r} "
-                            f"(its outcomes: {', '.join(has)})")
-        why = _letter_problem(template)
+            report(f"'letters': a {kind} task is never finished as {outcome!r} "
+                   f"(its outcomes: {', '.join(has)})")
+        why = letter_problem(template)
         if why:
-            problems.append(f"'letters': {outcome}: {why}")
-    if problems or not isinstance(kind, str) or len(offsets) != 1:
+            report(f"'letters': {outcome}: {why}")
+    if found or len(offsets) != 1:
         return None
     return TaskSpec(
-        kind=kind, label=str(task.get("label", kind)), offset=durations[offsets[0]],
-        forward=offsets[0] == "after", anchor=anchor, calendar=calendar, rounds=rounds,
-        every=durations.get("every"), by=by, scope=scope, role=task.get("role"),
-        escalate=task.get("escalate"), expire=expire, expire_data=dict(expire_data),
-        outcomes=outcomes, letters=dict(letters), repeat=durations.get("repeat"),
-        repeat_for=durations.get("for"),
+        kind=kind, label=values["label"] or kind, offset=durations[offsets[0]],
+        forward=offsets[0] == "after", anchor=values["of"], calendar=calendar, rounds=rounds,
+        call=call, every=durations.get("every"), by=values["by"], scope=values["scope"],
+        role=values["role"], escalate=values["escalate"], expire=expire,
+        expire_data=dict(expire_data), outcomes=outcomes, letters=dict(letters),
+        repeat=durations.get("repeat"), repeat_for=durations.get("for"),
     )
 
 
 def _check_trigger_use(what: str, trigger: str, data: dict[str, Any], state: str,
                        transitions: dict[tuple[str, str], TransitionSpec],
-                       fields: dict[str, Field], problems: list[str],
+                       fields: dict[str, Field], problem: Problem,
                        needs_all: bool = False) -> None:
     transition = transitions.get((trigger, state))
     if transition is None:
-        problems.append(f"{what} is not a trigger from '{state}'")
+        problem(f"{what} is not a trigger from '{state}'")
         return
     if needs_all:
         for name in transition.needs:
             if name not in data:
-                problems.append(f"{what}: '{trigger}' needs field '{name}'; give it in "
+                problem(f"{what}: '{trigger}' needs field '{name}'; give it in "
                                 "expire_data (nobody is there to fill it in)")
     for key, value in data.items():
         if key not in transition.fields:
-            problems.append(f"{what}: '{trigger}' does not take field '{key}'")
+            problem(f"{what}: '{trigger}' does not take field '{key}'")
             continue
         if key not in fields:  # already reported: the transition names an undeclared field
             continue
         try:
             fields[key].coerce(value, ZoneInfo("UTC"))
         except ValueError as exc:
-            problems.append(f"{what}: {exc}")
+            problem(f"{what}: {exc}")
 
 
 def _reachable(initial: str, transitions: list[TransitionSpec]) -> set[str]:
