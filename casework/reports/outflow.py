@@ -1,4 +1,5 @@
-"""Outflow from benefit and what it saves, from the ``record_outflow`` steps as of a date.
+"""Outflow from benefit and what it saves, from the steps a route counts as outflow
+([reports] outflow) as of a date.
 
 Savings for year Y: fte x the yearly benefit per fte (``reports.annual_benefit_per_fte``) x the
 share of year Y from the outflow date to its end; outflow in an earlier year counts for the
@@ -14,10 +15,7 @@ from sqlalchemy import func, literal, select
 
 from casework.engine import Engine
 from casework.models import Case, Event
-from casework.reports.scope import Scope, check, event_conditions, field, persons_if
-
-OUTFLOW_TRIGGER = "record_outflow"
-SUSTAINABILITY_TRIGGER = "check_sustainability"
+from casework.reports.scope import Scope, check, counted, event_conditions, field, persons_if
 
 
 def year_share(outflow: date, year: int) -> float:
@@ -38,7 +36,7 @@ def outflow(engine: Engine, scope: Scope, year: int | None = None) -> dict[str, 
     outflow_date = field("outflow_date")
     fte = Event.data["fte"].as_float()
     month = func.substr(outflow_date, 1, 7)
-    base = [*event_conditions(engine, scope, (OUTFLOW_TRIGGER,)),
+    base = [*event_conditions(engine, scope, counted(engine, scope, "outflow")),
             outflow_date <= f"{year}-12-31"]
     person = Case.participant_id
     in_year = outflow_date >= f"{year}-01-01"
@@ -59,7 +57,7 @@ def outflow(engine: Engine, scope: Scope, year: int | None = None) -> dict[str, 
                      persons_if(off.is_(True), person).label("still_off"),
                      persons_if(off.is_(False), person).label("back_on"))
               .select_from(Event).join(Case, Case.id == Event.case_id)
-              .where(*event_conditions(engine, scope, (SUSTAINABILITY_TRIGGER,))))
+              .where(*event_conditions(engine, scope, counted(engine, scope, "sustainability"))))
     with engine.db.connect() as conn:
         months = {r.month: (int(r.persons), float(r.fte or 0)) for r in conn.execute(per_month)}
         month_savings: dict[str, float] = {}

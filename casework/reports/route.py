@@ -18,6 +18,7 @@ from casework.reports.scope import (
     case_conditions,
     check,
     count_if,
+    counted,
     end_of,
     event_conditions,
     field,
@@ -38,18 +39,20 @@ def outcomes(engine: Engine, scope: Scope) -> dict[str, Any]:
     """The Kansen in Kaart results table: approached, spoken, classification, potential,
     referrals per partner, became active; and spoken / socially active per wijk."""
     check(engine, scope)
-    triggers = ("invite", "hold_conversation", "start_activity")
+    approached, spoken, started = (Event.trigger.in_(counted(engine, scope, role))
+                                   for role in ("approached", "spoken", "started"))
+    triggers = counted(engine, scope, "approached", "spoken", "started")
     per_person = (
         select(
             Case.participant_id.label("person"),
             func.max(Case.wijk).label("wijk"),
-            func.max(case((Event.trigger == "invite", 1), else_=0)).label("approached"),
-            func.max(case((Event.trigger == "hold_conversation", 1), else_=0)).label("spoken"),
-            func.max(case((Event.trigger == "hold_conversation", field("classification")),
+            func.max(case((approached, 1), else_=0)).label("approached"),
+            func.max(case((spoken, 1), else_=0)).label("spoken"),
+            func.max(case((spoken, field("classification")),
                           else_=None)).label("classification"),
-            func.max(case((Event.trigger == "hold_conversation",
-                           field("participation_potential")), else_=None)).label("potential"),
-            func.max(case((Event.trigger == "start_activity", 1), else_=0)).label("active"),
+            func.max(case((spoken, field("participation_potential")),
+                          else_=None)).label("potential"),
+            func.max(case((started, 1), else_=0)).label("active"),
         )
         .join(Case, Case.id == Event.case_id)
         .where(*event_conditions(engine, scope, triggers))
@@ -86,7 +89,7 @@ def outcomes(engine: Engine, scope: Scope) -> dict[str, Any]:
         select(partner.label("partner"),
                persons_if(literal(True), Case.participant_id).label("referred"))
         .join(Case, Case.id == Event.case_id)
-        .where(*event_conditions(engine, scope, ("refer",)))
+        .where(*event_conditions(engine, scope, counted(engine, scope, "referred")))
         .group_by(partner).order_by(partner)
     )
     with engine.db.connect() as conn:
@@ -106,16 +109,19 @@ def response(engine: Engine, scope: Scope) -> dict[str, Any]:
     """Response per wijk and per invitation variant: approached, spoken, declined,
     unreachable, response % (spoken of approached)."""
     check(engine, scope)
-    triggers = ("invite", "hold_conversation", "decline", "close")
+    approached, spoken, declined, closed = (
+        Event.trigger.in_(counted(engine, scope, role))
+        for role in ("approached", "spoken", "declined", "closed"))
+    triggers = counted(engine, scope, "approached", "spoken", "declined", "closed")
     per_case = (
         select(
             Case.id.label("case_id"), Case.wijk.label("wijk"),
-            func.max(case((Event.trigger == "invite", field("invitation_variant")),
+            func.max(case((approached, field("invitation_variant")),
                           else_=None)).label("variant"),
-            func.max(case((Event.trigger == "invite", 1), else_=0)).label("approached"),
-            func.max(case((Event.trigger == "hold_conversation", 1), else_=0)).label("spoken"),
-            func.max(case((Event.trigger == "decline", 1), else_=0)).label("declined"),
-            func.max(case((and_(Event.trigger == "close", Event.reason == "unreachable"), 1),
+            func.max(case((approached, 1), else_=0)).label("approached"),
+            func.max(case((spoken, 1), else_=0)).label("spoken"),
+            func.max(case((declined, 1), else_=0)).label("declined"),
+            func.max(case((and_(closed, Event.reason == "unreachable"), 1),
                           else_=0)).label("unreachable"),
         )
         .join(Case, Case.id == Event.case_id)
@@ -164,7 +170,10 @@ def referrals(engine: Engine, scope: Scope) -> dict[str, Any]:
     What became of a referral is the case's next step after it, up to the as-of date."""
     check(engine, scope)
     care = tuple(engine.settings["reports.care_partners"])
-    decisive = ("refer", "start_activity", "close", "decline", "record_outflow")
+    refer, start, close, decline, outflow = (
+        counted(engine, scope, role)
+        for role in ("referred", "started", "closed", "declined", "outflow"))
+    decisive = refer + start + close + decline + outflow
     order = {"partition_by": Event.case_id, "order_by": Event.seq}
     steps = (
         select(
@@ -180,17 +189,18 @@ def referrals(engine: Engine, scope: Scope) -> dict[str, Any]:
         .subquery()
     )
     s = steps.c
-    started = s.next_trigger.in_(("start_activity", "record_outflow"))
-    closed = s.next_trigger == "close"
+    started = s.next_trigger.in_(start + outflow)
+    closed = s.next_trigger.in_(close)
+    referred_again = s.next_trigger.in_(refer)
     outcome = {
         "referred": literal(True),
         "started": started,
-        "no_interest": or_(s.next_trigger == "decline",
+        "no_interest": or_(s.next_trigger.in_(decline),
                            and_(closed, s.next_reason == "no_interest")),
         "unreachable": and_(closed, s.next_reason.in_(("unreachable", "not_at_home"))),
-        "referred_to_care": or_(and_(s.next_trigger == "refer", s.next_partner.in_(care)),
+        "referred_to_care": or_(and_(referred_again, s.next_partner.in_(care)),
                                 and_(closed, s.next_reason == "referred_elsewhere")),
-        "referred_on": and_(s.next_trigger == "refer", s.next_partner.not_in(care)),
+        "referred_on": and_(referred_again, s.next_partner.not_in(care)),
         "closed_otherwise": and_(closed, s.next_reason.not_in(
             ("no_interest", "unreachable", "not_at_home", "referred_elsewhere"))),
         "in_progress": s.next_trigger.is_(None),
@@ -198,14 +208,13 @@ def referrals(engine: Engine, scope: Scope) -> dict[str, Any]:
     per_partner = (
         select(s.partner.label("partner"),
                *[persons_if(cond, s.person).label(key) for key, cond in outcome.items()])
-        .where(s.trigger == "refer").group_by(s.partner).order_by(s.partner)
+        .where(s.trigger.in_(refer)).group_by(s.partner).order_by(s.partner)
     )
-    kind = case((s.next_trigger == "record_outflow", literal("outflow")),
-                else_=s.next_activity)
+    kind = case((s.next_trigger.in_(outflow), literal("outflow")), else_=s.next_activity)
     per_kind = (
         select(s.partner.label("partner"), kind.label("kind"),
                persons_if(literal(True), s.person).label("persons"))
-        .where(s.trigger == "refer", started).group_by(s.partner, kind)
+        .where(s.trigger.in_(refer), started).group_by(s.partner, kind)
     )
     labels = partner_labels(engine, scope)
     with engine.db.connect() as conn:
@@ -222,8 +231,6 @@ def referrals(engine: Engine, scope: Scope) -> dict[str, Any]:
     return {"report": "referrals", **scope.as_dict(), "per_partner": partners, "total": total}
 
 
-FOLLOW_UP_STATE = "follow_up"
-FOLLOW_UP_TASK = "follow_up_call"
 
 
 def follow_up(engine: Engine, scope: Scope) -> dict[str, Any]:
@@ -231,12 +238,14 @@ def follow_up(engine: Engine, scope: Scope) -> dict[str, Any]:
     social team, taking steps, not active, no contact (closed unreachable after the rounds)."""
     check(engine, scope)
     care = tuple(engine.settings["reports.care_partners"])
-    close = Event.trigger == "close"
+    start, refer, closing = (counted(engine, scope, role)
+                             for role in ("started", "referred", "closed"))
+    close = Event.trigger.in_(closing)
     results = (
         select(
-            persons_if(Event.trigger == "start_activity", Case.participant_id)
+            persons_if(Event.trigger.in_(start), Case.participant_id)
             .label("became_active"),
-            persons_if(and_(Event.trigger == "refer", field("partner").in_(care)),
+            persons_if(and_(Event.trigger.in_(refer), field("partner").in_(care)),
                        Case.participant_id).label("to_social_team"),
             persons_if(and_(close, Event.reason == "taking_steps"), Case.participant_id)
             .label("taking_steps"),
@@ -247,14 +256,14 @@ def follow_up(engine: Engine, scope: Scope) -> dict[str, Any]:
         )
         .select_from(Event)
         .join(Case, Case.id == Event.case_id)
-        .where(Event.from_state == FOLLOW_UP_STATE,
-               *event_conditions(engine, scope, ("start_activity", "refer", "close")))
+        .where(Event.from_state.in_(counted(engine, scope, "follow_up_state")),
+               *event_conditions(engine, scope, start + refer + closing))
     )
     called = (
         select(persons_if(literal(True), Case.participant_id))
         .select_from(Task)
         .join(Case, Case.id == Task.case_id)
-        .where(Task.kind == FOLLOW_UP_TASK, Task.status == "done",
+        .where(Task.kind.in_(counted(engine, scope, "follow_up_task")), Task.status == "done",
                Task.done_at < end_of(engine, scope.as_of), *case_conditions(scope))
     )
     with engine.db.connect() as conn:

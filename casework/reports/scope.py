@@ -57,6 +57,17 @@ def event_conditions(engine: Engine, scope: Scope, triggers: tuple[str, ...]) ->
             *case_conditions(scope)]
 
 
+def counted(engine: Engine, scope: Scope, *roles: str) -> tuple[str, ...]:
+    """Return what the routes of the scope (every version) name for these report roles in
+    their [reports] table: trigger names, or a state or task kind; empty when none does."""
+    names: dict[str, None] = {}
+    for route in engine.registry:
+        if scope.workflow in (ALL_ROUTES, route.id):
+            for role in roles:
+                names.update(dict.fromkeys(route.reports.get(role, ())))
+    return tuple(names)
+
+
 def check(engine: Engine, scope: Scope) -> None:
     """Raise a clear error for an unknown route."""
     if scope.workflow != ALL_ROUTES:
