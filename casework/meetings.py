@@ -1,7 +1,8 @@
 """Meedoenpleinen and other meetings: who attended, candidates and employers.
 
-A candidate on a route with ``attend_meedoenplein`` who attends a Meedoenplein moves along
-with that step; one who cannot take it is recorded as present and the reason is reported."""
+A candidate on a route with a meeting step (``[workflow] meeting_step``) who attends a
+Meedoenplein moves along with that step; one who cannot take it is recorded as present and the
+reason is reported."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from casework.permissions import Actor
 from casework.text import unclean
 
 KINDS = ("meedoenplein", "other")
-ATTEND_TRIGGER = "attend_meedoenplein"
 
 
 def add_meeting(engine: Engine, actor: Actor, day: date, place: str,
@@ -122,12 +122,14 @@ def _advance(engine: Engine, conn: Any, case_id: int, meeting_id: int,
              actor: Actor, at: datetime | None = None) -> dict[str, Any]:
     case = engine.load_case(conn, case_id)
     route = engine.route_of(case)
-    if route.transition(ATTEND_TRIGGER, case.state) is None:
-        return {"why_not": f"'{ATTEND_TRIGGER}' is not a step from state '{case.state}' "
+    trigger = route.meeting_step
+    if trigger is None:
+        return {"why_not": f"route '{case.workflow_id}' has no meeting step"}
+    if route.transition(trigger, case.state) is None:
+        return {"why_not": f"'{trigger}' is not a step from state '{case.state}' "
                            f"on route '{case.workflow_id}'"}
     try:  # a step is checked in full before anything of it is written
-        step = engine.advance_in(conn, case_id, ATTEND_TRIGGER, actor, {"meeting": meeting_id},
-                                 at)
+        step = engine.advance_in(conn, case_id, trigger, actor, {"meeting": meeting_id}, at)
     except CaseworkError as exc:
         return {"why_not": str(exc)}
     return {"advanced": True, "from": step.source, "to": step.dest}

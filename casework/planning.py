@@ -187,10 +187,10 @@ def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: i
     today = engine.now().astimezone(engine.tz).date()
     if start < today:
         raise InvalidData(f"--from {start} lies in the past; plan from today or later")
-    invite = route.transition("invite", route.initial)
+    invite = route.transition(route.wave_step, route.initial) if route.wave_step else None
     if invite is None or "appointment" not in invite.fields:
-        raise InvalidData(f"route {route.id} has no 'invite' with an appointment from "
-                          f"'{route.initial}'; it cannot be planned in waves")
+        raise InvalidData(f"route {route.id} has no wave step ([workflow] wave_step) with an "
+                          f"appointment from '{route.initial}'; it cannot be planned in waves")
     with engine.db.connect() as conn:
         known = conn.execute(
             select(Case.wijk, func.count()).where(Case.workflow_id == route.id)
@@ -223,7 +223,7 @@ def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: i
         "appointment": slot.starts_at.isoformat(), "specialist": slot.specialist,
     } for row, slot in zip(rows, slots, strict=True)]
     lines = [(n, Line(number=n, case_id=inv["case_id"], bsn=None, workflow=None,
-                      trigger="invite", at=None,
+                      trigger=invite.trigger, at=None,
                       data={"appointment": slot.starts_at.strftime("%Y-%m-%d %H:%M"),
                             "location": location},
                       note=f"wave {wave}, specialist {slot.specialist}", wave=wave,

@@ -182,6 +182,12 @@ WORKFLOW = (
     Key("contact", "text", None, "Who signs the route's letters and answers calls (default: "
         "organisation.contact in config.toml).", '"Team Kansen in Kaart"',
         hint="who signs the letters", blank_ok=False),
+    Key("wave_step", "name", None, "The step `cohort plan` takes for each person of a wave: "
+        "a trigger from the initial state that accepts an appointment.", '"invite"',
+        hint="a trigger name"),
+    Key("meeting_step", "name", None, "The step a case takes when it attends a meeting "
+        "(`event attend`); it may accept the field meeting.", '"attend_meedoenplein"',
+        hint="a trigger name"),
 )
 
 FIELD = (

@@ -188,6 +188,9 @@ class Route:
     contact: str | None = None
     # [reports]: role -> the triggers (or state, task kind) the reports count for it.
     reports: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # [workflow] wave_step, meeting_step: the steps cohort plan and event attend take.
+    wave_step: str | None = None
+    meeting_step: str | None = None
     _by_key: dict[tuple[str, str], TransitionSpec] = field(default_factory=dict, repr=False)
     _triggers: list[str] = field(default_factory=list, repr=False)
 
@@ -434,12 +437,20 @@ def _load_route(path: Path, text: str | None = None) -> Route:
     if not any(s.final for s in states.values()) and states:
         problem("no final state: mark the closing state with final = true")
     reports = _read_reports(doc.get("reports", {}), states, transitions, raw_tasks, problem)
+    wave, meeting = head["wave_step"], head["meeting_step"]
+    if wave is not None and wave not in triggers_by_source.get(initial, set()):
+        problem(f"[workflow]: 'wave_step' names '{wave}', which is not a trigger from the "
+                f"initial state '{initial}'")
+    if meeting is not None and meeting not in {t.trigger for t in transitions}:
+        problem(f"[workflow]: 'meeting_step' names '{meeting}', which is not a trigger of the "
+                "route")
     if problems:
         raise WorkflowError(problems)
     return Route(
         id=head["id"], version=head["version"], label=head["label"] or head["id"],
         initial=initial, path=path, states=states, transitions=transitions, fields=fields,
         rules=head["rules"], contact=head["contact"], reports=reports,
+        wave_step=head["wave_step"], meeting_step=head["meeting_step"],
     )
 
 
