@@ -510,9 +510,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                 snapshots.pop(cid)
                 refused[cid] = str(exc)
         ctx = engine.context(conn)
-        from casework.rules.consent import preload
-
-        preload(ctx, [snap.participant_id for snap in snapshots.values()])
+        engine.rules.preload(ctx, [snap.participant_id for snap in snapshots.values()])
         start_version = {cid: snap.version for cid, snap in snapshots.items()}
         entered = {row.id: row.state_entered_at for row in rows}
         identity = {line.number: _identity(line, cid) for line in lines
@@ -628,13 +626,11 @@ def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: C
     """Record a consent or a task outcome line, as 'consent grant' and 'task done' do."""
     if line.kind == CONSENT:
         from casework.consents import grant_in
-        from casework.rules.consent import current_consents
 
         scopes = line.data[CONSENT_FIELD]
         grant_in(engine, conn, snap, actor, scopes, line.how or "conversation", line.at,
                  line.note)
-        granted = current_consents(ctx, snap.participant_id)  # later lines see it
-        granted.update(dict.fromkeys(scopes, True))
+        engine.rules.consent_recorded(ctx, snap.participant_id, list(scopes))  # later lines
         return
     from casework.tasks import finish_task, open_task_of
 

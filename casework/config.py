@@ -1,4 +1,5 @@
-"""Settings: declared once below, read from config.toml, then overridden by CASEWORK_* variables.
+"""Settings: declared once below (and by the rules that own theirs), read from config.toml,
+then overridden by CASEWORK_* variables.
 
 Later sources win: defaults, then the config file (``CASEWORK_CONFIG`` or ``./config.toml``),
 then environment variables (``CASEWORK_DATABASE_URL``).
@@ -10,6 +11,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,17 +69,28 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
      "file holding a secret key: the hash chains become HMAC-SHA256 with it (empty: plain "
      "SHA-256); relative to the config file"),
     ("rules.disabled", [], "rules switched off although a route names them"),
-    ("rules.voluntary.invitation_variant", "with_sentence",
-     "invitation letter variant: with_sentence (says participation is voluntary) or "
-     "without_sentence"),
-    ("rules.exclusion.guidance_months", 24,
-     "people with guidance within this many months are not approached"),
-    ("rules.capacity.partner_intake", {}, "per partner: most referrals per month"),
 )
 MAX_DELIVERY_WORKDAYS = 20
-BUILTIN_RULES = ("voluntary", "consent", "exclusion", "capacity")
 
-DEFAULTS: dict[str, Any] = {key: default for key, default, _ in SETTINGS}
+
+@cache
+def declared() -> dict[str, tuple[Any, str]]:
+    """Return every setting casework knows, the built-in rules' own included: key ->
+    (default, help). The type of each setting is the type of its default."""
+    from casework.rules import builtin_settings
+
+    found = {key: (default, text) for key, default, text in SETTINGS}
+    found.update({s.key: (s.default, s.help) for s in builtin_settings()})
+    return found
+
+
+@cache
+def _rule_setting_checks() -> dict[str, Any]:
+    from casework.rules import builtin_settings
+
+    return {s.key: s for s in builtin_settings()}
+
+
 ENV_OVERRIDES = {"CASEWORK_DATABASE_URL": "database.url"}
 
 
@@ -152,8 +165,10 @@ def clock_time(text: str) -> tuple[int, int]:
 
 
 def _is_plugin_setting(key: str) -> bool:
+    from casework.rules import BUILTIN
+
     parts = key.split(".")
-    return len(parts) >= 3 and parts[0] == "rules" and parts[1] not in BUILTIN_RULES
+    return len(parts) >= 3 and parts[0] == "rules" and parts[1] not in BUILTIN
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -161,7 +176,7 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     for key, value in table.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and (
-            any(name.startswith(dotted + ".") for name in DEFAULTS) or dotted == "rules"
+            any(name.startswith(dotted + ".") for name in declared()) or dotted == "rules"
             or (dotted.startswith("rules.") and dotted.count(".") == 1)
         ):
             flat.update(_flatten(value, dotted + "."))
@@ -176,7 +191,7 @@ def _type_name(value: Any) -> str:
 
 
 def _check(key: str, value: Any, where: str) -> Any:
-    default = DEFAULTS[key]
+    default = declared()[key][0]
     if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, type(default)):
         if not (isinstance(default, float) and isinstance(value, int)
                 and not isinstance(value, bool)):
@@ -198,8 +213,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     env = os.environ if environ is None else environ
     explicit = path if path is not None else env.get("CASEWORK_CONFIG")
     config_path = Path(explicit) if explicit else Path("config.toml")
-    values = dict(DEFAULTS)
-    sources = {key: "default" for key in DEFAULTS}
+    values = {key: default for key, (default, _) in declared().items()}
+    sources = {key: "default" for key in values}
     source: Path | None = None
     if config_path.is_file():
         source = config_path.resolve()
@@ -217,10 +232,10 @@ def load_settings(path: str | os.PathLike[str] | None = None,
                 values[key] = value  # a rule from a package reads its own settings
                 sources[key] = str(config_path)
                 continue
-            if key not in DEFAULTS:
+            if key not in values:
                 raise ConfigError(
                     f"{config_path}: unknown setting '{key}'; known settings: "
-                    + ", ".join(sorted(DEFAULTS))
+                    + ", ".join(sorted(declared()))
                 )
             values[key] = _check(key, value, str(config_path))
             sources[key] = str(config_path)
@@ -265,20 +280,14 @@ def load_settings(path: str | os.PathLike[str] | None = None,
             f"{values['planning.day_end']} is shorter than planning.slot_minutes "
             f"({values['planning.slot_minutes']}); widen the hours or shorten the slots"
         )
-    variant = values["rules.voluntary.invitation_variant"]
-    if variant not in ("with_sentence", "without_sentence"):
-        raise ConfigError(
-            f"{sources['rules.voluntary.invitation_variant']}: setting "
-            "'rules.voluntary.invitation_variant' must be with_sentence or without_sentence, "
-            f"got {variant!r}"
-        )
-    intake = values["rules.capacity.partner_intake"]
-    for partner, cap in intake.items():
-        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
-            raise ConfigError(
-                f"{sources['rules.capacity.partner_intake']}: setting "
-                f"'rules.capacity.partner_intake.{partner}' must be a whole number >= 1"
-            )
+    for key, setting in _rule_setting_checks().items():
+        value = values[key]
+        if setting.choices and value not in setting.choices:
+            raise ConfigError(f"{sources[key]}: setting '{key}' must be "
+                              f"{' or '.join(setting.choices)}, got {value!r}")
+        problem = setting.check(value) if setting.check else None
+        if problem:
+            raise ConfigError(f"{sources[key]}: {problem}")
     for route, periods in values["retention"].items():
         where = f"{sources['retention']}: setting 'retention.{route}"
         if not isinstance(periods, dict):

@@ -99,7 +99,7 @@ def letter_context(engine: Engine, row: Any, letter_date: date) -> dict[str, Any
                                  row.postcode, row.city),
         "appointment": None, "location": None, "partner": None, "themes": [],
         "agreed": payload.get("agreed"), "correction_days": s["letters.correction_days"],
-        "voluntary_sentence": False, "variant": row.variant,
+        **engine.rules.letter_defaults(), "variant": row.variant,
         # A training database's letters say OEFENING in the page header.
         "training": engine.training,
     }
@@ -122,7 +122,7 @@ def letter_context(engine: Engine, row: Any, letter_date: date) -> dict[str, Any
     ctx.update(variables)
     if row.variant:  # the variant chosen when the letter was queued is the one printed
         ctx["variant"] = row.variant
-        ctx["voluntary_sentence"] = row.variant == "with_sentence"
+        ctx.update(engine.rules.variant_variables(row.variant))
     return ctx
 
 
@@ -616,7 +616,7 @@ def check_templates(engine: Engine, workflow_id: str | None = None) -> list[dict
     route = engine.registry.get(workflow_id) if workflow_id else next(iter(engine.registry))
     results = []
     for template in r.templates():
-        for variant in ("with_sentence", "without_sentence"):
+        for variant in engine.rules.letter_variants() or [None]:
             row = _Row(id=0, case_id=999999, template=template, variant=variant,
                        workflow_id=route.id, workflow_version=route.version, attempts=0,
                        payload={"appointment": "2026-12-24T09:30:00+00:00",

@@ -12,25 +12,37 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from casework.rules import hookspecs
-from casework.rules.hookspecs import Block, RuleContext, hookimpl
+from casework.rules.hookspecs import Block, RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
     from casework.engine import CaseSnapshot, Step
     from casework.workflow import Route, TransitionSpec
 
-__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Block", "RuleContext", "Rules", "hookimpl"]
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Block", "RuleContext", "Rules", "Setting",
+           "builtin_settings", "hookimpl"]
 
 ENTRY_POINT_GROUP = "casework.rules"
 BUILTIN = ("voluntary", "consent", "exclusion", "capacity")
 
 
-def get_plugin_manager() -> pluggy.PluginManager:
-    """Return a plugin manager with the built-in rules and every installed rule package."""
+def _builtin_modules() -> tuple[Any, ...]:
     from casework.rules import capacity, consent, exclusion, voluntary
 
+    return (voluntary, consent, exclusion, capacity)
+
+
+def builtin_settings() -> list[Setting]:
+    """Return the settings the built-in rules own (config.toml reads them before any plugin
+    manager exists; a rule from a package reads its own ``rules.NAME`` table)."""
+    return [setting for module in _builtin_modules()
+            if hasattr(module, "rule_settings") for setting in module.rule_settings()]
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """Return a plugin manager with the built-in rules and every installed rule package."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for module in (voluntary, consent, exclusion, capacity):
+    for module in _builtin_modules():
         pm.register(module, name=module.NAME)
     pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     return pm
@@ -107,3 +119,42 @@ class Rules:
     def after_transition(self, ctx: RuleContext, route: Route, case: CaseSnapshot,
                          step: Step) -> None:
         self._hook(route, "after_transition")(ctx=ctx, route=route, case=case, step=step)
+
+    # Hooks below serve every route at once (a chunk of many routes, a letter of any route):
+    # every installed rule that is not switched off answers.
+
+    def _everyone(self, name: str) -> Any:
+        key = (name, ("*",))
+        if key not in self._callers:
+            remove = [plugin for plugin_name, plugin in self.pm.list_name_plugin()
+                      if plugin_name in self.disabled]
+            self._callers[key] = self.pm.subset_hook_caller(name, remove_plugins=remove)
+        return self._callers[key]
+
+    def preload(self, ctx: RuleContext, participant_ids: list[int]) -> None:
+        """Let each rule read what it needs of a bulk chunk's people in one go."""
+        self._everyone("preload")(ctx=ctx, participant_ids=participant_ids)
+
+    def consent_recorded(self, ctx: RuleContext, participant_id: int,
+                         scopes: list[str]) -> None:
+        self._everyone("consent_recorded")(ctx=ctx, participant_id=participant_id,
+                                           scopes=scopes)
+
+    def letter_variants(self) -> list[str]:
+        """Return every variant a letter may be printed in (none: an empty list)."""
+        found: dict[str, None] = {}
+        for variants in reversed(self._everyone("letter_variants")()):
+            found.update(dict.fromkeys(variants or []))
+        return list(found)
+
+    def variant_variables(self, variant: str) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for found in reversed(self._everyone("variant_variables")(variant=variant)):
+            merged.update(found or {})
+        return merged
+
+    def letter_defaults(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for found in reversed(self._everyone("letter_defaults")()):
+            merged.update(found or {})
+        return merged

@@ -14,13 +14,26 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from casework.calendar import add_months
-from casework.rules.hookspecs import Block, RuleContext, hookimpl
+from casework.rules.hookspecs import Block, RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
     from casework.engine import Step
     from casework.workflow import TransitionSpec
 
 NAME = "capacity"
+
+
+def _intake_problem(caps: Any) -> str | None:
+    for partner, cap in caps.items():
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            return f"setting 'rules.capacity.partner_intake.{partner}' must be a whole number >= 1"
+    return None
+
+
+@hookimpl
+def rule_settings() -> list[Setting]:
+    return [Setting("rules.capacity.partner_intake", {}, "per partner: most referrals per month",
+                    check=_intake_problem)]
 LOOK_AHEAD_MONTHS = 24
 
 

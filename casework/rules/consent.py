@@ -37,6 +37,7 @@ def current_consents(ctx: RuleContext, participant_id: int) -> dict[str, bool]:
     return cache[participant_id]
 
 
+@hookimpl
 def preload(ctx: RuleContext, participant_ids: list[int]) -> None:
     """Read the consents of many people in one query (a bulk apply's chunk)."""
     from casework.models import Consent
@@ -52,6 +53,11 @@ def preload(ctx: RuleContext, participant_ids: list[int]) -> None:
         .where(Consent.participant_id.in_(wanted)).order_by(Consent.id)
     ):
         cache[row.participant_id][row.scope] = row.granted
+
+
+@hookimpl
+def consent_recorded(ctx: RuleContext, participant_id: int, scopes: list[str]) -> None:
+    current_consents(ctx, participant_id).update(dict.fromkeys(scopes, True))
 
 
 @hookimpl

@@ -19,13 +19,21 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from casework.calendar import add_months
-from casework.rules.hookspecs import Block, RuleContext, hookimpl
+from casework.rules.hookspecs import Block, RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
     from casework.engine import CaseSnapshot
     from casework.workflow import Route, TransitionSpec
 
 NAME = "exclusion"
+
+
+@hookimpl
+def rule_settings() -> list[Setting]:
+    return [Setting("rules.exclusion.guidance_months", 24,
+                    "people with guidance within this many months are not approached")]
+
+
 # reason -> what it says of the person (the reasons this rule gives)
 WORDS = {
     "moved": "has moved away",

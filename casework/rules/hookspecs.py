@@ -5,7 +5,7 @@ Hooks are called with keyword arguments only; an implementation takes just the o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,52 @@ class RuleContext:
     # Rules whose blocks the actor knowingly overrides for this step (checked and allowed
     # by the engine before; only rules in casework.permissions.OVERRIDES).
     overrides: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting a rule owns in config.toml (``rules.NAME.KEY``): its default (whose type the
+    value must have), what it means, the values it may take, and a check of its own."""
+
+    key: str
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    # Return what is wrong with a value (a sentence starting with "setting '...'"), or None.
+    check: Callable[[Any], str | None] | None = None
+
+
+@hookspec
+def rule_settings() -> list[Setting]:  # type: ignore[empty-body]
+    """Return the settings this rule owns (config.toml [rules.NAME]), with their defaults."""
+
+
+@hookspec
+def preload(ctx: RuleContext, participant_ids: list[int]) -> None:
+    """Read what the rule needs of many people in one go (a bulk apply's chunk) into
+    ``ctx.scratch``, so checking each step reads nothing more."""
+
+
+@hookspec
+def consent_recorded(ctx: RuleContext, participant_id: int, scopes: list[str]) -> None:
+    """Note consent recorded within a batch, so the batch's later steps see it."""
+
+
+@hookspec
+def letter_variants() -> list[str]:  # type: ignore[empty-body]
+    """Return the variants this rule prints letters in (``letters check`` renders each)."""
+
+
+@hookspec
+def variant_variables(variant: str) -> dict[str, Any]:  # type: ignore[empty-body]
+    """Return the letter variables a letter queued in this variant is printed with (empty
+    dict when the variant is not the rule's)."""
+
+
+@hookspec
+def letter_defaults() -> dict[str, Any]:  # type: ignore[empty-body]
+    """Return the variables every letter has while this rule is installed (what a template
+    may test when the rule adds nothing to that letter)."""
 
 
 @hookspec

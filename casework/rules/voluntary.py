@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from casework.rules.hookspecs import RuleContext, hookimpl
+from casework.rules.hookspecs import RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
     from casework.engine import Step
@@ -19,6 +19,29 @@ if TYPE_CHECKING:
 
 NAME = "voluntary"
 INVITATION_TRIGGERS = ("invite",)
+SETTING = "rules.voluntary.invitation_variant"
+VARIANTS = ("with_sentence", "without_sentence")  # the invitation letter's two variants
+
+
+@hookimpl
+def rule_settings() -> list[Setting]:
+    return [Setting(SETTING, "with_sentence", "invitation letter variant: with_sentence (says "
+                    "participation is voluntary) or without_sentence", choices=VARIANTS)]
+
+
+@hookimpl
+def letter_variants() -> list[str]:
+    return list(VARIANTS)
+
+
+@hookimpl
+def variant_variables(variant: str) -> dict[str, Any]:
+    return {"voluntary_sentence": variant == "with_sentence"} if variant in VARIANTS else {}
+
+
+@hookimpl
+def letter_defaults() -> dict[str, Any]:
+    return {"voluntary_sentence": False}
 
 
 @hookimpl
@@ -48,7 +71,7 @@ def check_route(route: Route) -> list[str]:
 
 
 def invitation_variant(settings: Any) -> str:
-    return str(settings["rules.voluntary.invitation_variant"])
+    return str(settings[SETTING])
 
 
 @hookimpl
@@ -56,7 +79,7 @@ def letter_variables(template: str, settings: Any) -> dict[str, Any]:
     if template != "uitnodiging":
         return {}
     variant = invitation_variant(settings)
-    return {"variant": variant, "voluntary_sentence": variant == "with_sentence"}
+    return {"variant": variant, **variant_variables(variant)}
 
 
 @hookimpl
