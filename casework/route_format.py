@@ -372,7 +372,12 @@ def route_format_doc() -> str:
         "calendar is then workdays.",
         "",
     ]
-    for title, about, keys in SECTIONS:
+    from casework.rules import builtin_route_keys
+
+    owned = tuple((f"[{name}]", f"Keys of rule {name}, read when the route names it under "
+                   "[workflow] rules; every key has a default.", keys)
+                  for name, keys in builtin_route_keys().items())
+    for title, about, keys in SECTIONS + owned:
         lines += [f"## {title}", "", about, "",
                   "| key | type | default | meaning | example |", "|---|---|---|---|---|"]
         for key in keys:

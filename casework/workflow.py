@@ -191,6 +191,8 @@ class Route:
     # [workflow] wave_step, meeting_step: the steps cohort plan and event attend take.
     wave_step: str | None = None
     meeting_step: str | None = None
+    # Each rule's own section ([voluntary], ...): its keys with their values or defaults.
+    rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     _by_key: dict[tuple[str, str], TransitionSpec] = field(default_factory=dict, repr=False)
     _triggers: list[str] = field(default_factory=list, repr=False)
 
@@ -311,7 +313,13 @@ def load_route(path: Path, rules: Any = None, text: str | None = None,
     route names checks the route as well. With ``text`` the route is read from it (a copy
     kept in the database) instead of from the file. With ``templates_dir`` every letter the
     route names must have its template there."""
-    route = _load_route(path, text)
+    if rules is not None:
+        owned = rules.route_keys()
+    else:
+        from casework.rules import builtin_route_keys
+
+        owned = builtin_route_keys()
+    route = _load_route(path, text, owned)
     if templates_dir is not None:
         missing = check_letters(route, templates_dir)
         if missing:
@@ -382,16 +390,26 @@ def _read_doc(path: Path, text: str | None) -> dict[str, Any]:
 _SECTIONS = ("workflow", "fields", "states", "transitions", "reports")
 
 
-def _load_route(path: Path, text: str | None = None) -> Route:
+def _load_route(path: Path, text: str | None = None,
+                owned: Mapping[str, tuple[fmt.Key, ...]] | None = None) -> Route:
     doc = _read_doc(path, text)
     problems: list[str] = []
+    owned = owned or {}
 
     def problem(text: str) -> None:
         problems.append(f"{path}: {text}")
 
+    known = (*_SECTIONS, *owned)
     for key in doc:
-        if key not in _SECTIONS:
-            problem(f"unknown section [{key}] (known: {', '.join(_SECTIONS)})")
+        if key not in known:
+            problem(f"unknown section [{key}] (known: {', '.join(known)})")
+    rule_options: dict[str, dict[str, Any]] = {}
+    for name, keys in owned.items():
+        table = doc.get(name, {})
+        if not isinstance(table, dict):
+            problem(f"[{name}] must be a table of the rule's keys")
+            table = {}
+        rule_options[name], _ = read_section(table, keys, _within(problem, f"[{name}]"))
     if not isinstance(doc.get("workflow"), dict):
         raise WorkflowError([f"{path}: missing [workflow] section with id, version, initial"])
     head, _ = read_section(doc["workflow"], fmt.WORKFLOW, _within(problem, "[workflow]"))
@@ -436,7 +454,7 @@ def _load_route(path: Path, text: str | None = None) -> Route:
                 )
     if not any(s.final for s in states.values()) and states:
         problem("no final state: mark the closing state with final = true")
-    reports = _read_reports(doc.get("reports", {}), states, transitions, raw_tasks, problem)
+    reports = _read_reports(doc.get("reports", {}), states, transitions, problem)
     wave, meeting = head["wave_step"], head["meeting_step"]
     if wave is not None and wave not in triggers_by_source.get(initial, set()):
         problem(f"[workflow]: 'wave_step' names '{wave}', which is not a trigger from the "
@@ -451,6 +469,7 @@ def _load_route(path: Path, text: str | None = None) -> Route:
         initial=initial, path=path, states=states, transitions=transitions, fields=fields,
         rules=head["rules"], contact=head["contact"], reports=reports,
         wave_step=head["wave_step"], meeting_step=head["meeting_step"],
+        rule_options=rule_options,
     )
 
 
@@ -575,7 +594,7 @@ def _read_transitions(raw: Any, states: dict[str, StateSpec], fields: dict[str, 
 
 
 def _read_reports(raw: Any, states: dict[str, StateSpec], transitions: list[TransitionSpec],
-                  raw_tasks: dict[str, list[Any]], problem: Problem) -> dict[str, tuple[str, ...]]:
+                  problem: Problem) -> dict[str, tuple[str, ...]]:
     """Return what the reports count for each role of [reports]; names must exist."""
     where = _within(problem, "[reports]")
     if not isinstance(raw, dict):
@@ -583,8 +602,7 @@ def _read_reports(raw: Any, states: dict[str, StateSpec], transitions: list[Tran
         return {}
     values, _ = read_section(raw, fmt.REPORTS, where)
     triggers = {t.trigger for t in transitions}
-    kinds = {task.get("kind") for tasks in raw_tasks.values() for task in tasks
-             if isinstance(task, dict)}
+    kinds = {task.kind for state in states.values() for task in state.tasks}
     known = {"follow_up_state": ("state", set(states)), "follow_up_task": ("task kind", kinds)}
     reports: dict[str, tuple[str, ...]] = {}
     for role, names in values.items():

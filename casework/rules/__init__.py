@@ -38,6 +38,12 @@ def builtin_settings() -> list[Setting]:
             if hasattr(module, "rule_settings") for setting in module.rule_settings()]
 
 
+def builtin_route_keys() -> dict[str, tuple[Any, ...]]:
+    """Return the route file sections the built-in rules own: rule name -> its keys."""
+    return {module.NAME: tuple(module.route_keys()) for module in _builtin_modules()
+            if hasattr(module, "route_keys")}
+
+
 def get_plugin_manager() -> pluggy.PluginManager:
     """Return a plugin manager with the built-in rules and every installed rule package."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -76,6 +82,15 @@ class Rules:
             self._callers[key] = self.pm.subset_hook_caller(name, remove_plugins=remove)
         self._callers[(name, (route.id, str(route.version)))] = self._callers[key]
         return self._callers[key]
+
+    def route_keys(self) -> dict[str, tuple[Any, ...]]:
+        """Return the route file sections installed rules own: rule name -> its keys."""
+        owned: dict[str, tuple[Any, ...]] = {}
+        for name, plugin in self.pm.list_name_plugin():
+            impl = getattr(plugin, "route_keys", None)
+            if callable(impl):
+                owned[name] = tuple(impl())
+        return owned
 
     def unknown(self, route: Route) -> list[str]:
         """Return the rule names a route uses that no installed rule has."""

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from casework.engine import CaseSnapshot, Engine, Step
+    from casework.route_format import Key
     from casework.workflow import Route, TransitionSpec
 
 PROJECT = "casework"
@@ -61,6 +62,12 @@ class Setting:
     choices: tuple[str, ...] = ()
     # Return what is wrong with a value (a sentence starting with "setting '...'"), or None.
     check: Callable[[Any], str | None] | None = None
+
+
+@hookspec
+def route_keys() -> list[Key]:  # type: ignore[empty-body]
+    """Return the keys this rule reads from its own section of a route file (``[NAME]``),
+    with their defaults; the route file format lists them and the route loader checks them."""
 
 
 @hookspec
