@@ -77,8 +77,8 @@ def _candidates(engine: Engine, conn: Connection, route: Route, wijk: str,
     chosen: list[Any] = []
     excluded: dict[int, str] = {}
     last = 0
-    # Switched off, the exclusion rule's earlier marks no longer keep anyone out.
-    marked = ([Case.excluded.is_(None)] if "exclusion" in engine.rules.active(route) else [])
+    # With no rule that excludes people on (switched off), earlier marks keep nobody out.
+    marked = [Case.excluded.is_(None)] if engine.rules.excludes(route) else []
     while len(chosen) < size:
         rows = conn.execute(
             select(Case.id, Participant.initials, Participant.prefix, Participant.surname,

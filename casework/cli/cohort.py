@@ -141,7 +141,8 @@ def plan_command(state: CliState, workflow_id: str, wijk: str, size: int | None,
     """Plan a wave: invite selected cases of a wijk with proposed appointment slots.
 
     Slots fall on workdays (no weekends or Dutch public holidays), in the hours and numbers set
-    under [planning] in config.toml. Each invitation is the route's 'invite' trigger.
+    under [planning] in config.toml. Each invitation is the route's wave step
+    ([workflow] wave_step in the route file).
     """
     from casework.cli.params import parse_day
     from casework.planning import plan_wave

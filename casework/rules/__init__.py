@@ -92,6 +92,10 @@ class Rules:
                 owned[name] = tuple(impl())
         return owned
 
+    def excludes(self, route: Route) -> bool:
+        """Return whether a rule the route uses keeps people out (exclude_participant)."""
+        return bool(self._hook(route, "exclude_participant").get_hookimpls())
+
     def unknown(self, route: Route) -> list[str]:
         """Return the rule names a route uses that no installed rule has."""
         known = set(self.names)
