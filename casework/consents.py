@@ -71,6 +71,22 @@ def grant_in(engine: Engine, conn: Connection, case: CaseSnapshot, actor: Actor,
     return moment
 
 
+def referral_work(route: Route) -> tuple[list[str], set[str]]:
+    """Return the letters a route sends with a referral and the kinds of work the states a
+    referral leads to plan: what waits on the partner (cancelled with the consent)."""
+    referrals = [t for t in route.transitions if t.records == "referral"]
+    templates = sorted({t.letter for t in referrals if t.letter})
+    kinds = {task.kind for t in referrals for task in route.states[t.dest].tasks}
+    return templates, kinds
+
+
+def _by_route(rows: list[Any]) -> dict[tuple[str, int], list[Any]]:
+    groups: dict[tuple[str, int], list[Any]] = {}
+    for row in rows:
+        groups.setdefault((row.workflow_id, row.workflow_version), []).append(row)
+    return groups
+
+
 def withdraw_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how: str,
                      at: datetime | None = None) -> dict[str, Any]:
     """Record a withdrawal (at a past moment, or now) and cancel what is pending under that
@@ -96,23 +112,25 @@ def withdraw_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how
                 conn.execute(update(Referral).where(Referral.id.in_([r.id for r in pending]))
                              .values(status="withdrawn", updated_at=now))
                 cancelled["referrals"] = len(pending)
-                cases = sorted({r.case_id for r in pending})
-                # The timer waits on a case's latest referral: only that partner's counts.
-                waiting_on_partner = [
-                    row.id for row in conn.execute(select(Case.id, Case.data)
-                                                   .where(Case.id.in_(cases)))
-                    if (row.data or {}).get("partner") == partner
-                ]
-                cancelled["tasks"] = conn.execute(
-                    update(Task).where(Task.case_id.in_(waiting_on_partner),
-                                       Task.status == "open",
-                                       Task.kind == "referral_answer")
-                    .values(status="cancelled", done_at=now,
-                            result={"cancelled": f"consent {scope} withdrawn"})
-                ).rowcount
-                letters = cancel_pending_letters(conn, cases, "verwijzing", partner)
-                cancelled["letters"] = letters.count
-                to_pull = letters.to_pull
+                rows = conn.execute(select(Case.id, Case.data, Case.workflow_id,
+                                           Case.workflow_version)
+                                    .where(Case.id.in_({r.case_id for r in pending}))).all()
+                for (wid, version), group in _by_route(rows).items():
+                    templates, kinds = referral_work(engine.registry.get(wid, version))
+                    # The timer waits on a case's latest referral: only that partner's counts.
+                    waiting = [row.id for row in group
+                               if (row.data or {}).get("partner") == partner]
+                    cancelled["tasks"] += conn.execute(
+                        update(Task).where(Task.case_id.in_(waiting), Task.status == "open",
+                                           Task.kind.in_(kinds))
+                        .values(status="cancelled", done_at=now,
+                                result={"cancelled": f"consent {scope} withdrawn"})
+                    ).rowcount
+                    for template in templates:
+                        letters = cancel_pending_letters(conn, [row.id for row in group],
+                                                         template, partner)
+                        cancelled["letters"] += letters.count
+                        to_pull.extend(letters.to_pull)
         moment = engine.record_event(conn, case, actor, "consent_withdrawn",
                                      {"scope": scope, "how": how, "cancelled": cancelled},
                                      at=at)

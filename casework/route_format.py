@@ -131,6 +131,12 @@ def _check(key: Key, value: Any) -> tuple[Any, str | None]:
     return value, None  # any: checked where it is used
 
 
+def default_call(kind: str) -> bool:
+    """Return whether a task without ``call`` is a call: routes written before the key named
+    their calls ..._call, and their stored tasks keep working that way."""
+    return kind.endswith("_call")
+
+
 def read_section(table: Mapping[str, Any], keys: tuple[Key, ...],
                  problem: Callable[[str], None],
                  skip: tuple[str, ...] = ()) -> tuple[dict[str, Any], set[str]]:

@@ -111,8 +111,11 @@ def migrate_cases(engine: Any, actor: Actor, workflow_id: str, from_version: int
             raise InvalidData(f"--map {old}={new}: version {to_version} has no state '{new}' "
                               f"(its open states: {known})")
         if target.states[new].final:
+            closing = sorted({t.trigger for t in source.transitions
+                              if t.source == old and source.is_final(t.dest)})
+            how = f" with '{closing[0]}'" if closing else ""
             raise InvalidData(f"--map {old}={new}: '{new}' is a final state; open cases move "
-                              "to an open state (close them with 'close' instead)")
+                              f"to an open state (close them{how} instead)")
     finals = [name for name, spec in source.states.items() if spec.final]
     open_cases = [Case.workflow_id == workflow_id, Case.workflow_version == from_version,
                   Case.state.not_in(finals)]

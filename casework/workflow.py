@@ -97,9 +97,9 @@ class TaskSpec:
 
 
 def is_call(kind: str, call: bool | None) -> bool:
-    """Return whether work is a phone call: as the route says (``call = true``), else by the
-    format's naming convention for routes that predate the key (a kind ending in _call)."""
-    return call if call is not None else kind.endswith("_call")
+    """Return whether work is a phone call: as the route says (``call = true``), else as the
+    format decides for routes (and stored tasks) that predate the key."""
+    return call if call is not None else fmt.default_call(kind)
 
 
 def task_outcomes(kind: str, spec: Mapping[str, Any]) -> tuple[str, ...]:
