@@ -629,7 +629,7 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
 
     values, _ = read_section(task, fmt.TASK, report)
     kind, rounds = values["kind"], values["rounds"]
-    offsets = [k for k in ("after", "before") if k in task]
+    offsets = [k for k in ("after", "before") if task.get(k) is not None]
     if len(offsets) != 1:
         report("give exactly one of 'after' or 'before' (a duration such as P3M or "
                "3 maanden)")
@@ -687,7 +687,7 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
         why = letter_problem(template)
         if why:
             report(f"'letters': {outcome}: {why}")
-    if found or len(offsets) != 1:
+    if found or len(offsets) != 1 or offsets[0] not in durations:
         return None
     return TaskSpec(
         kind=kind, label=values["label"] or kind, offset=durations[offsets[0]],
