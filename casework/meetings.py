@@ -122,7 +122,8 @@ def _advance(engine: Engine, conn: Any, case_id: int, meeting_id: int,
              actor: Actor, at: datetime | None = None) -> dict[str, Any]:
     case = engine.load_case(conn, case_id)
     route = engine.route_of(case)
-    trigger = route.meeting_step
+    # An older version of the route that names no meeting step takes the newest one's.
+    trigger = route.meeting_step or engine.registry.get(case.workflow_id).meeting_step
     if trigger is None:
         return {"why_not": f"route '{case.workflow_id}' has no meeting step"}
     if route.transition(trigger, case.state) is None:

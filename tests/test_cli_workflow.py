@@ -42,13 +42,13 @@ def ok(config: Path, *args: str) -> Result:
 def test_workflow_list_json_gives_each_route_with_stable_keys(config: Path) -> None:
     routes = json.loads(ok(config, "list", "--json").stdout)
     assert routes == [
-        {"id": "dienstencentrum", "version": 2, "label": "Activering in het dienstencentrum",
+        {"id": "dienstencentrum", "version": 3, "label": "Activering in het dienstencentrum",
          "file": "dienstencentrum.toml", "states": 5, "triggers": 6},
-        {"id": "kansen-in-kaart", "version": 3, "label": "Kansen in Kaart",
+        {"id": "kansen-in-kaart", "version": 4, "label": "Kansen in Kaart",
          "file": "kansen_in_kaart.toml", "states": 7, "triggers": 11},
-        {"id": "meedoen-werkt", "version": 2, "label": "Meedoen Werkt!",
+        {"id": "meedoen-werkt", "version": 3, "label": "Meedoen Werkt!",
          "file": "meedoen_werkt.toml", "states": 11, "triggers": 13},
-        {"id": "participatiecoach", "version": 1, "label": "Participatiecoach",
+        {"id": "participatiecoach", "version": 2, "label": "Participatiecoach",
          "file": "participatiecoach.toml", "states": 6, "triggers": 7},
     ]
 
@@ -91,7 +91,7 @@ def test_readme_names_every_trigger_of_the_route() -> None:
 def test_workflow_show_json_has_states_transitions_and_fields(config: Path) -> None:
     data = json.loads(ok(config, "show", "kansen-in-kaart", "--json").stdout)
     assert data["id"] == "kansen-in-kaart"
-    assert data["version"] == 3
+    assert data["version"] == 4
     assert data["initial"] == "selected"
     assert [s["name"] for s in data["states"]] == STATES
     assert [s["name"] for s in data["states"] if s["final"]] == ["closed"]

@@ -52,7 +52,7 @@ def test_case_open_for_a_new_and_a_known_person(env: Env) -> None:
     first = open_case(env, "participatiecoach", BSNS[0], "--source",
                       "school_attendance_officer")
     assert first["state"] == "signalled" and first["new_person"] is True
-    assert first["workflow_version"] == 1 and first["source"] == "school_attendance_officer"
+    assert first["workflow_version"] == 2 and first["source"] == "school_attendance_officer"
     # The same person again while the case is open: refused, nothing added.
     again = env.run("case", "open", "--workflow", "participatiecoach", "--bsn", BSNS[0],
                     "--source", "self_report")
@@ -62,7 +62,7 @@ def test_case_open_for_a_new_and_a_known_person(env: Env) -> None:
     # People come back: after the first case closed a new one opens for the known person.
     result = env.ok("case", "open", "--workflow", "participatiecoach", "--bsn", BSNS[0],
                     "--source", "self_report")
-    assert "Case 2 opened on participatiecoach version 1 in state signalled (known person)" \
+    assert "Case 2 opened on participatiecoach version 2 in state signalled (known person)" \
         in result.stdout
     timeline = env.json("case", "show", "2")["timeline"]
     assert timeline[0]["trigger"] == "open" and timeline[0]["data"]["source"] == "self_report"

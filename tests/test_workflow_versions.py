@@ -173,3 +173,31 @@ def test_migrate_to_a_version_that_is_not_there(every_state: Env) -> None:
     assert result.exit_code == 1 and "version 3 is not loaded" in result.stderr
     same = every_state.run("workflow", "migrate", ROUTE, "--from", "1", "--to", "1")
     assert same.exit_code == 1 and "the same version" in same.stderr
+
+
+def without_the_route_keys_of_version_4(text: str) -> str:
+    """A Kansen in Kaart file as it was before the route said what the core used to know (no
+    [reports], wave_step, call or old_appointment): what a database upgraded from holds."""
+    text = text[:text.index("\n[reports]\n")]
+    return re.sub(r"^(wave_step|call|old_appointment) = .*\n", "", text, flags=re.M)
+
+
+def test_cases_on_a_version_before_the_new_route_keys_keep_working_and_counting(
+    routes: Env, env: Env,
+) -> None:
+    path = routes / "kansen_in_kaart.toml"
+    shipped = path.read_text(encoding="utf-8")
+    path.write_text(without_the_route_keys_of_version_4(shipped), encoding="utf-8")
+    env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", ROUTE)
+    lift_exclusions(env)
+    advance(env, 1, "invite", "appointment=2099-01-05 10:00")
+    advance(env, 1, "hold_conversation", "classification=not_active",
+            "participation_potential=none")
+    # The upgrade: the file now says version 2 with the new keys; cases stay on version 1.
+    path.write_text(shipped.replace("version = 1", "version = 2", 1), encoding="utf-8")
+    assert env.json("case", "show", "1")["workflow_version"] == 1
+    outcomes = env.json("report", "outcomes", "--workflow", ROUTE)
+    assert (outcomes["approached"], outcomes["spoken"]) == (1, 1)  # counted by version 2's words
+    assert env.json("task", "list", "--kind", "reminder_call", "--status", "cancelled")["tasks"]
+    moved = env.json("workflow", "migrate", ROUTE, "--from", "1", "--to", "2")
+    assert moved["moved"] == 200 and env.json("case", "show", "1")["workflow_version"] == 2
