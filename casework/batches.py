@@ -25,7 +25,9 @@ from typing import Any
 from sqlalchemy import Connection, case, func, insert, select, update
 
 from casework.access import log_access
-from casework.engine import UNSENT, Engine, cancel_pending_letters
+from casework.db import unit_of_work
+from casework.effects import UNSENT, cancel_pending_letters
+from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Batch, Letter
 from casework.outfiles import remove_outputs
@@ -129,7 +131,7 @@ def cancel_letter(engine: Engine, actor: Actor, letter_id: int) -> dict[str, Any
     """Cancel a letter that has not gone to the mail house; one already in a batch stays in
     it (the batch is sealed), marked to be pulled from it."""
     actor.require("letters")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         row = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id)).first()
         if row is None:
             raise NotFound(f"no letter {letter_id}; see 'casework letters list'")
@@ -156,7 +158,7 @@ def mark_batch_sent(engine: Engine, actor: Actor, batch: str) -> dict[str, Any]:
     to be pulled are pulled; from now on the batch never changes."""
     actor.require("letters")
     now = engine.now()
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         row = _batch(conn, batch)
         _claim(conn, engine, row, "sent", sent_at=now, sent_by=actor.name)
         sent = conn.execute(
@@ -182,7 +184,7 @@ def remake_batch(engine: Engine, actor: Actor, batch: str) -> dict[str, Any]:
     now = engine.now()
     queued: list[dict[str, Any]] = []
     dropped: list[dict[str, Any]] = []
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         row = _batch(conn, batch)
         _claim(conn, engine, row, "remade", remade_at=now, remade_by=actor.name)
         letters = conn.execute(select(_LETTERS).where(_LETTERS.c.batch == batch)
@@ -255,7 +257,7 @@ def renew_unbatched(engine: Engine) -> list[dict[str, Any]]:
                              tzinfo=engine.tz)
     renewed: list[dict[str, Any]] = []
     files: list[Path] = []
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         rows = conn.execute(
             select(_LETTERS).where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None),
                                    _LETTERS.c.rendered_at < today)

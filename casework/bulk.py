@@ -33,20 +33,14 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from casework.cohort import RowError, normalise_bsn
-from casework.engine import (
-    CASE_COLUMNS,
-    UPDATE_CASE,
-    CaseSnapshot,
-    Engine,
-    Step,
-    event_row,
-    update_params,
-    write_effects,
-)
+from casework.db import unit_of_work
+from casework.effects import BookAppointment
+from casework.engine import CaseSnapshot, Engine, Step
 from casework.errors import CaseworkError, ConflictError, InputFileError, InvalidData, no_case
 from casework.fields import DATE_RANGE, MOMENT_FORMS, parse_datetime
-from casework.models import AppliedLine, Case, Event, Participant
+from casework.models import AppliedLine, Case, Participant
 from casework.permissions import Actor
+from casework.steps import StepWriter
 from casework.text import shown
 
 CHUNK = 2000
@@ -484,22 +478,18 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
     already = 0
     marks: list[dict[str, Any]] = []
     remember: list[tuple[str, str]] = []  # ids of the lines applied in a dry run
-    steps: list[tuple[Step, str]] = []  # planned, not yet written
     planned: list[Step] = []  # every step of the chunk (letters they pulled, once written)
     applied: list[str] = []
     touched: set[int] = set()
     waves: dict[int, int] = {}
     refused: dict[int, str] = {}
-    conn = engine.db.connect()
-    trans = conn.begin()
-    try:
+    with unit_of_work(engine, dry_run) as conn:
         by_bsn = _resolve(conn, lines)
         case_of = {line.number: line.case_id or by_bsn.get((line.bsn or "", line.workflow or ""))
                    for line in lines}
         wanted = set(case_of.values())
         wanted.discard(None)
-        rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(list(wanted)))).all()
-        snapshots = {row.id: CaseSnapshot.from_row(row) for row in rows}
+        snapshots = engine.load_cases(conn, list(wanted))
         # Deny by default: only the cases the actor may touch (the system actor: all).
         from casework.permissions import NotAllowed, check_cases
 
@@ -511,8 +501,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                 refused[cid] = str(exc)
         ctx = engine.context(conn)
         engine.rules.preload(ctx, [snap.participant_id for snap in snapshots.values()])
-        start_version = {cid: snap.version for cid, snap in snapshots.items()}
-        entered = {row.id: row.state_entered_at for row in rows}
+        writer = engine.step_writer(conn)
         identity = {line.number: _identity(line, cid) for line in lines
                     if (cid := case_of[line.number]) is not None}
         keys = [ident[0] for ident in identity.values() if ident is not None]
@@ -545,18 +534,13 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
             if line.kind != STEP:
                 # Consents and task outcomes write through their own core at once: the steps
                 # planned so far are written first, so everything lands in the file's order.
-                if steps:
-                    _write(engine, conn, steps, snapshots, start_version, entered)
-                    start_version.update({s.case_id: snapshots[s.case_id].version
-                                          for s, _ in steps})
-                    steps = []
+                _write(writer)
                 try:
                     _apply_other(engine, conn, ctx, line, snap, actor, summary.history)
                 except CaseworkError as exc:
                     failures.append((line.number, f"case {cid}: {exc}"))
                     continue
                 snap = snapshots[cid] = engine.load_case(conn, cid)
-                start_version[cid], entered[cid] = snap.version, snap.state_entered_at
                 seq = snap.version
             else:
                 try:
@@ -571,14 +555,14 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                     failures.append((line.number, f"case {cid}: {why}"))
                     continue
                 if line.specialist:  # the appointment is booked for this person
-                    for kind, payload in step.effects:
-                        if kind == "appointment":
-                            payload["specialist"] = line.specialist
+                    for effect in step.effects:
+                        if isinstance(effect, BookAppointment):
+                            effect.specialist = line.specialist
+                writer.add(step, actor.name, snap)
                 snap.state, snap.data, snap.version = step.dest, step.case_data, step.seq
                 snap.last_event_at = step.at
                 if step.dest != step.source:
-                    entered[cid] = step.at
-                steps.append((step, actor.name))
+                    snap.state_entered_at = step.at
                 planned.append(step)
                 seq = step.seq
             applied.append(line.trigger)
@@ -591,8 +575,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                     remember.append(ident)
             if line.wave is not None:
                 waves[cid] = line.wave
-        if steps:
-            _write(engine, conn, steps, snapshots, start_version, entered)
+        _write(writer)
         if marks:  # in the same transaction as the steps: a kill never separates them
             try:
                 conn.execute(insert(AppliedLine.__table__), marks)
@@ -604,15 +587,6 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
             from casework.access import log_access
 
             log_access(conn, actor, "apply", sorted(touched), "case apply", engine.now())
-        if dry_run:
-            trans.rollback()
-        else:
-            trans.commit()
-    except BaseException:
-        trans.rollback()
-        raise
-    finally:
-        conn.close()
     summary.failures.extend(failures)
     summary.already_applied += already
     summary.to_pull.extend(pull for step in planned for pull in step.to_pull)
@@ -642,34 +616,13 @@ def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: C
                 letters=not history, note=line.note)
 
 
-def _write(engine: Engine, conn: Connection, steps: list[tuple[Step, str]],
-           snapshots: dict[int, CaseSnapshot], start_version: dict[int, int],
-           entered: dict[int, datetime]) -> None:
-    """Write the chunk: case updates first (so a concurrent change shows as a conflict), then
-    events and effects."""
-    now = engine.now()
-    for step, who in steps:
-        step.actor = who
-    touched: dict[int, Step] = {step.case_id: step for step, _ in steps}
-    params = [update_params(step, start_version[cid], entered[cid])
-              for cid, step in touched.items()]
-    result = conn.execute(UPDATE_CASE, params)
-    if conn.dialect.supports_sane_multi_rowcount:
-        stale = result.rowcount != len(params)
-    else:
-        versions = dict(conn.execute(
-            select(Case.id, Case.version).where(Case.id.in_(list(touched)))
-        ).all())
-        stale = any(versions[cid] != snapshots[cid].version for cid in touched)
-    if stale:
-        raise ConflictError("a case in this chunk was changed by another process")
-    recorded = engine.recorded_now()
+def _write(writer: StepWriter) -> None:
+    """Write the steps planned so far: a case changed by another process meanwhile, or an
+    event the database refuses, is a conflict (the chunk is redone line by line)."""
     try:
-        conn.execute(insert(Event.__table__),
-                     [event_row(step, who, recorded) for step, who in steps])
+        writer.flush()
     except IntegrityError:
         raise ConflictError("a case in this chunk was changed by another process") from None
-    write_effects(conn, [step for step, _ in steps], now)
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from casework.access import log_access
-from casework.engine import CaseSnapshot, Engine, cancel_pending_letters
+from casework.db import unit_of_work
+from casework.effects import cancel_pending_letters
+from casework.engine import CaseSnapshot, Engine
 from casework.errors import InvalidData
 from casework.models import Case, Consent, Referral, Task
 from casework.permissions import Actor
@@ -45,7 +47,7 @@ def grant_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how: s
     """Record that the person gave consent for scope (at a past moment, or now); shown in the
     case's timeline."""
     actor.require("case.write")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         grant_in(engine, conn, case, actor, [scope], how, at)
     return {"case_id": case_id, "scope": scope, "granted": True, "how": how}
@@ -94,7 +96,7 @@ def withdraw_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how
     actor.require("case.write")
     cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
     to_pull: list[dict[str, Any]] = []
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         _check(engine.route_of(case), scope, how)
         # Checked before anything is cancelled; without --at it is now.
@@ -145,7 +147,7 @@ def withdraw_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how
 def list_consents(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return the person's consent history and what holds now, per scope; logs the read."""
     actor.require("case.read")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         rows = conn.execute(
             select(Consent.__table__)

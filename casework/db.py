@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from casework.errors import DatabaseError
@@ -58,6 +60,26 @@ def make_engine(url: str) -> Engine:
         if engine.url.database and engine.url.database != ":memory:":
             event.listen(engine, "connect", _owner_only(Path(engine.url.database)))
     return engine
+
+
+@contextmanager
+def unit_of_work(engine: Any, dry_run: bool = False) -> Iterator[Connection]:
+    """Open the one kind of write transaction: yield its connection, commit when the block
+    ends, roll back when it raises (and always for a dry run, which stores nothing).
+
+    engine is the casework Engine (its ``db``) or, before one exists, a database engine."""
+    db: Engine = getattr(engine, "db", engine)
+    with db.connect() as conn:
+        trans = conn.begin()
+        try:
+            yield conn
+        except BaseException:
+            trans.rollback()
+            raise
+        if dry_run:
+            trans.rollback()
+        else:
+            trans.commit()
 
 
 def _owner_only(path: Path) -> Any:

@@ -14,13 +14,24 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy import Engine as SAEngine
 
 from casework.access import with_chain_key
 from casework.calendar import shift
 from casework.config import Settings
-from casework.db import check_schema, make_engine
+from casework.db import check_schema, make_engine, unit_of_work
+from casework.effects import (
+    BookAppointment,
+    CancelLetters,
+    CancelTasks,
+    Effect,
+    EndAppointment,
+    PlanTask,
+    QueueLetter,
+    RecordMatch,
+    Refer,
+)
 from casework.errors import (
     ConflictError,
     InvalidData,
@@ -29,19 +40,10 @@ from casework.errors import (
     no_case,
 )
 from casework.fields import FieldValueError
-from casework.models import (
-    Appointment,
-    Case,
-    Consent,
-    Employer,
-    Event,
-    Letter,
-    Match,
-    Referral,
-    Task,
-)
+from casework.models import Case, Employer, Event
 from casework.permissions import Actor
 from casework.rules import RuleContext, Rules
+from casework.steps import StepWriter
 from casework.text import unclean
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
 
@@ -99,7 +101,7 @@ class Step:
     close_reason: str | None
     transition: TransitionSpec
     note: str | None = None
-    effects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
     actor: str = ""  # the name of who took the step
     # Letters the step cancelled that sit in a batch not yet sent: to be pulled from it.
     to_pull: list[dict[str, Any]] = field(default_factory=list)
@@ -133,17 +135,9 @@ CASE_COLUMNS = (
     Case.last_event_at, Case.wijk, Case.state_entered_at, Case.assigned_to,
     Case.participant_id, Case.excluded,
 )
-# Built once: statements with bind parameters are compiled and cached a single time.
+# Built once: a statement with bind parameters is compiled and cached a single time.
 _LOAD_CASE = select(*CASE_COLUMNS).where(Case.id == bindparam("b_id"))
-UPDATE_CASE = (
-    update(Case.__table__)
-    .where(Case.__table__.c.id == bindparam("b_id"),
-           Case.__table__.c.version == bindparam("b_version"))
-    .values(state=bindparam("b_state"), data=bindparam("b_data"),
-            version=bindparam("b_new_version"), last_event_at=bindparam("b_last"),
-            state_entered_at=bindparam("b_entered"), closed_at=bindparam("b_closed_at"),
-            close_reason=bindparam("b_reason"))
-)
+
 
 
 class Engine:
@@ -246,6 +240,11 @@ class Engine:
         case = self.load_case(conn, case_id)
         check_cases(conn, actor, [case_id])
         return case
+
+    def load_cases(self, conn: Connection, case_ids: list[int]) -> dict[int, CaseSnapshot]:
+        """Return the cases of those ids that exist, by id (no rights checked)."""
+        rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(case_ids))).all()
+        return {row.id: CaseSnapshot.from_row(row) for row in rows}
 
     def load_case(self, conn: Connection, case_id: int) -> CaseSnapshot:
         row = conn.execute(_LOAD_CASE, {"b_id": case_id}).first()
@@ -351,25 +350,22 @@ class Engine:
             overridden=overridden,
         )
         if transition.records == "appointment":
-            step.effects.append(("appointment", {
-                "starts_at": data.get("appointment"), "location": data.get("location"),
-            }))
+            step.effects.append(BookAppointment(data.get("appointment"), data.get("location")))
         elif transition.records == "referral":
-            step.effects.append(("referral", {"partner": data["partner"]}))
+            step.effects.append(Refer(data["partner"]))
         elif transition.records == "match":
-            step.effects.append(("match", {
-                "employer_id": employer_id(ctx, data["employer"]), "job": data.get("job"),
-                "hours_per_week": data.get("hours_per_week"), "fte": data.get("fte"),
-            }))
+            step.effects.append(RecordMatch(
+                employer_id(ctx, data["employer"]), job=data.get("job"),
+                hours_per_week=data.get("hours_per_week"), fte=data.get("fte")))
         if transition.ends_appointment:
-            step.effects.append(("end_appointment", {"status": transition.ends_appointment}))
+            step.effects.append(EndAppointment(transition.ends_appointment))
         self.rules.after_transition(ctx, route, case, step)
         if closed:
-            step.effects.append(("cancel_letters", {}))
+            step.effects.append(CancelLetters())
         elif transition.ends_appointment:
             # A letter in a batch not yet posted that names the appointment (an invitation, a
             # reminder) would name one that is over: it is pulled from the batch.
-            step.effects.append(("cancel_letters", {"templates": appointment_letters(route)}))
+            step.effects.append(CancelLetters(appointment_letters(route)))
         template = transition.letter or (
             route.states[dest].letter if dest != case.state else None)
         if template and data.get("reason") in transition.no_letter_for:
@@ -377,15 +373,15 @@ class Engine:
         if not letters:
             template = None
         if template:
-            step.effects.append(("letter", self.letter_row(route, case, step, template)))
+            step.effects.append(QueueLetter(self.letter_row(route, case, step, template)))
         if closed:
-            step.effects.append(("cancel_tasks", {"scope": "all"}))
+            step.effects.append(CancelTasks("all"))
         elif not transition.internal:
-            step.effects.append(("cancel_tasks", {"scope": "state"}))
+            step.effects.append(CancelTasks("state"))
             for task in route.states[dest].tasks:
                 row = plan_task(task, case, step, self.tz)
                 if row is not None:
-                    step.effects.append(("task", stale_at_once(task, row, step, self.now())))
+                    step.effects.append(PlanTask(stale_at_once(task, row, step, self.now())))
         return step
 
     def check_data(self, route: Route, transition: TransitionSpec,
@@ -416,22 +412,9 @@ class Engine:
                 raise InvalidData(str(exc)) from None
         return data
 
-    def write_step(self, conn: Connection, step: Step, actor: str, case: CaseSnapshot,
-                   recorded_at: datetime | None = None) -> None:
-        """Write the step's case update, event and effects; ConflictError on a stale version."""
-        result = conn.execute(UPDATE_CASE, [update_params(step, case.version,
-                                                           case.state_entered_at)])
-        if result.rowcount != 1:
-            current = conn.execute(_LOAD_CASE, {"b_id": step.case_id}).first()
-            raise ConflictError(
-                f"case {step.case_id} was changed by someone else while you worked on it "
-                f"(now in state '{current.state if current else '?'}'); look at it again "
-                f"with 'casework case show {step.case_id}' and retry"
-            )
-        step.actor = actor
-        conn.execute(insert(_EVENTS),
-                     [event_row(step, actor, recorded_at or self.recorded_now())])
-        write_effects(conn, [step], self.now())
+    def step_writer(self, conn: Connection) -> StepWriter:
+        """Return the writer of steps in conn's transaction, dated now."""
+        return StepWriter(conn, self.now(), self.recorded_now())
 
     def letter_row(self, route: Route, case: CaseSnapshot, step: Step | None,
                    template: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -484,7 +467,7 @@ class Engine:
         from casework.access import log_access
         from casework.permissions import authorize_overrides, check_cases
 
-        with self.db.begin() as conn:
+        with unit_of_work(self) as conn:
             actor.require("case.write")
             authorize_overrides(actor, overrides, note)
             check_cases(conn, actor, [case_id])
@@ -511,7 +494,9 @@ class Engine:
         ctx.overrides = overrides
         step = self.plan_step(self.route_of(case), case, trigger, data or {}, at, note, ctx,
                               letters)
-        self.write_step(conn, step, actor.name, case)
+        writer = self.step_writer(conn)
+        writer.add(step, actor.name, case)
+        writer.flush()
         return step
 
 
@@ -525,111 +510,6 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def update_params(step: Step, expected_version: int, entered_before: datetime,
-                  case_data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Return the parameters of the case update for the last step of a case."""
-    return {
-        "b_id": step.case_id, "b_version": expected_version, "b_state": step.dest,
-        "b_data": step.case_data if case_data is None else case_data,
-        "b_new_version": step.seq, "b_last": step.at,
-        "b_entered": step.at if step.dest != step.source else entered_before,
-        "b_closed_at": step.at if step.closed else None,
-        "b_reason": step.close_reason if step.closed else None,
-    }
-
-
-def event_row(step: Step, actor: str, recorded_at: datetime) -> dict[str, Any]:
-    data = step.data
-    if step.overridden:  # e.g. override_exclusion=social_team_contact, beside the note
-        data = {**data, **{f"override_{rule}": what for rule, what in step.overridden.items()}}
-    return {
-        "case_id": step.case_id, "seq": step.seq, "at": step.at, "recorded_at": recorded_at,
-        "actor": actor, "trigger": step.trigger, "from_state": step.source,
-        "to_state": step.dest, "data": data, "note": step.note,
-        "reason": step.close_reason,
-    }
-
-
-_APPOINTMENTS = Appointment.__table__
-_MARK_PLANNED = (
-    update(_APPOINTMENTS)
-    .where(_APPOINTMENTS.c.case_id == bindparam("b_case"), _APPOINTMENTS.c.status == "planned")
-    .values(status=bindparam("b_status"))
-)
-
-
-_TASKS = Task.__table__
-# Cancel a case's open tasks: those of its state (b_scope 'state') or all (b_scope 'case').
-_CANCEL_TASKS = (
-    update(_TASKS)
-    .where(_TASKS.c.case_id == bindparam("b_case"), _TASKS.c.status == "open",
-           or_(_TASKS.c.scope == "state", _TASKS.c.scope == bindparam("b_scope")))
-    .values(status="cancelled", done_at=bindparam("b_now"))
-)
-
-
-_LETTERS = Letter.__table__
-# A letter not yet made (or held) is replaced by a newer one of the same kind (a moved
-# appointment; an invitation held because it could not arrive in time).
-_SUPERSEDE_LETTERS = (
-    update(_LETTERS)
-    .where(_LETTERS.c.case_id == bindparam("b_case"),
-           _LETTERS.c.template == bindparam("b_template"),
-           _LETTERS.c.partner.is_not_distinct_from(bindparam("b_partner")),
-           # or_ rather than in_: an IN list cannot be used in an executemany.
-           or_(_LETTERS.c.status == "queued", _LETTERS.c.status == "held"))
-    .values(status="cancelled", reason="replaced by a newer letter")
-)
-UNSENT = ("queued", "held", "rendered", "in_batch")
-
-
-@dataclass
-class CancelledLetters:
-    """What cancelling a case's unsent letters did: how many were stopped, and which of them
-    sit in a sealed batch not yet sent (marked to_pull: the batch itself never changes)."""
-
-    count: int = 0
-    to_pull: list[dict[str, Any]] = field(default_factory=list)
-
-
-def cancel_pending_letters(conn: Connection, case_ids: list[int],
-                           template: str | None = None, partner: str | None = None,
-                           letter_id: int | None = None,
-                           reason: str | None = None) -> CancelledLetters:
-    """Cancel the cases' letters that have not gone to the mail house (only the one letter,
-    given letter_id). A letter already in a batch stays in it, marked to be pulled: a batch
-    is sealed when made."""
-    which = [_LETTERS.c.case_id.in_(case_ids), _LETTERS.c.status.in_(UNSENT)]
-    if template:
-        which.append(_LETTERS.c.template == template)
-    if partner:
-        which.append(_LETTERS.c.partner == partner)
-    if letter_id is not None:
-        which.append(_LETTERS.c.id == letter_id)
-    values: dict[str, Any] = {"status": "cancelled", "batch": None}
-    if reason:
-        values["reason"] = reason
-    # First the letters in no batch; then those a batch holds (also one a concurrent run
-    # put in a batch a moment ago: it is pulled, never taken out of its batch).
-    count = int(conn.execute(update(_LETTERS).where(
-        *which, _LETTERS.c.status != "in_batch").values(**values)).rowcount)
-    batched = conn.execute(
-        select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.batch)
-        .where(*which, _LETTERS.c.status == "in_batch").order_by(_LETTERS.c.id)
-    ).all()
-    to_pull = []
-    for row in batched:
-        # Guarded by the status: a batch marked sent meanwhile keeps its letter sent.
-        if conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id,
-                                               _LETTERS.c.status == "in_batch").values(
-                status="to_pull", reason=f"{reason or 'cancelled'} after batch {row.batch} "
-                                         "was made: pull it from the batch before posting")
-                        ).rowcount:
-            to_pull.append({"letter": row.id, "case_id": row.case_id,
-                            "template": row.template, "batch": row.batch})
-    return CancelledLetters(count + len(to_pull), to_pull)
-
-
 def appointment_letters(route: Route) -> list[str]:
     """Return the templates of the route's letters that name an appointment: those of the
     transitions that record one, and those of work planned before one."""
@@ -639,23 +519,6 @@ def appointment_letters(route: Route) -> list[str]:
             if task.anchor == "appointment":
                 names.update(task.letters.values())
     return sorted(names)
-
-
-def _pull_superseded(conn: Connection,
-                     superseded: set[tuple[int, str, str | None]]) -> list[dict[str, Any]]:
-    """A newer letter of the same kind (a moved appointment) also replaces one already made:
-    rendered, it is cancelled; in a batch not yet sent, it is pulled (the batch never
-    changes). Return the letters to pull."""
-    rows = conn.execute(
-        select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.partner)
-        .where(_LETTERS.c.case_id.in_(sorted({case for case, _, _ in superseded})),
-               _LETTERS.c.status.in_(("rendered", "in_batch")))).all()
-    pulled: list[dict[str, Any]] = []
-    for row in rows:
-        if (row.case_id, row.template, row.partner) in superseded:
-            pulled += cancel_pending_letters(conn, [row.case_id], letter_id=row.id,
-                                             reason="replaced by a newer letter").to_pull
-    return pulled
 
 
 def employer_id(ctx: RuleContext, name: str) -> int:
@@ -712,135 +575,3 @@ def stale_at_once(task: TaskSpec, row: dict[str, Any], step: Step,
         return row
     return {**row, "status": "cancelled", "done_at": now,
             "result": {"cancelled": APPOINTMENT_PASSED, "appointment": moment.isoformat()}}
-
-
-def write_effects(conn: Connection, steps: list[Step], now: datetime) -> None:
-    """Write the rows steps ask for besides their events (appointments, referrals).
-
-    Steps are in the order they happened; several steps of one case (invite, then reschedule)
-    are folded in memory so the statements can run as one executemany each.
-    """
-    cancels: dict[tuple[int, str], dict[str, Any]] = {}
-    new_tasks: list[dict[str, Any]] = []
-    pending_tasks: dict[int, list[dict[str, Any]]] = {}
-    marks: list[dict[str, Any]] = []
-    consents: list[dict[str, Any]] = []
-    letters: list[dict[str, Any]] = []
-    pending_letters: dict[int, list[dict[str, Any]]] = {}
-    cancel_all: dict[int, dict[str, Any]] = {}
-    cancel_named: dict[tuple[int, str], Step] = {}  # (case, template): the step ending it
-    superseded: dict[tuple[int, str], dict[str, Any]] = {}
-    new_appointments: list[dict[str, Any]] = []
-    pending: dict[int, dict[str, Any]] = {}
-    referrals: list[dict[str, Any]] = []
-    matches: list[dict[str, Any]] = []
-    for step in steps:
-        for kind, payload in step.effects:
-            if kind == "appointment":
-                old_status = step.transition.old_appointment
-                if step.case_id in pending:
-                    pending.pop(step.case_id)["status"] = old_status
-                elif not step.fresh:
-                    marks.append({"b_case": step.case_id, "b_status": old_status})
-                if payload.get("starts_at"):
-                    row = {"case_id": step.case_id,
-                           "starts_at": datetime.fromisoformat(payload["starts_at"]),
-                           "location": payload.get("location"), "status": "planned",
-                           "created_at": now, "specialist": payload.get("specialist")}
-                    new_appointments.append(row)
-                    pending[step.case_id] = row
-            elif kind == "end_appointment":
-                if step.case_id in pending:
-                    pending.pop(step.case_id)["status"] = payload["status"]
-                else:
-                    marks.append({"b_case": step.case_id, "b_status": payload["status"]})
-            elif kind == "cancel_tasks":
-                scope = payload["scope"]
-                if not step.fresh:
-                    cancels.setdefault((step.case_id, scope), {
-                        "b_case": step.case_id, "b_now": step.at,
-                        "b_scope": "case" if scope == "all" else "state",
-                    })
-                for row in pending_tasks.get(step.case_id, []):
-                    if row["status"] == "open" and (scope == "all" or row["scope"] == "state"):
-                        row["status"] = "cancelled"
-                        row["done_at"] = step.at
-            elif kind == "task":
-                # Dated by the step, so a work list as of a past day shows the work then.
-                row = dict(payload, created_at=step.at)
-                new_tasks.append(row)
-                pending_tasks.setdefault(step.case_id, []).append(row)
-            elif kind == "cancel_letters" and payload.get("templates"):
-                for template in payload["templates"]:
-                    cancel_named[(step.case_id, template)] = step
-            elif kind == "cancel_letters":
-                cancel_all[step.case_id] = {"b_case": step.case_id}
-                for row in pending_letters.get(step.case_id, []):
-                    row["status"] = "cancelled"
-            elif kind == "letter":
-                row = dict(payload, created_at=now)
-                for earlier in pending_letters.get(step.case_id, []):
-                    if (earlier["template"], earlier["partner"], earlier["status"]) == (
-                            row["template"], row["partner"], "queued"):
-                        earlier["status"] = "cancelled"  # a newer letter of the same kind
-                if not step.fresh:
-                    superseded.setdefault((step.case_id, row["template"], row["partner"]), {
-                        "b_case": step.case_id, "b_template": row["template"],
-                        "b_partner": row["partner"]})
-                letters.append(row)
-                pending_letters.setdefault(step.case_id, []).append(row)
-            elif kind == "consent":
-                consents.extend({
-                    "participant_id": payload["participant_id"], "case_id": step.case_id,
-                    "scope": scope, "granted": True, "method": payload["method"],
-                    "recorded_by": step.actor or "?", "at": step.at,
-                } for scope in payload["scopes"])
-            elif kind == "match":
-                matches.append({"case_id": step.case_id, **payload, "matched_at": step.at,
-                                "origin_seq": step.seq})
-            elif kind == "referral":
-                referrals.append({"case_id": step.case_id, "partner": payload["partner"],
-                                  "status": "sent", "outcome": None, "referred_at": step.at,
-                                  "updated_at": now})
-    if cancels:
-        conn.execute(_CANCEL_TASKS, list(cancels.values()))
-    if new_tasks:
-        conn.execute(insert(_TASKS), new_tasks)
-    if marks:
-        conn.execute(_MARK_PLANNED, marks)
-    if new_appointments:
-        conn.execute(insert(_APPOINTMENTS), new_appointments)
-    if referrals:
-        conn.execute(insert(Referral.__table__), referrals)
-    if matches:
-        conn.execute(insert(Match.__table__), matches)
-    if consents:
-        conn.execute(insert(Consent.__table__), consents)
-    if cancel_all:
-        pulls = cancel_pending_letters(conn, list(cancel_all)).to_pull
-        for step in steps:
-            if any(kind == "cancel_letters" and not payload.get("templates")
-                   for kind, payload in step.effects):
-                step.to_pull = [p for p in pulls if p["case_id"] == step.case_id]
-        # A closed case's referrals that no partner took up are no longer open to partners.
-        conn.execute(update(Referral.__table__)
-                     .where(Referral.__table__.c.case_id.in_(list(cancel_all)),
-                            Referral.__table__.c.status == "sent")
-                     .values(status="closed", updated_at=now))
-    if cancel_named:  # not yet in a batch, the render drops it (mailroom: outdated)
-        for row in conn.execute(
-                select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template)
-                .where(_LETTERS.c.case_id.in_(sorted({c for c, _ in cancel_named})),
-                       _LETTERS.c.status == "in_batch")).all():
-            step = cancel_named.get((row.case_id, row.template))
-            if step is not None:
-                step.to_pull += cancel_pending_letters(
-                    conn, [row.case_id], letter_id=row.id,
-                    reason="the appointment it names has ended").to_pull
-    if superseded:
-        conn.execute(_SUPERSEDE_LETTERS, list(superseded.values()))
-        pulled = _pull_superseded(conn, set(superseded))
-        for step in steps:
-            step.to_pull += [p for p in pulled if p["case_id"] == step.case_id]
-    if letters:
-        conn.execute(insert(_LETTERS), letters)

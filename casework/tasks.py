@@ -16,6 +16,7 @@ from sqlalchemy import Connection, func, insert, or_, select, update
 
 from casework.access import log_access
 from casework.calendar import shift
+from casework.db import unit_of_work
 from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound, OptionRefused
@@ -71,7 +72,7 @@ def list_tasks(engine: Engine, actor: Actor, filters: TaskFilter, today: date | 
     scope = actor.case_filter()
     if scope is not None:
         conditions.append(Task.case_id.in_(select(Case.id).where(scope)))
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         if filters.mine:
             # Mine: assigned to me, or waiting for anyone with one of my roles.
             conditions.append(or_(Task.assigned_to == actor.name,
@@ -117,7 +118,7 @@ def complete_task(engine: Engine, actor: Actor, task_id: int, outcome: str,
     goes into the case's timeline: the step a reached call's result fires, or else a
     ``task_done`` event with the outcome; ``note`` is kept with both and with the task."""
     actor.require("case.write")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         task = conn.execute(select(_TASKS).where(_TASKS.c.id == task_id)).first()
         if task is None:
             raise NotFound(f"no task {task_id}; see 'casework task list'")
@@ -241,7 +242,9 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: Actor, outco
             conn.execute(insert(Letter.__table__).values({**row, "created_at": engine.now()}))
             report["letter"] = template
     if step is not None:
-        engine.write_step(conn, step, actor.name, case)
+        writer = engine.step_writer(conn)
+        writer.add(step, actor.name, case)
+        writer.flush()
         report["transition"] = {"trigger": step.trigger, "from": step.source, "to": step.dest,
                                 "closed": step.closed, "close_reason": step.close_reason}
         report["to_pull"] = step.to_pull

@@ -704,10 +704,10 @@ def test_a_line_the_database_refuses_fails_alone(
 
     write_chunk: Callable[..., Any] = casework.bulk._write
 
-    def refuse_case_2(engine: Any, conn: Any, steps: list[Any], *args: Any) -> Any:
-        if any(step.case_id == 2 for step, _ in steps):
+    def refuse_case_2(writer: Any) -> Any:
+        if any(step.case_id == 2 for step in writer.steps):
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        return write_chunk(engine, conn, steps, *args)
+        return write_chunk(writer)
 
     monkeypatch.setattr(casework.bulk, "_write", refuse_case_2)
     path = write(cohort, "three.csv", "case,trigger\n1,decline\n2,decline\n3,decline\n")

@@ -139,7 +139,7 @@ def test_refused_step_writes_nothing(engine: Engine, clock: Clock, trigger: str,
 def test_failing_event_insert_leaves_the_case_unchanged(
     engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import casework.engine
+    import casework.steps
 
     clock.tick(hours=1)
     before = everything(engine, 1)
@@ -147,7 +147,7 @@ def test_failing_event_insert_leaves_the_case_unchanged(
     def broken_event_row(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise RuntimeError("the events table is unavailable")
 
-    monkeypatch.setattr(casework.engine, "event_row", broken_event_row)
+    monkeypatch.setattr(casework.steps, "event_row", broken_event_row)
     with pytest.raises(RuntimeError, match="unavailable"):
         engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT)
     assert everything(engine, 1) == before
@@ -162,7 +162,7 @@ def test_failing_event_insert_leaves_the_case_unchanged(
 def test_failing_effect_rolls_back_the_case_update_and_the_event(
     engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import casework.engine
+    import casework.effects
 
     engine.advance(1, "invite", staff(engine, "anna"), APPOINTMENT)
     engine.advance(1, "hold_conversation", staff(engine, "anna"), {**CONVERSATION,
@@ -173,7 +173,7 @@ def test_failing_effect_rolls_back_the_case_update_and_the_event(
     def broken_effects(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the referrals table is unavailable")
 
-    monkeypatch.setattr(casework.engine, "write_effects", broken_effects)
+    monkeypatch.setattr(casework.effects.EffectRows, "write", broken_effects)
     with pytest.raises(RuntimeError):
         engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
     assert everything(engine, 1) == before
@@ -185,16 +185,16 @@ def test_event_that_cannot_be_stored_leaves_the_case_unchanged(
     engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An event row the database refuses (a NULL trigger) rolls the case update back."""
-    import casework.engine
+    import casework.steps
 
     clock.tick(hours=1)
     before = everything(engine, 2)
-    real_event_row = casework.engine.event_row
+    real_event_row = casework.steps.event_row
 
     def event_without_trigger(*args: Any, **kwargs: Any) -> dict[str, Any]:
         return {**real_event_row(*args, **kwargs), "trigger": None}
 
-    monkeypatch.setattr(casework.engine, "event_row", event_without_trigger)
+    monkeypatch.setattr(casework.steps, "event_row", event_without_trigger)
     with pytest.raises(IntegrityError):
         engine.advance(2, "decline", staff(engine, "anna"))
     assert everything(engine, 2) == before

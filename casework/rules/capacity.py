@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from casework.calendar import add_months
+from casework.effects import Refer
 from casework.rules.hookspecs import Block, RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
@@ -79,9 +80,9 @@ def check_transition(ctx: RuleContext, transition: TransitionSpec, data: Mapping
 
 @hookimpl
 def after_transition(ctx: RuleContext, step: Step) -> None:
-    for kind, payload in step.effects:
-        if kind == "referral":
+    for effect in step.effects:
+        if isinstance(effect, Refer):
             month = step.at.astimezone(ctx.engine.tz).date().replace(day=1)
             pending: dict[tuple[str, date], int] = ctx.scratch.setdefault("referrals", {})
-            key = (payload["partner"], month)
+            key = (effect.partner, month)
             pending[key] = pending.get(key, 0) + 1

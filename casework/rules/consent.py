@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from casework.effects import GrantConsent
 from casework.rules.hookspecs import Block, RuleContext, hookimpl
 
 if TYPE_CHECKING:
@@ -126,8 +127,7 @@ def after_transition(ctx: RuleContext, case: CaseSnapshot, step: Step) -> None:
     scopes = step.data.get(FIELD)
     if not scopes:
         return
-    step.effects.append(("consent", {"participant_id": case.participant_id,
-                                     "scopes": list(scopes), "method": "conversation"}))
+    step.effects.append(GrantConsent(case.participant_id, list(scopes), "conversation"))
     granted = current_consents(ctx, case.participant_id)
     for scope in scopes:
         granted[scope] = True

@@ -136,4 +136,5 @@ def letter_variables(  # type: ignore[empty-body]
 
 @hookspec
 def after_transition(ctx: RuleContext, route: Route, case: CaseSnapshot, step: Step) -> None:
-    """React after a transition, inside its transaction: add effects to ``step.effects``."""
+    """React after a transition, inside its transaction: add effects (casework.effects) to
+    ``step.effects``."""

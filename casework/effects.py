@@ -1,0 +1,343 @@
+"""What a step does besides moving its case: one small class per kind of effect.
+
+A step (casework.engine.Step) carries a list of effects. Each effect knows its rows: ``add``
+puts them in the per-table buffers of an ``EffectRows``, folding them with the rows earlier
+steps of the same case left pending (an invitation, then a reschedule, in one chunk), so
+``EffectRows.write`` can run one ``executemany`` per table. Rules add effects in
+``after_transition`` like the core does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
+
+from casework.models import Appointment, Consent, Letter, Match, Referral, Task
+
+if TYPE_CHECKING:
+    from casework.engine import Step
+
+_TASKS = Task.__table__
+_LETTERS = Letter.__table__
+_APPOINTMENTS = Appointment.__table__
+_REFERRALS = Referral.__table__
+
+# Cancel a case's open tasks: those of its state (b_scope 'state') or all (b_scope 'case').
+_CANCEL_TASKS = (
+    update(_TASKS)
+    .where(_TASKS.c.case_id == bindparam("b_case"), _TASKS.c.status == "open",
+           or_(_TASKS.c.scope == "state", _TASKS.c.scope == bindparam("b_scope")))
+    .values(status="cancelled", done_at=bindparam("b_now"))
+)
+_MARK_PLANNED = (
+    update(_APPOINTMENTS)
+    .where(_APPOINTMENTS.c.case_id == bindparam("b_case"), _APPOINTMENTS.c.status == "planned")
+    .values(status=bindparam("b_status"))
+)
+# A letter not yet made (or held) is replaced by a newer one of the same kind (a moved
+# appointment; an invitation held because it could not arrive in time).
+_SUPERSEDE_LETTERS = (
+    update(_LETTERS)
+    .where(_LETTERS.c.case_id == bindparam("b_case"),
+           _LETTERS.c.template == bindparam("b_template"),
+           _LETTERS.c.partner.is_not_distinct_from(bindparam("b_partner")),
+           # or_ rather than in_: an IN list cannot be used in an executemany.
+           or_(_LETTERS.c.status == "queued", _LETTERS.c.status == "held"))
+    .values(status="cancelled", reason="replaced by a newer letter")
+)
+UNSENT = ("queued", "held", "rendered", "in_batch")
+
+
+@dataclass
+class EffectRows:
+    """The rows a group of steps asks for, per table, folded in memory case by case."""
+
+    now: datetime
+    cancel_tasks: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    pending_tasks: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    marks: list[dict[str, Any]] = field(default_factory=list)
+    appointments: list[dict[str, Any]] = field(default_factory=list)
+    pending_appointment: dict[int, dict[str, Any]] = field(default_factory=dict)
+    referrals: list[dict[str, Any]] = field(default_factory=list)
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    consents: list[dict[str, Any]] = field(default_factory=list)
+    letters: list[dict[str, Any]] = field(default_factory=list)
+    pending_letters: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # case -> the steps that cancel all its unsent letters (they learn what is to be pulled)
+    cancel_all: dict[int, list[Step]] = field(default_factory=dict)
+    cancel_named: dict[tuple[int, str], Step] = field(default_factory=dict)
+    superseded: dict[tuple[int, str, str | None], dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, step: Step) -> None:
+        for effect in step.effects:
+            effect.add(step, self)
+
+    def write(self, conn: Connection, steps: list[Step]) -> None:
+        """Write the rows, one statement per table; steps learn the letters to be pulled."""
+        if self.cancel_tasks:
+            conn.execute(_CANCEL_TASKS, list(self.cancel_tasks.values()))
+        if self.tasks:
+            conn.execute(insert(_TASKS), self.tasks)
+        if self.marks:
+            conn.execute(_MARK_PLANNED, self.marks)
+        if self.appointments:
+            conn.execute(insert(_APPOINTMENTS), self.appointments)
+        if self.referrals:
+            conn.execute(insert(_REFERRALS), self.referrals)
+        if self.matches:
+            conn.execute(insert(Match.__table__), self.matches)
+        if self.consents:
+            conn.execute(insert(Consent.__table__), self.consents)
+        if self.cancel_all:
+            pulls = cancel_pending_letters(conn, list(self.cancel_all)).to_pull
+            for case_id, enders in self.cancel_all.items():
+                for step in enders:
+                    step.to_pull = [p for p in pulls if p["case_id"] == case_id]
+            # A closed case's referrals that no partner took up are no longer open to partners.
+            conn.execute(update(_REFERRALS)
+                         .where(_REFERRALS.c.case_id.in_(list(self.cancel_all)),
+                                _REFERRALS.c.status == "sent")
+                         .values(status="closed", updated_at=self.now))
+        if self.cancel_named:  # not yet in a batch, the render drops it (mailroom: outdated)
+            for row in conn.execute(
+                    select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template)
+                    .where(_LETTERS.c.case_id.in_(sorted({c for c, _ in self.cancel_named})),
+                           _LETTERS.c.status == "in_batch")).all():
+                step = self.cancel_named.get((row.case_id, row.template))
+                if step is not None:
+                    step.to_pull += cancel_pending_letters(
+                        conn, [row.case_id], letter_id=row.id,
+                        reason="the appointment it names has ended").to_pull
+        if self.superseded:
+            conn.execute(_SUPERSEDE_LETTERS, list(self.superseded.values()))
+            pulled = _pull_superseded(conn, set(self.superseded))
+            for step in steps:
+                step.to_pull += [p for p in pulled if p["case_id"] == step.case_id]
+        if self.letters:
+            conn.execute(insert(_LETTERS), self.letters)
+
+
+class Effect:
+    """One thing a step does besides its case update and event."""
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class PlanTask(Effect):
+    """Work a state plans on entry (casework.engine.plan_task makes the row)."""
+
+    row: dict[str, Any]
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        # Dated by the step, so a work list as of a past day shows the work then.
+        row = dict(self.row, created_at=step.at)
+        rows.tasks.append(row)
+        rows.pending_tasks.setdefault(step.case_id, []).append(row)
+
+
+@dataclass
+class CancelTasks(Effect):
+    """Cancel the case's open work: that of the state it leaves, or ("all") all of it."""
+
+    scope: str  # "state" or "all"
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        if not step.fresh:
+            rows.cancel_tasks.setdefault((step.case_id, self.scope), {
+                "b_case": step.case_id, "b_now": step.at,
+                "b_scope": "case" if self.scope == "all" else "state",
+            })
+        for row in rows.pending_tasks.get(step.case_id, []):
+            if row["status"] == "open" and (self.scope == "all" or row["scope"] == "state"):
+                row["status"] = "cancelled"
+                row["done_at"] = step.at
+
+
+@dataclass
+class QueueLetter(Effect):
+    """A letter to make (Engine.letter_row makes the row); it replaces an unsent one of the
+    same kind."""
+
+    row: dict[str, Any]
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        row = dict(self.row, created_at=rows.now)
+        for earlier in rows.pending_letters.get(step.case_id, []):
+            if (earlier["template"], earlier["partner"], earlier["status"]) == (
+                    row["template"], row["partner"], "queued"):
+                earlier["status"] = "cancelled"  # a newer letter of the same kind
+        if not step.fresh:
+            rows.superseded.setdefault((step.case_id, row["template"], row["partner"]), {
+                "b_case": step.case_id, "b_template": row["template"],
+                "b_partner": row["partner"]})
+        rows.letters.append(row)
+        rows.pending_letters.setdefault(step.case_id, []).append(row)
+
+
+@dataclass
+class CancelLetters(Effect):
+    """Stop the case's unsent letters: all of them, or only those of the templates named
+    (letters naming an appointment that ended)."""
+
+    templates: list[str] = field(default_factory=list)
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        if self.templates:
+            for template in self.templates:
+                rows.cancel_named[(step.case_id, template)] = step
+            return
+        rows.cancel_all.setdefault(step.case_id, []).append(step)
+        for row in rows.pending_letters.get(step.case_id, []):
+            row["status"] = "cancelled"
+
+
+@dataclass
+class BookAppointment(Effect):
+    """A proposed appointment (none: the old one is off and no new one is set)."""
+
+    starts_at: str | None
+    location: str | None = None
+    specialist: str | None = None
+
+    def status_of_previous(self, step: Step) -> str:
+        """Return what becomes of the appointment this one replaces, as the route's
+        transition declares it (old_appointment: e.g. not_home, else moved)."""
+        return step.transition.old_appointment
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        if step.case_id in rows.pending_appointment:
+            rows.pending_appointment.pop(step.case_id)["status"] = self.status_of_previous(step)
+        elif not step.fresh:
+            rows.marks.append({"b_case": step.case_id, "b_status": self.status_of_previous(step)})
+        if self.starts_at:
+            row = {"case_id": step.case_id, "starts_at": datetime.fromisoformat(self.starts_at),
+                   "location": self.location, "status": "planned", "created_at": rows.now,
+                   "specialist": self.specialist}
+            rows.appointments.append(row)
+            rows.pending_appointment[step.case_id] = row
+
+
+@dataclass
+class EndAppointment(Effect):
+    """The case's planned appointment ended: held, missed, cancelled (the route says)."""
+
+    status: str
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        if step.case_id in rows.pending_appointment:
+            rows.pending_appointment.pop(step.case_id)["status"] = self.status
+        else:  # also for the first step: as it always was
+            rows.marks.append({"b_case": step.case_id, "b_status": self.status})
+
+
+@dataclass
+class Refer(Effect):
+    """A referral sent to a partner."""
+
+    partner: str
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        rows.referrals.append({"case_id": step.case_id, "partner": self.partner,
+                               "status": "sent", "outcome": None, "referred_at": step.at,
+                               "updated_at": rows.now})
+
+
+@dataclass
+class RecordMatch(Effect):
+    """A match with an employer."""
+
+    employer_id: int
+    job: Any = None
+    hours_per_week: Any = None
+    fte: Any = None
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        rows.matches.append({"case_id": step.case_id, "employer_id": self.employer_id,
+                             "job": self.job, "hours_per_week": self.hours_per_week,
+                             "fte": self.fte, "matched_at": step.at, "origin_seq": step.seq})
+
+
+@dataclass
+class GrantConsent(Effect):
+    """Consents given during the step (in conversation), one row per scope."""
+
+    participant_id: int
+    scopes: list[str]
+    method: str
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        rows.consents.extend({
+            "participant_id": self.participant_id, "case_id": step.case_id,
+            "scope": scope, "granted": True, "method": self.method,
+            "recorded_by": step.actor or "?", "at": step.at,
+        } for scope in self.scopes)
+
+
+@dataclass
+class CancelledLetters:
+    """What cancelling a case's unsent letters did: how many were stopped, and which of them
+    sit in a sealed batch not yet sent (marked to_pull: the batch itself never changes)."""
+
+    count: int = 0
+    to_pull: list[dict[str, Any]] = field(default_factory=list)
+
+
+def cancel_pending_letters(conn: Connection, case_ids: list[int],
+                           template: str | None = None, partner: str | None = None,
+                           letter_id: int | None = None,
+                           reason: str | None = None) -> CancelledLetters:
+    """Cancel the cases' letters that have not gone to the mail house (only the one letter,
+    given letter_id). A letter already in a batch stays in it, marked to be pulled: a batch
+    is sealed when made."""
+    which = [_LETTERS.c.case_id.in_(case_ids), _LETTERS.c.status.in_(UNSENT)]
+    if template:
+        which.append(_LETTERS.c.template == template)
+    if partner:
+        which.append(_LETTERS.c.partner == partner)
+    if letter_id is not None:
+        which.append(_LETTERS.c.id == letter_id)
+    values: dict[str, Any] = {"status": "cancelled", "batch": None}
+    if reason:
+        values["reason"] = reason
+    # First the letters in no batch; then those a batch holds (also one a concurrent run
+    # put in a batch a moment ago: it is pulled, never taken out of its batch).
+    count = int(conn.execute(update(_LETTERS).where(
+        *which, _LETTERS.c.status != "in_batch").values(**values)).rowcount)
+    batched = conn.execute(
+        select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.batch)
+        .where(*which, _LETTERS.c.status == "in_batch").order_by(_LETTERS.c.id)
+    ).all()
+    to_pull = []
+    for row in batched:
+        # Guarded by the status: a batch marked sent meanwhile keeps its letter sent.
+        if conn.execute(update(_LETTERS).where(_LETTERS.c.id == row.id,
+                                               _LETTERS.c.status == "in_batch").values(
+                status="to_pull", reason=f"{reason or 'cancelled'} after batch {row.batch} "
+                                         "was made: pull it from the batch before posting")
+                        ).rowcount:
+            to_pull.append({"letter": row.id, "case_id": row.case_id,
+                            "template": row.template, "batch": row.batch})
+    return CancelledLetters(count + len(to_pull), to_pull)
+
+
+def _pull_superseded(conn: Connection,
+                     superseded: set[tuple[int, str, str | None]]) -> list[dict[str, Any]]:
+    """A newer letter of the same kind (a moved appointment) also replaces one already made:
+    rendered, it is cancelled; in a batch not yet sent, it is pulled (the batch never
+    changes). Return the letters to pull."""
+    rows = conn.execute(
+        select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.partner)
+        .where(_LETTERS.c.case_id.in_(sorted({case for case, _, _ in superseded})),
+               _LETTERS.c.status.in_(("rendered", "in_batch")))).all()
+    pulled: list[dict[str, Any]] = []
+    for row in rows:
+        if (row.case_id, row.template, row.partner) in superseded:
+            pulled += cancel_pending_letters(conn, [row.case_id], letter_id=row.id,
+                                             reason="replaced by a newer letter").to_pull
+    return pulled
