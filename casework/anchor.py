@@ -23,6 +23,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casework.access import chain_key
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import AnchorError
 from casework.models import AccessLog, Event, Seal
@@ -57,7 +58,7 @@ class Record:
 def ensure_seal_row(engine: Engine, name: str) -> None:
     """Make the seal row of that name when there is none yet (two processes may race)."""
     try:
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             if conn.execute(select(Seal.name).where(Seal.name == name)).first() is None:
                 conn.execute(insert(Seal).values(name=name, last_id=0, last_hash=None,
                                                  sealed_at=engine.now()))
@@ -114,7 +115,7 @@ def write_record(engine: Engine, by: str, new_file: bool = False) -> dict[str, A
     purpose (`audit seal --new-anchor`)."""
     path = engine.settings.anchor_file
     ensure_seal_row(engine, ANCHOR)
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         row = conn.execute(select(Seal).where(Seal.name == ANCHOR).with_for_update()).one()
         started = not path.exists()
         if started and row.last_id > 0 and not new_file:

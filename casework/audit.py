@@ -29,6 +29,7 @@ from casework.access import (
     read_key_file,
     stamp,
 )
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import AnchorError, InvalidData
 from casework.models import AccessLog, Case, Event, Participant, Seal
@@ -93,7 +94,7 @@ def seal_events(engine: Engine) -> int:
     sealed = 0
     while True:
         try:
-            with engine.db.begin() as conn:
+            with unit_of_work(engine) as conn:
                 key = chain_key(conn)
                 seal = conn.execute(select(Seal).where(Seal.name == EVENTS)
                                     .with_for_update()).one()
@@ -265,7 +266,7 @@ def rekey(engine: Engine, actor: Actor, old_key_file: Path | None = None) -> dic
                    or {"what": found["anchor"]["problem"]})
         raise AnchorError("the chains do not check out with the old key, nothing was "
                           f"changed: {problem['what']}")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         lock_log(conn)
         seal_row = conn.execute(select(Seal).where(Seal.name == EVENTS).with_for_update()).first()
         entries = _rehash_log(conn, new)
@@ -363,7 +364,7 @@ def read_log(engine: Engine, actor: Actor, case_id: int | None = None,
     rows = entries(engine, case_id, staff, since, bsn)
     about = sorted({c for r in rows for c in r["case_ids"]} | ({case_id} if case_id else set()))
     if about:
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             log_access(conn, actor, "audit", about, "processing log", engine.now())
     return rows
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from casework.access import log_access
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Budget, Case, Spending
@@ -62,7 +63,7 @@ def set_budget(engine: Engine, actor: Actor, workflow_id: str, amount: str,
     engine.registry.get(workflow_id)
     cents = parse_amount(amount, "budget", MAX_BUDGET)
     now = engine.now()
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         budget = conn.execute(select(Budget).where(Budget.workflow_id == workflow_id,
                                                    Budget.year == year)).first()
         if budget is None:
@@ -103,7 +104,7 @@ def spend(engine: Engine, actor: Actor, case_id: int, amount: str, purpose: str,
         raise InvalidData(f"--date {spent_on.isoformat()} is not the day of --at "
                           f"({moment.astimezone(engine.tz).date().isoformat()}); give one of "
                           "them, or both on the same day")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         if at is not None:
             engine.moment(at, case)  # before the budget is touched

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
 
 from casework.access import log_access
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound, no_case
 from casework.models import (
@@ -73,7 +73,7 @@ def list_cases(engine: Engine, actor: Actor, filters: CaseFilter, limit: int | N
     )
     if limit is not None:
         query = query.limit(limit)
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         total = conn.execute(select(func.count()).select_from(Case).where(*conditions)).scalar_one()
         rows = conn.execute(query).all()
         cases = [{
@@ -96,38 +96,37 @@ def _purpose(workflows: set[str]) -> str:
 def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return a case with its person, data, appointments, referrals and timeline; logs the read."""
     actor.require("case.read")
-    with Session(engine.db, expire_on_commit=False) as conn, conn.begin():
-        row = conn.execute(
-            select(Case, Participant)
-            .join(Participant, Participant.id == Case.participant_id)
-            .where(Case.id == case_id)
-        ).first()
-        if row is None:
+    with unit_of_work(engine) as conn:
+        case = conn.execute(select(Case.__table__).where(Case.id == case_id)).first()
+        if case is None:
             raise NotFound(f"{no_case(case_id)}; find cases with 'casework case list'")
-        case, person = row
+        person = conn.execute(select(Participant.__table__)
+                              .where(Participant.id == case.participant_id)).one()
         from casework.permissions import check_cases
 
-        check_cases(conn.connection(), actor, [case_id])
+        check_cases(conn, actor, [case_id])
         events = conn.execute(
-            select(Event).where(Event.case_id == case_id).order_by(Event.seq)
-        ).scalars().all()
+            select(Event.__table__).where(Event.case_id == case_id).order_by(Event.seq)
+        ).all()
         appointments = conn.execute(
-            select(Appointment).where(Appointment.case_id == case_id).order_by(Appointment.id)
-        ).scalars().all()
+            select(Appointment.__table__).where(Appointment.case_id == case_id)
+            .order_by(Appointment.id)
+        ).all()
         referrals = conn.execute(
-            select(Referral).where(Referral.case_id == case_id).order_by(Referral.id)
-        ).scalars().all()
+            select(Referral.__table__).where(Referral.case_id == case_id).order_by(Referral.id)
+        ).all()
         tasks = conn.execute(
-            select(Task).where(Task.case_id == case_id).order_by(Task.due, Task.id)
-        ).scalars().all()
+            select(Task.__table__).where(Task.case_id == case_id).order_by(Task.due, Task.id)
+        ).all()
         from casework.meetings import meetings_of_case
 
-        meetings = meetings_of_case(conn.connection(), case_id)
+        meetings = meetings_of_case(conn, case_id)
         matches = conn.execute(
-            select(Match, Employer.name).join(Employer, Employer.id == Match.employer_id)
+            select(Match.__table__, Employer.name.label("employer"))
+            .join(Employer, Employer.id == Match.employer_id)
             .where(Match.case_id == case_id).order_by(Match.id)
         ).all()
-        log_access(conn.connection(), actor, "show", [case_id], _purpose({case.workflow_id}),
+        log_access(conn, actor, "show", [case_id], _purpose({case.workflow_id}),
                    engine.now())
     return {
         "id": case.id,
@@ -158,9 +157,9 @@ def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
         "tasks": [_task_dict(t) for t in tasks],
         "meetings": meetings,
         "matches": [
-            {"employer": name, "job": m.job, "hours_per_week": m.hours_per_week, "fte": m.fte,
-             "matched_at": _iso(m.matched_at)}
-            for m, name in matches
+            {"employer": m.employer, "job": m.job, "hours_per_week": m.hours_per_week,
+             "fte": m.fte, "matched_at": _iso(m.matched_at)}
+            for m in matches
         ],
         "timeline": [
             {"seq": e.seq, "at": _iso(e.at), "recorded_at": _iso(e.recorded_at),
@@ -171,7 +170,7 @@ def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     }
 
 
-def _task_dict(task: Task) -> dict[str, Any]:
+def _task_dict(task: Any) -> dict[str, Any]:
     """Return a task of the case file: the work, and for finished work what came of it."""
     result = task.result or {}
     return {
@@ -186,7 +185,7 @@ def _task_dict(task: Task) -> dict[str, Any]:
 def case_triggers(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return every trigger of the case's route: whether it can happen now, or why not."""
     actor.require("case.read")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         log_access(conn, actor, "triggers", [case_id], _purpose({case.workflow_id}),
                    engine.now())
@@ -218,7 +217,7 @@ def assign_case(engine: Engine, actor: Actor, case_id: int, worker: str,
     """Assign a case to an active staff member; the change is an event in the timeline
     (dated at, a past moment, or now)."""
     actor.require("case.assign")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         holder = _assignee(conn, worker)
         case = engine.load_case_for(conn, case_id, actor)
         _check_holds(holder, case.workflow_id, f"case {case_id}")
@@ -262,7 +261,7 @@ def assign_wave(engine: Engine, actor: Actor, wave: int, wijk: str, worker: str,
     actor.require("case.assign")
     if workflow_id is not None:
         workflow_id = engine.registry.get(workflow_id).id
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         holder = _assignee(conn, worker)
         conditions = [Case.wave == wave, Case.wijk == wijk, Case.closed_at.is_(None)]
         if workflow_id is not None:
@@ -334,7 +333,7 @@ def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
     actor.require("case.write")
     if flag not in (*FLAGS, "none"):
         raise InvalidData(f"flag {shown(flag)} must be one of {', '.join(FLAGS)} or none")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         # Checked before anything changes; without --at the event is dated now.
         moment = engine.now() if at is None else engine.moment(at, case)
@@ -382,7 +381,7 @@ def correct_report(engine: Engine, actor: Actor, case_id: int, corrections: dict
         problem = unclean(text or "", multiline=True)
         if problem:
             raise InvalidData(f"{what} contains {problem}; remove it")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         route = engine.route_of(case)
         field = route.fields.get("themes")

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from stdnum.nl import bsn as stdnum_bsn
 
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InputFileError
 from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
@@ -480,7 +481,7 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
     per-row work; the batch's BSNs are the only per-row parameters.
     """
     bsns = [values["bsn"] for values in batch]
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         existing = set(conn.execute(
             select(Participant.bsn).where(Participant.bsn.in_(bsns))
         ).scalars())

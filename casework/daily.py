@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from casework.db import unit_of_work
 from casework.engine import APPOINTMENT_PASSED, Engine
 from casework.errors import AnchorError, CaseworkError, ConfigError, OptionRefused
 from casework.models import Case, DailyRun, Task
@@ -210,7 +211,7 @@ def cancel_stale_work(engine: Engine, run_date: date, summary: DailySummary,
     day after), recorded with the reason; each task once, also with two runs at once."""
     now = engine.now()
     for page in _stale_pages(engine, run_date):
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             for task_id, kind, result in page:
                 cancelled = conn.execute(
                     update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
@@ -241,7 +242,7 @@ def due_work(engine: Engine, run_date: date) -> list[dict[str, Any]]:
 def _fire_timer(engine: Engine, task_id: int, run_date: date, summary: DailySummary,
                 log: RunLog) -> None:
     now = engine.now()
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         task = conn.execute(
             select(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")
             .with_for_update(skip_locked=True)
@@ -288,7 +289,7 @@ def _fire_timer(engine: Engine, task_id: int, run_date: date, summary: DailySumm
 def _escalate(engine: Engine, task_id: int, run_date: date, summary: DailySummary,
               log: RunLog) -> None:
     now = engine.now()
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         claimed = conn.execute(
             update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open",
                                  _TASKS.c.escalated_at.is_(None))
@@ -329,7 +330,7 @@ def _render_letters(engine: Engine, run_date: date, should_stop: Callable[[], bo
 
 def _record_failure(engine: Engine, task_id: int, error: str, summary: DailySummary,
                     log: RunLog) -> None:
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         conn.execute(update(_TASKS).where(_TASKS.c.id == task_id)
                      .values(attempts=_TASKS.c.attempts + 1, last_error=error[:1000]))
         row = conn.execute(select(_TASKS.c.kind, _TASKS.c.case_id, _TASKS.c.attempts)
@@ -368,7 +369,7 @@ def run_daily(engine: Engine, actor: Actor, run_date: date, dry_run: bool = Fals
     host, pid = socket.gethostname(), os.getpid()
     log = RunLog(engine, run_date, write_log)  # before the run row: a bad folder stops here
     try:
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             _mark_crashed_runs(conn, host)
             run_id = conn.execute(insert(_RUNS).values(
                 run_date=run_date, started_at=summary.started_at, status="running",
@@ -422,7 +423,7 @@ def run_daily(engine: Engine, actor: Actor, run_date: date, dry_run: bool = Fals
                               or summary.anchor_problem else "ok")
     finally:
         summary.finished_at = engine.now()
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(
                 finished_at=summary.finished_at,
                 # still "running" here: broken off by an exception or Ctrl-C

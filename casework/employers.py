@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from casework.access import log_access
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Employer, Match, Meeting, MeetingAttendance
@@ -34,7 +35,7 @@ def add_employer(engine: Engine, actor: Actor, name: str, sector: str | None,
         raise InvalidData("give the employer's name")
     row = {"name": clean, "sector": _text(sector, "--sector", 100),
            "contact": _text(contact, "--contact", 200)}
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         if find_employer(conn, clean, required=False) is not None:
             raise InvalidData(f"employer '{clean}' is already known; see "
                               f"'casework employer show \"{clean}\"'")
@@ -75,7 +76,7 @@ def list_employers(engine: Engine, actor: Actor) -> list[dict[str, Any]]:
 def employer_detail(engine: Engine, actor: Actor, name: str) -> dict[str, Any]:
     """An employer with its contact details, its matches and the meetings it attended."""
     actor.require("employers")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         row = find_employer(conn, name)
         matches = [
             {"case_id": m.case_id, "job": m.job, "hours_per_week": m.hours_per_week,

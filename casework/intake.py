@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 
 from casework.access import log_access
 from casework.cohort import REQUIRED, RowError, check_row, normalise_bsn
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData
 from casework.fields import FieldValueError
@@ -70,7 +71,7 @@ def open_case(engine: Engine, actor: Actor, workflow_id: str, person: dict[str, 
         f"own scope ({_scope(actor, route.id)}), whether or not the person is known; ask a "
         f"coordinator of '{route.id}'")
     keep_route_version(engine, route)
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         known = conn.execute(select(Participant).where(Participant.bsn == bsn)).first()
         if known is None or not actor.may_open(route.id, known.wijk):
             # A person outside one's scope is treated as unknown: the same questions, the

@@ -29,6 +29,7 @@ from sqlalchemy import func, insert, or_, select, update
 
 from casework.access import log_access
 from casework.batches import record_batch, remove_unmatched_batch_files, renew_unbatched
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.letters import (
@@ -309,7 +310,7 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
     summary.renewed = renew_unbatched(engine)
     _render_all(engine, run_date, out, summary, progress, should_stop)
     if actor and summary.case_ids:
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             log_access(conn, actor, "letters render", sorted(summary.case_ids), "letters",
                        engine.now())
     # The typst compiler and its fonts are gone by now: after a big run the merge reuses
@@ -337,7 +338,7 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
     while not (should_stop and should_stop()):
         now = engine.now()
         made_on = now.astimezone(engine.tz).date()  # a letter is dated the day it is made
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             # Claim a page: PostgreSQL locks the rows (others skip them); the no-op update
             # takes SQLite's write lock, and reading the rows again after it means a second
             # process never renders what the first already did.
@@ -432,7 +433,7 @@ def form_batches(engine: Engine, run_date: date, out: Path) -> list[dict[str, An
     folder = out / run_date.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     while True:
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             ids = conn.execute(
                 select(_LETTERS.c.id)
                 .where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None))
@@ -519,7 +520,7 @@ def list_letters(engine: Engine, actor: Actor, case_id: int | None = None,
     query = select(_LETTERS).where(*conditions).order_by(_LETTERS.c.id.desc())
     if limit:
         query = query.limit(limit)
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         total = conn.execute(select(func.count()).select_from(_LETTERS)
                              .where(*conditions)).scalar_one()
         rows = conn.execute(query).all()
@@ -547,7 +548,7 @@ def _letter(conn: Any, letter_id: int) -> Any:
 def mark_returned(engine: Engine, actor: Actor, letter_id: int) -> dict[str, Any]:
     """Record returned mail; the case gets a task to check the address."""
     actor.require("letters")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         row = _letter(conn, letter_id)
         if row.status != "sent":
             raise InvalidData(f"letter {letter_id} is {row.status}; only a sent letter can "
@@ -567,7 +568,7 @@ def preview(engine: Engine, actor: Actor, template: str, case_id: int,
             payload: Mapping[str, Any] | None = None) -> tuple[LetterRenderer, dict[str, Any]]:
     """Return the renderer and the context of a letter for a case, as it would be made today."""
     actor.require("letters")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         row = conn.execute(
             select(Case.id.label("case_id"), Case.workflow_id, Case.workflow_version,
                    Case.data.label("case_data"), Participant.initials, Participant.prefix,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from casework.access import log_access
+from casework.db import unit_of_work
 from casework.employers import find_employer
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
@@ -38,7 +39,7 @@ def add_meeting(engine: Engine, actor: Actor, day: date, place: str,
             raise InvalidData(f"{option} contains {problem}; remove it")
     row = {"kind": kind, "title": (title or "").strip() or None, "day": day,
            "place": place.strip()}
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         new_id = conn.execute(insert(Meeting).values(**row, created_at=engine.now())
                               .returning(Meeting.id)).scalar_one()
     return {"id": new_id, **row, "date": day.isoformat()}
@@ -72,7 +73,7 @@ def attend(engine: Engine, actor: Actor, meeting_id: int, case_ids: list[int],
         raise InvalidData("say who attended: --case ID and/or --employer NAME")
     now = engine.moment(at)
     report: dict[str, Any] = {"meeting": meeting_id, "candidates": [], "employers": []}
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         meeting = conn.execute(select(Meeting).where(Meeting.id == meeting_id)).first()
         if meeting is None:
             raise NotFound(f"no meeting {meeting_id}; see 'casework event list'")

@@ -24,6 +24,7 @@ from casework.cohort import (
     check_postcode,
     normalise_bsn,
 )
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData
 from casework.letters import case_reference
@@ -116,7 +117,7 @@ def find_cases(engine: Engine, actor: Actor, text: str, limit: int | None = 50) 
         .join(Participant, Participant.id == Case.participant_id)
         .where(*conditions).order_by(Case.id)
     )
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         if query.kind == "reference":
             # At most one case; its letters (KIK) must be those of its route.
             rows = [r for r in conn.execute(statement).all()
@@ -209,7 +210,7 @@ def edit_contact(engine: Engine, actor: Actor, case_id: int, values: dict[str, A
     problem = unclean(note or "", multiline=True)
     if problem:
         raise InvalidData(f"--note contains {problem}; remove it")
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         person = conn.execute(select(Participant.__table__).where(
             Participant.__table__.c.id == case.participant_id)).one()

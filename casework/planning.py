@@ -18,6 +18,7 @@ from casework.access import log_access
 from casework.bulk import Line, apply_lines
 from casework.calendar import next_workday
 from casework.config import clock_time
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData, OptionRefused
 from casework.models import Appointment, Case, Participant, Staff
@@ -115,7 +116,7 @@ def list_excluded(engine: Engine, actor: Actor, workflow_id: str, wijk: str | No
         conditions.append(Case.wijk == wijk)
     if reason:
         conditions.append(Case.excluded == reason)
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         rows = conn.execute(
             select(Case.id, Case.wijk, Case.state, Case.excluded, Participant.initials,
                    Participant.prefix, Participant.surname)
@@ -232,7 +233,7 @@ def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: i
     if newly_excluded and not dry_run:
         from casework.cohort import EXCLUDE
 
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             for cid, reason in newly_excluded.items():
                 engine.record_event(conn, engine.load_case(conn, cid), actor, EXCLUDE,
                                     {"reason": reason}, excluded=reason)

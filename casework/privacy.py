@@ -18,6 +18,7 @@ from casework.access import chain_key, log_access
 from casework.audit import personal_digests
 from casework.calendar import shift
 from casework.cohort import RowError, normalise_bsn
+from casework.db import unit_of_work
 from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
@@ -69,7 +70,7 @@ def export_person(engine: Engine, actor: Actor, bsn: str, out: Path) -> dict[str
     from casework.audit import entries
 
     check_output(out, "--out", engine.settings)
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         person = _person(conn, bsn)
         case_ids = list(conn.execute(select(Case.id).where(
             Case.participant_id == person.id).order_by(Case.id)).scalars())
@@ -101,7 +102,7 @@ def export_person(engine: Engine, actor: Actor, bsn: str, out: Path) -> dict[str
     # The file holds the BSN: it is readable by its owner only, from before anything is in it.
     with open_output(out) as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         log_access(conn, actor, "export", case_ids, "subject access request", engine.now())
     return {"file": str(out), "cases": len(case_ids),
             **{key: len(value) for key, value in data.items()
@@ -166,7 +167,7 @@ def _purge_person(engine: Engine, actor: Actor, person_id: int, cases: list[Any]
                   routes: dict[str, Any], now: datetime) -> int:
     case_ids = [c.id for c in cases]
     deleted = 0
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         key = chain_key(conn)
         conn.execute(update(Participant).where(Participant.id == person_id).values(
             bsn=f"X{person_id:08d}"[-9:], initials=None, prefix=None, surname=REMOVED,

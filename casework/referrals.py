@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from casework.access import log_access
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.models import Case, Consent, Participant, Referral
 from casework.people import address_line, display_name
@@ -23,7 +24,7 @@ def partner_referrals(engine: Engine, actor: Actor, partner: str) -> dict[str, A
     actor.require("referral.export")
     scope = f"share:{partner}"
     reach = actor.case_filter("referral.export")  # the actor's projects
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         rows = conn.execute(
             select(Referral.id, Referral.case_id, Referral.status, Referral.referred_at,
                    Case.participant_id, Case.workflow_id, Participant.initials,

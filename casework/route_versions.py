@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casework.access import log_access
+from casework.db import unit_of_work
 from casework.errors import InvalidData, WorkflowError
 from casework.models import Case, RouteVersion, Task
 from casework.permissions import Actor
@@ -58,7 +59,7 @@ def keep_route_version(engine: Any, route: Route) -> None:
     digest = _digest(text)
     key = (route.id, route.version)
     try:
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             stored = conn.execute(select(RouteVersion.sha256).where(
                 RouteVersion.workflow_id == key[0], RouteVersion.version == key[1])
             ).scalar_one_or_none()
@@ -145,7 +146,7 @@ def migrate_cases(engine: Any, actor: Actor, workflow_id: str, from_version: int
     keep_route_version(engine, target)
     for old, new in plan.items():
         while True:
-            with engine.db.begin() as conn:
+            with unit_of_work(engine) as conn:
                 ids = list(conn.execute(select(Case.id).where(*open_cases, Case.state == old)
                                         .order_by(Case.id).limit(CHUNK)).scalars())
                 if not ids:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.permissions import RESERVED_NAMES, ROLES, Actor, NotAllowed, roles_of
@@ -44,7 +45,7 @@ def add_staff(engine: Engine, actor: Actor | None, name: str,
                           "adds the others")
     _check_projects(engine, projects)
     try:
-        with engine.db.begin() as conn:
+        with unit_of_work(engine) as conn:
             conn.execute(insert(_table()).values(
                 name=name, full_name=full_name, role=roles[0], roles=roles,
                 wijken=list(wijken), projects=list(projects), active=True,
@@ -97,7 +98,7 @@ def edit_staff(engine: Engine, actor: Actor, name: str,
     if full_name is not None:
         values["full_name"] = full_name.strip() or None
     table = _table()
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         row = conn.execute(select(table).where(table.c.name == name)).first()
         if row is None:
             raise NotFound(f"no staff member {shown(name)}; see 'casework staff list'")
@@ -120,7 +121,7 @@ def disable_staff(engine: Engine, actor: Actor, name: str) -> dict[str, Any]:
     them."""
     actor.require("staff.manage")
     table = _table()
-    with engine.db.begin() as conn:
+    with unit_of_work(engine) as conn:
         done = conn.execute(update(table).where(table.c.name == name).values(active=False))
         if done.rowcount != 1:
             raise NotFound(f"no staff member '{name}'; see 'casework staff list'")

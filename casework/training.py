@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from casework.config import Settings
+from casework.db import unit_of_work
 from casework.errors import CaseworkError
 from casework.models import DatabaseMark
 
@@ -44,7 +45,7 @@ def is_training(db: SAEngine) -> bool:
 
 def mark_training(db: SAEngine) -> None:
     """Mark a newly made database as a training database (once; kept for good)."""
-    with db.begin() as conn:
+    with unit_of_work(db) as conn:
         if conn.execute(select(DatabaseMark.value)
                         .where(DatabaseMark.name == TRAINING)).scalar_one_or_none() is None:
             conn.execute(insert(DatabaseMark).values(name=TRAINING, value="true"))
