@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy import Engine as SAEngine
 
 from casework.config import Settings
@@ -95,19 +95,26 @@ def entry_content(row_id: int, at: datetime, actor: str, action: str,
             "case_ids": [int(c) for c in case_ids], "purpose": purpose}
 
 
+_LOG = AccessLog.__table__
+# Built once: statements with bind parameters are compiled and cached a single time.
+_APPEND = insert(_LOG).returning(_LOG.c.id)
+_PREVIOUS = (select(_LOG.c.hash).where(_LOG.c.id < bindparam("b_id"))
+             .order_by(_LOG.c.id.desc()).limit(1))
+_LINK = (update(_LOG).where(_LOG.c.id == bindparam("b_id"))
+         .values(prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")))
+
+
 def log_access(conn: Connection, actor: Actor, action: str, case_ids: Sequence[int],
                purpose: str | None, at: datetime) -> None:
     """Record one row for a read or change of one or more cases (a listing is one row),
     linked to the entry before it."""
     lock_log(conn)
-    row_id = conn.execute(insert(AccessLog).values(
-        at=at, actor=actor.name, action=action, case_ids=list(case_ids), purpose=purpose,
-    ).returning(AccessLog.id)).scalar_one()
+    case_ids = [int(c) for c in case_ids]
+    row_id = conn.execute(_APPEND, {"at": at, "actor": actor.name, "action": action,
+                                    "case_ids": case_ids, "purpose": purpose}).scalar_one()
     # Our insert holds the write lock (SQLite) or the advisory lock (PostgreSQL) until
     # commit, so the entry before ours is committed and no other can come between.
-    prev = conn.execute(select(AccessLog.hash).where(AccessLog.id < row_id)
-                        .order_by(AccessLog.id.desc()).limit(1)).scalar()
+    prev = conn.execute(_PREVIOUS, {"b_id": row_id}).scalar()
     entry_hash = chain_hash(prev, entry_content(row_id, at, actor.name, action, case_ids, purpose),
                             chain_key(conn))
-    conn.execute(update(AccessLog).where(AccessLog.id == row_id)
-                 .values(prev_hash=prev, hash=entry_hash))
+    conn.execute(_LINK, {"b_id": row_id, "b_prev": prev, "b_hash": entry_hash})

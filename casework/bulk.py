@@ -493,12 +493,15 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
         # Deny by default: only the cases the actor may touch (the system actor: all).
         from casework.permissions import NotAllowed, check_cases
 
-        for cid in list(snapshots):
-            try:
-                check_cases(conn, actor, [cid], capability)
-            except NotAllowed as exc:
-                snapshots.pop(cid)
-                refused[cid] = str(exc)
+        try:  # once per chunk; only when a case is refused, each is asked to say which
+            check_cases(conn, actor, list(snapshots), capability, snapshots.values())
+        except NotAllowed:
+            for cid in list(snapshots):
+                try:
+                    check_cases(conn, actor, [cid], capability, [snapshots[cid]])
+                except NotAllowed as exc:
+                    snapshots.pop(cid)
+                    refused[cid] = str(exc)
         ctx = engine.context(conn)
         engine.rules.preload(ctx, [snap.participant_id for snap in snapshots.values()])
         writer = engine.step_writer(conn)

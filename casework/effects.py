@@ -49,6 +49,8 @@ _SUPERSEDE_LETTERS = (
     .values(status="cancelled", reason="replaced by a newer letter")
 )
 UNSENT = ("queued", "held", "rendered", "in_batch")
+_INSERT = {table: insert(table) for table in (
+    _TASKS, _LETTERS, _APPOINTMENTS, _REFERRALS, Match.__table__, Consent.__table__)}
 
 
 @dataclass
@@ -81,17 +83,17 @@ class EffectRows:
         if self.cancel_tasks:
             conn.execute(_CANCEL_TASKS, list(self.cancel_tasks.values()))
         if self.tasks:
-            conn.execute(insert(_TASKS), self.tasks)
+            conn.execute(_INSERT[_TASKS], self.tasks)
         if self.marks:
             conn.execute(_MARK_PLANNED, self.marks)
         if self.appointments:
-            conn.execute(insert(_APPOINTMENTS), self.appointments)
+            conn.execute(_INSERT[_APPOINTMENTS], self.appointments)
         if self.referrals:
-            conn.execute(insert(_REFERRALS), self.referrals)
+            conn.execute(_INSERT[_REFERRALS], self.referrals)
         if self.matches:
-            conn.execute(insert(Match.__table__), self.matches)
+            conn.execute(_INSERT[Match.__table__], self.matches)
         if self.consents:
-            conn.execute(insert(Consent.__table__), self.consents)
+            conn.execute(_INSERT[Consent.__table__], self.consents)
         if self.cancel_all:
             pulls = cancel_pending_letters(conn, list(self.cancel_all)).to_pull
             for case_id, enders in self.cancel_all.items():
@@ -118,7 +120,7 @@ class EffectRows:
             for step in steps:
                 step.to_pull += [p for p in pulled if p["case_id"] == step.case_id]
         if self.letters:
-            conn.execute(insert(_LETTERS), self.letters)
+            conn.execute(_INSERT[_LETTERS], self.letters)
 
 
 class Effect:

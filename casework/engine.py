@@ -470,12 +470,13 @@ class Engine:
         with unit_of_work(self) as conn:
             actor.require("case.write")
             authorize_overrides(actor, overrides, note)
-            check_cases(conn, actor, [case_id])
-            step = self.advance_in(conn, case_id, trigger, actor, data, at, note,
-                                   expected_version, letters, frozenset(overrides))
-            project = conn.execute(select(Case.workflow_id).where(Case.id == case_id)).scalar()
+            case = self.load_case(conn, case_id)
+            check_cases(conn, actor, [case_id], loaded=[case])
+            step = self._advance_case(conn, case, trigger, actor, data, at, note,
+                                      expected_version, letters, frozenset(overrides))
             action = "advance" + "".join(f", override {rule}" for rule in step.overridden)
-            log_access(conn, actor, action, [case_id], f"project {project}", self.now())
+            log_access(conn, actor, action, [case_id], f"project {case.workflow_id}",
+                       self.now())
             return step
 
     def advance_in(self, conn: Connection, case_id: int, trigger: str, actor: Actor,
@@ -484,7 +485,14 @@ class Engine:
                    letters: bool = True,
                    overrides: frozenset[str] = frozenset()) -> Step:
         """Advance inside the caller's transaction (the daily run, task done)."""
-        case = self.load_case(conn, case_id)
+        return self._advance_case(conn, self.load_case(conn, case_id), trigger, actor, data,
+                                  at, note, expected_version, letters, overrides)
+
+    def _advance_case(self, conn: Connection, case: CaseSnapshot, trigger: str, actor: Actor,
+                      data: Mapping[str, Any] | None, at: datetime | None, note: str | None,
+                      expected_version: int | None, letters: bool,
+                      overrides: frozenset[str]) -> Step:
+        case_id = case.id
         if expected_version is not None and case.version != expected_version:
             raise ConflictError(
                 f"case {case_id} is at version {case.version}, not {expected_version}: "

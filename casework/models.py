@@ -43,6 +43,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given where an aware one is needed")
         return value.astimezone(UTC).replace(tzinfo=None)
 
+    def bind_processor(self, dialect: Any) -> Any:
+        """On SQLite, write the stored text at once (what process_bind_param and SQLite's
+        DateTime do in two steps): a bulk apply binds several moments per line."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given where an aware one is needed")
+            if value.utcoffset():
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None

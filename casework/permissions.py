@@ -16,6 +16,7 @@ listings show only the cases they may see (``case_filter``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -308,15 +309,21 @@ def authorize_overrides(actor: Actor, rules: Any, note: str | None) -> None:
 
 
 def check_cases(conn: Any, actor: Actor, case_ids: list[int],
-                capability: str = "case.read") -> None:
+                capability: str = "case.read", loaded: Iterable[Any] = ()) -> None:
     """Refuse when the actor may not read or change one of these cases for this capability.
-    Cases are looked up once per actor, all at once (a bulk apply's chunk: one query)."""
+    Cases are looked up once per actor, all at once (a bulk apply's chunk: one query);
+    ``loaded``: the cases as already read (id, workflow_id, wijk, assigned_to), so a chunk
+    or a step costs no query."""
     if actor.system:
         return
     unknown = [c for c in case_ids if (capability, c) not in actor._seen]
     if unknown:
-        rows = conn.execute(select(Case.id, Case.workflow_id, Case.wijk, Case.assigned_to)
-                            .where(Case.id.in_(unknown))).all()
+        known = {row.id: row for row in loaded}
+        rows = [known[c] for c in unknown if c in known]
+        if len(rows) < len(unknown):
+            rows += conn.execute(select(Case.id, Case.workflow_id, Case.wijk, Case.assigned_to)
+                                 .where(Case.id.in_([c for c in unknown if c not in known]))
+                                 ).all()
         for row in rows:
             actor._seen[capability, row.id] = actor.may_touch(
                 row.workflow_id, row.wijk, row.assigned_to, capability)

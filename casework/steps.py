@@ -34,6 +34,7 @@ UPDATE_CASE = (
             state_entered_at=bindparam("b_entered"), closed_at=bindparam("b_closed_at"),
             close_reason=bindparam("b_reason"))
 )
+_INSERT_EVENTS = insert(_EVENTS)
 
 
 @dataclass
@@ -77,7 +78,7 @@ class StepWriter:
         self.steps, self._cases = [], {}
         self._update_cases(cases)
         try:
-            self.conn.execute(insert(_EVENTS),
+            self.conn.execute(_INSERT_EVENTS,
                               [event_row(step, step.actor, self.recorded_at) for step in steps])
         except IntegrityError:
             if len(cases) == 1:
