@@ -238,7 +238,7 @@ class Engine:
         from casework.permissions import check_cases
 
         case = self.load_case(conn, case_id)
-        check_cases(conn, actor, [case_id])
+        check_cases(conn, actor, [case_id], loaded=[case])
         return case
 
     def load_cases(self, conn: Connection, case_ids: list[int]) -> dict[int, CaseSnapshot]:
