@@ -504,7 +504,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                     refused[cid] = str(exc)
         ctx = engine.context(conn)
         engine.rules.preload(ctx, [snap.participant_id for snap in snapshots.values()])
-        writer = engine.step_writer(conn)
+        writer = StepWriter(conn, engine.now(), engine.recorded_now(), chunk=True)
         identity = {line.number: _identity(line, cid) for line in lines
                     if (cid := case_of[line.number]) is not None}
         keys = [ident[0] for ident in identity.values() if ident is not None]
@@ -622,10 +622,7 @@ def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: C
 def _write(writer: StepWriter) -> None:
     """Write the steps planned so far: a case changed by another process meanwhile, or an
     event the database refuses, is a conflict (the chunk is redone line by line)."""
-    try:
-        writer.flush()
-    except IntegrityError:
-        raise ConflictError("a case in this chunk was changed by another process") from None
+    writer.flush()
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,

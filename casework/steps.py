@@ -35,6 +35,7 @@ UPDATE_CASE = (
             close_reason=bindparam("b_reason"))
 )
 _INSERT_EVENTS = insert(_EVENTS)
+CHUNK_CONFLICT = "a case in this chunk was changed by another process"
 
 
 @dataclass
@@ -49,10 +50,15 @@ class _CaseWrite:
 class StepWriter:
     """Collect steps (in the order they happened) and write them together."""
 
-    def __init__(self, conn: Connection, now: datetime, recorded_at: datetime) -> None:
+    def __init__(self, conn: Connection, now: datetime, recorded_at: datetime,
+                 chunk: bool = False) -> None:
         self.conn = conn
         self.now = now
         self.recorded_at = recorded_at
+        # The steps of a bulk apply's chunk: a conflict names the chunk, and so does an event
+        # the database refuses (another process wrote that step first); the chunk is then
+        # redone line by line. One advance names its case, and shows the database's error.
+        self.chunk = chunk
         self.steps: list[Step] = []
         self._cases: dict[int, _CaseWrite] = {}
 
@@ -81,9 +87,9 @@ class StepWriter:
             self.conn.execute(_INSERT_EVENTS,
                               [event_row(step, step.actor, self.recorded_at) for step in steps])
         except IntegrityError:
-            if len(cases) == 1:
+            if not self.chunk:
                 raise
-            raise ConflictError("a case in this chunk was changed by another process") from None
+            raise ConflictError(CHUNK_CONFLICT) from None
         rows = EffectRows(self.now)
         for step in steps:
             rows.add(step)
@@ -92,7 +98,7 @@ class StepWriter:
     def _update_cases(self, cases: dict[int, _CaseWrite]) -> None:
         params = [update_params(w.last, w.expected_version, w.entered) for w in cases.values()]
         result = self.conn.execute(UPDATE_CASE, params)
-        if len(params) == 1:
+        if len(params) == 1 and not self.chunk:
             if result.rowcount == 1:
                 return
             [case_id] = cases
@@ -109,7 +115,7 @@ class StepWriter:
                 select(Case.id, Case.version).where(Case.id.in_(list(cases)))).all())
             stale = any(versions[cid] != w.last.seq for cid, w in cases.items())
         if stale:
-            raise ConflictError("a case in this chunk was changed by another process")
+            raise ConflictError(CHUNK_CONFLICT)
 
 
 def update_params(step: Step, expected_version: int, entered: datetime) -> dict[str, Any]:
