@@ -184,13 +184,13 @@ class QueueLetter(Effect):
 
 @dataclass
 class CancelLetters(Effect):
-    """Stop the case's unsent letters: all of them, or only those of the templates named
-    (letters naming an appointment that ended)."""
+    """Stop the case's unsent letters: all of them (templates None), or only those of the
+    templates named (letters naming an appointment that ended; none named: none stopped)."""
 
-    templates: list[str] = field(default_factory=list)
+    templates: list[str] | None = None
 
     def add(self, step: Step, rows: EffectRows) -> None:
-        if self.templates:
+        if self.templates is not None:
             for template in self.templates:
                 rows.cancel_named[(step.case_id, template)] = step
             return

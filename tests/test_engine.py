@@ -394,3 +394,20 @@ def test_every_case_ends_in_the_state_of_its_last_event(engine: Engine, clock: C
         history = events(engine, row.id)
         assert history[-1].to_state == row.state
         assert history[-1].seq == row.version == len(history)
+
+
+def test_ending_an_appointment_that_no_letter_names_stops_no_letter() -> None:
+    """CancelLetters with no templates named (a route without appointment letters) stops
+    nothing; only CancelLetters() without templates stops every unsent letter (a closed case)."""
+    from types import SimpleNamespace
+
+    from casework.effects import CancelLetters, EffectRows
+
+    rows = EffectRows(now=START)
+    step: Any = SimpleNamespace(case_id=7)
+    rows.pending_letters[7] = [{"status": "queued"}]
+    CancelLetters([]).add(step, rows)
+    assert not rows.cancel_all and not rows.cancel_named
+    assert rows.pending_letters[7] == [{"status": "queued"}]
+    CancelLetters().add(step, rows)
+    assert rows.cancel_all == {7: [step]} and rows.pending_letters[7] == [{"status": "cancelled"}]
