@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-
 import pytest
-from conftest import EXAMPLES, Env, tamper
+from conftest import Env, tamper
+from helpers import bsn_of
 from sqlalchemy import delete, select, update
 
 from casework.models import AccessLog, Event
-
-
-def bsn_of(case_id: int) -> str:
-    with (EXAMPLES / "cohort.csv").open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))[case_id - 1]["bsn"]
 
 
 @pytest.fixture

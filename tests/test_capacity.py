@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env, write_config
-from helpers import staff
+from helpers import Clock, amsterdam, made_up_bsns, staff
 from sqlalchemy import select
-from stdnum.nl import bsn as stdnum_bsn
 
 from casework.bulk import apply_file
 from casework.cohort import import_cohort
@@ -31,30 +30,6 @@ PEOPLE = 6
 CONSENT = ["share:coach_meedoen", "share:wij_team"]
 
 
-class Clock:
-    """A clock that stands where it is put and moves a second each time it is read."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def set(self, *args: int) -> None:
-        self.moment = datetime(*args, tzinfo=AMS)  # type: ignore[misc]
-
-    def __call__(self) -> datetime:
-        self.moment += timedelta(seconds=1)
-        return self.moment
-
-
-def made_up_bsns(count: int) -> list[str]:
-    found: list[str] = []
-    number = 720_000_000
-    while len(found) < count:
-        number += 1
-        if stdnum_bsn.is_valid(f"{number:09d}"):
-            found.append(f"{number:09d}")
-    return found
-
-
 def open_engine(env: Env, clock: Clock, extra: str) -> Engine:
     write_config(env.root, env.database_url, extra)
     engine: Engine = env.engine(clock=clock)
@@ -63,7 +38,7 @@ def open_engine(env: Env, clock: Clock, extra: str) -> Engine:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(datetime(2031, 2, 20, 9, 0, tzinfo=AMS))
+    return Clock(datetime(2031, 2, 20, 9, 0, tzinfo=AMS), step=timedelta(seconds=1))
 
 
 @pytest.fixture
@@ -78,7 +53,7 @@ def engine(env: Env, clock: Clock) -> Iterator[Engine]:
 
 def prepare(engine: Engine, folder: Path, consent: list[str] | None = None) -> None:
     rows = [f"{number},K.,,Smit{n},Kerkstraat,{n + 1},,9712 AB,Groningen,Beijum,,,no,"
-            for n, number in enumerate(made_up_bsns(PEOPLE))]
+            for n, number in enumerate(made_up_bsns(PEOPLE, start=720_000_000))]
     path = folder / "people.csv"
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     summary = import_cohort(engine, path, WORKFLOW, staff(engine, "anna"))
@@ -116,7 +91,7 @@ def state(engine: Engine, case_id: int) -> str:
 
 
 def test_referrals_up_to_the_cap_are_sent(engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     refer(engine, 1)
     refer(engine, 2)
     assert referrals(engine) == [(1, "coach_meedoen", "sent"), (2, "coach_meedoen", "sent")]
@@ -124,10 +99,10 @@ def test_referrals_up_to_the_cap_are_sent(engine: Engine, clock: Clock) -> None:
 
 def test_a_referral_over_the_cap_is_refused_naming_the_first_month_with_room(
         engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     refer(engine, 1)
     refer(engine, 2)
-    clock.set(2031, 3, 28, 15, 0)
+    clock.set(amsterdam(2031, 3, 28, 15, 0))
     message = refused(engine, 3)
     assert message == ("coach_meedoen takes at most 2 referrals a month and 2031-03 is full; "
                        "the first month with room is 2031-04 (rule capacity)")
@@ -137,39 +112,39 @@ def test_a_referral_over_the_cap_is_refused_naming_the_first_month_with_room(
 
 def test_the_first_month_with_room_skips_months_already_full(
         engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 4, 2, 10, 0)
+    clock.set(amsterdam(2031, 4, 2, 10, 0))
     refer(engine, 1)
     refer(engine, 2)
-    clock.set(2031, 3, 10, 10, 0)  # March, after April was filled (e.g. a late entry)
+    clock.now = amsterdam(2031, 3, 10, 10, 0)  # back to March after April was filled (a late entry)
     refer(engine, 3)
     refer(engine, 4)
     assert "the first month with room is 2031-05" in refused(engine, 5)
 
 
 def test_the_cap_is_per_month(engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     refer(engine, 1)
     refer(engine, 2)
-    clock.set(2031, 4, 1, 9, 0)
+    clock.set(amsterdam(2031, 4, 1, 9, 0))
     refer(engine, 3)
     assert [r[0] for r in referrals(engine)] == [1, 2, 3]
 
 
 def test_the_month_is_the_local_month(engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     refer(engine, 1)
     refer(engine, 2)
-    clock.set(2031, 4, 1, 0, 30)  # still 31 March in UTC
+    clock.set(amsterdam(2031, 4, 1, 0, 30))  # still 31 March in UTC
     refer(engine, 3)
     assert len(referrals(engine)) == 3
 
 
 def test_a_referral_recorded_afterwards_counts_in_the_month_it_happened(
         engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     refer(engine, 1)
     refer(engine, 2)
-    clock.set(2031, 4, 2, 10, 0)
+    clock.set(amsterdam(2031, 4, 2, 10, 0))
     with pytest.raises(TransitionNotAllowed) as caught:
         engine.advance(3, "refer", staff(engine, "anna"), {"partner": "coach_meedoen"},
                        at=datetime(2031, 3, 31, 16, 0, tzinfo=AMS))
@@ -180,14 +155,14 @@ def test_a_referral_recorded_afterwards_counts_in_the_month_it_happened(
 
 
 def test_partners_without_a_cap_take_any_number(engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     for case_id in range(1, PEOPLE + 1):
         refer(engine, case_id, "wij_team")
     assert len(referrals(engine)) == PEOPLE
 
 
 def test_other_partners_do_not_use_up_the_cap(engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     refer(engine, 1, "wij_team")
     refer(engine, 2, "wij_team")
     refer(engine, 3)
@@ -196,7 +171,7 @@ def test_other_partners_do_not_use_up_the_cap(engine: Engine, clock: Clock) -> N
 
 
 def test_withdrawn_referrals_do_not_count(engine: Engine, clock: Clock) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     refer(engine, 1)
     refer(engine, 2)
     withdraw_consent(engine, staff(engine, "anna"), 1, "share:coach_meedoen", "phone")
@@ -210,7 +185,7 @@ def test_switching_the_rule_off_lifts_the_cap(env: Env, clock: Clock) -> None:
     engine = open_engine(env, clock, CAP + '\n[rules]\ndisabled = ["capacity"]\n')
     try:
         prepare(engine, env.root)
-        clock.set(2031, 3, 10, 10, 0)
+        clock.set(amsterdam(2031, 3, 10, 10, 0))
         for case_id in (1, 2, 3):
             refer(engine, case_id)
         assert len(referrals(engine)) == 3
@@ -222,7 +197,7 @@ def test_without_a_cap_configured_nothing_is_capped(env: Env, clock: Clock) -> N
     engine = open_engine(env, clock, "")
     try:
         prepare(engine, env.root)
-        clock.set(2031, 3, 10, 10, 0)
+        clock.set(amsterdam(2031, 3, 10, 10, 0))
         for case_id in (1, 2, 3):
             refer(engine, case_id)
         assert len(referrals(engine)) == 3
@@ -242,7 +217,7 @@ def refer_file(folder: Path, case_ids: list[int], partner: str = "coach_meedoen"
 
 def test_bulk_apply_keeps_to_the_cap_within_one_file(
         engine: Engine, clock: Clock, env: Env) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     summary = apply_file(engine, refer_file(env.root, [1, 2, 3, 4]), staff(engine, "anna"))
     assert (summary.applied, summary.failed) == (2, 2)
     assert [number for number, _ in summary.failures] == [4, 5]
@@ -255,7 +230,7 @@ def test_bulk_apply_keeps_to_the_cap_within_one_file(
 
 def test_bulk_apply_counts_the_referrals_already_made_this_month(
         engine: Engine, clock: Clock, env: Env) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     refer(engine, 1)
     summary = apply_file(engine, refer_file(env.root, [2, 3]), staff(engine, "anna"))
     assert (summary.applied, summary.failed) == (1, 1)
@@ -264,7 +239,7 @@ def test_bulk_apply_counts_the_referrals_already_made_this_month(
 
 def test_a_dry_run_keeps_to_the_cap_and_sends_nothing(
         engine: Engine, clock: Clock, env: Env) -> None:
-    clock.set(2031, 3, 10, 10, 0)
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
     summary = apply_file(engine, refer_file(env.root, [1, 2, 3]), staff(engine, "anna"),
                          dry_run=True)
     assert (summary.applied, summary.failed) == (2, 1)
@@ -277,7 +252,7 @@ def test_a_refused_line_takes_no_place_under_the_cap(env: Env, clock: Clock) -> 
         prepare(engine, env.root, consent=[])
         for case_id in (2, 3):
             grant_consent(engine, staff(engine, "anna"), case_id, "share:coach_meedoen", "phone")
-        clock.set(2031, 3, 10, 10, 0)
+        clock.set(amsterdam(2031, 3, 10, 10, 0))
         summary = apply_file(engine, refer_file(env.root, [1, 2, 3]), staff(engine, "anna"))
         assert [number for number, _ in summary.failures] == [2]
         assert "share:coach_meedoen" in summary.failures[0][1]
@@ -292,7 +267,7 @@ def test_a_refused_line_takes_no_place_under_the_cap(env: Env, clock: Clock) -> 
 def test_case_advance_refuses_a_referral_over_the_cap_with_the_reason(env: Env) -> None:
     write_config(env.root, env.database_url, CAP)
     rows = [f"{number},K.,,Smit{n},Kerkstraat,{n + 1},,9712 AB,Groningen,Beijum,,,no,"
-            for n, number in enumerate(made_up_bsns(3))]
+            for n, number in enumerate(made_up_bsns(3, start=720_000_000))]
     path = env.root / "three.csv"
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     env.ok("cohort", "import", str(path), "--workflow", WORKFLOW)

@@ -24,7 +24,7 @@ ACTIVITIES = ("volunteering", "participation_job", "work", "part_time_self_emplo
 @pytest.fixture
 def invited(cohort: Env) -> Env:
     """Case 1 invited for Monday 5 January 2099 at 10:00 (its reminder call due Friday 2)."""
-    invite(cohort, 1, "2099-01-05 10:00")
+    invite(cohort, 1, appointment="2099-01-05 10:00")
     return cohort
 
 

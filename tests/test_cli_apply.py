@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
-from helpers import staff
+from helpers import bsn_of, cohort_rows, query, show, staff, write
 from sqlalchemy import func, select
 
 from casework.models import Case, Event, Letter, Participant
@@ -26,34 +25,9 @@ def cohort(cohort: Env) -> Env:
 WORKFLOW = "kansen-in-kaart"
 
 
-def bsns() -> list[str]:
-    """The BSNs of the sample cohort, in file order."""
-    with (EXAMPLES / "cohort.csv").open(encoding="utf-8-sig", newline="") as fh:
-        return [row["bsn"] for row in csv.DictReader(fh)]
-
-
-def write(env: Env, name: str, text: str, encoding: str = "utf-8") -> Path:
-    path = env.root / name
-    path.write_text(text, encoding=encoding)
-    return path
-
-
 def jsonl(env: Env, name: str, records: list[Any]) -> Path:
     return write(env, name, "".join(
         (r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
-
-
-def show(env: Env, case_id: int) -> Any:
-    return env.json("case", "show", str(case_id))
-
-
-def query(env: Env, statement: Any) -> list[Any]:
-    engine = env.engine()
-    try:
-        with engine.db.connect() as conn:
-            return list(conn.execute(statement).all())
-    finally:
-        engine.db.dispose()
 
 
 def case_of(env: Env, bsn: str) -> int:
@@ -144,7 +118,7 @@ def test_semicolon_csv_with_bom_is_read(cohort: Env) -> None:
 
 
 def test_bsn_and_workflow_name_the_case(cohort: Env) -> None:
-    people = bsns()
+    people = [row["bsn"] for row in cohort_rows()]
     path = write(cohort, "by_bsn.csv",
                  "bsn,workflow,trigger,appointment\n"
                  f"{people[10]},{WORKFLOW},invite,2099-01-05 10:00\n"
@@ -165,7 +139,7 @@ def test_json_lines_take_fields_at_top_level_or_under_data(cohort: Env) -> None:
                   "themes": {"daily_activities": "zorgt voor kleinkinderen"},
                   "consent": ["record_report", "share:wij_team"]}},
         {"case": "2", "trigger": "refer", "partner": "wij_team"},
-        {"bsn": bsns()[2], "workflow": WORKFLOW, "trigger": "invite",
+        {"bsn": bsn_of(3), "workflow": WORKFLOW, "trigger": "invite",
          "data": {"appointment": "2099-01-07 10:00"}},
     ])
     code, summary = apply(cohort, path)
@@ -334,7 +308,7 @@ def test_line_that_names_no_case_is_reported(cohort: Env) -> None:
     path = write(cohort, "noref.csv",
                  "case,bsn,workflow,trigger\n"
                  ",,,decline\n"
-                 f",{bsns()[0]},,decline\n"
+                 f",{bsn_of(1)},,decline\n"
                  "abc,,,decline\n"
                  "9999,,,decline\n"
                  "1,,,\n")
@@ -360,7 +334,7 @@ def test_csv_line_with_wrong_number_of_fields_is_reported(cohort: Env) -> None:
 
 
 def test_bsns_never_appear_in_the_output(cohort: Env) -> None:
-    people = bsns()
+    people = [row["bsn"] for row in cohort_rows()]
     unknown = "111222333"
     path = write(cohort, "bsn.csv",
                  "bsn,workflow,trigger,appointment\n"
@@ -799,7 +773,7 @@ def test_a_line_that_failed_is_tried_again_on_the_rerun(cohort: Env) -> None:
 
 
 def test_the_same_line_by_bsn_and_by_case_number_are_two_lines(cohort: Env) -> None:
-    person = bsns()[7]
+    person = bsn_of(8)
     case = case_of(cohort, person)
     path = jsonl(cohort, "both.jsonl", [
         {"case": case, "trigger": "invite", "appointment": "2099-01-05 10:00"},
@@ -858,7 +832,7 @@ def test_an_id_used_again_for_another_step_fails_that_line(cohort: Env) -> None:
 def test_applied_lines_keep_no_bsn(cohort: Env) -> None:
     from casework.models import AppliedLine
 
-    person = bsns()[12]
+    person = bsn_of(13)
     path = write(cohort, "bsn.csv", f"bsn,workflow,trigger\n{person},{WORKFLOW},decline\n")
     assert apply(cohort, path)[1]["applied"] == 1
     rows = query(cohort, select(AppliedLine))

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Env
-from helpers import staff
+from conftest import Env
+from helpers import advance, cohort_rows, show, staff
 from sqlalchemy import select
 
 from casework.models import AccessLog
@@ -29,19 +29,6 @@ ROUTE_KEYS = {"id", "workflow", "workflow_version", "state", "wijk", "assigned_t
 WIDE = {"COLUMNS": "200"}  # a wide terminal, so rich tables do not wrap
 TRIGGERS = ["invite", "reschedule", "not_home", "hold_conversation", "refer", "self_action",
             "start_activity", "follow_up", "record_outflow", "decline", "close"]
-
-
-def cohort_rows() -> list[dict[str, str]]:
-    with (EXAMPLES / "cohort.csv").open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def advance(env: Env, case_id: int, *args: str, **kwargs: Any) -> None:
-    env.ok("case", "advance", str(case_id), *args, **kwargs)
-
-
-def show(env: Env, case_id: int) -> Any:
-    return env.json("case", "show", str(case_id))
 
 
 def access_rows(env: Env) -> list[Any]:

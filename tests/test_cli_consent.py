@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from conftest import Env
+from helpers import advance, made_up_bsns, query, show
 from sqlalchemy import insert, select
-from stdnum.nl import bsn as stdnum_bsn
 
 from casework.models import Letter, Task
 
@@ -23,17 +23,6 @@ HEADER = ("bsn,initials,prefix,surname,street,house_number,house_number_suffix,p
 INVITE = ("invite", "--set", "appointment=2099-01-05 10:00")
 CONVERSATION = ("hold_conversation", "--set", "classification=work_potential",
                 "--set", "participation_potential=supported")
-
-
-def made_up_bsns(count: int) -> list[str]:
-    """Return count made-up BSNs that pass the elfproef."""
-    found: list[str] = []
-    number = 700_000_000
-    while len(found) < count:
-        number += 1
-        if stdnum_bsn.is_valid(f"{number:09d}"):
-            found.append(f"{number:09d}")
-    return found
 
 
 BSNS = made_up_bsns(3)
@@ -48,10 +37,6 @@ def people(env: Env) -> Env:
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     env.ok("cohort", "import", str(path), "--workflow", WORKFLOW)
     return env
-
-
-def advance(env: Env, case_id: int, *args: str) -> None:
-    env.ok("case", "advance", str(case_id), *args)
 
 
 def refused(env: Env, *args: str) -> str:
@@ -71,18 +56,6 @@ def spoken(env: Env, case_id: int, *consent: str) -> None:
     advance(env, case_id, *CONVERSATION, *extra)
 
 
-def show(env: Env, case_id: int) -> Any:
-    return env.json("case", "show", str(case_id))
-
-
-def rows(env: Env, statement: Any) -> list[Any]:
-    engine = env.engine()
-    try:
-        with engine.db.connect() as conn:
-            return list(conn.execute(statement).all())
-    finally:
-        engine.db.dispose()
-
 
 def execute(env: Env, statement: Any) -> None:
     engine = env.engine()
@@ -94,7 +67,7 @@ def execute(env: Env, statement: Any) -> None:
 
 
 def tasks(env: Env, case_id: int, kind: str) -> list[str]:
-    return [r.status for r in rows(env, select(Task.status).where(
+    return [r.status for r in query(env, select(Task.status).where(
         Task.case_id == case_id, Task.kind == kind).order_by(Task.id))]
 
 
@@ -108,13 +81,13 @@ def queue_letter(env: Env, case_id: int, template: str, partner: str | None = No
     if partner is not None and "partner" in table.c:  # the letter names the partner
         which.append(table.c.partner == partner)
         values.update(partner=partner, payload={"partner": partner})
-    if not rows(env, select(table.c.id).where(*which)):
+    if not query(env, select(table.c.id).where(*which)):
         execute(env, insert(table).values(values))
 
 
 def letters(env: Env, case_id: int) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for r in rows(env, select(Letter.template, Letter.status)
+    for r in query(env, select(Letter.template, Letter.status)
                   .where(Letter.case_id == case_id).order_by(Letter.id)):
         found.setdefault(r.template, []).append(r.status)
     return found
@@ -523,7 +496,7 @@ def test_export_is_logged_as_a_read_of_the_listed_cases(people: Env) -> None:
     spoken(people, 1, "share:coach_meedoen")
     advance(people, 1, "refer", "--set", "partner=coach_meedoen")
     people.ok("referral", "export", "--partner", "coach_meedoen", user="carla")
-    logged = rows(people, select(AccessLog.actor, AccessLog.action, AccessLog.case_ids)
+    logged = query(people, select(AccessLog.actor, AccessLog.action, AccessLog.case_ids)
                   .where(AccessLog.action == "referral export"))
     assert [(r.actor, list(r.case_ids)) for r in logged] == [("carla", [1])]
 

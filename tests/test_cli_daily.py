@@ -11,14 +11,14 @@ import csv
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import EXAMPLES, Env, add_anna, lift_exclusions
+from helpers import advance, show, today
 from sqlalchemy import select
 
 from casework.models import Case, DailyRun, Event, Task
@@ -123,11 +123,6 @@ CONVERSATION = ("hold_conversation", "--set", "classification=work_potential",
                 "--set", "participation_potential=supported", "--set", "consent=share:wij_team")
 
 
-def today() -> date:
-    """The date staff see now (timers are planned from it)."""
-    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
-
-
 def day(offset: int) -> str:
     return (today() + timedelta(days=offset)).isoformat()
 
@@ -148,19 +143,11 @@ def timers(tmp_path: Path, database_url: str) -> Iterator[Env]:
     yield env
 
 
-def advance(env: Env, case_id: int, *args: str) -> None:
-    env.ok("case", "advance", str(case_id), *args)
-
-
 def daily(env: Env, *args: str) -> tuple[int, dict[str, Any]]:
     """Run `casework daily ARGS --json`; return its exit code and its summary."""
     result = env.run("daily", *args, "--json")
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(result.stdout)
-
-
-def show(env: Env, case_id: int) -> Any:
-    return env.json("case", "show", str(case_id))
 
 
 def timeline(env: Env, case_id: int, trigger: str) -> list[dict[str, Any]]:

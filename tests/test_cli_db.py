@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from conftest import WORKFLOWS, Env, write_config
+from helpers import clean_failure
 
 from casework.cli import cli
 from casework.db import head_revision, make_engine
@@ -21,13 +22,6 @@ def blank(tmp_path: Path, database_url: str) -> Iterator[Env]:
     config = write_config(tmp_path, database_url)
     yield Env(tmp_path, config, database_url, CliRunner())
     make_engine(database_url).dispose()
-
-
-def assert_clean_failure(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output, f"{fragment!r} not in {result.output!r}"
 
 
 def test_init_on_empty_database_creates_it_and_says_so(blank: Env) -> None:
@@ -57,18 +51,18 @@ def test_db_current_on_empty_database_says_to_run_init(blank: Env) -> None:
 
 def test_case_list_on_uninitialised_database_says_to_run_init(blank: Env) -> None:
     result = blank.run("case", "list")
-    assert_clean_failure(result, "not initialised", "casework init")
+    clean_failure(result, "not initialised", "casework init")
 
 
 def test_cohort_import_on_uninitialised_database_says_to_run_init(blank: Env) -> None:
     cohort = WORKFLOWS.parent / "examples" / "cohort.csv"
     result = blank.run("cohort", "import", str(cohort), "--workflow", "kansen-in-kaart")
-    assert_clean_failure(result, "casework init")
+    clean_failure(result, "casework init")
 
 
 def test_db_upgrade_on_empty_database_says_to_run_init(blank: Env) -> None:
     result = blank.run("db", "upgrade")
-    assert_clean_failure(result, "casework init")
+    clean_failure(result, "casework init")
     # and it did not quietly create the schema
     assert "empty" in blank.ok("db", "current").output
 
@@ -132,7 +126,7 @@ def test_sqlite_database_in_missing_folder_gives_clear_message(tmp_path: Path) -
     result = CliRunner().invoke(cli, ["init"], env={"CASEWORK_CONFIG": str(config),
                                                     "CASEWORK_DATABASE_URL": None},
                                 catch_exceptions=False)
-    assert_clean_failure(result, str(folder), "does not exist")
+    clean_failure(result, str(folder), "does not exist")
     assert not folder.exists()
 
 
@@ -146,7 +140,7 @@ def test_init_refuses_database_with_foreign_tables_of_the_same_name(blank: Env) 
     finally:
         engine.dispose()
     result = blank.run("init")
-    assert_clean_failure(result, "casework init")
+    clean_failure(result, "casework init")
 
 
 def test_the_schema_commands_need_is_the_newest_migration_alembic_knows() -> None:

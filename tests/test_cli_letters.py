@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, TEMPLATES, Env, dated_today, lift_exclusions
+from helpers import advance, invite, open_tasks, pdf_text, pdfs_in, set_person
 from pypdf import PdfReader
-from sqlalchemy import select, update
-
-from casework.models import Case, Participant
 
 
 @pytest.fixture
@@ -43,15 +41,6 @@ WIDE = {"COLUMNS": "200"}
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def advance(env: Env, case_id: int, *args: str) -> None:
-    env.ok("case", "advance", str(case_id), *args)
-
-
-def invite(env: Env, *case_ids: int) -> None:
-    for case_id in case_ids:
-        advance(env, case_id, *INVITE)
 
 
 def set_option(env: Env, table: str, line: str) -> None:
@@ -86,18 +75,6 @@ def broken_templates(env: Env, template: str, change: tuple[str, str]) -> Path:
     return folder
 
 
-def set_person(env: Env, case_id: int, **values: Any) -> None:
-    """Change the person of a case directly in the participants table."""
-    engine = env.engine()
-    try:
-        with engine.db.begin() as conn:
-            person = conn.execute(select(Case.participant_id)
-                                  .where(Case.id == case_id)).scalar_one()
-            conn.execute(update(Participant).where(Participant.id == person).values(**values))
-    finally:
-        engine.db.dispose()
-
-
 def render(env: Env, *args: str) -> dict[str, Any]:
     return env.json("letters", "render", *args)  # type: ignore[no-any-return]
 
@@ -119,19 +96,6 @@ def postcodes() -> dict[int, str]:
     """Case id -> postcode in the sample cohort (cases are made in the file's order)."""
     with (EXAMPLES / "cohort.csv").open(encoding="utf-8-sig", newline="") as fh:
         return {number: row["postcode"] for number, row in enumerate(csv.DictReader(fh), 1)}
-
-
-def open_tasks(env: Env, case_id: int, kind: str) -> list[dict[str, Any]]:
-    return [t for t in env.json("task", "list", "--kind", kind)["tasks"]
-            if t["case_id"] == case_id]
-
-
-def pdfs_in(folder: Path) -> list[Path]:
-    return sorted(folder.rglob("*.pdf")) if folder.exists() else []
-
-
-def text_of(path: Path) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
 
 
 # --- render: one PDF per letter, once ---------------------------------------------------------
@@ -182,7 +146,7 @@ def test_render_writes_under_the_run_date_into_out_when_given(cohort: Env) -> No
     [batch] = summary["batches"]
     assert (elsewhere / batch["pdf"]).is_file() and (elsewhere / batch["manifest"]).is_file()
     assert pdfs_in(out_dir(cohort)) == []
-    assert dated_today() in text_of(elsewhere / letter["file"])  # dated the day it is made
+    assert dated_today() in pdf_text(elsewhere / letter["file"])  # dated the day it is made
 
 
 def test_render_summary_names_the_batches_and_what_to_do_next(cohort: Env) -> None:
@@ -377,7 +341,7 @@ def test_preview_writes_the_letter_as_pdf_without_queueing_it(cohort: Env) -> No
     out = cohort.ok("letters", "preview", "uitnodiging", "--case", "1",
                     "--out", str(target)).stdout
     assert f"Wrote {target}" in out
-    text = text_of(target)
+    text = pdf_text(target)
     assert "B. El Amrani" in text and "maandag 4 januari 2100 om 10.00 uur" in text
     assert "Meedoen is vrijwillig" in text
     assert len(listed(cohort)) == 1  # only the invitation the step queued

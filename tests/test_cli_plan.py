@@ -4,7 +4,6 @@ computed from today."""
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
@@ -13,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import Result
-from conftest import EXAMPLES, Env, write_config
+from conftest import Env, write_config
+from helpers import cohort_rows, error, today
 
 from casework.calendar import add_months, is_workday
 
@@ -28,18 +28,9 @@ INVITATION_KEYS = {"case_id", "name", "appointment", "specialist"}
 DEFAULT_TIMES = [time(9, 0), time(10, 30), time(12, 0), time(13, 30)]  # 90 minutes, 4 a day
 
 
-def cohort_rows() -> list[dict[str, str]]:
-    with (EXAMPLES / "cohort.csv").open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def wijk_cases(wijk: str) -> list[int]:
     """Case numbers of a wijk: the cohort is imported in file order."""
     return [n for n, row in enumerate(cohort_rows(), 1) if row["wijk"] == wijk]
-
-
-def today() -> date:
-    return datetime.now(AMS).date()
 
 
 def exclusion(row: dict[str, str]) -> str | None:
@@ -95,12 +86,6 @@ def plan(where: Env, wijk: str, *args: str, start: date | None = None, specialis
 
 def local(moment: str) -> datetime:
     return datetime.fromisoformat(moment).astimezone(AMS)
-
-
-def error(result: Result, code: int = 1) -> str:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    return str(result.stderr)
 
 
 def states(env: Env, case_ids: list[int]) -> dict[int, str]:

@@ -3,7 +3,6 @@ work (a follow-up call's rounds and outcomes), via the CLI on the real clock."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from conftest import EXAMPLES, Env, add_people, lift_exclusions
 from helpers import (
     CONVERSATION,
     advance,
+    cohort_rows,
     done,
     error,
     follow_up_call,
@@ -21,6 +21,7 @@ from helpers import (
     show,
     staff,
     task_of,
+    today,
     work,
 )
 from sqlalchemy import select
@@ -39,15 +40,6 @@ TASK_KEYS = {
 DONE_KEYS = {"task", "kind", "case_id", "outcome", "round", "next_round", "transition",
              "letter", "to_pull", "letter_not_sent", "note"}
 RESULTS = ("became_active", "to_social_team", "taking_steps", "not_active")
-
-
-def cohort_rows() -> list[dict[str, str]]:
-    with (EXAMPLES / "cohort.csv").open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def today() -> date:
-    return datetime.now(AMS).date()
 
 
 def listed(env: Env, *args: str, **kwargs: Any) -> list[tuple[int, str, str]]:
@@ -77,9 +69,9 @@ def invited(cohort: Env) -> Env:
     """Cases 1, 2 and 3 invited for appointments on Monday 5 and 12 January and 2 February 2099;
     their reminder calls are due Friday 2 and 9 and 30 January."""
     lift_exclusions(cohort)  # case 2 is in contact with the social team
-    invite(cohort, 1, "2099-01-05 10:00")
-    invite(cohort, 2, "2099-01-12 10:00")
-    invite(cohort, 3, "2099-02-02 10:00")
+    invite(cohort, 1, appointment="2099-01-05 10:00")
+    invite(cohort, 2, appointment="2099-01-12 10:00")
+    invite(cohort, 3, appointment="2099-02-02 10:00")
     return cohort
 
 
@@ -189,9 +181,9 @@ def test_list_mine_shows_my_tasks_and_those_for_my_role(cohort: Env) -> None:
     cohort.ok("staff", "add", "kees", "--role", "coordinator")
     cohort.ok("case", "assign", "1", "piet")
     lift_exclusions(cohort)  # case 2 is in contact with the social team
-    invite(cohort, 1, "2099-01-05 10:00")
-    invite(cohort, 2, "2099-01-05 11:30")
-    invite(cohort, 3, "2099-01-05 13:00")
+    invite(cohort, 1, appointment="2099-01-05 10:00")
+    invite(cohort, 2, appointment="2099-01-05 11:30")
+    invite(cohort, 3, appointment="2099-01-05 13:00")
     advance(cohort, 3, "hold_conversation", *CONVERSATION)
     report = task_of(cohort, 3, "report_due")
     late = date.fromisoformat(report["due"]) + timedelta(days=1)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers import clean_failure
 
 from casework.cli import cli
 from casework.config import load_settings
@@ -30,14 +31,6 @@ def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
     variables = dict(CLEAN_ENV)
     variables.update(env or {})
     return CliRunner().invoke(cli, list(args), env=variables, catch_exceptions=False)
-
-
-def assert_clean_failure(result: Result, *fragments: str) -> None:
-    """The command stopped with exit code 1, one clear message naming fragments, no traceback."""
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output, f"{fragment!r} not in {result.output!r}"
 
 
 # --- where the settings come from ---------------------------------------------------------
@@ -147,12 +140,12 @@ def test_unknown_setting_names_key_and_file(tmp_path: Path) -> None:
         load_settings(config, environ={})
     assert "database.urll" in str(info.value)
     assert str(config) in str(info.value)
-    assert_clean_failure(run("--config", str(config), "init"), "database.urll", str(config))
+    clean_failure(run("--config", str(config), "init"), "database.urll", str(config))
 
 
 def test_unknown_top_level_setting_names_key_and_file(tmp_path: Path) -> None:
     config = write(tmp_path / "config.toml", 'timezonee = "Europe/Amsterdam"\n')
-    assert_clean_failure(run("--config", str(config), "db", "current"),
+    clean_failure(run("--config", str(config), "db", "current"),
                          "timezonee", str(config))
 
 
@@ -164,32 +157,32 @@ def test_wrong_type_names_key_file_and_expected_type(tmp_path: Path) -> None:
     assert "import.batch_size" in message
     assert str(config) in message
     assert "whole number" in message
-    assert_clean_failure(run("--config", str(config), "init"),
+    clean_failure(run("--config", str(config), "init"),
                          "import.batch_size", str(config), "whole number")
 
 
 def test_number_where_text_is_expected_names_key_and_expected_type(tmp_path: Path) -> None:
     config = write(tmp_path / "config.toml", "[organisation]\nname = 42\n")
-    assert_clean_failure(run("--config", str(config), "init"),
+    clean_failure(run("--config", str(config), "init"),
                          "organisation.name", str(config), "text")
 
 
 def test_true_is_not_accepted_as_batch_size(tmp_path: Path) -> None:
     config = write(tmp_path / "config.toml", "[import]\nbatch_size = true\n")
-    assert_clean_failure(run("--config", str(config), "init"),
+    clean_failure(run("--config", str(config), "init"),
                          "import.batch_size", str(config), "whole number")
 
 
 def test_zero_batch_size_names_key_and_file(tmp_path: Path) -> None:
     config = write(tmp_path / "config.toml", "[import]\nbatch_size = 0\n")
-    assert_clean_failure(run("--config", str(config), "init"),
+    clean_failure(run("--config", str(config), "init"),
                          "import.batch_size", str(config))
 
 
 @pytest.mark.parametrize("value", ["-1", "21", "1.5"])
 def test_delivery_workdays_out_of_range_names_key_and_file(tmp_path: Path, value: str) -> None:
     config = write(tmp_path / "config.toml", f"[letters]\ndelivery_workdays = {value}\n")
-    assert_clean_failure(run("--config", str(config), "init"),
+    clean_failure(run("--config", str(config), "init"),
                          "letters.delivery_workdays", str(config))
 
 
@@ -198,12 +191,12 @@ def test_empty_database_url_names_key_and_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(config, environ={})
     assert "database.url" in str(info.value)
-    assert_clean_failure(run("--config", str(config), "init"), "database.url", str(config))
+    clean_failure(run("--config", str(config), "init"), "database.url", str(config))
 
 
 def test_empty_database_url_variable_names_the_variable(tmp_path: Path) -> None:
     config = write(tmp_path / "config.toml", "")
-    assert_clean_failure(
+    clean_failure(
         run("--config", str(config), "init", env={"CASEWORK_DATABASE_URL": ""}),
         "CASEWORK_DATABASE_URL", "database.url",
     )
@@ -214,7 +207,7 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(config, environ={})
     assert str(config) in str(info.value)
-    assert_clean_failure(run("--config", str(config), "init"), str(config), "TOML")
+    clean_failure(run("--config", str(config), "init"), str(config), "TOML")
 
 
 def test_casework_config_naming_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -222,14 +215,14 @@ def test_casework_config_naming_a_missing_file_is_a_clear_error(tmp_path: Path) 
     with pytest.raises(ConfigError) as info:
         load_settings(environ={"CASEWORK_CONFIG": str(missing)})
     assert str(missing) in str(info.value)
-    assert_clean_failure(run("init", env={"CASEWORK_CONFIG": str(missing)}),
+    clean_failure(run("init", env={"CASEWORK_CONFIG": str(missing)}),
                          str(missing), "CASEWORK_CONFIG", "does not exist")
     assert not missing.parent.exists()
 
 
 def test_config_option_naming_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "missing.toml"
-    assert_clean_failure(run("--config", str(missing), "init"),
+    clean_failure(run("--config", str(missing), "init"),
                          str(missing), "--config", "does not exist")
 
 
@@ -241,7 +234,7 @@ def test_unknown_time_zone_names_setting_value_and_file(tmp_path: Path) -> None:
     assert "timezone" in message
     assert "Europe/Groningen" in message
     assert str(config) in message
-    assert_clean_failure(run("--config", str(config), "init"),
+    clean_failure(run("--config", str(config), "init"),
                          "timezone", "Europe/Groningen", str(config))
 
 

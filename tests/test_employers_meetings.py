@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
+from helpers import advance
 
 BAKERY = "Bakkerij De Korenschoof"
 
@@ -19,11 +18,6 @@ def meedoen(env: Env) -> Env:
     env.ok("event", "add", "--date", "2026-11-02", "--place", "Wijkcentrum De Kast",
            "--title", "Meedoenplein november")
     return env
-
-
-def advance(env: Env, case_id: int, trigger: str, *sets: str) -> Any:
-    args = [part for item in sets for part in ("--set", item)]
-    return env.json("case", "advance", str(case_id), trigger, *args)
 
 
 def test_employers_are_added_listed_and_shown(meedoen: Env) -> None:
@@ -80,8 +74,8 @@ def test_a_match_links_the_case_to_a_known_employer(meedoen: Env) -> None:
     assert refused.exit_code == 1 and "no employer 'Nergens BV'" in refused.stderr
     shown = meedoen.json("case", "show", "1")
     assert shown["state"] == "getting_to_know" and shown["matches"] == []
-    advance(meedoen, 1, "match", f"employer={BAKERY.lower()}", "hours_per_week=24",
-            "fte=0,67", "job=bakkershulp")
+    advance(meedoen, 1, "match", "--set", f"employer={BAKERY.lower()}",
+            "--set", "hours_per_week=24", "--set", "fte=0,67", "--set", "job=bakkershulp")
     [match] = meedoen.json("case", "show", "1")["matches"]
     assert (match["employer"], match["job"], match["hours_per_week"], match["fte"]) == (
         BAKERY, "bakkershulp", 24.0, 0.67)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import COLLEAGUES, EXAMPLES, Env, lift_exclusions
-from helpers import staff
+from helpers import Clock, staff
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -23,20 +23,6 @@ WORKFLOW = "kansen-in-kaart"
 START = datetime(2030, 6, 3, 8, 0, tzinfo=UTC)  # the cohort is imported at this moment
 APPOINTMENT = {"appointment": "2030-06-20 10:00"}
 CONVERSATION = {"classification": "work_potential", "participation_potential": "self"}
-
-
-class Clock:
-    """A clock that only moves when a test moves it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

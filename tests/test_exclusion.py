@@ -6,15 +6,13 @@ from __future__ import annotations
 import calendar
 import csv
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import EXAMPLES, Env, write_config
-from helpers import staff
-from stdnum.nl import bsn as stdnum_bsn
+from helpers import made_up_bsns, staff, today
 
 WORKFLOW = "kansen-in-kaart"
 HEADER = ("bsn,initials,prefix,surname,street,house_number,house_number_suffix,postcode,city,"
@@ -22,23 +20,9 @@ HEADER = ("bsn,initials,prefix,surname,street,house_number,house_number_suffix,p
 START = "2099-01-05"
 
 
-def today() -> date:
-    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
-
-
 def months_before(day: date, months: int) -> date:
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def made_up_bsns(count: int) -> list[str]:
-    found: list[str] = []
-    number = 710_000_000
-    while len(found) < count:
-        number += 1
-        if stdnum_bsn.is_valid(f"{number:09d}"):
-            found.append(f"{number:09d}")
-    return found
 
 
 # (surname, wijk, wij_team_contact, last_guidance, flag) -> the case ids 1..7 in this order.
@@ -51,7 +35,7 @@ PEOPLE = [
     ("Overleden", "Beijum", "no", None, "deceased"),
     ("Beide", "Beijum", "yes", None, "moved"),
 ]
-BSNS = made_up_bsns(len(PEOPLE))
+BSNS = made_up_bsns(len(PEOPLE), start=710_000_000)
 
 
 def people_csv(folder: Path) -> Path:

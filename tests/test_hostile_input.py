@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 from conftest import EXAMPLES, WORKFLOWS, Env, write_config
+from helpers import write
 from sqlalchemy import func, select
 
 from casework.models import Case, DailyRun, Event, Participant, Spending
@@ -55,12 +56,6 @@ def refused(result: Result, *secrets: str, codes: tuple[int, ...] = (1, 2)) -> s
     for secret in secrets:
         assert secret not in out
     return errors[0]
-
-
-def write(env: Env, name: str, text: str, encoding: str = "utf-8") -> Path:
-    path = env.root / name
-    path.write_text(text, encoding=encoding)
-    return path
 
 
 def apply_json(env: Env, name: str, records: list[dict[str, Any]]) -> tuple[int, Any]:

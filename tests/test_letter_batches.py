@@ -17,13 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env, lift_exclusions, tamper
-from helpers import staff
-from pypdf import PdfReader
+from helpers import advance, flat, invite, pdf_text, staff
 from sqlalchemy import delete, update
 from test_letters_lifecycle import (
     CONVERSATION,
-    advance,
-    invite,
     letter,
     listed,
     manifest_ids,
@@ -67,10 +64,6 @@ def batches(env: Env, *args: str) -> list[dict[str, Any]]:
 def batch_named(env: Env, name: str) -> dict[str, Any]:
     [found] = [b for b in batches(env) if b["batch"] == name]
     return found
-
-
-def pdf_text(path: Path) -> str:
-    return " ".join(" ".join(page.extract_text() for page in PdfReader(path).pages).split())
 
 
 START = datetime.now(UTC)
@@ -315,7 +308,7 @@ def test_a_batch_remade_a_week_later_holds_letters_dated_that_day_and_none_for_a
 
     [fresh] = summary["batches"]
     assert manifest_ids(cohort, fresh) == [requeued["letter"]]
-    text = pdf_text(out_dir(cohort) / fresh["pdf"])
+    text = flat(pdf_text(out_dir(cohort) / fresh["pdf"]))
     assert f"Datum {dutch_date(today)}" in text
     assert "4 januari 2100" in text
     assert listing[made["batch"]]["status"] == "remade"
@@ -371,7 +364,7 @@ def test_a_letter_rendered_on_an_earlier_day_and_never_batched_is_rendered_again
     [fresh] = summary["batches"]
     assert manifest_ids(cohort, fresh) == [1]
     eighth = (START + timedelta(days=8)).astimezone(GRONINGEN).date()
-    assert f"Datum {dutch_date(eighth)}" in pdf_text(out_dir(cohort) / fresh["pdf"])
+    assert f"Datum {dutch_date(eighth)}" in flat(pdf_text(out_dir(cohort) / fresh["pdf"]))
 
 
 def test_only_batch_files_that_match_no_batch_are_removed(cohort: Env) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import TEMPLATES, Env, lift_exclusions
-from pypdf import PdfReader
+from helpers import advance, flat, invite, open_tasks, pdf_text, pdfs_in
 
 
 @pytest.fixture
@@ -34,15 +34,6 @@ CONVERSATION = ("hold_conversation", "--set", "classification=work_potential",
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def advance(env: Env, case_id: int, *args: str) -> None:
-    env.ok("case", "advance", str(case_id), *args)
-
-
-def invite(env: Env, *case_ids: int) -> None:
-    for case_id in case_ids:
-        advance(env, case_id, *INVITE)
 
 
 def render(env: Env, *args: str) -> dict[str, Any]:
@@ -68,29 +59,16 @@ def out_dir(env: Env) -> Path:
     return env.root / "letters-out"
 
 
-def pdfs_in(folder: Path) -> list[Path]:
-    return sorted(folder.rglob("*.pdf")) if folder.exists() else []
-
-
 def manifest_ids(env: Env, batch: dict[str, Any], folder: Path | None = None) -> list[int]:
     path = (folder or out_dir(env)) / batch["manifest"]
     with path.open(encoding="utf-8", newline="") as fh:
         return [int(row["letter_id"]) for row in csv.DictReader(fh, delimiter=";")]
 
 
-def text_of(path: Path) -> str:
-    return " ".join(" ".join(page.extract_text() for page in PdfReader(path).pages).split())
-
-
 def open_task(env: Env, case_id: int, kind: str) -> dict[str, Any]:
     [task] = [t for t in env.json("task", "list", "--kind", kind)["tasks"]
               if t["case_id"] == case_id]
     return task  # type: ignore[no-any-return]
-
-
-def open_tasks(env: Env, case_id: int, kind: str) -> list[dict[str, Any]]:
-    return [t for t in env.json("task", "list", "--kind", kind)["tasks"]
-            if t["case_id"] == case_id]
 
 
 def finish(env: Env, task: dict[str, Any], outcome: str) -> dict[str, Any]:
@@ -202,7 +180,7 @@ def test_declining_cancels_unsent_letters_and_queues_the_confirmation(cohort: En
     [batch] = summary["batches"]
     [confirmation] = [item for item in listed(cohort) if item["template"] == "afmelding"]
     assert manifest_ids(cohort, batch) == [confirmation["id"]]
-    text = text_of(out_dir(cohort) / confirmation["file"])
+    text = flat(pdf_text(out_dir(cohort) / confirmation["file"]))
     assert "U doet niet mee: bevestiging" in text
     assert "U heeft laten weten dat u niet wilt meedoen" in text
 
@@ -236,7 +214,7 @@ def test_closing_a_case_queues_the_closing_letter(cohort: Env) -> None:
     assert letters_of(cohort, 1) == [("uitnodiging", "cancelled"), ("afsluiting", "queued")]
     render(cohort)
     [closing] = [item for item in listed(cohort) if item["template"] == "afsluiting"]
-    assert "Wij sluiten uw dossier" in text_of(out_dir(cohort) / closing["file"])
+    assert "Wij sluiten uw dossier" in flat(pdf_text(out_dir(cohort) / closing["file"]))
 
 
 def test_withdrawing_consent_for_a_partner_cancels_only_that_partners_referral_letter(
@@ -273,7 +251,7 @@ def test_referrals_to_two_partners_each_get_their_letter(cohort: Env) -> None:
     assert letters_of(cohort, 1) == [("uitnodiging", "queued"), ("verwijzing", "queued"),
                                      ("verwijzing", "queued")]
     render(cohort)
-    texts = [text_of(out_dir(cohort) / item["file"]) for item in listed(cohort)
+    texts = [flat(pdf_text(out_dir(cohort) / item["file"])) for item in listed(cohort)
              if item["template"] == "verwijzing"]
     assert any("het WIJ-team" in text for text in texts)
     assert any("Coach Meedoen" in text for text in texts)
@@ -286,7 +264,7 @@ def test_rescheduling_replaces_the_still_queued_invitation(cohort: Env) -> None:
     assert (old["status"], new["status"]) == ("cancelled", "queued")
     assert "replaced" in old["reason"]
     assert render(cohort)["rendered"] == 1
-    text = text_of(out_dir(cohort) / letter(cohort, new["id"])["file"])
+    text = flat(pdf_text(out_dir(cohort) / letter(cohort, new["id"])["file"]))
     assert "maandag 11 januari 2100 om 14.00 uur" in text
     assert "4 januari 2100" not in text
 
@@ -303,7 +281,7 @@ def test_finished_report_queues_the_report_letter(cohort: Env) -> None:
     assert pdfs_in(out_dir(cohort)) == []
     render(cohort)
     [made] = [item for item in listed(cohort) if item["template"] == "verslag"]
-    assert "Gezondheid: Last van de rug" in text_of(out_dir(cohort) / made["file"])
+    assert "Gezondheid: Last van de rug" in flat(pdf_text(out_dir(cohort) / made["file"]))
 
 
 def test_unreached_reminder_call_queues_a_reminder_letter_with_the_appointment(
@@ -315,7 +293,7 @@ def test_unreached_reminder_call_queues_a_reminder_letter_with_the_appointment(
     assert letters_of(cohort, 1) == [("uitnodiging", "in_batch"), ("herinnering", "queued")]
     render(cohort)
     [made] = [item for item in listed(cohort) if item["template"] == "herinnering"]
-    text = text_of(out_dir(cohort) / made["file"])
+    text = flat(pdf_text(out_dir(cohort) / made["file"]))
     assert "Herinnering aan uw afspraak" in text
     assert "Wanneer: maandag 4 januari 2100 om 10.00 uur" in text
 
@@ -337,7 +315,7 @@ def test_unreached_follow_up_call_queues_a_letter_asking_them_to_call(cohort: En
     assert letters_of(cohort, 1)[-1] == ("nabellen", "queued")
     render(cohort)
     [made] = [item for item in listed(cohort) if item["template"] == "nabellen"]
-    assert "Wij konden u niet bereiken" in text_of(out_dir(cohort) / made["file"])
+    assert "Wij konden u niet bereiken" in flat(pdf_text(out_dir(cohort) / made["file"]))
 
 
 # --- the daily run --------------------------------------------------------------------------

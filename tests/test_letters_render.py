@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 from conftest import Env, dated_today
-from helpers import staff
+from helpers import flat, set_person, staff
 from pypdf import PageObject, PdfReader
-from sqlalchemy import select, update
 
 from casework.mailroom import preview
-from casework.models import Case, Participant
 
 APPOINTMENT = "2100-01-04 10:00"
 INVITE = ("invite", "--set", f"appointment={APPOINTMENT}")
@@ -55,18 +53,6 @@ def set_option(env: Env, table: str, line: str) -> None:
     env.config.write_text(text, encoding="utf-8")
 
 
-def set_person(env: Env, case_id: int, **values: Any) -> None:
-    """Change the person of a case directly in the participants table."""
-    engine = env.engine()
-    try:
-        with engine.db.begin() as conn:
-            person = conn.execute(select(Case.participant_id)
-                                  .where(Case.id == case_id)).scalar_one()
-            conn.execute(update(Participant).where(Participant.id == person).values(**values))
-    finally:
-        engine.db.dispose()
-
-
 def render(env: Env, *args: str) -> dict[str, Any]:
     return env.json("letters", "render", *args)  # type: ignore[no-any-return]
 
@@ -85,12 +71,6 @@ def rendered_pdf(env: Env, case_id: int, template: str) -> PdfReader:
 
 def text_of(reader: PdfReader) -> str:
     return "\n".join(page.extract_text() for page in reader.pages)
-
-
-def flat(text: str) -> str:
-    """Return text with line breaks and runs of spaces as single spaces (a sentence reads the
-    same wherever the lines wrap)."""
-    return " ".join(text.split())
 
 
 def placed_text(page: PageObject) -> list[tuple[str, float, float, float]]:

@@ -11,9 +11,8 @@ import shutil
 
 import pytest
 from conftest import TEMPLATES, Env, lift_exclusions
-from helpers import staff
-from test_letters_lifecycle import invite, listed, open_tasks, out_dir, pdfs_in
-from test_letters_render import set_person
+from helpers import invite, open_tasks, pdfs_in, set_person, staff
+from test_letters_lifecycle import listed, out_dir
 
 from casework.letters import LetterRenderer, UnprintableText, Window
 from casework.mailroom import preview

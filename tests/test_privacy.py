@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import stat
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Env, lift_exclusions
-from helpers import staff
+from conftest import Env, lift_exclusions
+from helpers import bsn_of, staff
 
 from casework.privacy import purge
 
@@ -18,11 +17,6 @@ CONVERSATION = ("--set", "classification=not_active", "--set", "participation_po
                 "--set", "consent=record_report,share:coach_meedoen",
                 "--set", "themes.health=rugklachten, loopt moeilijk",
                 "--note", "Wil graag vrijwilligerswerk in de buurt")
-
-
-def bsn_of(case_id: int) -> str:
-    with (EXAMPLES / "cohort.csv").open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))[case_id - 1]["bsn"]
 
 
 @pytest.fixture

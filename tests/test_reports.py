@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
-from helpers import staff
+from helpers import Clock, staff
 
 from casework.engine import Engine
 from casework.models import Task
@@ -31,17 +31,6 @@ APPOINTMENT = {"appointment": "2030-06-20 10:00"}
 JULY = {"appointment": "2030-07-09 10:00"}
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, moment: datetime) -> None:
-        self.now = moment
-
-
 def wijk_of(case_id: int) -> str:
     with (EXAMPLES / "cohort.csv").open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))[case_id - 1]["wijk"]
@@ -59,7 +48,7 @@ def scenario(env: Env) -> Iterator[tuple[Engine, Clock]]:
     lift_exclusions(env)  # case 2 is in contact with the WIJ-team
     for case_id in range(1, 7):
         engine.advance(case_id, "invite", staff(engine, "anna"), APPOINTMENT)
-    clock.at(datetime(2030, 6, 10, 12, tzinfo=UTC))
+    clock.set(datetime(2030, 6, 10, 12, tzinfo=UTC))
     talk = engine.advance
     anna = staff(engine, "anna")
     talk(1, "hold_conversation", anna, {"classification": "socially_active",
@@ -75,10 +64,10 @@ def scenario(env: Env) -> Iterator[tuple[Engine, Clock]]:
     talk(5, "hold_conversation", anna, {"classification": "work_potential",
                                           "participation_potential": "none"})
     talk(6, "decline", anna)
-    clock.at(datetime(2030, 6, 15, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 6, 15, 9, tzinfo=UTC))
     talk(1, "start_activity", anna, {"activity": "volunteering"})
     # Recorded after the first as-of date: must not count as of 12 June.
-    clock.at(datetime(2030, 7, 1, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 7, 1, 9, tzinfo=UTC))
     talk(2, "hold_conversation", anna, {"classification": "not_active",
                                           "participation_potential": "self",
                                           "consent": ["share:centrum_naar_werk"]})
@@ -215,7 +204,7 @@ def later(scenario: tuple[Engine, Clock]) -> tuple[Engine, Clock]:
     engine, clock = scenario
     step = engine.advance
     anna = staff(engine, "anna")
-    clock.at(datetime(2030, 7, 2, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 7, 2, 9, tzinfo=UTC))
     for case_id, partner in ((7, "coach_meedoen"), (8, "coach_meedoen"),
                              (9, "centrum_naar_werk")):
         step(case_id, "invite", anna, JULY)
@@ -228,27 +217,27 @@ def later(scenario: tuple[Engine, Clock]) -> tuple[Engine, Clock]:
         step(case_id, "hold_conversation", anna, {"classification": "socially_active",
                                                     "participation_potential": "self"})
         step(case_id, "self_action", anna)
-    clock.at(datetime(2030, 7, 10, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 7, 10, 9, tzinfo=UTC))
     step(7, "close", anna, {"reason": "no_interest"})
-    clock.at(datetime(2030, 7, 12, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 7, 12, 9, tzinfo=UTC))
     step(8, "refer", anna, {"partner": "wij_team"})
-    clock.at(datetime(2030, 7, 20, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 7, 20, 9, tzinfo=UTC))
     step(9, "close", anna, {"reason": "unreachable"})
     step(4, "record_outflow", anna, {"outflow_date": "2030-07-15", "fte": "1,0"})
-    clock.at(datetime(2030, 9, 5, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 9, 5, 9, tzinfo=UTC))
     step(1, "record_outflow", anna, {"outflow_date": "2030-09-01", "fte": "0.5"})
     from casework.tasks import complete_task
 
-    clock.at(datetime(2030, 10, 5, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 10, 5, 9, tzinfo=UTC))
     complete_task(engine, staff(engine, "anna"), follow_up_task(engine, 10), "reached",
                   {"result": "became_active", "activity": "volunteering"})
-    clock.at(datetime(2030, 10, 6, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 10, 6, 9, tzinfo=UTC))
     complete_task(engine, staff(engine, "anna"), follow_up_task(engine, 11), "reached",
                   {"result": "taking_steps"})
     complete_task(engine, staff(engine, "anna"), follow_up_task(engine, 12), "not_reached")
-    clock.at(datetime(2030, 10, 7, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 10, 7, 9, tzinfo=UTC))
     complete_task(engine, staff(engine, "anna"), follow_up_task(engine, 12), "not_reached")
-    clock.at(datetime(2030, 12, 15, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 12, 15, 9, tzinfo=UTC))
     step(5, "record_outflow", anna, {"outflow_date": "2030-11-01", "fte": "1"})
     return engine, clock
 
@@ -388,7 +377,7 @@ def test_caseload_per_worker_state_age_and_flags(env: Env) -> None:
     from casework.cases import assign_case
 
     assign_case(engine, staff(engine, "anna"), 1, "bert")
-    clock.at(datetime(2030, 6, 10, 9, tzinfo=UTC))
+    clock.set(datetime(2030, 6, 10, 9, tzinfo=UTC))
     engine.advance(2, "decline", staff(engine, "anna"))
     assign_case(engine, staff(engine, "anna"), 4, "bert")
     # 3 June: 1 invited (bert), 2 invited, 3 and 4 selected; 1 is 26 on 3 June 2030.

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, WORKFLOWS, Env
+from helpers import advance
 from sqlalchemy import func, select
 
 import casework.rules
@@ -52,10 +53,6 @@ def import_people(env: Env, *surnames: str) -> None:
     path = env.root / "people.csv"
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     env.ok("cohort", "import", str(path), "--workflow", WORKFLOW)
-
-
-def advance(env: Env, case_id: int, *args: str) -> None:
-    env.ok("case", "advance", str(case_id), *args)
 
 
 def error_line(env: Env, *args: str) -> str:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from conftest import Env
+from helpers import Clock
 from sqlalchemy import func, insert, select
 
 from casework.cli import cli
@@ -37,16 +38,6 @@ NOW = datetime(2030, 6, 5, 4, 0, tzinfo=UTC)  # 06:00 in Amsterdam on TODAY
 TIMEOUT = 60
 _TASKS = Task.__table__
 _RUNS = DailyRun.__table__
-
-
-class Clock:
-    """A clock that only moves when a test moves it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import Result
 from conftest import Clock, Env, lift_exclusions
-from helpers import staff
+from helpers import one_line_error, staff
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -78,15 +77,6 @@ def letters_of(engine: Engine, case_id: int) -> list[Any]:
             select(Letter.id, Letter.template, Letter.status, Letter.reason, Letter.file,
                    Letter.batch)
             .where(Letter.case_id == case_id).order_by(Letter.id)).all())
-
-
-def refused(result: Result, code: int = 2) -> str:
-    """The one line a refused command prints; fails unless it stopped with code."""
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 # --- the daily run cancels reminders for appointments that have passed ------------------------
@@ -235,7 +225,7 @@ def test_new_appointment_task_finished_without_one_cancels_the_held_invitation(
     [task] = open_of(engine, 1, "new_appointment")
     listed = cohort.json("task", "list", "--kind", "new_appointment")["tasks"]
     assert [t["id"] for t in listed] == [task.id]  # on the work list, by its kind
-    refused(cohort.run("task", "done", str(task.id), "--outcome", "reached"))
+    one_line_error(cohort.run("task", "done", str(task.id), "--outcome", "reached"), 2)
     report = complete_task(engine, staff(engine, "anna"), task.id, "done")
     assert report["letter"] == "cancelled"
     [letter] = letters_of(engine, 1)
@@ -266,11 +256,11 @@ def test_task_done_refuses_an_outcome_the_task_does_not_have(
     clock.set(at(5, 11))
     engine.advance(1, "hold_conversation", staff(engine, "anna"), CONVERSATION)
     [report_due] = open_of(engine, 1, "report_due")
-    line = refused(cohort.run("task", "done", str(report_due.id), "--outcome", "reached"))
+    line = one_line_error(cohort.run("task", "done", str(report_due.id), "--outcome", "reached"), 2)
     assert "report_due" in line and "reached" in line and "its outcomes: done" in line
     invite(engine, 2, "2030-12-12 10:00")
     [call] = open_of(engine, 2, "reminder_call")
-    line = refused(cohort.run("task", "done", str(call.id), "--outcome", "done"))
+    line = one_line_error(cohort.run("task", "done", str(call.id), "--outcome", "done"), 2)
     assert "its outcomes: reached, not_reached, wrong_number" in line
     # Nothing happened: both are still open, and no report letter was queued by mistake.
     assert open_of(engine, 1, "report_due") and open_of(engine, 2, "reminder_call")
@@ -334,9 +324,9 @@ def test_letters_check_dates_its_samples_by_the_local_day(
 
 def test_daily_for_a_day_before_the_last_completed_run_is_refused(cohort: Env) -> None:
     cohort.ok("daily", "--date", "2099-01-10")
-    line = refused(cohort.run("daily", "--date", "2099-01-09"))
+    line = one_line_error(cohort.run("daily", "--date", "2099-01-09"), 2)
     assert "09-01-2099" in line and "run 1" in line and "10-01-2099" in line
-    line = refused(cohort.run("letters", "render", "--date", "2099-01-09"))
+    line = one_line_error(cohort.run("letters", "render", "--date", "2099-01-09"), 2)
     assert "run 1" in line and "10-01-2099" in line
     assert [r["run_date"] for r in cohort.json("daily", "--status")] == ["2099-01-10"]
     cohort.ok("daily", "--date", "2099-01-10")  # the same day again is a harmless rerun

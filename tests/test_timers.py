@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
-from helpers import staff
+from helpers import Clock, amsterdam, staff
 from sqlalchemy import select
 
 from casework.engine import Engine
@@ -26,22 +26,6 @@ FRIDAY = datetime(2026, 11, 20, 10, 0, tzinfo=AMS)
 # In the conversation the person agrees to be referred to the social team and the coach.
 CONVERSATION = {"classification": "work_potential", "participation_potential": "self",
                 "consent": ["share:wij_team", "share:coach_meedoen"]}
-
-
-class Clock:
-    """A clock that only moves when a test moves it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
-        moment = datetime(year, month, day, hour, minute, tzinfo=AMS)
-        assert moment >= self.now, "the clock only moves forward"
-        self.now = moment
-        return moment
 
 
 @pytest.fixture
@@ -87,7 +71,7 @@ def invite(engine: Engine, case_id: int, appointment: str) -> None:
 def to_spoken(engine: Engine, clock: Clock, case_id: int) -> None:
     """Invite on Friday 20 November, hold the conversation on Monday 30 November."""
     invite(engine, case_id, "2026-11-30 10:00")
-    clock.set(2026, 11, 30, 11)
+    clock.set(amsterdam(2026, 11, 30, 11))
     engine.advance(case_id, "hold_conversation", staff(engine, "anna"), CONVERSATION)
 
 
@@ -126,7 +110,7 @@ def test_reminder_whose_day_has_passed_is_due_on_the_day_of_the_invitation(
 ) -> None:
     invite(engine, 1, "2026-11-20 16:00")  # this afternoon: the day before was Thursday
     assert open_tasks(engine, 1) == [("reminder_call", date(2026, 11, 20))]
-    clock.set(2026, 11, 23, 9)
+    clock.set(amsterdam(2026, 11, 23, 9))
     invite(engine, 2, "2026-11-23 14:00")  # Monday afternoon: the workday before was Friday
     assert open_tasks(engine, 2) == [("reminder_call", date(2026, 11, 23))]
 
@@ -134,7 +118,7 @@ def test_reminder_whose_day_has_passed_is_due_on_the_day_of_the_invitation(
 def test_reminder_of_an_invitation_recorded_afterwards_is_due_the_day_it_happened(
     engine: Engine, clock: Clock,
 ) -> None:
-    clock.set(2026, 11, 24, 9)
+    clock.set(amsterdam(2026, 11, 24, 9))
     engine.advance(1, "invite", staff(engine, "anna"), {"appointment": "2026-11-24 10:00"},
                    at=datetime(2026, 11, 24, 8, 0, tzinfo=AMS))
     assert open_tasks(engine, 1) == [("reminder_call", date(2026, 11, 24))]
@@ -143,7 +127,7 @@ def test_reminder_of_an_invitation_recorded_afterwards_is_due_the_day_it_happene
 def test_reminder_of_an_appointment_passed_before_it_was_recorded_is_cancelled_at_once(
     engine: Engine, clock: Clock,
 ) -> None:
-    clock.set(2026, 11, 27, 9)
+    clock.set(amsterdam(2026, 11, 27, 9))
     engine.advance(1, "invite", staff(engine, "anna"), {"appointment": "2026-11-24 10:00"},
                    at=datetime(2026, 11, 23, 9, 0, tzinfo=AMS))
     assert open_tasks(engine, 1) == []
@@ -158,11 +142,11 @@ def test_reschedule_cancels_the_reminder_and_plans_one_for_the_new_appointment(
     engine: Engine, clock: Clock,
 ) -> None:
     invite(engine, 1, "2026-11-30 10:00")
-    clock.set(2026, 11, 24, 9)
+    clock.set(amsterdam(2026, 11, 24, 9))
     engine.advance(1, "reschedule", staff(engine, "anna"), {"appointment": "2026-12-28 10:00"})
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 11, 27), "cancelled"),
                                                      (date(2026, 12, 24), "open")]
-    clock.set(2026, 11, 25, 9)
+    clock.set(amsterdam(2026, 11, 25, 9))
     engine.advance(1, "reschedule", staff(engine, "anna"), {"appointment": "2026-12-08 10:00"})
     assert open_tasks(engine, 1) == [("reminder_call", date(2026, 12, 7))]
     assert len(tasks(engine, 1)) == 3
@@ -172,7 +156,7 @@ def test_not_home_without_a_new_appointment_cancels_the_reminder_and_plans_none(
     engine: Engine, clock: Clock,
 ) -> None:
     invite(engine, 1, "2026-11-30 10:00")
-    clock.set(2026, 11, 30, 11)
+    clock.set(amsterdam(2026, 11, 30, 11))
     engine.advance(1, "not_home", staff(engine, "anna"))
     assert open_tasks(engine, 1) == []
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 11, 27), "cancelled")]
@@ -182,7 +166,7 @@ def test_not_home_with_a_new_appointment_plans_a_reminder_for_it(
     engine: Engine, clock: Clock,
 ) -> None:
     invite(engine, 1, "2026-11-30 10:00")
-    clock.set(2026, 11, 30, 11)
+    clock.set(amsterdam(2026, 11, 30, 11))
     engine.advance(1, "not_home", staff(engine, "anna"), {"appointment": "2026-12-28 10:00"})
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 11, 27), "cancelled"),
                                                      (date(2026, 12, 24), "open")]
@@ -195,7 +179,7 @@ def test_hold_conversation_cancels_the_reminder_and_plans_the_report_five_workda
     engine: Engine, clock: Clock,
 ) -> None:
     invite(engine, 1, "2026-12-21 10:00")
-    clock.set(2026, 12, 21, 11)
+    clock.set(amsterdam(2026, 12, 21, 11))
     engine.advance(1, "hold_conversation", staff(engine, "anna"), CONVERSATION)
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 12, 18), "cancelled")]
     [report] = tasks(engine, 1, "report_due")
@@ -210,13 +194,13 @@ def test_report_deadline_survives_referral_and_is_cancelled_when_the_case_closes
     to_spoken(engine, clock, 1)
     report_due = ("report_due", date(2026, 12, 7))
     assert open_tasks(engine, 1) == [report_due]
-    clock.set(2026, 12, 1)
+    clock.set(amsterdam(2026, 12, 1))
     engine.advance(1, "refer", staff(engine, "anna"), {"partner": "coach_meedoen"})
     assert report_due in open_tasks(engine, 1)
-    clock.set(2026, 12, 2)
+    clock.set(amsterdam(2026, 12, 2))
     engine.advance(1, "start_activity", staff(engine, "anna"), {"activity": "volunteering"})
     assert open_tasks(engine, 1) == [report_due]
-    clock.set(2026, 12, 3)
+    clock.set(amsterdam(2026, 12, 3))
     engine.advance(1, "close", staff(engine, "anna"), {"reason": "completed"})
     assert open_tasks(engine, 1) == []
     assert statuses(engine, 1, "report_due") == [(date(2026, 12, 7), "cancelled")]
@@ -251,10 +235,10 @@ def test_starting_an_activity_cancels_the_follow_up_call_and_follow_up_plans_a_n
 ) -> None:
     to_spoken(engine, clock, 1)
     engine.advance(1, "self_action", staff(engine, "anna"))
-    clock.set(2026, 12, 14)
+    clock.set(amsterdam(2026, 12, 14))
     engine.advance(1, "start_activity", staff(engine, "anna"), {"activity": "work"})
     assert statuses(engine, 1, "follow_up_call") == [(date(2027, 3, 1), "cancelled")]
-    clock.set(2027, 1, 29)
+    clock.set(amsterdam(2027, 1, 29))
     engine.advance(1, "follow_up", staff(engine, "anna"))
     # 29 April 2027 is a Thursday
     assert statuses(engine, 1, "follow_up_call") == [(date(2027, 3, 1), "cancelled"),
@@ -266,7 +250,7 @@ def test_starting_an_activity_cancels_the_follow_up_call_and_follow_up_plans_a_n
 
 def test_refer_plans_a_system_timer_four_weeks_later(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
-    clock.set(2026, 12, 4)
+    clock.set(amsterdam(2026, 12, 4))
     engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
     [timer] = tasks(engine, 1, "referral_answer")
     # four calendar weeks: the daily run acts on it, no workday rolling
@@ -287,7 +271,7 @@ def test_system_timers_are_not_on_anyones_work_list(engine: Engine, clock: Clock
 def test_referring_again_replaces_the_referral_timer(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
     engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
-    clock.set(2026, 12, 9)
+    clock.set(amsterdam(2026, 12, 9))
     engine.advance(1, "refer", staff(engine, "anna"), {"partner": "coach_meedoen"})
     assert statuses(engine, 1, "referral_answer") == [(date(2026, 12, 28), "cancelled"),
                                                        (date(2027, 1, 6), "open")]
@@ -297,7 +281,7 @@ def test_referring_again_replaces_the_referral_timer(engine: Engine, clock: Cloc
 def test_start_activity_cancels_the_referral_timer(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
     engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
-    clock.set(2026, 12, 10)
+    clock.set(amsterdam(2026, 12, 10))
     engine.advance(1, "start_activity", staff(engine, "anna"), {"activity": "education"})
     assert statuses(engine, 1, "referral_answer") == [(date(2026, 12, 28), "cancelled")]
     assert open_tasks(engine, 1) == [("report_due", date(2026, 12, 7))]
@@ -317,7 +301,7 @@ def test_closing_a_case_cancels_every_open_task_of_it(
     engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
     invite(engine, 2, "2026-12-10 10:00")
     assert len(open_tasks(engine, 1)) == 2
-    clock.set(2026, 12, 1)
+    clock.set(amsterdam(2026, 12, 1))
     engine.advance(1, trigger, staff(engine, "anna"), data)
     assert open_tasks(engine, 1) == []
     assert {t.status for t in tasks(engine, 1)} == {"cancelled"}
@@ -332,7 +316,7 @@ def test_closing_an_invited_case_cancels_its_reminder(
     engine: Engine, clock: Clock, trigger: str, data: dict[str, str],
 ) -> None:
     invite(engine, 1, "2026-12-10 10:00")
-    clock.set(2026, 11, 23)
+    clock.set(amsterdam(2026, 11, 23))
     engine.advance(1, trigger, staff(engine, "anna"), data)
     assert statuses(engine, 1, "reminder_call") == [(date(2026, 12, 9), "cancelled")]
 
@@ -340,7 +324,7 @@ def test_closing_an_invited_case_cancels_its_reminder(
 def test_closing_from_follow_up_cancels_the_follow_up_call(engine: Engine, clock: Clock) -> None:
     to_spoken(engine, clock, 1)
     engine.advance(1, "self_action", staff(engine, "anna"))
-    clock.set(2026, 12, 2)
+    clock.set(amsterdam(2026, 12, 2))
     engine.advance(1, "close", staff(engine, "anna"), {"reason": "moved"})
     assert open_tasks(engine, 1) == []
     assert {t.kind for t in tasks(engine, 1)} == {"reminder_call", "report_due",
@@ -355,7 +339,7 @@ def test_tasks_planned_for_an_assigned_case_go_to_its_worker(
 
     add_staff(engine, staff(engine, "anna"), "piet", "case_worker")
     assign_case(engine, staff(engine, "coordinator1"), 1, "piet")
-    clock.set(2026, 11, 20, 11)
+    clock.set(amsterdam(2026, 11, 20, 11))
     invite(engine, 1, "2026-11-30 10:00")
     assert [t.assigned_to for t in tasks(engine, 1)] == ["piet"]
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES, Env, add_anna, write_config
-from pypdf import PdfReader
+from helpers import pdf_text
 
 REFUSED = ("Error: --clock only works on a training database (casework init --training); "
            "this database is not one")
@@ -41,10 +41,6 @@ def moment(text: str) -> datetime:
 def local(text: str) -> datetime:
     """Return a moment on the clock in Groningen (the configured timezone)."""
     return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
-
-
-def pdf_text(path: str) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
 
 
 def test_db_current_says_it_is_a_training_database(training: Env) -> None:
