@@ -39,7 +39,7 @@ HEADER = ("bsn,initials,prefix,surname,street,house_number,house_number_suffix,p
 PARTNERS = ["coach_meedoen", "centrum_naar_werk", "wij_team"]
 SCOPES = ["record_report", *(f"share:{p}" for p in PARTNERS)]
 HOW = ["conversation", "letter", "phone"]
-PROPERTY = settings(max_examples=40, deadline=None, database=None,
+PROPERTY = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import EXAMPLES, ROOT, WORKFLOWS
+from conftest import EXAMPLES, ROOT, WORKFLOWS, Env
 from stdnum.nl import bsn as stdnum_bsn
 
 EXAMPLE = EXAMPLES / "casework-rule-minimum-age"
@@ -23,6 +23,8 @@ WORKFLOW = "kansen-in-kaart"
 HEADER = ("bsn,initials,prefix,surname,street,house_number,house_number_suffix,postcode,city,"
           "wijk,phone,email,wij_team_contact,last_guidance,birth_date")
 FOUR = '["voluntary", "consent", "exclusion", "capacity"]'
+# The package is installed once per module: its tests run on one worker (pytest-xdist).
+pytestmark = pytest.mark.xdist_group("minimum_age")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def project(root: Path, database_url: str, extra: str = "") -> Path:
-    """Write config.toml and a workflows folder whose Kansen in Kaart names minimum_age."""
+    """Write config.toml and a workflows folder whose Kansen in Kaart names minimum_age (for
+    the tests' database: a copy of the initialised one with anna and her colleagues)."""
     workflows = root / "workflows"
     workflows.mkdir()
     text = (WORKFLOWS / "kansen_in_kaart.toml").read_text(encoding="utf-8")
@@ -113,11 +116,8 @@ def test_a_route_may_name_the_installed_rule_and_not_without_it(
 
 
 def test_the_installed_rule_keeps_minors_out_and_lets_adults_in(
-        tmp_path: Path, database_url: str, site: Path) -> None:
-    project(tmp_path, database_url)
-    ok(tmp_path, "init", site=site)
-    ok(tmp_path, "staff", "add", "anna", "--role", "admin", "--role", "back_office",
-       "--role", "coordinator", "--role", "case_worker", site=site)
+        tmp_path: Path, env: Env, site: Path) -> None:
+    project(tmp_path, env.database_url)
     adult, minor, unknown = 1, 2, 3
     summary = as_json(tmp_path, "cohort", "import", str(people_csv(tmp_path, 30, 17, None)),
                       "--workflow", WORKFLOW, site=site)
@@ -147,11 +147,8 @@ def test_the_installed_rule_keeps_minors_out_and_lets_adults_in(
 
 
 def test_the_rule_reads_its_own_setting_from_config(
-        tmp_path: Path, database_url: str, site: Path) -> None:
-    project(tmp_path, database_url, "\n[rules.minimum_age]\nage = 16\n")
-    ok(tmp_path, "init", site=site)
-    ok(tmp_path, "staff", "add", "anna", "--role", "admin", "--role", "back_office",
-       "--role", "coordinator", "--role", "case_worker", site=site)
+        tmp_path: Path, env: Env, site: Path) -> None:
+    project(tmp_path, env.database_url, "\n[rules.minimum_age]\nage = 16\n")
     summary = as_json(tmp_path, "cohort", "import", str(people_csv(tmp_path, 17, 15)),
                       "--workflow", WORKFLOW, site=site)
     assert summary["excluded_by_reason"] == {"under_16": 1}
@@ -160,11 +157,8 @@ def test_the_rule_reads_its_own_setting_from_config(
 
 
 def test_the_project_can_switch_the_installed_rule_off(
-        tmp_path: Path, database_url: str, site: Path) -> None:
-    project(tmp_path, database_url, '\n[rules]\ndisabled = ["minimum_age"]\n')
-    ok(tmp_path, "init", site=site)
-    ok(tmp_path, "staff", "add", "anna", "--role", "admin", "--role", "back_office",
-       "--role", "coordinator", "--role", "case_worker", site=site)
+        tmp_path: Path, env: Env, site: Path) -> None:
+    project(tmp_path, env.database_url, '\n[rules]\ndisabled = ["minimum_age"]\n')
     summary = as_json(tmp_path, "cohort", "import", str(people_csv(tmp_path, 17)),
                       "--workflow", WORKFLOW, site=site)
     assert summary["excluded"] == 0
