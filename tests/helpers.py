@@ -88,9 +88,9 @@ def write(env: Env, name: str, text: str, encoding: str = "utf-8") -> Path:
 
 # --- the route through the CLI ---------------------------------------------------------------
 
-def advance(env: Env, case_id: int, *args: str, **kwargs: Any) -> None:
-    """`casework case advance CASE TRIGGER ARGS` must succeed."""
-    env.ok("case", "advance", str(case_id), *args, **kwargs)
+def advance(env: Env, case_id: int, *args: str, **kwargs: Any) -> Any:
+    """`casework case advance CASE TRIGGER ARGS` must succeed; return what it says (JSON)."""
+    return env.json("case", "advance", str(case_id), *args, **kwargs)
 
 
 def invite(env: Env, *case_ids: int, appointment: str = "2100-01-04 10:00") -> None:
@@ -136,6 +136,11 @@ def staff(engine: Any, name: str) -> Any:
     from casework.permissions import resolve
 
     return resolve(engine, name)
+
+
+def render(env: Env, *args: str) -> dict[str, Any]:
+    """`casework letters render ARGS`: its summary."""
+    return env.json("letters", "render", *args)  # type: ignore[no-any-return]
 
 
 # --- refusals --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, TEMPLATES, Env, dated_today, lift_exclusions
-from helpers import advance, invite, open_tasks, pdf_text, pdfs_in, set_person
+from helpers import advance, invite, open_tasks, pdf_text, pdfs_in, render, set_person
 from pypdf import PdfReader
 
 
@@ -73,10 +73,6 @@ def broken_templates(env: Env, template: str, change: tuple[str, str]) -> Path:
     path.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
     use_templates(env, folder)
     return folder
-
-
-def render(env: Env, *args: str) -> dict[str, Any]:
-    return env.json("letters", "render", *args)  # type: ignore[no-any-return]
 
 
 def listed(env: Env, *args: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env, lift_exclusions, tamper
-from helpers import advance, flat, invite, pdf_text, staff
+from helpers import advance, flat, invite, pdf_text, render, staff
 from sqlalchemy import delete, update
 from test_letters_lifecycle import (
     CONVERSATION,
@@ -25,7 +25,6 @@ from test_letters_lifecycle import (
     listed,
     manifest_ids,
     out_dir,
-    render,
 )
 
 from casework.batches import list_batches, remake_batch

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import TEMPLATES, Env, lift_exclusions
-from helpers import advance, flat, invite, open_tasks, pdf_text, pdfs_in
+from helpers import advance, flat, invite, open_tasks, pdf_text, pdfs_in, render
 
 
 @pytest.fixture
@@ -34,10 +34,6 @@ CONVERSATION = ("hold_conversation", "--set", "classification=work_potential",
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def render(env: Env, *args: str) -> dict[str, Any]:
-    return env.json("letters", "render", *args)  # type: ignore[no-any-return]
 
 
 def listed(env: Env, *args: str) -> list[dict[str, Any]]:

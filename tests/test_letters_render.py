@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Env, dated_today
-from helpers import flat, set_person, staff
+from helpers import advance, flat, render, set_person, staff
 from pypdf import PageObject, PdfReader
 
 from casework.mailroom import preview
@@ -38,10 +38,6 @@ A4 = (595.28, 841.89)  # width and height in points
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def advance(env: Env, case_id: int, *args: str) -> None:
-    env.ok("case", "advance", str(case_id), *args)
-
-
 def set_option(env: Env, table: str, line: str) -> None:
     """Add `line` to [table] of the test's config.toml (the table is made when missing)."""
     text = env.config.read_text(encoding="utf-8")
@@ -51,10 +47,6 @@ def set_option(env: Env, table: str, line: str) -> None:
     else:
         text += f"\n{header}{line}\n"
     env.config.write_text(text, encoding="utf-8")
-
-
-def render(env: Env, *args: str) -> dict[str, Any]:
-    return env.json("letters", "render", *args)  # type: ignore[no-any-return]
 
 
 def letters_of(env: Env, case_id: int) -> list[dict[str, Any]]:

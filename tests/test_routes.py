@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import Env
+from helpers import advance
 from sqlalchemy import select
 
 from casework.models import Task
@@ -21,11 +22,6 @@ BSNS = ("111222333", "123456782", "100000009", "100000010", "730000011")
 
 def open_case(env: Env, workflow: str, bsn: str, *extra: str) -> dict[str, Any]:
     return env.json("case", "open", "--workflow", workflow, "--bsn", bsn, *PERSON, *extra)
-
-
-def advance(env: Env, case_id: int, trigger: str, *sets: str) -> dict[str, Any]:
-    args = [part for item in sets for part in ("--set", item)]
-    return env.json("case", "advance", str(case_id), trigger, *args)
 
 
 def state_of(env: Env, case_id: int) -> str:
@@ -58,7 +54,7 @@ def test_case_open_for_a_new_and_a_known_person(env: Env) -> None:
                     "--source", "self_report")
     assert again.exit_code == 1 and "already has open case 1" in again.stderr
     assert BSNS[0] not in again.output
-    advance(env, 1, "close", "reason=other")
+    advance(env, 1, "close", "--set", "reason=other")
     # People come back: after the first case closed a new one opens for the known person.
     result = env.ok("case", "open", "--workflow", "participatiecoach", "--bsn", BSNS[0],
                     "--source", "self_report")
@@ -96,12 +92,12 @@ def test_participatiecoach_end_to_end(env: Env) -> None:
     for bsn, source in zip(BSNS[:3], ("school_attendance_officer", "social_network",
                                       "partner"), strict=True):
         open_case(env, "participatiecoach", bsn, "--source", source)
-    step = advance(env, 1, "plan_intake", f"appointment={later(7)} 10:00")
+    step = advance(env, 1, "plan_intake", "--set", f"appointment={later(7)} 10:00")
     assert (step["from"], step["to"]) == ("signalled", "intake")
     letters = env.json("letters", "list", "--case", "1")
     assert [x["template"] for x in letters["letters"]] == ["participatiecoach_intake"]
-    advance(env, 1, "start_coaching", "goal=weer naar school")
-    advance(env, 1, "record_outcome", "outcome=school")
+    advance(env, 1, "start_coaching", "--set", "goal=weer naar school")
+    advance(env, 1, "record_outcome", "--set", "outcome=school")
     assert state_of(env, 1) == "outcome"
     advance(env, 1, "keep_in_view")
     assert state_of(env, 1) == "kept_in_view"
@@ -114,7 +110,7 @@ def test_participatiecoach_end_to_end(env: Env) -> None:
                     "--set", "result=relapse")
     assert done["transition"]["to"] == "coaching"
     assert {t.kind for t in open_tasks(env, 1)} == set()
-    advance(env, 1, "record_outcome", "outcome=work")
+    advance(env, 1, "record_outcome", "--set", "outcome=work")
     advance(env, 1, "keep_in_view")
     # Case 2 starts coaching without a planned intake and declines.
     advance(env, 2, "start_coaching")
@@ -167,7 +163,7 @@ def test_dienstencentrum_end_to_end(env: Env) -> None:
     for bsn in BSNS[:2]:
         open_case(env, "dienstencentrum", bsn)
     assert state_of(env, 1) == "recruited"
-    advance(env, 1, "train", "training=gastvrouw")
+    advance(env, 1, "train", "--set", "training=gastvrouw")
     assert [x["template"] for x in env.json("letters", "list", "--case", "1")["letters"]] == [
         "dienstencentrum_welkom"]
     # The letter is signed by the route's own contact, not the municipality-wide one.
@@ -181,17 +177,17 @@ def test_dienstencentrum_end_to_end(env: Env) -> None:
     advance(env, 1, "start_in_centre")
     [talk] = open_tasks(env, 1)
     assert talk.kind == "development_talk"
-    advance(env, 1, "record_activity", "activity=koffieochtend", "hours=3,5")
-    advance(env, 1, "record_activity", "activity=computerles", "hours=2")
+    advance(env, 1, "record_activity", "--set", "activity=koffieochtend", "--set", "hours=3,5")
+    advance(env, 1, "record_activity", "--set", "activity=computerles", "--set", "hours=2")
     [same] = open_tasks(env, 1)
     assert (same.id, same.due) == (talk.id, talk.due)  # recording activity keeps the talk
     activities = [e["data"] for e in env.json("case", "show", "1")["timeline"]
                   if e["trigger"] == "record_activity"]
     assert activities == [{"activity": "koffieochtend", "hours": 3.5},
                           {"activity": "computerles", "hours": 2.0}]
-    step = advance(env, 1, "take_step", "step=education")
+    step = advance(env, 1, "take_step", "--set", "step=education")
     assert step["to"] == "development_step" and open_tasks(env, 1) == []
-    advance(env, 1, "close", "reason=completed")
+    advance(env, 1, "close", "--set", "reason=completed")
     assert state_of(env, 1) == "closed"
     advance(env, 2, "train")
     assert advance(env, 2, "decline")["close_reason"] == "declined"
@@ -215,7 +211,7 @@ def test_recurring_work_comes_back_until_its_time_is_up(env: Env) -> None:
         assert done["next_round"] is not None
     assert all(b - a >= timedelta(days=85) for a, b in itertools.pairwise(dues))
     open_case(env, "participatiecoach", BSNS[1], "--source", "self_report")
-    for trigger, sets in (("start_coaching", ()), ("record_outcome", ("outcome=care",)),
+    for trigger, sets in (("start_coaching", ()), ("record_outcome", ("--set", "outcome=care")),
                           ("keep_in_view", ())):
         advance(env, 2, trigger, *sets)
     rounds, last = 0, {}
@@ -251,7 +247,7 @@ def test_meedoen_werkt_end_to_end(env: Env) -> None:
         advance(env, case_id, "approach")
     assert [x["template"] for x in env.json("letters", "list", "--case", "1")["letters"]] == [
         "meedoen_kennismaking"]
-    advance(env, 1, "get_to_know", "sessions=3")
+    advance(env, 1, "get_to_know", "--set", "sessions=3")
     advance(env, 2, "get_to_know")
     env.ok("event", "attend", str(meeting["id"]), "--case", "1",
            "--employer", "Bakkerij De Korenschoof")
@@ -260,13 +256,14 @@ def test_meedoen_werkt_end_to_end(env: Env) -> None:
                       "--set", "hours_per_week=24", "--set", "fte=0,67")
     assert unknown.exit_code == 1 and "Nergens BV" in unknown.stderr
     assert state_of(env, 1) == "attended"
-    advance(env, 1, "match", "employer=Bakkerij De Korenschoof", "hours_per_week=24",
-            "fte=0,67", "job=bakkershulp")
+    advance(env, 1, "match", "--set", "employer=Bakkerij De Korenschoof",
+            "--set", "hours_per_week=24", "--set", "fte=0,67", "--set", "job=bakkershulp")
     advance(env, 1, "start_work")
     assert state_of(env, 1) == "aftercare"
     first = done_task(env, 1, "aftercare_contact", "--outcome", "done")
     assert first["next_round"] is not None  # aftercare goes on
-    advance(env, 1, "record_outflow", f"outflow_date={date.today().year}-01-15", "fte=0,67")
+    advance(env, 1, "record_outflow", "--set", f"outflow_date={date.today().year}-01-15",
+            "--set", "fte=0,67")
     assert state_of(env, 1) == "outflow"
     assert {t.kind for t in open_tasks(env, 1)} == {"aftercare_contact",
                                                     "sustainability_check"}
@@ -279,7 +276,7 @@ def test_meedoen_werkt_end_to_end(env: Env) -> None:
     assert [e["data"]["still_off_benefit"] for e in shown["timeline"]
             if e["trigger"] == "check_sustainability"] == [True]
     # Case 2: volunteer work, not yet able (kept in contact), back to preparation, declines.
-    advance(env, 2, "start_volunteering", "organisation=Voedselbank")
+    advance(env, 2, "start_volunteering", "--set", "organisation=Voedselbank")
     assert state_of(env, 2) == "volunteer_work"
     advance(env, 2, "not_yet_able")
     again = done_task(env, 2, "keep_in_contact", "--outcome", "done")
@@ -288,10 +285,11 @@ def test_meedoen_werkt_end_to_end(env: Env) -> None:
     assert state_of(env, 2) == "getting_to_know" and open_tasks(env, 2) == []
     assert advance(env, 2, "decline")["close_reason"] == "declined"
     # Case 3 found work on their own, and was back on benefit six months later.
-    advance(env, 3, "found_work_self", "employer=Eigen zaak", "fte=1")
+    advance(env, 3, "found_work_self", "--set", "employer=Eigen zaak", "--set", "fte=1")
     assert state_of(env, 3) == "found_own_work"
-    advance(env, 3, "record_outflow", f"outflow_date={date.today().year}-01-20", "fte=1")
-    advance(env, 3, "check_sustainability", "still_off_benefit=no")
+    advance(env, 3, "record_outflow", "--set", f"outflow_date={date.today().year}-01-20",
+            "--set", "fte=1")
+    advance(env, 3, "check_sustainability", "--set", "still_off_benefit=no")
     assert state_of(env, 3) == "closed"
     assert advance(env, 4, "decline")["to"] == "closed"
     report = json_report(env)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import EXAMPLES, WORKFLOWS, Env, lift_exclusions
+from helpers import advance
 
 ROUTE = "kansen-in-kaart"
 PERSON = ("--surname", "Visser", "--street", "Hoofdweg", "--house-number", "3",
@@ -36,11 +36,6 @@ def routes(env: Env, tmp_path: Path) -> Path:
     env.config.write_text(config.replace(WORKFLOWS.as_posix(), folder.as_posix()),
                           encoding="utf-8")
     return folder
-
-
-def advance(env: Env, case_id: int, trigger: str, *sets: str) -> Any:
-    args = [part for item in sets for part in ("--set", item)]
-    return env.json("case", "advance", str(case_id), trigger, *args)
 
 
 def add_version_2(folder: Path) -> None:
@@ -76,14 +71,14 @@ def test_new_cases_start_on_the_newest_and_old_ones_keep_theirs_without_the_file
     assert env.json("case", "show", "1")["workflow_version"] == 1
     # The version 1 file goes; its cases keep working from the copy in the database.
     (routes / "kansen_in_kaart.toml").unlink()
-    advance(env, 1, "invite", "appointment=2099-01-05 10:00")
-    step = advance(env, 1, "hold_conversation", "classification=not_active",
-                   "participation_potential=none")
+    advance(env, 1, "invite", "--set", "appointment=2099-01-05 10:00")
+    step = advance(env, 1, "hold_conversation", "--set", "classification=not_active",
+                   "--set", "participation_potential=none")
     assert step["to"] == "spoken"  # version 1's name for it
-    talked = advance(env, opened["id"], "invite", "appointment=2099-01-05 10:00")
+    talked = advance(env, opened["id"], "invite", "--set", "appointment=2099-01-05 10:00")
     assert talked["to"] == "invited"
-    step = advance(env, opened["id"], "hold_conversation", "classification=not_active",
-                   "participation_potential=none")
+    step = advance(env, opened["id"], "hold_conversation", "--set", "classification=not_active",
+                   "--set", "participation_potential=none")
     assert step["to"] == "talked"
 
 
@@ -94,13 +89,13 @@ def every_state(env: Env, routes: Path) -> Env:
     env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", ROUTE)
     lift_exclusions(env)  # case 2 is in contact with the social team
     for case_id in range(1, 7):
-        advance(env, case_id, "invite", "appointment=2099-01-05 10:00")
+        advance(env, case_id, "invite", "--set", "appointment=2099-01-05 10:00")
     for case_id in (2, 3, 4, 5):
-        advance(env, case_id, "hold_conversation", "classification=socially_active",
-                "participation_potential=self", "consent=share:coach_meedoen")
+        advance(env, case_id, "hold_conversation", "--set", "classification=socially_active",
+                "--set", "participation_potential=self", "--set", "consent=share:coach_meedoen")
     for case_id in (3, 4):
-        advance(env, case_id, "refer", "partner=coach_meedoen")
-    advance(env, 4, "start_activity", "activity=volunteering")
+        advance(env, case_id, "refer", "--set", "partner=coach_meedoen")
+    advance(env, 4, "start_activity", "--set", "activity=volunteering")
     advance(env, 5, "self_action")
     advance(env, 6, "decline")
     add_version_2(routes)
@@ -163,7 +158,7 @@ def test_migrate_moves_every_open_case_with_an_event_each(every_state: Env) -> N
                              "to_state": "talked"}
     assert (event["from"], event["to"]) == ("spoken", "talked")
     # The moved case goes on along version 2.
-    assert advance(every_state, 2, "refer", "partner=coach_meedoen")["to"] == "referred"
+    assert advance(every_state, 2, "refer", "--set", "partner=coach_meedoen")["to"] == "referred"
     again = every_state.json("workflow", "migrate", ROUTE, "--from", "1", "--to", "2")
     assert again["moved"] == 0 and again["moves"] == []
 
