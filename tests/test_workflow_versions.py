@@ -185,9 +185,9 @@ def test_cases_on_a_version_before_the_new_route_keys_keep_working_and_counting(
     path.write_text(without_the_route_keys_of_version_4(shipped), encoding="utf-8")
     env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", ROUTE)
     lift_exclusions(env)
-    advance(env, 1, "invite", "appointment=2099-01-05 10:00")
-    advance(env, 1, "hold_conversation", "classification=not_active",
-            "participation_potential=none")
+    advance(env, 1, "invite", "--set", "appointment=2099-01-05 10:00")
+    advance(env, 1, "hold_conversation", "--set", "classification=not_active",
+            "--set", "participation_potential=none")
     # The upgrade: the file now says version 2 with the new keys; cases stay on version 1.
     path.write_text(shipped.replace("version = 1", "version = 2", 1), encoding="utf-8")
     assert env.json("case", "show", "1")["workflow_version"] == 1
