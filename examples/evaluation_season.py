@@ -104,16 +104,18 @@ def main() -> None:
     from casework.cohort import import_cohort
     from casework.config import load_settings
     from casework.engine import Engine
+    from casework.permissions import resolve
 
     moment = [datetime(2026, 2, 27, 9, tzinfo=UTC)]
     engine = Engine.from_config(load_settings(config), clock=lambda: moment[0])
-    import_cohort(engine, ROOT / "examples" / "cohort.csv", "kansen-in-kaart", "seizoen")
+    seizoen = resolve(engine, "seizoen")  # the actor of every core call, read once
+    import_cohort(engine, ROOT / "examples" / "cohort.csv", "kansen-in-kaart", seizoen)
     with (folder / "steps.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, COLUMNS, restval="")
         writer.writeheader()
         writer.writerows(steps(200, args.seed))
     moment[0] = datetime(2026, 11, 1, 9, tzinfo=UTC)
-    result = apply_file(engine, folder / "steps.csv", "seizoen")
+    result = apply_file(engine, folder / "steps.csv", seizoen)
     engine.db.dispose()
     print(f"season written to {folder}: {result.applied} steps applied, "
           f"{result.failed} refused by the rules")

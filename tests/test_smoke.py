@@ -1,4 +1,8 @@
-from conftest import Env
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import EXAMPLES, Env
 
 
 def test_sample_cohort_lists_selected_cases(cohort: Env) -> None:
@@ -13,3 +17,12 @@ def test_advance_invite_moves_case_and_records_event(cohort: Env) -> None:
     assert shown["state"] == "invited"
     assert [e["trigger"] for e in shown["timeline"]] == ["open", "invite"]
     assert shown["appointments"][0]["status"] == "planned"
+
+
+def test_the_evaluation_season_example_still_runs(tmp_path: Path) -> None:
+    """examples/ call the core as a script would: they keep up with its signatures."""
+    result = subprocess.run([sys.executable, str(EXAMPLES / "evaluation_season.py"),
+                             str(tmp_path / "season"), "--seed", "7"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "steps applied" in result.stdout
