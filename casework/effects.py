@@ -9,6 +9,7 @@ steps of the same case left pending (an invitation, then a reschedule, in one ch
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -123,11 +124,12 @@ class EffectRows:
             conn.execute(_INSERT[_LETTERS], self.letters)
 
 
-class Effect:
+class Effect(ABC):
     """One thing a step does besides its case update and event."""
 
+    @abstractmethod
     def add(self, step: Step, rows: EffectRows) -> None:
-        raise NotImplementedError
+        """Add the rows this effect asks for (folded with the case's pending ones)."""
 
 
 @dataclass

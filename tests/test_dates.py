@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env, tamper
+from helpers import query
 from sqlalchemy import insert, select
 
 from casework.fields import parse_date, parse_datetime
@@ -33,15 +34,6 @@ NEW_BSN = "111222333"  # passes the elfproef, not in the sample cohort
 def moment_of(form: str) -> datetime:
     """The moment a form names: 09:00 when it has a time, else midnight (local time)."""
     return datetime(2099, 12, 7, 9 if ":" in form else 0, tzinfo=TZ)
-
-
-def query(env: Env, statement: Any) -> list[Any]:
-    engine = env.engine()
-    try:
-        with engine.db.connect() as conn:
-            return list(conn.execute(statement).scalars())
-    finally:
-        engine.db.dispose()
 
 
 @pytest.fixture
@@ -97,7 +89,7 @@ def audit_since(env: Env, form: str) -> Any:
 def budget_spend_date(env: Env, form: str) -> Any:
     env.ok(*LATER, "budget", "set", "kansen-in-kaart", "1000", "--year", "2099")
     env.ok(*LATER, "budget", "spend", "1", "10", "--purpose", "bus", "--date", form)
-    return query(env, select(Spending.spent_on)) == [DAY]
+    return [row[0] for row in query(env, select(Spending.spent_on))] == [DAY]
 
 
 def event_add_date(env: Env, form: str) -> Any:
@@ -117,7 +109,8 @@ def case_open_birth_date(env: Env, form: str) -> Any:
            "--bsn", NEW_BSN, "--surname", "Jansen", "--street", "Dorpsstraat",
            "--house-number", "1", "--postcode", "9700 AB", "--city", "Groningen",
            "--wijk", "Beijum", "--birth-date", form)
-    return query(env, select(Participant.birth_date).where(Participant.bsn == NEW_BSN)) == [DAY]
+    return [row[0] for row in query(
+        env, select(Participant.birth_date).where(Participant.bsn == NEW_BSN))] == [DAY]
 
 
 def cohort_file_dates(env: Env, form: str) -> Any:
