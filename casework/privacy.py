@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from casework.access import chain_key, log_access
 from casework.audit import personal_digests
@@ -23,7 +23,9 @@ from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import (
+    AppliedLine,
     Appointment,
+    Batch,
     Case,
     Consent,
     Event,
@@ -36,7 +38,7 @@ from casework.models import (
     Spending,
     Task,
 )
-from casework.outfiles import check_output, open_output
+from casework.outfiles import check_output, open_output, remove_outputs
 from casework.permissions import Actor
 from casework.person import CONTACT_FIELDS
 
@@ -152,19 +154,22 @@ def purge(engine: Engine, actor: Actor, dry_run: bool = False) -> dict[str, Any]
             due.append(person_id)
     summary: dict[str, Any] = {"dry_run": dry_run, "people": len(due),
                                "cases": sum(len(people[p]) for p in due),
-                               "letters_deleted": 0,
+                               "letters_deleted": 0, "batch_files_deleted": 0,
                                "no_retention_period": dict(sorted(kept_no_period.items()))}
     if dry_run or not due:
         return summary
     routes = {r.id: r for r in engine.registry}
     for person_id in due:
-        summary["letters_deleted"] += _purge_person(engine, actor, person_id, people[person_id],
-                                                    routes, now)
+        letters, batch_files = _purge_person(engine, actor, person_id, people[person_id],
+                                             routes, now)
+        summary["letters_deleted"] += letters
+        summary["batch_files_deleted"] += batch_files
     return summary
 
 
 def _purge_person(engine: Engine, actor: Actor, person_id: int, cases: list[Any],
-                  routes: dict[str, Any], now: datetime) -> int:
+                  routes: dict[str, Any], now: datetime) -> tuple[int, int]:
+    """Anonymise one person; return the letter files and the batch files deleted."""
     case_ids = [c.id for c in cases]
     deleted = 0
     with unit_of_work(engine) as conn:
@@ -200,15 +205,26 @@ def _purge_person(engine: Engine, actor: Actor, person_id: int, cases: list[Any]
             if letter.file and Path(letter.file).is_file():
                 Path(letter.file).unlink()
                 deleted += 1
+        # A mail-house batch (its PDF and manifest) holds the person's letters among others':
+        # handed over, it has done its work; its files go, its row and counts stay.
+        batch_names = select(Letter.batch).where(Letter.case_id.in_(case_ids),
+                                                 Letter.batch.is_not(None))
+        batch_files = [Path(name) for row in conn.execute(
+            select(Batch.pdf, Batch.manifest).where(Batch.name.in_(batch_names))).all()
+            for name in row if name]
+        removed = remove_outputs(batch_files, engine.settings)
         conn.execute(update(Letter).where(Letter.case_id.in_(case_ids)).values(
             file=None, payload=None, address=None, postcode=None))
+        # The applied lines of apply files keep a hash of what a line said (notes included).
+        conn.execute(delete(AppliedLine).where(AppliedLine.case_id.in_(case_ids)))
         conn.execute(update(Appointment).where(Appointment.case_id.in_(case_ids))
                      .values(location=None))
         for case_id in case_ids:
             snapshot = engine.load_case(conn, case_id)
             engine.record_event(conn, snapshot, actor, "purge",
-                                {"retention": "passed", "letters_deleted": deleted})
+                                {"retention": "passed", "letters_deleted": deleted,
+                                 "batch_files_deleted": len(removed)})
         log_access(conn, actor, "purge", case_ids, "retention period passed", now)
-    return deleted
+    return deleted, len(removed)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Env, lift_exclusions
-from helpers import bsn_of, staff
+from helpers import bsn_of, query, staff
+from sqlalchemy import select
 
+from casework.models import AppliedLine
 from casework.privacy import purge
 
 CONVERSATION = ("--set", "classification=not_active", "--set", "participation_potential=self",
@@ -30,7 +33,9 @@ def people(cohort: Env) -> Env:
     for case_id in (2, 4):
         cohort.ok("case", "advance", str(case_id), "hold_conversation", *CONVERSATION)
     cohort.ok("case", "advance", "4", "refer", "--set", "partner=coach_meedoen")
-    cohort.ok("case", "advance", "1", "decline")
+    declines = cohort.root / "declines.csv"  # an apply file keeps the line it applied
+    declines.write_text("case,trigger\n1,decline\n", encoding="utf-8")
+    cohort.ok("case", "apply", str(declines))
     cohort.ok("case", "advance", "3", "decline")
     cohort.ok("case", "advance", "2", "close", "--set", "reason=no_support_needed")
     cohort.ok("case", "open", "--workflow", "participatiecoach", "--bsn", bsn_of(3),
@@ -95,8 +100,14 @@ def test_purge_anonymises_people_once_all_their_cases_are_past_retention(people:
     people.ok("audit", "seal")
     before = json.loads(people.run("report", "outcomes", "--workflow", "kansen-in-kaart",
                                    "--format", "json").stdout)
-    [letter_file] = [x["file"] for x in people.json("letters", "list", "--case", "1")["letters"]
-                     if x["file"]]
+    [letter] = [x for x in people.json("letters", "list", "--case", "1")["letters"] if x["file"]]
+    letter_file = letter["file"]
+    [batch] = [b for b in people.json("letters", "batch", "list")["batches"]
+               if b["batch"] == letter["batch"]]
+    out = Path(letter_file).parent
+    batch_files = [out / batch["pdf"], out / batch["manifest"]]
+    assert all(path.is_file() for path in batch_files)
+    assert query(people, select(AppliedLine.case_id)) == [(1,)]
     # Thirteen months on: only person 1 (declined, one year) is due; 3 has an open case.
     engine = people.engine(clock=lambda: later(13))
     try:
@@ -105,12 +116,16 @@ def test_purge_anonymises_people_once_all_their_cases_are_past_retention(people:
         engine.db.dispose()
     assert (result["people"], result["cases"]) == (1, 1)
     assert result["letters_deleted"] >= 1
+    # The mail-house batch holding the letter goes too (its row stays), and so does the applied
+    # line of the apply file (a hash of what the line said).
+    assert result["batch_files_deleted"] == 2
+    assert not any(path.exists() for path in batch_files)
+    assert people.json("letters", "batch", "list")["batches"]
+    assert query(people, select(AppliedLine.case_id)) == []
     one = shown(people, 1)
     assert one["person"]["name"] == "(verwijderd)" and one["person"]["phone"] is None
     assert one["person"]["bsn_masked"] != shown(people, 4)["person"]["bsn_masked"]
     assert one["timeline"][-1]["trigger"] == "purge"
-    from pathlib import Path
-
     assert not Path(letter_file).exists()
     assert shown(people, 3)["person"]["name"] != "(verwijderd)"
     assert shown(people, 2)["person"]["name"] != "(verwijderd)"

@@ -49,7 +49,8 @@ def purge_command(state: CliState, dry_run: bool, actor: str | None, as_json: bo
         return
     verb = "would be anonymised" if dry_run else "anonymised"
     click.echo(f"{result['people']} people ({result['cases']} cases) {verb}; "
-               f"{result['letters_deleted']} letter files deleted.")
+               f"{result['letters_deleted']} letter files and {result['batch_files_deleted']} "
+               "mail-house batch files deleted.")
     for route, count in result["no_retention_period"].items():
         click.echo(f"  {count} closed cases of {route} kept: no retention period set "
                    f"([retention.{route}] in config.toml)")
