@@ -60,7 +60,7 @@ def set_budget(engine: Engine, actor: Actor, workflow_id: str, amount: str,
                year: int) -> dict[str, Any]:
     """Set (or change) the work budget of a route for a year; never below what is spent."""
     actor.require("budget.manage")
-    engine.registry.get(workflow_id)
+    actor.require_route("budget.manage", engine.registry.get(workflow_id).id)
     cents = parse_amount(amount, "budget", MAX_BUDGET)
     now = engine.now()
     with unit_of_work(engine) as conn:
@@ -137,7 +137,7 @@ def spend(engine: Engine, actor: Actor, case_id: int, amount: str, purpose: str,
 def budget_report(engine: Engine, actor: Actor, workflow_id: str, year: int) -> dict[str, Any]:
     """The budget of a route for a year: spent, left, per purpose and the cases helped."""
     actor.require("budget.manage")
-    engine.registry.get(workflow_id)
+    actor.require_route("budget.manage", engine.registry.get(workflow_id).id)
     with engine.db.connect() as conn:
         budget = conn.execute(select(Budget).where(Budget.workflow_id == workflow_id,
                                                    Budget.year == year)).first()

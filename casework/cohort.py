@@ -27,7 +27,7 @@ from casework.errors import InputFileError
 from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
 from casework.models import Case, Event, JSONType, Participant, UTCDateTime
 from casework.outfiles import OutputFileError, csv_writer, open_output
-from casework.permissions import Actor, NotAllowed, scope_words
+from casework.permissions import Actor
 from casework.route_versions import keep_route_version
 from casework.text import shown, unclean
 
@@ -323,11 +323,7 @@ def import_cohort(
     works for (every project when none are set)."""
     actor.require("cohort.import")
     route = engine.registry.get(workflow_id)
-    if not actor.may_touch(route.id, None, None, "cohort.import"):
-        raise NotAllowed(f"{actor.name} may only import cohorts "
-                         f"{scope_words(actor, 'cohort.import')}; {route.id} is not one of "
-                         f"them (an admin can add it with 'casework staff edit {actor.name} "
-                         "--project ...')")
+    actor.require_route("cohort.import", route.id)
     selected = engine.moment(at)
     header, delimiter, rows = read_rows(path)
     names = [_normalise(h) for h in header]

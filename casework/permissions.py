@@ -24,6 +24,7 @@ from sqlalchemy import false, or_, select
 
 from casework.errors import CaseworkError, InvalidData
 from casework.models import Case, Staff
+from casework.vocabulary import ALL_ROUTES
 
 ROLES = ("back_office", "case_worker", "coordinator", "admin")
 
@@ -179,6 +180,24 @@ class Actor:
         needed. Every core call that acts for someone starts here."""
         if not self.has(permission):
             raise NotAllowed(refusal(self, permission))
+        return self
+
+    def require_route(self, capability: str, workflow_id: str) -> Actor:
+        """Return self when the actor has the capability for a route (``all``: for every
+        route); NotAllowed names their projects. A coordinator or back office with projects
+        imports, plans, budgets and reports only on those."""
+        self.require(capability)
+        if self.system or not self.projects or "projects" not in self.scopes(capability):
+            return self
+        if workflow_id == ALL_ROUTES:
+            raise NotAllowed(f"{self.name} may only {CAPABILITIES[capability]} "
+                             f"{scope_words(self, capability)}; name one of them with "
+                             "--workflow")
+        if not self.covers(workflow_id):
+            raise NotAllowed(f"{self.name} may only {CAPABILITIES[capability]} "
+                             f"{scope_words(self, capability)}; {workflow_id} is not one of "
+                             f"them (an admin can add it with 'casework staff edit "
+                             f"{self.name} --project ...')")
         return self
 
     def scopes(self, capability: str) -> set[str]:

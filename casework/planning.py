@@ -23,7 +23,7 @@ from casework.engine import Engine
 from casework.errors import InvalidData, OptionRefused
 from casework.models import Appointment, Case, Participant, Staff
 from casework.people import display_name
-from casework.permissions import Actor, NotAllowed, scope_words
+from casework.permissions import Actor
 from casework.text import shown
 from casework.workflow import Route
 
@@ -173,10 +173,7 @@ def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: i
     one of them, never a slot they already have), or a number of unnamed specialists."""
     actor.require("cohort.plan")
     route = engine.registry.get(workflow_id)
-    if not actor.may_touch(route.id, wijk, None, "cohort.plan"):
-        raise NotAllowed(f"{actor.name} may only plan waves {scope_words(actor, 'cohort.plan')}; "
-                         f"{route.id} is not one of them (an admin can add it with "
-                         f"'casework staff edit {actor.name} --project ...')")
+    actor.require_route("cohort.plan", route.id)
     limit: int = engine.settings["planning.wave_size"]
     if size < 1 or size > limit:
         raise InvalidData(f"--size must be between 1 and {limit} (planning.wave_size: the most "

@@ -409,6 +409,33 @@ def test_a_partner_export_holds_only_the_referrals_of_ones_projects(team: Team) 
         assert len(export["referrals"]) == count, member
 
 
+def test_reports_and_budgets_only_of_ones_projects(team: Team) -> None:
+    """A coordinator or back office with projects counts and budgets only those routes."""
+    env = team.env
+    env.ok("staff", "add", "cor", "--role", "coordinator", "--project", "participatiecoach")
+    env.ok("staff", "add", "bea", "--role", "back_office", "--project", "participatiecoach")
+    for member in ("cor", "bea"):
+        refused = env.run("report", "outcomes", "--workflow", WORKFLOW, user=member)
+        assert refused.exit_code == 1, refused.output
+        assert (f"{member} may only make reports of their projects (participatiecoach); "
+                f"{WORKFLOW} is not one of them") in refused.stderr
+        every = env.run("report", "outcomes", "--workflow", "all", user=member)
+        assert every.exit_code == 1
+        assert "name one of them with --workflow" in every.stderr
+        council = env.run("report", "council", "--as-of", "2099-01-05", "--workflow", WORKFLOW,
+                          "--out", str(env.root / f"{member}.html"), user=member)
+        assert council.exit_code == 1 and not (env.root / f"{member}.html").exists()
+        env.ok("report", "outcomes", "--workflow", "participatiecoach", user=member)
+    env.ok("budget", "set", "participatiecoach", "1000", user="cor")
+    for args in (("budget", "set", WORKFLOW, "1000"), ("budget", "show", WORKFLOW)):
+        budget = env.run(*args, user="cor")
+        assert budget.exit_code == 1 and "may only manage budgets of their projects" in (
+            budget.stderr), args
+    env.ok("budget", "show", "participatiecoach", user="cor")
+    # kees coordinates kansen-in-kaart.
+    env.ok("report", "outcomes", "--workflow", WORKFLOW, user="kees")
+
+
 def test_back_office_plans_a_wave_and_renders_its_letters(team: Team) -> None:
     env = team.env
     plan = env.json("cohort", "plan", "--workflow", WORKFLOW, "--wijk", WIJK, "--size", "3",

@@ -20,7 +20,7 @@ REPORTS = ("outcomes", "response", "referrals", "follow-up", "caseload", "outflo
 def run_report(engine: Engine, actor: Actor, name: str, scope: Scope,
                year: int | None = None) -> dict[str, Any]:
     """Return the named report for the scope (``year`` is for outflow): counts, no case."""
-    actor.require("report")
+    actor.require_route("report", scope.workflow)
     if name == "outflow":
         return outflow(engine, scope, year)
     reports = {"outcomes": outcomes, "response": response, "referrals": referrals,

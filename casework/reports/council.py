@@ -71,6 +71,6 @@ def council_html(engine: Engine, scope: Scope) -> str:
 
 def write_council(engine: Engine, actor: Actor, scope: Scope, out: Path) -> Path:
     """Write the council page; return the path."""
-    actor.require("report")
+    actor.require_route("report", scope.workflow)
     write_output(out, council_html(engine, scope))
     return out
