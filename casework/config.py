@@ -56,8 +56,9 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("letters.window_height_mm", 35.0, "envelope window: height"),
     ("reports.annual_benefit_per_fte", 14000.0,
      "yearly benefit saved per fte that leaves it (euro), for the outflow report"),
-    ("reports.care_partners", ["wij_team"],
-     "partners that count as care (referred on to care, went to the social team)"),
+    ("reports.care_partners", [],
+     "partners that count as care (referred on to care, went to the social team) besides "
+     "those the routes name in [reports] care_partners"),
     ("retention", {},
      "per route, per closing reason (or default): how long after closing a person's data is "
      "kept, an ISO 8601 duration such as P2Y; people without a period are never purged"),

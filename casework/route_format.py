@@ -340,6 +340,20 @@ REPORTS = (
         "themselves (follow-up report).", '"follow_up"', noun="state"),
     Key("follow_up_task", "names", (), "Task kind of those calls.", '"follow_up_call"',
         noun="task kind"),
+    Key("unreachable_reasons", "names", (), "Closing reasons counted as unreachable (response, "
+        "referrals; no contact in the follow-up report).", '["unreachable", "not_at_home"]',
+        noun="closing reason"),
+    Key("no_interest_reasons", "names", (), "Closing reasons counted as no interest "
+        "(referrals).", '"no_interest"', noun="closing reason"),
+    Key("care_reasons", "names", (), "Closing reasons counted as referred on to care "
+        "(referrals).", '"referred_elsewhere"', noun="closing reason"),
+    Key("taking_steps_reasons", "names", (), "Closing reasons counted as taking steps "
+        "(follow-up).", '"taking_steps"', noun="closing reason"),
+    Key("not_active_reasons", "names", (), "Closing reasons counted as not active "
+        "(follow-up).", '"not_active"', noun="closing reason"),
+    Key("care_partners", "names", (), "Partners that count as care: referred on to care, "
+        "went to the social team (with the setting reports.care_partners).", '"wij_team"',
+        noun="partner"),
 )
 
 OUTCOME = (

@@ -454,7 +454,7 @@ def _load_route(path: Path, text: str | None = None,
                 )
     if not any(s.final for s in states.values()) and states:
         problem("no final state: mark the closing state with final = true")
-    reports = _read_reports(doc.get("reports", {}), states, transitions, problem)
+    reports = _read_reports(doc.get("reports", {}), states, transitions, fields, problem)
     wave, meeting = head["wave_step"], head["meeting_step"]
     if wave is not None and wave not in triggers_by_source.get(initial, set()):
         problem(f"[workflow]: 'wave_step' names '{wave}', which is not a trigger from the "
@@ -594,7 +594,7 @@ def _read_transitions(raw: Any, states: dict[str, StateSpec], fields: dict[str, 
 
 
 def _read_reports(raw: Any, states: dict[str, StateSpec], transitions: list[TransitionSpec],
-                  problem: Problem) -> dict[str, tuple[str, ...]]:
+                  fields: dict[str, Field], problem: Problem) -> dict[str, tuple[str, ...]]:
     """Return what the reports count for each role of [reports]; names must exist."""
     where = _within(problem, "[reports]")
     if not isinstance(raw, dict):
@@ -604,6 +604,13 @@ def _read_reports(raw: Any, states: dict[str, StateSpec], transitions: list[Tran
     triggers = {t.trigger for t in transitions}
     kinds = {task.kind for state in states.values() for task in state.tasks}
     known = {"follow_up_state": ("state", set(states)), "follow_up_task": ("task kind", kinds)}
+    # Closing reasons and partners are checked against the route's reason and partner fields
+    # when it has them (choices), and taken as they are otherwise.
+    for role in (key.name for key in fmt.REPORTS):
+        if role.endswith("_reasons") and fields.get("reason") and fields["reason"].choices:
+            known[role] = ("closing reason", set(fields["reason"].choices))
+    if fields.get("partner") and fields["partner"].choices:
+        known["care_partners"] = ("partner", set(fields["partner"].choices))
     reports: dict[str, tuple[str, ...]] = {}
     for role, names in values.items():
         noun, names_known = known.get(role, ("trigger", triggers))

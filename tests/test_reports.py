@@ -418,3 +418,28 @@ def test_options_that_do_not_fit_the_report_are_refused(env: Env) -> None:
     # A folder that does not exist is a file that cannot be written (exit 1, as everywhere).
     result = run(env, "response", "--chart", str(env.root / "nope" / "x.png"))
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_care_is_what_the_route_names_and_the_setting_adds(env: Env) -> None:
+    from datetime import date
+
+    from casework.reports.route import care_partners
+    from casework.reports.scope import Scope
+
+    scope = Scope(date(2099, 1, 5), "kansen-in-kaart")
+    engine = env.engine()
+    try:
+        assert care_partners(engine, scope) == ("wij_team",)
+    finally:
+        engine.db.dispose()
+    env.config.write_text(env.config.read_text(encoding="utf-8")
+                          + '\n[reports]\ncare_partners = ["ontheffing_review"]\n',
+                          encoding="utf-8")
+    engine = env.engine()
+    try:
+        assert care_partners(engine, scope) == ("wij_team", "ontheffing_review")
+        # A route whose file names no care partner counts none of its own.
+        assert care_partners(engine, Scope(date(2099, 1, 5), "dienstencentrum")) == (
+            "ontheffing_review",)
+    finally:
+        engine.db.dispose()

@@ -144,6 +144,11 @@ def test_a_task_is_a_call_when_the_route_says_call_true(tmp_path: Path, task: st
     ('\n[reports]\nfollow_up_task = "ring"\n', ("[reports]", "task kind 'ring'")),
     ('\n[reports]\nspoken = 3\n', ("[reports]", "'spoken'")),
     ('\n[reports]\nheard = "go"\n', ("[reports]", "unknown key 'heard'")),
+    ('\n[fields.reason]\ntype = "choice"\nchoices = ["done", "gone"]\n'
+     '[reports]\nunreachable_reasons = ["gone", "away"]\n',
+     ("[reports]", "'unreachable_reasons'", "closing reason 'away'")),
+    ('\n[fields.partner]\ntype = "choice"\nchoices = ["coach"]\n'
+     '[reports]\ncare_partners = "wijkteam"\n', ("[reports]", "partner 'wijkteam'")),
 ])
 def test_reports_name_only_what_the_route_has(tmp_path: Path, extra: str,
                                                fragments: tuple[str, ...]) -> None:

@@ -113,6 +113,7 @@ def response(engine: Engine, scope: Scope) -> dict[str, Any]:
         Event.trigger.in_(counted(engine, scope, role))
         for role in ("approached", "spoken", "declined", "closed"))
     triggers = counted(engine, scope, "approached", "spoken", "declined", "closed")
+    unreachable = counted(engine, scope, "unreachable_reasons")
     per_case = (
         select(
             Case.id.label("case_id"), Case.wijk.label("wijk"),
@@ -121,7 +122,7 @@ def response(engine: Engine, scope: Scope) -> dict[str, Any]:
             func.max(case((approached, 1), else_=0)).label("approached"),
             func.max(case((spoken, 1), else_=0)).label("spoken"),
             func.max(case((declined, 1), else_=0)).label("declined"),
-            func.max(case((and_(closed, Event.reason == "unreachable"), 1),
+            func.max(case((and_(closed, Event.reason.in_(unreachable)), 1),
                           else_=0)).label("unreachable"),
         )
         .join(Case, Case.id == Event.case_id)
@@ -159,6 +160,13 @@ def response(engine: Engine, scope: Scope) -> dict[str, Any]:
             "per_variant": by_variant}
 
 
+def care_partners(engine: Engine, scope: Scope) -> tuple[str, ...]:
+    """Return the partners that count as care: the routes' [reports] care_partners and the
+    setting reports.care_partners."""
+    return tuple(dict.fromkeys((*counted(engine, scope, "care_partners"),
+                                *engine.settings["reports.care_partners"])))
+
+
 REFERRAL_KEYS = ("referred", "started", "no_interest", "unreachable", "referred_to_care",
                  "referred_on", "closed_otherwise", "in_progress")
 
@@ -169,7 +177,10 @@ def referrals(engine: Engine, scope: Scope) -> dict[str, Any]:
 
     What became of a referral is the case's next step after it, up to the as-of date."""
     check(engine, scope)
-    care = tuple(engine.settings["reports.care_partners"])
+    care = care_partners(engine, scope)
+    no_interest, unreachable, to_care = (
+        counted(engine, scope, role)
+        for role in ("no_interest_reasons", "unreachable_reasons", "care_reasons"))
     refer, start, close, decline, outflow = (
         counted(engine, scope, role)
         for role in ("referred", "started", "closed", "declined", "outflow"))
@@ -196,13 +207,13 @@ def referrals(engine: Engine, scope: Scope) -> dict[str, Any]:
         "referred": literal(True),
         "started": started,
         "no_interest": or_(s.next_trigger.in_(decline),
-                           and_(closed, s.next_reason == "no_interest")),
-        "unreachable": and_(closed, s.next_reason.in_(("unreachable", "not_at_home"))),
+                           and_(closed, s.next_reason.in_(no_interest))),
+        "unreachable": and_(closed, s.next_reason.in_(unreachable)),
         "referred_to_care": or_(and_(referred_again, s.next_partner.in_(care)),
-                                and_(closed, s.next_reason == "referred_elsewhere")),
+                                and_(closed, s.next_reason.in_(to_care))),
         "referred_on": and_(referred_again, s.next_partner.not_in(care)),
         "closed_otherwise": and_(closed, s.next_reason.not_in(
-            ("no_interest", "unreachable", "not_at_home", "referred_elsewhere"))),
+            no_interest + unreachable + to_care)),
         "in_progress": s.next_trigger.is_(None),
     }
     per_partner = (
@@ -237,7 +248,10 @@ def follow_up(engine: Engine, scope: Scope) -> dict[str, Any]:
     """People called after acting themselves, and what came of it: became active, went to the
     social team, taking steps, not active, no contact (closed unreachable after the rounds)."""
     check(engine, scope)
-    care = tuple(engine.settings["reports.care_partners"])
+    care = care_partners(engine, scope)
+    taking_steps, not_active, unreachable = (
+        counted(engine, scope, role)
+        for role in ("taking_steps_reasons", "not_active_reasons", "unreachable_reasons"))
     start, refer, closing = (counted(engine, scope, role)
                              for role in ("started", "referred", "closed"))
     close = Event.trigger.in_(closing)
@@ -247,11 +261,11 @@ def follow_up(engine: Engine, scope: Scope) -> dict[str, Any]:
             .label("became_active"),
             persons_if(and_(Event.trigger.in_(refer), field("partner").in_(care)),
                        Case.participant_id).label("to_social_team"),
-            persons_if(and_(close, Event.reason == "taking_steps"), Case.participant_id)
+            persons_if(and_(close, Event.reason.in_(taking_steps)), Case.participant_id)
             .label("taking_steps"),
-            persons_if(and_(close, Event.reason == "not_active"), Case.participant_id)
+            persons_if(and_(close, Event.reason.in_(not_active)), Case.participant_id)
             .label("not_active"),
-            persons_if(and_(close, Event.reason == "unreachable"), Case.participant_id)
+            persons_if(and_(close, Event.reason.in_(unreachable)), Case.participant_id)
             .label("no_contact"),
         )
         .select_from(Event)
