@@ -469,7 +469,7 @@ class Engine:
 
         with unit_of_work(self) as conn:
             actor.require("case.write")
-            authorize_overrides(actor, overrides, note)
+            authorize_overrides(actor, overrides, note, self.rules.overridable())
             case = self.load_case(conn, case_id)
             check_cases(conn, actor, [case_id], loaded=[case])
             step = self._advance_case(conn, case, trigger, actor, data, at, note,

@@ -310,17 +310,15 @@ def refusal(actor: Actor, permission: str) -> str:
             f"that needs the role {needed} ({', '.join(actor.roles)} may: {may})")
 
 
-# Rules whose block someone may knowingly override, and the capability that allows it.
-OVERRIDES: dict[str, str] = {"exclusion": "exclusion.override"}
-
-
-def authorize_overrides(actor: Actor, rules: Any, note: str | None) -> None:
-    """Refuse overriding a rule unless it may be overridden, by this actor, with a reason."""
+def authorize_overrides(actor: Actor, rules: Any, note: str | None,
+                        overridable: dict[str, str]) -> None:
+    """Refuse overriding a rule unless it may be overridden (``overridable``: rule name ->
+    the capability, as the rules say), by this actor, with a reason."""
     for rule in rules:
-        capability = OVERRIDES.get(rule)
+        capability = overridable.get(rule)
         if capability is None:
             raise InvalidData(f"rule {rule} cannot be overridden; only "
-                              f"{', '.join(OVERRIDES)} can")
+                              f"{', '.join(overridable) or 'none'} can")
         actor.require(capability)
     if rules and not (note or "").strip():
         raise InvalidData("say why with --note REASON: an override is recorded with its "

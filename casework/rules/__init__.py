@@ -92,6 +92,16 @@ class Rules:
                 owned[name] = tuple(impl())
         return owned
 
+    def overridable(self) -> dict[str, str]:
+        """Return the rules whose block may be overridden: rule name -> the capability."""
+        found: dict[str, str] = {}
+        for name, plugin in self.pm.list_name_plugin():
+            impl = getattr(plugin, "overridable", None)
+            capability = impl() if callable(impl) else None
+            if capability:
+                found[name] = capability
+        return found
+
     def excludes(self, route: Route) -> bool:
         """Return whether a rule the route uses keeps people out (exclude_participant)."""
         return bool(self._hook(route, "exclude_participant").get_hookimpls())

@@ -29,6 +29,12 @@ NAME = "exclusion"
 
 
 @hookimpl
+def overridable() -> str:
+    """A coordinator may invite someone the rule keeps out, saying why."""
+    return "exclusion.override"
+
+
+@hookimpl
 def rule_settings() -> list[Setting]:
     return [Setting("rules.exclusion.guidance_months", 24,
                     "people with guidance within this many months are not approached")]

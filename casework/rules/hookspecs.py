@@ -47,7 +47,7 @@ class RuleContext:
     conn: Connection
     scratch: dict[str, Any]
     # Rules whose blocks the actor knowingly overrides for this step (checked and allowed
-    # by the engine before; only rules in casework.permissions.OVERRIDES).
+    # by the engine before; only rules that say they are ``overridable``).
     overrides: frozenset[str] = frozenset()
 
 
@@ -68,6 +68,12 @@ class Setting:
 def route_keys() -> list[Key]:  # type: ignore[empty-body]
     """Return the keys this rule reads from its own section of a route file (``[NAME]``),
     with their defaults; the route file format lists them and the route loader checks them."""
+
+
+@hookspec
+def overridable() -> str | None:  # type: ignore[empty-body]
+    """Return the capability (casework.permissions.CAPABILITIES) that lets someone knowingly
+    override this rule's block, with a reason; None (or no answer): its block is final."""
 
 
 @hookspec
