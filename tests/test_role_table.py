@@ -426,6 +426,9 @@ def test_reports_and_budgets_only_of_ones_projects(team: Team) -> None:
                           "--out", str(env.root / f"{member}.html"), user=member)
         assert council.exit_code == 1 and not (env.root / f"{member}.html").exists()
         env.ok("report", "outcomes", "--workflow", "participatiecoach", user=member)
+        # Without --workflow: their one project, although other routes have cases.
+        mine = env.json("report", "outcomes", "--json", user=member)
+        assert mine["workflow"] == "participatiecoach"
     env.ok("budget", "set", "participatiecoach", "1000", user="cor")
     for args in (("budget", "set", WORKFLOW, "1000"), ("budget", "show", WORKFLOW)):
         budget = env.run(*args, user="cor")

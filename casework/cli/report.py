@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from casework.cli.common import CliState, console, fail, json_option, plain, print_json, safe
 from casework.cli.params import one_of, parse_day
+
+if TYPE_CHECKING:
+    from casework.permissions import Actor
 
 NAMES = ("outcomes", "response", "referrals", "follow-up", "caseload", "outflow", "worklist",
          "council")
@@ -71,7 +74,7 @@ def report(ctx: click.Context, name: str, as_of_text: str | None, wijk: str | No
     engine = state.engine()
     who = state.who(None, "report")
     as_of = parse_day(as_of_text, "--as-of") or engine.now().astimezone(engine.tz).date()
-    workflow_id = _route(state, workflow_id)
+    workflow_id = _route(state, workflow_id, who)
     one_of(wijk, lambda: vocabulary.wijken(engine, workflow_id), "--wijk",
            "wijk" + ("" if workflow_id == vocabulary.ALL_ROUTES else f" of {workflow_id}"),
            known_if=lambda w: vocabulary.has_wijk(engine, w, workflow_id))
@@ -105,21 +108,22 @@ def report(ctx: click.Context, name: str, as_of_text: str | None, wijk: str | No
         click.echo(f"Chart written to {chart_path}", err=True)
 
 
-def _route(state: CliState, workflow_id: str | None) -> str:
+def _route(state: CliState, workflow_id: str | None, who: Actor) -> str:
     """Return the route to report on: the one given (a known route or 'all'), else the only
-    route with cases (or, before any case, the only route loaded); with several and none
-    given, ask which (exit 2)."""
+    route with cases (or, before any case, the only route loaded) among the actor's projects;
+    with several and none given, ask which (exit 2)."""
     from casework import vocabulary
 
     routes = vocabulary.routes(state.engine())
     if workflow_id is None:
-        in_use = vocabulary.routes_in_use(state.engine())
-        used = in_use or routes
+        in_use = [r for r in vocabulary.routes_in_use(state.engine()) if who.covers(r)]
+        used = in_use or [r for r in routes if who.covers(r)]
         if len(used) == 1:
             return used[0]
         where = "have cases" if in_use else "are loaded"
+        every = "" if who.projects else f", or {vocabulary.ALL_ROUTES} for every route"
         fail(f"{len(used)} routes {where}; say which to report on with --workflow "
-             f"({', '.join(used)}, or {vocabulary.ALL_ROUTES} for every route)", 2)
+             f"({', '.join(used)}{every})", 2)
     one_of(workflow_id, [*routes, vocabulary.ALL_ROUTES], "--workflow", "route")
     return workflow_id
 
