@@ -70,6 +70,18 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
      "file holding a secret key: the hash chains become HMAC-SHA256 with it (empty: plain "
      "SHA-256); relative to the config file"),
     ("rules.disabled", [], "rules switched off although a route names them"),
+    ("web.idle_minutes", 15, "the web front logs a staff member out after this many minutes "
+     "without a request"),
+    ("web.max_failures", 5, "failed web logins in a row after which the account is locked"),
+    ("web.lockout_minutes", 15, "how long a locked web account stays locked"),
+    ("web.secret_key_file", "web-secret.key",
+     "file holding the key that signs the web front's session cookies (made, owner-only, "
+     "when missing); relative to the config file"),
+    ("web.theme", {},
+     "the municipality's look on the web pages: design tokens as CSS custom properties, "
+     "e.g. color-primary = \"#005a9c\" (known: color-primary, color-primary-text, "
+     "color-header, color-header-text, color-focus; and logo = a PNG or SVG file, "
+     "relative to the config file)"),
 )
 MAX_DELIVERY_WORKDAYS = 20
 
@@ -136,6 +148,10 @@ class Settings:
     def key_file(self) -> Path | None:
         name: str = self.values["audit.key_file"]
         return self.base_dir / name if name else None
+
+    @property
+    def web_secret_key_file(self) -> Path:
+        return self.base_dir / self.values["web.secret_key_file"]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -303,6 +319,14 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     if not all(isinstance(name, str) for name in values["rules.disabled"]):
         raise ConfigError(f"{sources['rules.disabled']}: setting 'rules.disabled' must be a "
                           "list of rule names")
+    for key in ("web.idle_minutes", "web.max_failures", "web.lockout_minutes"):
+        if values[key] < 1:
+            raise ConfigError(f"{sources[key]}: setting '{key}' must be at least 1")
+    from casework.theme import theme_problem
+
+    problem = theme_problem(values["web.theme"])
+    if problem:
+        raise ConfigError(f"{sources['web.theme']}: setting 'web.theme': {problem}")
     if values["import.batch_size"] < 1:
         raise ConfigError(
             f"{sources['import.batch_size']}: setting 'import.batch_size' must be >= 1"

@@ -110,6 +110,11 @@ class Staff(Base):
     wijken: Mapped[list[str] | None] = mapped_column(JSONType)
     projects: Mapped[list[str] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The web front's login: an argon2 hash (none: no web login), failed attempts in a row,
+    # and the moment a lockout after too many ends.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Case(Base):

@@ -74,10 +74,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 # The capability each command needs. The commands not listed need no staff member: 'init',
-# 'db upgrade', 'db current', 'workflow list|show|validate|diagram' and 'simulate season' (it
+# 'db upgrade', 'db current', 'workflow list|show|validate|diagram', 'serve' (each web request
+# acts as the staff member logged in) and 'simulate season' (it
 # makes a training database of its own, with its own staff; tests/test_role_table.py holds
 # every other command of the CLI to this table). On a new database the first 'staff add'
-# needs no one either (it must add an admin).
+# needs no one either (it must add an admin); 'staff set-password' for oneself needs no role.
 COMMANDS: dict[str, str] = {
     "case list": "case.list",
     "case show": "case.read",
@@ -128,6 +129,7 @@ COMMANDS: dict[str, str] = {
     "staff add": "staff.manage",
     "staff edit": "staff.manage",
     "staff disable": "staff.manage",
+    "staff set-password": "staff.manage",
     "audit": "audit",
     "audit verify": "audit",
     "audit seal": "audit",

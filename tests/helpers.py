@@ -212,3 +212,42 @@ def flat(text: str) -> str:
     """Return text with line breaks and runs of spaces as single spaces (a sentence reads the
     same wherever the lines wrap)."""
     return " ".join(text.split())
+
+
+# --- the web front ---------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+def web_app(env: Env, clock: Any = None, **staff_wijken: str) -> Any:
+    """The web application on the test's database, with its own session key; every staff
+    member named (name=wijk: a case worker of that wijk) is added, and anna and they get
+    ``PASSWORD``."""
+    from casework.logins import set_password
+    from casework.web import create_app
+
+    for name, wijk in staff_wijken.items():
+        env.ok("staff", "add", name, "--role", "case_worker", "--wijk", wijk)
+    engine = env.engine(clock=clock)
+    anna = staff(engine, "anna")
+    for name in ("anna", *staff_wijken):
+        set_password(engine, anna, name, PASSWORD)
+    app = create_app(engine, secret_key=b"k" * 64)
+    app.config["TESTING"] = True
+    return app
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token in a page's form."""
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html[:2000]
+    return match.group(1)
+
+
+def web_login(client: Any, name: str, password: str = PASSWORD) -> Any:
+    """Log in through the login page (with its CSRF token); return the answer."""
+    page = client.get("/inloggen")
+    return client.post("/inloggen", data={"csrf_token": csrf_of(page.text), "name": name,
+                                          "password": password})

@@ -79,6 +79,7 @@ def _register() -> None:
         simulate,
         staff,
         task,
+        web,
         workflow,
     )
 
@@ -102,6 +103,7 @@ def _register() -> None:
     cli.add_command(employer.employer)
     cli.add_command(meeting.event)
     cli.add_command(simulate.simulate)
+    cli.add_command(web.serve_command)
 
 
 _register()

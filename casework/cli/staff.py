@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from casework.cli.common import (
@@ -136,3 +138,27 @@ def list_command(state: CliState, actor: str | None, as_json: bool) -> None:
                       plain(", ".join(m["wijken"])), plain(", ".join(m["projects"])),
                       "yes" if m["active"] else "no")
     console().print(table)
+
+
+@staff.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input (one line), for scripts.")
+@actor_option
+@click.pass_obj
+def set_password_command(state: CliState, name: str, password_stdin: bool,
+                         actor: str | None) -> None:
+    """Set a staff member's password for the web front ('casework serve'): admins for
+    anyone, every staff member for themselves. Asked twice with a hidden prompt."""
+    from casework.logins import set_password
+
+    who = state.who(actor)
+    if who.name != name:
+        who.require("staff.manage")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    set_password(state.engine(), who, name, password)
+    click.echo(safe(f"Password of {name} set; they log in on the web front "
+                    "('casework serve')."))

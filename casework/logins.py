@@ -1,0 +1,112 @@
+"""Passwords for the web front: set them (argon2 hashes) and check a login, with a lockout
+after repeated failures.
+
+A failed login says the same whatever went wrong (no such name, disabled, no password yet,
+wrong password, locked), so the login page never reveals who is a staff member."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select, update
+
+from casework.db import unit_of_work
+from casework.engine import Engine
+from casework.errors import CaseworkError, InvalidData, NotFound
+from casework.permissions import Actor, load_actor
+from casework.text import shown
+
+MIN_LENGTH = 12
+MAX_LENGTH = 1000
+
+
+class LoginFailed(CaseworkError):
+    """The name and password do not let anyone in (the reason is not told)."""
+
+
+@cache
+def _hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    # A login for an unknown name costs a verification too, so timing does not tell.
+    return str(_hasher().hash("not a password of anyone"))
+
+
+def _table() -> Any:
+    from casework.models import Staff
+
+    return Staff.__table__
+
+
+def check_password_quality(password: str) -> None:
+    """Refuse a password that is too short or too long, or has line breaks."""
+    if len(password) < MIN_LENGTH:
+        raise InvalidData(f"a password needs at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        raise InvalidData(f"a password has at most {MAX_LENGTH} characters")
+    if "\n" in password or "\r" in password:
+        raise InvalidData("a password has no line breaks")
+
+
+def set_password(engine: Engine, actor: Actor, name: str, password: str) -> dict[str, Any]:
+    """Set a staff member's web password (admins, or the member for themselves); ends a
+    lockout. NotFound for an unknown name (only admins get that far for someone else)."""
+    if actor.name != name:
+        actor.require("staff.manage")
+    check_password_quality(password)
+    digest = _hasher().hash(password)
+    table = _table()
+    with unit_of_work(engine) as conn:
+        done = conn.execute(update(table).where(table.c.name == name).values(
+            password_hash=digest, failed_logins=0, locked_until=None))
+        if done.rowcount != 1:
+            raise NotFound(f"no staff member {shown(name)}; see 'casework staff list'")
+    return {"name": name, "password": "set"}
+
+
+def authenticate(engine: Engine, name: str, password: str) -> Actor:
+    """Return the staff member as an actor when the password is theirs, the member is
+    active and not locked; LoginFailed otherwise. ``[web] max_failures`` wrong passwords in
+    a row lock the account for ``[web] lockout_minutes`` (a correct password then fails
+    too)."""
+    settings = engine.settings
+    table = _table()
+    now = engine.now()
+    with unit_of_work(engine) as conn:
+        row = conn.execute(select(table).where(table.c.name == name)).first()
+        if row is None or not row.password_hash:
+            _verify(_dummy_hash(), password)
+            raise LoginFailed("unknown name or wrong password")
+        locked = row.locked_until is not None and row.locked_until > now
+        if _verify(row.password_hash, password) and not locked and row.active:
+            if row.failed_logins or row.locked_until is not None:
+                conn.execute(update(table).where(table.c.id == row.id)
+                             .values(failed_logins=0, locked_until=None))
+            if _hasher().check_needs_rehash(row.password_hash):
+                conn.execute(update(table).where(table.c.id == row.id)
+                             .values(password_hash=_hasher().hash(password)))
+            return load_actor(conn, name)
+        if not locked:
+            failures = (row.failed_logins or 0) + 1
+            values: dict[str, Any] = {"failed_logins": failures}
+            if failures >= settings["web.max_failures"]:
+                values = {"failed_logins": 0, "locked_until": now + timedelta(
+                    minutes=settings["web.lockout_minutes"])}
+            conn.execute(update(table).where(table.c.id == row.id).values(**values))
+    raise LoginFailed("unknown name or wrong password")
+
+
+def _verify(digest: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return bool(_hasher().verify(digest, password))
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,152 @@
+"""The web front for staff: a Flask application from ``create_app``, served by waitress
+(``casework serve``).
+
+It is a caller of the core like the CLI: every page acts as the logged-in staff member's
+Actor, so rights, consent rules and the processing log apply unchanged. Nothing here
+writes SQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+if TYPE_CHECKING:
+    from casework.config import Settings
+    from casework.engine import Engine
+
+# No inline script or style anywhere, nothing from elsewhere, never inside a frame.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The signed session cookie, marked Secure when the request came over TLS (waitress
+    sets the scheme from a trusted proxy's X-Forwarded-Proto)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure) if _in_request() else bool(app.config.get(
+            "SESSION_COOKIE_SECURE"))
+
+
+def _in_request() -> bool:
+    from flask import has_request_context
+
+    return has_request_context()
+
+
+def create_app(source: Settings | Engine, secret_key: bytes | None = None) -> Flask:
+    """Return the web application for these settings (or this engine: tests hand in their
+    own, with its clock). ``secret_key`` signs the session cookies; default: the key in
+    ``[web] secret_key_file``, made when missing."""
+    from casework.engine import Engine
+
+    engine = source if isinstance(source, Engine) else Engine.from_config(source)
+    settings = engine.settings
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key or read_secret_key(settings.web_secret_key_file),
+        SESSION_COOKIE_NAME="casework",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings["web.idle_minutes"]),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=64 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.session_interface = SessionInterface()
+    app.extensions["casework.engine"] = engine
+    CSRFProtect(app)
+
+    from casework.web import auth, pages
+
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(pages.blueprint)
+    app.before_request(auth.require_login)
+    app.after_request(security_headers)
+    app.context_processor(lambda: _page_context(engine))
+    _filters(app, engine)
+    app.register_error_handler(CSRFError, _csrf_refused)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(405, _not_found)
+    app.register_error_handler(413, _too_large)
+    return app
+
+
+def engine_of(app: Flask) -> Engine:
+    return app.extensions["casework.engine"]  # type: ignore[no-any-return]
+
+
+def read_secret_key(path: Path) -> bytes:
+    """Return the session signing key in this file; make one (owner-only) when missing."""
+    try:
+        key = path.read_bytes().strip()
+    except FileNotFoundError:
+        key = secrets.token_hex(32).encode("ascii")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return read_secret_key(path)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key + b"\n")
+        return key
+    if len(key) < 32:
+        from casework.errors import ConfigError
+
+        raise ConfigError(f"{path}: the web secret key is too short (at least 32 characters)")
+    return key
+
+
+def security_headers(response: Response) -> Response:
+    """Add the headers every answer carries; pages (everything not static) are never
+    stored by the browser or a proxy."""
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Frame-Options"] = "DENY"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+def _page_context(engine: Engine) -> dict[str, Any]:
+    settings = engine.settings
+    return {"organisation": settings["organisation.name"],
+            "actor": g.get("actor"),
+            "has_logo": bool(settings["web.theme"].get("logo"))}
+
+
+def _filters(app: Flask, engine: Engine) -> None:
+    """Moments in local time and dates in Dutch, as the letters write them."""
+    from casework import display
+
+    app.add_template_filter(lambda value: display.moment(value, engine.tz), "moment")
+    app.add_template_filter(display.dutch_date, "dutch_date")
+
+
+def _csrf_refused(error: CSRFError) -> tuple[str, int]:
+    return render_template("error.html", title="Formulier verlopen",
+                           message="Dit formulier is verlopen of niet van deze site. Laad de "
+                                   "pagina opnieuw en probeer het nog eens."), 400
+
+
+def _not_found(error: Any) -> tuple[str, int]:
+    return render_template("error.html", title="Niet gevonden",
+                           message="Deze pagina bestaat niet, of u mag hem niet zien."), 404
+
+
+def _too_large(error: Any) -> tuple[str, int]:
+    return render_template("error.html", title="Te veel gegevens",
+                           message="Het formulier bevat te veel gegevens."), 413
+

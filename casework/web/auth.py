@@ -1,0 +1,127 @@
+"""Logging in and out, the idle timeout, and the theme files the login page needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    send_file,
+    session,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from casework.web import engine_of
+
+blueprint = Blueprint("auth", __name__)
+
+# What may be asked without logging in.
+PUBLIC = {"auth.login", "auth.theme", "auth.logo", "static"}
+
+
+class LoginForm(FlaskForm):
+    name = StringField("Gebruikersnaam", validators=[InputRequired(), Length(max=80)],
+                       render_kw={"autocomplete": "username", "autocapitalize": "none",
+                                  "spellcheck": "false"})
+    password = PasswordField("Wachtwoord", validators=[InputRequired(), Length(max=1000)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+def require_login() -> Any:
+    """Before every request: a logged-in, active staff member who was here less than
+    ``[web] idle_minutes`` ago becomes ``g.actor``; anyone else goes to the login page."""
+    if request_endpoint() in PUBLIC or request_endpoint() is None:
+        return None
+    from casework.permissions import NotAllowed, resolve
+
+    engine = engine_of(current_app)
+    now = engine.now().timestamp()
+    name, seen = session.get("staff"), session.get("seen")
+    if not isinstance(name, str) or not isinstance(seen, (int, float)):
+        session.clear()
+        return redirect(url_for("auth.login"))
+    if now - seen > engine.settings["web.idle_minutes"] * 60:
+        session.clear()
+        flash(f"U bent uitgelogd omdat u {engine.settings['web.idle_minutes']} minuten niets "
+              "hebt gedaan. Log opnieuw in.")
+        return redirect(url_for("auth.login"))
+    try:
+        g.actor = resolve(engine, name)
+    except NotAllowed:  # disabled or removed since logging in
+        session.clear()
+        return redirect(url_for("auth.login"))
+    session["seen"] = now
+    g.logout_form = LogoutForm()
+    return None
+
+
+def request_endpoint() -> str | None:
+    from flask import request
+
+    return request.endpoint
+
+
+@blueprint.route("/inloggen", methods=["GET", "POST"])
+def login() -> Any:
+    from casework.logins import LoginFailed, authenticate
+
+    engine = engine_of(current_app)
+    form = LoginForm()
+    failed = False
+    if form.validate_on_submit():
+        try:
+            actor = authenticate(engine, form.name.data.strip(), form.password.data)
+        except LoginFailed:
+            failed = True
+        else:
+            session.clear()  # a new session for the new login
+            session.permanent = True
+            session["staff"] = actor.name
+            session["seen"] = engine.now().timestamp()
+            return redirect(url_for("pages.my_work"))
+    settings = engine.settings
+    return render_template("login.html", form=form, failed=failed,
+                           max_failures=settings["web.max_failures"],
+                           lockout_minutes=settings["web.lockout_minutes"],
+                           title="Inloggen"), (401 if failed else 200)
+
+
+@blueprint.route("/uitloggen", methods=["POST"])
+def logout() -> Any:
+    session.clear()
+    flash("U bent uitgelogd.")
+    return redirect(url_for("auth.login"))
+
+
+@blueprint.route("/huisstijl.css")
+def theme() -> Response:
+    from casework.theme import theme_css
+
+    css = theme_css(engine_of(current_app).settings["web.theme"])
+    return Response(css, mimetype="text/css")
+
+
+@blueprint.route("/huisstijl/logo")
+def logo() -> Any:
+    settings = engine_of(current_app).settings
+    name = settings["web.theme"].get("logo")
+    if not name:
+        abort(404)
+    path = settings.base_dir / name
+    if not path.is_file():
+        abort(404)
+    return send_file(path, max_age=3600)

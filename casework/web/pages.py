@@ -1,0 +1,96 @@
+"""The pages: Mijn werk, Zoeken and the case page. Each calls the core function the CLI
+calls (``task list --mine``, ``case list``, ``person find``, ``case show``, ``consent
+list``) with the logged-in staff member as the actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, render_template
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import InputRequired, Length
+
+from casework.web import engine_of
+
+blueprint = Blueprint("pages", __name__)
+MAX_CASE_ID = 2**31 - 1
+
+
+class SearchForm(FlaskForm):
+    q = StringField("BSN, naam, postcode met huisnummer of kenmerk van een brief",
+                    validators=[InputRequired(), Length(max=200)],
+                    render_kw={"autocomplete": "off", "spellcheck": "false"})
+
+
+@blueprint.route("/")
+def my_work() -> Any:
+    """Mijn werk: my calls and tasks due today and overdue, my open cases."""
+    from casework import vocabulary
+    from casework.cases import CaseFilter, list_cases
+    from casework.tasks import TaskFilter, list_tasks
+
+    engine = engine_of(current_app)
+    actor = g.actor
+    today = engine.now().astimezone(engine.tz).date()
+    tasks: list[dict[str, Any]] = []
+    cases: list[dict[str, Any]] = []
+    if actor.has("case.read"):
+        tasks = list_tasks(engine, actor, TaskFilter(due=today, mine=True), today=today,
+                           limit=200)["tasks"]
+    if actor.has("case.list"):
+        cases = list_cases(engine, actor, CaseFilter(assigned_to=actor.name, open_only=True),
+                           limit=200)["cases"]
+    return render_template("my_work.html", title="Mijn werk", tasks=tasks, cases=cases,
+                           today=today, labels=vocabulary.state_labels(engine),
+                           task_labels=vocabulary.task_labels(engine),
+                           works_on_cases=actor.has("case.read"))
+
+
+@blueprint.route("/zoeken", methods=["GET", "POST"])
+def search() -> Any:
+    """Zoeken: a POST (a BSN never travels in a URL); only cases the actor may see."""
+    from casework import vocabulary
+    from casework.errors import CaseworkError
+    from casework.person import find_cases
+
+    engine = engine_of(current_app)
+    if not g.actor.has("case.read"):
+        abort(404)
+    form = SearchForm()
+    result = None
+    problem = False
+    if form.validate_on_submit():
+        try:
+            result = find_cases(engine, g.actor, form.q.data, limit=50)
+        except CaseworkError:
+            problem = True
+    return render_template("search.html", title="Zoeken", form=form, result=result,
+                           problem=problem, labels=vocabulary.state_labels(engine))
+
+
+@blueprint.route("/zaak/<int:case_id>")
+def case_page(case_id: int) -> Any:
+    """The case page: the same read (and processing-log entry) as 'casework case show';
+    "no such case" and "not yours" are the same 404."""
+    from casework import vocabulary
+    from casework.cases import show_case
+    from casework.consents import list_consents
+    from casework.errors import NotFound
+    from casework.permissions import NotAllowed
+
+    engine = engine_of(current_app)
+    if case_id > MAX_CASE_ID:
+        abort(404)
+    try:
+        case = show_case(engine, g.actor, case_id)
+        consents = list_consents(engine, g.actor, case_id)
+    except (NotFound, NotAllowed):
+        abort(404)
+    workflow = case["workflow"]
+    return render_template(
+        "case.html", title=f"Zaak {case_id}", case=case, consents=consents,
+        labels=vocabulary.state_labels(engine, workflow),
+        partners=vocabulary.partner_labels(engine, workflow),
+        task_labels=vocabulary.task_labels(engine),
+        open_tasks=[t for t in case["tasks"] if t["status"] == "open"])

@@ -1,0 +1,267 @@
+"""The web front (casework serve) through Flask's test client: login, lockout, idle timeout,
+CSRF, scope, headers, escaping and the processing log."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from conftest import Env
+from helpers import PASSWORD, Clock, bsn_of, csrf_of, query, set_person, web_app, web_login
+
+# Case 1 of the sample cohort lives in Oosterparkwijk, case 2 in Vinkhuizen.
+OWN, OTHER = 1, 2
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime.now(UTC))
+
+
+@pytest.fixture
+def app(cohort: Env, clock: Clock) -> Any:
+    return web_app(cohort, clock, piet="Oosterparkwijk")
+
+
+def logged_in(app: Any, name: str = "piet") -> Any:
+    client = app.test_client()
+    answer = web_login(client, name)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/", answer.text
+    return client
+
+
+def shows(log_rows: list[Any], actor: str, action: str) -> list[Any]:
+    return [r for r in log_rows if r.actor == actor and r.action == action]
+
+
+def access_log(env: Env) -> list[Any]:
+    from sqlalchemy import select
+
+    from casework.models import AccessLog
+
+    return query(env, select(AccessLog.actor, AccessLog.action, AccessLog.case_ids))
+
+
+def test_pages_need_a_login_and_a_login_leads_to_my_work(app: Any) -> None:
+    client = app.test_client()
+    for path in ("/", "/zoeken", f"/zaak/{OWN}"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and answer.headers["Location"] == "/inloggen"
+    page = client.get("/inloggen")
+    assert page.status_code == 200 and '<html lang="nl">' in page.text
+    assert "Na 5 mislukte pogingen op rij" in page.text
+    client = logged_in(app)
+    work = client.get("/")
+    assert work.status_code == 200
+    assert "<h1" in work.text and "Mijn werk" in work.text and "Ingelogd als piet" in work.text
+
+
+def test_the_session_cookie_is_httponly_strict_and_secure_over_tls(app: Any) -> None:
+    client = app.test_client()
+    answer = web_login(client, "piet")
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+    tls = app.test_client()
+    page = tls.get("/inloggen", base_url="https://localhost")
+    # Over TLS the form must come from this site (the Referer, sent to the same origin only).
+    answer = tls.post("/inloggen", base_url="https://localhost",
+                      headers={"Referer": "https://localhost/inloggen"},
+                      data={"csrf_token": csrf_of(page.text), "name": "piet",
+                            "password": PASSWORD})
+    assert answer.status_code == 302
+    assert "Secure" in answer.headers["Set-Cookie"]
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_logging_out_ends_the_session(app: Any) -> None:
+    client = logged_in(app)
+    page = client.get("/")
+    answer = client.post("/uitloggen", data={"csrf_token": csrf_of(page.text)})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/inloggen"
+    assert client.get("/").headers["Location"] == "/inloggen"
+
+
+def test_a_wrong_password_and_an_unknown_name_get_the_same_answer(app: Any) -> None:
+    wrong = web_login(app.test_client(), "piet", "not the password at all")
+    nobody = web_login(app.test_client(), "nobody", "not the password at all")
+    assert wrong.status_code == nobody.status_code == 401
+    assert "Onbekende gebruikersnaam of verkeerd wachtwoord" in wrong.text
+    assert wrong.text.replace("piet", "nobody") == nobody.text.replace(
+        csrf_of(nobody.text), csrf_of(wrong.text))
+
+
+def test_five_failures_in_a_row_lock_the_account_for_fifteen_minutes(
+        app: Any, clock: Clock) -> None:
+    client = app.test_client()
+    for _ in range(5):
+        assert web_login(client, "piet", "wrong password here").status_code == 401
+    # Locked: the right password does not let piet in now, and says nothing more.
+    locked = web_login(client, "piet")
+    assert locked.status_code == 401 and "Onbekende gebruikersnaam" in locked.text
+    clock.tick(minutes=14)
+    assert web_login(client, "piet").status_code == 401
+    clock.tick(minutes=2)
+    assert web_login(client, "piet").status_code == 302
+    # A success starts the count again: four failures do not lock.
+    other = app.test_client()
+    for _ in range(4):
+        web_login(other, "piet", "wrong password here")
+    assert web_login(other, "piet").status_code == 302
+
+
+def test_a_session_ends_after_fifteen_idle_minutes(app: Any, clock: Clock) -> None:
+    client = logged_in(app)
+    clock.tick(minutes=14)
+    assert client.get("/").status_code == 200
+    clock.tick(minutes=14)  # 14 minutes after the last request: still in
+    assert client.get("/").status_code == 200
+    clock.tick(minutes=16)
+    answer = client.get("/")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/inloggen"
+    login = client.get("/inloggen")
+    assert "15 minuten niets" in login.text
+    assert client.get("/").headers["Location"] == "/inloggen"
+
+
+def test_a_disabled_member_is_logged_out_at_the_next_request(app: Any, cohort: Env) -> None:
+    client = logged_in(app)
+    cohort.ok("staff", "disable", "piet")
+    assert client.get("/").headers["Location"] == "/inloggen"
+
+
+def test_a_post_without_the_csrf_token_is_refused(app: Any, cohort: Env) -> None:
+    client = app.test_client()
+    refused = client.post("/inloggen", data={"name": "piet", "password": PASSWORD})
+    assert refused.status_code == 400 and "Formulier verlopen" in refused.text
+    assert client.get("/").status_code == 302  # not logged in
+    client = logged_in(app)
+    search = client.post("/zoeken", data={"q": bsn_of(OWN)})
+    assert search.status_code == 400
+    assert client.post("/uitloggen").status_code == 400
+    assert client.get("/").status_code == 200  # still logged in
+    assert not shows(access_log(cohort), "piet", "find")  # nothing was looked up
+
+
+def test_a_case_worker_cannot_open_a_case_outside_their_wijk_by_editing_the_url(
+        app: Any) -> None:
+    client = logged_in(app)
+    own = client.get(f"/zaak/{OWN}")
+    assert own.status_code == 200 and "El Amrani" in own.text
+    other = client.get(f"/zaak/{OTHER}")
+    missing = client.get("/zaak/999999")
+    huge = client.get("/zaak/99999999999999999999")
+    assert other.status_code == missing.status_code == huge.status_code == 404
+    assert other.text == missing.text == huge.text
+    assert "Bosch" not in other.text
+
+
+def test_search_finds_only_cases_in_scope_and_keeps_the_bsn_out_of_urls(
+        app: Any, cohort: Env) -> None:
+    client = logged_in(app)
+    page = client.get("/zoeken")
+    token = csrf_of(page.text)
+    found = client.post("/zoeken", data={"csrf_token": token, "q": bsn_of(OWN)})
+    assert found.status_code == 200 and f'href="/zaak/{OWN}"' in found.text
+    assert bsn_of(OWN) not in found.text.replace(f'value="{bsn_of(OWN)}"', "")
+    hidden = client.post("/zoeken", data={"csrf_token": token, "q": bsn_of(OTHER)})
+    assert "Geen zaak gevonden die u mag zien" in hidden.text
+    by_name = client.post("/zoeken", data={"csrf_token": token, "q": "Bosch"})
+    assert f'href="/zaak/{OTHER}"' not in by_name.text
+    bad = client.post("/zoeken", data={"csrf_token": token, "q": "123"})
+    assert bad.status_code == 200 and "geen geldige zoekvraag" in bad.text
+    # A GET never searches: a BSN in a URL finds nothing and is not echoed.
+    get = client.get(f"/zoeken?q={bsn_of(OWN)}")
+    assert "Resultaten" not in get.text and bsn_of(OWN) not in get.text
+
+
+def test_the_case_page_writes_the_processing_log_entry_of_case_show(
+        app: Any, cohort: Env) -> None:
+    client = logged_in(app)
+    before = shows(access_log(cohort), "piet", "show")
+    assert client.get(f"/zaak/{OWN}").status_code == 200
+    after = shows(access_log(cohort), "piet", "show")
+    assert len(after) == len(before) + 1 and after[-1].case_ids == [OWN]
+    cli = cohort.ok("case", "show", str(OWN), user="piet")
+    assert cli.exit_code == 0
+    assert len(shows(access_log(cohort), "piet", "show")) == len(after) + 1
+    # A refused case leaves no entry that says it exists.
+    client.get(f"/zaak/{OTHER}")
+    assert not [r for r in access_log(cohort) if r.actor == "piet" and OTHER in r.case_ids]
+
+
+def test_every_page_carries_the_security_headers(app: Any) -> None:
+    client = logged_in(app)
+    for path in ("/", "/zoeken", f"/zaak/{OWN}", "/inloggen", "/zaak/999999"):
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Cache-Control"] == "no-store"
+
+
+def test_pages_have_no_inline_script_or_style(app: Any) -> None:
+    client = logged_in(app)
+    for path in ("/", "/zoeken", f"/zaak/{OWN}"):
+        html = client.get(path).text
+        assert "<script" not in html and "<style" not in html and " style=" not in html
+        assert not re.search(r"\son[a-z]+=", html)
+
+
+def test_a_hostile_name_renders_as_text(app: Any, cohort: Env) -> None:
+    set_person(cohort, OWN, surname='<script>alert("x")</script><img src=x onerror=alert(1)>')
+    client = logged_in(app)
+    html = client.get(f"/zaak/{OWN}").text
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+
+
+def test_my_work_lists_my_open_cases_with_their_state_labels(app: Any, cohort: Env) -> None:
+    cohort.ok("case", "assign", str(OWN), "piet")
+    client = logged_in(app)
+    html = client.get("/").text
+    assert f'href="/zaak/{OWN}"' in html and "El Amrani" in html
+    assert "Geselecteerd" in html or "Mijn open zaken" in html
+
+
+def test_the_theme_sets_the_colours_and_a_bad_theme_is_refused(cohort: Env) -> None:
+    from casework.config import load_settings
+    from casework.errors import ConfigError
+    from casework.web import create_app
+
+    config = cohort.config
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + '\n[web.theme]\ncolor-primary = "#00811f"\n', encoding="utf-8")
+    app = create_app(load_settings(config), secret_key=b"k" * 64)
+    css = app.test_client().get("/huisstijl.css")
+    assert css.status_code == 200 and "--cw-color-primary: #00811f;" in css.text
+    config.write_text(text + '\n[web.theme]\ncolor-primary = "red; } body { x"\n',
+                      encoding="utf-8")
+    with pytest.raises(ConfigError, match="color-primary must be a colour"):
+        load_settings(config)
+
+
+def test_staff_set_password_by_admins_or_for_oneself(cohort: Env) -> None:
+    cohort.ok("staff", "add", "piet", "--role", "case_worker", "--wijk", "Beijum")
+    cohort.ok("staff", "add", "kees", "--role", "coordinator")
+    done = cohort.ok("staff", "set-password", "piet", "--password-stdin", input=PASSWORD + "\n")
+    assert "Password of piet set" in done.output
+    own = cohort.run("staff", "set-password", "kees", "--password-stdin", user="kees",
+                     input="another long password\n")
+    assert own.exit_code == 0
+    other = cohort.run("staff", "set-password", "piet", "--password-stdin", user="kees",
+                       input="a password for piet\n")
+    assert other.exit_code == 1 and "may not manage staff" in other.output
+    short = cohort.run("staff", "set-password", "piet", "--password-stdin", input="short\n")
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    assert "short" not in short.output.replace("short\n", "")
+    prompted = cohort.run("staff", "set-password", "piet",
+                          input="prompted password 1\nprompted password 1\n")
+    assert prompted.exit_code == 0 and "prompted password" not in prompted.output
+    unknown = cohort.run("staff", "set-password", "nobody", "--password-stdin",
+                         input=PASSWORD + "\n")
+    assert unknown.exit_code == 1 and "no staff member" in unknown.output
