@@ -26,6 +26,15 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
        "frame-ancestors 'none'; base-uri 'none'")
 
 
+# How the pages say a stored status (appointments, referrals, tasks, letters).
+STATUS_WORDS = {
+    "planned": "gepland", "held": "gehouden", "cancelled": "geannuleerd", "missed": "gemist",
+    "open": "open", "done": "gedaan", "sent": "verstuurd", "accepted": "aangenomen",
+    "withdrawn": "ingetrokken", "queued": "in de wachtrij", "rendered": "gemaakt",
+    "returned": "teruggekomen", "closed": "gesloten",
+}
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """The signed session cookie, marked Secure when the request came over TLS (waitress
     sets the scheme from a trusted proxy's X-Forwarded-Proto)."""
@@ -133,6 +142,7 @@ def _filters(app: Flask, engine: Engine) -> None:
 
     app.add_template_filter(lambda value: display.moment(value, engine.tz), "moment")
     app.add_template_filter(display.dutch_date, "dutch_date")
+    app.add_template_filter(lambda status: STATUS_WORDS.get(status, status), "status")
 
 
 def _csrf_refused(error: CSRFError) -> tuple[str, int]:

@@ -1,0 +1,136 @@
+"""The web front in a real browser: Debian's chromium (headless) driven by Selenium through
+Debian's chromedriver, each page checked with axe-core (vendored from its npm package)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, Env
+from helpers import PASSWORD, bsn_of, invite, web_app
+
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver") or (
+    "/usr/lib/chromium/chromedriver" if Path("/usr/lib/chromium/chromedriver").exists()
+    else None)
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+
+pytestmark = pytest.mark.skipif(
+    (BROWSER is None or DRIVER is None) and not os.environ.get("CASEWORK_REQUIRE_BROWSER"),
+    reason="no chromium and chromedriver here; .ci/run installs them and requires this test")
+
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ["violations"]}).then(
+  result => done(result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                             nodes: v.nodes.map(n => n.html).slice(0, 3)}))),
+  error => done([{id: "axe-error", impact: "critical", help: String(error), nodes: []}]));
+"""
+
+
+@pytest.fixture
+def server(cohort: Env) -> Iterator[str]:
+    """The web front served by waitress on an ephemeral loopback port; its base URL."""
+    from waitress import create_server
+
+    app = web_app(cohort, piet="Oosterparkwijk")
+    invite(cohort, 1)
+    cohort.ok("case", "assign", "1", "piet")
+    served = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{served.effective_port}"
+    served.close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    assert BROWSER and DRIVER, "CASEWORK_REQUIRE_BROWSER is set but chromium or chromedriver " \
+                               "is missing (apt-get install chromium chromium-driver)"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = BROWSER
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
+                     "--window-size=1280,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def arrive(driver: Any, url: str) -> None:
+    """Wait until the browser shows this address (a click's navigation has finished)."""
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: d.current_url == url and d.execute_script("return document.readyState")
+        == "complete")
+
+
+def accessible(driver: Any) -> None:
+    """No serious or critical axe-core violation on the page shown."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    violations = driver.execute_async_script(AXE_RUN)
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not bad, (driver.current_url, bad)
+
+
+def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
+        server: str, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/zaak/1")
+    assert browser.current_url == server + "/inloggen"
+    assert browser.title.startswith("Inloggen")
+    accessible(browser)
+    browser.find_element(By.ID, "name").send_keys("piet")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+
+    arrive(browser, server + "/")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Mijn werk"
+    assert browser.find_element(By.CSS_SELECTOR, 'a[href="/zaak/1"]')
+    accessible(browser)
+    browser.save_screenshot(str(tmp_path / "mijn-werk.png"))
+
+    browser.find_element(By.LINK_TEXT, "Zoeken").click()
+    arrive(browser, server + "/zoeken")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Zoeken"
+    accessible(browser)
+    browser.find_element(By.ID, "q").send_keys(bsn_of(1))
+    browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "resultaten"))
+    assert browser.current_url == server + "/zoeken"  # the BSN travelled in the POST body
+    assert bsn_of(1) not in browser.title
+    results = browser.find_elements(By.CSS_SELECTOR, "table a.ams-link")
+    assert [link.text for link in results] == ["Zaak 1"]
+    accessible(browser)
+
+    results[0].click()
+    arrive(browser, server + "/zaak/1")
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert heading.startswith("Zaak 1:") and "El Amrani" in heading
+    page = browser.find_element(By.TAG_NAME, "main").text
+    assert "Tijdlijn" in page and bsn_of(1) not in page
+    accessible(browser)
+    browser.save_screenshot(str(tmp_path / "zaak.png"))
+
+    # Another wijk's case by editing the URL: the same page as a case that does not exist.
+    browser.get(server + "/zaak/2")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Niet gevonden"
+    accessible(browser)
+    browser.find_element(By.CSS_SELECTOR, "form.cw-logout button").click()
+    arrive(browser, server + "/inloggen")
+    assert "U bent uitgelogd" in browser.find_element(By.TAG_NAME, "main").text
