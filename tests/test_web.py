@@ -265,3 +265,73 @@ def test_staff_set_password_by_admins_or_for_oneself(cohort: Env) -> None:
     unknown = cohort.run("staff", "set-password", "nobody", "--password-stdin",
                          input=PASSWORD + "\n")
     assert unknown.exit_code == 1 and "no staff member" in unknown.output
+
+
+def step_form(html: str, trigger: str) -> dict[str, str]:
+    """The hidden fields of a step's form on the case page (CSRF token and case version)."""
+    start = html.index(f"/stap/{trigger}\"")
+    part = html[start:html.index("</form>", start)]
+    return {"csrf_token": csrf_of(part), "version": re.search(
+        r'name="version" value="(\d+)"', part).group(1)}
+
+
+def test_the_case_page_offers_the_steps_the_route_allows_and_takes_one(
+        app: Any, cohort: Env) -> None:
+    client = logged_in(app)
+    html = client.get(f"/zaak/{OWN}").text
+    assert "Wat nu kan" in html and "Uitnodigen met een voorgestelde afspraak" in html
+    assert 'type="datetime-local"' in html  # the appointment field
+    assert "Afspraak verzetten" not in html  # a step of another state is not offered
+    fields = step_form(html, "invite")
+    answer = client.post(f"/zaak/{OWN}/stap/invite",
+                         data={**fields, "invite-appointment": "2100-01-04T10:00",
+                               "invite-note": "per telefoon afgesproken"})
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/zaak/{OWN}"
+    page = client.get(f"/zaak/{OWN}").text
+    assert "De stand is nu: Uitgenodigd" in page and "per telefoon afgesproken" in page
+    assert "Afspraak verzetten" in page
+    shown = cohort.json("case", "show", str(OWN))
+    assert shown["state"] == "invited" and shown["timeline"][-1]["actor"] == "piet"
+
+
+def test_a_bad_value_is_refused_with_the_reason_and_the_form_kept(app: Any) -> None:
+    client = logged_in(app)
+    fields = step_form(client.get(f"/zaak/{OWN}").text, "invite")
+    answer = client.post(f"/zaak/{OWN}/stap/invite",
+                         data={**fields, "invite-appointment": "morgen",
+                               "invite-note": "mijn notitie"})
+    assert answer.status_code == 422
+    assert "Niet vastgelegd:" in answer.text and "appointment" in answer.text
+    assert "mijn notitie</textarea>" in answer.text
+
+
+def test_a_stale_form_shows_the_conflict_and_the_fresh_case(app: Any, cohort: Env) -> None:
+    client = logged_in(app)
+    fields = step_form(client.get(f"/zaak/{OWN}").text, "invite")
+    cohort.ok("case", "advance", str(OWN), "invite", "--set", "appointment=2100-01-05 10:00")
+    answer = client.post(f"/zaak/{OWN}/stap/decline", data={**fields})
+    assert answer.status_code == 409
+    assert "Iemand anders heeft deze zaak gewijzigd" in answer.text
+    assert "<strong>Uitgenodigd</strong>" in answer.text
+    assert cohort.json("case", "show", str(OWN))["state"] == "invited"
+
+
+def test_a_blocked_step_shows_the_rules_reason(app: Any, cohort: Env) -> None:
+    from helpers import invite
+
+    invite(cohort, OWN)
+    cohort.ok("case", "advance", str(OWN), "hold_conversation",
+              "--set", "classification=work_potential",
+              "--set", "participation_potential=self")
+    html = logged_in(app).get(f"/zaak/{OWN}").text
+    reason = html.split("Kan nu niet:", 1)[1].split("</p>", 1)[0]
+    assert "consent" in reason and "(rule consent)" in reason
+
+
+def test_steps_on_a_case_out_of_scope_are_the_same_404(app: Any) -> None:
+    client = logged_in(app)
+    fields = step_form(client.get(f"/zaak/{OWN}").text, "invite")
+    other = client.post(f"/zaak/{OTHER}/stap/invite", data={**fields,
+                        "invite-appointment": "2100-01-04T10:00"})
+    missing = client.post("/zaak/999999/stap/invite", data={**fields})
+    assert other.status_code == missing.status_code == 404 and other.text == missing.text

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, render_template
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
@@ -73,11 +83,51 @@ def search() -> Any:
 def case_page(case_id: int) -> Any:
     """The case page: the same read (and processing-log entry) as 'casework case show';
     "no such case" and "not yours" are the same 404."""
+    return _case_page(case_id)
+
+
+@blueprint.route("/zaak/<int:case_id>/stap/<trigger>", methods=["POST"])
+def case_step(case_id: int, trigger: str) -> Any:
+    """Take a step (what 'casework case advance' does) with the values of its form; the
+    case's version in the form must still be the case's, else the fresh case is shown."""
+    from casework.errors import CaseworkError, ConflictError, NotFound
+    from casework.permissions import NotAllowed
+    from casework.web.actions import submitted
+
+    engine = engine_of(current_app)
+    if case_id > MAX_CASE_ID or not g.actor.has("case.write"):
+        abort(404)
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        abort(400)
+    try:
+        with engine.db.connect() as conn:
+            case = engine.load_case_for(conn, case_id, g.actor)
+        data, note = submitted(engine.route_of(case), case.state, trigger, request.form)
+        step = engine.advance(case_id, trigger, g.actor, data, note=note,
+                              expected_version=version)
+    except (NotFound, NotAllowed):
+        abort(404)
+    except ConflictError:
+        return _case_page(case_id, conflict=True), 409
+    except CaseworkError as exc:
+        return _case_page(case_id, problem=str(exc), form=request.form, failed=trigger), 422
     from casework import vocabulary
-    from casework.cases import show_case
+
+    labels = vocabulary.state_labels(engine, case.workflow_id)
+    flash(f"Vastgelegd. De stand is nu: {labels.get(step.dest, step.dest)}.")
+    return redirect(url_for("pages.case_page", case_id=case_id), 303)
+
+
+def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
+               form: Any = None, failed: str | None = None) -> Any:
+    from casework import vocabulary
+    from casework.cases import case_triggers, show_case
     from casework.consents import list_consents
     from casework.errors import NotFound
     from casework.permissions import NotAllowed
+    from casework.web.actions import actions
 
     engine = engine_of(current_app)
     if case_id > MAX_CASE_ID:
@@ -85,12 +135,19 @@ def case_page(case_id: int) -> Any:
     try:
         case = show_case(engine, g.actor, case_id)
         consents = list_consents(engine, g.actor, case_id)
+        possible = (case_triggers(engine, g.actor, case_id)
+                    if g.actor.has("case.write") and not case["closed_at"] else None)
     except (NotFound, NotAllowed):
         abort(404)
     workflow = case["workflow"]
+    steps = []
+    if possible is not None:
+        route = engine.registry.get(workflow, case["workflow_version"])
+        steps = actions(route, possible, form, failed)
     return render_template(
         "case.html", title=f"Zaak {case_id}", case=case, consents=consents,
         labels=vocabulary.state_labels(engine, workflow),
         partners=vocabulary.partner_labels(engine, workflow),
         task_labels=vocabulary.task_labels(engine),
-        open_tasks=[t for t in case["tasks"] if t["status"] == "open"])
+        open_tasks=[t for t in case["tasks"] if t["status"] == "open"],
+        steps=steps, conflict=conflict, problem=problem, failed=failed)
