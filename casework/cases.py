@@ -94,7 +94,8 @@ def _purpose(workflows: set[str]) -> str:
 
 
 def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
-    """Return a case with its person, data, appointments, referrals and timeline; logs the read."""
+    """Return a case with its person, data, appointments, referrals, letters and timeline;
+    logs the read."""
     actor.require("case.read")
     with unit_of_work(engine) as conn:
         case = conn.execute(select(Case.__table__).where(Case.id == case_id)).first()
@@ -125,6 +126,11 @@ def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
             select(Match.__table__, Employer.name.label("employer"))
             .join(Employer, Employer.id == Match.employer_id)
             .where(Match.case_id == case_id).order_by(Match.id)
+        ).all()
+        letters = conn.execute(
+            select(Letter.id, Letter.template, Letter.variant, Letter.status, Letter.partner,
+                   Letter.created_at, Letter.sent_at, Letter.returned_at, Letter.reason)
+            .where(Letter.case_id == case_id).order_by(Letter.id)
         ).all()
         log_access(conn, actor, "show", [case_id], _purpose({case.workflow_id}),
                    engine.now())
@@ -160,6 +166,13 @@ def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
             {"employer": m.employer, "job": m.job, "hours_per_week": m.hours_per_week,
              "fte": m.fte, "matched_at": _iso(m.matched_at)}
             for m in matches
+        ],
+        "letters": [
+            {"id": r.id, "template": r.template, "variant": r.variant, "status": r.status,
+             "partner": r.partner, "created_at": _iso(r.created_at),
+             "sent_at": _iso(r.sent_at), "returned_at": _iso(r.returned_at),
+             "reason": r.reason}
+            for r in letters
         ],
         "timeline": [
             {"seq": e.seq, "at": _iso(e.at), "recorded_at": _iso(e.recorded_at),

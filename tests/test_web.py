@@ -335,3 +335,13 @@ def test_steps_on_a_case_out_of_scope_are_the_same_404(app: Any) -> None:
                         "invite-appointment": "2100-01-04T10:00"})
     missing = client.post("/zaak/999999/stap/invite", data={**fields})
     assert other.status_code == missing.status_code == 404 and other.text == missing.text
+
+
+def test_the_case_page_lists_the_letters_of_the_case(app: Any, cohort: Env) -> None:
+    from helpers import invite
+
+    invite(cohort, OWN)
+    html = logged_in(app).get(f"/zaak/{OWN}").text
+    letters = html.split(">Brieven</h2>", 1)[1].split("</ul>", 1)[0]
+    assert "uitnodiging" in letters and "in de wachtrij" in letters
+    assert [letter["template"] for letter in cohort.json("case", "show", str(OWN))["letters"]]

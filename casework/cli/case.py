@@ -160,6 +160,10 @@ def show_command(state: CliState, case_id: int, actor: str | None, as_json: bool
         out.print(safe(f"matched with {m['employer']}: {m['job'] or 'job'}, "
                        f"{human(m['hours_per_week'], settings)} hours a week "
                        f"({human(m['fte'], settings)} fte)"))
+    for letter in data.get("letters", []):
+        sent = f", sent {local(letter['sent_at'], settings)}" if letter["sent_at"] else ""
+        out.print(safe(f"letter {letter['id']} {letter['template']} "
+                       f"({letter['status']}{sent})"))
     from rich.table import Table
 
     if data.get("tasks"):

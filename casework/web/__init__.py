@@ -31,7 +31,8 @@ STATUS_WORDS = {
     "planned": "gepland", "held": "gehouden", "cancelled": "geannuleerd", "missed": "gemist",
     "open": "open", "done": "gedaan", "sent": "verstuurd", "accepted": "aangenomen",
     "withdrawn": "ingetrokken", "queued": "in de wachtrij", "rendered": "gemaakt",
-    "returned": "teruggekomen", "closed": "gesloten",
+    "returned": "teruggekomen", "closed": "gesloten", "in_batch": "bij de drukker",
+    "to_pull": "uit de stapel te halen", "pulled": "uit de stapel gehaald",
 }
 
 
