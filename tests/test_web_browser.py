@@ -136,3 +136,54 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     browser.find_element(By.CSS_SELECTOR, "form.cw-logout button").click()
     arrive(browser, server + "/inloggen")
     assert "U bent uitgelogd" in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_a_case_worker_records_a_conversation_with_consent_and_refers(
+        server: str, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+
+    browser.get(server + "/inloggen")
+    browser.find_element(By.ID, "name").send_keys("piet")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+    arrive(browser, server + "/")
+    browser.get(server + "/zaak/1")
+
+    def step(label: str) -> Any:
+        summary = browser.find_element(By.XPATH, f"//summary[text()='{label}']")
+        summary.click()
+        return summary.find_element(By.XPATH, "..")
+
+    conversation = step("Gesprek gevoerd")
+    Select(conversation.find_element(By.ID, "hold_conversation-classification")
+           ).select_by_visible_text("work_potential")
+    Select(conversation.find_element(By.ID, "hold_conversation-participation_potential")
+           ).select_by_visible_text("self")
+    conversation.find_element(By.CSS_SELECTOR, "input[value='share:wij_team']").click()
+    conversation.find_element(By.ID, "hold_conversation-note").send_keys("Goed gesprek")
+    conversation.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    arrive(browser, server + "/zaak/1")
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "De stand is nu: Gesproken" in main and "share:wij_team: gegeven" in main
+    accessible(browser)
+
+    # Coach Meedoen: no consent was given for it, so the step is refused and says why.
+    refer = step("Verwijzen naar een partner")
+    Select(refer.find_element(By.ID, "refer-partner")).select_by_visible_text("Coach Meedoen")
+    refer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda d: "Niet vastgelegd" in d.page_source)
+    alert = browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    assert "consent" in alert and "share:coach_meedoen" in alert
+    accessible(browser)
+
+    refer = browser.find_element(By.XPATH, "//summary[text()='Verwijzen naar een partner']/..")
+    Select(refer.find_element(By.ID, "refer-partner")).select_by_visible_text("het WIJ-team")
+    refer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    arrive(browser, server + "/zaak/1")
+    WebDriverWait(browser, 30).until(lambda d: "De stand is nu: Verwezen" in d.page_source)
+    referrals = browser.find_element(By.TAG_NAME, "main").text
+    assert "het WIJ-team" in referrals
+    accessible(browser)
