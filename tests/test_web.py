@@ -345,3 +345,18 @@ def test_the_case_page_lists_the_letters_of_the_case(app: Any, cohort: Env) -> N
     letters = html.split(">Brieven</h2>", 1)[1].split("</ul>", 1)[0]
     assert "uitnodiging" in letters and "in de wachtrij" in letters
     assert [letter["template"] for letter in cohort.json("case", "show", str(OWN))["letters"]]
+
+
+def test_casework_serve_hands_the_app_to_waitress(cohort: Env,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import waitress
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: served.update(app=app, **kw))
+    result = cohort.run("serve", "--port", "8123", user=None)
+    assert result.exit_code == 0, result.output
+    assert served["host"] == "127.0.0.1" and served["port"] == 8123
+    assert served["app"].name == "casework.web"
+    assert "http://127.0.0.1:8123/" in result.output
+    assert (cohort.config.parent / "web-secret.key").stat().st_mode & 0o077 == 0
+    assert cohort.run("serve", "--port", "0", user=None).exit_code == 2
