@@ -360,3 +360,29 @@ def test_casework_serve_hands_the_app_to_waitress(cohort: Env,
     assert "http://127.0.0.1:8123/" in result.output
     assert (cohort.config.parent / "web-secret.key").stat().st_mode & 0o077 == 0
     assert cohort.run("serve", "--port", "0", user=None).exit_code == 2
+
+
+def consent(client: Any, case_id: int, token: str, scope: str, how: str, action: str) -> Any:
+    """Post the case page's consent form."""
+    return client.post(f"/zaak/{case_id}/toestemming", data={
+        "csrf_token": token, "consent-scope": scope, "consent-how": how, "action": action})
+
+
+def test_consent_is_granted_and_withdrawn_on_the_case_page(app: Any, cohort: Env) -> None:
+    client = logged_in(app)
+    html = client.get(f"/zaak/{OWN}").text
+    assert "gegevens delen met het WIJ-team" in html
+    token = csrf_of(html)
+    granted = consent(client, OWN, token, "share:wij_team", "phone", "grant")
+    assert granted.status_code == 303
+    page = client.get(f"/zaak/{OWN}").text
+    assert "Toestemming gegeven vastgelegd" in page
+    assert "gegevens delen met het WIJ-team (share:wij_team): gegeven" in page
+    assert cohort.json("consent", "list", str(OWN))["current"] == {"share:wij_team": True}
+    consent(client, OWN, token, "share:wij_team", "letter", "withdraw")
+    assert cohort.json("consent", "list", str(OWN))["current"] == {"share:wij_team": False}
+    unknown = consent(client, OWN, token, "share:nobody", "phone", "grant")
+    assert unknown.status_code == 422 and "Niet vastgelegd" in unknown.text
+    other = consent(client, OTHER, token, "share:wij_team", "phone", "grant")
+    assert other.status_code == 404
+    assert cohort.json("consent", "list", str(OTHER))["current"] == {}

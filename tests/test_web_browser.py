@@ -165,7 +165,7 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
     conversation.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     arrive(browser, server + "/zaak/1")
     main = browser.find_element(By.TAG_NAME, "main").text
-    assert "De stand is nu: Gesproken" in main and "share:wij_team: gegeven" in main
+    assert "De stand is nu: Gesproken" in main and "(share:wij_team): gegeven" in main
     accessible(browser)
 
     # Coach Meedoen: no consent was given for it, so the step is refused and says why.

@@ -120,6 +120,47 @@ def case_step(case_id: int, trigger: str) -> Any:
     return redirect(url_for("pages.case_page", case_id=case_id), 303)
 
 
+# How a person gives or withdraws consent (casework.consents.METHODS), in words.
+CONSENT_METHODS = (("conversation", "in een gesprek"), ("phone", "telefonisch"),
+                   ("letter", "per brief"))
+
+
+@blueprint.route("/zaak/<int:case_id>/toestemming", methods=["POST"])
+def case_consent(case_id: int) -> Any:
+    """Record that the person gave or withdrew consent ('casework consent grant|withdraw')."""
+    from casework.consents import grant_consent, withdraw_consent
+    from casework.errors import CaseworkError, NotFound
+    from casework.permissions import NotAllowed
+
+    engine = engine_of(current_app)
+    if case_id > MAX_CASE_ID or not g.actor.has("case.write"):
+        abort(404)
+    action = request.form.get("action")
+    if action not in ("grant", "withdraw"):
+        abort(400)
+    record = grant_consent if action == "grant" else withdraw_consent
+    try:
+        record(engine, g.actor, case_id, request.form.get("consent-scope", ""),
+               request.form.get("consent-how", ""))
+    except (NotFound, NotAllowed):
+        abort(404)
+    except CaseworkError as exc:
+        return _case_page(case_id, problem=str(exc), failed="consent"), 422
+    flash("Toestemming gegeven vastgelegd." if action == "grant"
+          else "Intrekking van de toestemming vastgelegd; wat er nog op wachtte is gestopt.")
+    return redirect(url_for("pages.case_page", case_id=case_id), 303)
+
+
+def scope_label(scope: str, partners: dict[str, str]) -> str:
+    """Say a consent scope in words: 'verslag vastleggen', 'delen met het WIJ-team'."""
+    if scope == "record_report":
+        return "verslag vastleggen"
+    if scope.startswith("share:"):
+        partner = scope.split(":", 1)[1]
+        return f"gegevens delen met {partners.get(partner, partner)}"
+    return scope
+
+
 def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
                form: Any = None, failed: str | None = None) -> Any:
     from casework import vocabulary
@@ -141,13 +182,22 @@ def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
         abort(404)
     workflow = case["workflow"]
     steps = []
+    consent_controls: tuple[Any, ...] = ()
+    partners = vocabulary.partner_labels(engine, workflow)
     if possible is not None:
+        from casework.consents import known_scopes
+        from casework.web.actions import Control
+
         route = engine.registry.get(workflow, case["workflow_version"])
         steps = actions(route, possible, form, failed)
+        consent_controls = (
+            Control("consent-scope", "Waarvoor", "select", options=tuple(
+                (scope, scope_label(scope, partners)) for scope in known_scopes(route))),
+            Control("consent-how", "Hoe", "select", options=CONSENT_METHODS))
     return render_template(
         "case.html", title=f"Zaak {case_id}", case=case, consents=consents,
         labels=vocabulary.state_labels(engine, workflow),
-        partners=vocabulary.partner_labels(engine, workflow),
-        task_labels=vocabulary.task_labels(engine),
+        partners=partners, task_labels=vocabulary.task_labels(engine),
         open_tasks=[t for t in case["tasks"] if t["status"] == "open"],
-        steps=steps, conflict=conflict, problem=problem, failed=failed)
+        steps=steps, conflict=conflict, problem=problem, failed=failed,
+        consent_controls=consent_controls, scope_label=scope_label)
