@@ -27,6 +27,7 @@ from casework.models import (
 from casework.people import display_name, person_dict
 from casework.permissions import Actor, load_actor
 from casework.text import shown, unclean
+from casework.workflow import task_outcomes
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,10 @@ def _task_dict(task: Any) -> dict[str, Any]:
         "status": task.status, "by": task.performer, "assigned_to": task.assigned_to,
         "role": task.role, "outcome": result.get("outcome"), "result": result.get("result"),
         "note": result.get("note"), "done_at": _iso(task.done_at), "done_by": task.done_by,
+        # How it can be finished (task done --outcome) and the results a reached call
+        # records (--set result=...), as the route planned it.
+        "outcomes": list(task_outcomes(task.kind, task.spec or {})),
+        "results": list((task.spec or {}).get("outcomes") or {}),
     }
 
 

@@ -386,3 +386,44 @@ def test_consent_is_granted_and_withdrawn_on_the_case_page(app: Any, cohort: Env
     other = consent(client, OTHER, token, "share:wij_team", "phone", "grant")
     assert other.status_code == 404
     assert cohort.json("consent", "list", str(OTHER))["current"] == {}
+
+
+def task_form(html: str, task_id: int) -> dict[str, str]:
+    start = html.index(f"/taak/{task_id}/klaar\"")
+    part = html[start:html.index("</form>", start)]
+    return {"csrf_token": csrf_of(part), "case": re.search(
+        r'name="case" value="(\d+)"', part).group(1)}
+
+
+def test_a_call_is_finished_on_the_case_page_and_its_result_moves_the_case(
+        app: Any, cohort: Env, clock: Clock) -> None:
+    from helpers import follow_up_call, invite, task_of
+
+    invite(cohort, OWN)
+    reminder = task_of(cohort, OWN, "reminder_call")
+    client = logged_in(app)
+    html = client.get(f"/zaak/{OWN}").text
+    assert "Afronden: Herinnering bellen" in html and ">verkeerd nummer</option>" in html
+    answer = client.post(f"/taak/{reminder['id']}/klaar", data={
+        **task_form(html, reminder["id"]), f"task-{reminder['id']}-outcome": "reached",
+        f"task-{reminder['id']}-note": "komt graag"})
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/zaak/{OWN}"
+    done = task_of(cohort, OWN, "reminder_call", status="done")
+    assert done["outcome"] == "reached" and done["note"] == "komt graag"
+
+    call = follow_up_call(cohort, 4)  # Selwerd: not piet's
+    refused = client.post(f"/taak/{call['id']}/klaar", data={
+        **task_form(html, reminder["id"]), f"task-{call['id']}-outcome": "reached"})
+    assert refused.status_code == 404
+    cohort.ok("staff", "edit", "piet", "--wijk", "Oosterparkwijk", "--wijk", "Selwerd")
+    clock.set(datetime.now(UTC))  # after the steps the CLI took
+    html = client.get("/zaak/4").text
+    assert ">taking_steps</option>" in html
+    wrong = client.post(f"/taak/{call['id']}/klaar", data={
+        **task_form(html, call["id"]), f"task-{call['id']}-outcome": "done"})
+    assert wrong.status_code == 422 and "its outcomes: reached" in wrong.text
+    answer = client.post(f"/taak/{call['id']}/klaar", data={
+        **task_form(html, call["id"]), f"task-{call['id']}-outcome": "reached",
+        f"task-{call['id']}-result": "taking_steps"})
+    assert answer.status_code == 303, re.findall(r"Niet vastgelegd: [^<]*", answer.text)
+    assert cohort.json("case", "show", "4")["state"] == "closed"

@@ -120,6 +120,54 @@ def case_step(case_id: int, trigger: str) -> Any:
     return redirect(url_for("pages.case_page", case_id=case_id), 303)
 
 
+# What came of a task (casework task done --outcome), in words.
+OUTCOME_WORDS = {"reached": "bereikt", "not_reached": "niet bereikt",
+                 "wrong_number": "verkeerd nummer", "done": "gedaan"}
+
+
+@blueprint.route("/taak/<int:task_id>/klaar", methods=["POST"])
+def task_done(task_id: int) -> Any:
+    """Finish a task with its outcome ('casework task done'); a reached call's result moves
+    the case as the route says."""
+    from casework.errors import CaseworkError, NotFound
+    from casework.permissions import NotAllowed
+    from casework.tasks import complete_task
+
+    engine = engine_of(current_app)
+    if task_id > MAX_CASE_ID or not g.actor.has("case.write"):
+        abort(404)
+    try:
+        case_id = int(request.form.get("case", ""))
+    except ValueError:
+        abort(400)
+    result = request.form.get(f"task-{task_id}-result", "").strip()
+    note = request.form.get(f"task-{task_id}-note", "").strip() or None
+    try:
+        report = complete_task(engine, g.actor, task_id,
+                               request.form.get(f"task-{task_id}-outcome", ""),
+                               {"result": result} if result else None, note=note)
+    except (NotFound, NotAllowed):
+        abort(404)
+    except CaseworkError as exc:
+        return _case_page(case_id, problem=str(exc), failed=f"task-{task_id}"), 422
+    flash("Taak afgerond.")
+    return redirect(url_for("pages.case_page", case_id=report["case_id"]), 303)
+
+
+def task_controls(task: dict[str, Any]) -> tuple[Any, ...]:
+    """The inputs of a task's 'klaar' form: its outcomes, its results, a note."""
+    from casework.web.actions import Control
+
+    name = f"task-{task['id']}"
+    controls = [Control(f"{name}-outcome", "Uitkomst", "select", True, options=tuple(
+        (o, OUTCOME_WORDS.get(o, o)) for o in task["outcomes"]))]
+    if task["results"]:
+        controls.append(Control(f"{name}-result", "Resultaat (bij bereikt)", "select",
+                                options=(("", "Geen"), *((r, r) for r in task["results"]))))
+    controls.append(Control(f"{name}-note", "Wat is er gezegd of gedaan", "textarea"))
+    return tuple(controls)
+
+
 # How a person gives or withdraws consent (casework.consents.METHODS), in words.
 CONSENT_METHODS = (("conversation", "in een gesprek"), ("phone", "telefonisch"),
                    ("letter", "per brief"))
@@ -200,4 +248,5 @@ def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
         partners=partners, task_labels=vocabulary.task_labels(engine),
         open_tasks=[t for t in case["tasks"] if t["status"] == "open"],
         steps=steps, conflict=conflict, problem=problem, failed=failed,
-        consent_controls=consent_controls, scope_label=scope_label)
+        consent_controls=consent_controls, scope_label=scope_label,
+        task_controls=task_controls if consent_controls else None)
