@@ -120,6 +120,51 @@ def case_step(case_id: int, trigger: str) -> Any:
     return redirect(url_for("pages.case_page", case_id=case_id), 303)
 
 
+# The contact data a case worker corrects: form field -> (label, input type).
+CONTACT = {"phone": ("Telefoon", "tel"), "email": ("E-mail", "email"),
+           "address": ("Straat en huisnummer", "text"), "postcode": ("Postcode", "text"),
+           "city": ("Plaats", "text")}
+
+
+@blueprint.route("/zaak/<int:case_id>/contact", methods=["POST"])
+def case_contact(case_id: int) -> Any:
+    """Correct the person's contact data ('casework person edit'); only what differs is
+    recorded, with the old and new value in the timeline."""
+    from casework.errors import CaseworkError, NotFound
+    from casework.permissions import NotAllowed
+    from casework.person import contact_changes, edit_contact
+
+    engine = engine_of(current_app)
+    if case_id > MAX_CASE_ID or not g.actor.has("case.write"):
+        abort(404)
+    given = {name: request.form.get(f"contact-{name}", "") for name in CONTACT}
+    note = request.form.get("contact-note", "").strip() or None
+    try:
+        result = edit_contact(engine, g.actor, case_id, contact_changes(**given), note)
+    except (NotFound, NotAllowed):
+        abort(404)
+    except CaseworkError as exc:
+        return _case_page(case_id, problem=str(exc), failed="contact", form=request.form), 422
+    flash("Contactgegevens gecorrigeerd." if result["changed"]
+          else "Er was niets veranderd; niets vastgelegd.")
+    return redirect(url_for("pages.case_page", case_id=case_id), 303)
+
+
+def contact_controls(person: dict[str, Any], form: Any) -> tuple[Any, ...]:
+    """The inputs of the contact form, filled with the person's data (or what was posted)."""
+    from casework.web.actions import Control
+
+    def value(name: str) -> str:
+        if form is not None:
+            return str(form.get(f"contact-{name}", ""))
+        return str(person.get(name) or "")
+
+    return (*(Control(f"contact-{name}", label, "input", input_type=kind, value=value(name))
+              for name, (label, kind) in CONTACT.items()),
+            Control("contact-note", "Hoe kwam de correctie binnen", "textarea",
+                    value=value("note")))
+
+
 # What came of a task (casework task done --outcome), in words.
 OUTCOME_WORDS = {"reached": "bereikt", "not_reached": "niet bereikt",
                  "wrong_number": "verkeerd nummer", "done": "gedaan"}
@@ -249,4 +294,6 @@ def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
         open_tasks=[t for t in case["tasks"] if t["status"] == "open"],
         steps=steps, conflict=conflict, problem=problem, failed=failed,
         consent_controls=consent_controls, scope_label=scope_label,
-        task_controls=task_controls if consent_controls else None)
+        task_controls=task_controls if consent_controls else None,
+        contact_controls=contact_controls(case["person"], form if failed == "contact" else None)
+        if consent_controls else ())
