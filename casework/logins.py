@@ -6,6 +6,9 @@ wrong password, locked), so the login page never reveals who is a staff member."
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -15,7 +18,7 @@ from sqlalchemy import select, update
 from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
-from casework.permissions import Actor, load_actor
+from casework.permissions import Actor, NotAllowed, load_actor
 from casework.text import shown
 
 MIN_LENGTH = 12
@@ -57,7 +60,8 @@ def check_password_quality(password: str) -> None:
 
 def set_password(engine: Engine, actor: Actor, name: str, password: str) -> dict[str, Any]:
     """Set a staff member's web password (admins, or the member for themselves); ends a
-    lockout. NotFound for an unknown name (only admins get that far for someone else)."""
+    lockout and the member's web sessions. NotFound for an unknown name (only admins get
+    that far for someone else)."""
     if actor.name != name:
         actor.require("staff.manage")
     check_password_quality(password)
@@ -71,11 +75,39 @@ def set_password(engine: Engine, actor: Actor, name: str, password: str) -> dict
     return {"name": name, "password": "set"}
 
 
-def authenticate(engine: Engine, name: str, password: str) -> Actor:
-    """Return the staff member as an actor when the password is theirs, the member is
-    active and not locked; LoginFailed otherwise. ``[web] max_failures`` wrong passwords in
-    a row lock the account for ``[web] lockout_minutes`` (a correct password then fails
-    too)."""
+@dataclass(frozen=True)
+class Login:
+    """Who logged in, and the stamp of the password they used (a session holds while the
+    password is the same)."""
+
+    actor: Actor
+    stamp: str
+
+
+def password_stamp(digest: str) -> str:
+    """Return a short fingerprint of a stored hash (new salt, new stamp: every password set
+    ends the sessions opened with the one before)."""
+    return hashlib.sha256(digest.encode("ascii")).hexdigest()[:20]
+
+
+def session_actor(engine: Engine, name: str, stamp: str) -> Actor:
+    """Return the staff member of a web session while it holds: still active, and the
+    password the session was opened with still theirs; NotAllowed otherwise."""
+    table = _table()
+    with engine.db.connect() as conn:
+        actor = load_actor(conn, name)
+        digest = conn.execute(select(table.c.password_hash)
+                              .where(table.c.name == name)).scalar()
+    if not digest or not hmac.compare_digest(password_stamp(digest), stamp):
+        raise NotAllowed(f"the password of {name} changed; log in again")
+    return actor
+
+
+def authenticate(engine: Engine, name: str, password: str) -> Login:
+    """Return the staff member as an actor (with their password's stamp) when the password
+    is theirs, the member is active and not locked; LoginFailed otherwise.
+    ``[web] max_failures`` wrong passwords in a row lock the account for
+    ``[web] lockout_minutes`` (a correct password then fails too)."""
     settings = engine.settings
     table = _table()
     now = engine.now()
@@ -89,10 +121,12 @@ def authenticate(engine: Engine, name: str, password: str) -> Actor:
             if row.failed_logins or row.locked_until is not None:
                 conn.execute(update(table).where(table.c.id == row.id)
                              .values(failed_logins=0, locked_until=None))
-            if _hasher().check_needs_rehash(row.password_hash):
+            digest = row.password_hash
+            if _hasher().check_needs_rehash(digest):
+                digest = _hasher().hash(password)
                 conn.execute(update(table).where(table.c.id == row.id)
-                             .values(password_hash=_hasher().hash(password)))
-            return load_actor(conn, name)
+                             .values(password_hash=digest))
+            return Login(load_actor(conn, name), password_stamp(digest))
         if not locked:
             failures = (row.failed_logins or 0) + 1
             values: dict[str, Any] = {"failed_logins": failures}

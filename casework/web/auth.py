@@ -46,12 +46,14 @@ def require_login() -> Any:
     ``[web] idle_minutes`` ago becomes ``g.actor``; anyone else goes to the login page."""
     if request_endpoint() in PUBLIC or request_endpoint() is None:
         return None
-    from casework.permissions import NotAllowed, resolve
+    from casework.logins import session_actor
+    from casework.permissions import NotAllowed
 
     engine = engine_of(current_app)
     now = engine.now().timestamp()
-    name, seen = session.get("staff"), session.get("seen")
-    if not isinstance(name, str) or not isinstance(seen, (int, float)):
+    name, seen, stamp = session.get("staff"), session.get("seen"), session.get("stamp")
+    if not (isinstance(name, str) and isinstance(seen, (int, float))
+            and isinstance(stamp, str)):
         session.clear()
         return redirect(url_for("auth.login"))
     if now - seen > engine.settings["web.idle_minutes"] * 60:
@@ -60,8 +62,8 @@ def require_login() -> Any:
               "hebt gedaan. Log opnieuw in.")
         return redirect(url_for("auth.login"))
     try:
-        g.actor = resolve(engine, name)
-    except NotAllowed:  # disabled or removed since logging in
+        g.actor = session_actor(engine, name, stamp)
+    except NotAllowed:  # disabled, removed or given a new password since logging in
         session.clear()
         return redirect(url_for("auth.login"))
     session["seen"] = now
@@ -84,13 +86,14 @@ def login() -> Any:
     failed = False
     if form.validate_on_submit():
         try:
-            actor = authenticate(engine, form.name.data.strip(), form.password.data)
+            login = authenticate(engine, form.name.data.strip(), form.password.data)
         except LoginFailed:
             failed = True
         else:
             session.clear()  # a new session for the new login
             session.permanent = True
-            session["staff"] = actor.name
+            session["staff"] = login.actor.name
+            session["stamp"] = login.stamp
             session["seen"] = engine.now().timestamp()
             return redirect(url_for("pages.my_work"))
     settings = engine.settings
