@@ -58,7 +58,9 @@ def test_case_show_lists_open_and_done_work(cohort: Env) -> None:
     assert tasks["reminder_call"]["status"] == "cancelled"  # the conversation was held
     assert set(tasks["report_due"]) == {
         "id", "kind", "label", "due", "round", "rounds", "status", "by", "assigned_to",
-        "role", "outcome", "result", "note", "done_at", "done_by"}
+        "role", "outcome", "result", "note", "done_at", "done_by", "outcomes", "results"}
+    assert tasks["follow_up_call"]["outcomes"] == ["reached", "not_reached", "wrong_number"]
+    assert "taking_steps" in tasks["follow_up_call"]["results"]
     out = cohort.ok("case", "show", "1", env=WIDE).stdout
     assert "Work" in out and "Nabellen: hoe gaat het?" in out and "per post" in out
 
