@@ -455,3 +455,32 @@ def test_contact_data_is_corrected_on_the_case_page(app: Any, cohort: Env) -> No
     assert bad.status_code == 422 and "Niet vastgelegd" in bad.text
     assert 'value="postcode"' in bad.text  # what was typed stays in the form
     assert client.post(f"/zaak/{OTHER}/contact", data=form).status_code == 404
+
+
+def test_a_coordinator_assigns_the_case_on_the_case_page(cohort: Env, clock: Clock) -> None:
+    cohort.ok("staff", "add", "kees", "--role", "coordinator")
+    app = web_app(cohort, clock, piet="Oosterparkwijk")
+    from helpers import staff
+
+    from casework.logins import set_password
+
+    engine = app.extensions["casework.engine"]
+    set_password(engine, staff(engine, "anna"), "kees", PASSWORD)
+    coordinator = logged_in(app, "kees")
+    html = coordinator.get(f"/zaak/{OTHER}").text
+    assert "Toewijzen aan een medewerker" in html
+    token = csrf_of(html)
+    answer = coordinator.post(f"/zaak/{OTHER}/toewijzen",
+                              data={"csrf_token": token, "assign-worker": "piet"})
+    assert answer.status_code == 303
+    assert cohort.json("case", "show", str(OTHER))["assigned_to"] == "piet"
+    # Now piet sees the case (it is his), and has no assigning form.
+    worker = logged_in(app, "piet")
+    page = worker.get(f"/zaak/{OTHER}")
+    assert page.status_code == 200 and "Toewijzen aan" not in page.text
+    refused = worker.post(f"/zaak/{OTHER}/toewijzen",
+                          data={"csrf_token": csrf_of(page.text), "assign-worker": "piet"})
+    assert refused.status_code == 404
+    nobody = coordinator.post(f"/zaak/{OTHER}/toewijzen",
+                              data={"csrf_token": token, "assign-worker": "nobody"})
+    assert nobody.status_code == 422 and "Niet vastgelegd" in nobody.text

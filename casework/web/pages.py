@@ -120,6 +120,43 @@ def case_step(case_id: int, trigger: str) -> Any:
     return redirect(url_for("pages.case_page", case_id=case_id), 303)
 
 
+@blueprint.route("/zaak/<int:case_id>/toewijzen", methods=["POST"])
+def case_assign(case_id: int) -> Any:
+    """Assign the case to a staff member ('casework case assign', coordinators)."""
+    from casework.cases import assign_case
+    from casework.errors import CaseworkError, NotFound
+    from casework.permissions import NotAllowed
+
+    engine = engine_of(current_app)
+    if case_id > MAX_CASE_ID or not g.actor.has("case.assign"):
+        abort(404)
+    worker = request.form.get("assign-worker", "").strip()
+    try:
+        assign_case(engine, g.actor, case_id, worker)
+    except (NotFound, NotAllowed) as exc:
+        if not _readable_by(engine, case_id):
+            abort(404)
+        return _case_page(case_id, problem=str(exc), failed="assign"), 422
+    except CaseworkError as exc:
+        return _case_page(case_id, problem=str(exc), failed="assign"), 422
+    flash(f"Toegewezen aan {worker}.")
+    return redirect(url_for("pages.case_page", case_id=case_id), 303)
+
+
+def _readable_by(engine: Any, case_id: int) -> bool:
+    """Whether the actor may see the case (a refusal about the worker is theirs to read;
+    one about the case is the same 404 as no case)."""
+    from casework.errors import NotFound
+    from casework.permissions import NotAllowed
+
+    try:
+        with engine.db.connect() as conn:
+            engine.load_case_for(conn, case_id, g.actor)
+    except (NotFound, NotAllowed):
+        return False
+    return True
+
+
 # The contact data a case worker corrects: form field -> (label, input type).
 CONTACT = {"phone": ("Telefoon", "tel"), "email": ("E-mail", "email"),
            "address": ("Straat en huisnummer", "text"), "postcode": ("Postcode", "text"),
@@ -296,4 +333,14 @@ def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
         consent_controls=consent_controls, scope_label=scope_label,
         task_controls=task_controls if consent_controls else None,
         contact_controls=contact_controls(case["person"], form if failed == "contact" else None)
-        if consent_controls else ())
+        if consent_controls else (),
+        assign_controls=_assign_controls(engine, case) if g.actor.has("case.assign") else ())
+
+
+def _assign_controls(engine: Any, case: dict[str, Any]) -> tuple[Any, ...]:
+    from casework import vocabulary
+    from casework.web.actions import Control
+
+    return (Control("assign-worker", "Medewerker", "select", True, options=tuple(
+        (name, name) for name in vocabulary.staff_names(engine)),
+        value=case["assigned_to"] or ""),)
