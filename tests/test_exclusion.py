@@ -387,7 +387,8 @@ def test_core_refuses_an_override_without_a_reason_or_of_another_rule(env: Env) 
         data = {"appointment": APPOINTMENT}
         with pytest.raises(InvalidData, match="say why with --note"):
             engine.advance(2, "invite", staff(engine, "kees"), data, overrides=("exclusion",))
-        with pytest.raises(InvalidData, match="rule consent cannot be overridden; only exclusion can"):
+        with pytest.raises(InvalidData,
+                           match="rule consent cannot be overridden; only exclusion can"):
             engine.advance(2, "invite", staff(engine, "kees"), data, note="x",
                            overrides=("consent",))
     finally:
