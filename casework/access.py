@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Integer, String, bindparam, func, insert, select, text
 from sqlalchemy import Engine as SAEngine
 
 from casework.config import Settings
 from casework.errors import ConfigError
-from casework.models import AccessLog
+from casework.models import AccessLog, JSONType, UTCDateTime
 from casework.permissions import Actor
 
 # One lock for everyone who appends to the log on PostgreSQL (SQLite has one writer anyway).
@@ -96,25 +97,60 @@ def entry_content(row_id: int, at: datetime, actor: str, action: str,
 
 
 _LOG = AccessLog.__table__
-# Built once: statements with bind parameters are compiled and cached a single time.
-_APPEND = insert(_LOG).returning(_LOG.c.id)
-_PREVIOUS = (select(_LOG.c.hash).where(_LOG.c.id < bindparam("b_id"))
-             .order_by(_LOG.c.id.desc()).limit(1))
-_LINK = (update(_LOG).where(_LOG.c.id == bindparam("b_id"))
-         .values(prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")))
+_PREV = _LOG.alias("prev")
+# The newest entry: the one the next is linked to.
+_HEAD = select(_LOG.c.id, _LOG.c.hash).order_by(_LOG.c.id.desc()).limit(1)
+# Built once (compiled and cached a single time): append an entry linked to the one believed
+# to be the newest (b_prev_id, its hash b_prev_hash; 0 and '' for an empty log). The statement
+# itself checks, under the write lock, that it still is the newest and still has that hash;
+# when not (another process appended meanwhile, a transaction that appended was rolled back),
+# it inserts nothing and the caller reads the head again. One statement per entry when the
+# head is known, and never two entries after the same one.
+_APPEND_AFTER = insert(_LOG).from_select(
+    ["id", "at", "actor", "action", "case_ids", "purpose", "prev_hash", "hash"],
+    select(bindparam("b_id", type_=Integer()), bindparam("b_at", type_=UTCDateTime()),
+           bindparam("b_actor", type_=String()), bindparam("b_action", type_=String()),
+           bindparam("b_case_ids", type_=JSONType), bindparam("b_purpose", type_=String()),
+           bindparam("b_prev", type_=String()), bindparam("b_hash", type_=String()))
+    .where(func.coalesce(select(func.max(_PREV.c.id)).scalar_subquery(), 0)
+           == bindparam("b_prev_id", type_=Integer()),
+           func.coalesce(select(_PREV.c.hash).where(_PREV.c.id == bindparam("b_prev_id"))
+                         .scalar_subquery(), "")
+           == bindparam("b_prev_hash", type_=String())))
+# The head of the chain as this process last appended to it, per connection pool (database):
+# (id, hash). Only a guess: _APPEND_AFTER checks it.
+_HEADS: WeakKeyDictionary[Any, tuple[int, str | None]] = WeakKeyDictionary()
 
 
 def log_access(conn: Connection, actor: Actor, action: str, case_ids: Sequence[int],
                purpose: str | None, at: datetime) -> None:
     """Record one row for a read or change of one or more cases (a listing is one row),
-    linked to the entry before it."""
+    linked to the entry before it.
+
+    The head this process last wrote is remembered (per database), so an entry usually costs
+    one statement; two processes appending at once still make one unbroken chain (see
+    _APPEND_AFTER)."""
     lock_log(conn)
     case_ids = [int(c) for c in case_ids]
-    row_id = conn.execute(_APPEND, {"at": at, "actor": actor.name, "action": action,
-                                    "case_ids": case_ids, "purpose": purpose}).scalar_one()
-    # Our insert holds the write lock (SQLite) or the advisory lock (PostgreSQL) until
-    # commit, so the entry before ours is committed and no other can come between.
-    prev = conn.execute(_PREVIOUS, {"b_id": row_id}).scalar()
-    entry_hash = chain_hash(prev, entry_content(row_id, at, actor.name, action, case_ids, purpose),
-                            chain_key(conn))
-    conn.execute(_LINK, {"b_id": row_id, "b_prev": prev, "b_hash": entry_hash})
+    pool = conn.engine.pool
+    head = _HEADS.get(pool)
+    key = chain_key(conn)
+    for _attempt in range(3):
+        if head is None:
+            # After a failed append the write lock (SQLite) or the advisory lock (PostgreSQL)
+            # is ours until commit: the head read now stays the head.
+            row = conn.execute(_HEAD).first()
+            head = (row.id, row.hash) if row is not None else (0, None)
+        prev_id, prev = head
+        row_id = prev_id + 1
+        entry_hash = chain_hash(prev, entry_content(row_id, at, actor.name, action, case_ids,
+                                                    purpose), key)
+        appended = conn.execute(_APPEND_AFTER, {
+            "b_id": row_id, "b_at": at, "b_actor": actor.name, "b_action": action,
+            "b_case_ids": case_ids, "b_purpose": purpose, "b_prev": prev, "b_hash": entry_hash,
+            "b_prev_id": prev_id, "b_prev_hash": prev or ""}).rowcount
+        if appended == 1:
+            _HEADS[pool] = (row_id, entry_hash)
+            return
+        head = None
+    raise RuntimeError("the processing log's newest entry kept changing; entry not written")
