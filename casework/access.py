@@ -116,7 +116,8 @@ _APPEND_AFTER = insert(_LOG).from_select(
            == bindparam("b_prev_id", type_=Integer()),
            func.coalesce(select(_PREV.c.hash).where(_PREV.c.id == bindparam("b_prev_id"))
                          .scalar_subquery(), "")
-           == bindparam("b_prev_hash", type_=String())))
+           == bindparam("b_prev_hash", type_=String()))
+).returning(_LOG.c.id)  # (rowcount is not told for INSERT ... SELECT on every driver)
 # The head of the chain as this process last appended to it, per connection pool (database):
 # (id, hash). Only a guess: _APPEND_AFTER checks it.
 _HEADS: WeakKeyDictionary[Any, tuple[int, str | None]] = WeakKeyDictionary()
@@ -148,8 +149,8 @@ def log_access(conn: Connection, actor: Actor, action: str, case_ids: Sequence[i
         appended = conn.execute(_APPEND_AFTER, {
             "b_id": row_id, "b_at": at, "b_actor": actor.name, "b_action": action,
             "b_case_ids": case_ids, "b_purpose": purpose, "b_prev": prev, "b_hash": entry_hash,
-            "b_prev_id": prev_id, "b_prev_hash": prev or ""}).rowcount
-        if appended == 1:
+            "b_prev_id": prev_id, "b_prev_hash": prev or ""}).first()
+        if appended is not None:
             _HEADS[pool] = (row_id, entry_hash)
             return
         head = None

@@ -87,3 +87,79 @@ def test_the_case_history_is_sealed_by_the_daily_run_and_checked(worked: Env) ->
 def test_audit_needs_a_question(env: Env) -> None:
     result = env.run("audit")
     assert result.exit_code == 2 and "--case ID, --staff NAME or --bsn BSN" in result.output
+
+
+# Advances cases argv[2] to argv[3] (exclusive) as anna, the first at once, the others once a
+# go-file exists (argv[4]): two of these append to the processing log at the same time.
+_ADVANCER = """
+import sys, time
+from pathlib import Path
+from casework.config import load_settings
+from casework.engine import Engine
+from casework.permissions import resolve
+engine = Engine.from_config(load_settings(sys.argv[1]))
+anna = resolve(engine, "anna")
+engine.registry  # routes loaded before, not while the other one works
+engine.advance(int(sys.argv[2]), "invite", anna, {"appointment": "2099-01-05 10:00"})
+print("ready", flush=True)
+while not Path(sys.argv[4]).exists():
+    time.sleep(0.005)
+for case_id in range(int(sys.argv[2]) + 1, int(sys.argv[3])):
+    engine.advance(case_id, "invite", anna, {"appointment": "2099-01-05 10:00"})
+"""
+
+
+def test_two_processes_advancing_at_once_make_one_unbroken_chain(cohort: Env) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, lift_exclusions
+
+    lift_exclusions(cohort)
+    go = cohort.root / "go"
+    variables = {**{k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")},
+                 "PYTHONPATH": str(ROOT)}
+    ranges = [(1, 91), (91, 181)]
+    processes = [subprocess.Popen([sys.executable, "-c", _ADVANCER, str(cohort.config),
+                                   str(first), str(end), str(go)], env=variables,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for first, end in ranges]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    go.touch()
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    result = cohort.json("audit", "verify")
+    assert result["ok"] and result["access_log"]["problem"] is None
+    advances = [r for r in cohort.json("audit", "--staff", "anna", "--since", "2000-01-01")
+                if r["action"] == "advance"]
+    assert sorted(c for r in advances for c in r["case_ids"]) == list(range(1, 181))
+
+
+def test_an_entry_rolled_back_leaves_the_chain_unbroken(cohort: Env) -> None:
+    from helpers import staff
+
+    from casework.access import log_access
+    from casework.db import unit_of_work
+
+    engine, other = cohort.engine(), cohort.engine()  # two processes, as it were
+    try:
+        anna = staff(engine, "anna")
+        with pytest.raises(ZeroDivisionError), unit_of_work(engine) as conn:
+            log_access(conn, anna, "show", [1], "project kansen-in-kaart", engine.now())
+            1 / 0  # noqa: B018 - whatever fails after the entry was written
+        with unit_of_work(engine) as conn:
+            log_access(conn, anna, "show", [2], "project kansen-in-kaart", engine.now())
+        with unit_of_work(other) as conn:  # the other one appends after it
+            log_access(conn, anna, "show", [3], "project kansen-in-kaart", engine.now())
+        with unit_of_work(engine) as conn:  # and this one's idea of the newest is stale
+            log_access(conn, anna, "show", [4], "project kansen-in-kaart", engine.now())
+    finally:
+        engine.db.dispose()
+        other.db.dispose()
+    assert cohort.json("audit", "verify")["ok"]
+    shown = [r["case_ids"] for r in cohort.json("audit", "--staff", "anna",
+                                                "--since", "2000-01-01")]
+    assert shown[-3:] == [[2], [3], [4]]
