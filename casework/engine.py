@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy import Engine as SAEngine
 
 from casework.access import with_chain_key
@@ -40,14 +40,12 @@ from casework.errors import (
     no_case,
 )
 from casework.fields import FieldValueError
-from casework.models import Case, Employer, Event
+from casework.models import Case, Employer
 from casework.permissions import Actor
 from casework.rules import RuleContext, Rules
 from casework.steps import StepWriter
 from casework.text import unclean
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
-
-_EVENTS = Event.__table__
 
 
 def _wall_clock() -> datetime:
@@ -437,22 +435,9 @@ class Engine:
         with an optimistic version check; case_values are set on the case too. Dated at
         (checked as a step's --at is) or now; return the moment."""
         at = max(self.now(), case.last_event_at) if at is None else self.moment(at, case)
-        result = conn.execute(
-            update(Case.__table__)
-            .where(Case.__table__.c.id == case.id, Case.__table__.c.version == case.version)
-            .values(version=case.version + 1, last_event_at=at, **case_values)
-        )
-        if result.rowcount != 1:
-            raise ConflictError(f"case {case.id} was changed by someone else; look again and "
-                                "retry")
-        conn.execute(insert(_EVENTS).values(
-            case_id=case.id, seq=case.version + 1, at=at, recorded_at=self.recorded_now(),
-            actor=actor.name,
-            trigger=trigger, from_state=case.state, to_state=to_state or case.state, data=data,
-            note=note, reason=None,
-        ))
-        case.version += 1
-        case.last_event_at = at
+        # The writer's "now" is only for effects, which an event without a step has none of.
+        StepWriter(conn, at, self.recorded_now()).write_event(
+            case, actor.name, trigger, data, at, note, to_state, **case_values)
         return at
 
     def advance(self, case_id: int, trigger: str, actor: Actor,

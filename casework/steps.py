@@ -1,7 +1,8 @@
 """The one step writer: checked steps in, case updates, events and effect rows out.
 
 ``Engine.advance``, bulk apply, finished tasks and the daily run all write their steps through
-a ``StepWriter``: ``add`` each step with the case as it was before it, then ``flush`` writes
+a ``StepWriter`` (and ``Engine.record_event`` its events that are not transitions, with
+``write_event``): ``add`` each step with the case as it was before it, then ``flush`` writes
 them with one ``executemany`` per table: the case updates first (with the version check, so
 a concurrent change shows as a ConflictError before anything else is written), then the
 events, then the effects' rows.
@@ -94,6 +95,26 @@ class StepWriter:
         for step in steps:
             rows.add(step)
         rows.write(self.conn, steps)
+
+    def write_event(self, case: CaseSnapshot, actor: str, trigger: str, data: dict[str, Any],
+                    at: datetime, note: str | None = None, to_state: str | None = None,
+                    **case_values: Any) -> None:
+        """Write at once an event that is not a transition (assign, consent, flag, a task
+        done) with its case update, version-checked (ConflictError when someone else changed
+        the case); case_values are set on the case too. The snapshot moves on with it."""
+        result = self.conn.execute(
+            update(_CASES).where(_CASES.c.id == case.id, _CASES.c.version == case.version)
+            .values(version=case.version + 1, last_event_at=at, **case_values))
+        if result.rowcount != 1:
+            raise ConflictError(f"case {case.id} was changed by someone else; look again and "
+                                "retry")
+        self.conn.execute(_INSERT_EVENTS, {
+            "case_id": case.id, "seq": case.version + 1, "at": at,
+            "recorded_at": self.recorded_at, "actor": actor, "trigger": trigger,
+            "from_state": case.state, "to_state": to_state or case.state, "data": data,
+            "note": note, "reason": None})
+        case.version += 1
+        case.last_event_at = at
 
     def _update_cases(self, cases: dict[int, _CaseWrite]) -> None:
         params = [update_params(w.last, w.expected_version, w.entered) for w in cases.values()]
