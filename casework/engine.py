@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy import Engine as SAEngine
 
-from casework.access import with_chain_key
+from casework.access import log_access, with_chain_key
 from casework.calendar import shift
 from casework.config import Settings
 from casework.db import check_schema, make_engine, unit_of_work
@@ -41,7 +41,7 @@ from casework.errors import (
 )
 from casework.fields import FieldValueError
 from casework.models import Case, Employer
-from casework.permissions import Actor
+from casework.permissions import Actor, authorize_overrides, check_cases
 from casework.rules import RuleContext, Rules
 from casework.steps import StepWriter
 from casework.text import unclean
@@ -233,8 +233,6 @@ class Engine:
 
     def load_case_for(self, conn: Connection, case_id: int, actor: Actor) -> CaseSnapshot:
         """Load a case a person reads or changes: refused when it is not theirs to see."""
-        from casework.permissions import check_cases
-
         case = self.load_case(conn, case_id)
         check_cases(conn, actor, [case_id], loaded=[case])
         return case
@@ -449,14 +447,11 @@ class Engine:
 
         ``overrides`` names rules whose block the actor knowingly overrides (a coordinator:
         ``exclusion``, with a note saying why); the event and the processing log record it."""
-        from casework.access import log_access
-        from casework.permissions import authorize_overrides, check_cases
-
         with unit_of_work(self) as conn:
             actor.require("case.write")
-            authorize_overrides(actor, overrides, note, self.rules.overridable())
-            case = self.load_case(conn, case_id)
-            check_cases(conn, actor, [case_id], loaded=[case])
+            if overrides:
+                authorize_overrides(actor, overrides, note, self.rules.overridable())
+            case = self.load_case_for(conn, case_id, actor)
             step = self._advance_case(conn, case, trigger, actor, data, at, note,
                                       expected_version, letters, frozenset(overrides))
             action = "advance" + "".join(f", override {rule}" for rule in step.overridden)
