@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import shutil
 import sqlite3
 import uuid
@@ -190,20 +191,26 @@ def lift_exclusions(env: Env) -> Env:
 
 class Templates:
     """Databases built once per test session (initialised with the project's staff, and with
-    the sample cohort imported) and copied for each test: a SQLite file copy, or on
-    PostgreSQL a database created from a template database (a file copy in the server)."""
+    the sample cohort imported) and copied for each test: on SQLite a file copy, on
+    PostgreSQL a schema of the session's own database, filled from the template's schema.
+
+    PostgreSQL copies are schemas rather than databases: a ``DROP DATABASE`` forces a server
+    checkpoint (a second or more on a busy machine, once per test), a ``DROP SCHEMA`` does not.
+    The copy's tables come from the template's own definition (``pg_dump --schema-only``,
+    read once per template), its rows and sequence positions from the template's tables."""
 
     def __init__(self, folder: Path, base_url: str | None) -> None:
         self.folder = folder
         self.base_url = base_url
         self.built: dict[tuple[str, str], str] = {}
-        self.made: list[str] = []
+        self.scripts: dict[str, str] = {}
+        self.database = f"cw_{uuid.uuid4().hex[:12]}"  # PostgreSQL: this session's database
+        self.admin_engine: Any = None
         # PostgreSQL: one thread makes the next copy of each template while a test runs and
         # drops the copies tests are done with, so the server's work overlaps the tests.
         self.worker = ThreadPoolExecutor(max_workers=1)
         self.ready: dict[str, deque[Future[str]]] = {}
         self.pending: list[Future[Any]] = []
-        self.admin_engine: Any = None
 
     def source(self, backend: str, kind: str) -> str:
         key = (backend, kind)
@@ -217,11 +224,14 @@ class Templates:
         if backend == "sqlite":
             url = f"sqlite:///{folder / 'casework.db'}"
         else:
-            name = f"cw_tpl_{kind}_{uuid.uuid4().hex[:8]}"
+            if self.admin_engine is None:
+                self._admin(f'CREATE DATABASE "{self.database}"', database=_base_database(
+                    self.base_url or ""))
+                self._engine()
+            schema = f"tpl_{kind}_{uuid.uuid4().hex[:8]}"
             if kind == "env":
-                self._admin(f'CREATE DATABASE "{name}"')
-            self.made.append(name)
-            url = self._url(name)
+                self._admin(f'CREATE SCHEMA "{schema}"')
+            url = self._url(schema)
         environment = Env(folder, write_config(folder, url), url, CliRunner())
         if kind == "env":
             environment.ok("init")
@@ -231,8 +241,13 @@ class Templates:
             self._copy(backend, self.source(backend, "env"), url)
             environment.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow",
                            "kansen-in-kaart")
-        self._release(backend, url)
-        return str(folder / "casework.db") if backend == "sqlite" else name
+        gc.collect()  # the commands' engines: close their connections
+        if backend == "sqlite":
+            with sqlite3.connect(folder / "casework.db") as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return str(folder / "casework.db")
+        self.scripts[schema] = self._copy_script(schema)
+        return schema
 
     def copy(self, backend: str, kind: str, tmp_path: Path) -> str:
         """Return the URL of a fresh copy of the template for one test."""
@@ -257,63 +272,105 @@ class Templates:
         if backend == "sqlite":
             shutil.copy2(source, url[len("sqlite:///"):])
         else:
-            from sqlalchemy.engine import make_url
+            self._admin(self.scripts[source].replace(_TARGET, _schema_of(url)))
 
-            target = make_url(url).database
-            self._admin(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+    def _copy_script(self, schema: str) -> str:
+        """The SQL that makes a copy of a template schema, with _TARGET for the copy's name:
+        the tables and sequences, their rows and positions, then indexes and constraints."""
+        import subprocess
+
+        from sqlalchemy.engine import make_url
+
+        pg_dump = shutil.which("pg_dump")
+        if pg_dump is None:
+            pytest.fail("the PostgreSQL tests need pg_dump (Debian: postgresql-client) to copy "
+                        "the template databases", pytrace=False)
+        url = make_url(self._url(schema))
+        environment = dict(os.environ, PGPASSWORD=url.password or "")
+        command = [pg_dump, "--schema-only", "--no-owner", "--no-privileges", "-n", schema,
+                   "-h", url.host or "localhost", "-p", str(url.port or 5432),
+                   "-U", url.username or "postgres", self.database]
+
+        def section(name: str) -> str:
+            dumped = subprocess.run([*command, f"--section={name}"], env=environment,
+                                    check=True, capture_output=True, text=True).stdout
+            lines = [line for line in dumped.splitlines()
+                     if not line.startswith(("SET ", "SELECT pg_catalog.set_config", "--", "\\"))]
+            return re.sub(rf'\b{schema}\b', _TARGET, "\n".join(lines))
+
+        from sqlalchemy import text
+
+        with self._engine().connect() as conn:
+            tables = conn.execute(text(
+                "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = :schema AND c.relkind IN ('r', 'S')"
+                " ORDER BY c.relname"), {"schema": schema}).all()
+        rows = [f'INSERT INTO "{_TARGET}"."{name}" SELECT * FROM "{schema}"."{name}";'
+                for name, kind in tables if kind == "r"]
+        positions = [f"SELECT setval('\"{_TARGET}\".\"{name}\"', last_value, is_called) "
+                     f'FROM "{schema}"."{name}";' for name, kind in tables if kind == "S"]
+        return "\n".join([section("pre-data"), *rows, *positions, section("post-data")])
 
     def drop(self, backend: str, url: str) -> None:
         if backend != "sqlite":
-            from sqlalchemy.engine import make_url
-
-            statement = f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'
+            statement = f'DROP SCHEMA IF EXISTS "{_schema_of(url)}" CASCADE'
             self.pending.append(self.worker.submit(self._admin, statement))
 
-    def _release(self, backend: str, url: str) -> None:
-        """Close every connection to the template so it can be copied whole."""
-        gc.collect()
-        if backend == "sqlite":
-            with sqlite3.connect(url[len("sqlite:///"):]) as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            return
-        from sqlalchemy.engine import make_url
-
-        self._admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                    f"'{make_url(url).database}' AND pid <> pg_backend_pid()")
-
-    def _url(self, database: str) -> str:
+    def _url(self, schema: str) -> str:
         from sqlalchemy.engine import make_url
 
         base = self.base_url or ""
         if base.startswith("postgresql://"):
             base = "postgresql+psycopg://" + base[len("postgresql://"):]
         # Test databases need not survive a server crash: commits do not wait for the disk.
-        return (make_url(base).set(database=database)
-                .update_query_dict({"options": "-csynchronous_commit=off"})
+        return (make_url(base).set(database=self.database)
+                .update_query_dict({"options": f"-csearch_path={schema} "
+                                               "-csynchronous_commit=off"})
                 .render_as_string(hide_password=False))
 
-    def _admin(self, statement: str) -> None:
-        from sqlalchemy import create_engine, text
+    def _engine(self, database: str | None = None) -> Any:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
 
+        if database is not None:
+            return create_engine(make_url(self._url("public")).set(database=database),
+                                 isolation_level="AUTOCOMMIT")
         if self.admin_engine is None:
-            self.admin_engine = create_engine(self._url(_base_database(self.base_url or "")),
-                                              isolation_level="AUTOCOMMIT")
-        with self.admin_engine.connect() as conn:
-            conn.execute(text(statement))
+            self.admin_engine = create_engine(self._url("public"), isolation_level="AUTOCOMMIT")
+        return self.admin_engine
+
+    def _admin(self, statement: str, database: str | None = None) -> None:
+        """Run SQL (one statement or a script) on this session's database, or another."""
+        engine = self._engine(database)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(statement)
+        finally:
+            if database is not None:
+                engine.dispose()
 
     def close(self) -> None:
         for future in self.pending:
             future.result()
         for queue in self.ready.values():
             for future in queue:
-                self.drop("postgresql", future.result())
-        for future in self.pending:
-            future.result()
+                future.result()
         self.worker.shutdown()
-        for name in self.made:
-            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if self.admin_engine is not None:
             self.admin_engine.dispose()
+            self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)',
+                        database=_base_database(self.base_url or ""))
+
+
+_TARGET = "@copy@"  # stands for the copy's schema in a template's copy script
+
+
+def _schema_of(url: str) -> str:
+    """The schema a copy's URL puts first on the search path."""
+    from sqlalchemy.engine import make_url
+
+    options = str(make_url(url).query["options"])
+    return options.split("search_path=", 1)[1].split()[0]
 
 
 def _base_database(url: str) -> str:
