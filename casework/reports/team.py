@@ -6,7 +6,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import String, and_, cast, func, literal, or_, select
-from sqlalchemy.orm import aliased
 
 from casework.engine import Engine
 from casework.models import Case, Event, Participant, Task
@@ -44,26 +43,26 @@ def caseload(engine: Engine, scope: Scope) -> dict[str, Any]:
                    .join(Case, Case.id == Event.case_id)
                    .where(*scoped, Event.trigger == "assign")
                    .group_by(Event.case_id).subquery())
-    state_event = aliased(Event)
-    assign_event = aliased(Event)
+    state_event = Event.__table__.alias()
+    assign_event = Event.__table__.alias()
     open_cases = (
         select(
             Case.id.label("case_id"), Case.participant_id.label("person"),
-            state_event.to_state.label("state"),
-            func.coalesce(assign_event.data["assigned_to"].as_string(),
+            state_event.c.to_state.label("state"),
+            func.coalesce(assign_event.c.data["assigned_to"].as_string(),
                           cast(literal(UNASSIGNED), String)).label("worker"),
             Participant.birth_date.label("birth_date"), Participant.flag.label("flag"),
             Participant.wij_team_contact.label("wij_team_contact"),
             Case.excluded.label("excluded"),
         )
         .join(last, last.c.case_id == Case.id)
-        .join(state_event, and_(state_event.case_id == Case.id,
-                                state_event.seq == last.c.seq))
+        .join(state_event, and_(state_event.c.case_id == Case.id,
+                                state_event.c.seq == last.c.seq))
         .outerjoin(last_assign, last_assign.c.case_id == Case.id)
-        .outerjoin(assign_event, and_(assign_event.case_id == Case.id,
-                                      assign_event.seq == last_assign.c.seq))
+        .outerjoin(assign_event, and_(assign_event.c.case_id == Case.id,
+                                      assign_event.c.seq == last_assign.c.seq))
         .join(Participant, Participant.id == Case.participant_id)
-        .where(state_event.to_state.not_in(final_states(engine, scope)))
+        .where(state_event.c.to_state.not_in(final_states(engine, scope)))
         .subquery()
     )
     o = open_cases.c
