@@ -1,18 +1,76 @@
 """The ``casework`` command: thin click commands that parse, call the core and print.
 
-Only click is imported at start-up so ``casework --help`` answers fast; each command imports
-the core it needs.
+Only click is imported at start-up; a command's module is imported when that command runs (or
+``casework --help`` lists it), and each command imports the core it needs.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator, MutableMapping
+from importlib import import_module
 from typing import Any
 
 import click
 
 from casework.cli.common import CliState, fail
+
+# Each command: the module under casework.cli that defines it and its name there.
+COMMANDS = {
+    "init": ("db", "init_command"),
+    "db": ("db", "db"),
+    "workflow": ("workflow", "workflow"),
+    "cohort": ("cohort", "cohort"),
+    "case": ("case", "case"),
+    "person": ("person", "person"),
+    "staff": ("staff", "staff"),
+    "task": ("task", "task"),
+    "daily": ("daily", "daily"),
+    "scheduler": ("daily", "scheduler"),
+    "consent": ("consent", "consent"),
+    "referral": ("consent", "referral"),
+    "letters": ("letters", "letters"),
+    "report": ("report", "report"),
+    "budget": ("budget", "budget"),
+    "audit": ("audit", "audit"),
+    "privacy": ("privacy", "privacy"),
+    "employer": ("employer", "employer"),
+    "event": ("meeting", "event"),
+    "simulate": ("simulate", "simulate"),
+    "serve": ("web", "serve_command"),
+}
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands by name, each imported from its module on first use (click's
+    "lazily loading subcommands"), so a command does not pay for the others' imports."""
+
+    def __init__(self, where: dict[str, tuple[str, str]]) -> None:
+        self._where = dict(where)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, attr = self._where[name]
+            command = getattr(import_module(f"casework.cli.{module}"), attr)
+            assert command.name == name, (name, command.name)
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._where.setdefault(name, ("", ""))
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._where[name]
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
 
 
 class CaseworkGroup(click.Group):
@@ -61,52 +119,7 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None,
                        clock=clock if clock and clock.strip() else None)
 
 
-def _register() -> None:
-    from casework.cli import (
-        audit,
-        budget,
-        case,
-        cohort,
-        consent,
-        daily,
-        db,
-        employer,
-        letters,
-        meeting,
-        person,
-        privacy,
-        report,
-        simulate,
-        staff,
-        task,
-        web,
-        workflow,
-    )
-
-    cli.add_command(db.init_command)
-    cli.add_command(db.db)
-    cli.add_command(workflow.workflow)
-    cli.add_command(cohort.cohort)
-    cli.add_command(case.case)
-    cli.add_command(person.person)
-    cli.add_command(staff.staff)
-    cli.add_command(task.task)
-    cli.add_command(daily.daily)
-    cli.add_command(daily.scheduler)
-    cli.add_command(consent.consent)
-    cli.add_command(consent.referral)
-    cli.add_command(letters.letters)
-    cli.add_command(report.report)
-    cli.add_command(budget.budget)
-    cli.add_command(audit.audit)
-    cli.add_command(privacy.privacy)
-    cli.add_command(employer.employer)
-    cli.add_command(meeting.event)
-    cli.add_command(simulate.simulate)
-    cli.add_command(web.serve_command)
-
-
-_register()
+cli.commands = LazyCommands(COMMANDS)
 
 
 def main() -> None:
