@@ -29,10 +29,27 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+class _JSON(TypeDecorator[Any]):
+    """JSON, as JSONB on PostgreSQL. The PostgreSQL dialect (a twentieth of a second to import)
+    is imported only when a PostgreSQL database is used. ``None`` is stored as JSON null, as
+    by JSON()."""
+
+    impl = JSON
+    cache_ok = True
+    should_evaluate_none = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+JSONType = _JSON()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
