@@ -8,7 +8,8 @@ shown beside the wall time: on a busy machine they say what the command itself c
 
 SQLAlchemy's own import (``python -c "import sqlalchemy"``) is timed the same way first: on a
 slow machine it alone can take the target's 0.3 s. Each command's line ends with what it costs
-beyond that baseline (best wall time minus the baseline's best), the part casework controls.
+beyond that baseline (best wall and best CPU time minus the baseline's), the part casework
+controls.
 
 Usage: python bench/bench_startup.py [--runs N]
 """
