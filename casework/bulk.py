@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from casework.bulkwrite import write_many
 from casework.cohort import RowError, normalise_bsn
 from casework.db import unit_of_work
 from casework.effects import BookAppointment
@@ -48,6 +49,7 @@ _SET_WAVE = (
     update(Case.__table__).where(Case.__table__.c.id == bindparam("b_id"))
     .values(wave=bindparam("b_wave"))
 )
+_INSERT_APPLIED = insert(AppliedLine.__table__)
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
 _META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "data",
          "consent_how", "task_kind", "task_outcome"}
@@ -581,11 +583,11 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
         _write(writer)
         if marks:  # in the same transaction as the steps: a kill never separates them
             try:
-                conn.execute(insert(AppliedLine.__table__), marks)
+                write_many(conn, _INSERT_APPLIED, marks)
             except IntegrityError:
                 raise ConflictError("a line in this chunk was applied by another process") from None
         if waves:
-            conn.execute(_SET_WAVE, [{"b_id": c, "b_wave": w} for c, w in waves.items()])
+            write_many(conn, _SET_WAVE, [{"b_id": c, "b_wave": w} for c, w in waves.items()])
         if applied and not dry_run:
             from casework.access import log_access
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
+from casework.bulkwrite import write_many
 from casework.models import Appointment, Consent, Letter, Match, Referral, Task
 
 if TYPE_CHECKING:
@@ -82,19 +83,19 @@ class EffectRows:
     def write(self, conn: Connection, steps: list[Step]) -> None:
         """Write the rows, one statement per table; steps learn the letters to be pulled."""
         if self.cancel_tasks:
-            conn.execute(_CANCEL_TASKS, list(self.cancel_tasks.values()))
+            write_many(conn, _CANCEL_TASKS, list(self.cancel_tasks.values()))
         if self.tasks:
-            conn.execute(_INSERT[_TASKS], self.tasks)
+            write_many(conn, _INSERT[_TASKS], self.tasks)
         if self.marks:
-            conn.execute(_MARK_PLANNED, self.marks)
+            write_many(conn, _MARK_PLANNED, self.marks)
         if self.appointments:
-            conn.execute(_INSERT[_APPOINTMENTS], self.appointments)
+            write_many(conn, _INSERT[_APPOINTMENTS], self.appointments)
         if self.referrals:
-            conn.execute(_INSERT[_REFERRALS], self.referrals)
+            write_many(conn, _INSERT[_REFERRALS], self.referrals)
         if self.matches:
-            conn.execute(_INSERT[Match.__table__], self.matches)
+            write_many(conn, _INSERT[Match.__table__], self.matches)
         if self.consents:
-            conn.execute(_INSERT[Consent.__table__], self.consents)
+            write_many(conn, _INSERT[Consent.__table__], self.consents)
         if self.cancel_all:
             pulls = cancel_pending_letters(conn, list(self.cancel_all)).to_pull
             for case_id, enders in self.cancel_all.items():
@@ -116,12 +117,12 @@ class EffectRows:
                         conn, [row.case_id], letter_id=row.id,
                         reason="the appointment it names has ended").to_pull
         if self.superseded:
-            conn.execute(_SUPERSEDE_LETTERS, list(self.superseded.values()))
+            write_many(conn, _SUPERSEDE_LETTERS, list(self.superseded.values()))
             pulled = _pull_superseded(conn, set(self.superseded))
             for step in steps:
                 step.to_pull += [p for p in pulled if p["case_id"] == step.case_id]
         if self.letters:
-            conn.execute(_INSERT[_LETTERS], self.letters)
+            write_many(conn, _INSERT[_LETTERS], self.letters)
 
 
 class Effect(ABC):

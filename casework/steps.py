@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from casework.bulkwrite import write_many
 from casework.effects import EffectRows
 from casework.errors import ConflictError
 from casework.models import Case, Event
@@ -85,8 +86,8 @@ class StepWriter:
         self.steps, self._cases = [], {}
         self._update_cases(cases)
         try:
-            self.conn.execute(_INSERT_EVENTS,
-                              [event_row(step, step.actor, self.recorded_at) for step in steps])
+            write_many(self.conn, _INSERT_EVENTS,
+                       [event_row(step, step.actor, self.recorded_at) for step in steps])
         except IntegrityError:
             if not self.chunk:
                 raise
@@ -118,7 +119,7 @@ class StepWriter:
 
     def _update_cases(self, cases: dict[int, _CaseWrite]) -> None:
         params = [update_params(w.last, w.expected_version, w.entered) for w in cases.values()]
-        result = self.conn.execute(UPDATE_CASE, params)
+        result = write_many(self.conn, UPDATE_CASE, params)
         if len(params) == 1 and not self.chunk:
             if result.rowcount == 1:
                 return

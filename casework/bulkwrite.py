@@ -1,0 +1,121 @@
+"""One ``executemany`` of many rows without SQLAlchemy's per-row parameter handling.
+
+``conn.execute(stmt, rows)`` builds a parameter dict per row and runs each value through its
+column type's bind processor; for the thousands of rows of a bulk apply's chunk that costs
+more than SQLite's own work. ``write_many`` compiles the statement once per set of keys, binds
+every value with the same processors (so what is stored is byte for byte the same) and hands
+the DBAPI cursor plain tuples. It is used on SQLite; on other databases (PostgreSQL batches
+inserts itself, "insertmanyvalues") and for statements it does not know how to bind it is
+``conn.execute`` as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Delete, Insert, Update
+
+from casework.models import UTCDateTime
+
+Statement = Insert | Update | Delete
+Processor = Callable[[Any], Any]
+
+
+class _Plan:
+    """A compiled statement: its SQL, the row keys in bind order, constants, processors."""
+
+    def __init__(self, sql: str, keys: tuple[str, ...],
+                 constants: dict[int, Any], processors: list[tuple[int, Processor, bool]]):
+        self.sql = sql
+        self.keys = keys
+        self.constants = constants
+        self.processors = processors
+        self.get = itemgetter(*keys) if keys else None
+
+    def bind(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        get = self.get
+        if get is None:
+            return [() for _ in rows]
+        if len(self.keys) == 1:
+            values = [[get(row)] for row in rows]
+        else:
+            values = [list(get(row)) for row in rows]
+        for index, process, memo in self.processors:
+            if memo:  # a moment shared by many rows (a step's, the chunk's) is made once
+                done: dict[Any, Any] = {}
+                for value in values:
+                    raw = value[index]
+                    if raw is None:
+                        value[index] = process(raw)
+                        continue
+                    stored = done.get(raw)
+                    if stored is None:
+                        stored = done[raw] = process(raw)
+                    value[index] = stored
+            else:
+                for value in values:
+                    value[index] = process(value[index])
+        if self.constants:
+            for value in values:
+                for index, constant in self.constants.items():
+                    value.insert(index, constant)
+        return [tuple(value) for value in values]
+
+
+_PLANS: dict[tuple[Statement, str, tuple[str, ...]], _Plan | None] = {}
+
+
+def write_many(conn: Connection, stmt: Statement,
+               rows: Sequence[dict[str, Any]]) -> CursorResult[Any]:
+    """Run stmt once for every row (all rows have the same keys); return the result."""
+    if conn.dialect.name != "sqlite" or not rows:
+        return conn.execute(stmt, list(rows))
+    key = (stmt, conn.dialect.name, tuple(rows[0]))
+    plan = _PLANS.get(key, False)
+    if plan is False:
+        plan = _PLANS[key] = _compile(conn, stmt, key[2])
+    if plan is None:
+        return conn.execute(stmt, list(rows))
+    return conn.exec_driver_sql(plan.sql, plan.bind(rows))  # type: ignore[arg-type]
+
+
+def _compile(conn: Connection, stmt: Statement, keys: tuple[str, ...]) -> _Plan | None:
+    """Return how to bind rows with these keys, or None when only SQLAlchemy can."""
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+    if not compiled.positional or compiled.positiontup is None:
+        return None
+    binds = compiled.binds
+    order: list[str] = []
+    constants: dict[int, Any] = {}
+    processors: list[tuple[int, Processor, bool]] = []
+    prefetch = {column.key: column for column in compiled.insert_prefetch}
+    if (compiled.update_prefetch or compiled.postfetch or compiled.returning
+            or compiled.literal_execute_params or compiled.post_compile_params):
+        return None
+    for position, name in enumerate(compiled.positiontup):
+        bind = binds[name]
+        processor = bind.type._cached_bind_processor(dialect)
+        if name in keys:
+            if processor is not None:
+                processors.append((len(order), processor,
+                                   isinstance(bind.type, UTCDateTime)))
+            order.append(name)
+            continue
+        if name in prefetch:  # a column left out: its default, when it is a plain value
+            default = prefetch[name].default
+            if default is None or not default.is_scalar:
+                return None
+            value = default.arg
+        elif bind.callable is None and not bind.required:
+            value = bind.value
+        else:
+            return None
+        constants[position] = processor(value) if processor else value
+    # Constants are inserted in position order into the row's values, which are in the
+    # order of the keys that remain: the indexes of the processors count the keys only.
+    if set(order) != set(keys) or len(order) != len(keys):
+        return None
+    return _Plan(compiled.string, tuple(order), constants, processors)
