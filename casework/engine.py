@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ from casework.errors import (
     TransitionNotAllowed,
     no_case,
 )
+from casework.fields import Field as FieldSpec
 from casework.fields import FieldValueError
 from casework.models import Case, Employer
 from casework.permissions import Actor, authorize_overrides, check_cases
@@ -154,6 +155,7 @@ class Engine:
         # When an event is written down (recorded_at): the real time, also under --clock and
         # --at; an engine made with one clock (tests) uses it for both.
         self.recording_clock = recording_clock or clock or _wall_clock
+        self._coerced: dict[tuple[int, str], tuple[FieldSpec, Any]] = {}
 
     @classmethod
     def from_config(cls, settings: Settings, check: bool = True,
@@ -275,9 +277,7 @@ class Engine:
             return (f"'{trigger}' is not possible from state '{case.state}' "
                     f"(only from: {sources})")
         counts = case.data.get("attempts", {})
-        for other in route.transitions:
-            if other.source != case.state or other.max is None:
-                continue
+        for other in _limited(route, case.state):
             used = counts.get(other.trigger, 0)
             if used >= other.max and trigger not in other.then:
                 allowed = " or ".join(other.then) or "nothing"
@@ -403,10 +403,29 @@ class Engine:
             if value in (None, ""):
                 continue
             try:
-                data[key] = route.fields[key].coerce(value, self.tz)
+                data[key] = self._coerce(route.fields[key], value)
             except FieldValueError as exc:
                 raise InvalidData(str(exc)) from None
         return data
+
+    def _coerce(self, spec: FieldSpec, value: Any) -> Any:
+        """Return field spec's value converted for storage. Converting is a pure function of
+        the field and the written value, so a value written on many lines (a bulk apply's
+        appointment, classification, consent) is converted once and handed out as a copy."""
+        if type(value) is not str:
+            return spec.coerce(value, self.tz)
+        cache = self._coerced
+        key = (id(spec), value)
+        found = cache.get(key)
+        if found is None:
+            found = spec.coerce(value, self.tz)
+            if not _plain(found):
+                return found
+            if len(cache) >= COERCE_CACHE:
+                cache.clear()
+            cache[key] = (spec, found)  # the spec is kept: its id stays its own
+            return _copy(found)
+        return _copy(found[1])
 
     def step_writer(self, conn: Connection) -> StepWriter:
         """Return the writer of steps in conn's transaction, dated now."""
@@ -498,6 +517,38 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+COERCE_CACHE = 10_000  # written values remembered per engine, converted
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    """Whether a converted value is text, a number, or a flat list or dict of those (what
+    a field converts to), so a copy of it is as good as a fresh conversion."""
+    if isinstance(value, _IMMUTABLE):
+        return True
+    if type(value) is list:
+        return all(isinstance(item, _IMMUTABLE) for item in value)
+    if type(value) is dict:
+        return all(isinstance(item, _IMMUTABLE) for item in value.values())
+    return False
+
+
+def _copy(value: Any) -> Any:
+    return value.copy() if type(value) in (list, dict) else value
+
+
+_LIMITED: dict[tuple[int, str], tuple[Route, list[TransitionSpec]]] = {}
+
+
+def _limited(route: Route, state: str) -> list[TransitionSpec]:
+    """Return the route's transitions from state that may happen a limited number of times."""
+    found = _LIMITED.get((id(route), state))
+    if found is None or found[0] is not route:
+        found = _LIMITED[(id(route), state)] = (route, [
+            t for t in route.transitions if t.source == state and t.max is not None])
+    return found[1]
+
+
 def appointment_letters(route: Route) -> list[str]:
     """Return the templates of the route's letters that name an appointment: those of the
     transitions that record one, and those of work planned before one."""
@@ -523,6 +574,28 @@ def employer_id(ctx: RuleContext, name: str) -> int:
     return known[key]
 
 
+# Dates move the same way every time (weekends, the Dutch holidays): many tasks share them.
+_shift = lru_cache(maxsize=4096)(shift)
+_SPECS: dict[int, tuple[TaskSpec, dict[str, Any]]] = {}
+
+
+def _task_spec(task: TaskSpec) -> dict[str, Any]:
+    """Return a new copy of what the task's rows store of it (made once per task spec)."""
+    found = _SPECS.get(id(task))
+    if found is None or found[0] is not task:
+        found = _SPECS[id(task)] = (task, task.spec())
+    return _fresh(found[1])
+
+
+def _fresh(value: Any) -> Any:
+    """Return a copy of nested dicts and lists (the values inside are text and numbers)."""
+    if type(value) is dict:
+        return {key: _fresh(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_fresh(item) for item in value]
+    return value
+
+
 def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
               tz: ZoneInfo) -> dict[str, Any] | None:
     """Return the task row a state plans on entry, or None when its anchor is missing."""
@@ -533,12 +606,12 @@ def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
         anchor = datetime.fromisoformat(moment).astimezone(tz).date()
     else:
         anchor = step.at.astimezone(tz).date()
-    due = shift(anchor, task.offset, task.forward, task.workdays)
+    due = _shift(anchor, task.offset, task.forward, task.workdays)
     entered = step.at.astimezone(tz).date()
     due = max(due, entered)  # work planned before it was asked for is due at once
-    spec = task.spec()
+    spec = _task_spec(task)
     if task.repeat_for is not None:
-        spec["until"] = shift(entered, task.repeat_for, True, False).isoformat()
+        spec["until"] = _shift(entered, task.repeat_for, True, False).isoformat()
     return {
         "key": f"{case.id}:{step.seq}:{task.kind}:1", "case_id": case.id, "kind": task.kind,
         "due": due, "round": 1, "status": "open", "attempts": 0,
