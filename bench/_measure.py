@@ -1,4 +1,5 @@
-"""Run one casework command in this process; write its wall time and peak memory as JSON.
+"""Run one casework command in this process; write its wall and CPU time (user and system,
+start-up included) and peak memory as JSON.
 
 Usage: python bench/_measure.py RESULT.json casework-args...
 """
@@ -22,9 +23,11 @@ def main() -> None:
     except SystemExit as exc:
         code = int(exc.code or 0)
     elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
     with open(out, "w", encoding="utf-8") as fh:
-        json.dump({"seconds": elapsed, "peak_mb": peak_mb, "exit_code": code}, fh)
+        json.dump({"seconds": elapsed, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                   "peak_mb": peak_mb, "exit_code": code}, fh)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ class _Plan:
             values = [list(get(row)) for row in rows]
         for index, process, memo in self.processors:
             if memo:  # a moment shared by many rows (a step's, the chunk's) is made once
-                done: dict[Any, Any] = {}
+                done = _MOMENTS
+                if len(done) > MOMENTS:
+                    done.clear()
                 for value in values:
                     raw = value[index]
                     if raw is None:
@@ -64,6 +66,10 @@ class _Plan:
         return [tuple(value) for value in values]
 
 
+# Moments as SQLite stores them: equal moments (also in other time zones) store the same
+# text, and a step's moment goes in several columns of several tables.
+_MOMENTS: dict[Any, Any] = {}
+MOMENTS = 50_000
 _PLANS: dict[tuple[Statement, str, tuple[str, ...]], _Plan | None] = {}
 
 

@@ -48,8 +48,9 @@ _SUPERSEDE_LETTERS = (
            _LETTERS.c.partner.is_not_distinct_from(bindparam("b_partner")),
            # or_ rather than in_: an IN list cannot be used in an executemany.
            or_(_LETTERS.c.status == "queued", _LETTERS.c.status == "held"))
-    .values(status="cancelled", reason="replaced by a newer letter")
+    .values(status="cancelled", reason=bindparam("b_reason"))
 )
+REPLACED = "replaced by a newer letter"
 UNSENT = ("queued", "held", "rendered", "in_batch")
 _INSERT = {table: insert(table) for table in (
     _TASKS, _LETTERS, _APPOINTMENTS, _REFERRALS, Match.__table__, Consent.__table__)}
@@ -75,12 +76,18 @@ class EffectRows:
     cancel_all: dict[int, list[Step]] = field(default_factory=dict)
     cancel_named: dict[tuple[int, str], Step] = field(default_factory=dict)
     superseded: dict[tuple[int, str, str | None], dict[str, Any]] = field(default_factory=dict)
+    superseders: dict[tuple[int, str, str | None], Step] = field(default_factory=dict)
+    # Cases whose first step (Step.fresh) is among these: nothing of theirs is stored yet,
+    # so what their later steps cancel, move or replace is all here, folded in memory.
+    fresh: set[int] = field(default_factory=set)
 
     def add(self, step: Step) -> None:
+        if step.fresh:
+            self.fresh.add(step.case_id)
         for effect in step.effects:
             effect.add(step, self)
 
-    def write(self, conn: Connection, steps: list[Step]) -> None:
+    def write(self, conn: Connection) -> None:
         """Write the rows, one statement per table; steps learn the letters to be pulled."""
         if self.cancel_tasks:
             write_many(conn, _CANCEL_TASKS, list(self.cancel_tasks.values()))
@@ -96,11 +103,19 @@ class EffectRows:
             write_many(conn, _INSERT[Match.__table__], self.matches)
         if self.consents:
             write_many(conn, _INSERT[Consent.__table__], self.consents)
+        # A case's letters are replaced before they are all stopped: a case closes last.
+        if self.superseded:
+            write_many(conn, _SUPERSEDE_LETTERS, list(self.superseded.values()))
+            pulled = _pull_superseded(conn, set(self.superseded))
+            by_kind = {(case, template): step
+                       for (case, template, _), step in self.superseders.items()}
+            for pull in pulled:  # told by the step whose newer letter replaced it
+                by_kind[(pull["case_id"], pull["template"])].to_pull.append(pull)
         if self.cancel_all:
             pulls = cancel_pending_letters(conn, list(self.cancel_all)).to_pull
             for case_id, enders in self.cancel_all.items():
                 for step in enders:
-                    step.to_pull = [p for p in pulls if p["case_id"] == case_id]
+                    step.to_pull += [p for p in pulls if p["case_id"] == case_id]
             # A closed case's referrals that no partner took up are no longer open to partners.
             conn.execute(update(_REFERRALS)
                          .where(_REFERRALS.c.case_id.in_(list(self.cancel_all)),
@@ -116,11 +131,6 @@ class EffectRows:
                     step.to_pull += cancel_pending_letters(
                         conn, [row.case_id], letter_id=row.id,
                         reason="the appointment it names has ended").to_pull
-        if self.superseded:
-            write_many(conn, _SUPERSEDE_LETTERS, list(self.superseded.values()))
-            pulled = _pull_superseded(conn, set(self.superseded))
-            for step in steps:
-                step.to_pull += [p for p in pulled if p["case_id"] == step.case_id]
         if self.letters:
             write_many(conn, _INSERT[_LETTERS], self.letters)
 
@@ -153,7 +163,7 @@ class CancelTasks(Effect):
     scope: str  # "state" or "all"
 
     def add(self, step: Step, rows: EffectRows) -> None:
-        if not step.fresh:
+        if step.case_id not in rows.fresh:
             rows.cancel_tasks.setdefault((step.case_id, self.scope), {
                 "b_case": step.case_id, "b_now": step.at,
                 "b_scope": "case" if self.scope == "all" else "state",
@@ -173,14 +183,17 @@ class QueueLetter(Effect):
 
     def add(self, step: Step, rows: EffectRows) -> None:
         row = dict(self.row, created_at=rows.now)
+        row.setdefault("reason", None)
         for earlier in rows.pending_letters.get(step.case_id, []):
             if (earlier["template"], earlier["partner"], earlier["status"]) == (
                     row["template"], row["partner"], "queued"):
                 earlier["status"] = "cancelled"  # a newer letter of the same kind
-        if not step.fresh:
+                earlier["reason"] = REPLACED  # as the update of a stored one says
+        if step.case_id not in rows.fresh:
             rows.superseded.setdefault((step.case_id, row["template"], row["partner"]), {
                 "b_case": step.case_id, "b_template": row["template"],
-                "b_partner": row["partner"]})
+                "b_partner": row["partner"], "b_reason": REPLACED})
+            rows.superseders[(step.case_id, row["template"], row["partner"])] = step
         rows.letters.append(row)
         rows.pending_letters.setdefault(step.case_id, []).append(row)
 
@@ -218,7 +231,7 @@ class BookAppointment(Effect):
     def add(self, step: Step, rows: EffectRows) -> None:
         if step.case_id in rows.pending_appointment:
             rows.pending_appointment.pop(step.case_id)["status"] = self.status_of_previous(step)
-        elif not step.fresh:
+        elif step.case_id not in rows.fresh:
             rows.marks.append({"b_case": step.case_id, "b_status": self.status_of_previous(step)})
         if self.starts_at:
             row = {"case_id": step.case_id, "starts_at": datetime.fromisoformat(self.starts_at),
@@ -344,5 +357,5 @@ def _pull_superseded(conn: Connection,
     for row in rows:
         if (row.case_id, row.template, row.partner) in superseded:
             pulled += cancel_pending_letters(conn, [row.case_id], letter_id=row.id,
-                                             reason="replaced by a newer letter").to_pull
+                                             reason=REPLACED).to_pull
     return pulled

@@ -95,7 +95,7 @@ class StepWriter:
         rows = EffectRows(self.now)
         for step in steps:
             rows.add(step)
-        rows.write(self.conn, steps)
+        rows.write(self.conn)
 
     def write_event(self, case: CaseSnapshot, actor: str, trigger: str, data: dict[str, Any],
                     at: datetime, note: str | None = None, to_state: str | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -27,7 +28,12 @@ FIELD = "consent"
 
 
 def placeholders(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return list(_placeholders(template))
+
+
+@cache
+def _placeholders(template: str) -> tuple[str, ...]:
+    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
 def current_consents(ctx: RuleContext, participant_id: int) -> dict[str, bool]:
@@ -97,7 +103,7 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
     given = set(data.get(FIELD) or [])
     blocks: list[Block] = []
     if transition.consent:
-        names = placeholders(transition.consent)
+        names = _placeholders(transition.consent)
         if all(name in data for name in names):
             scope = transition.consent.format(**data)
             block = _blocked(scope, granted, given, case.id,

@@ -1,0 +1,176 @@
+"""Bulk apply's fast paths store exactly what the plain ones do: a chunk of many lines (folded
+effects, converted values reused across lines, rows bound without SQLAlchemy's per-row
+handling) leaves the same rows as applying each line on its own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import Env, Templates, _environment
+from helpers import staff, write
+from sqlalchemy import inspect, text
+
+from casework.bulk import apply_file
+from casework.bulkwrite import write_many
+from casework.effects import _INSERT, _LETTERS, _TASKS
+from casework.models import Appointment, Consent
+from casework.steps import _INSERT_EVENTS, UPDATE_CASE
+
+AMS = ZoneInfo("Europe/Amsterdam")
+# Varied lines: the whole route, rules that block (exclusion: case 2 is in contact with the
+# social team; consent: case 4 is referred before sharing was agreed), route refusals, bad
+# values, a consent line between steps, moved appointments (letters replaced), no letter for
+# who moved away, the same written values on many lines.
+CONVERSATION = {"classification": "not_active", "participation_potential": "supported",
+                "activity_kinds": "volunteering|activities", "themes.health": "gaat redelijk",
+                "consent": "record_report|share:coach_meedoen"}
+LINES: list[dict[str, Any]] = [
+    {"case": 1, "trigger": "invite", "appointment": "2099-01-05 10:00"},
+    {"case": 2, "trigger": "invite", "appointment": "2099-01-05 10:00"},
+    {"case": 3, "trigger": "invite", "appointment": "2099-01-05 10:00", "location": "wijkhuis"},
+    {"case": 4, "trigger": "invite", "appointment": "2099-01-06 11:00"},
+    {"case": 1, "trigger": "hold_conversation", **CONVERSATION, "note": "open gesprek"},
+    {"case": 3, "trigger": "reschedule", "appointment": "2099-01-12 10:00"},
+    {"case": 4, "trigger": "hold_conversation", "classification": "work_potential",
+     "participation_potential": "self", "consent": "record_report"},
+    {"case": 1, "trigger": "refer", "partner": "coach_meedoen"},
+    {"case": 4, "trigger": "refer", "partner": "coach_meedoen"},
+    {"case": 5, "trigger": "invite", "appointment": "not a moment"},
+    {"case": 5, "trigger": "invite", "appointment": "2099-01-05 10:00"},
+    {"case": 3, "trigger": "not_home"},
+    {"case": 4, "consent": "share:coach_meedoen"},
+    {"case": 4, "trigger": "refer", "partner": "coach_meedoen", "note": "na toestemming"},
+    {"case": 6, "trigger": "hold_conversation", **CONVERSATION},
+    {"case": 1, "trigger": "start_activity", "activity": "volunteering"},
+    {"case": 5, "trigger": "hold_conversation", **CONVERSATION, "classification": "nonsense"},
+    {"case": 5, "trigger": "hold_conversation", **CONVERSATION},
+    {"case": 5, "trigger": "self_action"},
+    {"case": 3, "trigger": "reschedule", "appointment": "2099-01-19 10:00"},
+    {"case": 1, "trigger": "close", "reason": "completed"},
+    {"case": 4, "trigger": "close", "reason": "moved"},
+    {"case": 3, "trigger": "decline"},
+    {"case": 5, "trigger": "start_activity", "activity": "volunteering"},
+    {"case": 9, "trigger": "invite", "appointment": "2099-01-05 10:00"},
+    {"case": 9, "trigger": "decline"},
+]
+TABLES = ("cases", "events", "tasks", "letters", "appointments", "referrals", "consents",
+          "applied_lines")
+
+
+@pytest.fixture
+def twin(tmp_path: Path, backend: str, templates: Templates) -> Iterator[Env]:
+    """A second copy of the sample cohort, to apply the same lines the other way."""
+    folder = tmp_path / "twin"
+    folder.mkdir()
+    yield from _environment("cohort", folder, backend, templates)
+
+
+def stored(env: Env) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the tables a step writes as the database holds it, without the ids it
+    numbers itself."""
+    engine = env.engine()
+    try:
+        with engine.db.connect() as conn:
+            return {name: rows_of(conn, name) for name in TABLES}
+    finally:
+        engine.db.dispose()
+
+
+def rows_of(conn: Any, name: str) -> list[tuple[Any, ...]]:
+    columns = ", ".join(f'"{c["name"]}"' for c in inspect(conn).get_columns(name)
+                        if c["name"] != "id")
+    return sorted((tuple(row) for row in conn.execute(text(f"SELECT {columns} FROM {name}"))),
+                  key=repr)
+
+
+def apply_with_clock(env: Env, path: Path, moment: datetime) -> Any:
+    engine = env.engine(clock=lambda: moment)
+    try:
+        return apply_file(engine, path, staff(engine, "anna"))
+    finally:
+        engine.db.dispose()
+
+
+def test_a_chunk_of_lines_stores_what_each_line_alone_stores(cohort: Env, twin: Env) -> None:
+    # One moment for everything (steps, letters, recorded_at): only the way differs.
+    moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    whole = write(cohort, "whole.jsonl", "".join(json.dumps(line) + "\n" for line in LINES))
+    summary = apply_with_clock(cohort, whole, moment)
+    failed = {number for number, _ in summary.failures}
+    assert failed == {2, 9, 10, 15, 17}  # exclusion, consent, value, route, value
+    assert summary.applied == len(LINES) - len(failed)
+
+    for number, line in enumerate(LINES, 1):  # each line in its own file: a chunk of one
+        one = write(twin, f"line{number}.jsonl", json.dumps(line) + "\n")
+        alone = apply_with_clock(twin, one, moment)
+        assert (alone.applied == 1) == (number not in failed), alone.failures
+
+    chunk, alone = stored(cohort), stored(twin)
+    for name in TABLES:
+        assert chunk[name] == alone[name], name
+
+
+# --- write_many ------------------------------------------------------------------------------
+
+def _rows() -> dict[str, tuple[Any, list[dict[str, Any]]]]:
+    """Rows for the statements a chunk writes: moments in other zones and with microseconds,
+    nested and non-ASCII JSON, JSON null, dates, booleans, columns left to their default."""
+    at = datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=AMS)
+    later = datetime(2026, 3, 29, 3, 0, tzinfo=AMS)
+    utc = datetime(2026, 10, 25, 0, 30, 0, 5, tzinfo=UTC)
+    event = {"case_id": 1, "seq": 90, "at": at, "recorded_at": utc, "actor": "anna",
+             "trigger": "invite", "from_state": "selected", "to_state": "invited",
+             "data": {"themes": {"health": "gaat réde\u0301lijk ✓"}, "n": [1, 2.5, None]},
+             "note": None, "reason": None}
+    task = {"key": "1:90:call:1", "case_id": 1, "kind": "call", "due": date(2026, 4, 1),
+            "round": 1, "status": "open", "attempts": 0, "assigned_to": None, "result": None,
+            "done_at": None, "performer": "staff", "scope": "state", "role": None,
+            "label": "Bellen", "spec": {"outcomes": {}, "letters": {"a": "b"}},
+            "origin_seq": 90, "last_error": None, "escalate_to": None, "escalated_at": None,
+            "done_by": None, "created_at": at}
+    letter = {"case_id": 1, "template": "uitnodiging", "variant": None, "status": "queued",
+              "payload": {"appointment": "2099-01-05T09:00:00+00:00", "x": "ü"},
+              "partner": None, "origin_seq": 90, "created_at": utc}  # attempts: default
+    return {
+        "events": (_INSERT_EVENTS, [event, {**event, "seq": 91, "at": later, "data": {},
+                                            "note": "regel\ntwee", "reason": "completed"}]),
+        "tasks": (_INSERT[_TASKS], [task, {**task, "key": "1:91:call:1", "status": "cancelled",
+                                           "done_at": later, "result": {"k": None}}]),
+        "letters": (_INSERT[_LETTERS], [letter, {**letter, "payload": None}]),
+        "appointments": (_INSERT[Appointment.__table__], [
+            {"case_id": 1, "starts_at": later, "location": None, "status": "planned",
+             "created_at": utc, "specialist": None}]),
+        "consents": (_INSERT[Consent.__table__], [
+            {"participant_id": 1, "case_id": 1, "scope": "record_report", "granted": True,
+             "method": "conversation", "recorded_by": "anna", "at": at},
+            {"participant_id": 1, "case_id": 1, "scope": "share:x", "granted": False,
+             "method": "letter", "recorded_by": "anna", "at": utc}]),
+        "cases": (UPDATE_CASE, [
+            {"b_id": 1, "b_version": 1, "b_state": "invited", "b_data": {"a": [1, "é"]},
+             "b_new_version": 2, "b_last": at, "b_entered": later, "b_closed_at": None,
+             "b_reason": None}]),
+    }
+
+
+def test_write_many_stores_byte_for_byte_what_sqlalchemy_stores(cohort: Env) -> None:
+    engine = cohort.engine()
+    try:
+        for name, (statement, rows) in _rows().items():
+            found = []
+            for way in (write_many, lambda conn, stmt, rows: conn.execute(stmt, rows)):
+                with engine.db.connect() as conn, conn.begin() as transaction:
+                    result = way(conn, statement, rows)
+                    if name == "cases":
+                        assert result.rowcount == 1
+                    found.append(rows_of(conn, name))
+                    transaction.rollback()
+            assert found[0] == found[1], name
+    finally:
+        engine.db.dispose()
+
