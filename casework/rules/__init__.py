@@ -5,8 +5,9 @@ a rule off (``[rules] disabled = [...]``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -199,7 +200,7 @@ class _DirectCaller:
 
     def __init__(self, caller: Any) -> None:
         self.caller = caller
-        self.calls = [(impl.function, tuple(impl.argnames))
+        self.calls = [(impl.function, _arguments(tuple(impl.argnames)))
                       for impl in reversed(caller.get_hookimpls())]
 
     def get_hookimpls(self) -> Any:
@@ -207,11 +208,21 @@ class _DirectCaller:
 
     def __call__(self, **kwargs: Any) -> list[Any]:
         results = []
-        for function, names in self.calls:
-            result = function(*[kwargs[name] for name in names])
+        for function, arguments in self.calls:
+            result = function(*arguments(kwargs))
             if result is not None:
                 results.append(result)
         return results
+
+
+def _arguments(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """Return what picks an implementation's arguments, in order, from the call's."""
+    if not names:
+        return lambda kwargs: ()
+    if len(names) == 1:
+        [name] = names
+        return lambda kwargs: (kwargs[name],)
+    return itemgetter(*names)
 
 
 def _direct(caller: Any) -> Any:
