@@ -576,24 +576,6 @@ def employer_id(ctx: RuleContext, name: str) -> int:
 
 # Dates move the same way every time (weekends, the Dutch holidays): many tasks share them.
 _shift = lru_cache(maxsize=4096)(shift)
-_SPECS: dict[int, tuple[TaskSpec, dict[str, Any]]] = {}
-
-
-def _task_spec(task: TaskSpec) -> dict[str, Any]:
-    """Return a new copy of what the task's rows store of it (made once per task spec)."""
-    found = _SPECS.get(id(task))
-    if found is None or found[0] is not task:
-        found = _SPECS[id(task)] = (task, task.spec())
-    return _fresh(found[1])
-
-
-def _fresh(value: Any) -> Any:
-    """Return a copy of nested dicts and lists (the values inside are text and numbers)."""
-    if type(value) is dict:
-        return {key: _fresh(item) for key, item in value.items()}
-    if type(value) is list:
-        return [_fresh(item) for item in value]
-    return value
 
 
 def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
@@ -609,7 +591,7 @@ def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
     due = _shift(anchor, task.offset, task.forward, task.workdays)
     entered = step.at.astimezone(tz).date()
     due = max(due, entered)  # work planned before it was asked for is due at once
-    spec = _task_spec(task)
+    spec = task.spec()
     if task.repeat_for is not None:
         spec["until"] = _shift(entered, task.repeat_for, True, False).isoformat()
     return {
