@@ -156,6 +156,7 @@ class Engine:
         # --at; an engine made with one clock (tests) uses it for both.
         self.recording_clock = recording_clock or clock or _wall_clock
         self._coerced: dict[tuple[int, str], tuple[FieldSpec, Any]] = {}
+        self._checked: dict[tuple[Any, ...], tuple[TransitionSpec, dict[str, Any]]] = {}
 
     @classmethod
     def from_config(cls, settings: Settings, check: bool = True,
@@ -382,7 +383,25 @@ class Engine:
 
     def check_data(self, route: Route, transition: TransitionSpec,
                    raw: Mapping[str, Any]) -> dict[str, Any]:
-        """Return the data converted for storage; InvalidData names what is wrong."""
+        """Return the data converted for storage; InvalidData names what is wrong.
+
+        Checking is a pure function of the transition and what was written: the same
+        written data (many lines of a bulk apply) is checked once and handed out as a copy."""
+        written = _written(raw)
+        key = None if written is None else (id(transition), written)
+        if key is not None:
+            found = self._checked.get(key)
+            if found is not None and found[0] is transition:
+                return {name: _copy(value) for name, value in found[1].items()}
+        data = self._check_data(route, transition, raw)
+        if key is not None and all(_plain(value) for value in data.values()):
+            if len(self._checked) >= COERCE_CACHE:
+                self._checked.clear()
+            self._checked[key] = (transition, {name: _copy(v) for name, v in data.items()})
+        return data
+
+    def _check_data(self, route: Route, transition: TransitionSpec,
+                    raw: Mapping[str, Any]) -> dict[str, Any]:
         allowed = transition.fields
         extra = [key for key in raw if key not in allowed]
         if extra:
@@ -531,6 +550,19 @@ def _plain(value: Any) -> bool:
     if type(value) is dict:
         return all(isinstance(item, _IMMUTABLE) for item in value.values())
     return False
+
+
+def _written(raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Return what was written as a key (text, or a field's parts as text), or None."""
+    items: list[Any] = []
+    for name, value in raw.items():
+        if type(value) is str:
+            items.append((name, value))
+        elif type(value) is dict and all(type(part) is str for part in value.values()):
+            items.append((name, tuple(value.items())))
+        else:
+            return None
+    return tuple(items)
 
 
 def _copy(value: Any) -> Any:
