@@ -73,6 +73,7 @@ class _Plan:
 _MOMENTS: dict[Any, Any] = {}
 MOMENTS = 50_000
 _PLANS: dict[tuple[Statement, str, tuple[str, ...]], _Plan | None] = {}
+PLANS = 256
 
 
 def write_many(conn: Connection, stmt: Statement,
@@ -83,6 +84,8 @@ def write_many(conn: Connection, stmt: Statement,
     key = (stmt, conn.dialect.name, tuple(rows[0]))
     plan = _PLANS.get(key, False)
     if plan is False:
+        if len(_PLANS) >= PLANS:  # statements are meant to be built once; if not, no leak
+            _PLANS.clear()
         plan = _PLANS[key] = _compile(conn, stmt, key[2])
     if plan is None:
         return conn.execute(stmt, list(rows))
