@@ -26,6 +26,17 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
        "frame-ancestors 'none'; base-uri 'none'")
 
 
+# The main menu: (endpoint, label, capability the actor needs to see it; None: everyone).
+# A page of another blueprint adds its line here; the page itself still checks the rights.
+NAV: tuple[tuple[str, str, str | None], ...] = (
+    ("pages.my_work", "Mijn werk", None),
+    ("pages.search", "Zoeken", "case.read"),
+)
+
+# The blueprints, by module under casework.web (each holds a ``blueprint``).
+BLUEPRINTS = ("auth", "pages")
+
+
 # How the pages say a stored status (appointments, referrals, tasks, letters).
 STATUS_WORDS = {
     "planned": "gepland", "held": "gehouden", "cancelled": "geannuleerd", "missed": "gemist",
@@ -74,10 +85,12 @@ def create_app(source: Settings | Engine, secret_key: bytes | None = None) -> Fl
     app.extensions["casework.engine"] = engine
     CSRFProtect(app)
 
-    from casework.web import auth, pages
+    import importlib
 
-    app.register_blueprint(auth.blueprint)
-    app.register_blueprint(pages.blueprint)
+    from casework.web import auth
+
+    for module in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(f"casework.web.{module}").blueprint)
     app.before_request(auth.require_login)
     app.after_request(security_headers)
     app.context_processor(lambda: _page_context(engine))
@@ -132,8 +145,11 @@ def security_headers(response: Response) -> Response:
 
 def _page_context(engine: Engine) -> dict[str, Any]:
     settings = engine.settings
+    actor = g.get("actor")
     return {"organisation": settings["organisation.name"],
-            "actor": g.get("actor"),
+            "actor": actor,
+            "nav": [(endpoint, label) for endpoint, label, capability in NAV
+                    if actor is not None and (capability is None or actor.has(capability))],
             "has_logo": bool(settings["web.theme"].get("logo"))}
 
 
