@@ -209,14 +209,15 @@ def case_triggers(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
                    engine.now())
         route = engine.route_of(case)
         ctx = engine.context(conn)
-        reasons = {trigger: engine.blocked_reason(route, case, trigger, ctx)
+        reasons = {trigger: engine.why_blocked(route, case, trigger, ctx)
                    for trigger in route.triggers}
     result = []
     for trigger in route.triggers:
         why = reasons[trigger]
         transition = route.transition(trigger, case.state)
         entry: dict[str, Any] = {
-            "trigger": trigger, "possible": why is None, "reason": why,
+            "trigger": trigger, "possible": why is None, "reason": why and why[0],
+            "reason_nl": why and why[1],
             "dest": transition.dest if transition else None,
             "needs": list(transition.needs) if transition else [],
             "accepts": list(transition.accepts) if transition else [],

@@ -44,6 +44,7 @@ from casework.fields import FieldValueError
 from casework.models import Case, Employer
 from casework.permissions import Actor, authorize_overrides, check_cases
 from casework.rules import RuleContext, Rules
+from casework.rules.hookspecs import Block
 from casework.steps import StepWriter
 from casework.text import unclean
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
@@ -258,32 +259,57 @@ class Engine:
         """Return why trigger cannot happen now, or None when it can (data not yet checked).
 
         With ctx the route's rules are asked too (without data: what they can tell before)."""
+        why = self.why_blocked(route, case, trigger, ctx)
+        return why[0] if why else None
+
+    def why_blocked(self, route: Route, case: CaseSnapshot, trigger: str,
+                    ctx: RuleContext | None = None) -> tuple[str, str] | None:
+        """Return why trigger cannot happen now, for the command line and in Dutch for the
+        web front's pages; None when it can (see ``blocked_reason``)."""
         why = self._route_blocks(route, case, trigger)
         if why or ctx is None:
             return why
         transition = route.transition(trigger, case.state)
         assert transition is not None
         blocks = self.rules.check_transition(ctx, route, case, transition, {}, None)
-        return "; ".join(str(b) for b in blocks) or None
+        return _joined(blocks) if blocks else None
 
-    def _route_blocks(self, route: Route, case: CaseSnapshot, trigger: str) -> str | None:
+    def _route_blocks(self, route: Route, case: CaseSnapshot,
+                      trigger: str) -> tuple[str, str] | None:
+        """Return why the route itself does not allow trigger now (in English and Dutch)."""
+        def state(name: str) -> str:
+            spec = route.states.get(name)
+            return f"'{spec.label if spec and spec.label else name}'"
+
+        def step(name: str) -> str:
+            labels = [t.label for t in route.transitions if t.trigger == name and t.label]
+            return f"'{labels[0] if labels else name}'"
+
         if trigger not in route.triggers:
             return (f"'{trigger}' is not a trigger of {route.id}; "
-                    f"known: {', '.join(route.triggers)}")
+                    f"known: {', '.join(route.triggers)}",
+                    f"{trigger!r} is geen stap van de route {route.label or route.id}.")
         if route.is_final(case.state):
-            return f"case {case.id} is {case.state} (final); nothing can happen any more"
+            return (f"case {case.id} is {case.state} (final); nothing can happen any more",
+                    f"De zaak staat op {state(case.state)}; daarna gebeurt er niets meer.")
         transition = route.transition(trigger, case.state)
         if transition is None:
             sources = ", ".join(route.sources_of(trigger))
             return (f"'{trigger}' is not possible from state '{case.state}' "
-                    f"(only from: {sources})")
+                    f"(only from: {sources})",
+                    f"{step(trigger)} kan niet vanuit {state(case.state)}; alleen vanuit "
+                    + ", ".join(state(s) for s in route.sources_of(trigger)) + ".")
         counts = case.data.get("attempts", {})
         for other in _limited(route, case.state):
             used = counts.get(other.trigger, 0)
             if used >= other.max and trigger not in other.then:
                 allowed = " or ".join(other.then) or "nothing"
+                remain = (" of ".join(step(t) for t in other.then) if other.then
+                          else "niets meer")
                 return (f"'{other.trigger}' has happened {used} times (the maximum is "
-                        f"{other.max}); only {allowed} remain")
+                        f"{other.max}); only {allowed} remain",
+                        f"{step(other.trigger)} is al {used} keer gebeurd (ten hoogste "
+                        f"{other.max}); alleen {remain} kan nog.")
         return None
 
     def plan_step(self, route: Route, case: CaseSnapshot, trigger: str,
@@ -301,7 +327,7 @@ class Engine:
                                       letters)
         why = self._route_blocks(route, case, trigger)
         if why:
-            raise TransitionNotAllowed(why)
+            raise TransitionNotAllowed(why[0], says=why[1])
         transition = route.transition(trigger, case.state)
         assert transition is not None
         moment = self.moment(at, case)
@@ -313,7 +339,8 @@ class Engine:
         overridden = {b.rule: b.code or b.reason for b in blocks if b.rule in ctx.overrides}
         blocks = [b for b in blocks if b.rule not in ctx.overrides]
         if blocks:
-            raise TransitionNotAllowed("; ".join(str(b) for b in blocks))
+            message, says = _joined(blocks)
+            raise TransitionNotAllowed(message, says=says)
         unused = sorted(ctx.overrides - set(overridden))
         if unused:
             raise InvalidData(f"nothing to override: rule {unused[0]} does not block "
@@ -321,7 +348,9 @@ class Engine:
         if "appointment" in data and datetime.fromisoformat(data["appointment"]) < moment:
             raise InvalidData(
                 "field 'appointment' lies before the moment the step is recorded; "
-                "propose a date and time after it"
+                "propose a date and time after it",
+                says="De afspraak ligt voor het moment van deze stap; kies een latere datum "
+                     "en tijd."
             )
         dest = transition.dest
         case_data = _merge(case.data, data)
@@ -407,7 +436,8 @@ class Engine:
         if extra:
             takes = ", ".join(allowed) if allowed else "no data"
             raise InvalidData(
-                f"'{transition.trigger}' does not take field '{extra[0]}' (it takes: {takes})"
+                f"'{transition.trigger}' does not take field '{extra[0]}' (it takes: {takes})",
+                says=f"'{transition.label or transition.trigger}' kent geen veld {extra[0]!r}."
             )
         missing = [name for name in transition.needs
                    if raw.get(name) in (None, "", [], {})]
@@ -415,7 +445,8 @@ class Engine:
             spec = route.fields[missing[0]]
             raise InvalidData(
                 f"'{transition.trigger}' needs field '{missing[0]}' ({spec.describe()}); "
-                f"give it with --set {missing[0]}=..."
+                f"give it with --set {missing[0]}=...",
+                says=f"Vul '{spec.shown_label()}' in ({spec.describe_nl()})."
             )
         data: dict[str, Any] = {}
         for key, value in raw.items():
@@ -424,7 +455,7 @@ class Engine:
             try:
                 data[key] = self._coerce(route.fields[key], value)
             except FieldValueError as exc:
-                raise InvalidData(str(exc)) from None
+                raise InvalidData(str(exc), says=exc.says) from None
         return data
 
     def _coerce(self, spec: FieldSpec, value: Any) -> Any:
@@ -570,6 +601,12 @@ def _copy(value: Any) -> Any:
 
 
 _LIMITED: dict[tuple[int, str], tuple[Route, list[TransitionSpec]]] = {}
+
+
+def _joined(blocks: list[Block]) -> tuple[str, str]:
+    """Return the rules' blocks as one line for the command line and one in Dutch."""
+    return ("; ".join(str(b) for b in blocks),
+            " ".join(b.says or str(b) for b in blocks))
 
 
 def _limited(route: Route, state: str) -> list[TransitionSpec]:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 
 class CaseworkError(Exception):
-    """Base class: a problem the user can fix; the message says what to do."""
+    """Base class: a problem the user can fix; the message says what to do.
+
+    ``says`` is the same in Dutch for people working in the web front, where one exists
+    (the message names command-line options; the pages show ``says`` when it is there)."""
 
     exit_code = 1
+
+    def __init__(self, *args: object, says: str | None = None) -> None:
+        super().__init__(*args)
+        self.says = says
 
 
 class ConfigError(CaseworkError):

@@ -45,7 +45,12 @@ NUMBER_LIMIT = 999_999.99
 
 
 class FieldValueError(ValueError):
-    """A value that does not fit its field; the message says what is allowed."""
+    """A value that does not fit its field; the message says what is allowed (``says``: the
+    same in Dutch, for the web front's forms)."""
+
+    def __init__(self, message: str, says: str | None = None) -> None:
+        super().__init__(message)
+        self.says = says
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,30 @@ class Field:
             "text": "text",
         }[self.type]
 
+    def describe_nl(self) -> str:
+        """Return in Dutch what the field takes, for the web front's messages."""
+        if self.type in ("choice", "choices"):
+            words = ", ".join(f"'{self.label_of(c)}'" for c in self.choices)
+            return ("één van " if self.type == "choice" else "een of meer van ") + words
+        if self.type in ("int", "number") and (self.minimum is not None
+                                                 or self.maximum is not None):
+            low, high = self.bounds()
+            whole = "een heel getal" if self.type == "int" else "een getal"
+            return f"{whole} van {_num_nl(low)} tot en met {_num_nl(high)}"
+        return {
+            "datetime": f"een datum met tijd van {FIRST_YEAR} tot en met {LAST_YEAR}",
+            "date": f"een datum van {FIRST_YEAR} tot en met {LAST_YEAR}",
+            "int": "een heel getal",
+            "number": "een getal van 0 tot een miljoen, zoals 0,5",
+            "bool": "ja of nee",
+            "notes": "tekst per thema",
+            "text": "tekst",
+        }[self.type]
+
+    def shown_label(self) -> str:
+        """Return the field's name as people read it (its label, else its name)."""
+        return self.label or self.name
+
     def coerce(self, value: Any, tz: ZoneInfo) -> Any:
         """Return the value converted for storage; FieldValueError when it does not fit."""
         try:
@@ -104,8 +133,16 @@ class Field:
             raise
         except (ValueError, TypeError, OverflowError):
             raise FieldValueError(
-                f"field '{self.name}' must be {self.describe()}, got {shown(value)}"
+                f"field '{self.name}' must be {self.describe()}, got {shown(value)}",
+                f"'{self.shown_label()}' moet {self.describe_nl()} zijn; {shown(value)} "
+                "past daar niet in."
             ) from None
+
+
+def _num_nl(value: float) -> str:
+    from casework.display import number
+
+    return number(value)
 
 
 def _num(value: float) -> str:
@@ -175,10 +212,13 @@ def _text(field: Field, value: Any, tz: ZoneInfo, multiline: bool = False) -> st
         raise ValueError
     text = str(value).strip()
     if not text:
-        raise FieldValueError(f"field '{field.name}' is empty")
+        raise FieldValueError(f"field '{field.name}' is empty",
+                              f"'{field.shown_label()}' is leeg.")
     problem = unclean(text, multiline)
     if problem:
-        raise FieldValueError(f"field '{field.name}' contains {problem}; remove it")
+        raise FieldValueError(f"field '{field.name}' contains {problem}; remove it",
+                              f"'{field.shown_label()}' bevat een teken dat niet in tekst "
+                              "hoort (een stuurteken); haal het weg.")
     return text
 
 
@@ -210,7 +250,9 @@ def _choices(field: Field, value: Any, tz: ZoneInfo) -> list[str]:
     bad = [item for item in items if not isinstance(item, str) or item not in field.choices]
     if bad:
         raise FieldValueError(
-            f"field '{field.name}': {shown(bad[0])} is not allowed; use {field.describe()}"
+            f"field '{field.name}': {shown(bad[0])} is not allowed; use {field.describe()}",
+            f"'{field.shown_label()}' moet {field.describe_nl()} zijn; {shown(bad[0])} past "
+            "daar niet in."
         )
     return list(dict.fromkeys(items))
 
@@ -224,7 +266,8 @@ def _notes(field: Field, value: Any, tz: ZoneInfo) -> dict[str, str]:
     if unknown:
         raise FieldValueError(
             f"field '{field.name}' has no theme {shown(unknown[0])}; themes: "
-            f"{', '.join(field.keys)}"
+            f"{', '.join(field.keys)}",
+            f"'{field.shown_label()}' heeft geen thema {shown(unknown[0])}."
         )
     return {key: _text(field, text, tz, multiline=True) for key, text in value.items()}
 

@@ -320,7 +320,9 @@ def test_a_stale_form_shows_the_conflict_and_the_fresh_case(app: Any, cohort: En
     assert cohort.json("case", "show", str(OWN))["state"] == "invited"
 
 
-def test_a_blocked_step_shows_the_rules_reason(app: Any, cohort: Env) -> None:
+def test_a_blocked_step_shows_the_rules_reason_in_dutch(app: Any, cohort: Env) -> None:
+    """The page says why in Dutch, without command-line words; `case triggers --json` keeps
+    its English reason and adds the Dutch one."""
     from helpers import invite
 
     invite(cohort, OWN)
@@ -328,8 +330,23 @@ def test_a_blocked_step_shows_the_rules_reason(app: Any, cohort: Env) -> None:
               "--set", "classification=work_potential",
               "--set", "participation_potential=self")
     html = logged_in(app).get(f"/zaak/{OWN}").text
-    reason = html.split("Kan nu niet:", 1)[1].split("</p>", 1)[0]
-    assert "consent" in reason and "(rule consent)" in reason
+    reason = html.split("Kan nu niet:", 1)[1].split("</li>", 1)[0]
+    assert "deelt gegevens met een partner" in reason and "toestemming" in reason
+    assert "casework" not in reason and "--" not in reason and "consent" not in reason
+    refer = next(t for t in cohort.json("case", "triggers", str(OWN))["triggers"]
+                 if t["trigger"] == "refer")
+    assert "(rule consent)" in refer["reason"] and "toestemming" in refer["reason_nl"]
+
+
+def test_a_refused_value_is_said_in_dutch_on_the_form(app: Any) -> None:
+    client = logged_in(app)
+    fields = step_form(client.get(f"/zaak/{OWN}").text, "invite")
+    answer = client.post(f"/zaak/{OWN}/stap/invite", data={**fields,
+                         "invite-appointment": "2000-01-04T10:00"})
+    assert answer.status_code == 422
+    problem = answer.text.split("Niet vastgelegd:", 1)[1].split("</p>", 1)[0]
+    assert "moet een datum met tijd van" in problem or "afspraak ligt voor" in problem
+    assert "--set" not in problem and "field" not in problem
 
 
 def test_steps_on_a_case_out_of_scope_are_the_same_404(app: Any) -> None:

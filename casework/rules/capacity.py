@@ -19,7 +19,7 @@ from casework.rules.hookspecs import Block, RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
     from casework.engine import Step
-    from casework.workflow import TransitionSpec
+    from casework.workflow import Route, TransitionSpec
 
 NAME = "capacity"
 
@@ -54,8 +54,8 @@ def _month_count(ctx: RuleContext, partner: str, month: date) -> int:
 
 
 @hookimpl
-def check_transition(ctx: RuleContext, transition: TransitionSpec, data: Mapping[str, Any],
-                     at: datetime | None) -> list[Block]:
+def check_transition(ctx: RuleContext, route: Route, transition: TransitionSpec,
+                     data: Mapping[str, Any], at: datetime | None) -> list[Block]:
     if transition.records != "referral" or "partner" not in data:
         return []
     partner = data["partner"]
@@ -74,8 +74,17 @@ def check_transition(ctx: RuleContext, transition: TransitionSpec, data: Mapping
             break
     else:
         room = f"not within {LOOK_AHEAD_MONTHS} months"
+    from casework.display import month_label
+
+    room_nl = (month_label(room) if room[:1].isdigit()
+               else f"niet binnen {LOOK_AHEAD_MONTHS} maanden")
+    field = route.fields.get("partner")
+    name = field.label_of(partner) if field is not None else partner
     return [Block(NAME, f"{partner} takes at most {cap} referrals a month and {month:%Y-%m} "
-                        f"is full; the first month with room is {room}")]
+                        f"is full; the first month with room is {room}",
+                  says=f"{name} neemt ten hoogste {cap} verwijzingen per maand aan en "
+                       f"{month_label(f'{month:%Y-%m}')} is vol; de eerste maand met ruimte "
+                       f"is {room_nl}.")]
 
 
 @hookimpl

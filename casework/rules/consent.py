@@ -81,13 +81,29 @@ def check_route(route: Route) -> list[str]:
     return problems
 
 
-def _blocked(scope: str, granted: Mapping[str, bool], given: set[str], case_id: int,
-             why: str) -> Block | None:
+def scope_words(route: Route, scope: str) -> str:
+    """Say in Dutch what a consent scope allows: 'een verslag vast te leggen', 'gegevens te
+    delen met het WIJ-team' (partners as the route's partner field names them)."""
+    if scope == "record_report":
+        return "een verslag vast te leggen"
+    if scope.startswith("share:"):
+        partner = scope.split(":", 1)[1]
+        field = route.fields.get("partner")
+        name = field.label_of(partner) if field is not None else partner
+        return f"gegevens te delen met {name}"
+    return f"'{scope}'"
+
+
+def _blocked(route: Route, scope: str, granted: Mapping[str, bool], given: set[str],
+             case_id: int, why: str, why_nl: str) -> Block | None:
     if granted.get(scope) or scope in given:
         return None
     state = "was withdrawn" if scope in granted else "is not recorded"
+    state_nl = ("is ingetrokken" if scope in granted else "is niet vastgelegd")
     return Block(NAME, f"{why}: consent '{scope}' {state}; record it with 'casework consent "
-                       f"grant {case_id} {scope} --how conversation|letter|phone'")
+                       f"grant {case_id} {scope} --how conversation|letter|phone'",
+                 says=f"{why_nl}: de toestemming om {scope_words(route, scope)} {state_nl}. "
+                      "Leg eerst vast dat de persoon toestemming geeft.")
 
 
 @hookimpl
@@ -106,8 +122,9 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
         names = _placeholders(transition.consent)
         if all(name in data for name in names):
             scope = transition.consent.format(**data)
-            block = _blocked(scope, granted, given, case.id,
-                             f"'{transition.trigger}' shares data")
+            block = _blocked(route, scope, granted, given, case.id,
+                             f"'{transition.trigger}' shares data",
+                             f"'{transition.label or transition.trigger}' deelt gegevens")
             if block:
                 blocks.append(block)
         elif at is None:  # asking what could happen, before the data is known
@@ -118,11 +135,15 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
                 blocks.append(Block(
                     NAME, f"'{transition.trigger}' shares data: consent '{pattern}' is not "
                           f"recorded for any partner; record it with 'casework consent grant "
-                          f"{case.id} {pattern} --how conversation|letter|phone'"))
+                          f"{case.id} {pattern} --how conversation|letter|phone'",
+                    says=f"'{transition.label or transition.trigger}' deelt gegevens met een "
+                         "partner, en de persoon heeft voor geen enkele partner toestemming "
+                         "gegeven. Leg eerst vast dat de persoon toestemming geeft."))
     for name in data:
         field = route.fields.get(name)
         if field is not None and field.consent:
-            block = _blocked(field.consent, granted, given, case.id, f"field '{name}'")
+            block = _blocked(route, field.consent, granted, given, case.id,
+                             f"field '{name}'", f"'{field.label or name}'")
             if block:
                 blocks.append(block)
     return blocks

@@ -47,6 +47,13 @@ WORDS = {
     "social_team_contact": "is in contact with the social team (WIJ-team)",
     "recent_guidance": "had guidance within the last {months} months",
 }
+# The same in Dutch, for the web front's pages.
+WORDS_NL = {
+    "moved": "is verhuisd",
+    "deceased": "is overleden",
+    "social_team_contact": "heeft contact met het sociaal team (WIJ-team)",
+    "recent_guidance": "had in de afgelopen {months} maanden begeleiding",
+}
 
 
 @hookimpl
@@ -57,9 +64,13 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
     months = ctx.engine.settings["rules.exclusion.guidance_months"]
     words = WORDS.get(case.excluded, "is kept out ({reason})").format(
         months=months, reason=case.excluded)
+    words_nl = WORDS_NL.get(case.excluded, "is uitgesloten ({reason})").format(
+        months=months, reason=case.excluded)
     return [Block(NAME, f"excluded ({case.excluded}): the person {words}, so they are not "
                         "approached; a coordinator may do it anyway with --override-exclusion "
-                        "--note REASON", code=case.excluded)]
+                        "--note REASON", code=case.excluded,
+                  says=f"Uitgesloten: de persoon {words_nl} en wordt daarom niet benaderd. "
+                       "Een coördinator kan dat toch doen, met een reden.")]
 
 
 @hookimpl

@@ -33,6 +33,9 @@ class Block:
     # A short code for what blocks (the exclusion's reason), recorded when someone allowed
     # to overrides the block (``case advance --override-exclusion``).
     code: str | None = None
+    # The reason in Dutch, for people working in the web front (no command-line words);
+    # None: the pages show ``reason``.
+    says: str | None = None
 
     def __str__(self) -> str:
         return f"{self.reason} (rule {self.rule})"

@@ -106,6 +106,12 @@ def engine_of(app: Flask) -> Engine:
     return app.extensions["casework.engine"]  # type: ignore[no-any-return]
 
 
+def said(error: Exception) -> str:
+    """Return what a refusal of the core says to people on a page: its Dutch text where the
+    core gives one (``CaseworkError.says``), else its message."""
+    return getattr(error, "says", None) or str(error)
+
+
 def read_secret_key(path: Path) -> bytes:
     """Return the session signing key in this file; make one (owner-only) when missing."""
     try:

@@ -60,7 +60,8 @@ def actions(route: Any, triggers: dict[str, Any], form: MultiDict[str, str] | No
         note = Control(f"{entry['trigger']}-note", "Toelichting voor de tijdlijn", "textarea",
                        value=values.get(f"{entry['trigger']}-note", "") if values else "")
         found.append(Action(entry["trigger"], transition.label or entry["trigger"],
-                            entry["possible"], entry["reason"], (*controls, note)))
+                            entry["possible"], entry.get("reason_nl") or entry["reason"],
+                            (*controls, note)))
     return found
 
 

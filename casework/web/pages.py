@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
-from casework.web import engine_of
+from casework.web import engine_of, said
 
 blueprint = Blueprint("pages", __name__)
 MAX_CASE_ID = 2**31 - 1
@@ -112,7 +112,7 @@ def case_step(case_id: int, trigger: str) -> Any:
     except ConflictError:
         return _case_page(case_id, conflict=True), 409
     except CaseworkError as exc:
-        return _case_page(case_id, problem=str(exc), form=request.form, failed=trigger), 422
+        return _case_page(case_id, problem=said(exc), form=request.form, failed=trigger), 422
     from casework import vocabulary
 
     labels = vocabulary.state_labels(engine, case.workflow_id)
@@ -136,9 +136,9 @@ def case_assign(case_id: int) -> Any:
     except (NotFound, NotAllowed) as exc:
         if not _readable_by(engine, case_id):
             abort(404)
-        return _case_page(case_id, problem=str(exc), failed="assign"), 422
+        return _case_page(case_id, problem=said(exc), failed="assign"), 422
     except CaseworkError as exc:
-        return _case_page(case_id, problem=str(exc), failed="assign"), 422
+        return _case_page(case_id, problem=said(exc), failed="assign"), 422
     flash(f"Toegewezen aan {worker}.")
     return redirect(url_for("pages.case_page", case_id=case_id), 303)
 
@@ -181,7 +181,7 @@ def case_contact(case_id: int) -> Any:
     except (NotFound, NotAllowed):
         abort(404)
     except CaseworkError as exc:
-        return _case_page(case_id, problem=str(exc), failed="contact", form=request.form), 422
+        return _case_page(case_id, problem=said(exc), failed="contact", form=request.form), 422
     flash("Contactgegevens gecorrigeerd." if result["changed"]
           else "Er was niets veranderd; niets vastgelegd.")
     return redirect(url_for("pages.case_page", case_id=case_id), 303)
@@ -231,7 +231,7 @@ def task_done(task_id: int) -> Any:
     except (NotFound, NotAllowed):
         abort(404)
     except CaseworkError as exc:
-        return _case_page(case_id, problem=str(exc), failed=f"task-{task_id}"), 422
+        return _case_page(case_id, problem=said(exc), failed=f"task-{task_id}"), 422
     flash("Taak afgerond.")
     return redirect(url_for("pages.case_page", case_id=report["case_id"]), 303)
 
@@ -275,7 +275,7 @@ def case_consent(case_id: int) -> Any:
     except (NotFound, NotAllowed):
         abort(404)
     except CaseworkError as exc:
-        return _case_page(case_id, problem=str(exc), failed="consent"), 422
+        return _case_page(case_id, problem=said(exc), failed="consent"), 422
     flash("Toestemming gegeven vastgelegd." if action == "grant"
           else "Intrekking van de toestemming vastgelegd; wat er nog op wachtte is gestopt.")
     return redirect(url_for("pages.case_page", case_id=case_id), 303)
