@@ -256,10 +256,13 @@ def _assignee(conn: Any, worker: str) -> Actor:
     if staff is None:
         raise NotFound(
             f"no staff member '{worker}'; add them with "
-            f"'casework staff add {worker} --role case_worker'"
+            f"'casework staff add {worker} --role case_worker'",
+            says=f"Er is geen medewerker {shown(worker)}."
         )
     if not staff.active:
-        raise InvalidData(f"staff member '{worker}' is disabled; assign someone else")
+        raise InvalidData(f"staff member '{worker}' is disabled; assign someone else",
+                          says=f"{worker} werkt niet meer met casework (uitgeschakeld); kies "
+                               "iemand anders.")
     return load_actor(conn, worker)
 
 
@@ -270,7 +273,9 @@ def _check_holds(holder: Actor, workflow_id: str, what: str) -> None:
         raise InvalidData(
             f"{holder.name} ({holder.describe()}) cannot be assigned {what}: they could not "
             f"see it; assign a case worker or a coordinator of {workflow_id}, or ask an admin "
-            f"to give them that role ('casework staff edit {holder.name} --role ...')")
+            f"to give them that role ('casework staff edit {holder.name} --role ...')",
+            says=f"{holder.name} kan deze zaken niet zien en kan ze dus niet krijgen; kies "
+                 "iemand die aan zaken werkt of een coördinator van deze route.")
 
 
 def assign_wave(engine: Engine, actor: Actor, wave: int, wijk: str, worker: str,

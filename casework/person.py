@@ -144,6 +144,18 @@ def find_cases(engine: Engine, actor: Actor, text: str, limit: int | None = 50) 
     return {"matched_by": query.kind, "total": total, "shown": len(cases), "cases": cases}
 
 
+# The contact options in Dutch, and what a correct value looks like (for the web front).
+CONTACT_WORDS = {"--phone": "Het telefoonnummer", "--email": "Het e-mailadres",
+                 "--address": "Het adres", "--postcode": "De postcode", "--city": "De plaats"}
+CONTACT_HINTS = {
+    "--phone": "Het telefoonnummer klopt niet; geef een Nederlands nummer, zoals 06 12345678 "
+               "of 050 1234567.",
+    "--email": "Het e-mailadres klopt niet; zoals naam@voorbeeld.nl.",
+    "--postcode": "De postcode klopt niet; zoals 9711 AB.",
+    "--address": "Geef straat en huisnummer, zoals 'Kerkstraat 12' of 'Kerkstraat 12-A'.",
+}
+
+
 def contact_changes(phone: str | None = None, email: str | None = None,
                     address: str | None = None, postcode: str | None = None,
                     city: str | None = None) -> dict[str, Any]:
@@ -157,7 +169,9 @@ def contact_changes(phone: str | None = None, email: str | None = None,
     for option, value in given.items():
         problem = unclean(value or "")
         if problem:
-            raise InvalidData(f"{option} contains {problem}; remove it")
+            raise InvalidData(f"{option} contains {problem}; remove it",
+                              says=f"{CONTACT_WORDS[option]} bevat een teken dat niet in tekst "
+                                   "hoort (een stuurteken); haal het weg.")
     values: dict[str, Any] = {}
     try:
         if phone is not None:
@@ -170,12 +184,14 @@ def contact_changes(phone: str | None = None, email: str | None = None,
             values["postcode"] = check_postcode(postcode)
     except RowError as exc:
         option = "--" + exc.detail.split(" ", 1)[0]
-        raise InvalidData(f"{option}: {exc.detail}") from None
+        raise InvalidData(f"{option}: {exc.detail}",
+                          says=CONTACT_HINTS.get(option, exc.detail)) from None
     if city is not None:
         if not city.strip():
-            raise InvalidData("--city is empty; give the city")
+            raise InvalidData("--city is empty; give the city", says="Vul de plaats in.")
         if len(city.strip()) > MAX_LENGTH["city"]:
-            raise InvalidData(f"--city is longer than {MAX_LENGTH['city']} characters")
+            raise InvalidData(f"--city is longer than {MAX_LENGTH['city']} characters",
+                              says=f"De plaats is langer dan {MAX_LENGTH['city']} tekens.")
         values["city"] = city.strip()
     return values
 
@@ -185,16 +201,20 @@ def _address(text: str) -> dict[str, Any]:
     match = _ADDRESS_LINE.match(text.strip())
     if match is None:
         raise InvalidData(f"--address {shown(text.strip())} is not a street and house number, "
-                          "e.g. 'Kerkstraat 12' or 'Kerkstraat 12-A'")
+                          "e.g. 'Kerkstraat 12' or 'Kerkstraat 12-A'",
+                          says=CONTACT_HINTS["--address"])
     street, number, suffix = match.groups()
     try:
         house = check_house_number(number)
     except RowError as exc:
-        raise InvalidData(f"--address: {exc.detail}") from None
+        raise InvalidData(f"--address: {exc.detail}",
+                          says=CONTACT_HINTS["--address"]) from None
     for name, value in (("street", street), ("house_number_suffix", suffix or "")):
         if len(value) > MAX_LENGTH[name]:
             raise InvalidData(f"--address: the {name.replace('_', ' ')} is longer than "
-                              f"{MAX_LENGTH[name]} characters")
+                              f"{MAX_LENGTH[name]} characters",
+                              says=f"Straat of toevoeging is langer dan {MAX_LENGTH[name]} "
+                                   "tekens.")
     return {"street": street, "house_number": house, "house_number_suffix": suffix or None}
 
 
@@ -209,13 +229,17 @@ def edit_contact(engine: Engine, actor: Actor, case_id: int, values: dict[str, A
         raise InvalidData(f"not contact data: {', '.join(unknown)}")
     problem = unclean(note or "", multiline=True)
     if problem:
-        raise InvalidData(f"--note contains {problem}; remove it")
+        raise InvalidData(f"--note contains {problem}; remove it",
+                          says="De toelichting bevat een teken dat niet in tekst hoort (een "
+                               "stuurteken); haal het weg.")
     with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
         person = conn.execute(select(Participant.__table__).where(
             Participant.__table__.c.id == case.participant_id)).one()
         if person.purged_at is not None:
-            raise InvalidData(f"the person of case {case_id} was anonymised; nothing to correct")
+            raise InvalidData(f"the person of case {case_id} was anonymised; nothing to correct",
+                              says="De gegevens van deze persoon zijn gewist; er valt niets te "
+                                   "corrigeren.")
         changed = {name: {"old": getattr(person, name), "new": value}
                    for name, value in values.items() if getattr(person, name) != value}
         if changed:

@@ -27,6 +27,9 @@ from casework.text import shown, unclean
 from casework.workflow import task_outcomes
 
 OUTCOMES = ("reached", "not_reached", "wrong_number", "done")
+# What came of a task, in words for people (the web front's forms and messages).
+OUTCOME_LABELS = {"reached": "bereikt", "not_reached": "niet bereikt",
+                  "wrong_number": "verkeerd nummer", "done": "gedaan"}
 STATUSES = ("open", "done", "cancelled", "all")
 _TASKS = Task.__table__
 # The appointment a case has planned (the one a reminder call is about), for the call list.
@@ -151,11 +154,14 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: Actor, outco
         raise InvalidData(f"outcome {shown(outcome)} is not one of {', '.join(OUTCOMES)}")
     problem = unclean(note or "", multiline=True)
     if problem:
-        raise InvalidData(f"--note contains {problem}; remove it")
+        raise InvalidData(f"--note contains {problem}; remove it",
+                          says="De toelichting bevat een teken dat niet in tekst hoort (een "
+                               "stuurteken); haal het weg.")
     note = (note or "").strip() or None
     data = dict(data or {})
     if task.status != "open":
-        raise InvalidData(f"task {task_id} is already {task.status}; nothing to do")
+        raise InvalidData(f"task {task_id} is already {task.status}; nothing to do",
+                          says="Deze taak is al afgerond; er hoeft niets meer.")
     spec: dict[str, Any] = task.spec or {}
     check_outcome(task_id, task.kind, spec, outcome)
     result: dict[str, Any] = {"outcome": outcome}
@@ -209,7 +215,8 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: Actor, outco
         .values(status="done", result=result, done_at=now, done_by=actor.name)
     )
     if finished.rowcount != 1:
-        raise InvalidData(f"task {task_id} was finished by someone else just now")
+        raise InvalidData(f"task {task_id} was finished by someone else just now",
+                          says="Iemand anders heeft deze taak zojuist afgerond.")
     if next_due is not None:
         conn.execute(insert(_TASKS).values(_next_round_row(task, next_due, now)))
         report["next_round"] = {"round": task.round + 1, "due": next_due.isoformat()}
@@ -280,12 +287,14 @@ def _reached_result(engine: Engine, case: Any, task: Any, data: dict[str, Any]
     allowed = ", ".join(_in_route_order(route, task.kind, list(outcomes)))
     chosen = data.pop("result", None)
     if chosen is None:
-        raise InvalidData(f"a reached {task.kind} needs --set result=... : one of {allowed}")
+        raise InvalidData(f"a reached {task.kind} needs --set result=... : one of {allowed}",
+                          says="Kies bij 'bereikt' het resultaat van het gesprek.")
     if not isinstance(chosen, str) or chosen.strip() not in outcomes:
         close = difflib.get_close_matches(str(chosen).strip(), list(outcomes), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise InvalidData(f"result {shown(chosen)} is not a result of {task.kind}; {hint}"
-                          f"use one of {allowed}")
+                          f"use one of {allowed}",
+                          says=f"{shown(chosen)} is geen resultaat van deze taak.")
     chosen = chosen.strip()
     trigger: str = outcomes[chosen]["trigger"]
     trigger_data = {**outcomes[chosen].get("data", {}), **data}
@@ -296,7 +305,11 @@ def _reached_result(engine: Engine, case: Any, task: Any, data: dict[str, Any]
             wanted = "; ".join(f"--set {name}=... ({route.fields[name].describe()})"
                                if name in route.fields else f"--set {name}=..."
                                for name in missing)
-            raise InvalidData(f"result {chosen} needs {wanted}")
+            labels = ", ".join(f"'{route.fields[name].shown_label()}'" if name in route.fields
+                               else f"'{name}'" for name in missing)
+            raise InvalidData(f"result {chosen} needs {wanted}",
+                              says=f"Dit resultaat vraagt ook {labels}; leg de stap vast met "
+                                   "het formulier van die stap.")
     return chosen, trigger, trigger_data
 
 
@@ -326,7 +339,10 @@ def check_outcome(task_id: int, kind: str, spec: dict[str, Any], outcome: str) -
     allowed = task_outcomes(kind, spec)
     if outcome not in allowed:
         raise OptionRefused(f"task {task_id} ({kind}) cannot be finished as {shown(outcome)}; "
-                            f"its outcomes: {', '.join(allowed)}")
+                            f"its outcomes: {', '.join(allowed)}",
+                            says=f"Deze taak kent de uitkomst "
+                                 f"{OUTCOME_LABELS.get(outcome, shown(outcome))} niet; wel: "
+                                 + ", ".join(OUTCOME_LABELS.get(o, o) for o in allowed) + ".")
 
 
 def next_round_due(engine: Engine, spec: dict[str, Any], now: datetime, due: date) -> date:

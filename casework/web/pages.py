@@ -202,9 +202,6 @@ def contact_controls(person: dict[str, Any], form: Any) -> tuple[Any, ...]:
                     value=value("note")))
 
 
-# What came of a task (casework task done --outcome), in words.
-OUTCOME_WORDS = {"reached": "bereikt", "not_reached": "niet bereikt",
-                 "wrong_number": "verkeerd nummer", "done": "gedaan"}
 
 
 @blueprint.route("/taak/<int:task_id>/klaar", methods=["POST"])
@@ -238,11 +235,12 @@ def task_done(task_id: int) -> Any:
 
 def task_controls(task: dict[str, Any]) -> tuple[Any, ...]:
     """The inputs of a task's 'klaar' form: its outcomes, its results, a note."""
+    from casework.tasks import OUTCOME_LABELS
     from casework.web.actions import Control
 
     name = f"task-{task['id']}"
     controls = [Control(f"{name}-outcome", "Uitkomst", "select", True, options=tuple(
-        (o, OUTCOME_WORDS.get(o, o)) for o in task["outcomes"]))]
+        (o, OUTCOME_LABELS.get(o, o)) for o in task["outcomes"]))]
     if task["results"]:
         controls.append(Control(f"{name}-result", "Resultaat (bij bereikt)", "select",
                                 options=(("", "Geen"), *((r, r) for r in task["results"]))))
