@@ -176,7 +176,7 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
 
     WebDriverWait(browser, 30).until(lambda d: "Niet vastgelegd" in d.page_source)
     alert = browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
-    assert "consent" in alert and "share:coach_meedoen" in alert
+    assert "de toestemming om gegevens te delen met Coach Meedoen is niet vastgelegd" in alert
     accessible(browser)
 
     refer = browser.find_element(By.XPATH, "//summary[text()='Verwijzen naar een partner']/..")
