@@ -21,11 +21,11 @@ from casework.config import clock_time
 from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import InvalidData, OptionRefused
-from casework.models import Appointment, Case, Participant, Staff
+from casework.models import Appointment, Case, Participant
 from casework.people import display_name
 from casework.permissions import Actor
 from casework.text import shown
-from casework.workflow import Route
+from casework.workflow import Route, TransitionSpec
 
 # An appointment proposed for today must leave time to get the letter out and to travel.
 MIN_LEAD = timedelta(hours=1)
@@ -149,12 +149,9 @@ def booked_slots(conn: Connection, names: Sequence[str], start: date,
 
 def check_specialists(conn: Connection, names: Sequence[str]) -> None:
     """Refuse a specialist who is not an active staff member holding conversations."""
-    from casework.permissions import roles_of
+    from casework.vocabulary import workers_in
 
-    staff = {row.name: row for row in conn.execute(
-        select(Staff).where(Staff.active.is_(True)))}
-    able = sorted(name for name, row in staff.items()
-                  if set(roles_of(row)) & {"case_worker", "coordinator"})
+    able = workers_in(conn)
     for name in names:
         if name not in able:
             raise OptionRefused(
@@ -162,6 +159,32 @@ def check_specialists(conn: Connection, names: Sequence[str]) -> None:
                 f"conversations (case_worker or coordinator); known: {', '.join(able) or 'none'}")
     if len(set(names)) != len(names):
         raise OptionRefused("--specialist names someone twice; give each person once")
+
+
+def wave_transition(route: Route) -> TransitionSpec | None:
+    """Return the step a wave takes for each person ([workflow] wave_step from the initial
+    state, with an appointment), or None when the route is not planned in waves."""
+    invite = route.transition(route.wave_step, route.initial) if route.wave_step else None
+    return invite if invite is not None and "appointment" in invite.fields else None
+
+
+def plannable_routes(engine: Engine, actor: Actor) -> list[Route]:
+    """Return the routes (newest versions) the actor may plan waves of: those with a wave
+    step, of their projects."""
+    from casework.permissions import NotAllowed
+    from casework.vocabulary import routes
+
+    actor.require("cohort.plan")
+    found = []
+    for route_id in routes(engine):
+        route = engine.registry.get(route_id)
+        try:
+            actor.require_route("cohort.plan", route_id)
+        except NotAllowed:
+            continue
+        if wave_transition(route) is not None:
+            found.append(route)
+    return found
 
 
 def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: int,
@@ -185,8 +208,8 @@ def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: i
     today = engine.now().astimezone(engine.tz).date()
     if start < today:
         raise InvalidData(f"--from {start} lies in the past; plan from today or later")
-    invite = route.transition(route.wave_step, route.initial) if route.wave_step else None
-    if invite is None or "appointment" not in invite.fields:
+    invite = wave_transition(route)
+    if invite is None:
         raise InvalidData(f"route {route.id} has no wave step ([workflow] wave_step) with an "
                           f"appointment from '{route.initial}'; it cannot be planned in waves")
     with engine.db.connect() as conn:

@@ -49,6 +49,7 @@ class TaskFilter:
     kind: str | None = None
     status: str = "open"
     mine: bool = False
+    assigned_to: str | None = None  # a worker's name, or '-' for work assigned to no one
 
 
 def _iso(value: Any) -> str | None:
@@ -71,6 +72,10 @@ def list_tasks(engine: Engine, actor: Actor, filters: TaskFilter, today: date | 
         conditions.append(Task.due < today)
     if filters.kind:
         conditions.append(Task.kind == filters.kind)
+    if filters.assigned_to == "-":
+        conditions.append(Task.assigned_to.is_(None))
+    elif filters.assigned_to:
+        conditions.append(Task.assigned_to == filters.assigned_to)
 
     scope = actor.case_filter()
     if scope is not None:

@@ -118,6 +118,21 @@ def staff_names(engine: Engine) -> list[str]:
         return sorted(conn.execute(select(Staff.name)).scalars())
 
 
+def workers(engine: Engine) -> list[str]:
+    """Return the active staff members who work on cases (a case worker or coordinator role):
+    who hold conversations in a wave and may be assigned cases."""
+    with engine.db.connect() as conn:
+        return workers_in(conn)
+
+
+def workers_in(conn: Any) -> list[str]:
+    from casework.permissions import roles_of
+
+    rows = conn.execute(select(Staff).where(Staff.active.is_(True)))
+    return sorted(row.name for row in rows
+                  if set(roles_of(row)) & {"case_worker", "coordinator"})
+
+
 def exclusion_reasons(engine: Engine, workflow: str | None = None) -> list[str]:
     """Return the reasons the built-in exclusion rule gives, and any reason a stored case
     was excluded for (a rule of the organisation's own may have its own)."""

@@ -237,6 +237,16 @@ def web_app(env: Env, clock: Any = None, **staff_wijken: str) -> Any:
     return app
 
 
+def web_member(app: Any, env: Env, name: str, *options: str) -> None:
+    """Add a staff member ('staff add NAME OPTIONS', e.g. --role coordinator --project ID)
+    who logs in on the app with ``PASSWORD``."""
+    from casework.logins import set_password
+
+    env.ok("staff", "add", name, *options)
+    engine = app.extensions["casework.engine"]
+    set_password(engine, staff(engine, "anna"), name, PASSWORD)
+
+
 def csrf_of(html: str) -> str:
     """The CSRF token in a page's form."""
     import re

@@ -208,6 +208,15 @@ def test_assigning_a_case_puts_its_open_work_on_the_new_workers_list(invited: En
     assert task_of(invited, 2, "reminder_call")["assigned_to"] == "sara"
 
 
+def test_list_assigned_shows_one_workers_work_or_the_work_of_no_one(invited: Env) -> None:
+    invited.ok("staff", "add", "piet", "--role", "case_worker")
+    invited.ok("case", "assign", "2", "piet")
+    assert listed(invited, "--assigned", "piet") == [(2, "reminder_call", "2099-01-09")]
+    assert [c for c, _, _ in listed(invited, "--assigned", "-")] == [1, 3]
+    typo = invited.run("task", "list", "--assigned", "pite")
+    assert "did you mean piet?" in error(typo, 2)
+
+
 def test_list_due_and_overdue_together_is_a_usage_error(invited: Env) -> None:
     result = invited.run("task", "list", "--due", "2099-01-09", "--overdue")
     assert "not both" in error(result, 2)

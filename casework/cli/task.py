@@ -32,13 +32,16 @@ def task() -> None:
 @click.option("--status", default="open", show_default=True,
               type=click.Choice(["open", "done", "cancelled", "all"]))
 @click.option("--mine", is_flag=True, help="Only work assigned to me (or to my role).")
+@click.option("--assigned", "assigned_to", metavar="WORKER",
+              help="Only work assigned to this worker ('-' for work assigned to no one).")
 @click.option("--limit", default=500, show_default=True, type=COUNT,
               help="Show at most this many (0 = all).")
 @actor_option
 @json_option
 @click.pass_obj
 def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str | None,
-                 status: str, mine: bool, limit: int, actor: str | None, as_json: bool) -> None:
+                 status: str, mine: bool, assigned_to: str | None, limit: int,
+                 actor: str | None, as_json: bool) -> None:
     """List work for people, soonest first (the call list of a day: --due DATE)."""
     from casework.tasks import TaskFilter, list_tasks
 
@@ -47,10 +50,12 @@ def list_command(state: CliState, due_text: str | None, overdue: bool, kind: str
     from casework import vocabulary
 
     filters = TaskFilter(due=parse_day(due_text, "--due"), overdue=overdue, kind=kind,
-                         status=status, mine=mine)
+                         status=status, mine=mine, assigned_to=assigned_to)
     engine = state.engine()
     who = state.who(actor, "case.read")
     one_of(kind, vocabulary.task_kinds(engine, also=kind), "--kind", "kind of work")
+    one_of(assigned_to, [*vocabulary.staff_names(engine), vocabulary.UNASSIGNED], "--assigned",
+           "staff member", "'-' for work assigned to no one")
     result = list_tasks(engine, who, filters, limit=limit or None)
     if as_json:
         print_json(result)

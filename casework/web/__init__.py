@@ -31,10 +31,12 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
 NAV: tuple[tuple[str, str, str | None], ...] = (
     ("pages.my_work", "Mijn werk", None),
     ("pages.search", "Zoeken", "case.read"),
+    ("coordination.workload_page", "Werkverdeling", "case.assign"),
+    ("coordination.plan_page", "Golf plannen", "cohort.plan"),
 )
 
 # The blueprints, by module under casework.web (each holds a ``blueprint``).
-BLUEPRINTS = ("auth", "pages")
+BLUEPRINTS = ("auth", "pages", "coordination")
 
 
 # How the pages say a stored status (appointments, referrals, tasks, letters).
