@@ -297,7 +297,9 @@ def assign_wave(engine: Engine, actor: Actor, wave: int, wijk: str, worker: str,
                             .where(*conditions).order_by(Case.id)).all()
         routes = sorted({r.workflow_id for r in rows})
         if not rows:
-            raise InvalidData(_no_wave(conn, actor, wave, wijk, workflow_id))
+            raise InvalidData(_no_wave(conn, actor, wave, wijk, workflow_id),
+                              says=f"Golf {wave} in {shown(wijk)} heeft geen open zaken (meer) "
+                                   "die u mag toewijzen.")
         if len(routes) > 1:
             raise InvalidData(f"wave {wave} in {shown(wijk)} is a wave of more than one route "
                               f"({', '.join(routes)}); say which with --workflow")

@@ -26,7 +26,7 @@ from flask import (
     url_for,
 )
 
-from casework.web import engine_of
+from casework.web import engine_of, said
 from casework.web.actions import Control
 
 blueprint = Blueprint("coordination", __name__)
@@ -113,12 +113,13 @@ def waves_page() -> Any:
     chosen = _chosen_wave(request.form.get("wave-wave", ""), waves)
     worker = request.form.get("wave-worker", "").strip()
     if chosen is None:
-        return _waves(waves, "Kies een golf uit de lijst.", request.form), 422
+        return _waves(waves, "Die golf heeft geen open zaken (meer) die u mag toewijzen; "
+                             "kies een golf uit de lijst.", request.form), 422
     try:
         result = assign_wave(engine, g.actor, chosen["wave"], chosen["wijk"], worker,
                              chosen["workflow"])
     except CaseworkError as exc:
-        return _waves(waves, str(exc), request.form), 422
+        return _waves(waves, said(exc), request.form), 422
     already = (f"; {result['already_assigned']} had {worker} al"
                if result["already_assigned"] else "")
     flash(f"Golf {result['wave']} in {result['wijk']}: {result['assigned']} van de "
@@ -201,7 +202,7 @@ def plan_page() -> Any:
         preview = plan_wave(engine_of(current_app), g.actor, asked.workflow, asked.wijk,
                             asked.size, asked.start, _specialists(asked), dry_run=True)
     except CaseworkError as exc:
-        return _plan_form(problem=str(exc), form=request.form), 422
+        return _plan_form(problem=said(exc), form=request.form), 422
     return _plan_form(form=request.form, preview=preview, asked=asked)
 
 
@@ -226,7 +227,7 @@ def plan_confirm() -> Any:
         done = plan_wave(engine, g.actor, asked.workflow, asked.wijk, asked.size, asked.start,
                          _specialists(asked))
     except CaseworkError as exc:
-        return _plan_form(problem=str(exc), form=request.form), 422
+        return _plan_form(problem=said(exc), form=request.form), 422
     _say_planned(done, same=plan_digest(asked, done) == plan_digest(asked, fresh))
     return redirect(url_for("coordination.plan_page"), 303)
 
