@@ -7,12 +7,13 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ROOT, Env
-from helpers import PASSWORD, bsn_of, invite, web_app
+from helpers import PASSWORD, bsn_of, invite, web_app, web_member
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver") or (
@@ -33,20 +34,36 @@ axe.run(document, {resultTypes: ["violations"]}).then(
 """
 
 
-@pytest.fixture
-def server(cohort: Env) -> Iterator[str]:
-    """The web front served by waitress on an ephemeral loopback port; its base URL."""
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """The app served by waitress on an ephemeral loopback port; its base URL."""
     from waitress import create_server
 
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(cohort: Env) -> Iterator[str]:
+    """The web front, with piet (case worker in Oosterparkwijk) and his invited case 1."""
     app = web_app(cohort, piet="Oosterparkwijk")
     invite(cohort, 1)
     cohort.ok("case", "assign", "1", "piet")
-    served = create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{served.effective_port}"
-    served.close()
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
+
+
+@pytest.fixture
+def coordinator_server(cohort: Env) -> Iterator[str]:
+    """The web front, with kees (coordinator of Kansen in Kaart) and piet (case worker)."""
+    app = web_app(cohort, piet="Oosterparkwijk")
+    web_member(app, cohort, "kees", "--role", "coordinator", "--project", "kansen-in-kaart")
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -186,4 +203,65 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
     WebDriverWait(browser, 30).until(lambda d: "De stand is nu: Verwezen" in d.page_source)
     referrals = browser.find_element(By.TAG_NAME, "main").text
     assert "het WIJ-team" in referrals
+    accessible(browser)
+
+
+def log_in(driver: Any, server: str, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(server + "/inloggen")
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+    arrive(driver, server + "/")
+
+
+def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str,
+                                                   browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    server = coordinator_server
+    log_in(browser, server, "kees")
+    browser.find_element(By.LINK_TEXT, "Golf plannen").click()
+    arrive(browser, server + "/golf-plannen")
+    accessible(browser)
+    Select(browser.find_element(By.ID, "plan-wijk")).select_by_visible_text("Oosterparkwijk")
+    size = browser.find_element(By.ID, "plan-size")
+    size.clear()
+    size.send_keys("3")
+    browser.find_element(By.CSS_SELECTOR, "input[name=plan-specialist][value=piet]").click()
+    browser.find_element(By.XPATH, "//button[text()='Voorbeeld tonen']").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "voorbeeld"))
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "Golf 1 in Oosterparkwijk" in main and "Afspraken per dag" in main
+    accessible(browser)  # the preview: nobody is invited yet
+
+    browser.find_element(By.XPATH, "//button[starts-with(text(), 'Bevestigen')]").click()
+    WebDriverWait(browser, 30).until(lambda d: "uitgenodigd" in d.find_element(
+        By.TAG_NAME, "main").text)
+    assert "3 van de 3 geselecteerde mensen uitgenodigd" in browser.find_element(
+        By.CSS_SELECTOR, "[role=status]").text
+
+    browser.find_element(By.LINK_TEXT, "Werkverdeling").click()
+    arrive(browser, server + "/werkverdeling")
+    accessible(browser)
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Een golf toewijzen").click()
+    arrive(browser, server + "/werkverdeling/golven")
+    accessible(browser)
+    Select(browser.find_element(By.ID, "wave-wave")).select_by_index(1)
+    Select(browser.find_element(By.ID, "wave-worker")).select_by_visible_text("piet")
+    browser.find_element(By.XPATH, "//button[text()='Golf toewijzen']").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role=status]"))
+    assert "3 van de 3 open zaken toegewezen aan piet" in browser.find_element(
+        By.CSS_SELECTOR, "[role=status]").text
+    accessible(browser)
+
+    browser.find_element(By.LINK_TEXT, "Werkverdeling").click()
+    arrive(browser, server + "/werkverdeling")
+    browser.find_element(By.LINK_TEXT, "piet").click()
+    arrive(browser, server + "/werkverdeling/medewerker/piet")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Werk van piet"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "main table a.ams-link")) >= 3
     accessible(browser)

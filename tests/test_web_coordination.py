@@ -219,6 +219,9 @@ def test_a_coordinator_assigns_a_wave_to_a_worker(app: Any, cohort: Env) -> None
     assert unknown.status_code == 422 and "Er is geen medewerker" in unknown.text
     assert 'value="Oosterparkwijk|1" selected' not in unknown.text  # the route is kept too
     assert f'value="{ROUTE}|Oosterparkwijk|1" selected' in unknown.text
+    nobody = client.post("/werkverdeling/golven", data={
+        "csrf_token": csrf_of(page.text), "wave-wave": f"{ROUTE}|Oosterparkwijk|1"})
+    assert nobody.status_code == 422 and "Kies een medewerker" in nobody.text
     csrf = client.post("/werkverdeling/golven", data={
         "wave-wave": f"{ROUTE}|Oosterparkwijk|1", "wave-worker": "kees"})
     assert csrf.status_code == 400

@@ -112,6 +112,8 @@ def waves_page() -> Any:
         return _waves(waves)
     chosen = _chosen_wave(request.form.get("wave-wave", ""), waves)
     worker = request.form.get("wave-worker", "").strip()
+    if not worker:
+        return _waves(waves, "Kies een medewerker.", request.form), 422
     if chosen is None:
         return _waves(waves, "Die golf heeft geen open zaken (meer) die u mag toewijzen; "
                              "kies een golf uit de lijst.", request.form), 422
@@ -149,7 +151,7 @@ def _waves(waves: list[dict[str, Any]], problem: str | None = None, form: Any = 
         Control("wave-wave", "Golf", "select", True, options=(("", "Kies"), *options),
                 value=form.get("wave-wave", "") if form else ""),
         Control("wave-worker", "Medewerker", "select", True,
-                options=tuple((name, name) for name in vocabulary.workers(engine)),
+                options=(("", "Kies"), *((name, name) for name in vocabulary.workers(engine))),
                 value=form.get("wave-worker", "") if form else ""),
     )
     return render_template("waves.html", title="Golf toewijzen", waves=waves, labels=labels,
