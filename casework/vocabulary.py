@@ -126,6 +126,7 @@ def workers(engine: Engine) -> list[str]:
 
 
 def workers_in(conn: Any) -> list[str]:
+    """Return ``workers`` as read on this connection (inside a transaction of the caller)."""
     from casework.permissions import roles_of
 
     rows = conn.execute(select(Staff).where(Staff.active.is_(True)))
