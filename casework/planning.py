@@ -260,6 +260,12 @@ def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: i
     summary = apply_lines(engine, lines, actor, dry_run, name=f"wave {wave}",
                           capability="cohort.plan")
     failed = {number for number, _ in summary.failures}
+    if dry_run and invitations:
+        # A preview names the people it would invite: a listing, logged as one (the dry
+        # run's own writes, its log entry included, were rolled back).
+        with unit_of_work(engine) as conn:
+            log_access(conn, actor, "plan preview", [inv["case_id"] for inv in invitations],
+                       f"project {route.id}", engine.now())
     return {
         "workflow": route.id, "wijk": wijk, "wave": wave, "size": size, "dry_run": dry_run,
         "selected": len(rows), "invited": summary.applied,

@@ -245,6 +245,10 @@ def test_dry_run_invites_nobody_but_shows_the_same_plan(cohort: Env) -> None:
     assert cohort.json("task", "list", "--status", "all")["total"] == 0
     assert cohort.json("case", "show", str(beijum[0]))["appointments"] == []
     assert cohort.json("case", "show", str(beijum[0]))["wave"] is None
+    # The preview named people: one listing in the processing log, with the cases it showed.
+    previews = [e for e in cohort.json("audit", "--staff", "anna") if e["action"] == "plan preview"]
+    assert len(previews) == 1 and previews[0]["actor"] == "anna"
+    assert sorted(previews[0]["case_ids"]) == sorted(i["case_id"] for i in dry["invitations"])
     real = plan(cohort, "Beijum", "--size", "12", specialists=2)
     assert real["dry_run"] is False
     assert real["invitations"] == dry["invitations"]
