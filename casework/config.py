@@ -77,6 +77,18 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("web.secret_key_file", "web-secret.key",
      "file holding the key that signs the web front's session cookies (made, owner-only, "
      "when missing); relative to the config file"),
+    ("web.oidc.issuer", "",
+     "single sign-on: the identity provider's issuer URL (OpenID Connect; discovery at "
+     "{issuer}/.well-known/openid-configuration); empty: no single sign-on"),
+    ("web.oidc.client_id", "", "single sign-on: this application's client id at the provider"),
+    ("web.oidc.client_secret_file", "",
+     "single sign-on: file holding the client secret (never in config.toml); relative to the "
+     "config file"),
+    ("web.oidc.claim", "preferred_username",
+     "single sign-on: the ID-token claim that holds the staff member's name"),
+    ("web.oidc.scopes", ["openid", "profile"],
+     "single sign-on: the scopes asked for (openid is always asked)"),
+    ("web.oidc.only", False, "single sign-on only: a login with a password is refused"),
     ("web.theme", {},
      "the municipality's look on the web pages: design tokens as CSS custom properties, "
      "e.g. color-primary = \"#005a9c\" (known: color-primary, color-primary-text, "
@@ -152,6 +164,16 @@ class Settings:
     @property
     def web_secret_key_file(self) -> Path:
         return self.base_dir / self.values["web.secret_key_file"]
+
+    @property
+    def oidc_secret_file(self) -> Path | None:
+        name: str = self.values["web.oidc.client_secret_file"]
+        return self.base_dir / name if name else None
+
+    @property
+    def oidc(self) -> bool:
+        """Whether single sign-on (OpenID Connect) is configured."""
+        return bool(self.values["web.oidc.issuer"])
 
     @property
     def tz(self) -> ZoneInfo:
@@ -322,6 +344,10 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     for key in ("web.idle_minutes", "web.max_failures", "web.lockout_minutes"):
         if values[key] < 1:
             raise ConfigError(f"{sources[key]}: setting '{key}' must be at least 1")
+    problem = _oidc_problem(values)
+    if problem:
+        where = sources["web.oidc.issuer" if values["web.oidc.issuer"] else "web.oidc.only"]
+        raise ConfigError(f"{where}: {problem}")
     from casework.theme import theme_problem
 
     problem = theme_problem(values["web.theme"])
@@ -332,3 +358,28 @@ def load_settings(path: str | os.PathLike[str] | None = None,
             f"{sources['import.batch_size']}: setting 'import.batch_size' must be >= 1"
         )
     return Settings(values=values, base_dir=base_dir, source=source, sources=sources)
+
+
+def _oidc_problem(values: dict[str, Any]) -> str | None:
+    """Say what is wrong with the [web.oidc] settings, or None."""
+    issuer = values["web.oidc.issuer"]
+    if not issuer:
+        if values["web.oidc.only"]:
+            return ("setting 'web.oidc.only' needs single sign-on: set 'web.oidc.issuer', "
+                    "'web.oidc.client_id' and 'web.oidc.client_secret_file'")
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(issuer)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if not parts.hostname or parts.query or parts.fragment or not (
+            parts.scheme == "https" or (parts.scheme == "http" and local)):
+        return (f"setting 'web.oidc.issuer' must be the provider's https:// address "
+                f"(http:// only on this machine), got {issuer!r}")
+    for key in ("web.oidc.client_id", "web.oidc.client_secret_file"):
+        if not values[key]:
+            return f"setting '{key}' is needed for single sign-on (web.oidc.issuer is set)"
+    scopes = values["web.oidc.scopes"]
+    if not all(isinstance(s, str) and s and " " not in s for s in scopes):
+        return "setting 'web.oidc.scopes' must be a list of scope names such as \"profile\""
+    return None

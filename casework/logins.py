@@ -75,6 +75,24 @@ def set_password(engine: Engine, actor: Actor, name: str, password: str) -> dict
     return {"name": name, "password": "set"}
 
 
+def change_own_password(engine: Engine, actor: Actor, current: str, new: str) -> None:
+    """Set the actor's own web password after checking the current one (one who has none
+    yet, logged in through single sign-on, gives none); LoginFailed when it is wrong, counted
+    as a failed login. Ends the member's other web sessions."""
+    if has_password(engine, actor):
+        authenticate(engine, actor.name, current)
+    set_password(engine, actor, actor.name, new)
+
+
+def has_password(engine: Engine, actor: Actor) -> bool:
+    """Whether the actor has a web password (one who logs in through single sign-on may
+    have none)."""
+    table = _table()
+    with engine.db.connect() as conn:
+        return bool(conn.execute(select(table.c.password_hash)
+                                 .where(table.c.name == actor.name)).scalar())
+
+
 @dataclass(frozen=True)
 class Login:
     """Who logged in, and the stamp of the password they used (a session holds while the
@@ -90,25 +108,67 @@ def password_stamp(digest: str) -> str:
     return hashlib.sha256(digest.encode("ascii")).hexdigest()[:20]
 
 
+# A session opened through single sign-on has a stamp of its own kind.
+SSO_STAMP = "sso:"
+
+
+def sso_stamp(digest: str | None) -> str:
+    """Return the stamp of a single sign-on session: it holds while the member's password
+    stays as it was (none counts too), so setting a password ends every web session of the
+    member, single sign-on ones included."""
+    return SSO_STAMP + password_stamp(digest or "")
+
+
 def session_actor(engine: Engine, name: str, stamp: str) -> Actor:
     """Return the staff member of a web session while it holds: still active, and the
-    password the session was opened with still theirs; NotAllowed otherwise."""
+    password the session was opened with still theirs (or, for single sign-on, single
+    sign-on still configured and no new password set since); NotAllowed otherwise. With
+    ``[web.oidc] only`` a session opened with a password no longer holds."""
     table = _table()
     with engine.db.connect() as conn:
         actor = load_actor(conn, name)
         digest = conn.execute(select(table.c.password_hash)
                               .where(table.c.name == name)).scalar()
-    if not digest or not hmac.compare_digest(password_stamp(digest), stamp):
+    if stamp.startswith(SSO_STAMP):
+        if not engine.settings.oidc:
+            raise NotAllowed("single sign-on is no longer configured; log in again")
+        expected = sso_stamp(digest)
+    elif engine.settings["web.oidc.only"]:
+        raise NotAllowed("only single sign-on logs in now; log in again")
+    elif not digest:
+        raise NotAllowed(f"{name} has no password; log in again")
+    else:
+        expected = password_stamp(digest)
+    if not hmac.compare_digest(expected, stamp):
         raise NotAllowed(f"the password of {name} changed; log in again")
     return actor
+
+
+def sso_login(engine: Engine, name: Any) -> Login:
+    """Return the active staff member the identity provider named (``[web.oidc] claim``),
+    with a single sign-on stamp; LoginFailed for anyone else, as for a wrong password. No
+    account is made, and a password lockout does not apply (the provider checked who it
+    is)."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise LoginFailed("unknown name or wrong password")
+    table = _table()
+    with engine.db.connect() as conn:
+        row = conn.execute(select(table.c.password_hash, table.c.active)
+                           .where(table.c.name == name)).first()
+        if row is None or not row.active:
+            raise LoginFailed("unknown name or wrong password")
+        return Login(load_actor(conn, name), sso_stamp(row.password_hash))
 
 
 def authenticate(engine: Engine, name: str, password: str) -> Login:
     """Return the staff member as an actor (with their password's stamp) when the password
     is theirs, the member is active and not locked; LoginFailed otherwise.
     ``[web] max_failures`` wrong passwords in a row lock the account for
-    ``[web] lockout_minutes`` (a correct password then fails too)."""
+    ``[web] lockout_minutes`` (a correct password then fails too). With
+    ``[web.oidc] only`` every password login fails."""
     settings = engine.settings
+    if settings["web.oidc.only"]:
+        raise LoginFailed("only single sign-on logs in ([web.oidc] only)")
     table = _table()
     now = engine.now()
     with unit_of_work(engine) as conn:

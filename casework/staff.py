@@ -104,11 +104,7 @@ def edit_staff(engine: Engine, actor: Actor, name: str,
             raise NotFound(f"no staff member {shown(name)}; see 'casework staff list'")
         before = roles_of(row)
         if "admin" in before and "admin" not in values.get("roles", before) and row.active:
-            admins = [r for r in conn.execute(select(table).where(table.c.active.is_(True)))
-                      if "admin" in roles_of(r)]
-            if len(admins) == 1:
-                raise InvalidData(f"{name} is the only active admin; add another admin first "
-                                  "(someone must be able to manage staff)")
+            _keep_an_admin(conn, name)
         conn.execute(update(table).where(table.c.id == row.id).values(**values))
         after = conn.execute(select(table).where(table.c.id == row.id)).one()
     member = _member(after)
@@ -118,14 +114,27 @@ def edit_staff(engine: Engine, actor: Actor, name: str,
 
 def disable_staff(engine: Engine, actor: Actor, name: str) -> dict[str, Any]:
     """Disable a staff member (admins): they can no longer act or be assigned; history keeps
-    them."""
+    them. The last active admin stays."""
     actor.require("staff.manage")
     table = _table()
     with unit_of_work(engine) as conn:
-        done = conn.execute(update(table).where(table.c.name == name).values(active=False))
-        if done.rowcount != 1:
-            raise NotFound(f"no staff member '{name}'; see 'casework staff list'")
+        row = conn.execute(select(table).where(table.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no staff member {shown(name)}; see 'casework staff list'")
+        if row.active and "admin" in roles_of(row):
+            _keep_an_admin(conn, name)
+        conn.execute(update(table).where(table.c.id == row.id).values(active=False))
     return {"name": name, "active": False}
+
+
+def _keep_an_admin(conn: Any, name: str) -> None:
+    """Refuse taking away the last active admin (someone must be able to manage staff)."""
+    table = _table()
+    admins = [r for r in conn.execute(select(table).where(table.c.active.is_(True)))
+              if "admin" in roles_of(r)]
+    if len(admins) == 1:
+        raise InvalidData(f"{name} is the only active admin; add another admin first "
+                          "(someone must be able to manage staff)")
 
 
 def list_staff(engine: Engine, actor: Actor) -> list[dict[str, Any]]:

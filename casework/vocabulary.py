@@ -34,6 +34,15 @@ def routes(engine: Engine) -> list[str]:
     return sorted({route.id for route in engine.registry})
 
 
+def route_labels(engine: Engine) -> dict[str, str]:
+    """Return the name of each route as its file gives it (its newest version's)."""
+    labels: dict[str, tuple[int, str]] = {}
+    for route in engine.registry:
+        if route.id not in labels or route.version > labels[route.id][0]:
+            labels[route.id] = (route.version, route.label)
+    return {route: label for route, (_, label) in sorted(labels.items())}
+
+
 def routes_in_use(engine: Engine) -> list[str]:
     """Return the ids of the loaded routes that have cases (one indexed look-up per route,
     not a scan of the cases)."""

@@ -33,10 +33,12 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("pages.search", "Zoeken", "case.read"),
     ("coordination.workload_page", "Werkverdeling", "case.assign"),
     ("coordination.plan_page", "Golf plannen", "cohort.plan"),
+    ("staff.members", "Medewerkers", "staff.manage"),
+    ("staff.account", "Mijn account", None),
 )
 
 # The blueprints, by module under casework.web (each holds a ``blueprint``).
-BLUEPRINTS = ("auth", "pages", "coordination")
+BLUEPRINTS = ("auth", "pages", "coordination", "sso", "staffpages")
 
 
 # How the pages say a stored status (appointments, referrals, tasks, letters).

@@ -26,7 +26,7 @@ from casework.web import engine_of
 blueprint = Blueprint("auth", __name__)
 
 # What may be asked without logging in.
-PUBLIC = {"auth.login", "auth.theme", "auth.logo", "static"}
+PUBLIC = {"auth.login", "auth.theme", "auth.logo", "static", "sso.start", "sso.callback"}
 
 
 class LoginForm(FlaskForm):
@@ -83,24 +83,38 @@ def login() -> Any:
 
     engine = engine_of(current_app)
     form = LoginForm()
-    failed = False
+    failed = None
     if form.validate_on_submit():
         try:
             login = authenticate(engine, form.name.data.strip(), form.password.data)
         except LoginFailed:
-            failed = True
+            failed = "password"
         else:
-            session.clear()  # a new session for the new login
-            session.permanent = True
-            session["staff"] = login.actor.name
-            session["stamp"] = login.stamp
-            session["seen"] = engine.now().timestamp()
+            start_session(login)
             return redirect(url_for("pages.my_work"))
-    settings = engine.settings
-    return render_template("login.html", form=form, failed=failed,
+    return login_page(form, failed)
+
+
+def login_page(form: LoginForm | None = None, failed: str | None = None,
+               status: int | None = None) -> tuple[str, int]:
+    """The login page: the password form (unless ``[web.oidc] only``) and, with single
+    sign-on, its button; ``failed`` says which way of logging in just failed."""
+    settings = engine_of(current_app).settings
+    return render_template("login.html", form=form or LoginForm(), failed=failed,
+                           sso=settings.oidc, password=not settings["web.oidc.only"],
                            max_failures=settings["web.max_failures"],
                            lockout_minutes=settings["web.lockout_minutes"],
-                           title="Inloggen"), (401 if failed else 200)
+                           title="Inloggen"), status or (401 if failed else 200)
+
+
+def start_session(login: Any) -> None:
+    """Start a new session (never the one before: no fixation) for a login, by password or
+    by single sign-on."""
+    session.clear()
+    session.permanent = True
+    session["staff"] = login.actor.name
+    session["stamp"] = login.stamp
+    session["seen"] = engine_of(current_app).now().timestamp()
 
 
 @blueprint.route("/uitloggen", methods=["POST"])
