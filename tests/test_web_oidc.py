@@ -1,0 +1,366 @@
+"""Single sign-on with OpenID Connect ([web.oidc]) against a fake identity provider inside
+the test: a small Flask app serving discovery, its keys and the token endpoint, signing ID
+tokens with a key made here (joserfc, Authlib's JOSE library). Every HTTP request the web
+front makes goes to it through a requests adapter: no network."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import Env
+from helpers import Clock, csrf_of, staff, web_app, web_login
+
+ISSUER = "https://login.groningen.test/realms/staff"
+CLIENT_ID = "casework"
+SECRET = "the client secret of casework"
+
+
+class FakeProvider:
+    """The identity provider: discovery, keys, the authorization step (the test plays the
+    person logging in there) and the token endpoint. ``claims`` and ``discovery`` change
+    what it says, to play a broken or hostile provider."""
+
+    def __init__(self) -> None:
+        from joserfc.jwk import ECKey
+
+        self.key = ECKey.generate_key("P-256", parameters={"kid": "k1"})
+        self.claims: dict[str, Any] = {}
+        self.discovery: dict[str, Any] = {}
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.sign_with: Any = None
+        self.up = True
+        self.app = self._app()
+
+    def _app(self) -> Any:
+        from flask import Flask, abort, jsonify, request
+
+        app = Flask("fake_idp")
+
+        @app.get("/realms/staff/.well-known/openid-configuration")
+        def discovery() -> Any:
+            return jsonify({
+                "issuer": ISSUER, "authorization_endpoint": ISSUER + "/auth",
+                "token_endpoint": ISSUER + "/token", "jwks_uri": ISSUER + "/certs",
+                "response_types_supported": ["code"],
+                "id_token_signing_alg_values_supported": ["ES256"],
+                "code_challenge_methods_supported": ["S256"], **self.discovery})
+
+        @app.get("/realms/staff/certs")
+        def certs() -> Any:
+            return jsonify({"keys": [self.key.as_dict(private=False)]})
+
+        @app.post("/realms/staff/token")
+        def token() -> Any:
+            expected = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
+            if request.headers.get("Authorization") != f"Basic {expected}":
+                abort(401)
+            grant = self.codes.pop(request.form.get("code", ""), None)
+            if grant is None or request.form.get("redirect_uri") != grant["redirect_uri"]:
+                return jsonify({"error": "invalid_grant"}), 400
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(
+                request.form.get("code_verifier", "").encode()).digest()).rstrip(b"=")
+            if challenge.decode() != grant["code_challenge"]:
+                return jsonify({"error": "invalid_grant"}), 400
+            return jsonify({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer",
+                            "expires_in": 300, "id_token": self.id_token(grant)})
+
+        return app
+
+    def id_token(self, grant: dict[str, Any]) -> str:
+        from joserfc import jwt
+
+        now = int(time.time())
+        claims = {"iss": ISSUER, "sub": "f3c1-77", "aud": CLIENT_ID, "iat": now,
+                  "exp": now + 300, "nonce": grant["nonce"],
+                  "preferred_username": grant["user"], **self.claims}
+        claims = {k: v for k, v in claims.items() if v is not None}
+        return jwt.encode({"alg": "ES256", "kid": "k1"}, claims, self.sign_with or self.key)
+
+    def authorize(self, url: str, user: str) -> dict[str, str]:
+        """The person logs in at the provider as ``user``: return the query the provider
+        sends the browser back with (code and state)."""
+        parts = urlsplit(url)
+        assert f"{parts.scheme}://{parts.netloc}{parts.path}" == ISSUER + "/auth"
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        assert query["client_id"] == CLIENT_ID and query["response_type"] == "code"
+        assert query["code_challenge_method"] == "S256"
+        assert query["scope"].split()[0] == "openid"
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = {"nonce": query["nonce"], "redirect_uri": query["redirect_uri"],
+                            "code_challenge": query["code_challenge"], "user": user}
+        return {"code": code, "state": query["state"]}
+
+
+class ProviderAdapter:
+    """A requests transport that hands each request to the fake provider's WSGI app."""
+
+    def __init__(self, provider: FakeProvider) -> None:
+        self.provider = provider
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        import requests
+        from requests.structures import CaseInsensitiveDict
+
+        parts = urlsplit(request.url)
+        if not self.provider.up or f"{parts.scheme}://{parts.netloc}" != \
+                "https://login.groningen.test":
+            raise requests.ConnectionError(f"no route to {parts.netloc}")
+        answer = self.provider.app.test_client().open(
+            parts.path, method=request.method, query_string=parts.query,
+            headers=dict(request.headers), data=request.body)
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response._content = answer.data
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response.url = request.url
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    import requests
+
+    fake = FakeProvider()
+    adapter = ProviderAdapter(fake)
+    monkeypatch.setattr(requests.Session, "get_adapter", lambda self, url: adapter)
+    return fake
+
+
+def configure(env: Env, extra: str = "") -> None:
+    (env.config.parent / "oidc-secret").write_text(SECRET + "\n", encoding="utf-8")
+    with env.config.open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[web.oidc]\nissuer = "{ISSUER}"\nclient_id = "{CLIENT_ID}"\n'
+                 f'client_secret_file = "oidc-secret"\n{extra}')
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime.now(UTC))
+
+
+@pytest.fixture
+def app(cohort: Env, clock: Clock, provider: FakeProvider) -> Any:
+    """piet (case worker, Oosterparkwijk) and anna, with single sign-on configured."""
+    configure(cohort)
+    return web_app(cohort, clock, piet="Oosterparkwijk")
+
+
+def start(client: Any) -> Any:
+    """Press "Inloggen via ..." on the login page; return the answer (a redirect)."""
+    page = client.get("/inloggen")
+    return client.post("/inloggen/sso", data={"csrf_token": csrf_of(page.text)})
+
+
+def sso(client: Any, provider: FakeProvider, user: str = "piet") -> Any:
+    """Log in through the provider as ``user``; return the callback's answer."""
+    answer = start(client)
+    assert answer.status_code == 302, answer.text
+    back = provider.authorize(answer.headers["Location"], user)
+    return client.get("/inloggen/sso/terug", query_string=back)
+
+
+def refused(answer: Any) -> bool:
+    return answer.status_code == 401 and "Inloggen via Gemeente Groningen is niet gelukt" \
+        in answer.text
+
+
+def test_the_login_page_offers_single_sign_on_and_it_logs_a_member_in(
+        app: Any, provider: FakeProvider) -> None:
+    client = app.test_client()
+    page = client.get("/inloggen").text
+    assert "Inloggen via Gemeente Groningen" in page and 'id="password"' in page
+    answer = start(client)
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith(ISSUER + "/auth?")
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie")
+                  if c.startswith("casework_sso="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Path=/inloggen/sso/terug" in cookie
+    back = provider.authorize(answer.headers["Location"], "piet")
+    done = client.get("/inloggen/sso/terug", query_string=back)
+    assert done.status_code == 200 and "U bent ingelogd" in done.text
+    # The page moves on from this site, so the Strict session cookie goes along.
+    assert '<meta http-equiv="refresh" content="0; url=/">' in done.text
+    session_cookie = next(c for c in done.headers.getlist("Set-Cookie")
+                          if c.startswith("casework="))
+    assert "SameSite=Strict" in session_cookie and "HttpOnly" in session_cookie
+    work = client.get("/")
+    assert work.status_code == 200 and "Ingelogd als piet" in work.text
+    assert client.get("/zaak/1").status_code == 200 and client.get("/zaak/2").status_code == 404
+    # Password login stays available.
+    assert web_login(app.test_client(), "piet").status_code == 302
+
+
+def test_the_same_answer_cannot_be_used_twice_or_by_another_browser(
+        app: Any, provider: FakeProvider) -> None:
+    client = app.test_client()
+    answer = start(client)
+    back = provider.authorize(answer.headers["Location"], "piet")
+    stranger = app.test_client()  # never started a login: no state cookie
+    assert refused(stranger.get("/inloggen/sso/terug", query_string=back))
+    assert stranger.get("/").headers["Location"] == "/inloggen"
+    forged = client.get("/inloggen/sso/terug", query_string={**back, "state": "forged"})
+    assert refused(forged)
+    assert client.get("/").headers["Location"] == "/inloggen"
+    # The failed callback removed the state: the real answer no longer fits either.
+    assert refused(client.get("/inloggen/sso/terug", query_string=back))
+    # A fresh start works, once.
+    first = sso(client, provider)
+    assert first.status_code == 200
+    answer = start(app.test_client())
+    assert answer.status_code == 302
+
+
+@pytest.mark.parametrize("claims", [
+    {"nonce": "not the nonce that was sent"},
+    {"iss": "https://evil.test/realms/staff"},
+    {"aud": "another-app", "azp": CLIENT_ID},
+    {"aud": "another-app"},
+    {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
+    {"preferred_username": None},
+    {"preferred_username": ["piet"]},
+], ids=["nonce", "issuer", "audience-with-azp", "audience", "expired", "no-claim",
+        "claim-not-text"])
+def test_an_id_token_that_does_not_check_out_is_refused(
+        app: Any, provider: FakeProvider, claims: dict[str, Any]) -> None:
+    provider.claims = claims
+    client = app.test_client()
+    assert refused(sso(client, provider))
+    assert client.get("/").headers["Location"] == "/inloggen"
+
+
+def test_an_id_token_signed_with_another_key_is_refused(
+        app: Any, provider: FakeProvider) -> None:
+    from joserfc.jwk import ECKey
+
+    provider.sign_with = ECKey.generate_key("P-256", parameters={"kid": "k1"})
+    client = app.test_client()
+    assert refused(sso(client, provider))
+    assert client.get("/").headers["Location"] == "/inloggen"
+
+
+def test_unknown_and_disabled_members_get_the_same_refusal(
+        app: Any, cohort: Env, provider: FakeProvider) -> None:
+    unknown = sso(app.test_client(), provider, user="nobody")
+    cohort.ok("staff", "add", "eva", "--role", "case_worker")
+    cohort.ok("staff", "disable", "eva")
+    disabled = sso(app.test_client(), provider, user="eva")
+    assert refused(unknown) and refused(disabled)
+    pattern = r'name="csrf_token" value="[^"]+"'
+    assert re.sub(pattern, "", unknown.text) == re.sub(pattern, "", disabled.text)
+    assert "eva" in {m["name"] for m in cohort.json("staff", "list")}
+    assert "nobody" not in {m["name"] for m in cohort.json("staff", "list")}  # none made
+
+
+def test_a_single_sign_on_session_ends_when_the_member_is_disabled_or_given_a_password(
+        app: Any, cohort: Env, provider: FakeProvider) -> None:
+    from casework.logins import set_password
+
+    engine = app.extensions["casework.engine"]
+    client = app.test_client()
+    sso(client, provider)
+    assert client.get("/").status_code == 200
+    set_password(engine, staff(engine, "anna"), "piet", "another long password")
+    assert client.get("/").headers["Location"] == "/inloggen"
+    sso(client, provider)
+    assert client.get("/").status_code == 200
+    cohort.ok("staff", "disable", "piet")
+    assert client.get("/").headers["Location"] == "/inloggen"
+
+
+def test_a_member_of_single_sign_on_sets_a_password_and_stays_logged_in(
+        cohort: Env, clock: Clock, provider: FakeProvider) -> None:
+    configure(cohort)
+    app = web_app(cohort, clock)
+    cohort.ok("staff", "add", "eva", "--role", "case_worker")  # no password at all
+    client = app.test_client()
+    assert sso(client, provider, user="eva").status_code == 200
+    page = client.get("/mijn-account").text
+    assert 'id="current"' not in page  # she has no password to give
+    answer = client.post("/mijn-account", data={
+        "csrf_token": csrf_of(page), "password": "eva her own password",
+        "repeat": "eva her own password"})
+    assert answer.status_code == 303
+    assert client.get("/").status_code == 200
+    assert web_login(app.test_client(), "eva", "eva her own password").status_code == 302
+
+
+def test_only_single_sign_on_refuses_passwords(
+        cohort: Env, clock: Clock, provider: FakeProvider) -> None:
+    before = web_app(cohort, clock, piet="Oosterparkwijk")
+    by_password = before.test_client()
+    assert web_login(by_password, "piet").status_code == 302
+    configure(cohort, "only = true\n")
+    app = web_app(cohort, clock)
+    page = app.test_client().get("/inloggen").text
+    assert "Inloggen via Gemeente Groningen" in page and 'id="password"' not in page
+    answer = web_login(app.test_client(), "piet")
+    assert answer.status_code == 401 and "Inloggen met een wachtwoord staat uit" in answer.text
+    # A session opened with a password before the change ends.
+    session_cookie = by_password.get_cookie("casework")
+    carried = app.test_client()
+    carried.set_cookie("casework", session_cookie.value)
+    assert carried.get("/").headers["Location"] == "/inloggen"
+    client = app.test_client()
+    assert sso(client, provider).status_code == 200
+    account = client.get("/mijn-account").text
+    assert "een wachtwoord voor Casework is niet nodig" in account and 'id="repeat"' not in account
+
+
+def test_a_provider_that_cannot_be_reached_or_names_another_issuer(
+        app: Any, provider: FakeProvider) -> None:
+    provider.up = False
+    down = start(app.test_client())
+    assert down.status_code == 503 and "niet bereikbaar" in down.text
+    assert 'id="password"' in down.text  # the password still works
+    provider.up = True
+    provider.discovery = {"issuer": "https://evil.test/realms/staff"}
+    other = start(app.test_client())
+    assert other.status_code == 503 and "niet bereikbaar" in other.text
+    provider.discovery = {}
+    assert start(app.test_client()).status_code == 302
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('issuer = "http://login.groningen.test"\nclient_id = "c"\nclient_secret_file = "s"\n',
+     "https://"),
+    (f'issuer = "{ISSUER}"\nclient_secret_file = "s"\n', "web.oidc.client_id"),
+    (f'issuer = "{ISSUER}"\nclient_id = "c"\n', "web.oidc.client_secret_file"),
+    ("only = true\n", "web.oidc.only"),
+    (f'issuer = "{ISSUER}"\nclient_id = "c"\nclient_secret_file = "s"\nscopes = ["a b"]\n',
+     "web.oidc.scopes"),
+])
+def test_bad_oidc_settings_are_refused_naming_the_setting(
+        cohort: Env, setting: str, message: str) -> None:
+    from casework.config import load_settings
+    from casework.errors import ConfigError
+
+    with cohort.config.open("a", encoding="utf-8") as fh:
+        fh.write("\n[web.oidc]\n" + setting)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(cohort.config)
+
+
+def test_a_missing_client_secret_file_stops_the_web_front(cohort: Env) -> None:
+    from casework.config import load_settings
+    from casework.errors import ConfigError
+    from casework.web import create_app
+
+    with cohort.config.open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[web.oidc]\nissuer = "{ISSUER}"\nclient_id = "c"\n'
+                 'client_secret_file = "missing-secret"\n')
+    with pytest.raises(ConfigError, match="missing-secret: the single sign-on client secret"):
+        create_app(load_settings(cohort.config), secret_key=b"k" * 64)
