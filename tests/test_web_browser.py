@@ -265,3 +265,69 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str,
     assert browser.find_element(By.TAG_NAME, "h1").text == "Werk van piet"
     assert len(browser.find_elements(By.CSS_SELECTOR, "main table a.ams-link")) >= 3
     accessible(browser)
+
+
+def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
+        cohort: Env, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from waitress import create_server
+
+    app = web_app(cohort)
+    served = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
+    server = f"http://127.0.0.1:{served.effective_port}"
+    try:
+        def log_in(name: str, password: str) -> None:
+            browser.get(server + "/inloggen")
+            browser.find_element(By.ID, "name").send_keys(name)
+            browser.find_element(By.ID, "password").send_keys(password)
+            browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+            arrive(browser, server + "/")
+
+        log_in("anna", PASSWORD)
+        browser.find_element(By.LINK_TEXT, "Medewerkers").click()
+        arrive(browser, server + "/medewerkers")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Medewerkers"
+        accessible(browser)
+        browser.save_screenshot(str(tmp_path / "medewerkers.png"))
+        browser.find_element(By.LINK_TEXT, "Medewerker toevoegen").click()
+        arrive(browser, server + "/medewerkers/nieuw")
+        accessible(browser)
+        browser.find_element(By.ID, "name").send_keys("eva")
+        browser.find_element(By.ID, "full_name").send_keys("Eva de Vries")
+        browser.find_element(By.CSS_SELECTOR, "input[name=roles][value=case_worker]").click()
+        browser.find_element(By.CSS_SELECTOR, "input[name=wijken][value=Vinkhuizen]").click()
+        browser.find_element(By.CSS_SELECTOR, "main form.cw-form button[type=submit]").click()
+        arrive(browser, server + "/medewerkers/eva")
+        assert "Medewerker eva toegevoegd" in browser.find_element(By.TAG_NAME, "main").text
+        accessible(browser)
+        browser.save_screenshot(str(tmp_path / "medewerker.png"))
+        browser.find_element(By.ID, "password").send_keys("a first password for eva")
+        browser.find_element(By.ID, "repeat").send_keys("a first password for eva")
+        browser.find_element(By.XPATH, "//button[text()='Wachtwoord zetten']").click()
+        arrive(browser, server + "/medewerkers/eva")
+        assert "Wachtwoord van eva gezet" in browser.find_element(By.TAG_NAME, "main").text
+        browser.find_element(By.CSS_SELECTOR, "form.cw-logout button").click()
+        arrive(browser, server + "/inloggen")
+
+        log_in("eva", "a first password for eva")
+        assert "Medewerkers" not in browser.find_element(By.TAG_NAME, "nav").text
+        browser.find_element(By.LINK_TEXT, "Mijn account").click()
+        arrive(browser, server + "/mijn-account")
+        assert "Vinkhuizen" in browser.find_element(By.TAG_NAME, "main").text
+        accessible(browser)
+        browser.find_element(By.ID, "current").send_keys("a first password for eva")
+        browser.find_element(By.ID, "password").send_keys("eva chose this herself")
+        browser.find_element(By.ID, "repeat").send_keys("eva chose this herself")
+        browser.find_element(By.CSS_SELECTOR, "main form.cw-form button[type=submit]").click()
+        arrive(browser, server + "/mijn-account")
+        assert "Uw wachtwoord is gewijzigd" in browser.find_element(By.TAG_NAME, "main").text
+        accessible(browser)
+        browser.get(server + "/medewerkers")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Niet gevonden"
+        browser.set_window_size(1280, 2000)
+        browser.save_screenshot(str(tmp_path / "mijn-account.png"))
+    finally:
+        served.close()
+        thread.join(timeout=10)

@@ -99,8 +99,9 @@ def add() -> Any:
         except (ValueError, CaseworkError) as exc:
             problem = str(exc)
         else:
-            flash(f"Medewerker {name} toegevoegd. Zet hieronder een wachtwoord, of laat de "
-                  "medewerker inloggen via de inlogdienst.")
+            flash(f"Medewerker {name} toegevoegd. Zet hieronder een wachtwoord"
+                  + (", of laat de medewerker inloggen via de inlogdienst."
+                     if engine.settings.oidc else "."))
             return redirect(url_for("staff.member", name=name), 303)
     return render_template("staff_member.html", title="Medewerker toevoegen", member=None,
                            controls=_controls(engine, None, request.form or None),
