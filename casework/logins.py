@@ -51,11 +51,14 @@ def _table() -> Any:
 def check_password_quality(password: str) -> None:
     """Refuse a password that is too short or too long, or has line breaks."""
     if len(password) < MIN_LENGTH:
-        raise InvalidData(f"a password needs at least {MIN_LENGTH} characters")
+        raise InvalidData(f"a password needs at least {MIN_LENGTH} characters",
+                          says=f"Een wachtwoord heeft minstens {MIN_LENGTH} tekens.")
     if len(password) > MAX_LENGTH:
-        raise InvalidData(f"a password has at most {MAX_LENGTH} characters")
+        raise InvalidData(f"a password has at most {MAX_LENGTH} characters",
+                          says=f"Een wachtwoord heeft hoogstens {MAX_LENGTH} tekens.")
     if "\n" in password or "\r" in password:
-        raise InvalidData("a password has no line breaks")
+        raise InvalidData("a password has no line breaks",
+                          says="Een wachtwoord heeft geen regeleinden.")
 
 
 def set_password(engine: Engine, actor: Actor, name: str, password: str) -> dict[str, Any]:

@@ -34,15 +34,20 @@ def add_staff(engine: Engine, actor: Actor | None, name: str,
     name = name.strip()
     if not name or not name.replace(".", "").replace("-", "").replace("_", "").isalnum():
         raise InvalidData(
-            f"staff name {name!r} must be a short login name (letters, digits, . - _)"
-        )
+            f"staff name {name!r} must be a short login name (letters, digits, . - _)",
+            says=f"Een gebruikersnaam is een korte inlognaam van letters, cijfers en . - _; "
+                 f"{shown(name)} is dat niet.")
     if name in RESERVED_NAMES:
         raise InvalidData(f"'{name}' is the name the daily run records its own steps under; "
-                          "choose another name (e.g. 'scheduler' for the account that starts it)")
+                          "choose another name (e.g. 'scheduler' for the account that starts it)",
+                          says=f"Onder de naam {name} legt de dagelijkse verwerking haar eigen "
+                               "stappen vast; kies een andere naam.")
     roles = _check_roles(role)
     if first and "admin" not in roles:
         raise InvalidData("the first staff member must be an admin (--role admin), who then "
-                          "adds the others")
+                          "adds the others",
+                          says="De eerste medewerker moet beheerder zijn; die voegt de anderen "
+                               "toe.")
     _check_projects(engine, projects)
     try:
         with unit_of_work(engine) as conn:
@@ -52,7 +57,9 @@ def add_staff(engine: Engine, actor: Actor | None, name: str,
                 created_at=engine.now(),
             ))
     except IntegrityError:
-        raise InvalidData(f"staff member '{name}' already exists") from None
+        raise InvalidData(f"staff member '{name}' already exists",
+                          says=f"Er is al een medewerker met de gebruikersnaam {name}."
+                          ) from None
     return {"name": name, "full_name": full_name, "role": roles[0], "roles": roles,
             "wijken": list(wijken), "projects": list(projects), "active": True}
 
@@ -61,10 +68,11 @@ def _check_roles(role: str | list[str] | tuple[str, ...]) -> list[str]:
     """Return the roles without repeats; InvalidData for none or an unknown one."""
     roles = [role] if isinstance(role, str) else list(dict.fromkeys(role))
     if not roles:
-        raise InvalidData(f"give a role: {', '.join(ROLES)}")
+        raise InvalidData(f"give a role: {', '.join(ROLES)}", says="Kies minstens één rol.")
     for item in roles:
         if item not in ROLES:
-            raise InvalidData(f"role {item!r} is not one of {', '.join(ROLES)}")
+            raise InvalidData(f"role {item!r} is not one of {', '.join(ROLES)}",
+                              says=f"Onbekende rol: {shown(item)}.")
     return roles
 
 
@@ -134,7 +142,9 @@ def _keep_an_admin(conn: Any, name: str) -> None:
               if "admin" in roles_of(r)]
     if len(admins) == 1:
         raise InvalidData(f"{name} is the only active admin; add another admin first "
-                          "(someone must be able to manage staff)")
+                          "(someone must be able to manage staff)",
+                          says=f"{name} is de enige actieve beheerder; maak eerst iemand anders "
+                               "beheerder (iemand moet medewerkers kunnen beheren).")
 
 
 def list_staff(engine: Engine, actor: Actor) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from casework.web import engine_of
+from casework.web import engine_of, said
 
 blueprint = Blueprint("staff", __name__)
 
@@ -97,7 +97,7 @@ def add() -> Any:
             add_staff(engine, g.actor, name, roles, form.get("full_name", "").strip() or None,
                       wijken, projects)
         except (ValueError, CaseworkError) as exc:
-            problem = str(exc)
+            problem = said(exc)
         else:
             flash(f"Medewerker {name} toegevoegd. Zet hieronder een wachtwoord"
                   + (", of laat de medewerker inloggen via de inlogdienst."
@@ -126,7 +126,7 @@ def member(name: str) -> Any:
             edit_staff(engine, g.actor, name, roles, wijken, projects,
                        form.get("full_name", "").strip())
         except (ValueError, CaseworkError) as exc:
-            problem = str(exc)
+            problem = said(exc)
         else:
             flash(f"Gegevens van {name} opgeslagen.")
             return redirect(url_for("staff.member", name=name), 303)
@@ -163,7 +163,7 @@ def member_password(name: str) -> Any:
     try:
         set_password(engine, g.actor, name, form.password.data)
     except CaseworkError as exc:
-        return _member_page(engine, current, problem=str(exc), failed="password",
+        return _member_page(engine, current, problem=said(exc), failed="password",
                             password_form=form)
     flash(f"Wachtwoord van {name} gezet; waar {name} was ingelogd, is die nu uitgelogd.")
     return redirect(url_for("staff.member", name=name), 303)
@@ -180,7 +180,7 @@ def member_disable(name: str) -> Any:
     try:
         disable_staff(engine, g.actor, name)
     except CaseworkError as exc:
-        return _member_page(engine, current, problem=str(exc), failed="disable")
+        return _member_page(engine, current, problem=said(exc), failed="disable")
     flash(f"{name} is uitgeschakeld en kan niet meer inloggen.")
     if name == g.actor.name:
         return redirect(url_for("auth.login"), 303)
@@ -213,7 +213,7 @@ def account() -> Any:
                        f"{settings['web.max_failures']} keer op rij wordt het account "
                        f"{settings['web.lockout_minutes']} minuten geblokkeerd.")
         except CaseworkError as exc:
-            problem = str(exc)
+            problem = said(exc)
         else:
             # This session goes on with the new password; every other one has ended.
             sso = session.get("stamp", "").startswith(SSO_STAMP)
@@ -245,23 +245,21 @@ def _options(engine: Any, current: dict[str, Any] | None) -> dict[str, tuple[tup
 
 def _chosen(engine: Any, form: MultiDict[str, str], current: dict[str, Any] | None
             ) -> tuple[list[str], list[str], list[str]]:
-    """Return the roles, wijken and projects ticked; ValueError for none of the roles or a
-    value the page does not offer."""
+    """Return the roles, wijken and projects ticked; ValueError for a wijk or project the
+    page does not offer (the core checks the roles, and the projects again)."""
+    from casework.text import shown
+
     options = _options(engine, current)
     chosen = {}
-    for key, words in (("roles", "Onbekende rol"), ("wijken", "Onbekende wijk"),
-                       ("projects", "Onbekend project")):
+    for key, words in (("wijken", "Onbekende wijk"), ("projects", "Onbekend project")):
         known = {value for value, _ in options[key]}
         values = [v for v in dict.fromkeys(form.getlist(key)) if v]
         for value in values:
             if value not in known:
-                from casework.text import shown
-
                 raise ValueError(f"{words}: {shown(value)}.")
         chosen[key] = values
-    if not chosen["roles"]:
-        raise ValueError("Kies minstens één rol.")
-    return chosen["roles"], chosen["wijken"], chosen["projects"]
+    roles = [v for v in dict.fromkeys(form.getlist("roles")) if v]
+    return roles, chosen["wijken"], chosen["projects"]
 
 
 def _controls(engine: Any, current: dict[str, Any] | None, form: Any) -> tuple[Any, ...]:
