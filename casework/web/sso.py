@@ -11,8 +11,8 @@ reason, and no account is made.
 
 The session cookie is SameSite=Strict, so a browser coming back from the provider (another
 site) does not send it. The state and nonce of a login that was started therefore travel
-in a cookie of their own (signed, HttpOnly, SameSite=Lax, for the callback's path only,
-ten minutes), and the callback answers with a page that moves on to Mijn werk from this
+in a cookie of their own (signed, HttpOnly, SameSite=Lax, for the single sign-on paths
+only, ten minutes), and the callback answers with a page that moves on to Mijn werk from this
 site, where the new session cookie is sent."""
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ PROVIDER = "oidc"  # the name Authlib keeps the client and its state under
 STATE_COOKIE = "casework_sso"
 STATE_SALT = "casework-sso-state"
 STATE_SECONDS = 600
+STATE_PREFIX = f"_state_{PROVIDER}_"  # the session keys Authlib keeps a login's state in
+MAX_PENDING = 3
 TIMEOUT_SECONDS = 10  # for each request to the provider
 
 
@@ -102,6 +104,21 @@ def _state_serializer() -> Any:
     return URLSafeTimedSerializer(current_app.secret_key, salt=STATE_SALT)
 
 
+def _pending() -> dict[str, Any]:
+    """Return the logins in progress that the state cookie holds (none when it is missing,
+    expired or not signed by this site)."""
+    from itsdangerous import BadData
+
+    try:
+        pending = _state_serializer().loads(request.cookies.get(STATE_COOKIE, ""),
+                                            max_age=STATE_SECONDS)
+    except BadData:
+        return {}
+    if not isinstance(pending, dict):
+        return {}
+    return {key: value for key, value in pending.items() if key.startswith(STATE_PREFIX)}
+
+
 def _check_issuer(client: Any) -> None:
     """Load the discovery document (once) and refuse one that names another issuer (OpenID
     Connect Discovery: it must be the configured one exactly)."""
@@ -120,10 +137,10 @@ def _refusal(exc: Exception, failed: str, status: int) -> Any:
 
     current_app.logger.warning("single sign-on refused: %s: %s", type(exc).__name__,
                                shown(str(exc))[:200])
-    for key in [k for k in session if k.startswith(f"_state_{PROVIDER}_")]:
+    for key in [k for k in session if k.startswith(STATE_PREFIX)]:
         session.pop(key)
     answer = make_response(login_page(failed=failed, status=status))
-    answer.delete_cookie(STATE_COOKIE, path=url_for("sso.callback"))
+    answer.delete_cookie(STATE_COOKIE, path=url_for("sso.start"))
     return answer
 
 
@@ -137,10 +154,12 @@ def start() -> Any:
         answer = client.authorize_redirect(url_for("sso.callback", _external=True))
     except Exception as exc:  # the provider cannot be reached or described
         return _refusal(exc, "unavailable", 503)
-    pending = {key: session.pop(key) for key in list(session)
-               if key.startswith(f"_state_{PROVIDER}_")}
+    # Logins started in other tabs a moment ago stay possible (the newest few).
+    pending = {**_pending(), **{key: session.pop(key) for key in list(session)
+                                if key.startswith(STATE_PREFIX)}}
+    pending = dict(list(pending.items())[-MAX_PENDING:])
     answer.set_cookie(STATE_COOKIE, _state_serializer().dumps(pending),
-                      max_age=STATE_SECONDS, path=url_for("sso.callback"),
+                      max_age=STATE_SECONDS, path=url_for("sso.start"),
                       httponly=True, samesite="Lax", secure=request.is_secure)
     return answer
 
@@ -156,10 +175,9 @@ def callback() -> Any:
     engine = engine_of(current_app)
     settings = engine.settings
     try:
-        pending = _state_serializer().loads(request.cookies.get(STATE_COOKIE, ""),
-                                            max_age=STATE_SECONDS)
-        if not isinstance(pending, dict):
-            raise LoginFailed("no login was started here")
+        pending = _pending()
+        if not pending:
+            raise LoginFailed("no login was started in this browser, or it took too long")
         session.update(pending)
         _check_issuer(client)
         token = client.authorize_access_token(claims_options={
@@ -174,5 +192,5 @@ def callback() -> Any:
     start_session(login)
     answer = make_response(render_template("sso_done.html", title="Ingelogd",
                                            name=login.actor.name))
-    answer.delete_cookie(STATE_COOKIE, path=url_for("sso.callback"))
+    answer.delete_cookie(STATE_COOKIE, path=url_for("sso.start"))
     return answer
