@@ -324,10 +324,9 @@ def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
         arrive(browser, server + "/mijn-account")
         assert "Uw wachtwoord is gewijzigd" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
+        browser.save_screenshot(str(tmp_path / "mijn-account.png"))
         browser.get(server + "/medewerkers")
         assert browser.find_element(By.TAG_NAME, "h1").text == "Niet gevonden"
-        browser.set_window_size(1280, 2000)
-        browser.save_screenshot(str(tmp_path / "mijn-account.png"))
     finally:
         served.close()
         thread.join(timeout=10)

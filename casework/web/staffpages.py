@@ -34,15 +34,19 @@ ROLE_LABELS = {"case_worker": "Consulent", "coordinator": "Coördinator",
 PASSWORD_RULE = "Een wachtwoord heeft minstens 12 en hoogstens 1000 tekens."
 
 
+# Not the browser's "required" (an empty field would be marked invalid before anything is
+# typed); the server checks, and assistive technology hears it is required.
+NEW_PASSWORD = {"autocomplete": "new-password", "required": False, "aria-required": "true"}
+
+
 class NewPasswordForm(FlaskForm):
     password = PasswordField("Nieuw wachtwoord (minstens 12 tekens)", validators=[
         InputRequired("Vul een nieuw wachtwoord in."),
-        Length(min=12, max=1000, message=PASSWORD_RULE)],
-        render_kw={"autocomplete": "new-password"})
+        Length(min=12, max=1000, message=PASSWORD_RULE)], render_kw=NEW_PASSWORD)
     repeat = PasswordField("Nieuw wachtwoord nog een keer", validators=[
         InputRequired("Vul het nieuwe wachtwoord nog een keer in."),
         EqualTo("password", "De twee nieuwe wachtwoorden zijn niet gelijk.")],
-        render_kw={"autocomplete": "new-password"})
+        render_kw=NEW_PASSWORD)
 
 
 class OwnPasswordForm(NewPasswordForm):
