@@ -6,6 +6,7 @@ Each PostgreSQL test gets its own schema, dropped afterwards, so tests never see
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import re
@@ -450,3 +451,29 @@ def cohort(tmp_path: Path, backend: str, templates: Templates) -> Iterator[Env]:
     """The environment with the 200-person sample cohort imported into kansen-in-kaart
     (imported once per session, when the template was built)."""
     yield from _environment("cohort", tmp_path, backend, templates)
+
+
+
+@pytest.fixture(autouse=True)
+def quick_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Web passwords hashed with cheap argon2 parameters: a test is about pages and rights,
+    and each password set or login costs a hash (64 MiB and three passes each with the
+    production parameters). A test marked ``real_hashes`` gets the production hasher."""
+    if request.node.get_closest_marker("real_hashes"):
+        return
+    import casework.logins
+
+    monkeypatch.setattr(casework.logins, "_hasher", _cheap_hasher)
+    monkeypatch.setattr(casework.logins, "_dummy_hash", _cheap_dummy_hash)
+
+
+@functools.cache
+def _cheap_hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@functools.cache
+def _cheap_dummy_hash() -> str:
+    return str(_cheap_hasher().hash("not a password of anyone"))

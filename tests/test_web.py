@@ -271,6 +271,23 @@ def test_staff_set_password_by_admins_or_for_oneself(cohort: Env) -> None:
     assert unknown.exit_code == 1 and "no staff member" in unknown.output
 
 
+@pytest.mark.real_hashes
+def test_passwords_are_stored_as_argon2id_hashes_with_the_production_parameters(
+        cohort: Env) -> None:
+    """The other tests hash with cheap parameters (tests/conftest.py quick_hashes); here the
+    hasher the web front uses in production: argon2id, 64 MiB, three passes, and a login
+    with it works."""
+    from sqlalchemy import select
+
+    from casework.models import Staff
+
+    app = web_app(cohort, piet="Beijum")
+    stored = query(cohort, select(Staff.password_hash).where(Staff.name == "piet"))[0][0]
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert PASSWORD not in stored
+    assert web_login(app.test_client(), "piet").status_code == 302
+
+
 def step_form(html: str, trigger: str) -> dict[str, str]:
     """The hidden fields of a step's form on the case page (CSRF token and case version)."""
     start = html.index(f"/stap/{trigger}\"")

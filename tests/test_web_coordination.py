@@ -27,18 +27,6 @@ def clock() -> Clock:
     return Clock(datetime.now(UTC))
 
 
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap argon2 parameters: these tests are about pages, not passwords (tests/test_web.py
-    logs in with the real ones), and each login or password costs a hash."""
-    from argon2 import PasswordHasher
-
-    import casework.logins
-
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(casework.logins, "_hasher", lambda: cheap)
-
-
 @pytest.fixture
 def app(cohort: Env, clock: Clock) -> Any:
     """piet: case worker in Oosterparkwijk; kees: coordinator of Kansen in Kaart."""
