@@ -127,6 +127,29 @@ def list_batches(engine: Engine, actor: Actor, status: str | None = None) -> dic
     } for r in rows]}
 
 
+BATCH_FILES = ("pdf", "manifest")
+
+
+def batch_file(engine: Engine, actor: Actor, batch: str, kind: str = "pdf") -> Path:
+    """Return a batch's PDF or manifest (``kind``) to hand to the mail house; logged as a
+    read of the cases whose letters it holds. NotFound when the batch or the file is gone
+    (re-made, purged, or removed by hand)."""
+    actor.require("letters")
+    if kind not in BATCH_FILES:
+        raise InvalidData(f"a batch file is one of {', '.join(BATCH_FILES)}, not {shown(kind)}")
+    with unit_of_work(engine) as conn:
+        row = _batch(conn, batch)
+        name = row.pdf if kind == "pdf" else row.manifest
+        path = Path(name) if name else None
+        if path is None or row.status == "remade" or not path.is_file():
+            raise NotFound(f"batch {batch} has no {kind} file any more")
+        case_ids = conn.execute(select(_LETTERS.c.case_id).where(_LETTERS.c.batch == batch)
+                                .distinct()).scalars().all()
+        log_access(conn, actor, f"letters batch {kind}", sorted(case_ids), "letters",
+                   engine.now())
+    return path
+
+
 def cancel_letter(engine: Engine, actor: Actor, letter_id: int) -> dict[str, Any]:
     """Cancel a letter that has not gone to the mail house; one already in a batch stays in
     it (the batch is sealed), marked to be pulled from it."""

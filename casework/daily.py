@@ -510,7 +510,8 @@ def run_due_days(engine: Engine, actor: Actor, today: date,
 
 
 def recent_runs(engine: Engine, actor: Actor, limit: int = 10) -> list[dict[str, Any]]:
-    """Return the latest runs from the ledger, newest first."""
+    """Return the latest runs from the ledger, newest first, each with the summary it
+    ended with (None while it runs or when it crashed)."""
     actor.require("daily")
     with engine.db.connect() as conn:
         rows = conn.execute(select(_RUNS).order_by(_RUNS.c.id.desc()).limit(limit)).all()
@@ -519,4 +520,5 @@ def recent_runs(engine: Engine, actor: Actor, limit: int = 10) -> list[dict[str,
         "started_at": r.started_at.isoformat(),
         "finished_at": r.finished_at.isoformat() if r.finished_at else None,
         "done": r.done, "failed": r.failed, "host": r.host, "pid": r.pid,
+        "summary": r.summary,
     } for r in rows]

@@ -569,16 +569,7 @@ def preview(engine: Engine, actor: Actor, template: str, case_id: int,
     """Return the renderer and the context of a letter for a case, as it would be made today."""
     actor.require("letters")
     with unit_of_work(engine) as conn:
-        row = conn.execute(
-            select(Case.id.label("case_id"), Case.workflow_id, Case.workflow_version,
-                   Case.data.label("case_data"), Participant.initials, Participant.prefix,
-                   Participant.surname, Participant.street, Participant.house_number,
-                   Participant.house_number_suffix, Participant.postcode, Participant.city)
-            .join(Participant, Participant.id == Case.participant_id)
-            .where(Case.id == case_id)
-        ).first()
-        if row is None:
-            raise NotFound(f"no case {case_id}")
+        row = _preview_case(conn, case_id)
         check_cases(conn, actor, [case_id], "letters")  # the actor's projects
         log_access(conn, actor, "letter preview", [case_id], "letters", engine.now())
     route = engine.registry.get(row.workflow_id, row.workflow_version)
@@ -588,6 +579,42 @@ def preview(engine: Engine, actor: Actor, template: str, case_id: int,
                 **row._mapping)
     today = engine.now().astimezone(engine.tz).date()
     return renderer(engine), letter_context(engine, fake, today)
+
+
+def preview_letter(engine: Engine, actor: Actor, case_id: int, letter_id: int) -> bytes:
+    """Return the PDF of one of a case's letters as it would be made now: its template,
+    variant and what the step put in it, with the person's present address, dated the day
+    it was rendered (today when it was not). For whoever may read the case (the case page),
+    or handle the letters of its project (``letters preview``); logged as a preview. A
+    letter of another case is not found, as a case out of reach is."""
+    capability = "case.read" if actor.has("case.read") else "letters"
+    actor.require(capability)
+    with unit_of_work(engine) as conn:
+        row = _preview_case(conn, case_id)
+        check_cases(conn, actor, [case_id], capability)
+        letter = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id,
+                                                     _LETTERS.c.case_id == case_id)).first()
+        if letter is None:
+            raise NotFound(f"case {case_id} has no letter {letter_id}")
+        log_access(conn, actor, "letter preview", [case_id], "letters", engine.now())
+    fake = _Row(id=letter.id, template=letter.template, variant=letter.variant,
+                payload=letter.payload, attempts=0, **row._mapping)
+    day = (letter.rendered_at or engine.now()).astimezone(engine.tz).date()
+    return renderer(engine).pdf(letter.template, letter_context(engine, fake, day))
+
+
+def _preview_case(conn: Any, case_id: int) -> Any:
+    row = conn.execute(
+        select(Case.id.label("case_id"), Case.workflow_id, Case.workflow_version,
+               Case.data.label("case_data"), Participant.initials, Participant.prefix,
+               Participant.surname, Participant.street, Participant.house_number,
+               Participant.house_number_suffix, Participant.postcode, Participant.city)
+        .join(Participant, Participant.id == Case.participant_id)
+        .where(Case.id == case_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    return row
 
 
 class _Row:

@@ -69,8 +69,13 @@ def council_html(engine: Engine, scope: Scope) -> str:
     )
 
 
+def council_page(engine: Engine, actor: Actor, scope: Scope) -> str:
+    """Return the council page for someone who may report on the scope's route."""
+    actor.require_route("report", scope.workflow)
+    return council_html(engine, scope)
+
+
 def write_council(engine: Engine, actor: Actor, scope: Scope, out: Path) -> Path:
     """Write the council page; return the path."""
-    actor.require_route("report", scope.workflow)
-    write_output(out, council_html(engine, scope))
+    write_output(out, council_page(engine, actor, scope))
     return out

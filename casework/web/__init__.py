@@ -33,12 +33,16 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("pages.search", "Zoeken", "case.read"),
     ("coordination.workload_page", "Werkverdeling", "case.assign"),
     ("coordination.plan_page", "Golf plannen", "cohort.plan"),
+    ("office.daily", "Dagelijkse run", "daily"),
+    ("office.letters", "Brieven", "letters"),
+    ("reports.reports", "Rapporten", "report"),
     ("staff.members", "Medewerkers", "staff.manage"),
     ("staff.account", "Mijn account", None),
 )
 
 # The blueprints, by module under casework.web (each holds a ``blueprint``).
-BLUEPRINTS = ("auth", "pages", "coordination", "sso", "staffpages")
+BLUEPRINTS = ("auth", "pages", "coordination", "sso", "staffpages", "office", "reports",
+              "previews")
 
 
 # How the pages say a stored status (appointments, referrals, tasks, letters).

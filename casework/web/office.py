@@ -1,0 +1,159 @@
+"""The back office's pages: the daily run's ledger (``daily --status``) and the mail-house
+batches (``letters batch list``, a batch's PDF and manifest, ``letters batch mark-sent``).
+
+The daily run is not started here: the scheduler (``casework scheduler run``, or a timer)
+starts it, and a run renders every queued letter, far longer than a page may take; this page
+shows what it did. The core checks the rights of each call as it does for the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from casework.web import engine_of
+
+blueprint = Blueprint("office", __name__)
+
+# How the ledger says a run went, in words.
+RUN_WORDS = {"ok": "goed gegaan", "failed": "met fouten", "running": "bezig",
+             "crashed": "afgebroken", "stopped": "gestopt", "dry-run": "proefrun"}
+# How a batch stands, in words.
+BATCH_WORDS = {"made": "gemaakt, nog niet verstuurd", "sent": "verstuurd",
+               "remade": "opnieuw gemaakt"}
+# The files of a batch: (kind in the core, file kind in the URL, mime type).
+FILES = {"pdf": "application/pdf", "manifest": "text/csv"}
+
+
+@blueprint.route("/dagelijkse-run")
+def daily() -> Any:
+    """What 'casework daily --status' shows: the latest runs with their summaries, whether
+    today's run went through, and what failed."""
+    from casework import vocabulary
+    from casework.daily import recent_runs
+    from casework.permissions import NotAllowed
+
+    engine = engine_of(current_app)
+    try:
+        runs = recent_runs(engine, g.actor)
+    except NotAllowed:
+        abort(404)
+    today = engine.now().astimezone(engine.tz).date()
+    done_today = [r for r in runs if r["run_date"] == today.isoformat()
+                  and r["status"] in ("ok", "failed")]
+    latest = next((r for r in runs if r["summary"]), None)
+    return render_template("daily.html", title="Dagelijkse run", runs=runs, today=today,
+                           done_today=done_today[0] if done_today else None, latest=latest,
+                           run_words=RUN_WORDS, task_labels=vocabulary.task_labels(engine))
+
+
+@blueprint.route("/brieven")
+def letters() -> Any:
+    """The mail-house batches, newest first ('letters batch list'), with the letters to pull
+    from each batch not yet sent ('letters list --status to_pull --batch B')."""
+    from casework.batches import list_batches
+    from casework.mailroom import list_letters
+    from casework.permissions import NotAllowed
+
+    engine = engine_of(current_app)
+    try:
+        batches = list_batches(engine, g.actor)["batches"]
+        to_pull = {b["batch"]: list_letters(engine, g.actor, status="to_pull",
+                                            batch=b["batch"])["letters"]
+                   for b in batches if b["status"] == "made" and b["to_pull"]}
+        queue = {status: list_letters(engine, g.actor, status=status, limit=1)["total"]
+                 for status in ("queued", "held", "rendered")}
+    except NotAllowed:
+        abort(404)
+    return render_template("letters.html", title="Brieven en stapels", batches=batches,
+                           to_pull=to_pull, queue=queue, batch_words=BATCH_WORDS)
+
+
+@blueprint.route("/brieven/stapel/<batch>/<kind>")
+def batch_file(batch: str, kind: str) -> Any:
+    """A batch's PDF or manifest as a download, named as the core named the file (the
+    batch's name, never a person's data); logged as a read of its cases."""
+    from casework.batches import batch_file as core_batch_file
+    from casework.errors import CaseworkError
+
+    engine = engine_of(current_app)
+    if kind not in FILES or not g.actor.has("letters"):
+        abort(404)
+    try:
+        path = core_batch_file(engine, g.actor, batch, kind)
+    except CaseworkError:
+        abort(404)
+    answer = send_file(path, mimetype=FILES[kind], as_attachment=True,
+                       download_name=path.name, max_age=0, conditional=False, etag=False)
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+@blueprint.route("/brieven/stapel/<batch>/versturen", methods=["GET", "POST"])
+def mark_sent(batch: str) -> Any:
+    """Record that a batch went to the mail house ('letters batch mark-sent'): a page that
+    says what it holds and what to pull first, and a form to confirm it. A batch is marked
+    sent once: a second confirmation (another tab, a colleague) changes nothing (409)."""
+    from casework.batches import mark_batch_sent
+    from casework.errors import CaseworkError
+
+    engine = engine_of(current_app)
+    if not g.actor.has("letters"):
+        abort(404)
+    problem, status = None, 200
+    if request.method == "POST":
+        if request.form.get("confirm") != "yes":
+            problem, status = ("Vink aan dat de stapel aan het postbedrijf is gegeven; er is "
+                               "niets vastgelegd."), 422
+        else:
+            try:
+                result = mark_batch_sent(engine, g.actor, batch)
+            except CaseworkError:
+                problem, status = None, 409
+            else:
+                sent, pulled = result["sent"], len(result["pulled"])
+                flash(f"Stapel {batch}: {sent} {'brief' if sent == 1 else 'brieven'} als "
+                      "verstuurd vastgelegd"
+                      + (f", {pulled} uit de stapel gehaald." if pulled else "."))
+                return redirect(url_for("office.letters"), 303)
+    row = _batch_row(engine, batch)
+    if row is None:
+        abort(404)
+    if status == 409:
+        problem = _NOT_SENDABLE.get(row["status"], "Deze stapel kan nu niet als verstuurd "
+                                                   "worden vastgelegd.")
+    pull = []
+    if row["status"] == "made" and row["to_pull"]:
+        from casework.mailroom import list_letters
+
+        pull = list_letters(engine, g.actor, status="to_pull", batch=batch)["letters"]
+    return render_template("batch_sent.html", title=f"Stapel {batch} versturen", batch=row,
+                           to_pull=pull, problem=problem, batch_words=BATCH_WORDS), status
+
+
+# Why a batch can no longer be marked sent, in Dutch (the core's refusal is in English).
+_NOT_SENDABLE = {
+    "sent": "Deze stapel was al als verstuurd vastgelegd; een verstuurde stapel verandert niet "
+            "meer. Er is niets opnieuw vastgelegd.",
+    "remade": "Deze stapel is opnieuw gemaakt; de brieven zitten in een nieuwe stapel. Er is "
+              "niets vastgelegd.",
+}
+
+
+def _batch_row(engine: Any, batch: str) -> dict[str, Any] | None:
+    """The batch as 'letters batch list' shows it; None when there is no such batch."""
+    from casework.batches import list_batches
+
+    found = [b for b in list_batches(engine, g.actor)["batches"] if b["batch"] == batch]
+    return found[0] if found else None

@@ -1,0 +1,247 @@
+"""The back office's pages (daily run, letter batches, reports and the council page) and the
+letter PDF on the case page, through Flask's test client: each role sees and does what the
+role table says and gets the same 404 for the rest; a batch is marked sent once; files are
+named without a BSN; every read of a person's letters is in the processing log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from conftest import Env, lift_exclusions
+from helpers import (
+    PASSWORD,
+    Clock,
+    bsn_of,
+    csrf_of,
+    invite,
+    query,
+    render,
+    staff,
+    web_app,
+    web_login,
+)
+
+# Case 1 of the sample cohort lives in Oosterparkwijk (piet's), case 2 in Vinkhuizen.
+OWN, OTHER = 1, 2
+# name -> the roles (and projects) of a member with one role.
+MEMBERS = {"bo": ("--role", "back_office"), "kees": ("--role", "coordinator"),
+           "mw": ("--role", "coordinator", "--project", "meedoen-werkt"),
+           "adm": ("--role", "admin")}
+
+
+@pytest.fixture
+def app(cohort: Env) -> Any:
+    from casework.logins import set_password
+
+    lift_exclusions(cohort)
+    for name, roles in MEMBERS.items():
+        cohort.ok("staff", "add", name, *roles)
+    app = web_app(cohort, Clock(datetime.now(UTC)), piet="Oosterparkwijk")
+    engine = app.extensions["casework.engine"]
+    for name in MEMBERS:
+        set_password(engine, staff(engine, "anna"), name, PASSWORD)
+    return app
+
+
+@pytest.fixture
+def batch(cohort: Env, app: Any) -> str:
+    """A batch of the invitations of cases 1 and 3, made by 'letters render'."""
+    invite(cohort, OWN, 3)
+    [made] = render(cohort)["batches"]
+    return str(made["batch"])
+
+
+def client_of(app: Any, name: str) -> Any:
+    client = app.test_client()
+    assert web_login(client, name).status_code == 302
+    return client
+
+
+def log_of(env: Env, actor: str, action: str) -> list[list[int]]:
+    from sqlalchemy import select
+
+    from casework.models import AccessLog
+
+    return [list(r.case_ids) for r in query(env, select(AccessLog.case_ids).where(
+        AccessLog.actor == actor, AccessLog.action == action))]
+
+
+def menu(html: str) -> str:
+    return html.split('aria-label="Hoofdmenu"', 1)[1].split("</nav>", 1)[0]
+
+
+def test_the_back_office_sees_the_daily_runs_and_the_last_summary(app: Any,
+                                                                 cohort: Env) -> None:
+    office = client_of(app, "bo")
+    before = office.get("/dagelijkse-run")
+    assert before.status_code == 200 and "Nog geen runs" in before.text
+    assert "nog geen run voor vandaag" in before.text
+    assert "Dagelijkse run" in menu(before.text) and "Rapporten" in menu(before.text)
+    invite(cohort, OWN)
+    cohort.ok("daily", user="bo")
+    page = office.get("/dagelijkse-run")
+    assert page.status_code == 200
+    assert "De run voor vandaag" in page.text and "goed gegaan" in page.text
+    assert "Samenvatting van run 1" in page.text
+    assert "Brieven gemaakt" in page.text  # the invitation the run rendered
+    assert "<form" not in page.text.split("<main", 1)[1]  # the scheduler starts runs
+    for name in ("piet", "kees", "mw", "adm"):
+        other = client_of(app, name)
+        assert other.get("/dagelijkse-run").status_code == 404
+        assert "Dagelijkse run" not in menu(other.get("/").text)
+
+
+def test_the_back_office_downloads_a_batch_and_marks_it_sent_once(
+        app: Any, cohort: Env, batch: str) -> None:
+    office = client_of(app, "bo")
+    page = office.get("/brieven")
+    assert page.status_code == 200 and batch in page.text
+    assert "gemaakt, nog niet verstuurd" in page.text
+
+    pdf = office.get(f"/brieven/stapel/{batch}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert pdf.mimetype == "application/pdf"
+    disposition = pdf.headers["Content-Disposition"]
+    assert disposition == f"attachment; filename=batch-{batch}.pdf"
+    assert not any(bsn_of(case) in disposition for case in (OWN, 3))
+    assert pdf.headers["Cache-Control"] == "no-store"
+    manifest = office.get(f"/brieven/stapel/{batch}/manifest")
+    assert manifest.status_code == 200 and b"case_reference" in manifest.data
+    assert log_of(cohort, "bo", "letters batch pdf") == [[OWN, 3]]
+    assert office.get(f"/brieven/stapel/{batch}/anders").status_code == 404
+    assert office.get("/brieven/stapel/20991231-9/pdf").status_code == 404
+
+    confirm = office.get(f"/brieven/stapel/{batch}/versturen")
+    assert confirm.status_code == 200 and "aan het postbedrijf gegeven" in confirm.text
+    token = csrf_of(confirm.text)
+    url = f"/brieven/stapel/{batch}/versturen"
+    assert office.post(url, data={"confirm": "yes"}).status_code == 400  # no CSRF token
+    unconfirmed = office.post(url, data={"csrf_token": token})
+    assert unconfirmed.status_code == 422 and "Vink aan" in unconfirmed.text
+    assert cohort.json("letters", "batch", "list")["batches"][0]["status"] == "made"
+
+    done = office.post(url, data={"csrf_token": token, "confirm": "yes"})
+    assert done.status_code == 303 and done.headers["Location"] == "/brieven"
+    assert "2 brieven als verstuurd vastgelegd" in office.get("/brieven").text
+    [row] = cohort.json("letters", "batch", "list")["batches"]
+    assert (row["status"], row["sent_by"]) == ("sent", "bo")
+    sent_at = {letter["sent_at"] for letter in cohort.json("letters", "list")["letters"]}
+
+    again = office.post(url, data={"csrf_token": token, "confirm": "yes"})
+    assert again.status_code == 409 and "al als verstuurd vastgelegd" in again.text
+    assert {letter["sent_at"] for letter in cohort.json("letters", "list")["letters"]} == sent_at
+    assert "<form class=\"cw-form\"" not in again.text  # nothing left to confirm
+
+
+def test_a_letter_cancelled_in_a_batch_is_listed_to_pull_and_pulled(
+        app: Any, cohort: Env, batch: str) -> None:
+    [letter] = [r for r in cohort.json("letters", "list")["letters"] if r["case_id"] == 3]
+    cohort.ok("letters", "cancel", str(letter["id"]))
+    office = client_of(app, "bo")
+    page = office.get("/brieven")
+    assert f"Uit stapel {batch} halen" in page.text
+    confirm = office.get(f"/brieven/stapel/{batch}/versturen")
+    assert "Haal deze brieven eerst uit de stapel" in confirm.text
+    answer = office.post(f"/brieven/stapel/{batch}/versturen",
+                         data={"csrf_token": csrf_of(confirm.text), "confirm": "yes"})
+    assert answer.status_code == 303
+    assert "1 brief als verstuurd vastgelegd, 1 uit de stapel gehaald" in office.get(
+        "/brieven").text
+
+
+@pytest.mark.parametrize("name", ["piet", "kees", "mw", "adm"])
+def test_only_the_back_office_handles_batches(app: Any, batch: str, name: str) -> None:
+    client = client_of(app, name)
+    home = client.get("/")
+    assert "Brieven" not in menu(home.text)
+    token = csrf_of(home.text)
+    for path in ("/brieven", f"/brieven/stapel/{batch}/pdf",
+                 f"/brieven/stapel/{batch}/manifest", f"/brieven/stapel/{batch}/versturen"):
+        assert client.get(path).status_code == 404, path
+    refused = client.post(f"/brieven/stapel/{batch}/versturen",
+                          data={"csrf_token": token, "confirm": "yes"})
+    assert refused.status_code == 404
+
+
+def test_reports_show_a_table_a_chart_and_the_council_page(app: Any, cohort: Env) -> None:
+    invite(cohort, OWN)
+    for name in ("bo", "kees"):
+        client = client_of(app, name)
+        page = client.get("/rapporten")
+        assert page.status_code == 200 and "Benaderd" in page.text, name
+        assert 'src="/rapporten/grafiek.png?' in page.text
+        chart = client.get(page.text.split('src="', 1)[1].split('"', 1)[0]
+                           .replace("&amp;", "&"))
+        assert chart.status_code == 200 and chart.data.startswith(b"\x89PNG")
+        response = client.get("/rapporten?rapport=response&route=kansen-in-kaart"
+                              "&wijk=Oosterparkwijk&peildatum=2100-01-01")
+        assert response.status_code == 200 and "Respons tot en met" in response.text
+        caseload = client.get("/rapporten?rapport=caseload&route=all")
+        assert caseload.status_code == 200 and "grafiek.png" not in caseload.text
+        council = client.get("/rapporten/raad.html?rapport=outcomes&route=kansen-in-kaart"
+                             "&peildatum=2026-11-30")
+        assert council.status_code == 200 and council.mimetype == "text/html"
+        assert council.headers["Content-Disposition"] == (
+            'attachment; filename="raadsrapportage-kansen-in-kaart-2026-11-30.html"')
+        assert "<table" in council.text and council.headers["Cache-Control"] == "no-store"
+
+
+def test_a_bad_report_choice_says_why_and_keeps_the_form(app: Any) -> None:
+    client = client_of(app, "bo")
+    bad = client.get("/rapporten?rapport=outcomes&peildatum=gisteren")
+    assert bad.status_code == 400 and "De peildatum is geen datum" in bad.text
+    assert 'value="gisteren"' in bad.text and "Benaderd" not in bad.text
+    wijk = client.get("/rapporten?rapport=outcomes&route=kansen-in-kaart&wijk=Nergens")
+    assert wijk.status_code == 400 and "Wijk Nergens komt in deze route niet voor" in wijk.text
+
+
+def test_a_coordinator_of_another_project_sees_no_report_of_this_one(app: Any,
+                                                                    cohort: Env) -> None:
+    invite(cohort, OWN)
+    other = client_of(app, "mw")
+    own = other.get("/rapporten")
+    assert own.status_code == 200 and 'value="meedoen-werkt" selected' in own.text
+    assert 'value="kansen-in-kaart"' not in own.text and 'value="all"' not in own.text
+    asked = other.get("/rapporten?rapport=outcomes&route=kansen-in-kaart")
+    assert asked.status_code == 400 and "u ziet alleen uw projecten" in asked.text
+    assert "Benaderd" not in asked.text
+    for path in ("/rapporten/grafiek.png?rapport=outcomes&route=kansen-in-kaart",
+                 "/rapporten/raad.html?rapport=outcomes&route=kansen-in-kaart",
+                 "/rapporten/raad.html?rapport=outcomes&route=all"):
+        assert other.get(path).status_code == 404, path
+
+
+@pytest.mark.parametrize("name", ["piet", "adm"])
+def test_case_workers_and_admins_have_no_reports(app: Any, name: str) -> None:
+    client = client_of(app, name)
+    assert "Rapporten" not in menu(client.get("/").text)
+    for path in ("/rapporten", "/rapporten/grafiek.png", "/rapporten/raad.html"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_the_case_page_opens_a_letter_as_a_pdf_and_logs_the_preview(app: Any,
+                                                                    cohort: Env) -> None:
+    invite(cohort, OWN, OTHER)
+    letters = {r["case_id"]: r["id"] for r in cohort.json("letters", "list")["letters"]}
+    worker = client_of(app, "piet")
+    page = worker.get(f"/zaak/{OWN}").text
+    link = f"/zaak/{OWN}/brief/{letters[OWN]}.pdf"
+    assert f'href="{link}"' in page
+    pdf = worker.get(link)
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert pdf.headers["Content-Disposition"] == f'inline; filename="brief-{letters[OWN]}.pdf"'
+    assert pdf.headers["Cache-Control"] == "no-store"
+    assert log_of(cohort, "piet", "letter preview") == [[OWN]]
+    # Another wijk's case, another case's letter, no such letter: the same 404.
+    answers = [worker.get(path) for path in (
+        f"/zaak/{OTHER}/brief/{letters[OTHER]}.pdf", f"/zaak/{OWN}/brief/{letters[OTHER]}.pdf",
+        f"/zaak/{OWN}/brief/999999.pdf")]
+    assert {a.status_code for a in answers} == {404}
+    assert len({a.text.replace(str(letters[OTHER]), "") for a in answers}) == 1
+    assert log_of(cohort, "piet", "letter preview") == [[OWN]]
+    # The back office previews letters of its projects ('letters preview'); an admin none.
+    assert client_of(app, "bo").get(link).status_code == 200
+    assert client_of(app, "adm").get(link).status_code == 404
+    assert client_of(app, "mw").get(link).status_code == 404
