@@ -330,3 +330,65 @@ def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
     finally:
         served.close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def office_server(cohort: Env) -> Iterator[str]:
+    """The web front with a back-office member (bo) and a daily run that made a batch of two
+    invitations."""
+    from conftest import lift_exclusions
+
+    lift_exclusions(cohort)
+    app = web_app(cohort)
+    web_member(app, cohort, "bo", "--role", "back_office")
+    invite(cohort, 1, 3)
+    cohort.ok("daily", user="bo")
+    with served(app) as url:
+        yield url
+
+
+def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
+                                             tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    server = office_server
+    browser.get(server + "/inloggen")
+    browser.find_element(By.ID, "name").send_keys("bo")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+    arrive(browser, server + "/")
+
+    browser.find_element(By.LINK_TEXT, "Dagelijkse run").click()
+    arrive(browser, server + "/dagelijkse-run")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Dagelijkse run"
+    assert "De run voor vandaag" in browser.find_element(By.TAG_NAME, "main").text
+    accessible(browser)
+    browser.save_screenshot(str(tmp_path / "dagelijkse-run.png"))
+
+    browser.find_element(By.LINK_TEXT, "Brieven").click()
+    arrive(browser, server + "/brieven")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+    assert len(rows) == 1 and "gemaakt, nog niet verstuurd" in rows[0].text
+    batch = rows[0].find_element(By.TAG_NAME, "td").text
+    accessible(browser)
+    browser.save_screenshot(str(tmp_path / "brieven.png"))
+
+    rows[0].find_element(By.PARTIAL_LINK_TEXT, "Verstuurd").click()
+    arrive(browser, f"{server}/brieven/stapel/{batch}/versturen")
+    accessible(browser)
+    browser.save_screenshot(str(tmp_path / "versturen.png"))
+    browser.find_element(By.ID, "confirm").click()
+    browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+    arrive(browser, server + "/brieven")
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert f"Stapel {batch}: 2 brieven als verstuurd vastgelegd" in main
+    assert "Verstuurd" not in browser.find_element(By.CSS_SELECTOR, "table tbody tr").text
+    accessible(browser)
+
+    browser.find_element(By.LINK_TEXT, "Rapporten").click()
+    arrive(browser, server + "/rapporten")
+    chart = browser.find_element(By.CSS_SELECTOR, "img.cw-chart")
+    assert browser.execute_script("return arguments[0].naturalWidth", chart) > 0
+    accessible(browser)
+    browser.set_window_size(1280, 2400)
+    browser.save_screenshot(str(tmp_path / "rapporten.png"))
