@@ -48,7 +48,7 @@ from casework.letters import (
 from casework.models import Case, Letter, Participant, Task
 from casework.outfiles import csv_writer, open_output, remove_stale_temporaries, write_output
 from casework.people import address_line, display_name
-from casework.permissions import Actor, check_cases
+from casework.permissions import Actor, NotAllowed, check_cases
 
 PAGE = 200
 TASK_LABEL_LENGTH = 200  # tasks.label is a varchar(200)
@@ -538,6 +538,16 @@ def list_letters(engine: Engine, actor: Actor, case_id: int | None = None,
     } for r in rows]}
 
 
+def count_letters(engine: Engine, actor: Actor) -> dict[str, int]:
+    """Return how many letters there are per status (counts only: no case is shown, so
+    nothing is logged)."""
+    actor.require("letters")
+    with engine.db.connect() as conn:
+        rows = conn.execute(select(_LETTERS.c.status, func.count())
+                            .group_by(_LETTERS.c.status)).all()
+    return {status: int(count) for status, count in rows}
+
+
 def _letter(conn: Any, letter_id: int) -> Any:
     row = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id)).first()
     if row is None:
@@ -587,11 +597,18 @@ def preview_letter(engine: Engine, actor: Actor, case_id: int, letter_id: int) -
     it was rendered (today when it was not). For whoever may read the case (the case page),
     or handle the letters of its project (``letters preview``); logged as a preview. A
     letter of another case is not found, as a case out of reach is."""
-    capability = "case.read" if actor.has("case.read") else "letters"
-    actor.require(capability)
+    capabilities = [c for c in ("case.read", "letters") if actor.has(c)]
+    if not capabilities:
+        actor.require("case.read")
     with unit_of_work(engine) as conn:
         row = _preview_case(conn, case_id)
-        check_cases(conn, actor, [case_id], capability)
+        for capability in capabilities:  # a case of their own, or of their projects' mail
+            try:
+                check_cases(conn, actor, [case_id], capability)
+                break
+            except NotAllowed:
+                if capability == capabilities[-1]:
+                    raise
         letter = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id,
                                                      _LETTERS.c.case_id == case_id)).first()
         if letter is None:

@@ -99,6 +99,8 @@ def test_the_back_office_downloads_a_batch_and_marks_it_sent_once(
     page = office.get("/brieven")
     assert page.status_code == 200 and batch in page.text
     assert "gemaakt, nog niet verstuurd" in page.text
+    assert "Nog te maken: 0 in de wachtrij" in page.text
+    assert log_of(cohort, "bo", "letters list") == []  # counts and batches name no person
 
     pdf = office.get(f"/brieven/stapel/{batch}/pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")

@@ -32,7 +32,7 @@ RUN_WORDS = {"ok": "goed gegaan", "failed": "met fouten", "running": "bezig",
 # How a batch stands, in words.
 BATCH_WORDS = {"made": "gemaakt, nog niet verstuurd", "sent": "verstuurd",
                "remade": "opnieuw gemaakt"}
-# The files of a batch: (kind in the core, file kind in the URL, mime type).
+# The files of a batch: kind (in the URL, as the core names it) -> mime type.
 FILES = {"pdf": "application/pdf", "manifest": "text/csv"}
 
 
@@ -63,7 +63,7 @@ def letters() -> Any:
     """The mail-house batches, newest first ('letters batch list'), with the letters to pull
     from each batch not yet sent ('letters list --status to_pull --batch B')."""
     from casework.batches import list_batches
-    from casework.mailroom import list_letters
+    from casework.mailroom import count_letters, list_letters
     from casework.permissions import NotAllowed
 
     engine = engine_of(current_app)
@@ -72,8 +72,7 @@ def letters() -> Any:
         to_pull = {b["batch"]: list_letters(engine, g.actor, status="to_pull",
                                             batch=b["batch"])["letters"]
                    for b in batches if b["status"] == "made" and b["to_pull"]}
-        queue = {status: list_letters(engine, g.actor, status=status, limit=1)["total"]
-                 for status in ("queued", "held", "rendered")}
+        queue = count_letters(engine, g.actor)
     except NotAllowed:
         abort(404)
     return render_template("letters.html", title="Brieven en stapels", batches=batches,
