@@ -85,11 +85,17 @@ def _claim(conn: Connection, engine: Engine, row: Any, status: str, **values: An
         return
     current = conn.execute(select(_BATCHES).where(_BATCHES.c.name == row.name)).one()
     if current.status == "sent":
-        raise InvalidData(f"batch {row.name} was already marked sent "
-                          f"({_local_day(engine, current.sent_at)}); a batch handed to the "
-                          "mail house never changes")
-    raise InvalidData(f"batch {row.name} was re-made ({_local_day(engine, current.remade_at)}); "
-                      "its letters went into a new batch (see 'casework letters batch list')")
+        day = _local_day(engine, current.sent_at)
+        raise InvalidData(f"batch {row.name} was already marked sent ({day}); a batch handed "
+                          "to the mail house never changes",
+                          says=f"Stapel {row.name} was al als verstuurd vastgelegd ({day}); "
+                               "een verstuurde stapel verandert niet meer. Er is niets "
+                               "opnieuw vastgelegd.")
+    day = _local_day(engine, current.remade_at)
+    raise InvalidData(f"batch {row.name} was re-made ({day}); its letters went into a new "
+                      "batch (see 'casework letters batch list')",
+                      says=f"Stapel {row.name} is opnieuw gemaakt ({day}); de brieven zitten "
+                           "in een nieuwe stapel. Er is niets vastgelegd.")
 
 
 # --- what the back office does with a batch -------------------------------------------------

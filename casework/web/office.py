@@ -118,8 +118,8 @@ def mark_sent(batch: str) -> Any:
         else:
             try:
                 result = mark_batch_sent(engine, g.actor, batch)
-            except CaseworkError:
-                problem, status = None, 409
+            except CaseworkError as exc:  # sent or re-made a moment ago, or no such batch
+                problem, status = exc.says or str(exc), 409
             else:
                 sent, pulled = result["sent"], len(result["pulled"])
                 flash(f"Stapel {batch}: {sent} {'brief' if sent == 1 else 'brieven'} als "
@@ -129,9 +129,6 @@ def mark_sent(batch: str) -> Any:
     row = _batch_row(engine, batch)
     if row is None:
         abort(404)
-    if status == 409:
-        problem = _NOT_SENDABLE.get(row["status"], "Deze stapel kan nu niet als verstuurd "
-                                                   "worden vastgelegd.")
     pull = []
     if row["status"] == "made" and row["to_pull"]:
         from casework.mailroom import list_letters
@@ -139,15 +136,6 @@ def mark_sent(batch: str) -> Any:
         pull = list_letters(engine, g.actor, status="to_pull", batch=batch)["letters"]
     return render_template("batch_sent.html", title=f"Stapel {batch} versturen", batch=row,
                            to_pull=pull, problem=problem, batch_words=BATCH_WORDS), status
-
-
-# Why a batch can no longer be marked sent, in Dutch (the core's refusal is in English).
-_NOT_SENDABLE = {
-    "sent": "Deze stapel was al als verstuurd vastgelegd; een verstuurde stapel verandert niet "
-            "meer. Er is niets opnieuw vastgelegd.",
-    "remade": "Deze stapel is opnieuw gemaakt; de brieven zitten in een nieuwe stapel. Er is "
-              "niets vastgelegd.",
-}
 
 
 def _batch_row(engine: Any, batch: str) -> dict[str, Any] | None:

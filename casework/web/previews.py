@@ -32,7 +32,8 @@ def letter_pdf(case_id: int, letter_id: int) -> Any:
     except (NotFound, NotAllowed):
         abort(404)
     except LetterError as exc:
+        why = exc.says or str(exc)
         return render_template("error.html", title="Brief niet te maken",
-                               message=f"Deze brief kan nu niet gemaakt worden: {exc}"), 422
+                               message=f"Deze brief kan nu niet gemaakt worden: {why}"), 422
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="brief-{letter_id}.pdf"'})
