@@ -5,6 +5,7 @@ named without a BSN; every read of a person's letters is in the processing log."
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +23,14 @@ from helpers import (
     web_app,
     web_login,
 )
+from pypdf import PdfReader
 
 # Case 1 of the sample cohort lives in Oosterparkwijk (piet's), case 2 in Vinkhuizen.
 OWN, OTHER = 1, 2
 # name -> the roles (and projects) of a member with one role.
 MEMBERS = {"bo": ("--role", "back_office"), "kees": ("--role", "coordinator"),
            "mw": ("--role", "coordinator", "--project", "meedoen-werkt"),
+           "bw": ("--role", "back_office", "--project", "meedoen-werkt"),
            "adm": ("--role", "admin")}
 
 
@@ -199,10 +202,11 @@ def test_a_bad_report_choice_says_why_and_keeps_the_form(app: Any) -> None:
     assert wijk.status_code == 400 and "Wijk Nergens komt in deze route niet voor" in wijk.text
 
 
-def test_a_coordinator_of_another_project_sees_no_report_of_this_one(app: Any,
-                                                                    cohort: Env) -> None:
+@pytest.mark.parametrize("name", ["mw", "bw"])
+def test_a_member_of_another_project_sees_no_report_of_this_one(app: Any, cohort: Env,
+                                                               name: str) -> None:
     invite(cohort, OWN)
-    other = client_of(app, "mw")
+    other = client_of(app, name)
     own = other.get("/rapporten")
     assert own.status_code == 200 and 'value="meedoen-werkt" selected' in own.text
     assert 'value="kansen-in-kaart"' not in own.text and 'value="all"' not in own.text
@@ -233,6 +237,8 @@ def test_the_case_page_opens_a_letter_as_a_pdf_and_logs_the_preview(app: Any,
     assert f'href="{link}"' in page
     pdf = worker.get(link)
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "El Amrani" in text and "KIK-000001" in text and bsn_of(OWN) not in text
     assert pdf.headers["Content-Disposition"] == f'inline; filename="brief-{letters[OWN]}.pdf"'
     assert pdf.headers["Cache-Control"] == "no-store"
     assert log_of(cohort, "piet", "letter preview") == [[OWN]]
@@ -247,3 +253,4 @@ def test_the_case_page_opens_a_letter_as_a_pdf_and_logs_the_preview(app: Any,
     assert client_of(app, "bo").get(link).status_code == 200
     assert client_of(app, "adm").get(link).status_code == 404
     assert client_of(app, "mw").get(link).status_code == 404
+    assert client_of(app, "bw").get(link).status_code == 404  # not one of its projects
