@@ -12,16 +12,15 @@ from typing import Any
 import pytest
 from conftest import Env, lift_exclusions
 from helpers import (
-    PASSWORD,
     Clock,
     bsn_of,
     csrf_of,
     invite,
     query,
     render,
-    staff,
     web_app,
     web_login,
+    web_member,
 )
 from pypdf import PdfReader
 
@@ -36,15 +35,10 @@ MEMBERS = {"bo": ("--role", "back_office"), "kees": ("--role", "coordinator"),
 
 @pytest.fixture
 def app(cohort: Env) -> Any:
-    from casework.logins import set_password
-
     lift_exclusions(cohort)
-    for name, roles in MEMBERS.items():
-        cohort.ok("staff", "add", name, *roles)
     app = web_app(cohort, Clock(datetime.now(UTC)), piet="Oosterparkwijk")
-    engine = app.extensions["casework.engine"]
-    for name in MEMBERS:
-        set_password(engine, staff(engine, "anna"), name, PASSWORD)
+    for name, roles in MEMBERS.items():
+        web_member(app, cohort, name, *roles)
     return app
 
 
