@@ -29,6 +29,8 @@ def _bars(axis: Any, names: list[str], series: list[tuple[str, list[float], str]
     axis.set_xticks(list(positions), names, rotation=30, ha="right")
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    if not any(value for _, values, _ in series for value in values):
+        axis.set_ylim(0, 1)  # nothing counted yet: an axis from 0, not ticks around it
     axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number(round(v))))
     axis.legend()
