@@ -13,6 +13,7 @@ import pytest
 from conftest import Env, lift_exclusions
 from helpers import (
     Clock,
+    advance,
     bsn_of,
     csrf_of,
     invite,
@@ -23,6 +24,7 @@ from helpers import (
     web_member,
 )
 from pypdf import PdfReader
+from test_cli_daily import day, timers  # noqa: F401  (fixture)
 
 # Case 1 of the sample cohort lives in Oosterparkwijk (piet's), case 2 in Vinkhuizen.
 OWN, OTHER = 1, 2
@@ -88,6 +90,23 @@ def test_the_back_office_sees_the_daily_runs_and_the_last_summary(app: Any,
         other = client_of(app, name)
         assert other.get("/dagelijkse-run").status_code == 404
         assert "Dagelijkse run" not in menu(other.get("/").text)
+
+
+def test_the_daily_run_page_names_each_failure_and_the_work_due(
+        timers: Env) -> None:  # noqa: F811  (the fixture of test_cli_daily)
+    advance(timers, 1, "wait")
+    advance(timers, 2, "wait_hard")
+    advance(timers, 2, "hold")  # its hard deadline cannot fire from here: the run fails it
+    assert timers.run("daily", "--date", day(7)).exit_code == 1
+    app = web_app(timers, Clock(datetime.now(UTC)))
+    web_member(app, timers, "bo", "--role", "back_office")
+    page = client_of(app, "bo").get("/dagelijkse-run")
+    assert page.status_code == 200 and "met fouten" in page.text
+    failed = page.text.split("Mislukt (de volgende run probeert het opnieuw)", 1)[1]
+    failed = failed.split("</ul>", 1)[0]
+    assert "zaak 2), poging 1:" in failed and "give_up" in failed
+    assert "Vanzelf verder (give_up)" in page.text
+    assert "Werk voor medewerkers" in page.text
 
 
 def test_the_back_office_downloads_a_batch_and_marks_it_sent_once(
