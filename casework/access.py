@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Integer, String, bindparam, func, insert, sel
 from sqlalchemy import Engine as SAEngine
 
 from casework.config import Settings
+from casework.direct import first
 from casework.errors import ConfigError
 from casework.models import AccessLog, JSONType, UTCDateTime
 from casework.permissions import Actor
@@ -30,17 +31,24 @@ KEY_OPTION = "casework_chain_key"
 
 
 def stamp(moment: datetime) -> str:
-    """Return a moment as the UTC text the hashes use."""
+    """Return a moment as the UTC text the hashes use (%Y-%m-%dT%H:%M:%S.%f)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if moment.year < 1000:  # isoformat pads the year, strftime's %Y does not
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return moment.isoformat("T", "microseconds")
+
+
+# What json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+# makes on each call, made once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                              default=str)
 
 
 def digest(content: Any, key: bytes | None = None) -> str:
     """Return the hex digest of content (as canonical JSON): HMAC-SHA256 with the chain key
     ([audit] key_file) when there is one, else SHA-256."""
-    body = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str).encode("utf-8")
+    body = _CANONICAL.encode(content).encode("utf-8")
     if key:
         return hmac.new(key, body, hashlib.sha256).hexdigest()
     return hashlib.sha256(body).hexdigest()
@@ -140,16 +148,16 @@ def log_access(conn: Connection, actor: Actor, action: str, case_ids: Sequence[i
         if head is None:
             # After a failed append the write lock (SQLite) or the advisory lock (PostgreSQL)
             # is ours until commit: the head read now stays the head.
-            row = conn.execute(_HEAD).first()
-            head = (row.id, row.hash) if row is not None else (0, None)
+            row = first(conn, _HEAD, {})
+            head = (row[0], row[1]) if row is not None else (0, None)
         prev_id, prev = head
         row_id = prev_id + 1
         entry_hash = chain_hash(prev, entry_content(row_id, at, actor.name, action, case_ids,
                                                     purpose), key)
-        appended = conn.execute(_APPEND_AFTER, {
+        appended = first(conn, _APPEND_AFTER, {
             "b_id": row_id, "b_at": at, "b_actor": actor.name, "b_action": action,
             "b_case_ids": case_ids, "b_purpose": purpose, "b_prev": prev, "b_hash": entry_hash,
-            "b_prev_id": prev_id, "b_prev_hash": prev or ""}).first()
+            "b_prev_id": prev_id, "b_prev_hash": prev or ""})
         if appended is not None:
             _HEADS[pool] = (row_id, entry_hash)
             return

@@ -17,8 +17,10 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, CursorResult, Delete, Insert, Update
+from sqlalchemy import JSON, Connection, Delete, Insert, Update
+from sqlalchemy.types import TypeDecorator
 
+from casework.direct import cursor_execute
 from casework.models import UTCDateTime
 
 Statement = Insert | Update | Delete
@@ -77,8 +79,9 @@ PLANS = 256
 
 
 def write_many(conn: Connection, stmt: Statement,
-               rows: Sequence[dict[str, Any]]) -> CursorResult[Any]:
-    """Run stmt once for every row (all rows have the same keys); return the result."""
+               rows: Sequence[dict[str, Any]]) -> Any:
+    """Run stmt once for every row (all rows have the same keys); return the result (its
+    ``rowcount``: the rows changed)."""
     if conn.dialect.name != "sqlite" or not rows:
         return conn.execute(stmt, list(rows))
     key = (stmt, conn.dialect.name, tuple(rows[0]))
@@ -89,7 +92,7 @@ def write_many(conn: Connection, stmt: Statement,
         plan = _PLANS[key] = _compile(conn, stmt, key[2])
     if plan is None:
         return conn.execute(stmt, list(rows))
-    return conn.exec_driver_sql(plan.sql, plan.bind(rows))  # type: ignore[arg-type]
+    return cursor_execute(conn, plan.sql, plan.bind(rows), many=True)
 
 
 def _compile(conn: Connection, stmt: Statement, keys: tuple[str, ...]) -> _Plan | None:
@@ -109,7 +112,7 @@ def _compile(conn: Connection, stmt: Statement, keys: tuple[str, ...]) -> _Plan 
     for position, name in enumerate(compiled.positiontup):
         bind = binds[name]
         processor = bind.type._cached_bind_processor(dialect)
-        if processor is not None and isinstance(bind.type, JSON):
+        if processor is not None and _is_json(bind.type, dialect):
             processor = _json_processor(processor)
         if name in keys:
             if processor is not None:
@@ -132,6 +135,16 @@ def _compile(conn: Connection, stmt: Statement, keys: tuple[str, ...]) -> _Plan 
     if set(order) != set(keys) or len(order) != len(keys):
         return None
     return _Plan(compiled.string, tuple(order), constants, processors)
+
+
+def _is_json(type_: Any, dialect: Any) -> bool:
+    """Whether a column type stores JSON as SQLAlchemy's JSON does (casework's JSONType is a
+    TypeDecorator of it that changes no value)."""
+    if isinstance(type_, TypeDecorator):
+        if type(type_).process_bind_param is not TypeDecorator.process_bind_param:
+            return False
+        type_ = type_.load_dialect_impl(dialect)
+    return isinstance(type_, JSON)
 
 
 def _json_encoder() -> Any:

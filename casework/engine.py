@@ -21,6 +21,7 @@ from casework.access import log_access, with_chain_key
 from casework.calendar import shift
 from casework.config import Settings
 from casework.db import check_schema, make_engine, unit_of_work
+from casework.direct import first
 from casework.effects import (
     BookAppointment,
     CancelLetters,
@@ -76,13 +77,10 @@ class CaseSnapshot:
 
     @classmethod
     def from_row(cls, row: Any) -> CaseSnapshot:
-        return cls(
-            id=row.id, workflow_id=row.workflow_id, workflow_version=row.workflow_version,
-            state=row.state, data=dict(row.data or {}), version=row.version,
-            last_event_at=row.last_event_at, wijk=row.wijk,
-            state_entered_at=row.state_entered_at, assigned_to=row.assigned_to,
-            participant_id=row.participant_id, excluded=row.excluded,
-        )
+        """Return the snapshot of a row of CASE_COLUMNS (in that order)."""
+        case = cls(*row)
+        case.data = dict(case.data or {})
+        return case
 
 
 @dataclass
@@ -247,7 +245,7 @@ class Engine:
         return {row.id: CaseSnapshot.from_row(row) for row in rows}
 
     def load_case(self, conn: Connection, case_id: int) -> CaseSnapshot:
-        row = conn.execute(_LOAD_CASE, {"b_id": case_id}).first()
+        row = first(conn, _LOAD_CASE, {"b_id": case_id})
         if row is None:
             raise NotFound(f"{no_case(case_id)}; find cases with 'casework case list'")
         return CaseSnapshot.from_row(row)
