@@ -52,6 +52,9 @@ class _JSON(TypeDecorator[Any]):
 JSONType = _JSON()
 
 
+_STORED = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware datetime stored as naive UTC (SQLite has no time zones)."""
 
@@ -78,7 +81,10 @@ class UTCDateTime(TypeDecorator[datetime]):
                 raise ValueError("naive datetime given where an aware one is needed")
             if value.utcoffset():
                 value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            # What value.replace(tzinfo=None).isoformat(" ", "microseconds") writes, at half
+            # the cost.
+            return _STORED % (value.year, value.month, value.day, value.hour, value.minute,
+                              value.second, value.microsecond)
 
         return process
 
