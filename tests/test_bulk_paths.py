@@ -174,3 +174,31 @@ def test_write_many_stores_byte_for_byte_what_sqlalchemy_stores(cohort: Env) -> 
     finally:
         engine.db.dispose()
 
+
+
+def test_statements_on_the_drivers_cursor_read_and_refuse_as_sqlalchemy_does(
+        cohort: Env) -> None:
+    """casework.direct (one advance's case load and log append) reads the same values as
+    SQLAlchemy, and a row the database refuses raises SQLAlchemy's error, values hidden."""
+    from sqlalchemy import exc
+
+    from casework.direct import first
+    from casework.engine import _LOAD_CASE
+
+    engine = cohort.engine()
+    try:
+        anna = staff(engine, "anna")
+        engine.advance(1, "invite", anna, {"appointment": "2099-01-05 10:00"})
+        with engine.db.connect() as conn:
+            for case_id in (1, 3, 10_000):
+                direct = first(conn, _LOAD_CASE, {"b_id": case_id})
+                plain = conn.execute(_LOAD_CASE, {"b_id": case_id}).first()
+                assert direct == (None if plain is None else tuple(plain))
+            assert first(conn, _LOAD_CASE, {"b_id": 1})[6].tzinfo is not None
+        event = dict(_rows()["events"][1][0], case_id=1, seq=2)  # case 1's invite: taken
+        with (engine.db.connect() as conn, conn.begin(),
+              pytest.raises(exc.IntegrityError) as refused):
+            write_many(conn, _INSERT_EVENTS, [event])
+        assert "anna" not in str(refused.value) and "gaat" not in str(refused.value)
+    finally:
+        engine.db.dispose()
