@@ -94,6 +94,16 @@ def arrive(driver: Any, url: str) -> None:
         == "complete")
 
 
+def screenshot(driver: Any, tmp_path: Path, name: str) -> None:
+    """Take a screenshot of the page (it must render); with CASEWORK_SCREENSHOTS=DIR it is
+    kept there too, as DIR/web-NAME.png (how the README's pictures are made:
+    `CASEWORK_SCREENSHOTS=docs pytest tests/test_web_browser.py -k sqlite`)."""
+    driver.save_screenshot(str(tmp_path / f"{name}.png"))
+    keep = os.environ.get("CASEWORK_SCREENSHOTS")
+    if keep:
+        shutil.copyfile(tmp_path / f"{name}.png", Path(keep) / f"web-{name}.png")
+
+
 def accessible(driver: Any) -> None:
     """No serious or critical axe-core violation on the page shown."""
     driver.execute_script(AXE.read_text(encoding="utf-8"))
@@ -118,7 +128,7 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     assert browser.find_element(By.TAG_NAME, "h1").text == "Mijn werk"
     assert browser.find_element(By.CSS_SELECTOR, 'a[href="/zaak/1"]')
     accessible(browser)
-    browser.save_screenshot(str(tmp_path / "mijn-werk.png"))
+    screenshot(browser, tmp_path, "mijn-werk")
 
     browser.find_element(By.LINK_TEXT, "Zoeken").click()
     arrive(browser, server + "/zoeken")
@@ -143,7 +153,7 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     assert "Tijdlijn" in page and bsn_of(1) not in page
     accessible(browser)  # with the forms of the steps an invited case allows
     browser.set_window_size(1280, 4000)
-    browser.save_screenshot(str(tmp_path / "zaak.png"))
+    screenshot(browser, tmp_path, "zaak")
     browser.set_window_size(1280, 1000)
 
     # Another wijk's case by editing the URL: the same page as a case that does not exist.
@@ -216,8 +226,8 @@ def log_in(driver: Any, server: str, name: str) -> None:
     arrive(driver, server + "/")
 
 
-def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str,
-                                                   browser: Any) -> None:
+def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, browser: Any,
+                                                   tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
     from selenium.webdriver.support.wait import WebDriverWait
@@ -237,6 +247,7 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str,
     main = browser.find_element(By.TAG_NAME, "main").text
     assert "Golf 1 in Oosterparkwijk" in main and "Afspraken per dag" in main
     accessible(browser)  # the preview: nobody is invited yet
+    screenshot(browser, tmp_path, "golf-plannen")
 
     browser.find_element(By.XPATH, "//button[starts-with(text(), 'Bevestigen')]").click()
     WebDriverWait(browser, 30).until(lambda d: "uitgenodigd" in d.find_element(
@@ -247,6 +258,7 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str,
     browser.find_element(By.LINK_TEXT, "Werkverdeling").click()
     arrive(browser, server + "/werkverdeling")
     accessible(browser)
+    screenshot(browser, tmp_path, "werkverdeling")
     browser.find_element(By.PARTIAL_LINK_TEXT, "Een golf toewijzen").click()
     arrive(browser, server + "/werkverdeling/golven")
     accessible(browser)
@@ -290,7 +302,7 @@ def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
         arrive(browser, server + "/medewerkers")
         assert browser.find_element(By.TAG_NAME, "h1").text == "Medewerkers"
         accessible(browser)
-        browser.save_screenshot(str(tmp_path / "medewerkers.png"))
+        screenshot(browser, tmp_path, "medewerkers")
         browser.find_element(By.LINK_TEXT, "Medewerker toevoegen").click()
         arrive(browser, server + "/medewerkers/nieuw")
         accessible(browser)
@@ -302,7 +314,7 @@ def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
         arrive(browser, server + "/medewerkers/eva")
         assert "Medewerker eva toegevoegd" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
-        browser.save_screenshot(str(tmp_path / "medewerker.png"))
+        screenshot(browser, tmp_path, "medewerker")
         browser.find_element(By.ID, "password").send_keys("a first password for eva")
         browser.find_element(By.ID, "repeat").send_keys("a first password for eva")
         browser.find_element(By.XPATH, "//button[text()='Wachtwoord zetten']").click()
@@ -324,7 +336,7 @@ def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
         arrive(browser, server + "/mijn-account")
         assert "Uw wachtwoord is gewijzigd" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
-        browser.save_screenshot(str(tmp_path / "mijn-account.png"))
+        screenshot(browser, tmp_path, "mijn-account")
         browser.get(server + "/medewerkers")
         assert browser.find_element(By.TAG_NAME, "h1").text == "Niet gevonden"
     finally:
@@ -363,7 +375,7 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     assert browser.find_element(By.TAG_NAME, "h1").text == "Dagelijkse run"
     assert "De run voor vandaag" in browser.find_element(By.TAG_NAME, "main").text
     accessible(browser)
-    browser.save_screenshot(str(tmp_path / "dagelijkse-run.png"))
+    screenshot(browser, tmp_path, "dagelijkse-run")
 
     browser.find_element(By.LINK_TEXT, "Brieven").click()
     arrive(browser, server + "/brieven")
@@ -371,12 +383,12 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     assert len(rows) == 1 and "gemaakt, nog niet verstuurd" in rows[0].text
     batch = rows[0].find_element(By.TAG_NAME, "td").text
     accessible(browser)
-    browser.save_screenshot(str(tmp_path / "brieven.png"))
+    screenshot(browser, tmp_path, "brieven")
 
     rows[0].find_element(By.PARTIAL_LINK_TEXT, "Verstuurd").click()
     arrive(browser, f"{server}/brieven/stapel/{batch}/versturen")
     accessible(browser)
-    browser.save_screenshot(str(tmp_path / "versturen.png"))
+    screenshot(browser, tmp_path, "versturen")
     browser.find_element(By.ID, "confirm").click()
     browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
     arrive(browser, server + "/brieven")
@@ -391,4 +403,4 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     assert browser.execute_script("return arguments[0].naturalWidth", chart) > 0
     accessible(browser)
     browser.set_window_size(1280, 2400)
-    browser.save_screenshot(str(tmp_path / "rapporten.png"))
+    screenshot(browser, tmp_path, "rapporten")
