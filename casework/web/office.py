@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 
-from casework.web import engine_of
+from casework.web import engine_of, said
 
 blueprint = Blueprint("office", __name__)
 
@@ -119,7 +119,7 @@ def mark_sent(batch: str) -> Any:
             try:
                 result = mark_batch_sent(engine, g.actor, batch)
             except CaseworkError as exc:  # sent or re-made a moment ago, or no such batch
-                problem, status = exc.says or str(exc), 409
+                problem, status = said(exc), 409
             else:
                 sent, pulled = result["sent"], len(result["pulled"])
                 flash(f"Stapel {batch}: {sent} {'brief' if sent == 1 else 'brieven'} als "

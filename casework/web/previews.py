@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, render_template
 
-from casework.web import engine_of
+from casework.web import engine_of, said
 from casework.web.pages import MAX_CASE_ID
 
 blueprint = Blueprint("previews", __name__)
@@ -32,7 +32,7 @@ def letter_pdf(case_id: int, letter_id: int) -> Any:
     except (NotFound, NotAllowed):
         abort(404)
     except LetterError as exc:
-        why = exc.says or str(exc)
+        why = said(exc)
         return render_template("error.html", title="Brief niet te maken",
                                message=f"Deze brief kan nu niet gemaakt worden: {why}"), 422
     return Response(pdf, mimetype="application/pdf", headers={
