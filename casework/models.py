@@ -131,6 +131,9 @@ class Base(metaclass=_Schema):
 
 class Participant(Base):
     __tablename__ = "participants"
+    # Search by postcode and house number (the web front's Zoeken, 'person find').
+    __table_args__ = (Index("ix_participants_postcode_house_number", "postcode",
+                            "house_number"),)
 
     id = Column(Integer, primary_key=True)
     bsn = Column(String(9), unique=True, nullable=False)

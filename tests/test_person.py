@@ -161,6 +161,14 @@ def test_find_limit_says_how_many_there_are(cohort: Env) -> None:
     assert result["total"] > 1
 
 
+def test_find_limit_counts_only_the_cases_the_actor_may_see(kees: Env) -> None:
+    mine = found(kees, "Jansen", user="kees")
+    limited = kees.json("person", "find", "Jansen", "--limit", "1", user="kees")
+    assert (limited["total"], limited["shown"]) == (len(mine), 1)
+    assert [c["id"] for c in limited["cases"]] == mine[:1]
+    assert 1 < len(mine) < find(kees, "Jansen")["total"]
+
+
 # --- edit ---------------------------------------------------------------------------------
 
 def test_edit_corrects_the_phone_and_keeps_the_old_number_in_the_timeline(cohort: Env) -> None:
