@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 
 from casework.access import log_access
 from casework.db import unit_of_work
-from casework.engine import Engine
+from casework.engine import CaseSnapshot, Engine
 from casework.errors import InvalidData, NotFound, no_case
 from casework.models import (
     Appointment,
@@ -99,42 +99,65 @@ def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     logs the read."""
     actor.require("case.read")
     with unit_of_work(engine) as conn:
-        case = conn.execute(select(Case.__table__).where(Case.id == case_id)).first()
-        if case is None:
-            raise NotFound(f"{no_case(case_id)}; find cases with 'casework case list'")
-        person = conn.execute(select(Participant.__table__)
-                              .where(Participant.id == case.participant_id)).one()
-        from casework.permissions import check_cases
+        return _show_case(conn, engine, actor, case_id)[0]
 
-        check_cases(conn, actor, [case_id])
-        events = conn.execute(
-            select(Event.__table__).where(Event.case_id == case_id).order_by(Event.seq)
-        ).all()
-        appointments = conn.execute(
-            select(Appointment.__table__).where(Appointment.case_id == case_id)
-            .order_by(Appointment.id)
-        ).all()
-        referrals = conn.execute(
-            select(Referral.__table__).where(Referral.case_id == case_id).order_by(Referral.id)
-        ).all()
-        tasks = conn.execute(
-            select(Task.__table__).where(Task.case_id == case_id).order_by(Task.due, Task.id)
-        ).all()
-        from casework.meetings import meetings_of_case
 
-        meetings = meetings_of_case(conn, case_id)
-        matches = conn.execute(
-            select(Match.__table__, Employer.name.label("employer"))
-            .join(Employer, Employer.id == Match.employer_id)
-            .where(Match.case_id == case_id).order_by(Match.id)
-        ).all()
-        letters = conn.execute(
-            select(Letter.id, Letter.template, Letter.variant, Letter.status, Letter.partner,
-                   Letter.created_at, Letter.sent_at, Letter.returned_at, Letter.reason)
-            .where(Letter.case_id == case_id).order_by(Letter.id)
-        ).all()
-        log_access(conn, actor, "show", [case_id], _purpose({case.workflow_id}),
-                   engine.now())
+def case_page(engine: Engine, actor: Actor, case_id: int,
+              triggers: bool = False) -> dict[str, Any]:
+    """What the web front's case page shows, read in one transaction: ``case`` (as
+    ``show_case``), ``consents`` (as ``list_consents``) and, when asked, ``triggers`` (as
+    ``case_triggers``, of an open case; else None), each logged as its own command logs
+    it."""
+    from casework.consents import consents_of
+
+    actor.require("case.read")
+    with unit_of_work(engine) as conn:
+        case, row = _show_case(conn, engine, actor, case_id)
+        snapshot = CaseSnapshot.from_row(row)
+        return {"case": case, "consents": consents_of(conn, engine, actor, snapshot),
+                "triggers": _case_triggers(conn, engine, actor, snapshot)
+                if triggers and row.closed_at is None else None}
+
+
+def _show_case(conn: Any, engine: Engine, actor: Actor,
+               case_id: int) -> tuple[dict[str, Any], Any]:
+    """The case file and the case's row, logged as 'show'."""
+    case = conn.execute(select(Case.__table__).where(Case.id == case_id)).first()
+    if case is None:
+        raise NotFound(f"{no_case(case_id)}; find cases with 'casework case list'")
+    from casework.permissions import check_cases
+
+    check_cases(conn, actor, [case_id], loaded=[case])
+    person = conn.execute(select(Participant.__table__)
+                          .where(Participant.id == case.participant_id)).one()
+    events = conn.execute(
+        select(Event.__table__).where(Event.case_id == case_id).order_by(Event.seq)
+    ).all()
+    appointments = conn.execute(
+        select(Appointment.__table__).where(Appointment.case_id == case_id)
+        .order_by(Appointment.id)
+    ).all()
+    referrals = conn.execute(
+        select(Referral.__table__).where(Referral.case_id == case_id).order_by(Referral.id)
+    ).all()
+    tasks = conn.execute(
+        select(Task.__table__).where(Task.case_id == case_id).order_by(Task.due, Task.id)
+    ).all()
+    from casework.meetings import meetings_of_case
+
+    meetings = meetings_of_case(conn, case_id)
+    matches = conn.execute(
+        select(Match.__table__, Employer.name.label("employer"))
+        .join(Employer, Employer.id == Match.employer_id)
+        .where(Match.case_id == case_id).order_by(Match.id)
+    ).all()
+    letters = conn.execute(
+        select(Letter.id, Letter.template, Letter.variant, Letter.status, Letter.partner,
+               Letter.created_at, Letter.sent_at, Letter.returned_at, Letter.reason)
+        .where(Letter.case_id == case_id).order_by(Letter.id)
+    ).all()
+    log_access(conn, actor, "show", [case_id], _purpose({case.workflow_id}),
+               engine.now())
     return {
         "id": case.id,
         "workflow": case.workflow_id,
@@ -181,7 +204,7 @@ def show_case(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
              "data": e.data, "note": e.note, "reason": e.reason}
             for e in events
         ],
-    }
+    }, case
 
 
 def _task_dict(task: Any) -> dict[str, Any]:
@@ -204,13 +227,15 @@ def case_triggers(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return every trigger of the case's route: whether it can happen now, or why not."""
     actor.require("case.read")
     with unit_of_work(engine) as conn:
-        case = engine.load_case_for(conn, case_id, actor)
-        log_access(conn, actor, "triggers", [case_id], _purpose({case.workflow_id}),
-                   engine.now())
-        route = engine.route_of(case)
-        ctx = engine.context(conn)
-        reasons = {trigger: engine.why_blocked(route, case, trigger, ctx)
-                   for trigger in route.triggers}
+        return _case_triggers(conn, engine, actor, engine.load_case_for(conn, case_id, actor))
+
+
+def _case_triggers(conn: Any, engine: Engine, actor: Actor, case: Any) -> dict[str, Any]:
+    log_access(conn, actor, "triggers", [case.id], _purpose({case.workflow_id}), engine.now())
+    route = engine.route_of(case)
+    ctx = engine.context(conn)
+    reasons = {trigger: engine.why_blocked(route, case, trigger, ctx)
+               for trigger in route.triggers}
     result = []
     for trigger in route.triggers:
         why = reasons[trigger]

@@ -148,14 +148,19 @@ def list_consents(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return the person's consent history and what holds now, per scope; logs the read."""
     actor.require("case.read")
     with unit_of_work(engine) as conn:
-        case = engine.load_case_for(conn, case_id, actor)
-        rows = conn.execute(
-            select(Consent.__table__)
-            .where(Consent.__table__.c.participant_id == case.participant_id)
-            .order_by(Consent.__table__.c.id)
-        ).all()
-        log_access(conn, actor, "consent list", [case_id], f"project {case.workflow_id}",
-                   engine.now())
+        return consents_of(conn, engine, actor, engine.load_case_for(conn, case_id, actor))
+
+
+def consents_of(conn: Connection, engine: Engine, actor: Actor,
+                case: CaseSnapshot) -> dict[str, Any]:
+    """``list_consents`` of a case already loaded (and checked) in conn's transaction."""
+    rows = conn.execute(
+        select(Consent.__table__)
+        .where(Consent.__table__.c.participant_id == case.participant_id)
+        .order_by(Consent.__table__.c.id)
+    ).all()
+    log_access(conn, actor, "consent list", [case.id], f"project {case.workflow_id}",
+               engine.now())
     current: dict[str, bool] = {}
     history = []
     for row in rows:
@@ -163,4 +168,4 @@ def list_consents(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
         history.append({"scope": row.scope, "granted": row.granted, "how": row.method,
                         "recorded_by": row.recorded_by, "at": row.at.isoformat(),
                         "case_id": row.case_id})
-    return {"case_id": case_id, "current": current, "history": history}
+    return {"case_id": case.id, "current": current, "history": history}

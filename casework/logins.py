@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
-from casework.permissions import Actor, NotAllowed, load_actor
+from casework.permissions import Actor, NotAllowed, load_actor, load_staff
 from casework.text import shown
 
 MIN_LENGTH = 12
@@ -127,11 +127,9 @@ def session_actor(engine: Engine, name: str, stamp: str) -> Actor:
     password the session was opened with still theirs (or, for single sign-on, single
     sign-on still configured and no new password set since); NotAllowed otherwise. With
     ``[web.oidc] only`` a session opened with a password no longer holds."""
-    table = _table()
     with engine.db.connect() as conn:
-        actor = load_actor(conn, name)
-        digest = conn.execute(select(table.c.password_hash)
-                              .where(table.c.name == name)).scalar()
+        actor, row = load_staff(conn, name)
+    digest = row.password_hash
     if stamp.startswith(SSO_STAMP):
         if not engine.settings.oidc:
             raise NotAllowed("single sign-on is no longer configured; log in again")

@@ -282,6 +282,11 @@ def roles_of(row: Any) -> tuple[str, ...]:
 def load_actor(conn: Any, name: str) -> Actor:
     """Return a staff member as an actor; NotAllowed when unknown or disabled (deny by
     default: anyone else is refused)."""
+    return load_staff(conn, name)[0]
+
+
+def load_staff(conn: Any, name: str) -> tuple[Actor, Any]:
+    """``load_actor``, with the member's staff row (the web session checks its password)."""
     row = conn.execute(select(Staff).where(Staff.name == name)).first()
     if row is None:
         anyone = conn.execute(select(Staff.id).limit(1)).first()
@@ -292,7 +297,8 @@ def load_actor(conn: Any, name: str) -> Actor:
                          f"'casework staff add {name} --role ...'")
     if not row.active:
         raise NotAllowed(f"staff member '{name}' is disabled")
-    return Actor(name, roles_of(row), tuple(row.wijken or ()), tuple(row.projects or ()))
+    return (Actor(name, roles_of(row), tuple(row.wijken or ()), tuple(row.projects or ())),
+            row)
 
 
 def resolve(engine: Any, name: str) -> Actor:

@@ -292,8 +292,7 @@ def scope_label(scope: str, partners: dict[str, str]) -> str:
 def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
                form: Any = None, failed: str | None = None) -> Any:
     from casework import vocabulary
-    from casework.cases import case_triggers, show_case
-    from casework.consents import list_consents
+    from casework.cases import case_page
     from casework.errors import NotFound
     from casework.permissions import NotAllowed
     from casework.web.actions import actions
@@ -302,12 +301,10 @@ def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
     if case_id > MAX_CASE_ID:
         abort(404)
     try:
-        case = show_case(engine, g.actor, case_id)
-        consents = list_consents(engine, g.actor, case_id)
-        possible = (case_triggers(engine, g.actor, case_id)
-                    if g.actor.has("case.write") and not case["closed_at"] else None)
+        shown = case_page(engine, g.actor, case_id, triggers=g.actor.has("case.write"))
     except (NotFound, NotAllowed):
         abort(404)
+    case, consents, possible = shown["case"], shown["consents"], shown["triggers"]
     workflow = case["workflow"]
     steps = []
     consent_controls: tuple[Any, ...] = ()
