@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from casework.access import log_access
-from casework.db import unit_of_work
+from casework.db import total_of, unit_of_work
 from casework.engine import CaseSnapshot, Engine
 from casework.errors import InvalidData, NotFound, no_case
 from casework.models import (
@@ -75,8 +75,9 @@ def list_cases(engine: Engine, actor: Actor, filters: CaseFilter, limit: int | N
     if limit is not None:
         query = query.limit(limit)
     with unit_of_work(engine) as conn:
-        total = conn.execute(select(func.count()).select_from(Case).where(*conditions)).scalar_one()
         rows = conn.execute(query).all()
+        total = total_of(len(rows), limit, offset, lambda: conn.execute(
+            select(func.count()).select_from(Case).where(*conditions)).scalar_one())
         cases = [{
             "id": r.id, "workflow": r.workflow_id, "workflow_version": r.workflow_version,
             "state": r.state, "wijk": r.wijk, "assigned_to": r.assigned_to,

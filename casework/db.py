@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -76,6 +76,14 @@ def make_engine(url: str) -> Engine:
         if engine.url.database and engine.url.database != ":memory:":
             event.listen(engine, "connect", _owner_only(Path(engine.url.database)))
     return engine
+
+
+def total_of(shown: int, limit: int | None, offset: int, count: Callable[[], int]) -> int:
+    """Return how many rows a listing matches, given how many it showed: counted by a
+    second query only when the limit cut the list short (or the offset passed them all)."""
+    if (limit is None or shown < limit) and (shown or not offset):
+        return offset + shown
+    return count()
 
 
 @contextmanager

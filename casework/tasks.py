@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, insert, or_, select, update
 
 from casework.access import log_access
 from casework.calendar import shift
-from casework.db import unit_of_work
+from casework.db import total_of, unit_of_work
 from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound, OptionRefused
@@ -85,7 +85,6 @@ def list_tasks(engine: Engine, actor: Actor, filters: TaskFilter, today: date | 
             # Mine: assigned to me, or waiting for anyone with one of my roles.
             conditions.append(or_(Task.assigned_to == actor.name,
                                   Task.role.in_(actor.roles) & Task.assigned_to.is_(None)))
-        total = conn.execute(select(func.count()).select_from(Task).where(*conditions)).scalar_one()
         query = (
             select(Task.id, Task.kind, Task.label, Task.due, Task.round, Task.status,
                    Task.attempts, Task.assigned_to, Task.role, Task.case_id, Task.result,
@@ -100,6 +99,8 @@ def list_tasks(engine: Engine, actor: Actor, filters: TaskFilter, today: date | 
         if limit is not None:
             query = query.limit(limit)
         rows = conn.execute(query).all()
+        total = total_of(len(rows), limit, 0, lambda: conn.execute(
+            select(func.count()).select_from(Task).where(*conditions)).scalar_one())
         tasks = [{
             "id": r.id, "kind": r.kind, "label": r.label, "due": r.due.isoformat(),
             "overdue": r.status == "open" and r.due < today, "round": r.round,

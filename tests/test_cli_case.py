@@ -86,6 +86,9 @@ def test_list_limit_and_offset_page_through_the_cases(cohort: Env) -> None:
     assert [c["id"] for c in page["cases"]] == list(range(11, 21))
     tail = cohort.json("case", "list", "--limit", "10", "--offset", "195")
     assert [c["id"] for c in tail["cases"]] == [196, 197, 198, 199, 200]
+    assert tail["total"] == 200  # a short last page still says how many there are
+    beyond = cohort.json("case", "list", "--limit", "10", "--offset", "300")
+    assert (beyond["total"], beyond["shown"]) == (200, 0)
 
 
 def test_list_filters_by_wijk(cohort: Env) -> None:
