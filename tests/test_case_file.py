@@ -6,11 +6,22 @@ a reached follow-up call's result is checked before anything changes."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env, tamper
-from helpers import advance, done, error, follow_up_call, invite, show, task_of, work
+from helpers import (
+    advance,
+    done,
+    error,
+    follow_up_call,
+    invite,
+    show,
+    staff,
+    task_of,
+    work,
+)
 from sqlalchemy import update
 
 from casework.models import Participant
@@ -194,3 +205,38 @@ def test_finishing_work_that_moves_nothing_counts_as_a_step_of_the_case(invited:
     assert after["state"] == "invited"
     advance(invited, 1, "not_home")  # the case goes on as before
     assert show(invited, 1)["timeline"][-1]["trigger"] == "not_home"
+
+
+# --- the web front's case page ----------------------------------------------------------------
+
+def test_the_case_page_reads_and_logs_what_show_consent_list_and_triggers_do(
+        invited: Env) -> None:
+    from sqlalchemy import select
+
+    from casework.cases import case_page, case_triggers, show_case
+    from casework.consents import list_consents
+    from casework.models import AccessLog
+
+    def log(engine: Any) -> list[tuple[str, list[int]]]:
+        with engine.db.connect() as conn:
+            return [(r.action, r.case_ids) for r in conn.execute(
+                select(AccessLog.action, AccessLog.case_ids).order_by(AccessLog.id))]
+
+    invited.ok("case", "advance", "2", "decline", "--note", "Wil niet")
+    engine = invited.engine()
+    try:
+        anna = staff(engine, "anna")
+        before = len(log(engine))
+        page = case_page(engine, anna, 1, triggers=True)
+        assert log(engine)[before:] == [("show", [1]), ("consent list", [1]),
+                                        ("triggers", [1])]
+        assert page == {"case": show_case(engine, anna, 1),
+                        "consents": list_consents(engine, anna, 1),
+                        "triggers": case_triggers(engine, anna, 1)}
+        # Reading only, or a closed case: no possible steps asked, none logged.
+        for case_id, triggers in ((1, False), (2, True)):
+            before = len(log(engine))
+            assert case_page(engine, anna, case_id, triggers=triggers)["triggers"] is None
+            assert [action for action, _ in log(engine)[before:]] == ["show", "consent list"]
+    finally:
+        engine.db.dispose()
