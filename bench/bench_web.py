@@ -91,6 +91,16 @@ def prepare(cases: int, database_url: str | None) -> Setup:
     subprocess.run([sys.executable, "-m", "casework", "staff", "set-password", "werker",
                     "--password-stdin"], env=scratch.env, input=PASSWORD + "\n", text=True,
                    check=True, stdout=subprocess.DEVNULL)
+    if database_url:
+        # Statistics as autovacuum makes them soon after a bulk import; right after it the
+        # planner would still take the tables for empty.
+        from sqlalchemy import create_engine, text
+
+        server = create_engine(scratch.url)
+        with server.begin() as conn:
+            conn.execute(text("ANALYZE participants, cases, tasks, events, appointments, "
+                              "consents, referrals, letters, access_log, staff"))
+        server.dispose()
     listed = cli_json(scratch, "case", "list", "--workflow", "kansen-in-kaart", "--wijk", wijk,
                       "--limit", "500")
     queries = []
