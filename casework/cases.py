@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 
 from casework.access import log_access
 from casework.db import total_of, unit_of_work
-from casework.engine import CaseSnapshot, Engine
+from casework.engine import CASE_COLUMNS, CaseSnapshot, Engine
 from casework.errors import InvalidData, NotFound, no_case
 from casework.models import (
     Appointment,
@@ -114,7 +114,7 @@ def case_page(engine: Engine, actor: Actor, case_id: int,
     actor.require("case.read")
     with unit_of_work(engine) as conn:
         case, row = _show_case(conn, engine, actor, case_id)
-        snapshot = CaseSnapshot.from_row(row)
+        snapshot = CaseSnapshot.from_row([getattr(row, column.name) for column in CASE_COLUMNS])
         return {"case": case, "consents": consents_of(conn, engine, actor, snapshot),
                 "triggers": _case_triggers(conn, engine, actor, snapshot)
                 if triggers and row.closed_at is None else None}
