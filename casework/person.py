@@ -113,8 +113,8 @@ def parse_query(text: str, sqlite: bool = False) -> Query:
 
 
 def find_cases(engine: Engine, actor: Actor, text: str, limit: int | None = 50) -> dict[str, Any]:
-    """Return the cases of the people the text names that the actor may see, newest person
-    first; logged like a listing. Nobody outside the actor's scope is ever counted."""
+    """Return the cases of the people the text names that the actor may see, by case number;
+    logged like a listing. Nobody outside the actor's scope is ever counted."""
     actor.require("case.read")
     query = parse_query(text, sqlite=engine.db.dialect.name == "sqlite")
     conditions = list(query.condition) if isinstance(query.condition, list) else [
