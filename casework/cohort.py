@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from stdnum.nl import bsn as stdnum_bsn
 
-from casework.db import unit_of_work
+from casework.db import refresh_statistics, unit_of_work
 from casework.engine import Engine
 from casework.errors import InputFileError
 from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
@@ -52,6 +52,8 @@ _MARK_EXCLUDED = (
     .values(excluded=bindparam("b_reason"), version=2)
 )
 EXCLUDE = "exclude"
+# An import adding at least this many people refreshes the database's statistics (PostgreSQL).
+ANALYZE_AFTER = 1000
 # The widths of the participant columns in casework.models.
 MAX_LENGTH = {
     "initials": 20, "prefix": 20, "surname": 100, "street": 100, "house_number_suffix": 10,
@@ -412,6 +414,8 @@ def import_cohort(
         ) from None
     finally:
         rejects.abort()
+    if summary.imported >= ANALYZE_AFTER:
+        refresh_statistics(engine.db, ("participants", "cases", "events"))
     return summary
 
 

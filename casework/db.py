@@ -86,6 +86,19 @@ def total_of(shown: int, limit: int | None, offset: int, count: Callable[[], int
     return count()
 
 
+def refresh_statistics(engine: Engine, tables: tuple[str, ...]) -> None:
+    """After a bulk load on PostgreSQL, refresh the planner's statistics of these tables
+    (autovacuum does it only later: until then the planner guesses and a search walks every
+    row in scope). SQLite plans from its indexes and needs nothing."""
+    if engine.dialect.name != "postgresql":
+        return
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE " + ", ".join(tables)))
+        conn.commit()
+
+
 @contextmanager
 def unit_of_work(engine: Any, dry_run: bool = False) -> Iterator[Connection]:
     """Open the one kind of write transaction: yield its connection, commit when the block
