@@ -31,7 +31,7 @@ from casework.access import log_access
 from casework.batches import record_batch, remove_unmatched_batch_files, renew_unbatched
 from casework.db import unit_of_work
 from casework.engine import Engine
-from casework.errors import InvalidData, NotFound
+from casework.errors import InvalidData, NotFound, no_case
 from casework.letters import (
     LetterError,
     LetterRenderer,
@@ -630,7 +630,7 @@ def _preview_case(conn: Any, case_id: int) -> Any:
         .where(Case.id == case_id)
     ).first()
     if row is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(no_case(case_id))  # a number that may be a BSN is not repeated
     return row
 
 
