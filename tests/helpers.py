@@ -247,6 +247,14 @@ def web_member(app: Any, env: Env, name: str, *options: str) -> None:
     set_password(engine, staff(engine, "anna"), name, PASSWORD)
 
 
+def same_page(html: str) -> str:
+    """A page without its CSRF tokens (signed with the second they were made), to compare
+    two answers that must be the same page."""
+    import re
+
+    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
+
+
 def csrf_of(html: str) -> str:
     """The CSRF token in a page's form."""
     import re

@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 from conftest import Env
-from helpers import PASSWORD, Clock, bsn_of, csrf_of, query, set_person, web_app, web_login
+from helpers import (
+    PASSWORD,
+    Clock,
+    bsn_of,
+    csrf_of,
+    query,
+    same_page,
+    set_person,
+    web_app,
+    web_login,
+)
 
 # Case 1 of the sample cohort lives in Oosterparkwijk, case 2 in Vinkhuizen.
 OWN, OTHER = 1, 2
@@ -30,11 +40,6 @@ def logged_in(app: Any, name: str = "piet") -> Any:
     answer = web_login(client, name)
     assert answer.status_code == 302 and answer.headers["Location"] == "/", answer.text
     return client
-
-
-def same_page(html: str) -> str:
-    """A page without its CSRF tokens (signed with the second they were made)."""
-    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
 
 
 def shows(log_rows: list[Any], actor: str, action: str) -> list[Any]:

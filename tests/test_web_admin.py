@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import Env
-from helpers import PASSWORD, Clock, csrf_of, staff, web_app, web_login
+from helpers import PASSWORD, Clock, csrf_of, same_page, staff, web_app, web_login
 
 NEW_PASSWORD = "a brand new long password"
 
@@ -47,11 +47,6 @@ def token(client: Any, path: str = "/mijn-account") -> str:
 
 def members(env: Env, user: str = "anna") -> dict[str, dict[str, Any]]:
     return {m["name"]: m for m in env.json("staff", "list", user=user)}
-
-
-def same_page(html: str) -> str:
-    """A page without its CSRF tokens (signed with the second they were made)."""
-    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
 
 
 def problem(html: str) -> str:

@@ -10,7 +10,18 @@ from typing import Any
 
 import pytest
 from conftest import Env
-from helpers import Clock, amsterdam, bsn_of, csrf_of, invite, query, web_app, web_login, web_member
+from helpers import (
+    Clock,
+    amsterdam,
+    bsn_of,
+    csrf_of,
+    invite,
+    query,
+    same_page,
+    web_app,
+    web_login,
+    web_member,
+)
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
@@ -47,11 +58,6 @@ def logged_in(app: Any, name: str) -> Any:
     client = app.test_client()
     assert web_login(client, name).status_code == 302
     return client
-
-
-def same_page(html: str) -> str:
-    """A page without its CSRF tokens (signed with the second they were made)."""
-    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
 
 
 def events(env: Env) -> int:
