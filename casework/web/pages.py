@@ -202,8 +202,6 @@ def contact_controls(person: dict[str, Any], form: Any) -> tuple[Any, ...]:
                     value=value("note")))
 
 
-
-
 @blueprint.route("/taak/<int:task_id>/klaar", methods=["POST"])
 def task_done(task_id: int) -> Any:
     """Finish a task with its outcome ('casework task done'); a reached call's result moves
