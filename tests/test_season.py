@@ -192,3 +192,16 @@ def test_the_command_prints_the_days_as_json_and_refuses_a_used_folder(tmp_path:
                             env={"CASEWORK_DATABASE_URL": None})
     assert nowhere.exit_code == 2 and "cannot make the season's folder" in nowhere.output
     assert "Traceback" not in nowhere.output
+
+
+def test_a_config_without_route_files_is_named_not_the_season_folder(tmp_path: Path) -> None:
+    """Run where no route files are: the message names the missing folder, not --out, and
+    makes no season folder."""
+    config = tmp_path / "config.toml"
+    config.write_text((ROOT / "config.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "season"
+    result = CliRunner().invoke(cli, ["--config", str(config), "simulate", "season", "--people",
+                                      "20", "--days", "2", "--out", str(out)],
+                                env={"CASEWORK_DATABASE_URL": None})
+    assert result.exit_code == 1 and "no route files there" in result.output
+    assert "Traceback" not in result.output and not out.exists()

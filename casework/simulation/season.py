@@ -26,7 +26,7 @@ from sqlalchemy import select
 from casework.calendar import is_workday, next_workday
 from casework.config import Settings, load_settings
 from casework.engine import Engine
-from casework.errors import CaseworkError, OptionRefused
+from casework.errors import CaseworkError, ConfigError, OptionRefused
 from casework.models import Appointment, Case
 from casework.permissions import Actor, NotAllowed, resolve
 from casework.simulation import behaviour as world
@@ -127,9 +127,13 @@ class Season:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise OptionRefused(f"--out {out}: the folder is not empty; give a new folder (the "
                               "season makes its own training database there)")
+        routes = self.source.workflows_dir
+        if not routes.is_dir():  # else the copy below would blame --out
+            raise ConfigError(f"{routes}: no route files there ([paths] workflows); run the season "
+                              "where config.toml is, or give --config")
         try:
             out.mkdir(parents=True, exist_ok=True, mode=0o700)
-            shutil.copytree(self.source.workflows_dir, out / "workflows")
+            shutil.copytree(routes, out / "workflows")
         except OSError as exc:
             raise OptionRefused(f"--out {out}: cannot make the season's folder there "
                                 f"({exc.strerror}); give a folder you may write") from None
