@@ -257,7 +257,9 @@ def test_second_run_for_the_same_date_does_nothing_again(tmp_path: Path,
 def test_runs_killed_at_any_moment_then_one_full_run_do_every_item_exactly_once(
     tmp_path: Path, database_url: str,
 ) -> None:
-    inst = install(tmp_path, database_url, timer_cases=60, system=500, staff=500)
+    # Six kills need a run that lasts long enough to be killed inside: 540 items, each its own
+    # transaction.
+    inst = install(tmp_path, database_url, timer_cases=40, system=250, staff=250)
     engine = inst.engine()
     rng = random.Random(20301)
 
