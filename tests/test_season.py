@@ -37,10 +37,13 @@ def _url(backend: str, database_url: str) -> str | None:
 
 def test_a_small_season_keeps_every_invariant(backend: str, database_url: str,
                                               tmp_path: Path, source: Settings) -> None:
-    plan = SeasonPlan(out=tmp_path / "season", people=100, days=70, seed=2016, start=START,
-                      database_url=_url(backend, database_url))
+    # The same checks on PostgreSQL on a smaller season: the letters (a third of a season's
+    # time) are the same work on both, the database's part is what differs.
+    people, days = (100, 70) if backend == "sqlite" else (60, 50)
+    plan = SeasonPlan(out=tmp_path / "season", people=people, days=days, seed=2016,
+                      start=START, database_url=_url(backend, database_url))
     result = simulate_season(plan, source)
-    assert len(result.days) == 70
+    assert len(result.days) == days
     table = result.outcomes
     assert table["approached"] > plan.people * 2 // 3
     assert 0 < table["spoken"] < table["approached"]
