@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -267,13 +268,60 @@ def assign_case(engine: Engine, actor: Actor, case_id: int, worker: str,
         case = engine.load_case_for(conn, case_id, actor)
         _check_holds(holder, case.workflow_id, f"case {case_id}")
         previous = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar_one()
-        engine.record_event(conn, case, actor, "assign",
-                            {"assigned_to": worker, "previous": previous}, at=at,
-                            assigned_to=worker)
-        # Open work for people on the case follows it to the new worker.
-        _move_open_work(conn, case_id, worker)
+        _assign(conn, engine, actor, case, worker, previous, at)
         log_access(conn, actor, "assign", [case_id], _purpose({case.workflow_id}), engine.now())
     return {"id": case_id, "assigned_to": worker, "previous": previous}
+
+
+MAX_SELECTION = 500  # the most cases one assignment of a selection names
+
+
+def assign_cases(engine: Engine, actor: Actor, case_ids: Sequence[int], worker: str,
+                 at: datetime | None = None) -> dict[str, Any]:
+    """Assign a selection of cases to an active staff member, all or none: each case the
+    actor may assign and the worker may hold, or nothing changes (a case the actor may not
+    see is refused as one that does not exist). A case the worker already has is left as it
+    is; each other one gets an event in its timeline and its open work moves along."""
+    actor.require("case.assign")
+    ids = list(dict.fromkeys(case_ids))
+    if not ids:
+        raise InvalidData("name at least one case to assign", says="Kies minstens één zaak.")
+    if len(ids) > MAX_SELECTION:
+        raise InvalidData(f"{len(ids)} cases is more than one assignment takes "
+                          f"({MAX_SELECTION}); assign them in parts, or a wave with --wave",
+                          says=f"Kies hoogstens {MAX_SELECTION} zaken tegelijk.")
+    with unit_of_work(engine) as conn:
+        holder = _assignee(conn, worker)
+        cases = [engine.load_case_for(conn, case_id, actor) for case_id in ids]
+        for case in cases:
+            _check_holds(holder, case.workflow_id, f"case {case.id}")
+        holders = dict(conn.execute(select(Case.id, Case.assigned_to)
+                                    .where(Case.id.in_(ids))).all())
+        previous: dict[str, int] = {}
+        assigned: list[int] = []
+        for case in cases:
+            was = holders[case.id]
+            if was == worker:
+                continue
+            _assign(conn, engine, actor, case, worker, was, at)
+            previous[was or "-"] = previous.get(was or "-", 0) + 1
+            assigned.append(case.id)
+        if assigned:
+            log_access(conn, actor, "assign", assigned,
+                       _purpose({c.workflow_id for c in cases}), engine.now())
+    return {"assigned_to": worker, "cases": len(ids), "assigned": len(assigned),
+            "already_assigned": len(ids) - len(assigned), "previous": previous,
+            "case_ids": assigned}
+
+
+def _assign(conn: Any, engine: Engine, actor: Actor, case: Any, worker: str,
+            previous: str | None, at: datetime | None) -> None:
+    """Give one loaded case to a worker: the event in its timeline, and its open work."""
+    engine.record_event(conn, case, actor, "assign",
+                        {"assigned_to": worker, "previous": previous}, at=at,
+                        assigned_to=worker)
+    # Open work for people on the case follows it to the new worker.
+    _move_open_work(conn, case.id, worker)
 
 
 def _assignee(conn: Any, worker: str) -> Actor:
@@ -336,10 +384,7 @@ def assign_wave(engine: Engine, actor: Actor, wave: int, wijk: str, worker: str,
             if row.assigned_to == worker:
                 continue
             case = engine.load_case_for(conn, row.id, actor)
-            engine.record_event(conn, case, actor, "assign",
-                                {"assigned_to": worker, "previous": row.assigned_to}, at=at,
-                                assigned_to=worker)
-            _move_open_work(conn, row.id, worker)
+            _assign(conn, engine, actor, case, worker, row.assigned_to, at)
             previous[row.assigned_to or "-"] = previous.get(row.assigned_to or "-", 0) + 1
             assigned.append(row.id)
         if assigned:

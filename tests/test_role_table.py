@@ -508,6 +508,31 @@ def test_a_wave_is_assigned_at_once_with_counts(team: Team) -> None:
     assert env.run("case", "assign", "3", user="kees").exit_code == 2
 
 
+def test_a_selection_of_cases_is_assigned_all_or_none(team: Team) -> None:
+    env = team.env
+    env.ok("staff", "add", "sara", "--role", "case_worker")
+    first, second, third = team.case(0), team.case(1), team.case(2)
+    env.ok("case", "assign", second, "sara", user="kees")
+    result = env.json("case", "assign", first, second, third, first, "sara", user="kees")
+    assert (result["cases"], result["assigned"], result["already_assigned"]) == (3, 2, 1)
+    assert result["previous"] == {"-": 2}
+    assert result["case_ids"] == [int(first), int(third)]
+    last = env.json("case", "show", third)["timeline"][-1]
+    assert (last["trigger"], last["actor"], last["data"]["assigned_to"]) == (
+        "assign", "kees", "sara")
+    text = env.ok("case", "assign", first, third, "piet", user="kees").stdout
+    assert "2 of 2 cases assigned to piet (2 from sara)." in text
+    # One case that cannot go (unknown, or the worker could not see it): none goes.
+    unknown = env.run("case", "assign", second, "777", "piet", user="kees")
+    assert unknown.exit_code == 1 and "no case 777" in unknown.stderr
+    refused = env.run("case", "assign", second, first, "bo", user="kees")
+    assert refused.exit_code == 1 and "cannot be assigned case" in refused.stderr
+    assert env.json("case", "show", second)["assigned_to"] == "sara"
+    # A case worker assigns nothing, not even their own cases.
+    assert env.run("case", "assign", first, third, "sara", user="piet").exit_code == 1
+    assert env.json("case", "show", first)["assigned_to"] == "piet"
+
+
 def test_staff_edit_replaces_roles_wijken_and_projects_with_the_checks_of_staff_add(
         team: Team) -> None:
     env = team.env

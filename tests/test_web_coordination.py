@@ -315,3 +315,62 @@ def test_named_specialists_are_booked_in_the_plan(app: Any, cohort: Env) -> None
                        data=confirm_form(preview.text)).status_code == 303
     assert {a["specialist"] for c in cohort.json("case", "list", "--state", "invited")["cases"]
             for a in cohort.json("case", "show", str(c["id"]))["appointments"]} == {"piet"}
+
+
+def test_a_coordinator_assigns_the_cases_ticked_on_a_list_all_or_none(
+        app: Any, cohort: Env) -> None:
+    add_other_project(app, cohort)
+    wim_case = cohort.json("case", "list", "--assigned", "wim")["cases"][0]["id"]
+    cohort.ok("case", "assign", "3", "kees")
+    client = logged_in(app, "kees")
+    page = client.get("/werkverdeling/zonder-medewerker")
+    assert page.status_code == 200
+    assert 'name="case" value="1"' in page.text and 'aria-label="Zaak 1 kiezen"' in page.text
+    before = events(cohort)
+    answer = client.post("/werkverdeling/toewijzen", data=MultiDict([
+        ("csrf_token", csrf_of(page.text)), ("from", "-"), ("case", "1"), ("case", "2"),
+        ("assign-worker", "piet")]))
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith("/werkverdeling/zonder-medewerker")
+    shown = client.get("/werkverdeling/zonder-medewerker").text
+    assert "2 van de 2 gekozen zaken toegewezen aan piet" in shown
+    assert sorted(c["id"] for c in cohort.json("case", "list", "--assigned", "piet")["cases"]) \
+        == [1, 2]
+    assert events(cohort) == before + 2
+    assert [r.case_ids for r in log_rows(cohort, "kees") if r.action == "assign"][-1] == [1, 2]
+
+    # From kees's own list: his case 3 and case 1 (piet's now) to piet; 1 stays as it was.
+    mine = client.get("/werkverdeling/medewerker/kees").text
+    moved = client.post("/werkverdeling/toewijzen", data=MultiDict([
+        ("csrf_token", csrf_of(mine)), ("from", "kees"), ("case", "3"), ("case", "1"),
+        ("assign-worker", "piet")]))
+    assert moved.status_code == 303
+    assert "1 van de 2 gekozen zaken toegewezen aan piet; 1 had piet al" in \
+        client.get("/werkverdeling/medewerker/kees").text
+
+    # A case of another project in the selection: nothing is assigned, and the refusal
+    # reads as for a case that does not exist.
+    before = events(cohort)
+    mixed = client.post("/werkverdeling/toewijzen", data=MultiDict([
+        ("csrf_token", csrf_of(mine)), ("from", "-"), ("case", "4"),
+        ("case", str(wim_case)), ("assign-worker", "piet")]))
+    missing = client.post("/werkverdeling/toewijzen", data=MultiDict([
+        ("csrf_token", csrf_of(mine)), ("from", "-"), ("case", "4"),
+        ("case", "99999"), ("assign-worker", "piet")]))
+    assert mixed.status_code == missing.status_code == 422
+    said = [re.search(r"Niet toegewezen: ([^<]*)<", page.text).group(1)  # type: ignore[union-attr]
+            for page in (mixed, missing)]
+    assert said[0].replace(str(wim_case), "N") == said[1].replace("99999", "N"), said
+    assert 'value="4" aria-label="Zaak 4 kiezen" checked' in mixed.text  # the ticks are kept
+    assert events(cohort) == before
+    none = client.post("/werkverdeling/toewijzen", data={
+        "csrf_token": csrf_of(mine), "from": "-", "assign-worker": "piet"})
+    assert none.status_code == 422 and "Kies de zaken die u wilt toewijzen" in none.text
+    forged = client.post("/werkverdeling/toewijzen", data={"from": "-", "case": "4",
+                                                            "assign-worker": "piet"})
+    assert forged.status_code == 400
+    worker = logged_in(app, "piet")  # a case worker divides no work
+    refused = worker.post("/werkverdeling/toewijzen", data={
+        "csrf_token": csrf_of(worker.get("/").text), "from": "-", "case": "4",
+        "assign-worker": "piet"})
+    assert refused.status_code == 404

@@ -361,7 +361,7 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
 
 
 @case.command("assign")
-@click.argument("targets", nargs=-1, metavar="[ID] WORKER")
+@click.argument("targets", nargs=-1, metavar="[ID...] WORKER")
 @click.option("--wave", type=ID, help="Assign every open case of this wave (with --wijk).")
 @click.option("--wijk", help="With --wave: the wijk of the wave.")
 @click.option("--workflow", "workflow_id", help="With --wave: the route (when several).")
@@ -372,22 +372,29 @@ def correct_command(state: CliState, case_id: int, sets: tuple[str, ...], note: 
 def assign_command(state: CliState, targets: tuple[str, ...], wave: int | None,
                    wijk: str | None, workflow_id: str | None, at_text: str | None,
                    actor: str | None, as_json: bool) -> None:
-    """Assign a case (ID WORKER), or a whole wave (--wave N --wijk W WORKER), to a staff
-    member who can see it: a case worker, or a coordinator of its route (each recorded in
-    the timeline)."""
+    """Assign a case (ID WORKER), several cases at once (ID ID ... WORKER: all or none), or a
+    whole wave (--wave N --wijk W WORKER), to a staff member who can see it: a case worker,
+    or a coordinator of its route (each recorded in the timeline)."""
     from casework.cases import assign_case
 
     if wave is not None or wijk is not None or workflow_id is not None:
         wave_command(state, targets, wave, wijk, workflow_id, at_text, actor, as_json)
         return
-    if len(targets) != 2:
+    if len(targets) < 2:
         raise click.UsageError("give the case and the worker: casework case assign ID WORKER "
-                               "(or a wave: --wave N --wijk W WORKER)")
-    try:
-        case_id = ID.convert(targets[0], None, None)
-    except click.BadParameter as exc:
-        raise click.BadParameter(exc.message, param_hint="ID") from None
-    worker = targets[1]
+                               "(several cases: ID ID ... WORKER; a wave: --wave N --wijk W "
+                               "WORKER)")
+    case_ids = []
+    for target in targets[:-1]:
+        try:
+            case_ids.append(ID.convert(target, None, None))
+        except click.BadParameter as exc:
+            raise click.BadParameter(exc.message, param_hint="ID") from None
+    worker = targets[-1]
+    if len(case_ids) > 1:
+        selection_command(state, case_ids, worker, at_text, actor, as_json)
+        return
+    case_id = case_ids[0]
     engine = state.engine()
     result = assign_case(engine, state.who(actor, "case.assign"), case_id, worker,
                          parse_at(at_text, engine.tz))
@@ -396,6 +403,25 @@ def assign_command(state: CliState, targets: tuple[str, ...], wave: int | None,
         return
     was = f" (was {result['previous']})" if result["previous"] else ""
     click.echo(safe(f"Case {case_id} assigned to {worker}{was}."))
+
+
+def selection_command(state: CliState, case_ids: list[int], worker: str,
+                      at_text: str | None, actor: str | None, as_json: bool) -> None:
+    """case assign ID ID ... WORKER."""
+    from casework.cases import assign_cases
+
+    engine = state.engine()
+    result = assign_cases(engine, state.who(actor, "case.assign"), case_ids, worker,
+                          parse_at(at_text, engine.tz))
+    if as_json:
+        print_json(result)
+        return
+    was = ", ".join(f"{n} from {who}" if who != "-" else f"{n} unassigned"
+                    for who, n in sorted(result["previous"].items()))
+    click.echo(safe(f"{result['assigned']} of {result['cases']} cases assigned to {worker}"
+                    + (f" ({was})" if was else "")
+                    + (f"; {result['already_assigned']} already were"
+                       if result["already_assigned"] else "") + "."))
 
 
 def wave_command(state: CliState, targets: tuple[str, ...], wave: int | None,

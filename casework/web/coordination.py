@@ -78,7 +78,8 @@ def unassigned_page() -> Any:
     return _worker_list(vocabulary.UNASSIGNED, "Werk zonder medewerker")
 
 
-def _worker_list(worker: str, title: str) -> Any:
+def _worker_list(worker: str, title: str, problem: str | None = None,
+                 form: Any = None) -> Any:
     from casework import vocabulary
     from casework.cases import CaseFilter, list_cases
     from casework.tasks import TaskFilter, list_tasks
@@ -89,10 +90,56 @@ def _worker_list(worker: str, title: str) -> Any:
                        today=today, limit=LISTED)
     cases = list_cases(engine, g.actor, CaseFilter(assigned_to=worker, open_only=True),
                        limit=LISTED)
+    chosen = set(form.getlist("case")) if form else set()
+    to = Control("assign-worker", "Toewijzen aan", "select", True,
+                 options=(("", "Kies"), *((name, name) for name in vocabulary.workers(engine)
+                                          if name != worker)),
+                 value=form.get("assign-worker", "") if form else "")
     return render_template("worker.html", title=title, worker=worker, today=today,
                            tasks=tasks, cases=cases, labels=vocabulary.state_labels(engine),
                            task_labels=vocabulary.task_labels(engine),
-                           unassigned=worker == vocabulary.UNASSIGNED)
+                           unassigned=worker == vocabulary.UNASSIGNED, assign_to=to,
+                           chosen=chosen, problem=problem)
+
+
+@blueprint.route("/werkverdeling/toewijzen", methods=["POST"])
+def assign_selection() -> Any:
+    """The cases ticked on a worker's list (or on the list of no one's cases) to another
+    worker, all or none, as 'case assign ID ID ... WORKER' does."""
+    from casework import vocabulary
+    from casework.cases import assign_cases
+    from casework.errors import CaseworkError, NotFound
+    from casework.permissions import NotAllowed
+
+    _require("case.assign")
+    engine = engine_of(current_app)
+    source = request.form.get("from", "")
+    if source != vocabulary.UNASSIGNED and source not in vocabulary.staff_names(engine):
+        abort(404)
+    title = ("Werk zonder medewerker" if source == vocabulary.UNASSIGNED
+             else f"Werk van {source}")
+    worker = request.form.get("assign-worker", "").strip()
+    ids = [int(v) for v in request.form.getlist("case") if v.isdigit() and len(v) < 10]
+    if not ids:
+        return _worker_list(source, title, "Kies de zaken die u wilt toewijzen.",
+                            request.form), 422
+    if not worker:
+        return _worker_list(source, title, "Kies een medewerker.", request.form), 422
+    try:
+        result = assign_cases(engine, g.actor, ids, worker)
+    except (NotFound, NotAllowed):
+        # A case outside the actor's scope reads as one that does not exist.
+        return _worker_list(source, title, "een van de gekozen zaken bestaat niet of is niet "
+                            "van uw projecten; er is niets toegewezen.", request.form), 422
+    except CaseworkError as exc:
+        return _worker_list(source, title, said(exc), request.form), 422
+    already = (f"; {result['already_assigned']} had {worker} al"
+               if result["already_assigned"] else "")
+    flash(f"{result['assigned']} van de {result['cases']} gekozen zaken toegewezen aan "
+          f"{worker}{already}.")
+    if source == vocabulary.UNASSIGNED:
+        return redirect(url_for("coordination.unassigned_page"), 303)
+    return redirect(url_for("coordination.worker_page", worker=source), 303)
 
 
 # --- a wave to a worker -----------------------------------------------------------------------
