@@ -214,7 +214,7 @@ def finish_task(engine: Engine, conn: Connection, task: Any, actor: Actor, outco
                                     f"{why}; {note}" if note else why,
                                     engine.context(conn), letters)
         except CaseworkError as exc:
-            raise InvalidData(f"task {task_id}: {exc}") from None
+            raise InvalidData(f"task {task_id}: {exc}", says=exc.says) from None
     # Claim first: of two people finishing the same task, one gets the rowcount.
     finished = conn.execute(
         update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status == "open")

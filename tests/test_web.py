@@ -467,6 +467,17 @@ def test_a_call_is_finished_on_the_case_page_and_its_result_moves_the_case(
         **task_form(html, call["id"]), f"task-{call['id']}-outcome": "done"})
     assert wrong.status_code == 422
     assert "kent de uitkomst gedaan niet; wel: bereikt" in wrong.text
+    # The step the result takes is refused by a rule: its reason in Dutch, nothing done.
+    cohort.ok("consent", "withdraw", "4", "share:wij_team", "--how", "phone")
+    clock.set(datetime.now(UTC))
+    html = client.get("/zaak/4").text
+    blocked = client.post(f"/taak/{call['id']}/klaar", data={
+        **task_form(html, call["id"]), f"task-{call['id']}-outcome": "reached",
+        f"task-{call['id']}-result": "to_social_team"})
+    assert blocked.status_code == 422
+    reason = re.findall(r"Niet vastgelegd: ([^<]*)", blocked.text)
+    assert reason and "toestemming" in reason[0] and "consent" not in reason[0], reason
+    assert task_of(cohort, 4, "follow_up_call")["status"] == "open"
     answer = client.post(f"/taak/{call['id']}/klaar", data={
         **task_form(html, call["id"]), f"task-{call['id']}-outcome": "reached",
         f"task-{call['id']}-result": "taking_steps"})
