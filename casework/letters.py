@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from casework.errors import CaseworkError
+from casework.text import shown
 
 TEMPLATE_SUFFIX = ".typ.j2"
 FONT = "Libertinus Serif"
@@ -34,11 +35,19 @@ class LetterError(CaseworkError):
     """A template that cannot be rendered, or a letter that cannot be sent as it is."""
 
 
+def _template_says(template: str) -> str:
+    """What a case worker reads on the case page about a template that cannot be made."""
+    return (f"het briefsjabloon {shown(template)} ontbreekt of heeft een fout; vraag de "
+            "functioneel beheerder het te herstellen.")
+
+
 class UnprintableText(LetterError):
     """Text none of the letter's fonts has a glyph for: printed, it would be an empty box."""
 
     def __init__(self, message: str, char: str) -> None:
-        super().__init__(message)
+        super().__init__(message, says=f"er staat een teken in de brief dat het lettertype niet "
+                                       f"kan drukken ({describe_char(char)}); verbeter de "
+                                       "gegevens van de persoon of de zaak.")
         self.char = char
 
 
@@ -162,16 +171,17 @@ class LetterRenderer:
             return str(tpl.render(**context, window=self.window, font=FONT))
         except jinja2.TemplateNotFound as exc:
             raise LetterError(f"letter template {exc.name} not found in {self.templates_dir}; "
-                              "add it or fix the route's letter name") from None
+                              "add it or fix the route's letter name",
+                              says=_template_says(template)) from None
         except jinja2.UndefinedError as exc:
             raise LetterError(f"template {template}: {exc.message}; the letter would have a "
-                              "gap, so it is not made") from None
+                              "gap, so it is not made", says=_template_says(template)) from None
         except jinja2.TemplateSyntaxError as exc:
             raise LetterError(f"template {exc.filename or template}, line {exc.lineno}: "
-                              f"{exc.message}") from None
+                              f"{exc.message}", says=_template_says(template)) from None
         except LetterError as exc:
             raise LetterError(f"template {template}: {exc}; the letter would have a gap, so "
-                              "it is not made") from None
+                              "it is not made", says=_template_says(template)) from None
 
     def prints(self, template: str, name: str) -> bool:
         """Return whether the template prints the value ``name`` (False for a template that
@@ -205,7 +215,7 @@ class LetterRenderer:
                                       f"letter's fonts cannot print ({describe_char(char)})",
                                       char) from None
             raise LetterError(f"template {template}: typst could not compile it: "
-                              f"{first}") from None
+                              f"{first}", says=_template_says(template)) from None
         return data
 
     def unprintable(self, text: str) -> str | None:

@@ -20,6 +20,7 @@ from helpers import (
     query,
     render,
     same_page,
+    set_person,
     web_app,
     web_login,
     web_member,
@@ -268,3 +269,14 @@ def test_the_case_page_opens_a_letter_as_a_pdf_and_logs_the_preview(app: Any,
     assert client_of(app, "adm").get(link).status_code == 404
     assert client_of(app, "mw").get(link).status_code == 404
     assert client_of(app, "bw").get(link).status_code == 404  # not one of its projects
+
+
+def test_a_letter_that_cannot_be_made_says_why_in_dutch(app: Any, cohort: Env) -> None:
+    invite(cohort, OWN)
+    letter = cohort.json("letters", "list")["letters"][0]["id"]
+    set_person(cohort, OWN, surname="Amrani \U000f0000")  # a character no font prints
+    answer = client_of(app, "piet").get(f"/zaak/{OWN}/brief/{letter}.pdf")
+    assert answer.status_code == 422
+    assert "Deze brief kan nu niet gemaakt worden: er staat een teken in de brief dat het " \
+        "lettertype niet kan drukken (U+F0000)" in answer.text
+    assert "template" not in answer.text
