@@ -76,6 +76,19 @@ def partner_labels(engine: Engine, workflow: str | None = None) -> dict[str, str
     return labels
 
 
+def consent_words(scope: str, partners: dict[str, str], infinitive: bool = False) -> str:
+    """Say in Dutch what a consent scope allows, as a label ('verslag vastleggen', 'gegevens
+    delen met het WIJ-team') or, ``infinitive``, inside a sentence ('... om een verslag vast
+    te leggen', '... om gegevens te delen met het WIJ-team'); partners by their names."""
+    if scope == "record_report":
+        return "een verslag vast te leggen" if infinitive else "verslag vastleggen"
+    if scope.startswith("share:"):
+        partner = scope.split(":", 1)[1]
+        verb = "te delen" if infinitive else "delen"
+        return f"gegevens {verb} met {partners.get(partner, partner)}"
+    return f"'{scope}'" if infinitive else scope
+
+
 def partners(engine: Engine, workflow: str | None = None) -> list[str]:
     """Return the partners a route refers to, and any partner a referral was made to."""
     names = set(partner_labels(engine, workflow))

@@ -82,16 +82,13 @@ def check_route(route: Route) -> list[str]:
 
 
 def scope_words(route: Route, scope: str) -> str:
-    """Say in Dutch what a consent scope allows: 'een verslag vast te leggen', 'gegevens te
-    delen met het WIJ-team' (partners as the route's partner field names them)."""
-    if scope == "record_report":
-        return "een verslag vast te leggen"
-    if scope.startswith("share:"):
-        partner = scope.split(":", 1)[1]
-        field = route.fields.get("partner")
-        name = field.label_of(partner) if field is not None else partner
-        return f"gegevens te delen met {name}"
-    return f"'{scope}'"
+    """Say in a sentence what a consent scope allows: 'een verslag vast te leggen', 'gegevens
+    te delen met het WIJ-team' (partners as the route's partner field names them)."""
+    from casework.vocabulary import consent_words
+
+    field = route.fields.get("partner")
+    return consent_words(scope, dict(field.labels) if field is not None else {},
+                         infinitive=True)
 
 
 def _blocked(route: Route, scope: str, granted: Mapping[str, bool], given: set[str],

@@ -277,16 +277,6 @@ def case_consent(case_id: int) -> Any:
     return redirect(url_for("pages.case_page", case_id=case_id), 303)
 
 
-def scope_label(scope: str, partners: dict[str, str]) -> str:
-    """Say a consent scope in words: 'verslag vastleggen', 'delen met het WIJ-team'."""
-    if scope == "record_report":
-        return "verslag vastleggen"
-    if scope.startswith("share:"):
-        partner = scope.split(":", 1)[1]
-        return f"gegevens delen met {partners.get(partner, partner)}"
-    return scope
-
-
 def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
                form: Any = None, failed: str | None = None) -> Any:
     from casework import vocabulary
@@ -315,7 +305,8 @@ def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
         steps = actions(route, possible, form, failed)
         consent_controls = (
             Control("consent-scope", "Waarvoor", "select", options=tuple(
-                (scope, scope_label(scope, partners)) for scope in known_scopes(route))),
+                (scope, vocabulary.consent_words(scope, partners))
+                for scope in known_scopes(route))),
             Control("consent-how", "Hoe", "select", options=CONSENT_METHODS))
     return render_template(
         "case.html", title=f"Zaak {case_id}", case=case, consents=consents,
@@ -323,7 +314,7 @@ def _case_page(case_id: int, conflict: bool = False, problem: str | None = None,
         partners=partners, task_labels=vocabulary.task_labels(engine),
         open_tasks=[t for t in case["tasks"] if t["status"] == "open"],
         steps=steps, conflict=conflict, problem=problem, failed=failed,
-        consent_controls=consent_controls, scope_label=scope_label,
+        consent_controls=consent_controls, consent_words=vocabulary.consent_words,
         task_controls=task_controls if consent_controls else None,
         contact_controls=contact_controls(case["person"], form if failed == "contact" else None)
         if consent_controls else (),
