@@ -168,6 +168,17 @@ def exclusion_reasons(engine: Engine, workflow: str | None = None) -> list[str]:
         return sorted(set(WORDS) | set(conn.execute(query).scalars()))
 
 
+def exclusion_words(engine: Engine, reason: str) -> str:
+    """Say in Dutch why a person is kept out ('de persoon is verhuisd'), for the pages; a
+    reason of an organisation's own rule is named as it is."""
+    from casework.rules.exclusion import WORDS_NL
+
+    months = engine.settings["rules.exclusion.guidance_months"]
+    words = WORDS_NL.get(reason)
+    return (f"de persoon {words.format(months=months)}" if words
+            else f"uitgesloten ({reason})")
+
+
 def _stored(engine: Engine, condition: Any) -> bool:
     with engine.db.connect() as conn:
         return bool(conn.execute(select(exists().where(condition))).scalar())

@@ -374,3 +374,14 @@ def test_a_coordinator_assigns_the_cases_ticked_on_a_list_all_or_none(
         "csrf_token": csrf_of(worker.get("/").text), "from": "-", "case": "4",
         "assign-worker": "piet"})
     assert refused.status_code == 404
+
+
+def test_the_preview_says_in_dutch_who_is_kept_out_now(app: Any, cohort: Env) -> None:
+    from helpers import set_person
+
+    set_person(cohort, 1, flag="moved")  # known since the import: kept out at planning
+    client = logged_in(app, "kees")
+    preview = client.post("/golf-plannen", data=plan_form(client.get("/golf-plannen").text))
+    assert preview.status_code == 200
+    assert "Nu buiten de golf gehouden" in preview.text
+    assert "Zaak 1: de persoon is verhuisd" in preview.text

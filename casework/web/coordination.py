@@ -399,7 +399,8 @@ def _plan_form(problem: str | None = None, form: Any = None,
         preview=preview, per_day=_per_day(preview) if preview else [], stale=stale,
         confirm=asked.fields() if asked else [],
         digest=plan_digest(asked, preview) if asked and preview else "",
-        labels=_route_labels(engine), reads_cases=g.actor.has("case.read"))
+        labels=_route_labels(engine), reads_cases=g.actor.has("case.read"),
+        exclusion_words=lambda reason: vocabulary.exclusion_words(engine, reason))
 
 
 def _per_day(plan: dict[str, Any]) -> list[tuple[date, int]]:
