@@ -365,3 +365,30 @@ def test_a_missing_client_secret_file_stops_the_web_front(cohort: Env) -> None:
                  'client_secret_file = "missing-secret"\n')
     with pytest.raises(ConfigError, match="missing-secret: the single sign-on client secret"):
         create_app(load_settings(cohort.config), secret_key=b"k" * 64)
+
+
+def test_logging_out_ends_the_providers_session_too(app: Any, provider: FakeProvider) -> None:
+    provider.discovery["end_session_endpoint"] = ISSUER + "/logout?ui=nl"
+    client = app.test_client()
+    assert sso(client, provider).status_code == 200
+    page = client.get("/")
+    out = client.post("/uitloggen", data={"csrf_token": csrf_of(page.text)})
+    assert out.status_code == 302
+    assert out.headers["Location"] == (
+        ISSUER + "/logout?ui=nl&client_id=casework&post_logout_redirect_uri="
+        "http%3A%2F%2Flocalhost%2Finloggen")
+    assert client.get("/").status_code == 302  # the casework session has ended
+    # A password login logs out here only.
+    other = app.test_client()
+    assert web_login(other, "piet").status_code == 302
+    out = other.post("/uitloggen", data={"csrf_token": csrf_of(other.get("/").text)})
+    assert out.status_code == 302 and out.headers["Location"] == "/inloggen"
+
+
+def test_a_provider_without_a_logout_endpoint_logs_out_here_only(
+        app: Any, provider: FakeProvider) -> None:
+    client = app.test_client()
+    assert sso(client, provider).status_code == 200
+    out = client.post("/uitloggen", data={"csrf_token": csrf_of(client.get("/").text)})
+    assert out.status_code == 302 and out.headers["Location"] == "/inloggen"
+    assert client.get("/").status_code == 302

@@ -119,7 +119,17 @@ def start_session(login: Any) -> None:
 
 @blueprint.route("/uitloggen", methods=["POST"])
 def logout() -> Any:
+    """End the session; one started through single sign-on is ended at the identity
+    provider too (OpenID Connect RP-initiated logout), which sends the browser back to the
+    login page."""
+    from casework.web.sso import provider_logout_url
+
+    through_provider = session.get("sso", False)
     session.clear()
+    if through_provider:
+        url = provider_logout_url()
+        if url:
+            return redirect(url)
     flash("U bent uitgelogd.")
     return redirect(url_for("auth.login"))
 

@@ -190,7 +190,33 @@ def callback() -> Any:
     except Exception as exc:  # every failure is the same refusal, the reason is logged
         return _refusal(exc, "sso", 401)
     start_session(login)
+    session["sso"] = True  # logging out ends the provider's session too
     answer = make_response(render_template("sso_done.html", title="Ingelogd",
                                            name=login.actor.name))
     answer.delete_cookie(STATE_COOKIE, path=url_for("sso.start"))
     return answer
+
+
+def provider_logout_url() -> str | None:
+    """Where to send a browser whose single sign-on session ends, so the provider ends its
+    session too: the discovery document's ``end_session_endpoint`` with this client's id
+    and the login page to come back to (RP-initiated logout; no ID token is kept in the
+    session cookie to hint with). None when the provider has no such endpoint or cannot be
+    reached (the casework session has ended all the same)."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    client = current_app.extensions.get("casework.sso")
+    if client is None:
+        return None
+    try:
+        endpoint = client.load_server_metadata().get("end_session_endpoint")
+    except Exception as exc:  # the provider cannot be reached now
+        current_app.logger.warning("single sign-on logout at the provider skipped: %s",
+                                   type(exc).__name__)
+        return None
+    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("https", "http"):
+        return None
+    parts = urlsplit(endpoint)
+    query = urlencode({"client_id": engine_of(current_app).settings["web.oidc.client_id"],
+                       "post_logout_redirect_uri": url_for("auth.login", _external=True)})
+    return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
