@@ -131,6 +131,14 @@ def _check(key: Key, value: Any) -> tuple[Any, str | None]:
     return value, None  # any: checked where it is used
 
 
+def default_old_appointment(trigger: str) -> str:
+    """Return the status a step without ``old_appointment`` gives the appointment it
+    replaces: before the key, the core marked the one a ``not_home`` step replaced as
+    not_home and any other as moved, and cases on route versions of that time (stored in the
+    database) keep counting their appointments that way."""
+    return "not_home" if trigger == "not_home" else "moved"
+
+
 def default_call(kind: str) -> bool:
     """Return whether a task without ``call`` is a call: routes written before the key named
     their calls ..._call, and their stored tasks keep working that way."""
@@ -246,7 +254,8 @@ TRANSITION = (
         "a referral (needs `partner`) or a match (needs `employer`).", '"referral"',
         choices=EFFECTS),
     Key("old_appointment", "name", "moved", "The status an earlier planned appointment gets "
-        "when this step records a new one.", '"not_home"',
+        "when this step records a new one (without the key, a step named `not_home` gives "
+        "`not_home`, as routes written before the key had it).", '"not_home"',
         hint="the status of the appointment it replaces"),
     Key("ends_appointment", "choice", None, "The planned appointment ends with this status.",
         '"held"', choices=APPOINTMENT_ENDINGS),

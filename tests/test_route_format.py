@@ -211,13 +211,13 @@ def test_the_route_names_the_status_of_an_appointment_a_step_replaces(
         env: Env, routes: Path) -> None:
     change_route(routes, 'label = "Afspraak verzetten"\n',
                  'label = "Afspraak verzetten"\nold_appointment = "verzet"\n')
-    change_route(routes, 'old_appointment = "not_home"\n', "")
+    change_route(routes, 'old_appointment = "not_home"\n', 'old_appointment = "gemist"\n')
     env.json("case", "open", "--workflow", ROUTE, "--bsn", "111222333", *PERSON)
     advance(env, 1, "invite", "appointment=2099-01-05 10:00")
     advance(env, 1, "reschedule", "appointment=2099-01-12 10:00")
     advance(env, 1, "not_home", "appointment=2099-01-19 10:00")
     statuses = [a["status"] for a in env.json("case", "show", "1")["appointments"]]
-    assert statuses == ["verzet", "moved", "planned"]
+    assert statuses == ["verzet", "gemist", "planned"]
 
 
 def test_reports_count_the_steps_the_route_declares(env: Env, routes: Path) -> None:

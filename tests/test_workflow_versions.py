@@ -188,11 +188,16 @@ def test_cases_on_a_version_before_the_new_route_keys_keep_working_and_counting(
     advance(env, 1, "invite", "--set", "appointment=2099-01-05 10:00")
     advance(env, 1, "hold_conversation", "--set", "classification=not_active",
             "--set", "participation_potential=none")
+    # Nobody home: the appointment is marked so, as the core did before the route said it.
+    advance(env, 3, "invite", "--set", "appointment=2099-01-05 10:00")
+    advance(env, 3, "not_home", "--set", "appointment=2099-01-12 10:00")
+    assert [a["status"] for a in env.json("case", "show", "3")["appointments"]] == [
+        "not_home", "planned"]
     # The upgrade: the file now says version 2 with the new keys; cases stay on version 1.
     path.write_text(shipped.replace("version = 1", "version = 2", 1), encoding="utf-8")
     assert env.json("case", "show", "1")["workflow_version"] == 1
     outcomes = env.json("report", "outcomes", "--workflow", ROUTE)
-    assert (outcomes["approached"], outcomes["spoken"]) == (1, 1)  # counted by version 2's words
+    assert (outcomes["approached"], outcomes["spoken"]) == (2, 1)  # counted by version 2's words
     assert env.json("task", "list", "--kind", "reminder_call", "--status", "cancelled")["tasks"]
     moved = env.json("workflow", "migrate", ROUTE, "--from", "1", "--to", "2")
     assert moved["moved"] == 200 and env.json("case", "show", "1")["workflow_version"] == 2
