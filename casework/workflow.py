@@ -372,13 +372,28 @@ def _within(problem: Problem, where: str) -> Problem:
     return lambda text: problem(f"{where}: {text}")
 
 
+# Route files parsed in this process: their bytes -> the parsed document, pickled (each
+# reader gets objects of its own). A process that makes many engines (the test suite, a
+# scheduler) parses each version of a file once; a changed file is new bytes.
+_PARSED: dict[bytes, bytes] = {}
+_PARSED_MOST = 64
+
+
 def _read_doc(path: Path, text: str | None) -> dict[str, Any]:
+    import pickle
+
     where = str(path)
     try:
-        if text is not None:
-            return tomllib.loads(text)
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = text.encode("utf-8") if text is not None else path.read_bytes()
+        parsed = _PARSED.get(data)
+        if parsed is not None:
+            doc: dict[str, Any] = pickle.loads(parsed)
+            return doc
+        doc = tomllib.loads(data.decode("utf-8"))
+        if len(_PARSED) >= _PARSED_MOST:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[data] = pickle.dumps(doc, pickle.HIGHEST_PROTOCOL)
+        return doc
     except tomllib.TOMLDecodeError as exc:
         raise WorkflowError([f"{where}: not valid TOML: {exc}"]) from None
     except UnicodeDecodeError:
