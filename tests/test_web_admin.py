@@ -289,3 +289,70 @@ def test_staff_pages_escape_names_and_carry_no_inline_script_or_style(
         assert "<script" not in html and "<style" not in html and " style=" not in html
         assert not re.search(r"\son[a-z]+=", html)
     assert "&lt;script&gt;" in client.get("/medewerkers").text
+
+
+# --- the processing log ---------------------------------------------------------------------
+
+
+def log_search(client: Any, **fields: str) -> Any:
+    page = client.get("/verwerkingslog")
+    data = {"log-case": "", "log-staff": "", "log-since": "", "log-bsn": "", **fields}
+    return client.post("/verwerkingslog", data={"csrf_token": csrf_of(page.text), **data})
+
+
+def test_an_admin_reads_the_processing_log_by_case_staff_and_bsn(app: Any,
+                                                                  cohort: Env) -> None:
+    from helpers import bsn_of
+
+    worker = logged_in(app, "piet")
+    assert worker.get("/zaak/1").status_code == 200
+    admin = logged_in(app)
+    assert ">Verwerkingslog</a>" in admin.get("/").text
+    by_case = log_search(admin, **{"log-case": "1"})
+    assert by_case.status_code == 200
+    assert "Over zaak 1:" in by_case.text and "<td class=\"ams-table__cell\">piet</td>" in \
+        by_case.text and "zaak bekeken" in by_case.text
+    by_staff = log_search(admin, **{"log-staff": "piet", "log-since": "01-01-2026"})
+    assert "Over medewerker piet vanaf 1 januari 2026" in by_staff.text
+    by_bsn = log_search(admin, **{"log-bsn": bsn_of(1)})
+    assert by_bsn.status_code == 200 and "Over de persoon met het opgegeven BSN" in by_bsn.text
+    assert "zaak bekeken" in by_bsn.text and bsn_of(1) not in by_bsn.text
+    # Reading the log about a case is logged too, as 'casework audit' logs it.
+    mine = cohort.json("audit", "--staff", "anna")
+    assert [e["case_ids"] for e in mine if e["action"] == "audit"][:1] == [[1]]
+    wrong = log_search(admin, **{"log-bsn": "123456789"})
+    assert wrong.status_code == 422 and "Dat is geen geldig BSN" in wrong.text
+    assert "123456789" not in wrong.text
+    both = log_search(admin, **{"log-case": "1", "log-staff": "piet"})
+    assert both.status_code == 422 and "Vul één van zaaknummer, medewerker of BSN in" in both.text
+    since = log_search(admin, **{"log-case": "1", "log-since": "2026-01-01"})
+    assert since.status_code == 422 and "hoort bij een medewerker" in since.text
+    unknown = log_search(admin, **{"log-staff": "nobody"})
+    assert unknown.status_code == 422 and "Kies een medewerker uit de lijst" in unknown.text
+
+
+@pytest.mark.parametrize("name", ["piet", "kees", "bo"])
+def test_only_admins_reach_the_processing_log(app: Any, name: str) -> None:
+    client = logged_in(app, name)
+    assert "Verwerkingslog" not in client.get("/").text
+    csrf = csrf_of(client.get("/").text)
+    assert client.get("/verwerkingslog").status_code == 404
+    for path in ("/verwerkingslog", "/verwerkingslog/controle"):
+        assert client.post(path, data={"csrf_token": csrf, "log-case": "1"}).status_code == 404
+
+
+def test_the_check_says_whether_the_log_is_intact(app: Any, cohort: Env) -> None:
+    from sqlalchemy import update
+
+    from casework.models import AccessLog
+
+    admin = logged_in(app)
+    assert admin.get("/zaak/1").status_code == 200
+    page = admin.get("/verwerkingslog")
+    intact = admin.post("/verwerkingslog/controle", data={"csrf_token": csrf_of(page.text)})
+    assert intact.status_code == 200 and "De log is intact" in intact.text
+    from conftest import tamper
+
+    tamper(cohort, update(AccessLog).where(AccessLog.id == 1).values(actor="mallory"))
+    broken = admin.post("/verwerkingslog/controle", data={"csrf_token": csrf_of(page.text)})
+    assert "De log is niet intact" in broken.text and "Verwerkingslog, regel 1" in broken.text

@@ -320,6 +320,19 @@ def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
         browser.find_element(By.XPATH, "//button[text()='Wachtwoord zetten']").click()
         arrive(browser, server + "/medewerkers/eva")
         assert "Wachtwoord van eva gezet" in browser.find_element(By.TAG_NAME, "main").text
+        # The processing log: a search by case, and the check of the chain.
+        browser.find_element(By.LINK_TEXT, "Verwerkingslog").click()
+        arrive(browser, server + "/verwerkingslog")
+        accessible(browser)
+        browser.find_element(By.ID, "log-case").send_keys("1")
+        browser.find_element(By.XPATH, "//button[text()='Zoeken in de log']").click()
+        arrive(browser, server + "/verwerkingslog")
+        assert "Over zaak 1" in browser.find_element(By.TAG_NAME, "main").text
+        accessible(browser)
+        browser.find_element(By.XPATH, "//button[text()='Log controleren']").click()
+        arrive(browser, server + "/verwerkingslog/controle")
+        assert "De log is intact" in browser.find_element(By.TAG_NAME, "main").text
+        accessible(browser)
         browser.find_element(By.CSS_SELECTOR, "form.cw-logout button").click()
         arrive(browser, server + "/inloggen")
 

@@ -37,12 +37,13 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("office.letters", "Brieven", "letters"),
     ("reports.reports", "Rapporten", "report"),
     ("staff.members", "Medewerkers", "staff.manage"),
+    ("audit.log_page", "Verwerkingslog", "audit"),
     ("staff.account", "Mijn account", None),
 )
 
 # The blueprints, by module under casework.web (each holds a ``blueprint``).
 BLUEPRINTS = ("auth", "pages", "coordination", "sso", "staffpages", "office", "reports",
-              "previews")
+              "previews", "auditpages")
 
 
 # How the pages say a stored status (appointments, referrals, tasks, letters).
