@@ -380,7 +380,9 @@ def entries(engine: Engine, case_id: int | None = None, staff: str | None = None
         try:
             number = normalise_bsn(bsn)
         except RowError as exc:
-            raise InvalidData(f"--bsn: {exc.detail}") from None
+            from casework.privacy import NOT_A_BSN
+
+            raise InvalidData(f"--bsn: {exc.detail}", says=NOT_A_BSN) from None
         with engine.db.connect() as conn:
             case_ids = set(conn.execute(
                 select(Case.id).join(Participant, Participant.id == Case.participant_id)

@@ -54,14 +54,18 @@ def _rows(conn: Any, query: Any) -> list[dict[str, Any]]:
     return [{k: _iso(v) for k, v in row._mapping.items()} for row in conn.execute(query)]
 
 
+NOT_A_BSN = "Dat is geen geldig BSN (negen cijfers die de elfproef doorstaan)."
+
+
 def _person(conn: Any, bsn: str) -> Any:
     try:
         number = normalise_bsn(bsn)
     except RowError as exc:
-        raise InvalidData(f"--bsn: {exc.detail}") from None
+        raise InvalidData(f"--bsn: {exc.detail}", says=NOT_A_BSN) from None
     person = conn.execute(select(Participant).where(Participant.bsn == number)).first()
     if person is None:
-        raise NotFound("no person with that BSN is stored")
+        raise NotFound("no person with that BSN is stored",
+                       says="Over iemand met dat BSN is niets opgeslagen.")
     return person
 
 

@@ -356,3 +356,53 @@ def test_the_check_says_whether_the_log_is_intact(app: Any, cohort: Env) -> None
     tamper(cohort, update(AccessLog).where(AccessLog.id == 1).values(actor="mallory"))
     broken = admin.post("/verwerkingslog/controle", data={"csrf_token": csrf_of(page.text)})
     assert "De log is niet intact" in broken.text and "Verwerkingslog, regel 1" in broken.text
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+def test_an_admin_downloads_a_persons_data_and_sees_what_a_purge_would_do(
+        app: Any, cohort: Env) -> None:
+    import json
+
+    from helpers import bsn_of
+
+    admin = logged_in(app)
+    page = admin.get("/privacy")
+    assert page.status_code == 200 and ">Privacy</a>" in page.text
+    assert "Nu: 0 mensen (0 zaken)." in page.text and "Opschonen</button>" not in page.text
+    answer = admin.post("/privacy/inzage", data={"csrf_token": csrf_of(page.text),
+                                                 "bsn": bsn_of(1)})
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="inzage.json"'
+    assert answer.headers["Cache-Control"] == "no-store"
+    data = json.loads(answer.data)
+    assert data["person"]["bsn"] == bsn_of(1) and [c["id"] for c in data["cases"]] == [1]
+    assert [e["case_ids"] for e in cohort.json("audit", "--case", "1")
+            if e["action"] == "export"] == [[1]]
+    for bsn, said in (("123456789", "Dat is geen geldig BSN"),
+                      ("", "Vul het BSN van de persoon in"),
+                      ("999999990", "Over iemand met dat BSN is niets opgeslagen")):
+        refused = admin.post("/privacy/inzage", data={"csrf_token": csrf_of(page.text),
+                                                      "bsn": bsn})
+        assert refused.status_code == 422 and said in refused.text, bsn
+        assert not bsn or bsn not in refused.text
+    unticked = admin.post("/privacy/opschonen", data={"csrf_token": csrf_of(page.text)})
+    assert unticked.status_code == 422 and "Vink aan" in unticked.text
+    done = admin.post("/privacy/opschonen", data={"csrf_token": csrf_of(page.text),
+                                                  "sure": "ja"})
+    assert done.status_code == 303
+    assert "0 mensen (0 zaken) geanonimiseerd" in admin.get("/privacy").text
+
+
+@pytest.mark.parametrize("name", ["piet", "kees", "bo"])
+def test_only_admins_reach_the_privacy_page(app: Any, name: str) -> None:
+    from helpers import bsn_of
+
+    client = logged_in(app, name)
+    assert ">Privacy</a>" not in client.get("/").text
+    csrf = csrf_of(client.get("/").text)
+    assert client.get("/privacy").status_code == 404
+    for path in ("/privacy/inzage", "/privacy/opschonen"):
+        assert client.post(path, data={"csrf_token": csrf, "bsn": bsn_of(1),
+                                       "sure": "ja"}).status_code == 404

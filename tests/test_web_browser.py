@@ -333,6 +333,9 @@ def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
         arrive(browser, server + "/verwerkingslog/controle")
         assert "De log is intact" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
+        browser.find_element(By.LINK_TEXT, "Privacy").click()
+        arrive(browser, server + "/privacy")
+        accessible(browser)
         browser.find_element(By.CSS_SELECTOR, "form.cw-logout button").click()
         arrive(browser, server + "/inloggen")
 

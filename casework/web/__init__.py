@@ -38,12 +38,13 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("reports.reports", "Rapporten", "report"),
     ("staff.members", "Medewerkers", "staff.manage"),
     ("audit.log_page", "Verwerkingslog", "audit"),
+    ("privacy.privacy_page", "Privacy", "privacy"),
     ("staff.account", "Mijn account", None),
 )
 
 # The blueprints, by module under casework.web (each holds a ``blueprint``).
 BLUEPRINTS = ("auth", "pages", "coordination", "sso", "staffpages", "office", "reports",
-              "previews", "auditpages")
+              "previews", "auditpages", "privacypages")
 
 
 # How the pages say a stored status (appointments, referrals, tasks, letters).

@@ -116,11 +116,12 @@ def _read(form: Any) -> tuple[dict[str, Any], str | None]:
                 return {}, "Vul bij 'vanaf' een datum in."
     if bsn:
         from casework.cohort import RowError, normalise_bsn
+        from casework.privacy import NOT_A_BSN
 
         try:
             asked["bsn"] = normalise_bsn(bsn)
         except RowError:
-            return {}, "Dat is geen geldig BSN (negen cijfers die de elfproef doorstaan)."
+            return {}, NOT_A_BSN
     return asked, None
 
 
