@@ -163,18 +163,24 @@ def cancel_letter(engine: Engine, actor: Actor, letter_id: int) -> dict[str, Any
     with unit_of_work(engine) as conn:
         row = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id)).first()
         if row is None:
-            raise NotFound(f"no letter {letter_id}; see 'casework letters list'")
+            raise NotFound(f"no letter {letter_id}; see 'casework letters list'",
+                           says=f"Er is geen brief {letter_id}.")
         if row.status in PULL:
             raise InvalidData(f"letter {letter_id} is already marked to be pulled from batch "
-                              f"{row.batch}")
+                              f"{row.batch}", says=f"Brief {letter_id} wordt al uit stapel "
+                                                   f"{row.batch} gehaald.")
         if row.status not in UNSENT:
             raise InvalidData(f"letter {letter_id} is {row.status}; only a letter that has not "
-                              "gone to the mail house can be cancelled")
+                              "gone to the mail house can be cancelled",
+                              says=f"Brief {letter_id} is al naar het postbedrijf of niet meer "
+                                   "in de rij; alleen een brief die nog niet weg is kan worden "
+                                   "tegengehouden.")
         done = cancel_pending_letters(conn, [row.case_id], letter_id=letter_id,
                                       reason=f"cancelled by {actor.name}")
         if done.count == 0:
             raise InvalidData(f"letter {letter_id} went to the mail house a moment ago; it "
-                              "can no longer be cancelled")
+                              "can no longer be cancelled",
+                              says=f"Brief {letter_id} is zojuist naar het postbedrijf gegaan.")
         log_access(conn, actor, "letter cancel", [row.case_id], "letters", engine.now())
     batch = done.to_pull[0]["batch"] if done.to_pull else None
     return {"letter": letter_id, "case_id": row.case_id,

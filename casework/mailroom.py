@@ -551,7 +551,8 @@ def count_letters(engine: Engine, actor: Actor) -> dict[str, int]:
 def _letter(conn: Any, letter_id: int) -> Any:
     row = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id)).first()
     if row is None:
-        raise NotFound(f"no letter {letter_id}; see 'casework letters list'")
+        raise NotFound(f"no letter {letter_id}; see 'casework letters list'",
+                       says=f"Er is geen brief {letter_id}.")
     return row
 
 
@@ -562,7 +563,8 @@ def mark_returned(engine: Engine, actor: Actor, letter_id: int) -> dict[str, Any
         row = _letter(conn, letter_id)
         if row.status != "sent":
             raise InvalidData(f"letter {letter_id} is {row.status}; only a sent letter can "
-                              "come back")
+                              "come back", says=f"Brief {letter_id} is niet verstuurd (of al "
+                                                "als teruggekomen vastgelegd).")
         now = engine.now()
         conn.execute(update(_LETTERS).where(_LETTERS.c.id == letter_id)
                      .values(status="returned", returned_at=now))

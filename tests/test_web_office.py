@@ -280,3 +280,43 @@ def test_a_letter_that_cannot_be_made_says_why_in_dutch(app: Any, cohort: Env) -
     assert "Deze brief kan nu niet gemaakt worden: er staat een teken in de brief dat het " \
         "lettertype niet kan drukken (U+F0000)" in answer.text
     assert "template" not in answer.text
+
+
+def test_the_back_office_records_returned_mail_and_holds_a_letter_back(
+        app: Any, cohort: Env, batch: str) -> None:
+    letters = {r["case_id"]: r["id"] for r in cohort.json("letters", "list")["letters"]}
+    office = client_of(app, "bo")
+    page = office.get("/brieven")
+    assert "Briefnummer" in page.text
+    token = csrf_of(page.text)
+    # In a batch not yet sent: held back, so to be pulled from it.
+    held = office.post("/brieven/brief", data={"csrf_token": token, "what": "cancel",
+                                               "letter": str(letters[3])})
+    assert held.status_code == 303
+    assert f"Brief {letters[3]} tegengehouden; haal hem uit stapel {batch}" in \
+        office.get("/brieven").text
+    again = office.post("/brieven/brief", data={"csrf_token": token, "what": "cancel",
+                                                "letter": str(letters[3])})
+    assert again.status_code == 422 and f"wordt al uit stapel {batch} gehaald" in again.text
+    not_sent = office.post("/brieven/brief", data={"csrf_token": token, "what": "returned",
+                                                   "letter": str(letters[OWN])})
+    assert not_sent.status_code == 422 and "is niet verstuurd" in not_sent.text
+    assert f'value="{letters[OWN]}"' in not_sent.text  # the number is kept
+    cohort.ok("letters", "batch", "mark-sent", batch)
+    back = office.post("/brieven/brief", data={"csrf_token": token, "what": "returned",
+                                               "letter": str(letters[OWN])})
+    assert back.status_code == 303
+    assert f"zaak {OWN} heeft een taak om het adres na te gaan" in office.get("/brieven").text
+    assert [t["case_id"] for t in cohort.json("task", "list", "--kind", "address_check")
+            ["tasks"]] == [OWN]
+    for letter, said in (("999999", "Er is geen brief 999999"), ("", "Vul het nummer"),
+                         ("-3", "Vul het nummer")):
+        refused = office.post("/brieven/brief", data={"csrf_token": token, "what": "cancel",
+                                                      "letter": letter})
+        assert refused.status_code == 422 and said in refused.text, letter
+    assert office.post("/brieven/brief", data={"what": "cancel", "letter": "1"}).status_code \
+        == 400
+    worker = client_of(app, "piet")
+    assert worker.post("/brieven/brief", data={"csrf_token": csrf_of(worker.get("/").text),
+                                               "what": "cancel", "letter": str(letters[OWN])}
+                       ).status_code == 404

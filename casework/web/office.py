@@ -59,7 +59,7 @@ def daily() -> Any:
 
 
 @blueprint.route("/brieven")
-def letters() -> Any:
+def letters(problem: str | None = None, letter_value: str = "") -> Any:
     """The mail-house batches, newest first ('letters batch list'), with the letters to pull
     from each batch not yet sent ('letters list --status to_pull --batch B')."""
     from casework.batches import list_batches
@@ -76,7 +76,41 @@ def letters() -> Any:
     except NotAllowed:
         abort(404)
     return render_template("letters.html", title="Brieven en stapels", batches=batches,
-                           to_pull=to_pull, queue=queue, batch_words=BATCH_WORDS)
+                           to_pull=to_pull, queue=queue, batch_words=BATCH_WORDS,
+                           problem=problem, letter_value=letter_value)
+
+
+@blueprint.route("/brieven/brief", methods=["POST"])
+def one_letter() -> Any:
+    """One letter came back ('letters returned N': the case gets a task to check the
+    address) or is held back ('letters cancel N': pulled from its batch when in one)."""
+    from casework.batches import cancel_letter
+    from casework.errors import CaseworkError
+    from casework.mailroom import mark_returned
+
+    engine = engine_of(current_app)
+    if not g.actor.has("letters"):
+        abort(404)
+    text = request.form.get("letter", "").strip()
+    what = request.form.get("what")
+    if not text.isdigit() or len(text) > 9 or int(text) < 1:
+        return letters("Vul het nummer van de brief in.", text), 422
+    if what not in ("returned", "cancel"):
+        return letters("Kies teruggekomen of tegenhouden.", text), 422
+    letter = int(text)
+    try:
+        if what == "returned":
+            result = mark_returned(engine, g.actor, letter)
+            flash(f"Brief {letter} is teruggekomen; zaak {result['case_id']} heeft een taak om "
+                  "het adres na te gaan.")
+        else:
+            result = cancel_letter(engine, g.actor, letter)
+            flash(f"Brief {letter} tegengehouden" + (
+                f"; haal hem uit stapel {result['batch']} vóór het posten."
+                if result["batch"] else "."))
+    except CaseworkError as exc:
+        return letters(said(exc), text), 422
+    return redirect(url_for("office.letters"), 303)
 
 
 @blueprint.route("/brieven/stapel/<batch>/<kind>")
