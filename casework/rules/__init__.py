@@ -51,8 +51,25 @@ def get_plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     for module in _builtin_modules():
         pm.register(module, name=module.NAME)
-    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    _register_installed(pm)
     return pm
+
+
+def _register_installed(pm: pluggy.PluginManager) -> None:
+    """Register the rules installed packages declare (entry point group ``casework.rules``),
+    as pluggy's ``load_setuptools_entrypoints`` does; but only a package whose
+    entry_points.txt names the group has its entry points parsed (pluggy parses those of
+    every installed package, and every command loads the rules)."""
+    from importlib.metadata import distributions
+
+    for dist in distributions():
+        text = dist.read_text("entry_points.txt")
+        if not text or f"[{ENTRY_POINT_GROUP}]" not in text:
+            continue
+        for point in dist.entry_points.select(group=ENTRY_POINT_GROUP):
+            if pm.has_plugin(point.name) or pm.is_blocked(point.name):
+                continue
+            pm.register(point.load(), name=point.name)
 
 
 class Rules:
