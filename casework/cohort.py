@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
-from stdnum.nl import bsn as stdnum_bsn
 
 from casework.db import refresh_statistics, unit_of_work
 from casework.engine import Engine
@@ -133,9 +133,19 @@ def normalise_bsn(text: str) -> str:
     if not (number.isascii() and number.isdigit()) or not 8 <= len(number) <= 9:
         raise RowError("invalid BSN", "BSN must be 9 digits 0-9 (check the number)")
     number = number.zfill(9)
-    if int(number) == 0 or stdnum_bsn.checksum(number) != 0:
+    if int(number) == 0 or _elfproef().checksum(number) != 0:
         raise RowError("invalid BSN", "BSN fails the elfproef (check the number)")
     return number
+
+
+@cache
+def _elfproef() -> Any:
+    """Return python-stdnum's BSN module, imported on the first BSN checked: stdnum imports
+    pydoc, which a command that names cases by number (an apply file, case show) never
+    needs."""
+    from stdnum.nl import bsn
+
+    return bsn
 
 
 def check_phone(text: str) -> str | None:
