@@ -1,9 +1,9 @@
 """What a command imports: an everyday command (a listing, a case file, a dry run) loads
 neither the letters' machinery (Jinja2, Typst, pypdf), nor charts (matplotlib), the web front
-(Flask), migrations (Alembic), the scheduler, babel's locale data, python-stdnum (it imports
-pydoc) or SQLAlchemy's ORM; and ``casework --help`` not even SQLAlchemy or rich. Each command
-runs in a fresh process, as a user starts it (README "Start-up"; bench/bench_startup.py times
-them)."""
+(Flask), migrations (Alembic), the scheduler, python-stdnum (it imports pydoc) or SQLAlchemy's
+ORM (babel comes in for a report's numbers: Dutch numbers are its job); and ``casework
+--help`` not even SQLAlchemy or rich. Each command runs in a fresh process, as a user starts it
+(README "Start-up"; bench/bench_startup.py times them)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from conftest import Env
 
 # Packages (and SQLAlchemy's parts) that no everyday command needs.
-HEAVY = ("alembic", "apscheduler", "argon2", "authlib", "babel", "flask", "holidays", "jinja2",
+HEAVY = ("alembic", "apscheduler", "argon2", "authlib", "flask", "holidays", "jinja2",
          "matplotlib", "numpy", "pydoc", "pypdf", "requests", "sqlalchemy.ext", "sqlalchemy.orm",
          "stdnum", "transitions", "typst", "waitress", "werkzeug")
 
