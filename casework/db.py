@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -75,6 +78,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         if engine.url.database and engine.url.database != ":memory:":
             event.listen(engine, "connect", _owner_only(Path(engine.url.database)))
+    event.listen(engine, "engine_disposed", _disposed)
     return engine
 
 
@@ -104,9 +108,15 @@ def unit_of_work(engine: Any, dry_run: bool = False) -> Iterator[Connection]:
     """Open the one kind of write transaction: yield its connection, commit when the block
     ends, roll back when it raises (and always for a dry run, which stores nothing).
 
-    engine is the casework Engine (its ``db``) or, before one exists, a database engine."""
+    engine is the casework Engine (its ``db``) or, before one exists, a database engine.
+    Each thread keeps one connection per database for its units of work (see ``_Kept``);
+    a unit of work inside another gets a connection of its own."""
     db: Engine = getattr(engine, "db", engine)
-    with db.connect() as conn:
+    kept = _take(db)
+    conn = db.connect() if kept is None else kept.conn
+    assert conn is not None
+    ended = False
+    try:
         trans = conn.begin()
         try:
             yield conn
@@ -117,6 +127,136 @@ def unit_of_work(engine: Any, dry_run: bool = False) -> Iterator[Connection]:
             trans.rollback()
         else:
             trans.commit()
+        ended = True
+    finally:
+        if kept is None:
+            conn.close()
+        else:
+            _release(kept, db, ended)
+
+
+class _Kept:
+    """A connection a thread keeps open for its units of work: the pool's check-out and
+    check-in (and SQLAlchemy's Connection around them) cost as much as a one-row statement,
+    and a web form or ``case advance`` is one short transaction. Between units of work it
+    holds no transaction (and so no lock or snapshot). It is given up, and closed, when the
+    database engine is disposed (its pool replaced), after a fork (a child never uses its
+    parent's connection), when a unit of work did not end cleanly (an error, a rollback that
+    failed), or when someone changed the connection's execution options."""
+
+    __slots__ = ("__weakref__", "busy", "conn", "db", "pid", "pool")
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+        self.pool = db.pool
+        self.pid = os.getpid()
+        self.conn: Connection | None = None
+        self.busy = False
+
+
+KEEP = 4  # kept connections per thread at most (a process uses one database, tests many)
+_KEPT_LOCK = threading.RLock()  # an RLock: a finalizer may run while a thread holds it
+_EVERY: weakref.WeakSet[_Kept] = weakref.WeakSet()  # every thread's, for dispose
+_FORKED: list[Connection] = []  # a parent's kept connections, met in a forked child
+
+
+class _ThreadKept(threading.local):
+    """This thread's kept connections by database engine, closed when the thread ends (or
+    the interpreter exits): a connection is always returned, never left to the garbage
+    collector."""
+
+    def __init__(self) -> None:
+        self.by_db: dict[int, _Kept] = {}
+        # Dropped with the thread's own attributes when the thread ends: then they close.
+        self.anchor = _Anchor()
+        weakref.finalize(self.anchor, _close_each, self.by_db)
+
+
+class _Anchor:
+    """Something to hang the finalizer of a thread's kept connections on."""
+
+
+def _close_each(by_db: dict[int, _Kept]) -> None:
+    with _KEPT_LOCK:
+        for kept in by_db.values():
+            if not kept.busy:
+                _give_up(kept)
+        by_db.clear()
+
+
+_THREAD = _ThreadKept()
+
+
+def _take(db: Engine) -> _Kept | None:
+    """Return this thread's kept connection of db, marked busy (made when there is none),
+    or None when it is busy already (a unit of work inside another)."""
+    found = _THREAD.by_db
+    key = id(db)
+    with _KEPT_LOCK:
+        kept = found.get(key)
+        if kept is not None and (kept.db is not db or kept.conn is None
+                                 or kept.pool is not db.pool or kept.pid != os.getpid()):
+            del found[key]
+            if not kept.busy:
+                _give_up(kept)
+            kept = None
+        if kept is not None:
+            if kept.busy:
+                return None
+            kept.busy = True
+            return kept
+        for other in [k for k in found if not found[k].busy][:max(0, len(found) + 1 - KEEP)]:
+            _give_up(found.pop(other))  # the oldest first
+        kept = found[key] = _Kept(db)
+        kept.busy = True
+        _EVERY.add(kept)
+    try:
+        kept.conn = db.connect()
+    except BaseException:
+        with _KEPT_LOCK:
+            found.pop(key, None)
+            _EVERY.discard(kept)
+        raise
+    return kept
+
+
+def _release(kept: _Kept, db: Engine, ended: bool) -> None:
+    conn = kept.conn
+    assert conn is not None
+    with _KEPT_LOCK:
+        kept.busy = False
+        keep = (ended and not conn.invalidated and not conn.in_transaction()
+                and conn.get_execution_options() is db.get_execution_options()
+                and kept.pool is db.pool)
+        if not keep:
+            _give_up(kept)
+
+
+def _give_up(kept: _Kept) -> None:
+    """Close a kept connection that is not in use (under _KEPT_LOCK). After a fork the
+    parent's connection is only forgotten: the child must not touch it."""
+    conn, kept.conn = kept.conn, None
+    _EVERY.discard(kept)
+    if conn is None:
+        return
+    if kept.pid != os.getpid():
+        _FORKED.append(conn)  # never closed, reset or collected here: the parent's
+        return
+    try:
+        if kept.pool is not kept.db.pool and not conn.invalidated:
+            conn.detach()  # its pool was disposed: closed for good, not returned to it
+        conn.close()
+    except Exception:  # a connection that cannot even close is gone anyway
+        pass
+
+
+def _disposed(_engine: Engine) -> None:
+    """When a database engine is disposed, close the kept connections of its old pool that
+    are not in use (those in use are closed when their unit of work ends)."""
+    with _KEPT_LOCK:
+        for kept in list(_EVERY):
+            if not kept.busy and kept.pool is not kept.db.pool:
+                _give_up(kept)
 
 
 def _owner_only(path: Path) -> Any:
