@@ -33,10 +33,11 @@ KEY_OPTION = "casework_chain_key"
 def stamp(moment: datetime) -> str:
     """Return a moment as the UTC text the hashes use (%Y-%m-%dT%H:%M:%S.%f)."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        moment = moment.astimezone(UTC)
     if moment.year < 1000:  # isoformat pads the year, strftime's %Y does not
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return moment.isoformat("T", "microseconds")
+    # Without its offset (+00:00): datetime.replace(tzinfo=None) costs more than the slice.
+    return moment.isoformat("T", "microseconds")[:26]
 
 
 # What json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -121,8 +121,9 @@ def cursor_execute(conn: Connection, sql: str, params: tuple[Any, ...] | Sequenc
     SQLAlchemy's, without the parameters."""
     if not conn.in_transaction():
         conn.begin()  # as conn.execute autobegins: conn.commit() then commits this too
-    driver = conn.connection.driver_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
+    # On SQLite the driver's connection is the DBAPI connection (a plain attribute; its
+    # driver_connection is a chain of properties).
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         if many:
             cursor.executemany(sql, params)
