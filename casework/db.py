@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import QueuePool
 
 from casework.errors import DatabaseError
 
@@ -61,7 +62,7 @@ def make_engine(url: str) -> Engine:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         # hide_parameters: values (a BSN among them) never appear in SQL error messages.
-        engine = create_engine(url, hide_parameters=True)
+        engine = create_engine(url, hide_parameters=True, **_pool_of(url))
     except (ArgumentError, NoSuchModuleError) as exc:
         raise DatabaseError(
             f"database URL {describe_url(url)!r} cannot be used: {exc}; "
@@ -79,8 +80,28 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         if engine.url.database and engine.url.database != ":memory:":
             event.listen(engine, "connect", _owner_only(Path(engine.url.database)))
-    event.listen(engine, "engine_disposed", _disposed)
     return engine
+
+
+def _pool_of(url: str) -> dict[str, Any]:
+    """Return the pool to use: the dialect's own, made to close the threads' kept connections
+    when it is disposed (a listener on the engine's events would make SQLAlchemy dispatch
+    events around every statement)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_dialect().get_pool_class(parsed) is QueuePool:
+        return {"poolclass": _KeptPool}
+    return {}
+
+
+class _KeptPool(QueuePool):
+    """SQLAlchemy's QueuePool that closes the connections threads keep (see ``_Kept``) when
+    it is disposed (``Engine.dispose``), as it closes the ones it holds itself."""
+
+    def dispose(self) -> None:
+        _disposed(self)
+        super().dispose()
 
 
 def total_of(shown: int, limit: int | None, offset: int, count: Callable[[], int]) -> int:
@@ -251,12 +272,12 @@ def _give_up(kept: _Kept) -> None:
         pass
 
 
-def _disposed(_engine: Engine) -> None:
-    """When a database engine is disposed, close the kept connections of its old pool that
-    are not in use (those in use are closed when their unit of work ends)."""
+def _disposed(pool: Any) -> None:
+    """When a pool is disposed, close the kept connections taken from it that are not in use
+    (those in use are given up when their unit of work ends: their engine has a new pool)."""
     with _KEPT_LOCK:
         for kept in list(_EVERY):
-            if not kept.busy and kept.pool is not kept.db.pool:
+            if kept.pool is pool and not kept.busy:
                 _give_up(kept)
 
 

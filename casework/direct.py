@@ -85,12 +85,16 @@ def _compile(conn: Connection, stmt: ClauseElement) -> Compiled | None:
             or done.literal_execute_params or done.post_compile_params  # type: ignore[attr-defined]
             or getattr(done, "insert_prefetch", None) or getattr(done, "update_prefetch", None)):
         return None
+    from casework.bulkwrite import _is_json, _json_processor  # it imports this module
+
     names: list[str] = []
     constants: dict[int, Any] = {}
     processors: dict[int, Processor] = {}
     for position, name in enumerate(done.positiontup):  # type: ignore[attr-defined]
         bind = done.binds[name]  # type: ignore[attr-defined]
         processor = bind.type._cached_bind_processor(dialect)
+        if processor is not None and _is_json(bind.type, dialect):
+            processor = _json_processor(processor)  # what the column's own writes
         if bind.required:  # a parameter given with each call
             names.append(bind.key)
             if processor is not None:

@@ -521,7 +521,9 @@ class Engine:
             case = self.load_case_for(conn, case_id, actor)
             step = self._advance_case(conn, case, trigger, actor, data, at, note,
                                       expected_version, letters, frozenset(overrides))
-            action = "advance" + "".join(f", override {rule}" for rule in step.overridden)
+            action = "advance"
+            if step.overridden:
+                action += "".join(f", override {rule}" for rule in step.overridden)
             log_access(conn, actor, action, [case_id], f"project {case.workflow_id}",
                        self.now())
             return step
