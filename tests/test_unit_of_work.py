@@ -1,0 +1,106 @@
+"""unit_of_work keeps one connection per thread between its transactions: what a caller must
+still be able to count on (each block commits or rolls back on its own, threads and nested
+blocks never share a transaction, a disposed engine leaves the database closed); on SQLite
+and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import Env
+from sqlalchemy import select, text, update
+
+from casework.db import unit_of_work
+from casework.models import Case
+
+
+def _state(engine: object, case_id: int) -> str:
+    with unit_of_work(engine) as conn:
+        return str(conn.execute(select(Case.state).where(Case.id == case_id)).scalar_one())
+
+
+def test_a_failed_block_stores_nothing_and_the_next_one_works(cohort: Env) -> None:
+    engine = cohort.engine()
+    try:
+        with pytest.raises(ZeroDivisionError), unit_of_work(engine) as conn:
+            conn.execute(update(Case).where(Case.id == 1).values(state="gone"))
+            1 / 0  # noqa: B018
+        assert _state(engine, 1) == "selected"
+        with unit_of_work(engine, dry_run=True) as conn:
+            conn.execute(update(Case).where(Case.id == 1).values(state="gone"))
+        assert _state(engine, 1) == "selected"
+        with unit_of_work(engine) as conn:
+            conn.execute(update(Case).where(Case.id == 1).values(state="kept"))
+        assert _state(engine, 1) == "kept"
+    finally:
+        engine.db.dispose()
+
+
+def test_a_block_inside_another_has_its_own_transaction(cohort: Env) -> None:
+    engine = cohort.engine()
+    try:
+        with unit_of_work(engine) as outer:
+            outer.execute(update(Case).where(Case.id == 2).values(wave=7))
+            if engine.db.dialect.name == "postgresql":  # SQLite has one writer at a time
+                with unit_of_work(engine) as inner:
+                    assert inner is not outer
+                    inner.execute(update(Case).where(Case.id == 3).values(wave=8))
+            else:
+                with unit_of_work(engine) as inner:
+                    assert inner is not outer
+                    inner.execute(select(Case.id).where(Case.id == 3)).all()
+        with unit_of_work(engine) as conn:
+            waves = dict(conn.execute(select(Case.id, Case.wave)
+                                      .where(Case.id.in_([2, 3]))).all())
+        assert waves[2] == 7
+    finally:
+        engine.db.dispose()
+
+
+def test_threads_do_not_share_a_connection(cohort: Env) -> None:
+    engine = cohort.engine()
+    seen: dict[str, int] = {}
+    errors: list[BaseException] = []
+    together = threading.Barrier(2, timeout=30)
+
+    def work(name: str) -> None:
+        try:
+            for _ in range(3):
+                with unit_of_work(engine) as conn:
+                    seen[name] = id(conn.connection.dbapi_connection)
+                    conn.execute(select(Case.id).limit(1)).all()
+                    together.wait()  # both threads inside a block at once
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    try:
+        with unit_of_work(engine) as conn:
+            mine = id(conn.connection.dbapi_connection)
+        threads = [threading.Thread(target=work, args=(f"t{i}",)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert len({mine, *seen.values()}) == 3
+    finally:
+        engine.db.dispose()
+
+
+def test_dispose_closes_the_kept_connection(cohort: Env) -> None:
+    engine = cohort.engine()
+    with unit_of_work(engine) as conn:
+        conn.execute(update(Case).where(Case.id == 4).values(wave=9))
+        kept = conn
+    engine.db.dispose()
+    assert kept.closed
+    if engine.db.dialect.name == "sqlite":
+        # The last connection to close folds the write-ahead log into the file.
+        database = Path(engine.db.url.database or "")
+        assert not Path(f"{database}-wal").exists()
+    with unit_of_work(engine) as conn:  # a new one is opened for the next block
+        assert conn is not kept
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    engine.db.dispose()
