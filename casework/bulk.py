@@ -17,6 +17,7 @@ history can be loaded from one file with one row per happening.
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import itertools
 import json
@@ -24,6 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -394,6 +396,31 @@ def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: 
     """Apply lines in chunks; a line that is a text is a failure that was found reading it.
     Each case must be within the actor's reach for the capability (a wave: cohort.plan)."""
     actor.require(capability)
+    with _long_lived_frozen():
+        return _apply_lines(engine, items, actor, dry_run, progress, name, history,
+                            capability)
+
+
+@contextmanager
+def _long_lived_frozen() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector off what exists before the lines are read
+    (modules, the routes, SQLAlchemy's tables): a chunk makes hundreds of thousands of
+    objects, and each full collection they cause would walk all of those again. Nothing is
+    kept that would otherwise be freed: it is all unfrozen at the end (not when someone else
+    froze objects already)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: Actor,
+                 dry_run: bool, progress: Callable[[int], None] | None, name: str,
+                 history: bool, capability: str) -> ApplySummary:
     summary = ApplySummary(file=name, dry_run=dry_run, history=history)
     # A dry run stores nothing, so the ids it would have stored are remembered here.
     ids: dict[str, str] = {}

@@ -31,7 +31,8 @@ class _Plan:
     """A compiled statement: its SQL, the row keys in bind order, constants, processors."""
 
     def __init__(self, sql: str, keys: tuple[str, ...],
-                 constants: dict[int, Any], processors: list[tuple[int, Processor, bool]]):
+                 constants: dict[int, Any],
+                 processors: list[tuple[int, Processor, bool | str]]):
         self.sql = sql
         self.keys = keys
         self.constants = constants
@@ -66,7 +67,19 @@ class _Plan:
         else:
             values = [list(get(row)) for row in rows]
         for index, process, memo in self.processors:
-            if memo:  # a moment shared by many rows (a step's, the chunk's) is made once
+            if memo is _SHARED:  # one dict or list in many rows (a task's spec): once
+                made: dict[int, Any] = {}  # by id: every row (so the value) lives meanwhile
+                for value in values:
+                    raw = value[index]
+                    kind = type(raw)
+                    if kind is dict or kind is list:
+                        text = made.get(id(raw))
+                        if text is None:
+                            text = made[id(raw)] = process(raw)
+                        value[index] = text
+                    else:
+                        value[index] = process(raw)
+            elif memo:  # a moment shared by many rows (a step's, the chunk's) is made once
                 done = _MOMENTS
                 if len(done) > MOMENTS:
                     done.clear()
@@ -91,6 +104,7 @@ class _Plan:
 
 # Moments as SQLite stores them: equal moments (also in other time zones) store the same
 # text, and a step's moment goes in several columns of several tables.
+_SHARED = "shared"  # a JSON column: the same object in several rows is written once
 _MOMENTS: dict[Any, Any] = {}
 MOMENTS = 50_000
 _PLANS: dict[tuple[Statement, str, tuple[str, ...]], _Plan | None] = {}
@@ -125,7 +139,7 @@ def _compile(conn: Connection, stmt: Statement, keys: tuple[str, ...]) -> _Plan 
     binds = compiled.binds
     order: list[str] = []
     constants: dict[int, Any] = {}
-    processors: list[tuple[int, Processor, bool]] = []
+    processors: list[tuple[int, Processor, bool | str]] = []
     prefetch = {column.key: column for column in compiled.insert_prefetch}
     if (compiled.update_prefetch or compiled.postfetch or compiled.returning
             or compiled.literal_execute_params or compiled.post_compile_params):
@@ -133,12 +147,12 @@ def _compile(conn: Connection, stmt: Statement, keys: tuple[str, ...]) -> _Plan 
     for position, name in enumerate(compiled.positiontup):
         bind = binds[name]
         processor = bind.type._cached_bind_processor(dialect)
+        memo: bool | str = isinstance(bind.type, UTCDateTime)
         if processor is not None and _is_json(bind.type, dialect):
-            processor = _json_processor(processor)
+            processor, memo = _json_processor(processor), _SHARED
         if name in keys:
             if processor is not None:
-                processors.append((len(order), processor,
-                                   isinstance(bind.type, UTCDateTime)))
+                processors.append((len(order), processor, memo))
             order.append(name)
             continue
         if name in prefetch:  # a column left out: its default, when it is a plain value

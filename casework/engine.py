@@ -323,11 +323,14 @@ class Engine:
             with self.db.connect() as conn:
                 return self.plan_step(route, case, trigger, raw, at, note, self.context(conn),
                                       letters)
-        why = self._route_blocks(route, case, trigger)
-        if why:
-            raise TransitionNotAllowed(why[0], says=why[1])
         transition = route.transition(trigger, case.state)
-        assert transition is not None
+        # The route allows a transition that exists from an open state with no limited
+        # steps beside it at once; anything else is asked in full (and said why).
+        if transition is None or route.is_final(case.state) or _limited(route, case.state):
+            why = self._route_blocks(route, case, trigger)
+            if why:
+                raise TransitionNotAllowed(why[0], says=why[1])
+            assert transition is not None
         moment = self.moment(at, case)
         data = self.check_data(route, transition, raw)
         problem = unclean(note or "", multiline=True)
@@ -389,7 +392,7 @@ class Engine:
         elif transition.ends_appointment:
             # A letter in a batch not yet posted that names the appointment (an invitation, a
             # reminder) would name one that is over: it is pulled from the batch.
-            step.effects.append(CancelLetters(appointment_letters(route)))
+            step.effects.append(CancelLetters(_appointment_letters(route)))
         template = transition.letter or (
             route.states[dest].letter if dest != case.state else None)
         if template and data.get("reason") in transition.no_letter_for:
@@ -629,6 +632,20 @@ def appointment_letters(route: Route) -> list[str]:
     return sorted(names)
 
 
+ROUTE_CACHE = 1000  # routes (or tasks) whose derived values are remembered
+_APPOINTMENT_LETTERS: dict[int, tuple[Route, list[str]]] = {}
+
+
+def _appointment_letters(route: Route) -> list[str]:
+    """Return appointment_letters(route), worked out once per route (a copy)."""
+    found = _APPOINTMENT_LETTERS.get(id(route))
+    if found is None or found[0] is not route:
+        if len(_APPOINTMENT_LETTERS) >= ROUTE_CACHE:
+            _APPOINTMENT_LETTERS.clear()
+        found = _APPOINTMENT_LETTERS[id(route)] = (route, appointment_letters(route))
+    return list(found[1])
+
+
 def employer_id(ctx: RuleContext, name: str) -> int:
     """Return the id of the employer of that name (any case); InvalidData when unknown."""
     known: dict[str, int] = ctx.scratch.setdefault("employers", {})
@@ -647,6 +664,21 @@ def employer_id(ctx: RuleContext, name: str) -> int:
 _shift = lru_cache(maxsize=4096)(shift)
 
 
+_TASK_SPECS: dict[int, tuple[TaskSpec, dict[str, Any]]] = {}
+
+
+def _task_spec(task: TaskSpec) -> dict[str, Any]:
+    """Return task.spec(), made once per task of a route: every task row of that kind
+    holds the same dict (the rows' spec is written as it is, never changed), so a chunk's
+    writer also turns it into JSON once."""
+    found = _TASK_SPECS.get(id(task))
+    if found is None or found[0] is not task:
+        if len(_TASK_SPECS) >= ROUTE_CACHE:  # routes loaded again and again (tests): no leak
+            _TASK_SPECS.clear()
+        found = _TASK_SPECS[id(task)] = (task, task.spec())
+    return found[1]
+
+
 def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
               tz: ZoneInfo) -> dict[str, Any] | None:
     """Return the task row a state plans on entry, or None when its anchor is missing."""
@@ -660,9 +692,9 @@ def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
     due = _shift(anchor, task.offset, task.forward, task.workdays)
     entered = step.at.astimezone(tz).date()
     due = max(due, entered)  # work planned before it was asked for is due at once
-    spec = task.spec()
+    spec = _task_spec(task)
     if task.repeat_for is not None:
-        spec["until"] = _shift(entered, task.repeat_for, True, False).isoformat()
+        spec = {**spec, "until": _shift(entered, task.repeat_for, True, False).isoformat()}
     return {
         "key": f"{case.id}:{step.seq}:{task.kind}:1", "case_id": case.id, "kind": task.kind,
         "due": due, "round": 1, "status": "open", "attempts": 0,

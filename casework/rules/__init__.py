@@ -79,6 +79,7 @@ class Rules:
         self.pm = pm or get_plugin_manager()
         self.disabled = set(disabled)
         self._callers: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._by_route: dict[tuple[str, int], tuple[Route, Any]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -89,8 +90,12 @@ class Rules:
         return [name for name in route.rules if name not in self.disabled]
 
     def _hook(self, route: Route, name: str) -> Any:
+        mine = self._by_route.get((name, id(route)))
+        if mine is not None and mine[0] is route:  # the route object itself: no key to build
+            return mine[1]
         cached = self._callers.get((name, (route.id, str(route.version))))
         if cached is not None:
+            self._remember(route, name, cached)
             return cached
         key = (name, tuple(self.active(route)))
         if key not in self._callers:
@@ -100,7 +105,13 @@ class Rules:
             self._callers[key] = _direct(self.pm.subset_hook_caller(name,
                                                                     remove_plugins=remove))
         self._callers[(name, (route.id, str(route.version)))] = self._callers[key]
+        self._remember(route, name, self._callers[key])
         return self._callers[key]
+
+    def _remember(self, route: Route, name: str, caller: Any) -> None:
+        if len(self._by_route) >= 1000:  # routes loaded again and again: no leak
+            self._by_route.clear()
+        self._by_route[(name, id(route))] = (route, caller)
 
     def route_keys(self) -> dict[str, tuple[Any, ...]]:
         """Return the route file sections installed rules own: rule name -> its keys."""
