@@ -194,25 +194,27 @@ def _check_text(text: str) -> None:
 
 
 def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
-    trigger = _text(record, "trigger")
-    task_kind, task_outcome = _text(record, "task_kind"), _text(record, "task_outcome")
-    how = _text(record, "consent_how")
-    line_id = _text(record, "id")
+    given = _META.intersection(record)  # the others are None: not asked one by one
+    trigger = _text(record, "trigger") if "trigger" in given else None
+    task_kind = _text(record, "task_kind") if "task_kind" in given else None
+    task_outcome = _text(record, "task_outcome") if "task_outcome" in given else None
+    how = _text(record, "consent_how") if "consent_how" in given else None
+    line_id = _text(record, "id") if "id" in given else None
     if line_id is not None and len(line_id) > MAX_ID:
         raise LineError(f"'id' is longer than {MAX_ID} characters")
     case_id = _parse_case_ref(record.get("case") or record.get("case_id"))
     bsn = None
-    written_bsn = _text(record, "bsn")
+    written_bsn = _text(record, "bsn") if "bsn" in given else None
     if written_bsn:
         try:  # the one BSN parser (8 digits: the leading zero a spreadsheet dropped)
             bsn = normalise_bsn(written_bsn)
         except RowError as exc:
             raise LineError(f"bsn: {exc.detail}") from None
-    workflow = _text(record, "workflow")
+    workflow = _text(record, "workflow") if "workflow" in given else None
     if case_id is None and not (bsn and workflow):
         raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")
     at = at_utc = None
-    written = _text(record, "at")
+    written = _text(record, "at") if "at" in given else None
     if written:
         try:
             at = parse_datetime(written, engine.tz)
@@ -227,7 +229,7 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
         raise LineError("'data' must be an object of field names and values")
     flat = {k: v for k, v in record.items() if k not in _META}
     data = _data_from_flat({**flat, **data})
-    note = _text(record, "note")
+    note = _text(record, "note") if "note" in given else None
     when = at_utc.isoformat() if at_utc else None
     if trigger:
         if task_kind or task_outcome:
@@ -346,6 +348,7 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
             "workflow), trigger, at, note and the data fields (and consent, consent_how, "
             "task_kind, task_outcome for lines without a trigger)"
         )
+    unique = len(set(header)) == len(header)
     while True:
         try:
             fields = next(reader)
@@ -355,16 +358,21 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
             yield reader.line_num, _csv_problem(exc)
             continue
         number = reader.line_num
-        if not any(f.strip() for f in fields):
+        joined = "".join(fields)
+        if not joined.strip():  # every field blank
             continue
         if len(fields) != len(header):
             yield number, f"has {len(fields)} fields, the header has {len(header)}"
             continue
-        if _BAD_BYTES.search("".join(fields)):
+        if _BAD_BYTES.search(joined):
             yield number, "contains characters that are not UTF-8; save the file as UTF-8"
             continue
         try:
-            yield number, _make_line(number, dict(zip(header, fields, strict=True)), engine)
+            # An empty cell says what a missing one says (no value), so with every column
+            # named once only the cells that hold something are looked at.
+            record = ({key: value for key, value in zip(header, fields, strict=True) if value}
+                      if unique else dict(zip(header, fields, strict=True)))
+            yield number, _make_line(number, record, engine)
         except LineError as exc:
             yield number, str(exc)
         except Exception as exc:  # no line may stop the others
@@ -469,11 +477,12 @@ def _identity(line: Line, case_id: int) -> tuple[str, str] | None:
     if line.line_id is None and line.occurrence is None:
         return None
     kind = "case" if line.case_id is not None else "bsn"
-    what = f"{case_id}\0{kind}\0{line.content}"
-    digest = _hash(what)
+    what = hashlib.sha256(f"{case_id}\0{kind}\0{line.content}".encode())
+    digest = what.hexdigest()[:32]
     if line.line_id is not None:
         return _hash(f"id\0{line.line_id}"), digest
-    return _hash(f"{what}\0{line.occurrence}"), digest
+    what.update(f"\0{line.occurrence}".encode())  # the key: what, then the occurrence
+    return what.hexdigest()[:32], digest
 
 
 def _hash(text: str) -> str:

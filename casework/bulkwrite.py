@@ -12,6 +12,7 @@ inserts itself, "insertmanyvalues") and for statements it does not know how to b
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from json import JSONEncoder
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from operator import itemgetter
@@ -60,46 +61,51 @@ class _Plan:
 
     def bind(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         get = self.get
-        if get is None:
+        if get is None or not rows:
             return [() for _ in rows]
+        # Column by column: each processor runs over one list, and the rows are put
+        # together once at the end (zip), rather than a list per row changed in place.
         if len(self.keys) == 1:
-            values = [[get(row)] for row in rows]
+            columns: list[Any] = [list(map(get, rows))]
         else:
-            values = [list(get(row)) for row in rows]
+            columns = list(zip(*map(get, rows), strict=True))
         for index, process, memo in self.processors:
-            if memo is _SHARED:  # one dict or list in many rows (a task's spec): once
-                made: dict[int, Any] = {}  # by id: every row (so the value) lives meanwhile
-                for value in values:
-                    raw = value[index]
-                    kind = type(raw)
-                    if kind is dict or kind is list:
-                        text = made.get(id(raw))
-                        if text is None:
-                            text = made[id(raw)] = process(raw)
-                        value[index] = text
-                    else:
-                        value[index] = process(raw)
-            elif memo:  # a moment shared by many rows (a step's, the chunk's) is made once
-                done = _MOMENTS
-                if len(done) > MOMENTS:
-                    done.clear()
-                for value in values:
-                    raw = value[index]
-                    if raw is None:
-                        value[index] = process(raw)
-                        continue
-                    stored = done.get(raw)
-                    if stored is None:
-                        stored = done[raw] = process(raw)
-                    value[index] = stored
+            columns[index] = _processed(columns[index], process, memo)
+        for index, constant in self.constants.items():  # in position order
+            columns.insert(index, repeat(constant, len(rows)))
+        return list(zip(*columns, strict=True))
+
+
+def _processed(column: Sequence[Any], process: Processor, memo: bool | str) -> list[Any]:
+    """Return a column's values as the column type binds them."""
+    if memo is _SHARED:  # one dict or list in many rows (a task's spec): once
+        made: dict[int, Any] = {}  # by id: every row (so the value) lives meanwhile
+        out = []
+        for raw in column:
+            kind = type(raw)
+            if kind is dict or kind is list:
+                text = made.get(id(raw))
+                if text is None:
+                    text = made[id(raw)] = process(raw)
+                out.append(text)
             else:
-                for value in values:
-                    value[index] = process(value[index])
-        if self.constants:
-            for value in values:
-                for index, constant in self.constants.items():
-                    value.insert(index, constant)
-        return [tuple(value) for value in values]
+                out.append(process(raw))
+        return out
+    if memo:  # a moment shared by many rows (a step's, the chunk's) is made once
+        done = _MOMENTS
+        if len(done) > MOMENTS:
+            done.clear()
+        out = []
+        for raw in column:
+            if raw is None:
+                out.append(process(raw))
+                continue
+            stored = done.get(raw)
+            if stored is None:
+                stored = done[raw] = process(raw)
+            out.append(stored)
+        return out
+    return list(map(process, column))
 
 
 # Moments as SQLite stores them: equal moments (also in other time zones) store the same
