@@ -156,6 +156,7 @@ class Engine:
         self.recording_clock = recording_clock or clock or _wall_clock
         self._coerced: dict[tuple[int, str], tuple[FieldSpec, Any]] = {}
         self._checked: dict[tuple[Any, ...], tuple[TransitionSpec, dict[str, Any]]] = {}
+        self._tz: tuple[Settings, ZoneInfo] | None = None
 
     @classmethod
     def from_config(cls, settings: Settings, check: bool = True,
@@ -168,7 +169,10 @@ class Engine:
 
     @property
     def tz(self) -> ZoneInfo:
-        return self.settings.tz
+        settings = self.settings  # the zone is looked up once per settings
+        if self._tz is None or self._tz[0] is not settings:
+            self._tz = (settings, settings.tz)
+        return self._tz[1]
 
     @property
     def rules(self) -> Rules:

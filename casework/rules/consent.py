@@ -107,10 +107,10 @@ def _blocked(route: Route, scope: str, granted: Mapping[str, bool], given: set[s
 def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
                      transition: TransitionSpec, data: Mapping[str, Any],
                      at: datetime | None) -> list[Block]:
-    needs_consent = transition.consent or any(
-        route.fields[name].consent for name in data if name in route.fields
-    )
-    if not needs_consent:
+    consenting = _consent_fields(route)
+    asked = ([] if consenting.isdisjoint(data)
+             else [name for name in data if name in consenting])  # in the data's order
+    if not (transition.consent or asked):
         return []
     granted = current_consents(ctx, case.participant_id)
     given = set(data.get(FIELD) or [])
@@ -136,14 +136,27 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
                     says=f"'{transition.label or transition.trigger}' deelt gegevens met een "
                          "partner, en de persoon heeft voor geen enkele partner toestemming "
                          "gegeven. Leg eerst vast dat de persoon toestemming geeft."))
-    for name in data:
-        field = route.fields.get(name)
-        if field is not None and field.consent:
-            block = _blocked(route, field.consent, granted, given, case.id,
-                             f"field '{name}'", f"'{field.label or name}'")
-            if block:
-                blocks.append(block)
+    for name in asked:
+        field = route.fields[name]
+        block = _blocked(route, field.consent, granted, given, case.id,
+                         f"field '{name}'", f"'{field.label or name}'")
+        if block:
+            blocks.append(block)
     return blocks
+
+
+_CONSENT_FIELDS: dict[int, tuple[Route, frozenset[str]]] = {}
+
+
+def _consent_fields(route: Route) -> frozenset[str]:
+    """Return the names of the route's fields that need a consent, found once per route."""
+    found = _CONSENT_FIELDS.get(id(route))
+    if found is None or found[0] is not route:
+        if len(_CONSENT_FIELDS) >= 1000:  # routes loaded again and again (tests): no leak
+            _CONSENT_FIELDS.clear()
+        found = _CONSENT_FIELDS[id(route)] = (route, frozenset(
+            name for name, field in route.fields.items() if field.consent))
+    return found[1]
 
 
 @hookimpl
