@@ -983,3 +983,17 @@ def test_a_chunk_is_written_in_one_transaction_also_when_letters_are_replaced(
     letters = query(cohort, select(Letter.case_id, Letter.status).order_by(Letter.id))
     assert [tuple(row) for row in letters] == [(1, "cancelled"), (3, "cancelled"),
                                                (1, "queued"), (3, "queued")]
+
+
+def test_a_column_named_twice_takes_its_last_cell_even_when_empty(cohort: Env) -> None:
+    """Empty cells are skipped only when every column has its own name: with a name twice,
+    the last cell of it is the value, as it always was (here: no appointment)."""
+    path = write(cohort, "twice_named.csv",
+                 "case,trigger,appointment,appointment\n"
+                 "1,invite,2099-01-05 10:00,\n"
+                 "2,invite,,2099-01-05 10:00\n")
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"]) == (1, 1)
+    assert [failure["line"] for failure in summary["failures"]] == [2]
+    assert "needs field 'appointment'" in summary["failures"][0]["reason"]
+    assert show(cohort, 2)["state"] == "invited"
