@@ -46,7 +46,7 @@ class _Plan:
         done = _MOMENTS
         for index, process, memo in self.processors:
             raw = values[index]
-            if memo and raw is not None:
+            if memo is True and raw is not None:  # a moment (a shared JSON value: once)
                 stored = done.get(raw)
                 if stored is None:
                     if len(done) > MOMENTS:
