@@ -358,6 +358,11 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             "'casework init' - use an empty database"
         )
     command.upgrade(_alembic_config(engine), "head")
+    if before == head_revision():
+        from casework import name_index
+
+        # PostgreSQL: the name index a refused pg_trgm left out, once the extension may be made.
+        name_index.ensure(engine)
     return before, head_revision()
 
 

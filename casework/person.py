@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, false, func, or_, select, update
 
+from casework import name_index
 from casework.access import log_access
 from casework.cohort import (
     MAX_LENGTH,
@@ -54,6 +55,7 @@ class Query:
     kind: str
     condition: Any
     letters: str = ""  # of a reference: the route's letters (KIK)
+    word: str = ""  # of a name: its longest word (lower case), for the trigram index
 
 
 def parse_query(text: str, sqlite: bool = False) -> Query:
@@ -104,12 +106,12 @@ def parse_query(text: str, sqlite: bool = False) -> Query:
     somewhere = or_(*(folded(column).contains(longest, autoescape=True) for column in (
         Participant.surname, Participant.prefix, Participant.initials)))
     if len(words) == 1:
-        return Query("name", somewhere)
+        return Query("name", somewhere, word=longest)
     # More words: "initials prefix surname" with single spaces holds them all.
     full = func.lower(func.coalesce(Participant.initials, "") + " "
                       + func.coalesce(Participant.prefix, "") + " " + Participant.surname)
     return Query("name", and_(somewhere, func.replace(full, "  ", " ").contains(
-        name, autoescape=True)))
+        name, autoescape=True)), word=longest)
 
 
 def find_cases(engine: Engine, actor: Actor, text: str, limit: int | None = 50) -> dict[str, Any]:
@@ -133,6 +135,12 @@ def find_cases(engine: Engine, actor: Actor, text: str, limit: int | None = 50) 
             # rather walk every case in the actor's scope.
             people = conn.execute(select(Participant.id).where(*conditions)).scalars().all()
             conditions = [Participant.id.in_(people)]
+        elif query.kind == "name":
+            # The people whose names hold the word's trigrams first (SQLite; PostgreSQL's
+            # trigram indexes serve the condition itself): the condition then decides.
+            narrowed = name_index.sieve(conn, Participant.id, query.word)
+            if narrowed is not None:
+                conditions.append(narrowed)
         if scope is not None:
             conditions.append(scope)
         statement = statement.where(*conditions)

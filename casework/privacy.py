@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from casework import name_index
 from casework.access import chain_key, log_access
 from casework.audit import personal_digests
 from casework.calendar import shift
@@ -168,6 +169,9 @@ def purge(engine: Engine, actor: Actor, dry_run: bool = False) -> dict[str, Any]
                                              routes, now)
         summary["letters_deleted"] += letters
         summary["batch_files_deleted"] += batch_files
+    with unit_of_work(engine) as conn:
+        # The names blanked leave the trigram index too, not only its answers.
+        name_index.forget_removed(conn)
     return summary
 
 

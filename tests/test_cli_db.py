@@ -78,11 +78,13 @@ def test_migration_creates_exactly_the_schema_of_the_models(env: Env) -> None:
     from alembic.runtime.migration import MigrationContext
 
     from casework.models import Base
+    from casework.name_index import of_the_models
 
     engine = make_engine(env.database_url)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            context = MigrationContext.configure(conn, opts={"include_object": of_the_models})
+            diff = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert diff == []

@@ -1,0 +1,169 @@
+"""The trigram index on people's names, for a name search that does not read every person.
+
+A name search looks for its longest word anywhere in the initials, the prefix or the surname
+(``LIKE '%word%'``), which no ordinary index serves. A trigram index does:
+
+- SQLite: an FTS5 table with the trigram tokenizer over the three columns (``participant_names``,
+  its content read from ``participants``), kept in step by triggers on ``participants`` (every
+  insert, name change and delete, whoever makes it). A search takes the people whose names hold
+  the word's trigrams in a row from it, and the search's own condition then decides exactly as
+  before (the index only narrows; it folds case a little wider than SQLite's LIKE).
+- PostgreSQL: ``pg_trgm`` GIN indexes on ``lower(initials)``, ``lower(prefix)`` and
+  ``lower(surname)``, which the search's ``lower(column) LIKE '%word%'`` uses as it is. Where
+  the extension cannot be created (a DBA may forbid it) the migration logs one warning and the
+  search reads every person in scope, as before.
+
+A word shorter than three characters has no trigram: its search goes the old way. Made by
+migration ``0019_name_trigram_index``; ``forget_removed`` makes a purge leave no name behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import literal_column, select, table, text
+from sqlalchemy.exc import DBAPIError
+
+TABLE = "participant_names"
+COLUMNS = ("initials", "prefix", "surname")
+TRIGGERS = ("participant_names_insert", "participant_names_delete", "participant_names_update")
+PG_INDEXES = tuple(f"ix_participants_{column}_trgm" for column in COLUMNS)
+SHORTEST = 3  # characters: a trigram
+
+log = logging.getLogger(__name__)
+
+_OLD = ", ".join(f"old.{c}" for c in COLUMNS)
+_NEW = ", ".join(f"new.{c}" for c in COLUMNS)
+_LIST = ", ".join(COLUMNS)
+_SQLITE = (
+    f"CREATE VIRTUAL TABLE {TABLE} USING fts5({_LIST}, content='participants', "
+    "content_rowid='id', tokenize='trigram')",
+    f"CREATE TRIGGER {TRIGGERS[0]} AFTER INSERT ON participants BEGIN "
+    f"INSERT INTO {TABLE}(rowid, {_LIST}) VALUES (new.id, {_NEW}); END",
+    f"CREATE TRIGGER {TRIGGERS[1]} AFTER DELETE ON participants BEGIN "
+    f"INSERT INTO {TABLE}({TABLE}, rowid, {_LIST}) VALUES ('delete', old.id, {_OLD}); END",
+    f"CREATE TRIGGER {TRIGGERS[2]} AFTER UPDATE OF {_LIST} ON participants BEGIN "
+    f"INSERT INTO {TABLE}({TABLE}, rowid, {_LIST}) VALUES ('delete', old.id, {_OLD}); "
+    f"INSERT INTO {TABLE}(rowid, {_LIST}) VALUES (new.id, {_NEW}); END",
+    f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')",
+)
+
+
+def create(conn: Any) -> bool:
+    """Make the index and fill it from the people stored (in the migration's transaction);
+    return whether it was made. Never fails for want of FTS5 or pg_trgm: it logs why not."""
+    if conn.dialect.name == "sqlite":
+        savepoint = conn.begin_nested()
+        try:
+            for statement in _SQLITE:
+                conn.exec_driver_sql(statement)
+        except DBAPIError as exc:  # an SQLite built without FTS5 or its trigram tokenizer
+            savepoint.rollback()
+            log.warning("SQLite's FTS5 trigram tokenizer is not available (%s): a name search "
+                        "reads every person in scope", exc)
+            return False
+        savepoint.commit()
+        return True
+    if conn.dialect.name != "postgresql":
+        return False
+    where = _trgm_schema(conn)
+    if where is None:
+        savepoint = conn.begin_nested()
+        try:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+            savepoint.commit()
+        except DBAPIError as exc:  # not allowed, not installed, or a race
+            savepoint.rollback()
+            if _trgm_schema(conn) is None:  # another session may just have made it
+                log.warning(
+                    "PostgreSQL's pg_trgm extension could not be created (%s): a name search "
+                    "reads every person in scope; a superuser can run 'CREATE EXTENSION "
+                    "pg_trgm SCHEMA public' and then 'casework db upgrade'",
+                    str(exc.args[0] if exc.args else exc).splitlines()[0])
+                return False
+        where = _trgm_schema(conn)
+    for column, name in zip(COLUMNS, PG_INDEXES, strict=True):
+        conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {name} ON participants USING gin '
+                             f'(lower({column}) "{where}".gin_trgm_ops)')
+    return True
+
+
+def drop(conn: Any) -> None:
+    """Remove the index (the migration's downgrade)."""
+    if conn.dialect.name == "sqlite":
+        for trigger in TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {TABLE}")
+    elif conn.dialect.name == "postgresql":
+        for name in PG_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
+def ensure(engine: Any) -> bool:
+    """Make the index where the migration could not (PostgreSQL: once the extension may be
+    created); return whether it is there. For ``casework db upgrade`` on a current schema."""
+    if engine.dialect.name != "postgresql":
+        return True
+    with engine.begin() as conn:
+        made = {row[0] for row in conn.execute(text(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = 'participants'"))}
+        if set(PG_INDEXES) <= made:
+            return True
+        return create(conn)
+
+
+def _trgm_schema(conn: Any) -> str | None:
+    return conn.exec_driver_sql(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_trgm'").scalar()
+
+
+_FTS = table(TABLE, literal_column("rowid"))
+_PRESENT: WeakKeyDictionary[Any, bool] = WeakKeyDictionary()
+
+
+def sieve(conn: Any, column: Any, word: str) -> Any:
+    """Return a condition on ``column`` (a participant id) that keeps at least every person
+    with ``word`` in their initials, prefix or surname (case folded), through the trigram
+    index; None where the index cannot help (a word under three characters, PostgreSQL,
+    whose indexes serve the search's own condition, or no index)."""
+    if len(word) < SHORTEST or conn.dialect.name != "sqlite" or not _has_table(conn):
+        return None
+    # One FTS5 string: a run of the word's trigrams in one column (its quotes doubled).
+    phrase = '"' + word.replace('"', '""') + '"'
+    return column.in_(select(_FTS.c.rowid).where(
+        literal_column(TABLE).op("MATCH")(phrase)))
+
+
+def _has_table(conn: Any) -> bool:
+    engine = conn.engine
+    present = _PRESENT.get(engine)
+    if present is None:
+        present = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+            (TABLE,)).first() is not None
+        _PRESENT[engine] = present
+    return present
+
+
+def forget_removed(conn: Any) -> None:
+    """Rewrite the SQLite index without what was deleted from it. FTS5 records a deletion as
+    a marker beside the old entry until segments merge: after a purge the anonymised names'
+    trigrams would stay in the file. PostgreSQL's indexes drop them when the table is
+    vacuumed, as the old rows themselves."""
+    if conn.dialect.name == "sqlite" and _has_table(conn):
+        conn.exec_driver_sql(f"INSERT INTO {TABLE}({TABLE}) VALUES ('optimize')")
+
+
+def of_the_models(_object: Any, name: str | None, type_: str, _reflected: bool,
+                  _compare_to: Any) -> bool:
+    """Alembic's ``include_object``: False for what belongs to this index (made by hand, not
+    from the models), so comparing the schema with the models leaves it out."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not (name == TABLE or name.startswith(TABLE + "_"))
+    return not (type_ == "index" and name in PG_INDEXES)
