@@ -20,6 +20,7 @@ request and the SQL statements each runs, optionally with cProfile (`--profile-o
 Usage: python bench/bench_web.py [--cases N] [--users U] [--think S] [--requests R]
                                   [--seconds S] [--timeout S] [--threads T]
                                   [--database-url URL] [--profile [--profile-out F]]
+                                  [--then-think S ...]
 """
 
 from __future__ import annotations
@@ -336,12 +337,18 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="each page in-process: CPU and SQL statements, no server")
     parser.add_argument("--profile-out", help="with --profile: cProfile output file")
+    parser.add_argument("--then-think", type=float, action="append", default=[],
+                        help="after the first run (or the profile), a load run with this "
+                             "think time on the same cases (repeatable)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     setup = prepare(args.cases, args.database_url)
     if args.profile:
         run_profile(args, setup)
     else:
+        run_load(args, setup)
+    for think in args.then_think:
+        args.think = think
         run_load(args, setup)
 
 

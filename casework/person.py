@@ -137,10 +137,13 @@ def find_cases(engine: Engine, actor: Actor, text: str, limit: int | None = 50) 
             conditions = [Participant.id.in_(people)]
         elif query.kind == "name":
             # The people whose names hold the word's trigrams first (SQLite; PostgreSQL's
-            # trigram indexes serve the condition itself): the condition then decides.
-            narrowed = name_index.sieve(conn, Participant.id, query.word)
-            if narrowed is not None:
-                conditions.append(narrowed)
+            # trigram indexes serve the condition itself), unless they are too many; the
+            # condition then decides exactly as without them.
+            people = name_index.people(conn, query.word)
+            if people is not None:
+                conditions.append(Participant.id.in_(people))
+                if scope is not None:
+                    scope = name_index.not_to_start_from(scope)
         if scope is not None:
             conditions.append(scope)
         statement = statement.where(*conditions)
