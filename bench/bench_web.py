@@ -292,6 +292,9 @@ def run_profile(args: argparse.Namespace, setup: Setup) -> None:
         "mijn werk": lambda i: client.get("/"),
         "zoeken (naam)": lambda i: client.post(
             "/zoeken", data={"csrf_token": search_token, "q": queries[3 * i]}),
+        # A name nobody in the cohort has: what a search costs beyond its matches.
+        "zoeken (onbekend)": lambda i: client.post(
+            "/zoeken", data={"csrf_token": search_token, "q": f"Qwyxzaar{i}"}),
         "zoeken (postcode)": lambda i: client.post(
             "/zoeken", data={"csrf_token": search_token, "q": queries[3 * i + 1]}),
         "zoeken (BSN)": lambda i: client.post(
