@@ -165,3 +165,19 @@ def test_postgresql_indexes_use_the_extension_in_public(cohort: Env) -> None:
     assert schema == "public"
     for name in name_index.PG_INDEXES:
         assert "public.gin_trgm_ops" in made[name]
+
+
+def test_db_upgrade_adds_indexes_a_refused_extension_left_out(cohort: Env) -> None:
+    if cohort.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's pg_trgm")
+    engine = cohort.engine()
+    try:
+        with engine.db.begin() as conn:
+            name_index.drop(conn)
+        assert "up to date" in cohort.ok("db", "upgrade").output
+        with engine.db.connect() as conn:
+            made = set(conn.exec_driver_sql(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()").scalars())
+    finally:
+        engine.db.dispose()
+    assert set(name_index.PG_INDEXES) <= made
