@@ -144,6 +144,11 @@ def find_cases(engine: Engine, actor: Actor, text: str, limit: int | None = 50) 
                 conditions.append(Participant.id.in_(people))
                 if scope is not None:
                     scope = name_index.not_to_start_from(scope)
+            if conn.dialect.name == "postgresql":
+                # The count needs every match anyway: ordered by an expression, PostgreSQL
+                # finds them through its trigram indexes or the scope and sorts them, rather
+                # than walking every case in number order for a limit that cannot stop it.
+                statement = statement.order_by(None).order_by(Case.id + 0)
         if scope is not None:
             conditions.append(scope)
         statement = statement.where(*conditions)
