@@ -13,8 +13,11 @@ A name search looks for its longest word anywhere in the initials, the prefix or
   the extension cannot be created (a DBA may forbid it) the migration logs one warning and the
   search reads every person in scope, as before.
 
-A word shorter than three characters has no trigram: its search goes the old way. Made by
-migration ``0019_name_trigram_index``; ``forget_removed`` makes a purge leave no name behind.
+A word shorter than three characters has no trigram, and a word naming more than MOST people
+is cheaper to check along the actor's scope: those searches go the old way. Made by migration
+``0019_name_trigram_index``; ``forget_removed`` makes a purge leave no name behind. A later
+migration that rebuilds ``participants`` on SQLite (Alembic's batch mode copies the table and
+drops the old one, and its triggers with it) must ``drop`` and ``create`` the index again.
 """
 
 from __future__ import annotations
