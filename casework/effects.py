@@ -10,6 +10,7 @@ steps of the same case left pending (an invitation, then a reschedule, in one ch
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -27,13 +28,18 @@ _LETTERS = Letter.__table__
 _APPOINTMENTS = Appointment.__table__
 _REFERRALS = Referral.__table__
 
-# Cancel a case's open tasks: those of its state (b_scope 'state') or all (b_scope 'case').
+# Cancel a case's open tasks: those of its state, and those of the scopes b_case_scope and
+# b_person_scope ('state' when not wanted; or_ rather than in_: no IN list in an executemany).
 _CANCEL_TASKS = (
     update(_TASKS)
     .where(_TASKS.c.case_id == bindparam("b_case"), _TASKS.c.status == "open",
-           or_(_TASKS.c.scope == "state", _TASKS.c.scope == bindparam("b_scope")))
+           or_(_TASKS.c.scope == "state", _TASKS.c.scope == bindparam("b_case_scope"),
+               _TASKS.c.scope == bindparam("b_person_scope")))
     .values(status="cancelled", done_at=bindparam("b_now"))
 )
+# What each level of CancelTasks cancels, by the task's scope (casework.route_format TASK).
+TASK_SCOPES = {"state": ("state",), "case": ("state", "case"),
+               "person": ("state", "case", "person")}
 _MARK_PLANNED = (
     update(_APPOINTMENTS)
     .where(_APPOINTMENTS.c.case_id == bindparam("b_case"), _APPOINTMENTS.c.status == "planned")
@@ -74,6 +80,8 @@ class EffectRows:
     pending_letters: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # case -> the steps that cancel all its unsent letters (they learn what is to be pulled)
     cancel_all: dict[int, list[Step]] = field(default_factory=dict)
+    # case -> the templates its closing keeps (a report still owed to the person)
+    keep_letters: dict[int, tuple[str, ...]] = field(default_factory=dict)
     cancel_named: dict[tuple[int, str], Step] = field(default_factory=dict)
     superseded: dict[tuple[int, str, str | None], dict[str, Any]] = field(default_factory=dict)
     superseders: dict[tuple[int, str, str | None], Step] = field(default_factory=dict)
@@ -112,7 +120,11 @@ class EffectRows:
             for pull in pulled:  # told by the step whose newer letter replaced it
                 by_kind[(pull["case_id"], pull["template"])].to_pull.append(pull)
         if self.cancel_all:
-            pulls = cancel_pending_letters(conn, list(self.cancel_all)).to_pull
+            by_keep: dict[tuple[str, ...], list[int]] = {}
+            for case_id in self.cancel_all:
+                by_keep.setdefault(self.keep_letters.get(case_id, ()), []).append(case_id)
+            pulls = [pull for keep, cases in by_keep.items()
+                     for pull in cancel_pending_letters(conn, cases, keep=keep).to_pull]
             for case_id, enders in self.cancel_all.items():
                 for step in enders:
                     step.to_pull += [p for p in pulls if p["case_id"] == case_id]
@@ -158,18 +170,22 @@ class PlanTask(Effect):
 
 @dataclass
 class CancelTasks(Effect):
-    """Cancel the case's open work: that of the state it leaves, or ("all") all of it."""
+    """Cancel the case's open work: that of the state it leaves ("state"); on closing all of
+    it but the work owed to the person ("case"), or that too ("person": nothing may be sent
+    to them any more)."""
 
-    scope: str  # "state" or "all"
+    scope: str  # a key of TASK_SCOPES
 
     def add(self, step: Step, rows: EffectRows) -> None:
+        cancelled = TASK_SCOPES[self.scope]
         if step.case_id not in rows.fresh:
             rows.cancel_tasks.setdefault((step.case_id, self.scope), {
                 "b_case": step.case_id, "b_now": step.at,
-                "b_scope": "case" if self.scope == "all" else "state",
+                "b_case_scope": "case" if "case" in cancelled else "state",
+                "b_person_scope": "person" if "person" in cancelled else "state",
             })
         for row in rows.pending_tasks.get(step.case_id, []):
-            if row["status"] == "open" and (self.scope == "all" or row["scope"] == "state"):
+            if row["status"] == "open" and row["scope"] in cancelled:
                 row["status"] = "cancelled"
                 row["done_at"] = step.at
 
@@ -200,10 +216,12 @@ class QueueLetter(Effect):
 
 @dataclass
 class CancelLetters(Effect):
-    """Stop the case's unsent letters: all of them (templates None), or only those of the
-    templates named (letters naming an appointment that ended; none named: none stopped)."""
+    """Stop the case's unsent letters: all of them (templates None) but those of the
+    templates kept (a report still owed to the person), or only those of the templates named
+    (letters naming an appointment that ended; none named: none stopped)."""
 
     templates: list[str] | None = None
+    keep: tuple[str, ...] = ()
 
     def add(self, step: Step, rows: EffectRows) -> None:
         if self.templates is not None:
@@ -211,8 +229,10 @@ class CancelLetters(Effect):
                 rows.cancel_named[(step.case_id, template)] = step
             return
         rows.cancel_all.setdefault(step.case_id, []).append(step)
+        rows.keep_letters[step.case_id] = self.keep
         for row in rows.pending_letters.get(step.case_id, []):
-            row["status"] = "cancelled"
+            if row["template"] not in self.keep:
+                row["status"] = "cancelled"
 
 
 @dataclass
@@ -309,13 +329,16 @@ class CancelledLetters:
 def cancel_pending_letters(conn: Connection, case_ids: list[int],
                            template: str | None = None, partner: str | None = None,
                            letter_id: int | None = None,
-                           reason: str | None = None) -> CancelledLetters:
+                           reason: str | None = None,
+                           keep: Collection[str] = ()) -> CancelledLetters:
     """Cancel the cases' letters that have not gone to the mail house (only the one letter,
-    given letter_id). A letter already in a batch stays in it, marked to be pulled: a batch
-    is sealed when made."""
+    given letter_id; none of the templates in keep). A letter already in a batch stays in it,
+    marked to be pulled: a batch is sealed when made."""
     which = [_LETTERS.c.case_id.in_(case_ids), _LETTERS.c.status.in_(UNSENT)]
     if template:
         which.append(_LETTERS.c.template == template)
+    if keep:
+        which.append(_LETTERS.c.template.not_in(list(keep)))
     if partner:
         which.append(_LETTERS.c.partner == partner)
     if letter_id is not None:

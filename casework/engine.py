@@ -391,22 +391,25 @@ class Engine:
         if transition.ends_appointment:
             step.effects.append(EndAppointment(transition.ends_appointment))
         self.rules.after_transition(ctx, route, case, step)
+        # Nothing more may be sent to the person (they died or moved away: the step's
+        # no_letter_for): no letter, and closing ends the work owed to them too.
+        silent = data.get("reason") in transition.no_letter_for
         if closed:
-            step.effects.append(CancelLetters())
+            step.effects.append(CancelLetters(keep=() if silent else route.owed_letters))
         elif transition.ends_appointment:
             # A letter in a batch not yet posted that names the appointment (an invitation, a
             # reminder) would name one that is over: it is pulled from the batch.
             step.effects.append(CancelLetters(_appointment_letters(route)))
         template = transition.letter or (
             route.states[dest].letter if dest != case.state else None)
-        if template and data.get("reason") in transition.no_letter_for:
-            template = None  # no letter to someone who died or moved away
+        if silent:
+            template = None
         if not letters:
             template = None
         if template:
             step.effects.append(QueueLetter(self.letter_row(route, case, step, template)))
         if closed:
-            step.effects.append(CancelTasks("all"))
+            step.effects.append(CancelTasks("person" if silent else "case"))
         elif not transition.internal:
             step.effects.append(CancelTasks("state"))
             for task in route.states[dest].tasks:

@@ -162,7 +162,8 @@ def _address_task(conn: Any, engine: Engine, letter_id: int, case_id: int, reaso
     """Give the case's worker a task to fix the address, or what else keeps the letter from
     going out (once per letter and cause); finishing it puts the letter back in the queue.
     Held again after that (finished without a fix), the letter gets a new task. A closed case
-    gets no task: nothing more is sent to it.
+    gets no task (nothing more is sent to it), but for a letter still owed to the person (a
+    report: casework.workflow.Route.owed_letters).
 
     ``kind="new_appointment"``: the letter proposes an appointment it cannot reach in time;
     the task is to propose a new one (the step that does so replaces the letter and ends the
@@ -173,18 +174,25 @@ def _address_task(conn: Any, engine: Engine, letter_id: int, case_id: int, reaso
         return
     if earlier:
         key = f"{key}:{len(earlier) + 1}"
-    case = conn.execute(select(Case.assigned_to, Case.closed_at)
-                        .where(Case.id == case_id)).first()
-    if case is None or case.closed_at is not None:
+    case = conn.execute(select(Case.assigned_to, Case.closed_at, Case.workflow_id,
+                               Case.workflow_version).where(Case.id == case_id)).first()
+    if case is None:
         return
+    scope = "state" if kind == "new_appointment" else "case"
+    if case.closed_at is not None:
+        template = conn.execute(select(_LETTERS.c.template)
+                                .where(_LETTERS.c.id == letter_id)).scalar()
+        route = engine.registry.get(case.workflow_id, case.workflow_version)
+        if kind == "new_appointment" or template not in route.owed_letters:
+            return
+        scope = "person"
     spec: dict[str, Any] = {"letter": letter_id, "reason": reason, "rounds": 1}
     if kind == "new_appointment":
         spec["on_done"] = "cancel"
     conn.execute(insert(Task.__table__).values(
         key=key, case_id=case_id, kind=kind,
         due=now.astimezone(engine.tz).date(), round=1, status="open", attempts=0,
-        assigned_to=case.assigned_to, created_at=now, performer="staff",
-        scope="state" if kind == "new_appointment" else "case",
+        assigned_to=case.assigned_to, created_at=now, performer="staff", scope=scope,
         label=_cut(f"{what}: brief {letter_id} ({reason})", TASK_LABEL_LENGTH),
         spec=spec,
     ))

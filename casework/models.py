@@ -271,7 +271,8 @@ class Task(Base):
     done_at = Column(UTCDateTime)
     # staff: on work lists; system: a timer the daily run acts on when it is due.
     performer = Column(String(10), default="staff", server_default="staff", nullable=False)
-    # state: cancelled when the case leaves the state that planned it; case: only on closing.
+    # state: cancelled when the case leaves the state that planned it; case: only on closing;
+    # person: owed to the person, cancelled only by a closing that may send them nothing.
     scope = Column(String(10), default="state", server_default="state", nullable=False)
     role = Column(String(30))
     label = Column(String(200))

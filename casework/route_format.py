@@ -306,9 +306,13 @@ TASK = (
         '"1 jaar"'),
     Key("by", "choice", "staff", "Who does the work: staff, or the daily run (system).",
         '"system"', choices=("staff", "system")),
-    Key("scope", "choice", "state", "Cancel the work when the case leaves the state, or only "
-        "when it closes.", '"case"', choices=("state", "case"),
-        hint="cancel the task when the case leaves the state, or only when it closes"),
+    Key("scope", "choice", "state", "Cancel the work when the case leaves the state (state), "
+        "only when it closes (case), or not even then (person: work owed to the person, "
+        "such as the conversation report, and the letters it sends; cancelled only by a "
+        "closing step whose `no_letter_for` holds, e.g. they died or moved away).",
+        '"case"', choices=("state", "case", "person"),
+        hint="cancel the task when the case leaves the state, only when it closes, or not "
+             "then either (work owed to the person)"),
     Key("role", "choice", None, "The role that does the work.", '"case_worker"',
         choices=ROLES),
     Key("escalate", "choice", None, "The role told when the work is overdue.",

@@ -378,7 +378,8 @@ def escalation_row(task: Any, run_date: date, now: datetime) -> dict[str, Any]:
         "key": f"escalation:{task.id}", "case_id": task.case_id, "kind": "escalation",
         "due": run_date, "round": 1, "status": "open", "attempts": 0, "assigned_to": None,
         "result": None, "created_at": now, "done_at": None, "performer": "staff",
-        "scope": "case", "role": task.escalate_to,
+        # Late work owed to the person stays late after the case closes: so does its chase.
+        "scope": "person" if task.scope == "person" else "case", "role": task.escalate_to,
         "label": f"Over tijd: {what} (taak {task.id}, zaak {task.case_id})",
         "spec": {"about_task": task.id, "about_kind": task.kind, "rounds": 1},
         "origin_seq": task.origin_seq, "last_error": None, "escalate_to": None,

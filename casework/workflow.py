@@ -13,6 +13,7 @@ import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -203,6 +204,15 @@ class Route:
     @property
     def triggers(self) -> list[str]:
         return self._triggers
+
+    @cached_property
+    def owed_letters(self) -> tuple[str, ...]:
+        """Return the letters of work owed to the person (tasks of scope "person", such as
+        the conversation report): closing the case does not stop them, unless nothing may
+        be sent to the person any more (the closing step's no_letter_for)."""
+        return tuple(sorted({template for state in self.states.values()
+                             for task in state.tasks if task.scope == "person"
+                             for template in task.letters.values()}))
 
     def is_final(self, state: str) -> bool:
         spec = self.states.get(state)
@@ -678,6 +688,12 @@ def _parse_task(task: Any, state: str, transitions: dict[tuple[str, str], Transi
         report("give either 'rounds' (tries when not reached) or 'repeat' (recurring work), "
                "not both")
     expire, expire_data = values["expire"], values["expire_data"]
+    if values["scope"] == "person":
+        # The work outlives the case: on a closed case no step can follow from it.
+        for key in ("expire", "outcomes", "repeat"):
+            if task.get(key):
+                report(f"'{key}' cannot go with scope \"person\" (the work stays after the "
+                       "case closes, when no step can follow); give scope \"case\"")
     if expire is not None:
         _check_trigger_use(f"expire trigger '{expire}'", expire, expire_data, state,
                            transitions, fields, report, needs_all=True)

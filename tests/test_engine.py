@@ -384,16 +384,19 @@ def test_every_case_ends_in_the_state_of_its_last_event(engine: Engine, clock: C
 
 def test_ending_an_appointment_that_no_letter_names_stops_no_letter() -> None:
     """CancelLetters with no templates named (a route without appointment letters) stops
-    nothing; only CancelLetters() without templates stops every unsent letter (a closed case)."""
+    nothing; only CancelLetters() without templates stops every unsent letter (a closed case) but
+    those kept."""
     from types import SimpleNamespace
 
     from casework.effects import CancelLetters, EffectRows
 
     rows = EffectRows(now=START)
     step: Any = SimpleNamespace(case_id=7)
-    rows.pending_letters[7] = [{"status": "queued"}]
+    rows.pending_letters[7] = [{"status": "queued", "template": "uitnodiging"},
+                               {"status": "queued", "template": "verslag"}]
     CancelLetters([]).add(step, rows)
     assert not rows.cancel_all and not rows.cancel_named
-    assert rows.pending_letters[7] == [{"status": "queued"}]
-    CancelLetters().add(step, rows)
-    assert rows.cancel_all == {7: [step]} and rows.pending_letters[7] == [{"status": "cancelled"}]
+    assert [row["status"] for row in rows.pending_letters[7]] == ["queued", "queued"]
+    CancelLetters(keep=("verslag",)).add(step, rows)  # a report owed to the person stays
+    assert rows.cancel_all == {7: [step]}
+    assert [row["status"] for row in rows.pending_letters[7]] == ["cancelled", "queued"]

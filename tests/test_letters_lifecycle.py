@@ -314,6 +314,59 @@ def test_unreached_follow_up_call_queues_a_letter_asking_them_to_call(cohort: En
     assert "Wij konden u niet bereiken" in flat(pdf_text(out_dir(cohort) / made["file"]))
 
 
+# --- the report owed to the person ----------------------------------------------------------
+
+
+def test_a_person_spoken_to_and_closed_gets_the_report_from_the_daily_run(cohort: Env) -> None:
+    """No support needed: the case closes, the report is still owed; the case worker writes
+    it after closing and the next daily run makes and batches it."""
+    invite(cohort, 1)
+    advance(cohort, 1, *CONVERSATION, "--set", "themes.health=Last van de rug")
+    advance(cohort, 1, "close", "--set", "reason=no_support_needed")
+    task = open_task(cohort, 1, "report_due")
+    assert task["case_state"] == "closed"
+    assert finish(cohort, task, "done")["letter"] == "verslag"
+    letters = cohort.json("daily")["letters"]
+    assert letters["failed"] == [] and letters["held"] == []
+    [batch] = letters["batches"]
+    [report] = [item for item in listed(cohort) if item["template"] == "verslag"]
+    assert (report["status"], report["batch"]) == ("in_batch", batch["batch"])
+    assert report["id"] in manifest_ids(cohort, batch)
+    text = flat(pdf_text(out_dir(cohort) / report["file"]))
+    assert "Verslag van ons gesprek" in text
+    assert "Gezondheid: Last van de rug" in text
+    assert "binnen 14 dagen" in text  # they may still correct it
+    assert "afspraak" not in text.lower().replace("afgesproken", "")  # no appointment left
+    cohort.ok("letters", "batch", "mark-sent", batch["batch"])
+    assert letter(cohort, report["id"])["status"] == "sent"
+
+
+def test_closing_keeps_a_report_letter_not_yet_sent_and_stops_the_others(cohort: Env) -> None:
+    invite(cohort, 1)
+    advance(cohort, 1, *CONVERSATION, "--set", "themes.health=Last van de rug")
+    finish(cohort, open_task(cohort, 1, "report_due"), "done")
+    advance(cohort, 1, "record_outflow", "--set", "outflow_date=2026-11-01", "--set", "fte=1")
+    assert letters_of(cohort, 1) == [("uitnodiging", "cancelled"), ("verslag", "queued")]
+    summary = render(cohort)
+    assert summary["rendered"] == 1
+    assert [item["template"] for item in listed(cohort, "--status", "in_batch")] == ["verslag"]
+
+
+@pytest.mark.parametrize("reason", ["deceased", "moved"])
+def test_closing_for_someone_who_died_or_moved_stops_the_report_and_its_letter(
+        cohort: Env, reason: str) -> None:
+    invite(cohort, 1, 2)
+    for case_id in (1, 2):
+        advance(cohort, case_id, *CONVERSATION, "--set", "themes.health=Last van de rug")
+    finish(cohort, open_task(cohort, 1, "report_due"), "done")  # its letter is queued
+    for case_id in (1, 2):
+        advance(cohort, case_id, "close", "--set", f"reason={reason}")
+    assert letters_of(cohort, 1) == [("uitnodiging", "cancelled"), ("verslag", "cancelled")]
+    assert letters_of(cohort, 2) == [("uitnodiging", "cancelled")]
+    assert cohort.json("task", "list", "--kind", "report_due")["tasks"] == []
+    assert render(cohort)["rendered"] == 0
+
+
 # --- the daily run --------------------------------------------------------------------------
 
 

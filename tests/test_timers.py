@@ -185,10 +185,11 @@ def test_hold_conversation_cancels_the_reminder_and_plans_the_report_five_workda
     [report] = tasks(engine, 1, "report_due")
     # 22, 23, 24 December, then 28 and 29 (Christmas and the weekend skipped)
     assert (report.due, report.status, report.performer) == (date(2026, 12, 29), "open", "staff")
-    assert (report.scope, report.escalate_to) == ("case", "coordinator")
+    # Owed to the person: it outlives the state and the case (see closing, below).
+    assert (report.scope, report.escalate_to) == ("person", "coordinator")
 
 
-def test_report_deadline_survives_referral_and_is_cancelled_when_the_case_closes(
+def test_report_deadline_survives_referral_and_the_closing_of_the_case(
     engine: Engine, clock: Clock,
 ) -> None:
     to_spoken(engine, clock, 1)
@@ -202,8 +203,8 @@ def test_report_deadline_survives_referral_and_is_cancelled_when_the_case_closes
     assert open_tasks(engine, 1) == [report_due]
     clock.set(amsterdam(2026, 12, 3))
     engine.advance(1, "close", staff(engine, "anna"), {"reason": "completed"})
-    assert open_tasks(engine, 1) == []
-    assert statuses(engine, 1, "report_due") == [(date(2026, 12, 7), "cancelled")]
+    # The person still gets the report of the conversation they had.
+    assert open_tasks(engine, 1) == [report_due]
 
 
 # --- following up people who act themselves ---------------------------------------------------
@@ -291,10 +292,10 @@ def test_start_activity_cancels_the_referral_timer(engine: Engine, clock: Clock)
 
 
 @pytest.mark.parametrize(("trigger", "data"), [
-    ("decline", {}),
     ("close", {"reason": "moved"}),
+    ("close", {"reason": "deceased"}),
 ])
-def test_closing_a_case_cancels_every_open_task_of_it(
+def test_closing_a_case_for_someone_who_moved_or_died_cancels_every_open_task_of_it(
     engine: Engine, clock: Clock, trigger: str, data: dict[str, str],
 ) -> None:
     to_spoken(engine, clock, 1)
@@ -306,6 +307,22 @@ def test_closing_a_case_cancels_every_open_task_of_it(
     assert open_tasks(engine, 1) == []
     assert {t.status for t in tasks(engine, 1)} == {"cancelled"}
     assert open_tasks(engine, 2) == [("reminder_call", date(2026, 12, 9))]
+
+
+@pytest.mark.parametrize(("trigger", "data"), [
+    ("decline", {}),
+    ("close", {"reason": "no_support_needed"}),
+    ("close", {"reason": "unreachable"}),
+])
+def test_closing_a_spoken_case_cancels_its_work_but_the_report_owed_to_the_person(
+    engine: Engine, clock: Clock, trigger: str, data: dict[str, str],
+) -> None:
+    to_spoken(engine, clock, 1)
+    engine.advance(1, "refer", staff(engine, "anna"), {"partner": "wij_team"})
+    clock.set(amsterdam(2026, 12, 1))
+    engine.advance(1, trigger, staff(engine, "anna"), data)
+    assert open_tasks(engine, 1) == [("report_due", date(2026, 12, 7))]
+    assert statuses(engine, 1, "referral_answer") == [(date(2026, 12, 28), "cancelled")]
 
 
 @pytest.mark.parametrize(("trigger", "data"), [
@@ -445,6 +462,26 @@ def test_bulk_close_cancels_tasks_planned_earlier_and_in_the_same_file(cohort: E
         assert [t.kind for t in tasks(engine, 5)] == ["reminder_call", "report_due",
                                                       "referral_answer"]
         assert {t.status for t in tasks(engine, 5) + tasks(engine, 6)} == {"cancelled"}
+    finally:
+        engine.db.dispose()
+
+
+def test_bulk_conversation_and_closing_in_one_file_keep_the_report_owed(cohort: Env) -> None:
+    """The report planned and the case closed in one chunk (folded in memory) and in two
+    files (stored in between) leave the same open report."""
+    engine = cohort.engine()
+    try:
+        lines = [{"case": case_id, "trigger": trigger, **data} for case_id in (5, 6)
+                 for trigger, data in (("invite", {"appointment": "2099-01-05 10:00"}),
+                                       ("hold_conversation", CONVERSATION))]
+        assert cohort.json("case", "apply", str(write_jsonl(cohort, "talks.jsonl", [
+            *lines, {"case": 5, "trigger": "close", "reason": "no_support_needed"}])))[
+                "applied"] == 5
+        assert cohort.json("case", "apply", str(write_jsonl(cohort, "close.jsonl", [
+            {"case": 6, "trigger": "close", "reason": "no_support_needed"}])))["applied"] == 1
+        for case_id in (5, 6):
+            assert [(t.kind, t.status) for t in tasks(engine, case_id)] == [
+                ("reminder_call", "cancelled"), ("report_due", "open")]
     finally:
         engine.db.dispose()
 

@@ -158,6 +158,14 @@ BROKEN = [
             'letters = { reached = "verslag" } }]',
         ) + GO + FINISH,
         ("'middle'", "report_due", "'reached'", "done"), id="letter-for-an-outcome-never-had"),
+    pytest.param(
+        HEAD + STATES.replace(
+            'label = "Middle"',
+            'label = "Middle"\ntasks = [{ kind = "report_due", after = "P5D", scope = "person", '
+            'expire = "finish" }]',
+        ) + GO + FINISH,
+        ("'middle'", "'expire'", "scope \"person\"", "closes"),
+        id="work-owed-to-the-person-cannot-take-a-step"),
 ]
 
 

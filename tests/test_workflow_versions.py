@@ -201,3 +201,27 @@ def test_cases_on_a_version_before_the_new_route_keys_keep_working_and_counting(
     assert env.json("task", "list", "--kind", "reminder_call", "--status", "cancelled")["tasks"]
     moved = env.json("workflow", "migrate", ROUTE, "--from", "1", "--to", "2")
     assert moved["moved"] == 200 and env.json("case", "show", "1")["workflow_version"] == 2
+
+
+def test_cases_on_a_version_whose_closing_ends_the_report_keep_that_and_new_ones_keep_the_report(
+    routes: Path, env: Env,
+) -> None:
+    """Version 6 of Kansen in Kaart keeps the report owed to a person when the case closes
+    (report_due scope "person"); a case on an earlier version closes as it always did."""
+    path = routes / "kansen_in_kaart.toml"
+    shipped = path.read_text(encoding="utf-8")
+    assert 'kind = "report_due"' in shipped and 'scope = "person"' in shipped
+    path.write_text(shipped.replace('scope = "person"', 'scope = "case"'), encoding="utf-8")
+    env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", ROUTE)
+    lift_exclusions(env)
+    path.write_text(shipped.replace("version = 1", "version = 2", 1), encoding="utf-8")
+    opened = env.json("case", "open", "--workflow", ROUTE, "--bsn", "111222333", *PERSON)
+    for case_id in (1, opened["id"]):
+        advance(env, case_id, "invite", "--set", "appointment=2099-01-05 10:00")
+        advance(env, case_id, "hold_conversation", "--set", "classification=not_active",
+                "--set", "participation_potential=none")
+        advance(env, case_id, "close", "--set", "reason=no_support_needed")
+    reports = {t["case_id"]: t["status"] for t in env.json(
+        "task", "list", "--kind", "report_due", "--status", "all")["tasks"]}
+    assert reports == {1: "cancelled", opened["id"]: "open"}
+    assert env.json("case", "show", "1")["workflow_version"] == 1
