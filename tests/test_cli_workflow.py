@@ -44,7 +44,7 @@ def test_workflow_list_json_gives_each_route_with_stable_keys(config: Path) -> N
     assert routes == [
         {"id": "dienstencentrum", "version": 3, "label": "Activering in het dienstencentrum",
          "file": "dienstencentrum.toml", "states": 5, "triggers": 6},
-        {"id": "kansen-in-kaart", "version": 5, "label": "Kansen in Kaart",
+        {"id": "kansen-in-kaart", "version": 6, "label": "Kansen in Kaart",
          "file": "kansen_in_kaart.toml", "states": 7, "triggers": 11},
         {"id": "meedoen-werkt", "version": 3, "label": "Meedoen Werkt!",
          "file": "meedoen_werkt.toml", "states": 11, "triggers": 13},
@@ -91,7 +91,7 @@ def test_readme_names_every_trigger_of_the_route() -> None:
 def test_workflow_show_json_has_states_transitions_and_fields(config: Path) -> None:
     data = json.loads(ok(config, "show", "kansen-in-kaart", "--json").stdout)
     assert data["id"] == "kansen-in-kaart"
-    assert data["version"] == 5
+    assert data["version"] == 6
     assert data["initial"] == "selected"
     assert [s["name"] for s in data["states"]] == STATES
     assert [s["name"] for s in data["states"] if s["final"]] == ["closed"]

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from casework.calendar import is_workday
 from casework.cli import cli
 from casework.config import Settings, load_settings
 from casework.models import Case, Letter, Task
@@ -100,7 +102,8 @@ def test_an_open_task_on_a_closed_case_stops_the_season(played: Season) -> None:
     with engine.db.begin() as conn:
         task = conn.execute(select(Task.id, Task.case_id, Task.status)
                             .join(Case, Case.id == Task.case_id)
-                            .where(Case.closed_at.is_not(None)).limit(1)).first()
+                            .where(Case.closed_at.is_not(None), Task.scope != "person")
+                            .limit(1)).first()
         assert task is not None
         conn.execute(update(Task).where(Task.id == task.id).values(status="open"))
     try:
@@ -111,6 +114,78 @@ def test_an_open_task_on_a_closed_case_stops_the_season(played: Season) -> None:
     finally:
         with engine.db.begin() as conn:
             conn.execute(update(Task).where(Task.id == task.id).values(status=task.status))
+
+
+def _owed_report(played: Season) -> Any:
+    """A report task (owed to the person) of a case the season closed with no support needed."""
+    with played.engine.db.connect() as conn:
+        task = conn.execute(select(Task.id, Task.case_id, Task.status, Task.done_at)
+                            .join(Case, Case.id == Task.case_id)
+                            .where(Task.kind == "report_due", Task.scope == "person",
+                                   Case.close_reason == "no_support_needed")
+                            .order_by(Task.id).limit(1)).first()
+    assert task is not None, "the short season closes a case whose report is owed"
+    return task
+
+
+@PLAYED
+def test_a_report_stopped_by_closing_stops_the_season(played: Season) -> None:
+    task = _owed_report(played)
+    engine = played.engine
+    with engine.db.begin() as conn:
+        conn.execute(update(Task).where(Task.id == task.id).values(
+            status="cancelled", done_at=played.at(played.day, 12)))
+    last_event, played.check.last_event = played.check.last_event, 0  # closed "today"
+    try:
+        broken = _broken(played.check.owed_work, played.day, played.at(played.day, 0))
+        assert broken.rule == "closing does not stop the work owed to the person"
+        assert broken.case_id == task.case_id and "no_support_needed" in broken.detail
+    finally:
+        played.check.last_event = last_event
+        with engine.db.begin() as conn:
+            conn.execute(update(Task).where(Task.id == task.id).values(
+                status=task.status, done_at=task.done_at))
+
+
+@PLAYED
+def test_an_open_report_for_someone_who_died_stops_the_season(played: Season) -> None:
+    task = _owed_report(played)
+    engine = played.engine
+    with engine.db.begin() as conn:
+        conn.execute(update(Task).where(Task.id == task.id).values(status="open"))
+        conn.execute(update(Case).where(Case.id == task.case_id)
+                     .values(close_reason="deceased"))
+    try:
+        broken = _broken(played.check.stale_work, played.day, played.at(played.day, 0))
+        assert broken.rule == "no open task on a closed case"
+        assert broken.case_id == task.case_id and "deceased" in broken.detail
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Task).where(Task.id == task.id).values(status=task.status))
+            conn.execute(update(Case).where(Case.id == task.case_id)
+                         .values(close_reason="no_support_needed"))
+
+
+@PLAYED
+def test_a_letter_the_daily_run_left_in_the_queue_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    day = played.day
+    while not is_workday(day):
+        day -= timedelta(days=1)
+    with engine.db.connect() as conn:
+        letter = conn.execute(select(Letter.id, Letter.status, Letter.created_at).where(
+            Letter.template == "verslag", Letter.status == "sent").limit(1)).first()
+    assert letter is not None, "the short season sends reports"
+    with engine.db.begin() as conn:
+        conn.execute(update(Letter).where(Letter.id == letter.id).values(status="queued"))
+    try:
+        broken = _broken(played.check.letters_made_by_the_run, day)
+        assert broken.rule == "the daily run makes every letter queued before it"
+        assert f"letter {letter.id} (verslag)" in broken.detail
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Letter).where(Letter.id == letter.id)
+                         .values(status=letter.status))
 
 
 @PLAYED

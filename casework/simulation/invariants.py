@@ -14,9 +14,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from casework.calendar import add_workdays
+from casework.calendar import add_workdays, is_workday
 from casework.engine import Engine
 from casework.errors import CaseworkError
 from casework.models import AccessLog, Appointment, Case, Event, Letter, Participant, Task
@@ -64,6 +64,11 @@ class Checker:
 
         route = engine.registry.get(season.plan.workflow)
         self.appointment_letters = set(appointment_letters(route))
+        # Closing reasons for which nothing more may be sent to the person (died, moved away):
+        # only these end the work owed to them (tasks of scope "person", such as the report).
+        self.silent_reasons = sorted({reason for t in route.transitions
+                                      if route.is_final(t.dest) for reason in t.no_letter_for})
+        self.finals = sorted(name for name, spec in route.states.items() if spec.final)
         self.appointment_tasks = {task.kind for state in route.states.values()
                                   for task in state.tasks if task.anchor == "appointment"}
 
@@ -127,7 +132,9 @@ class Checker:
     def day(self, day: date) -> None:
         start = datetime.combine(day, time(), tzinfo=self.tz)
         self.stale_work(day, start)
+        self.owed_work(day, start)
         self.letters(day, start)
+        self.letters_made_by_the_run(day)
         self.sent_batches(day, files=(day - self.season.plan.start).days % 7 == 6)
         first_event = self.last_event
         self.replay(day)
@@ -140,12 +147,18 @@ class Checker:
         e = self.engine
         last_run = last_complete_date(e)
         with e.db.connect() as conn:
+            # Work owed to the person (the report) stays open after closing, unless nothing
+            # more may be sent to them.
             closed = conn.execute(
-                select(Task.id, Task.case_id, Task.kind).join(Case, Case.id == Task.case_id)
-                .where(Task.status == "open", Case.closed_at.is_not(None)).limit(1)).first()
+                select(Task.id, Task.case_id, Task.kind, Case.close_reason)
+                .join(Case, Case.id == Task.case_id)
+                .where(Task.status == "open", Case.closed_at.is_not(None),
+                       or_(Task.scope != "person",
+                           Case.close_reason.in_(self.silent_reasons))).limit(1)).first()
             if closed:
                 self.fail(day, closed.case_id, "no open task on a closed case",
-                          f"task {closed.id} ({closed.kind}) is open")
+                          f"task {closed.id} ({closed.kind}) is open; the case closed: "
+                          f"{closed.close_reason}")
             created = conn.execute(
                 select(Task.id, Task.case_id, Task.kind, Task.due, Case.state_entered_at)
                 .join(Case, Case.id == Task.case_id)
@@ -183,6 +196,43 @@ class Checker:
                           "no open reminder call for an appointment that has passed",
                           f"task {row.id} ({row.kind}) is open for the appointment "
                           f"of {when:%Y-%m-%d %H:%M} (daily run of {last_run} done)")
+
+    def owed_work(self, day: date, start: datetime) -> None:
+        """A person spoken to gets their report: closing a case does not stop the work owed to
+        the person (tasks of scope "person") unless nothing may be sent to them any more (a
+        closing reason of the route's no_letter_for: died, moved away)."""
+        with self.engine.db.connect() as conn:
+            closed_today = select(Event.case_id).where(Event.id > self.last_event,
+                                                        Event.to_state.in_(self.finals))
+            stopped = conn.execute(
+                select(Task.id, Task.case_id, Task.kind, Case.close_reason)
+                .join(Case, Case.id == Task.case_id)
+                .where(Task.case_id.in_(closed_today), Task.scope == "person",
+                       Task.status == "cancelled", Task.done_at >= start,
+                       or_(Case.close_reason.is_(None),
+                           Case.close_reason.not_in(self.silent_reasons)))
+                .order_by(Task.id).limit(1)).first()
+        if stopped:
+            self.fail(day, stopped.case_id, "closing does not stop the work owed to the person",
+                      f"task {stopped.id} ({stopped.kind}) was cancelled when the case closed: "
+                      f"{stopped.close_reason}")
+
+    def letters_made_by_the_run(self, day: date) -> None:
+        """The daily run makes every letter queued before it (a closed case's report too):
+        none is left in the queue, each is made, held with a task, or cancelled."""
+        if not is_workday(day):
+            return
+        run = self.season.at(day, 6)  # the season's daily run starts then
+        with self.engine.db.connect() as conn:
+            left = conn.execute(
+                select(Letter.id, Letter.case_id, Letter.template, Letter.created_at)
+                .where(Letter.status == "queued", Letter.created_at < run)
+                .order_by(Letter.id).limit(1)).first()
+        if left:
+            self.fail(day, left.case_id, "the daily run makes every letter queued before it",
+                      f"letter {left.id} ({left.template}) queued "
+                      f"{left.created_at.astimezone(self.tz):%Y-%m-%d %H:%M} is still in the "
+                      "queue")
 
     def letters(self, day: date, start: datetime) -> None:
         """Every letter is dated the day it was rendered; none proposes or reminds of an

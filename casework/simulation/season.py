@@ -533,9 +533,9 @@ class Season:
             data["themes"] = {"daily_activities": "Gesprek gevoerd; zie verslag."}
         if self.advance(case_id, "hold_conversation", data) is None:
             return
-        # A referral follows soon; closing waits until the report has gone out (closing
-        # cancels the case's open work).
-        wait = self.do.between(1, 3) if after != "close" else self.do.between(6, 9)
+        # A referral follows soon; a case is closed before or after its report is written
+        # (the report is owed to the person: closing leaves it and its letter).
+        wait = self.do.between(1, 3) if after != "close" else self.do.between(1, 9)
         self.later(day, wait, case_id, f"refer:{partner}" if partner else after)
 
     def agenda_items(self, day: date) -> None:
