@@ -431,6 +431,24 @@ class Batch(Base):
     remade_by = Column(String(80))
 
 
+class Wave(Base):
+    """A wave's number in its route and wijk, claimed once (``cohort plan``): two planners at
+    one moment never get the same number (the unique key; the loser takes the next)."""
+
+    __tablename__ = "waves"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "wijk", "number", name="uq_waves_route_wijk_number"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    workflow_id = Column(String(80), nullable=False)
+    wijk = Column(String(80), nullable=False)
+    number = Column(Integer, nullable=False)
+    # None for the waves planned before this table, known only by their cases.
+    planned_at = Column(UTCDateTime)
+    planned_by = Column(String(80))
+
+
 class AccessLog(Base):
     """Who read or changed which case(s), when, and for what purpose."""
 

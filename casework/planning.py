@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
 
 from casework.access import log_access
 from casework.bulk import Line, apply_lines
@@ -20,8 +21,8 @@ from casework.calendar import next_workday
 from casework.config import clock_time
 from casework.db import unit_of_work
 from casework.engine import Engine
-from casework.errors import InvalidData, OptionRefused
-from casework.models import Appointment, Case, Participant
+from casework.errors import ConflictError, InvalidData, OptionRefused
+from casework.models import Appointment, Case, Participant, Wave
 from casework.people import display_name
 from casework.permissions import Actor
 from casework.text import shown
@@ -29,6 +30,9 @@ from casework.workflow import Route, TransitionSpec
 
 # An appointment proposed for today must leave time to get the letter out and to travel.
 MIN_LEAD = timedelta(hours=1)
+# Planners of one wijk at one moment each try the next free wave number this often.
+CLAIM_TRIES = 20
+_WAVES = Wave.__table__
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,47 @@ def plannable_routes(engine: Engine, actor: Actor) -> list[Route]:
     return found
 
 
+def _of_wijk(workflow_id: str, wijk: str) -> list[Any]:
+    return [_WAVES.c.workflow_id == workflow_id, _WAVES.c.wijk == wijk]
+
+
+def next_wave(conn: Connection, workflow_id: str, wijk: str) -> int:
+    """Return the number the next wave of a route in a wijk would get (nothing is claimed)."""
+    return int(conn.execute(select(func.coalesce(func.max(_WAVES.c.number), 0) + 1)
+                            .where(*_of_wijk(workflow_id, wijk))).scalar_one())
+
+
+def claim_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str) -> tuple[int, int]:
+    """Claim the next wave number of a route in a wijk; return (number, claim id).
+
+    One statement takes the highest number plus one; the unique key on (route, wijk, number)
+    lets only one of two planners at the same moment store a number (the daily run's items are
+    kept once the same way), and the other takes the next one."""
+    for _ in range(CLAIM_TRIES):
+        try:
+            with unit_of_work(engine) as conn:
+                claimed = conn.execute(
+                    insert(_WAVES).from_select(
+                        ["workflow_id", "wijk", "number", "planned_at", "planned_by"],
+                        select(literal(workflow_id), literal(wijk),
+                               func.coalesce(func.max(_WAVES.c.number), 0) + 1,
+                               literal(engine.now(), _WAVES.c.planned_at.type),
+                               literal(actor.name))
+                        .where(*_of_wijk(workflow_id, wijk)))
+                    .returning(_WAVES.c.number, _WAVES.c.id)).one()
+            return int(claimed.number), int(claimed.id)
+        except IntegrityError:
+            continue  # another planner stored that number just now: take the next one
+    raise ConflictError(f"no wave number could be claimed in wijk '{wijk}': other plans of "
+                        "this wijk kept taking it; try again")
+
+
+def _release_wave(engine: Engine, claim: int) -> None:
+    """Give a claimed number back when its wave invited nobody (the next plan takes it)."""
+    with unit_of_work(engine) as conn:
+        conn.execute(delete(_WAVES).where(_WAVES.c.id == claim))
+
+
 def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: int,
               start: date, specialists: int | Sequence[str],
               dry_run: bool = False) -> dict[str, Any]:
@@ -224,9 +269,10 @@ def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: i
         if named:
             check_specialists(conn, list(specialists))
         rows, newly_excluded = _candidates(engine, conn, route, wijk, size)
-        wave = (conn.execute(select(func.max(Case.wave))
-                             .where(Case.workflow_id == route.id, Case.wijk == wijk))
-                .scalar() or 0) + 1
+        wave = next_wave(conn, route.id, wijk)
+    claim = None
+    if rows and not dry_run:  # a number of its own, whoever else plans this wijk now
+        wave, claim = claim_wave(engine, actor, route.id, wijk)
     # No slot before the invitation can be on the mat (it would be held, not sent); the
     # letters are made by the next daily run at the latest.
     from casework.delivery import first_appointment_day
@@ -257,8 +303,15 @@ def plan_wave(engine: Engine, actor: Actor, workflow_id: str, wijk: str, size: i
             for cid, reason in newly_excluded.items():
                 engine.record_event(conn, engine.load_case(conn, cid), actor, EXCLUDE,
                                     {"reason": reason}, excluded=reason)
-    summary = apply_lines(engine, lines, actor, dry_run, name=f"wave {wave}",
-                          capability="cohort.plan")
+    try:
+        summary = apply_lines(engine, lines, actor, dry_run, name=f"wave {wave}",
+                              capability="cohort.plan")
+    except BaseException:
+        if claim is not None:
+            _release_wave(engine, claim)
+        raise
+    if claim is not None and not summary.applied:
+        _release_wave(engine, claim)
     failed = {number for number, _ in summary.failures}
     if dry_run and invitations:
         # A preview names the people it would invite: a listing, logged as one (the dry

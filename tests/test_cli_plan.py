@@ -4,7 +4,9 @@ computed from today."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
@@ -13,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import Result
 from conftest import Env, write_config
-from helpers import cohort_rows, error, today
+from helpers import cohort_rows, error, staff, today
 
 from casework.calendar import add_months, is_workday
 
@@ -165,6 +167,86 @@ def test_a_second_wave_picks_the_next_people_and_is_wave_two(cohort: Env) -> Non
     assert third["selected"] == len(beijum) - 20 < 10
     assert cohort.json("case", "show", str(beijum[0]))["wave"] == 1
     assert cohort.json("case", "show", str(beijum[10]))["wave"] == 2
+
+
+def at_once(calls: list[Callable[[Any], Any]], env: Env,
+            names: list[str] | None = None) -> list[Any]:
+    """Run each call in a thread of its own, started together, each with its own Engine (as
+    two planners in two processes); return their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def one(n: int) -> None:
+        engine = env.engine()
+        try:
+            barrier.wait(timeout=30)
+            results[n] = calls[n](engine)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.db.dispose()
+
+    threads = [threading.Thread(target=one, args=(n,), name=(names or [None] * len(calls))[n])
+               for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a planner did not end"
+    assert not errors, errors
+    return results
+
+
+def test_two_planners_of_one_wijk_at_once_never_get_the_same_wave_number(
+    cohort: Env, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two planners start together; the first (15 people) sends its invitations only after
+    the second (5 people) has finished: what two people planning at one moment do. Both
+    invite people (the first those the second did not take), each wave under its own number."""
+    from casework import planning
+
+    second_done = threading.Event()
+    apply_lines = planning.apply_lines
+
+    def paced(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "first":
+            assert second_done.wait(timeout=60)
+        return apply_lines(*args, **kwargs)
+
+    monkeypatch.setattr(planning, "apply_lines", paced)
+
+    def planner(size: int, done: threading.Event | None = None) -> Callable[[Any], Any]:
+        def plan_it(engine: Any) -> Any:
+            try:
+                return planning.plan_wave(engine, staff(engine, "anna"), WORKFLOW, "Beijum",
+                                          size, next_week(), 2)
+            finally:
+                if done is not None:
+                    done.set()
+        return plan_it
+
+    first, second = at_once([planner(15), planner(5, second_done)], cohort,
+                            names=["first", "second"])
+    assert (first["invited"], second["invited"]) == (10, 5)
+    assert first["wave"] != second["wave"]
+    invited = {inv["case_id"]: p["wave"] for p in (first, second) for inv in p["invitations"]}
+    assert len(invited) == 15  # nobody invited twice
+    for case_id, wave in invited.items():
+        assert cohort.json("case", "show", str(case_id))["wave"] == wave
+    # The next wave follows the highest number taken.
+    assert plan(cohort, "Beijum", "--size", "1")["wave"] == 3
+
+
+def test_wave_numbers_claimed_at_once_are_each_given_once(cohort: Env) -> None:
+    from casework.planning import claim_wave
+
+    def claims(engine: Any) -> list[int]:
+        actor = staff(engine, "anna")
+        return [claim_wave(engine, actor, WORKFLOW, "Hoogkerk")[0] for _ in range(15)]
+
+    one, other = at_once([claims, claims], cohort)
+    assert sorted(one + other) == list(range(1, 31))
 
 
 def test_a_wijk_with_nobody_waiting_gives_an_empty_wave(cohort: Env) -> None:
@@ -443,3 +525,19 @@ def test_a_specialist_must_be_staff_who_hold_conversations(cohort: Env) -> None:
                       "--specialists", "2")
     assert both.exit_code == 2 and "one of the two" in both.output
     assert cohort.json("case", "list", "--state", "invited")["total"] == 0
+
+
+def test_upgrading_keeps_the_numbers_of_waves_planned_before(cohort: Env) -> None:
+    from alembic import command
+
+    from casework.db import _alembic_config, head_revision
+
+    assert [plan(cohort, "Beijum", "--size", "2")["wave"] for _ in range(2)] == [1, 2]
+    engine = cohort.engine()
+    try:
+        command.downgrade(_alembic_config(engine.db), "0018_postcode_search")
+    finally:
+        engine.db.dispose()
+    assert f"to {head_revision()}" in cohort.ok("db", "upgrade").stdout
+    assert plan(cohort, "Beijum", "--size", "2")["wave"] == 3
+    assert plan(cohort, "Hoogkerk", "--size", "2")["wave"] == 1
