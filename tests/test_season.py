@@ -189,6 +189,19 @@ def test_a_letter_the_daily_run_left_in_the_queue_stops_the_season(played: Seaso
 
 
 @PLAYED
+def test_a_wave_number_given_twice_in_a_wijk_stops_the_season(played: Season) -> None:
+    wijk, numbers = next((w, n) for w, n in played.check.waves.items() if n)
+    number = min(numbers)
+    with played.engine.db.connect() as conn:
+        case_id = conn.execute(select(Case.id).where(Case.wijk == wijk, Case.wave == number)
+                               .limit(1)).scalar_one()
+    result = {"wave": number, "invited": 1, "invitations": [{"case_id": case_id}]}
+    broken = _broken(played.check.wave_planned, played.day, wijk, result)
+    assert broken.rule == "a wave's number is given once per wijk"
+    assert f"wave {number} of {wijk}" in broken.detail
+
+
+@PLAYED
 def test_a_state_the_events_do_not_lead_to_stops_the_season(played: Season) -> None:
     engine = played.engine
     with engine.db.begin() as conn:

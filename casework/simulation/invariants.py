@@ -59,6 +59,7 @@ class Checker:
         self.as_of: dict[date, dict[str, Any]] = {}
         self.last_event = 0
         self.last_access = 0
+        self.waves: dict[str, set[int]] = {}  # wijk -> the numbers of its waves that invited
         self.probes = 0
         from casework.engine import appointment_letters
 
@@ -106,6 +107,24 @@ class Checker:
                               f"letter {letter} is in batch {earlier} and in "
                               f"{batch['batch']}")
                 self.batch_of[letter] = batch["batch"]
+
+    def wave_planned(self, day: date, wijk: str, result: dict[str, Any]) -> None:
+        """A wave's number is given once in its wijk: a plan that invited people has a number
+        no earlier plan of the wijk had, and its cases carry it."""
+        if not result.get("invited"):
+            return
+        number = int(result["wave"])
+        if number in self.waves.setdefault(wijk, set()):
+            self.fail(day, None, "a wave's number is given once per wijk",
+                      f"wave {number} of {wijk} was planned before")
+        self.waves[wijk].add(number)
+        invited = [inv["case_id"] for inv in result.get("invitations", [])]
+        with self.engine.db.connect() as conn:
+            other = conn.execute(select(Case.id, Case.wave).where(
+                Case.id.in_(invited), Case.wave.is_distinct_from(number)).limit(1)).first()
+        if other:
+            self.fail(day, other.id, "a wave's number is given once per wijk",
+                      f"invited in wave {number} of {wijk}, the case says wave {other.wave}")
 
     def batch_sent(self, batch: str) -> None:
         """Remember what went to the mail house; every letter in it that names an appointment

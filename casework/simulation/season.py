@@ -295,6 +295,7 @@ class Season:
             if result is None:
                 continue
             self.check.output(json.dumps(result, default=str))
+            self.check.wave_planned(day, wijk, result)
             self.counts["invited"] += result["invited"]
             for failure in result["failures"]:
                 if " may only see " in failure["reason"] or " may not " in failure["reason"]:
