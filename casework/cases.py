@@ -426,7 +426,10 @@ FLAGS = ("moved", "deceased")
 def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
                 at: datetime | None = None) -> dict[str, Any]:
     """Flag the person of a case as moved or deceased ('none' clears it): they are kept out of
-    every wave from now on; the change is an event in the timeline (dated at, or now)."""
+    every wave from now on, and nothing more is sent to them: the work owed to them on any of
+    their cases (task scope "person": a report still due after closing) is cancelled, and the
+    unsent letters of their closed cases (in a batch not yet sent: to be pulled). The change
+    is an event in the timeline (dated at, or now)."""
     actor.require("case.write")
     if flag not in (*FLAGS, "none"):
         raise InvalidData(f"flag {shown(flag)} must be one of {', '.join(FLAGS)} or none")
@@ -438,11 +441,13 @@ def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
         conn.execute(update(Participant).where(Participant.id == case.participant_id)
                      .values(flag=value))
         person_cases = Case.participant_id == case.participant_id
+        stopped: dict[str, Any] = {"tasks": 0, "letters": 0, "to_pull": []}
         if value:
             changed = conn.execute(
                 update(Case).where(person_cases, Case.closed_at.is_(None),
                                    Case.excluded.is_(None)).values(excluded=value)
             ).rowcount
+            stopped = _stop_owed_work(conn, select(Case.id).where(person_cases), moment)
         else:
             # The flag goes; whether another reason keeps the person out, the rules say again.
             values = dict(conn.execute(select(Participant.__table__).where(
@@ -457,8 +462,31 @@ def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
                 reason = engine.rules.exclusion(values, route, today, engine.settings)
                 changed += conn.execute(update(Case).where(Case.id == other_id)
                                         .values(excluded=reason)).rowcount
-        engine.record_event(conn, case, actor, "flag", {"flag": value}, at=at)
-    return {"case_id": case_id, "flag": value, "cases_changed": changed}
+        event = {"flag": value}
+        if stopped["tasks"] or stopped["letters"]:
+            event["cancelled"] = {"tasks": stopped["tasks"], "letters": stopped["letters"]}
+        engine.record_event(conn, case, actor, "flag", event, at=at)
+    return {"case_id": case_id, "flag": value, "cases_changed": changed,
+            "cancelled": {"tasks": stopped["tasks"], "letters": stopped["letters"]},
+            "to_pull": stopped["to_pull"]}
+
+
+def _stop_owed_work(conn: Any, person_cases: Any, moment: datetime) -> dict[str, Any]:
+    """Cancel what would still reach a person who died or moved away: the work owed to them
+    (task scope "person") and the unsent letters of their closed cases (on an open case the
+    closing step does it: no_letter_for)."""
+    from casework.effects import cancel_pending_letters
+
+    tasks = conn.execute(update(Task).where(
+        Task.case_id.in_(person_cases), Task.status == "open", Task.scope == "person")
+        .values(status="cancelled", done_at=moment,
+                result={"cancelled": "the person died or moved away"})).rowcount
+    closed = list(conn.execute(select(Case.id).where(
+        Case.id.in_(person_cases), Case.closed_at.is_not(None))).scalars())
+    letters = cancel_pending_letters(conn, closed, reason="the person died or moved away") \
+        if closed else None
+    return {"tasks": int(tasks), "letters": letters.count if letters else 0,
+            "to_pull": letters.to_pull if letters else []}
 
 
 CORRECTION = "correct_report"

@@ -221,7 +221,8 @@ def test_a_dry_run_plan_does_not_mark_anyone_excluded(env: Env) -> None:
 def test_flagging_a_person_as_moved_keeps_them_out_of_the_next_wave(env: Env) -> None:
     import_people(env)
     result = env.json("case", "flag", "1", "moved")
-    assert result == {"case_id": 1, "flag": "moved", "cases_changed": 1}
+    assert result == {"case_id": 1, "flag": "moved", "cases_changed": 1,
+                      "cancelled": {"tasks": 0, "letters": 0}, "to_pull": []}
     assert invited(plan(env, "Vinkhuizen")) == [4]
     assert [c["case_id"] for c in excluded(env, "--reason", "moved")["cases"]] == [1, 5, 7]
     last = env.json("case", "show", "1")["timeline"][-1]
@@ -239,7 +240,8 @@ def test_clearing_the_flag_lets_the_person_be_planned_again(env: Env) -> None:
     import_people(env)
     env.ok("case", "flag", "1", "moved")
     cleared = env.json("case", "flag", "1", "none")
-    assert cleared == {"case_id": 1, "flag": None, "cases_changed": 1}
+    assert cleared == {"case_id": 1, "flag": None, "cases_changed": 1,
+                       "cancelled": {"tasks": 0, "letters": 0}, "to_pull": []}
     assert invited(plan(env, "Vinkhuizen")) == [1, 4]
 
 

@@ -367,6 +367,26 @@ def test_closing_for_someone_who_died_or_moved_stops_the_report_and_its_letter(
     assert render(cohort)["rendered"] == 0
 
 
+def test_flagging_a_closed_case_s_person_as_deceased_stops_the_report_owed_to_them(
+        cohort: Env) -> None:
+    invite(cohort, 1, 2)
+    for case_id in (1, 2):
+        advance(cohort, case_id, *CONVERSATION, "--set", "themes.health=Last van de rug")
+        advance(cohort, case_id, "close", "--set", "reason=no_support_needed")
+    finish(cohort, open_task(cohort, 1, "report_due"), "done")  # its letter is queued
+    [batch] = render(cohort)["batches"]  # the report and both closing letters, not yet sent
+    flagged = cohort.json("case", "flag", "1", "deceased")
+    assert flagged["cancelled"] == {"tasks": 0, "letters": 2}
+    assert {p["template"] for p in flagged["to_pull"]} == {"verslag", "afsluiting"}
+    assert {t for t, status in letters_of(cohort, 1) if status == "to_pull"} == {
+        "verslag", "afsluiting"}
+    out = cohort.ok("case", "flag", "2", "moved").stdout
+    assert "cancelled 1 task(s), 1 letter(s)" in out
+    assert cohort.json("task", "list", "--kind", "report_due")["tasks"] == []
+    assert sorted(manifest_ids(cohort, batch)) == sorted(  # the batch is as it was made
+        item["id"] for item in listed(cohort) if item["batch"] == batch["batch"])
+
+
 # --- the daily run --------------------------------------------------------------------------
 
 

@@ -533,3 +533,11 @@ def flag_command(state: CliState, case_id: int, flag: str, at_text: str | None,
         return
     click.echo(f"Case {case_id}: person flagged {result['flag'] or 'none'} "
                f"({result['cases_changed']} case(s) changed).")
+    stopped = result["cancelled"]
+    if stopped["tasks"] or stopped["letters"]:
+        click.echo(f"  nothing more is sent to them: cancelled {stopped['tasks']} task(s), "
+                   f"{stopped['letters']} letter(s)")
+    if result["to_pull"]:
+        from casework.cli.letters import print_pulls
+
+        print_pulls(result["to_pull"])
