@@ -63,7 +63,7 @@ def test_list_json_gives_total_shown_offset_and_documented_case_keys(cohort: Env
     first = data["cases"][0]
     assert set(first) == ROUTE_KEYS
     assert first["workflow"] == "kansen-in-kaart"
-    assert first["workflow_version"] == 5
+    assert first["workflow_version"] == 6
     assert first["state"] == "selected"
     assert first["wijk"] == "Oosterparkwijk"
     assert first["name"] == "B. El Amrani"

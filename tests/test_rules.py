@@ -146,7 +146,7 @@ def test_kansen_in_kaart_uses_all_four_rules_and_validates(env: Env) -> None:
     assert shown["rules"] == ["voluntary", "consent", "exclusion", "capacity"]
     code, lines = validate(env, WORKFLOWS / "kansen_in_kaart.toml")
     assert code == 0
-    assert lines[0].endswith("ok (kansen-in-kaart version 5, 7 states, 11 triggers)")
+    assert lines[0].endswith("ok (kansen-in-kaart version 6, 7 states, 11 triggers)")
     assert "rules: voluntary, consent, exclusion, capacity" in env.ok(
         "workflow", "show", WORKFLOW).output
 

@@ -107,7 +107,7 @@ def test_a_route_may_name_the_installed_rule_and_not_without_it(
         tmp_path: Path, site: Path) -> None:
     route = project(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     out = ok(tmp_path, "workflow", "validate", str(route), site=site)
-    assert out.strip() == f"{route}: ok (kansen-in-kaart version 5, 7 states, 11 triggers)"
+    assert out.strip() == f"{route}: ok (kansen-in-kaart version 6, 7 states, 11 triggers)"
     without = casework(tmp_path, "workflow", "validate", str(route), site=None)
     assert without.returncode == 1
     first = without.stderr.splitlines()[0]
