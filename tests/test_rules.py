@@ -286,8 +286,11 @@ def test_decline_after_the_invitation_only_closes_the_case(people: Env) -> None:
     assert case["timeline"][-1]["data"] == {}
 
 
-def test_decline_after_the_conversation_cancels_the_report_and_sends_nothing(
+def test_decline_after_the_conversation_refers_nobody_and_leaves_only_the_report_owed(
         people: Env) -> None:
+    """Declining has no other consequence: nothing goes to a partner; the report of the
+    conversation held is still owed to the person (Kansen in Kaart 6: a letter, the
+    confirmation, goes to them anyway)."""
     advance(people, 1, *INVITE)
     advance(people, 1, *CONVERSATION, "--set", "consent=share:wij_team")
     advance(people, 1, "decline")
@@ -297,7 +300,7 @@ def test_decline_after_the_conversation_cancels_the_report_and_sends_nothing(
     assert count(people, Referral, 1) == 0
     assert [a["status"] for a in case["appointments"]] == ["held"]
     open_tasks = people.json("task", "list", "--due", "2099-12-31")["tasks"]
-    assert [t for t in open_tasks if t["case_id"] == 1] == []
+    assert [t["kind"] for t in open_tasks if t["case_id"] == 1] == ["report_due"]
 
 
 def test_decline_stays_possible_after_the_most_not_home_visits(people: Env) -> None:
