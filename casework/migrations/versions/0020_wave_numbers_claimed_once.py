@@ -1,7 +1,7 @@
 """wave numbers claimed once per route and wijk
 
-Revision ID: 0019_waves
-Revises: 0018_postcode_search
+Revision ID: 0020_waves
+Revises: 0019_name_trigram_index
 Create Date: 2026-12-01
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0019_waves"
-down_revision: str | Sequence[str] | None = "0018_postcode_search"
+revision: str = "0020_waves"
+down_revision: str | Sequence[str] | None = "0019_name_trigram_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
