@@ -131,10 +131,13 @@ def unit_of_work(engine: Any, dry_run: bool = False) -> Iterator[Connection]:
     ends, roll back when it raises (and always for a dry run, which stores nothing).
 
     engine is the casework Engine (its ``db``) or, before one exists, a database engine.
-    Each thread keeps one connection per database for its units of work (see ``_Kept``);
-    a unit of work inside another gets a connection of its own."""
+    On SQLite each thread keeps one connection per database for its units of work (see
+    ``_Kept``); a unit of work inside another gets a connection of its own."""
     db: Engine = getattr(engine, "db", engine)
-    kept = _take(db)
+    # Kept on SQLite only: there a connection is a file handle and its check-out cost as much
+    # as a one-row statement; a PostgreSQL connection is a server process, left to the pool
+    # (every thread and engine keeping its own ran the server out of connections).
+    kept = _take(db) if db.dialect.name == "sqlite" else None
     conn = db.connect() if kept is None else kept.conn
     assert conn is not None
     ended = False

@@ -1,7 +1,7 @@
-"""unit_of_work keeps one connection per thread between its transactions: what a caller must
-still be able to count on (each block commits or rolls back on its own, threads and nested
-blocks never share a transaction, a disposed engine leaves the database closed); on SQLite
-and (when configured) PostgreSQL."""
+"""unit_of_work keeps one connection per thread between its transactions on SQLite
+(PostgreSQL's come from the pool): what a caller must still be able to count on (each block
+commits or rolls back on its own, threads and nested blocks never share a transaction, a
+disposed engine leaves the database closed); on SQLite and (when configured) PostgreSQL."""
 
 from __future__ import annotations
 
@@ -84,7 +84,9 @@ def test_threads_do_not_share_a_connection(cohort: Env) -> None:
         for thread in threads:
             thread.join()
         assert not errors
-        assert len({mine, *seen.values()}) == 3
+        assert len(set(seen.values())) == 2  # both inside a block at once
+        if engine.db.dialect.name == "sqlite":  # the kept ones (PostgreSQL: the pool's)
+            assert mine not in seen.values()
     finally:
         engine.db.dispose()
 
