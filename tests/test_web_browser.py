@@ -85,10 +85,15 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     driver.quit()
 
 
-def arrive(driver: Any, url: str) -> None:
-    """Wait until the browser shows this address (a click's navigation has finished)."""
+def arrive(driver: Any, url: str, left: Any = None) -> None:
+    """Wait until the browser shows this address (a click's navigation has finished); with
+    ``left`` (the page's html element before the click) until that page is gone too: a form
+    posted back to the address it was on shows the same address before the answer arrives."""
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
+    if left is not None:
+        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(left))
     WebDriverWait(driver, 30).until(
         lambda d: d.current_url == url and d.execute_script("return document.readyState")
         == "complete")
@@ -130,8 +135,9 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     accessible(browser)
     screenshot(browser, tmp_path, "mijn-werk")
 
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Zoeken").click()
-    arrive(browser, server + "/zoeken")
+    arrive(browser, server + "/zoeken", left)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Zoeken"
     accessible(browser)
     browser.find_element(By.ID, "q").send_keys(bsn_of(1))
@@ -145,8 +151,9 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     assert [link.text for link in results] == ["Zaak 1"]
     accessible(browser)
 
+    left = browser.find_element(By.TAG_NAME, "html")
     results[0].click()
-    arrive(browser, server + "/zaak/1")
+    arrive(browser, server + "/zaak/1", left)
     heading = browser.find_element(By.TAG_NAME, "h1").text
     assert heading.startswith("Zaak 1:") and "El Amrani" in heading
     page = browser.find_element(By.TAG_NAME, "main").text
@@ -160,8 +167,9 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     browser.get(server + "/zaak/2")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Niet gevonden"
     accessible(browser)
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "form.cw-logout button").click()
-    arrive(browser, server + "/inloggen")
+    arrive(browser, server + "/inloggen", left)
     assert "U bent uitgelogd" in browser.find_element(By.TAG_NAME, "main").text
 
 
@@ -173,8 +181,9 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
     browser.get(server + "/inloggen")
     browser.find_element(By.ID, "name").send_keys("piet")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
-    arrive(browser, server + "/")
+    arrive(browser, server + "/", left)
     browser.get(server + "/zaak/1")
 
     def step(label: str) -> Any:
@@ -189,8 +198,9 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
            ).select_by_visible_text("self")
     conversation.find_element(By.CSS_SELECTOR, "input[value='share:wij_team']").click()
     conversation.find_element(By.ID, "hold_conversation-note").send_keys("Goed gesprek")
+    left = browser.find_element(By.TAG_NAME, "html")
     conversation.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    arrive(browser, server + "/zaak/1")
+    arrive(browser, server + "/zaak/1", left)
     main = browser.find_element(By.TAG_NAME, "main").text
     assert "De stand is nu: Gesproken" in main and "(share:wij_team): gegeven" in main
     accessible(browser)
@@ -208,8 +218,9 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
 
     refer = browser.find_element(By.XPATH, "//summary[text()='Verwijzen naar een partner']/..")
     Select(refer.find_element(By.ID, "refer-partner")).select_by_visible_text("het WIJ-team")
+    left = browser.find_element(By.TAG_NAME, "html")
     refer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    arrive(browser, server + "/zaak/1")
+    arrive(browser, server + "/zaak/1", left)
     WebDriverWait(browser, 30).until(lambda d: "De stand is nu: Verwezen" in d.page_source)
     referrals = browser.find_element(By.TAG_NAME, "main").text
     assert "het WIJ-team" in referrals
@@ -222,8 +233,9 @@ def log_in(driver: Any, server: str, name: str) -> None:
     driver.get(server + "/inloggen")
     driver.find_element(By.ID, "name").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    left = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
-    arrive(driver, server + "/")
+    arrive(driver, server + "/", left)
 
 
 def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, browser: Any,
@@ -234,8 +246,9 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
 
     server = coordinator_server
     log_in(browser, server, "kees")
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Golf plannen").click()
-    arrive(browser, server + "/golf-plannen")
+    arrive(browser, server + "/golf-plannen", left)
     accessible(browser)
     Select(browser.find_element(By.ID, "plan-wijk")).select_by_visible_text("Oosterparkwijk")
     size = browser.find_element(By.ID, "plan-size")
@@ -255,12 +268,14 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
     assert "3 van de 3 geselecteerde mensen uitgenodigd" in browser.find_element(
         By.CSS_SELECTOR, "[role=status]").text
 
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Werkverdeling").click()
-    arrive(browser, server + "/werkverdeling")
+    arrive(browser, server + "/werkverdeling", left)
     accessible(browser)
     screenshot(browser, tmp_path, "werkverdeling")
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.PARTIAL_LINK_TEXT, "Een golf toewijzen").click()
-    arrive(browser, server + "/werkverdeling/golven")
+    arrive(browser, server + "/werkverdeling/golven", left)
     accessible(browser)
     Select(browser.find_element(By.ID, "wave-wave")).select_by_index(1)
     Select(browser.find_element(By.ID, "wave-worker")).select_by_visible_text("piet")
@@ -270,10 +285,12 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
         By.CSS_SELECTOR, "[role=status]").text
     accessible(browser)
 
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Werkverdeling").click()
-    arrive(browser, server + "/werkverdeling")
+    arrive(browser, server + "/werkverdeling", left)
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "piet").click()
-    arrive(browser, server + "/werkverdeling/medewerker/piet")
+    arrive(browser, server + "/werkverdeling/medewerker/piet", left)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Werk van piet"
     assert len(browser.find_elements(By.CSS_SELECTOR, "main table a.ams-link")) >= 3
     accessible(browser)
@@ -294,62 +311,74 @@ def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
             browser.get(server + "/inloggen")
             browser.find_element(By.ID, "name").send_keys(name)
             browser.find_element(By.ID, "password").send_keys(password)
+            left = browser.find_element(By.TAG_NAME, "html")
             browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
-            arrive(browser, server + "/")
+            arrive(browser, server + "/", left)
 
         log_in("anna", PASSWORD)
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.LINK_TEXT, "Medewerkers").click()
-        arrive(browser, server + "/medewerkers")
+        arrive(browser, server + "/medewerkers", left)
         assert browser.find_element(By.TAG_NAME, "h1").text == "Medewerkers"
         accessible(browser)
         screenshot(browser, tmp_path, "medewerkers")
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.LINK_TEXT, "Medewerker toevoegen").click()
-        arrive(browser, server + "/medewerkers/nieuw")
+        arrive(browser, server + "/medewerkers/nieuw", left)
         accessible(browser)
         browser.find_element(By.ID, "name").send_keys("eva")
         browser.find_element(By.ID, "full_name").send_keys("Eva de Vries")
         browser.find_element(By.CSS_SELECTOR, "input[name=roles][value=case_worker]").click()
         browser.find_element(By.CSS_SELECTOR, "input[name=wijken][value=Vinkhuizen]").click()
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.CSS_SELECTOR, "main form.cw-form button[type=submit]").click()
-        arrive(browser, server + "/medewerkers/eva")
+        arrive(browser, server + "/medewerkers/eva", left)
         assert "Medewerker eva toegevoegd" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
         screenshot(browser, tmp_path, "medewerker")
         browser.find_element(By.ID, "password").send_keys("a first password for eva")
         browser.find_element(By.ID, "repeat").send_keys("a first password for eva")
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.XPATH, "//button[text()='Wachtwoord zetten']").click()
-        arrive(browser, server + "/medewerkers/eva")
+        arrive(browser, server + "/medewerkers/eva", left)
         assert "Wachtwoord van eva gezet" in browser.find_element(By.TAG_NAME, "main").text
         # The processing log: a search by case, and the check of the chain.
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.LINK_TEXT, "Verwerkingslog").click()
-        arrive(browser, server + "/verwerkingslog")
+        arrive(browser, server + "/verwerkingslog", left)
         accessible(browser)
         browser.find_element(By.ID, "log-case").send_keys("1")
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.XPATH, "//button[text()='Zoeken in de log']").click()
-        arrive(browser, server + "/verwerkingslog")
+        arrive(browser, server + "/verwerkingslog", left)
         assert "Over zaak 1" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.XPATH, "//button[text()='Log controleren']").click()
-        arrive(browser, server + "/verwerkingslog/controle")
+        arrive(browser, server + "/verwerkingslog/controle", left)
         assert "De log is intact" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.LINK_TEXT, "Privacy").click()
-        arrive(browser, server + "/privacy")
+        arrive(browser, server + "/privacy", left)
         accessible(browser)
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.CSS_SELECTOR, "form.cw-logout button").click()
-        arrive(browser, server + "/inloggen")
+        arrive(browser, server + "/inloggen", left)
 
         log_in("eva", "a first password for eva")
         assert "Medewerkers" not in browser.find_element(By.TAG_NAME, "nav").text
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.LINK_TEXT, "Mijn account").click()
-        arrive(browser, server + "/mijn-account")
+        arrive(browser, server + "/mijn-account", left)
         assert "Vinkhuizen" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
         browser.find_element(By.ID, "current").send_keys("a first password for eva")
         browser.find_element(By.ID, "password").send_keys("eva chose this herself")
         browser.find_element(By.ID, "repeat").send_keys("eva chose this herself")
+        left = browser.find_element(By.TAG_NAME, "html")
         browser.find_element(By.CSS_SELECTOR, "main form.cw-form button[type=submit]").click()
-        arrive(browser, server + "/mijn-account")
+        arrive(browser, server + "/mijn-account", left)
         assert "Uw wachtwoord is gewijzigd" in browser.find_element(By.TAG_NAME, "main").text
         accessible(browser)
         screenshot(browser, tmp_path, "mijn-account")
@@ -383,38 +412,44 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     browser.get(server + "/inloggen")
     browser.find_element(By.ID, "name").send_keys("bo")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
-    arrive(browser, server + "/")
+    arrive(browser, server + "/", left)
 
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Dagelijkse run").click()
-    arrive(browser, server + "/dagelijkse-run")
+    arrive(browser, server + "/dagelijkse-run", left)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Dagelijkse run"
     assert "De run voor vandaag" in browser.find_element(By.TAG_NAME, "main").text
     accessible(browser)
     screenshot(browser, tmp_path, "dagelijkse-run")
 
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Brieven").click()
-    arrive(browser, server + "/brieven")
+    arrive(browser, server + "/brieven", left)
     rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
     assert len(rows) == 1 and "gemaakt, nog niet verstuurd" in rows[0].text
     batch = rows[0].find_element(By.TAG_NAME, "td").text
     accessible(browser)
     screenshot(browser, tmp_path, "brieven")
 
+    left = browser.find_element(By.TAG_NAME, "html")
     rows[0].find_element(By.PARTIAL_LINK_TEXT, "Verstuurd").click()
-    arrive(browser, f"{server}/brieven/stapel/{batch}/versturen")
+    arrive(browser, f"{server}/brieven/stapel/{batch}/versturen", left)
     accessible(browser)
     screenshot(browser, tmp_path, "versturen")
     browser.find_element(By.ID, "confirm").click()
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
-    arrive(browser, server + "/brieven")
+    arrive(browser, server + "/brieven", left)
     main = browser.find_element(By.TAG_NAME, "main").text
     assert f"Stapel {batch}: 2 brieven als verstuurd vastgelegd" in main
     assert "Verstuurd" not in browser.find_element(By.CSS_SELECTOR, "table tbody tr").text
     accessible(browser)
 
+    left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Rapporten").click()
-    arrive(browser, server + "/rapporten")
+    arrive(browser, server + "/rapporten", left)
     chart = browser.find_element(By.CSS_SELECTOR, "img.cw-chart")
     assert browser.execute_script("return arguments[0].naturalWidth", chart) > 0
     accessible(browser)
