@@ -405,6 +405,12 @@ def assign_command(state: CliState, targets: tuple[str, ...], wave: int | None,
     click.echo(safe(f"Case {case_id} assigned to {worker}{was}."))
 
 
+def previous_words(previous: dict[str, int]) -> str:
+    """Say who had the cases an assignment moved: '2 from piet, 1 unassigned'."""
+    return ", ".join(f"{n} from {who}" if who != "-" else f"{n} unassigned"
+                     for who, n in sorted(previous.items()))
+
+
 def selection_command(state: CliState, case_ids: list[int], worker: str,
                       at_text: str | None, actor: str | None, as_json: bool) -> None:
     """case assign ID ID ... WORKER."""
@@ -416,8 +422,7 @@ def selection_command(state: CliState, case_ids: list[int], worker: str,
     if as_json:
         print_json(result)
         return
-    was = ", ".join(f"{n} from {who}" if who != "-" else f"{n} unassigned"
-                    for who, n in sorted(result["previous"].items()))
+    was = previous_words(result["previous"])
     click.echo(safe(f"{result['assigned']} of {result['cases']} cases assigned to {worker}"
                     + (f" ({was})" if was else "")
                     + (f"; {result['already_assigned']} already were"
@@ -441,8 +446,7 @@ def wave_command(state: CliState, targets: tuple[str, ...], wave: int | None,
     if as_json:
         print_json(result)
         return
-    was = ", ".join(f"{n} from {who}" if who != "-" else f"{n} unassigned"
-                    for who, n in sorted(result["previous"].items()))
+    was = previous_words(result["previous"])
     click.echo(safe(f"Wave {wave} in {wijk} ({result['workflow']}): {result['assigned']} of "
                     f"{result['open_cases']} open cases assigned to {result['assigned_to']}"
                     + (f" ({was})" if was else "")
