@@ -89,12 +89,17 @@ def arrive(driver: Any, url: str, left: Any = None) -> None:
     """Wait until the browser shows this address (a click's navigation has finished); with
     ``left`` (the page's html element before the click) until that page is gone too: a form
     posted back to the address it was on shows the same address before the answer arrives."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
     if left is not None:
-        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(left))
-    WebDriverWait(driver, 30).until(
+        # While the old document is being replaced, Chromium may answer a question about its
+        # node with an inspector error ("Node with given id does not belong to the document")
+        # instead of "stale": ask again until it says stale.
+        WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
+            expected_conditions.staleness_of(left))
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
         lambda d: d.current_url == url and d.execute_script("return document.readyState")
         == "complete")
 
