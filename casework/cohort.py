@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
+from casework.bulkwrite import write_many
 from casework.db import refresh_statistics, unit_of_work
 from casework.engine import Engine
 from casework.errors import InputFileError
@@ -52,6 +53,9 @@ _MARK_EXCLUDED = (
     .values(excluded=bindparam("b_reason"), version=2)
 )
 EXCLUDE = "exclude"
+# Built once: write_many compiles a statement once and binds the rows' values itself.
+_INSERT_PEOPLE = insert(Participant.__table__)
+_INSERT_EVENTS = insert(Event.__table__)
 # An import adding at least this many people refreshes the database's statistics (PostgreSQL).
 ANALYZE_AFTER = 1000
 # The widths of the participant columns in casework.models.
@@ -497,7 +501,7 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
         ).scalars())
         new_people = [dict(v, created_at=selected) for v in batch if v["bsn"] not in existing]
         if new_people:
-            conn.execute(insert(Participant), new_people)
+            write_many(conn, _INSERT_PEOPLE, new_people, together=True)
         has_case = (
             select(Case.id)
             .where(Case.participant_id == Participant.id, Case.workflow_id == workflow_id)
@@ -528,10 +532,11 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
             marks = [{"b_id": cid, "b_reason": exclusions[by_person[pid]]}
                      for cid, pid in case_ids if pid in by_person]
             if marks:
-                conn.execute(_MARK_EXCLUDED, marks)
+                write_many(conn, _MARK_EXCLUDED, marks)
         case_ids = [cid for cid, _ in case_ids]
+        recorded_now = engine.recorded_now()
         if case_ids:
-            recorded = literal(engine.recorded_now(), UTCDateTime())
+            recorded = literal(recorded_now, UTCDateTime())
             opening = select(
                 Case.id, literal(1), moment, recorded, literal(actor.name), literal("open"),
                 literal(initial),
@@ -543,9 +548,9 @@ def _write_batch(engine: Engine, workflow_id: str, version: int, initial: str,
             ))
         if marks:
             # Why the person is kept out of waves is part of the case file's story.
-            conn.execute(insert(Event), [{
+            write_many(conn, _INSERT_EVENTS, [{
                 "case_id": mark["b_id"], "seq": 2, "at": selected,
-                "recorded_at": engine.recorded_now(),
+                "recorded_at": recorded_now,
                 "actor": actor.name, "trigger": EXCLUDE, "from_state": initial,
                 "to_state": initial, "data": {"reason": mark["b_reason"]},
             } for mark in marks])

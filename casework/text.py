@@ -21,6 +21,8 @@ def unclean(text: str, multiline: bool = False) -> str | None:
     Tab and newline are allowed when ``multiline`` (notes); the character is named by its
     code point, never shown, so the message itself is clean.
     """
+    if text.isprintable():  # every character printable (the space is): one pass in C
+        return None
     for char in text:
         if char.isprintable() or char == " ":
             continue
