@@ -176,6 +176,64 @@ def test_write_many_stores_byte_for_byte_what_sqlalchemy_stores(cohort: Env) -> 
 
 
 
+def test_rows_written_together_are_stored_as_row_by_row(cohort: Env) -> None:
+    """write_many(together=True) (a cohort import's people: one multi-row INSERT per slice of
+    rows, so the name index's trigger flushes once per statement) stores what SQLAlchemy's
+    executemany stores, in the same order (the same ids), also when the rows take several
+    statements; the name index finds the people as it finds them row by row."""
+    from casework.cohort import _INSERT_PEOPLE
+
+    moment = datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=AMS)
+    people = [{"bsn": f"99999{n:04d}", "initials": ["J.P.", None, "É."][n % 3],
+               "prefix": [None, "van der", "'t"][n % 3], "surname": f"Qwyxz{n}-Çelik",
+               "street": "Kerkstraat", "house_number": n + 1, "house_number_suffix": None,
+               "postcode": "9711 AB", "city": "Groningen", "wijk": "Vinkhuizen",
+               "phone": None, "email": None, "wij_team_contact": n % 2 == 0,
+               "last_guidance": date(2025, 1, n + 1), "birth_date": None,
+               "flag": None, "created_at": moment} for n in range(23)]
+    statements = {"participants": (_INSERT_PEOPLE, people),
+                  **{name: found for name, found in _rows().items() if name != "cases"}}
+    engine = cohort.engine()
+    try:
+        for most in (None, 40):  # SQLite binds 40 values a statement: two people each
+            for name, (statement, rows) in statements.items():
+                found = []
+                for together in (True, False):
+                    with engine.db.connect() as conn, conn.begin() as transaction:
+                        driver: Any = conn.connection.dbapi_connection
+                        sqlite = engine.db.dialect.name == "sqlite"
+                        before = driver.getlimit(9) if sqlite else None
+                        if sqlite and most:
+                            driver.setlimit(9, most)  # SQLITE_LIMIT_VARIABLE_NUMBER
+                        try:
+                            if together:
+                                result = write_many(conn, statement, rows, together=True)
+                            else:
+                                result = conn.execute(statement, rows)
+                        finally:
+                            if sqlite:
+                                driver.setlimit(9, before)
+                        assert result.rowcount == len(rows)
+                        stored = [tuple(row) for row in conn.execute(text(
+                            f"SELECT * FROM {name} ORDER BY id"))]
+                        if name == "participants":
+                            stored += cohort_names(conn)
+                        found.append(stored)
+                        transaction.rollback()
+                assert found[0] == found[1], name
+    finally:
+        engine.db.dispose()
+
+
+def cohort_names(conn: Any) -> list[tuple[Any, ...]]:
+    """Who a name search through the trigram index finds for a few words (SQLite)."""
+    if conn.dialect.name != "sqlite":
+        return []
+    return [(word, *conn.execute(text(
+        "SELECT rowid FROM participant_names WHERE participant_names MATCH :w ORDER BY rowid"),
+        {"w": f'"{word}"'}).scalars()) for word in ("qwyxz1", "çelik", "van der", "j.p", "'t")]
+
+
 def test_statements_on_the_drivers_cursor_read_and_refuse_as_sqlalchemy_does(
         cohort: Env) -> None:
     """casework.direct (one advance's case load and log append) reads the same values as

@@ -565,6 +565,76 @@ def test_duplicate_is_caught_across_import_batches(env: Env, tmp_path: Path) -> 
     assert len(cases(env)) == 5
 
 
+def test_people_imported_in_batches_are_in_the_name_index_as_a_rebuild_makes_it(
+        env: Env, tmp_path: Path) -> None:
+    """The people of an import go into the trigram name index with one statement per batch;
+    the index then holds what one made anew from the stored names holds (SQLite), and a
+    person changed later is still followed by its triggers."""
+    write_config(env.root, env.database_url, "\n[import]\nbatch_size = 4\n")
+    names = [("J.P.", "van der", "Berg"), ("Ç.", "", "Çelik"), ("T.", "'t", "Hart"),
+             ("O.", "", 'O"Brien'), ("É.", "de la", "Fuente"), ("", "", "Qwyxzvaar")]
+    numbers = bsns(11)
+    rows = [person(n, initials=names[i % 6][0], prefix=names[i % 6][1],
+                   surname=f"{names[i % 6][2]}{i}") for i, n in enumerate(numbers)]
+    path = write_csv(tmp_path / "c.csv", rows)
+    code, summary = import_json(env, path)
+    assert (code, summary["imported"]) == (0, 11)
+    assert import_json(env, path)[1]["already_present"] == 11
+    if not env.database_url.startswith("sqlite"):
+        return
+    engine = env.engine()
+    try:
+        with engine.db.begin() as conn:
+            def found(word: str) -> list[int]:
+                return list(conn.exec_driver_sql(
+                    "SELECT rowid FROM participant_names WHERE participant_names MATCH ? "
+                    "ORDER BY rowid", ('"' + word.replace('"', '""') + '"',)).scalars())
+
+            assert found("çelik") == [2, 8]
+            assert found('o"brien') == [4, 10]
+            assert found("qwyxzvaar5") == [6]
+            conn.exec_driver_sql("UPDATE participants SET surname = 'Anders' WHERE id = 6")
+            assert found("qwyxzvaar") == [] and found("anders") == [6]
+            conn.exec_driver_sql("INSERT INTO participant_names(participant_names) "
+                                 "VALUES ('optimize')")
+            imported = index_pages(conn)
+            conn.exec_driver_sql("INSERT INTO participant_names(participant_names) "
+                                 "VALUES ('rebuild')")
+            conn.exec_driver_sql("INSERT INTO participant_names(participant_names) "
+                                 "VALUES ('optimize')")
+            assert imported == index_pages(conn)
+    finally:
+        engine.db.dispose()
+
+
+def index_pages(conn: Any) -> list[bytes]:
+    """The FTS5 name index's pages, without its structure record (id 10)."""
+    return sorted(row[0] for row in conn.exec_driver_sql(
+        "SELECT block FROM participant_names_data WHERE id != 10"))
+
+
+def test_the_elfproef_is_the_one_of_python_stdnum() -> None:
+    """A BSN passes the import's elfproef exactly when python-stdnum says it is valid, in its
+    nine- and eight-digit forms (spreadsheets drop a leading 0)."""
+    from stdnum.nl import bsn as stdnum_bsn
+
+    from casework.cohort import RowError, normalise_bsn
+
+    def passes(text: str) -> bool:
+        try:
+            return normalise_bsn(text) == text.zfill(9)
+        except RowError:
+            return False
+
+    numbers = [*range(0, 3_000), *range(10_000_000, 10_003_000), *range(999_990_000, 10 ** 9),
+               *range(123_456_000, 123_459_000, 7)]
+    for number in numbers:
+        text = f"{number:09d}"
+        assert passes(text) == (number != 0 and stdnum_bsn.is_valid(text)), text
+        if text.startswith("0"):
+            assert passes(text[1:]) == passes(text), text
+
+
 def test_excel_eight_digit_bsn_is_accepted(env: Env, tmp_path: Path) -> None:
     number = bsns(1, start=4_321_000)[0]
     assert number.startswith("0") and len(number) == 9
