@@ -25,7 +25,7 @@ from casework.db import refresh_statistics, unit_of_work
 from casework.engine import Engine
 from casework.errors import InputFileError
 from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
-from casework.models import Case, Event, JSONType, Participant, UTCDateTime
+from casework.models import PERSON_FLAGS, Case, Event, JSONType, Participant, UTCDateTime
 from casework.outfiles import OutputFileError, csv_writer, open_output
 from casework.permissions import Actor
 from casework.route_versions import keep_route_version
@@ -36,7 +36,7 @@ COLUMNS = (
     "postcode", "city", "wijk", "phone", "email", "wij_team_contact", "last_guidance",
     "birth_date", "flag",
 )
-FLAGS = ("moved", "deceased")
+FLAGS = PERSON_FLAGS
 REQUIRED = ("bsn", "surname", "street", "house_number", "postcode", "city", "wijk")
 # Column names Dutch offices use for the same things.
 ALIASES = {

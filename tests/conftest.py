@@ -41,10 +41,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each database test on SQLite and, given a server, on PostgreSQL; a test about one
+    of them (``pytest.mark.backends("postgresql")``) only there, never as a skipped test on
+    the other (without the server: one skip naming the variable)."""
     if "backend" in metafunc.fixturenames:
-        backends = ["sqlite"]
+        backends: list[Any] = ["sqlite"]
         if metafunc.config.getoption("--database-url"):
             backends.append("postgresql")
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            backends = [b for b in backends if b in only.args] or [pytest.param(
+                name, marks=pytest.mark.skip(reason=f"a test of {name} only: set "
+                                                    "CASEWORK_TEST_DATABASE_URL"))
+                for name in only.args]
         metafunc.parametrize("backend", backends, indirect=True)
 
 

@@ -542,6 +542,9 @@ def flag_command(state: CliState, case_id: int, flag: str, at_text: str | None,
     if stopped["tasks"] or stopped["letters"]:
         click.echo(f"  nothing more is sent to them: cancelled {stopped['tasks']} task(s), "
                    f"{stopped['letters']} letter(s)")
+    if result["requeued"]:
+        click.echo(f"  {result['requeued']} letter(s) held while the person was flagged are "
+                   "queued again")
     if result["to_pull"]:
         from casework.cli.letters import print_pulls
 
