@@ -248,15 +248,19 @@ def test_a_missing_client_secret_file_stops_the_web_front(cohort: Env) -> None:
         create_app(load_settings(cohort.config), secret_key=b"k" * 64)
 
 
-def test_logging_out_ends_the_providers_session_too(app: Any, provider: FakeProvider) -> None:
-    provider.discovery["end_session_endpoint"] = ISSUER + "/logout?ui=nl"
+@pytest.mark.parametrize("endpoint", [
+    ISSUER + "/logout?ui=nl", "https://login.groningen.test:443/realms/staff/logout?ui=nl"],
+    ids=["issuer", "issuer-site-with-its-port"])
+def test_logging_out_ends_the_providers_session_too(
+        app: Any, provider: FakeProvider, endpoint: str) -> None:
+    provider.discovery["end_session_endpoint"] = endpoint
     client = app.test_client()
     assert sso(client, provider).status_code == 200
     page = client.get("/")
     out = client.post("/uitloggen", data={"csrf_token": csrf_of(page.text)})
     assert out.status_code == 302
     assert out.headers["Location"] == (
-        ISSUER + "/logout?ui=nl&client_id=casework&post_logout_redirect_uri="
+        endpoint + "&client_id=casework&post_logout_redirect_uri="
         "http%3A%2F%2Flocalhost%2Finloggen")
     assert client.get("/").status_code == 302  # the casework session has ended
     # A password login logs out here only.
@@ -267,8 +271,10 @@ def test_logging_out_ends_the_providers_session_too(app: Any, provider: FakeProv
 
 
 @pytest.mark.parametrize("discovery", [
-    {}, {"end_session_endpoint": "https://elsewhere.test/realms/staff/logout"}],
-    ids=["none", "on-another-site"])
+    {}, {"end_session_endpoint": "https://elsewhere.test/realms/staff/logout"},
+    {"end_session_endpoint": "https://login.groningen.test:8443/realms/staff/logout"},
+    {"end_session_endpoint": "https://login.groningen.test:x/realms/staff/logout"}],
+    ids=["none", "on-another-site", "on-another-port", "not-a-port"])
 def test_a_provider_without_a_logout_endpoint_logs_out_here_only(
         app: Any, provider: FakeProvider, discovery: dict[str, Any]) -> None:
     provider.discovery = discovery

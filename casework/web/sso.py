@@ -49,6 +49,7 @@ STATE_SECONDS = 600
 STATE_PREFIX = f"_state_{PROVIDER}_"  # the session keys Authlib keeps a login's state in
 MAX_PENDING = 3
 TIMEOUT_SECONDS = 10  # for each request to the provider
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class ProviderProblem(Exception):
@@ -125,11 +126,19 @@ def _pending() -> dict[str, Any]:
 
 
 def origin(url: str) -> str:
-    """The site of an address as a Content-Security-Policy source: scheme, host and port."""
+    """The site of an address as a Content-Security-Policy source: scheme, host and port
+    (none when it is the scheme's own); "" for an address with a port that is no number."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme)
+                                   else "")
 
 
 def _check_issuer(client: Any) -> None:
