@@ -19,12 +19,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from casework.cli import cli
+
+if TYPE_CHECKING:
+    from identity_provider import FakeProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
@@ -462,6 +465,18 @@ def cohort(tmp_path: Path, backend: str, templates: Templates) -> Iterator[Env]:
     (imported once per session, when the template was built)."""
     yield from _environment("cohort", tmp_path, backend, templates)
 
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    """The fake identity provider of tests/identity_provider.py: every request the web front
+    makes with requests goes to it (an adapter), none leaves the process."""
+    import requests
+    from identity_provider import FakeProvider, ProviderAdapter
+
+    fake = FakeProvider()
+    adapter = ProviderAdapter(fake)
+    monkeypatch.setattr(requests.Session, "get_adapter", lambda self, url: adapter)
+    return fake
 
 
 @pytest.fixture(autouse=True)

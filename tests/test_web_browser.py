@@ -1,5 +1,7 @@
 """The web front in a real browser: Debian's chromium (headless) driven by Selenium through
-Debian's chromedriver, each page checked with axe-core (vendored from its npm package)."""
+Debian's chromedriver, each page checked with axe-core (vendored from its npm package).
+Single sign-on goes through the fake identity provider of tests/identity_provider.py, served
+over TLS at its own https address."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, Env
 from helpers import PASSWORD, bsn_of, invite, web_app, web_member
+from identity_provider import CLIENT_ID, ISSUER, FakeProvider, configure
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver") or (
@@ -66,8 +69,10 @@ def coordinator_server(cohort: Env) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
+@contextmanager
+def chromium(profile: Path, *arguments: str) -> Iterator[Any]:
+    """A headless chromium driven by Selenium, with its profile in this folder and these
+    command-line arguments besides the usual ones."""
     assert BROWSER and DRIVER, "CASEWORK_REQUIRE_BROWSER is set but chromium or chromedriver " \
                                "is missing (apt-get install chromium chromium-driver)"
     from selenium import webdriver
@@ -76,13 +81,21 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = BROWSER
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
-                     "--window-size=1280,1000"):
+                     "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+                     "--window-size=1280,1000", *arguments):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
     driver.set_script_timeout(60)
-    yield driver
-    driver.quit()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    with chromium(tmp_path / "profile") as driver:
+        yield driver
 
 
 def arrive(driver: Any, url: str, left: Any = None) -> None:
@@ -460,3 +473,94 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     accessible(browser)
     browser.set_window_size(1280, 2400)
     screenshot(browser, tmp_path, "rapporten")
+
+
+@contextmanager
+def served_over_tls(app: Any) -> Iterator[int]:
+    """The app served over TLS on an ephemeral loopback port (werkzeug's server, with a
+    self-signed certificate it makes with cryptography); its port."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context="adhoc")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.port
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_a_case_worker_logs_in_through_the_identity_provider_and_out_again(
+        cohort: Env, provider: FakeProvider, tmp_path: Path) -> None:
+    """The provider is at its https address (login.groningen.test: another site than
+    casework at 127.0.0.1, so the SameSite=Strict session cookie is not sent when the browser
+    comes back from it). This browser's own DNS rule points that name at the provider served
+    here, and this browser alone accepts its self-signed certificate; casework's server side
+    reaches the same provider through the requests adapter."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    configure(cohort)
+    provider.discovery["end_session_endpoint"] = ISSUER + "/logout"
+    app = web_app(cohort, piet="Oosterparkwijk")
+    with served(app) as server, served_over_tls(provider.app) as port, chromium(
+            tmp_path / "profile", "--ignore-certificate-errors",
+            f"--host-resolver-rules=MAP login.groningen.test:443 127.0.0.1:{port}") as browser:
+
+        def click(selector: str) -> None:
+            """Click and wait until the page it was on is gone."""
+            left = browser.find_element(By.TAG_NAME, "html")
+            browser.find_element(By.CSS_SELECTOR, selector).click()
+            WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+                expected_conditions.staleness_of(left))
+
+        def through_provider(user: str) -> None:
+            """Press "Inloggen via ..." and log in at the provider as ``user``."""
+            assert browser.find_element(By.CSS_SELECTOR, "form.cw-sso button").text == \
+                "Inloggen via Gemeente Groningen"
+            click("form.cw-sso button")
+            WebDriverWait(browser, 30).until(
+                lambda d: d.current_url.startswith(ISSUER + "/auth?"))
+            browser.find_element(By.ID, "username").send_keys(user)
+            click("main form button[type=submit]")
+
+        browser.get(server + "/zaak/1")
+        arrive(browser, server + "/inloggen")
+        accessible(browser)
+        # Someone the provider knows but casework does not: the one refusal.
+        through_provider("nobody")
+        WebDriverWait(browser, 30).until(
+            lambda d: d.current_url.startswith(server + "/inloggen/sso/terug?"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Inloggen"
+        assert "Inloggen via Gemeente Groningen is niet gelukt" in browser.find_element(
+            By.CSS_SELECTOR, "[role=alert]").text
+        accessible(browser)
+
+        # piet, from the refusal page: back from the provider, the page that moves on from
+        # this site brings him to Mijn werk with the session cookie.
+        through_provider("piet")
+        WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.current_url in (server + "/", server + "/inloggen")
+            or d.find_elements(By.CSS_SELECTOR, "[role=alert]"))
+        assert browser.current_url == server + "/", browser.find_element(
+            By.TAG_NAME, "main").text  # a refusal, or the session cookie was not sent
+        arrive(browser, server + "/")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Mijn werk"
+        assert browser.find_element(By.CSS_SELECTOR, ".cw-logout__who").text == \
+            "Ingelogd als piet"
+        cookies = {c["name"]: c for c in browser.execute_cdp_cmd(
+            "Storage.getCookies", {})["cookies"]}
+        assert cookies["casework"]["sameSite"] == "Strict" and cookies["casework"]["httpOnly"]
+        assert "casework_sso" not in cookies  # the login in progress is over
+
+        # Uitloggen ends the provider's session too, which sends the browser back.
+        click("form.cw-logout button")
+        arrive(browser, server + "/inloggen")
+        assert provider.logouts == [{"client_id": CLIENT_ID,
+                                     "post_logout_redirect_uri": server + "/inloggen"}]
+        accessible(browser)
+        browser.get(server + "/zaak/1")
+        arrive(browser, server + "/inloggen")

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from casework.config import Settings
     from casework.engine import Engine
 
-# No inline script or style anywhere, nothing from elsewhere, never inside a frame.
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+# No inline script or style anywhere, nothing from elsewhere, never inside a frame; forms go
+# to this site only (and to the identity provider's, see ``content_security_policy``).
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; "
        "frame-ancestors 'none'; base-uri 'none'")
 
 
@@ -93,6 +94,7 @@ def create_app(source: Settings | Engine, secret_key: bytes | None = None) -> Fl
     )
     app.session_interface = SessionInterface()
     app.extensions["casework.engine"] = engine
+    app.extensions["casework.csp"] = content_security_policy(settings)
     CSRFProtect(app)
 
     import importlib
@@ -142,11 +144,24 @@ def read_secret_key(path: Path) -> bytes:
     return key
 
 
+def content_security_policy(settings: Settings) -> str:
+    """The Content-Security-Policy of every answer. With single sign-on, forms may go to the
+    identity provider's site too: a browser applies ``form-action`` to the redirects that
+    answer a form, and the answers of "Inloggen via ..." and of Uitloggen send it to the
+    provider (its login and logout pages must be on the issuer's site, ``sso.origin``)."""
+    sources = ["'self'"]
+    if settings.oidc:
+        from casework.web.sso import origin
+
+        sources.append(origin(settings["web.oidc.issuer"]))
+    return CSP.format(form_action=" ".join(sources))
+
+
 def security_headers(response: Response) -> Response:
     """Add the headers every answer carries; pages (everything not static) are never
     stored by the browser or a proxy."""
     headers = response.headers
-    headers["Content-Security-Policy"] = CSP
+    headers["Content-Security-Policy"] = current_app.extensions["casework.csp"]
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "same-origin"
