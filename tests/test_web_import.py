@@ -291,3 +291,14 @@ def test_other_roles_get_the_same_404_and_store_nothing(app: Any, cohort: Env,
     assert {a.status_code for a in answers} == {404}
     assert all("Niet gevonden" in a.text for a in answers)
     assert stored(cohort) == before
+
+
+def test_a_bad_phone_number_is_left_out_with_a_warning_in_dutch(app: Any, cohort: Env) -> None:
+    office = client_of(app, "bo")
+    data = (f"bsn,achternaam,straat,huisnummer,postcode,woonplaats,wijk,telefoon\n"
+            f"{NEW[4]},Bel,Kerkstraat,9,9711 AB,Groningen,Oosterparkwijk,12<i>3</i>\n").encode()
+    preview = preview_of(office, data)
+    assert preview.status_code == 200 and "Ingelezen zonder een gegeven" in preview.text
+    assert ("telefoon &#39;12&lt;i&gt;3&lt;/i&gt;&#39; is geen telefoonnummer; ingelezen "
+            "zonder telefoon") in preview.text
+    assert "Inlezen: 1 persoon" in preview.text

@@ -12,6 +12,7 @@ it does for the CLI."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,27 +146,21 @@ def mark_sent(batch: str) -> Any:
     says what it holds and what to pull first, and a form to confirm it. A batch is marked
     sent once: a second confirmation (another tab, a colleague) changes nothing (409)."""
     from casework.batches import mark_batch_sent
-    from casework.errors import CaseworkError
 
     engine = engine_of(current_app)
     if not g.actor.has("letters"):
         abort(404)
     problem, status = None, 200
     if request.method == "POST":
-        if request.form.get("confirm") != "yes":
-            problem, status = ("Vink aan dat de stapel aan het postbedrijf is gegeven; er is "
-                               "niets vastgelegd."), 422
-        else:
-            try:
-                result = mark_batch_sent(engine, g.actor, batch)
-            except CaseworkError as exc:  # sent or re-made a moment ago, or no such batch
-                problem, status = said(exc), 409
-            else:
-                sent, pulled = result["sent"], len(result["pulled"])
-                flash(f"Stapel {batch}: {sent} {'brief' if sent == 1 else 'brieven'} als "
-                      "verstuurd vastgelegd"
-                      + (f", {pulled} uit de stapel gehaald." if pulled else "."))
-                return redirect(url_for("office.letters"), 303)
+        result, problem, status = _ticked(
+            lambda: mark_batch_sent(engine, g.actor, batch),
+            "Vink aan dat de stapel aan het postbedrijf is gegeven; er is niets vastgelegd.")
+        if result is not None:
+            sent, pulled = result["sent"], len(result["pulled"])
+            flash(f"Stapel {batch}: {sent} {'brief' if sent == 1 else 'brieven'} als "
+                  "verstuurd vastgelegd"
+                  + (f", {pulled} uit de stapel gehaald." if pulled else "."))
+            return redirect(url_for("office.letters"), 303)
     row = _batch_row(engine, batch)
     if row is None:
         abort(404)
@@ -249,28 +244,22 @@ def remake(batch: str) -> Any:
     and the queue is rendered in a thread, whose progress and result (the new batch, the
     counts) this page shows. A batch is re-made once: a second post changes nothing (409)."""
     from casework.batches import remake_batch
-    from casework.errors import CaseworkError
 
     engine = engine_of(current_app)
     if not g.actor.has("letters"):
         abort(404)
     problem, status = None, 200
     if request.method == "POST":
-        if request.form.get("confirm") != "yes":
-            problem, status = ("Vink aan dat de stapel opnieuw gemaakt moet worden; er is "
-                               "niets veranderd."), 422
-        else:
-            try:
-                taken = remake_batch(engine, g.actor, batch)
-            except CaseworkError as exc:  # re-made or sent a moment ago, or no such batch
-                problem, status = said(exc), 409
-            else:
-                job = Remake(batch, g.actor.name, taken)
-                remakes(current_app).add(job)
-                threading.Thread(target=_render_after_remake, name=f"remake-{batch}",
-                                 args=(engine, g.actor, job, current_app.logger),
-                                 daemon=True).start()
-                return redirect(url_for("office.remake", batch=batch), 303)
+        taken, problem, status = _ticked(
+            lambda: remake_batch(engine, g.actor, batch),
+            "Vink aan dat de stapel opnieuw gemaakt moet worden; er is niets veranderd.")
+        if taken is not None:
+            job = Remake(batch, g.actor.name, taken)
+            remakes(current_app).add(job)
+            threading.Thread(target=_render_after_remake, name=f"remake-{batch}",
+                             args=(engine, g.actor, job, current_app.logger),
+                             daemon=True).start()
+            return redirect(url_for("office.remake", batch=batch), 303)
     row = _batch_row(engine, batch)
     if row is None:
         abort(404)
@@ -288,6 +277,20 @@ def _new_batches(engine: Any, job: Remake | None) -> list[dict[str, Any]]:
 
     made = {b["batch"] for b in job.render["batches"]}
     return [b for b in list_batches(engine, g.actor)["batches"] if b["batch"] in made]
+
+
+def _ticked(action: Callable[[], Any], unticked: str) -> tuple[Any, str | None, int]:
+    """Do what a batch's form asks once its box is ticked: (the core's answer, None, 200),
+    or (None, why not in Dutch, 422 when the box is not ticked and 409 when the core refuses:
+    the batch was sent or re-made a moment ago, or there is no such batch)."""
+    from casework.errors import CaseworkError
+
+    if request.form.get("confirm") != "yes":
+        return None, unticked, 422
+    try:
+        return action(), None, 200
+    except CaseworkError as exc:
+        return None, said(exc), 409
 
 
 def _batch_row(engine: Any, batch: str) -> dict[str, Any] | None:
