@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, Env
-from helpers import PASSWORD, bsn_of, invite, web_app, web_member
+from helpers import PASSWORD, bsn_of, invite, made_up_bsns, web_app, web_member
 from identity_provider import CLIENT_ID, ISSUER, FakeProvider, configure
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -451,6 +452,32 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     accessible(browser)
     screenshot(browser, tmp_path, "brieven")
 
+    # The batch is re-made (not handed over in time): its letters go into a new one.
+    left = browser.find_element(By.TAG_NAME, "html")
+    rows[0].find_element(By.PARTIAL_LINK_TEXT, "opnieuw maken").click()
+    remake = f"{server}/brieven/stapel/{batch}/opnieuw-maken"
+    arrive(browser, remake, left)
+    accessible(browser)
+    browser.find_element(By.ID, "confirm").click()
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+    arrive(browser, remake, left)
+    for _ in range(60):  # the letters are made in a thread of the server
+        if "Klaar:" in browser.find_element(By.TAG_NAME, "main").text:
+            break
+        time.sleep(0.5)
+        browser.refresh()
+        arrive(browser, remake)
+    assert "Klaar: 2 brieven gemaakt; 1 nieuwe stapel" in browser.find_element(
+        By.TAG_NAME, "main").text
+    accessible(browser)
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.LINK_TEXT, "Terug naar Brieven en stapels").click()
+    arrive(browser, server + "/brieven", left)
+    rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+    assert len(rows) == 2 and "opnieuw gemaakt" in rows[1].text
+    batch = rows[0].find_element(By.TAG_NAME, "td").text
+
     left = browser.find_element(By.TAG_NAME, "html")
     rows[0].find_element(By.PARTIAL_LINK_TEXT, "Verstuurd").click()
     arrive(browser, f"{server}/brieven/stapel/{batch}/versturen", left)
@@ -463,6 +490,37 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     main = browser.find_element(By.TAG_NAME, "main").text
     assert f"Stapel {batch}: 2 brieven als verstuurd vastgelegd" in main
     assert "Verstuurd" not in browser.find_element(By.CSS_SELECTOR, "table tbody tr").text
+    accessible(browser)
+
+    # A cohort: the preview stores nothing; the same file chosen again is imported.
+    from selenium.webdriver.support.select import Select
+
+    cohort_file = tmp_path / "cohort-nieuw.csv"
+    cohort_file.write_text(
+        "bsn,voorletters,achternaam,straat,huisnummer,postcode,woonplaats,wijk\n"
+        f"{made_up_bsns(1, start=720_000_000)[0]},A.,Nieuw,Kerkstraat,1,9711 AB,Groningen,"
+        "Oosterparkwijk\n123456789,B.,Fout,Kerkstraat,2,9711 AB,Groningen,Oosterparkwijk\n",
+        encoding="utf-8")
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.LINK_TEXT, "Cohort inlezen").click()
+    arrive(browser, server + "/cohort-inlezen", left)
+    accessible(browser)
+    browser.find_element(By.ID, "bestand").send_keys(str(cohort_file))
+    Select(browser.find_element(By.ID, "route")).select_by_value("kansen-in-kaart")
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[text()='Voorbeeld tonen']").click()
+    arrive(browser, server + "/cohort-inlezen", left)
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "Nog niets opgeslagen" in main and "het BSN voldoet niet aan de elfproef" in main
+    accessible(browser)
+    browser.set_window_size(1280, 1700)
+    screenshot(browser, tmp_path, "cohort-inlezen")
+    browser.set_window_size(1280, 1000)
+    browser.find_element(By.ID, "bestand-opnieuw").send_keys(str(cohort_file))
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[starts-with(text(), 'Inlezen')]").click()
+    arrive(browser, server + "/cohort-inlezen", left)
+    assert "1 ingelezen" in browser.find_element(By.TAG_NAME, "main").text
     accessible(browser)
 
     left = browser.find_element(By.TAG_NAME, "html")
