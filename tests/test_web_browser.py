@@ -99,23 +99,27 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         yield driver
 
 
+def until(driver: Any, condition: Any, seconds: float = 30) -> Any:
+    """Wait until condition(driver) holds. While a page is being replaced, Chromium may answer
+    a question about the old page's nodes with "stale element" or an inspector error
+    ("Node with given id does not belong to the document"): ask again instead of failing."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    return WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,)).until(
+        condition)
+
+
 def arrive(driver: Any, url: str, left: Any = None) -> None:
     """Wait until the browser shows this address (a click's navigation has finished); with
     ``left`` (the page's html element before the click) until that page is gone too: a form
     posted back to the address it was on shows the same address before the answer arrives."""
-    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.wait import WebDriverWait
 
     if left is not None:
-        # While the old document is being replaced, Chromium may answer a question about its
-        # node with an inspector error ("Node with given id does not belong to the document")
-        # instead of "stale": ask again until it says stale.
-        WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
-            expected_conditions.staleness_of(left))
-    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: d.current_url == url and d.execute_script("return document.readyState")
-        == "complete")
+        until(driver, expected_conditions.staleness_of(left))
+    until(driver, lambda d: d.current_url == url
+          and d.execute_script("return document.readyState") == "complete")
 
 
 def screenshot(driver: Any, tmp_path: Path, name: str) -> None:
@@ -161,9 +165,8 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     accessible(browser)
     browser.find_element(By.ID, "q").send_keys(bsn_of(1))
     browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
-    from selenium.webdriver.support.wait import WebDriverWait
 
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "resultaten"))
+    until(browser, lambda d: d.find_elements(By.ID, "resultaten"))
     assert browser.current_url == server + "/zoeken"  # the BSN travelled in the POST body
     assert bsn_of(1) not in browser.title
     results = browser.find_elements(By.CSS_SELECTOR, "table a.ams-link")
@@ -228,9 +231,8 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
     refer = step("Verwijzen naar een partner")
     Select(refer.find_element(By.ID, "refer-partner")).select_by_visible_text("Coach Meedoen")
     refer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    from selenium.webdriver.support.wait import WebDriverWait
 
-    WebDriverWait(browser, 30).until(lambda d: "Niet vastgelegd" in d.page_source)
+    until(browser, lambda d: "Niet vastgelegd" in d.page_source)
     alert = browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
     assert "de toestemming om gegevens te delen met Coach Meedoen is niet vastgelegd" in alert
     accessible(browser)
@@ -240,7 +242,7 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
     left = browser.find_element(By.TAG_NAME, "html")
     refer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     arrive(browser, server + "/zaak/1", left)
-    WebDriverWait(browser, 30).until(lambda d: "De stand is nu: Verwezen" in d.page_source)
+    until(browser, lambda d: "De stand is nu: Verwezen" in d.page_source)
     referrals = browser.find_element(By.TAG_NAME, "main").text
     assert "het WIJ-team" in referrals
     accessible(browser)
@@ -261,7 +263,6 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
                                                    tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
-    from selenium.webdriver.support.wait import WebDriverWait
 
     server = coordinator_server
     log_in(browser, server, "kees")
@@ -275,14 +276,14 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
     size.send_keys("3")
     browser.find_element(By.CSS_SELECTOR, "input[name=plan-specialist][value=piet]").click()
     browser.find_element(By.XPATH, "//button[text()='Voorbeeld tonen']").click()
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "voorbeeld"))
+    until(browser, lambda d: d.find_elements(By.ID, "voorbeeld"))
     main = browser.find_element(By.TAG_NAME, "main").text
     assert "Golf 1 in Oosterparkwijk" in main and "Afspraken per dag" in main
     accessible(browser)  # the preview: nobody is invited yet
     screenshot(browser, tmp_path, "golf-plannen")
 
     browser.find_element(By.XPATH, "//button[starts-with(text(), 'Bevestigen')]").click()
-    WebDriverWait(browser, 30).until(lambda d: "uitgenodigd" in d.find_element(
+    until(browser, lambda d: "uitgenodigd" in d.find_element(
         By.TAG_NAME, "main").text)
     assert "3 van de 3 geselecteerde mensen uitgenodigd" in browser.find_element(
         By.CSS_SELECTOR, "[role=status]").text
@@ -299,7 +300,7 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
     Select(browser.find_element(By.ID, "wave-wave")).select_by_index(1)
     Select(browser.find_element(By.ID, "wave-worker")).select_by_visible_text("piet")
     browser.find_element(By.XPATH, "//button[text()='Golf toewijzen']").click()
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role=status]"))
+    until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[role=status]"))
     assert "3 van de 3 open zaken toegewezen aan piet" in browser.find_element(
         By.CSS_SELECTOR, "[role=status]").text
     accessible(browser)
@@ -556,10 +557,8 @@ def test_a_case_worker_logs_in_through_the_identity_provider_and_out_again(
     comes back from it). This browser's own DNS rule points that name at the provider served
     here, and this browser alone accepts its self-signed certificate; casework's server side
     reaches the same provider through the requests adapter."""
-    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.wait import WebDriverWait
 
     configure(cohort)
     provider.discovery["end_session_endpoint"] = ISSUER + "/logout"
@@ -572,16 +571,14 @@ def test_a_case_worker_logs_in_through_the_identity_provider_and_out_again(
             """Click and wait until the page it was on is gone."""
             left = browser.find_element(By.TAG_NAME, "html")
             browser.find_element(By.CSS_SELECTOR, selector).click()
-            WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
-                expected_conditions.staleness_of(left))
+            until(browser, expected_conditions.staleness_of(left))
 
         def through_provider(user: str) -> None:
             """Press "Inloggen via ..." and log in at the provider as ``user``."""
             assert browser.find_element(By.CSS_SELECTOR, "form.cw-sso button").text == \
                 "Inloggen via Gemeente Groningen"
             click("form.cw-sso button")
-            WebDriverWait(browser, 30).until(
-                lambda d: d.current_url.startswith(ISSUER + "/auth?"))
+            until(browser, lambda d: d.current_url.startswith(ISSUER + "/auth?"))
             browser.find_element(By.ID, "username").send_keys(user)
             click("main form button[type=submit]")
 
@@ -590,8 +587,7 @@ def test_a_case_worker_logs_in_through_the_identity_provider_and_out_again(
         accessible(browser)
         # Someone the provider knows but casework does not: the one refusal.
         through_provider("nobody")
-        WebDriverWait(browser, 30).until(
-            lambda d: d.current_url.startswith(server + "/inloggen/sso/terug?"))
+        until(browser, lambda d: d.current_url.startswith(server + "/inloggen/sso/terug?"))
         assert browser.find_element(By.TAG_NAME, "h1").text == "Inloggen"
         assert "Inloggen via Gemeente Groningen is niet gelukt" in browser.find_element(
             By.CSS_SELECTOR, "[role=alert]").text
@@ -600,8 +596,7 @@ def test_a_case_worker_logs_in_through_the_identity_provider_and_out_again(
         # piet, from the refusal page: back from the provider, the page that moves on from
         # this site brings him to Mijn werk with the session cookie.
         through_provider("piet")
-        WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
-            lambda d: d.current_url in (server + "/", server + "/inloggen")
+        until(browser, lambda d: d.current_url in (server + "/", server + "/inloggen")
             or d.find_elements(By.CSS_SELECTOR, "[role=alert]"))
         assert browser.current_url == server + "/", browser.find_element(
             By.TAG_NAME, "main").text  # a refusal, or the session cookie was not sent
