@@ -231,12 +231,13 @@ def remake_batch(engine: Engine, actor: Actor, batch: str) -> dict[str, Any]:
                 continue
             if letter.status != "in_batch":
                 continue
-            reason = outdated_reason(conn, engine, letter, now)
-            if reason:
+            outdated = outdated_reason(conn, engine, letter, now)
+            if outdated:
+                reason, says = outdated
                 conn.execute(update(_LETTERS).where(_LETTERS.c.id == letter.id).values(
                     status="cancelled", reason=f"batch {batch} re-made; {reason}"))
                 dropped.append({"letter": letter.id, "case_id": letter.case_id,
-                                "template": letter.template, "reason": reason})
+                                "template": letter.template, "reason": reason, "says": says})
                 continue
             new_id = conn.execute(insert(_LETTERS).values(
                 case_id=letter.case_id, template=letter.template, variant=letter.variant,
@@ -260,17 +261,18 @@ def remake_batch(engine: Engine, actor: Actor, batch: str) -> dict[str, Any]:
 
 
 def outdated_reason(conn: Connection, engine: Engine, letter: Any, now: datetime
-                    ) -> str | None:
-    """Return why a letter made earlier must not be made again now (None when it may): the
-    appointment it proposes or reminds of has passed, or a newer letter of the same kind
-    for the case replaced it."""
+                    ) -> tuple[str, str] | None:
+    """Return why a letter made earlier must not be made again now, and the same in Dutch
+    (None when it may): the appointment it proposes or reminds of has passed, or a newer
+    letter of the same kind for the case replaced it."""
     moment = (letter.payload or {}).get("appointment")
     if moment and datetime.fromisoformat(moment) <= now:
         from casework.display import DUTCH_DAY
         from casework.display import moment as shown_moment
 
         when = shown_moment(moment, engine.tz, DUTCH_DAY + " %H:%M")
-        return f"its appointment of {when} has passed"
+        return (f"its appointment of {when} has passed",
+                f"de afspraak van {when} is voorbij")
     newer = conn.execute(
         select(_LETTERS.c.id).where(
             _LETTERS.c.case_id == letter.case_id, _LETTERS.c.template == letter.template,
@@ -280,7 +282,7 @@ def outdated_reason(conn: Connection, engine: Engine, letter: Any, now: datetime
         .limit(1)
     ).scalar()
     if newer is not None:
-        return f"letter {newer} replaced it"
+        return f"letter {newer} replaced it", f"brief {newer} vervangt hem"
     return None
 
 
@@ -299,7 +301,8 @@ def renew_unbatched(engine: Engine) -> list[dict[str, Any]]:
             .order_by(_LETTERS.c.id).with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            reason = outdated_reason(conn, engine, row, now)
+            outdated = outdated_reason(conn, engine, row, now)
+            reason = outdated[0] if outdated else None
             values: dict[str, Any] = (
                 {"status": "cancelled", "reason": f"never batched; {reason}"} if reason else
                 {"status": "queued", "file": None, "checksum": None, "pages": None,

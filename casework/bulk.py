@@ -54,9 +54,10 @@ _SET_WAVE = (
 _INSERT_APPLIED = insert(AppliedLine.__table__)
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
 _META = {"case", "case_id", "id", "bsn", "workflow", "trigger", "at", "note", "data",
-         "consent_how", "task_kind", "task_outcome"}
-STEP, CONSENT, TASK = "step", "consent", "task"
+         "consent_how", "task_kind", "task_outcome", "consent_withdrawn"}
+STEP, CONSENT, WITHDRAWAL, TASK = "step", "consent", "withdrawal", "task"
 CONSENT_FIELD = "consent"
+WITHDRAWN_FIELD = "consent_withdrawn"
 MAX_CASE_ID = 2**31 - 1  # cases.id is a 32-bit integer on PostgreSQL
 MAX_NUMBER = 2**53  # beyond this a number in the data is no longer exact in JSON
 MAX_DEPTH = 8  # a line's record, its data and a field's parts need 3
@@ -75,7 +76,8 @@ class Line:
     data: dict[str, Any]
     note: str | None
     wave: int | None = None
-    kind: str = STEP  # STEP, CONSENT (data: the scopes; how) or TASK (task_kind, outcome)
+    # STEP, CONSENT or WITHDRAWAL (data: the scopes; how) or TASK (task_kind, outcome)
+    kind: str = STEP
     how: str | None = None
     task_kind: str | None = None
     task_outcome: str | None = None
@@ -199,6 +201,7 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     task_kind = _text(record, "task_kind") if "task_kind" in given else None
     task_outcome = _text(record, "task_outcome") if "task_outcome" in given else None
     how = _text(record, "consent_how") if "consent_how" in given else None
+    withdrawn = record.get(WITHDRAWN_FIELD) if WITHDRAWN_FIELD in given else None
     line_id = _text(record, "id") if "id" in given else None
     if line_id is not None and len(line_id) > MAX_ID:
         raise LineError(f"'id' is longer than {MAX_ID} characters")
@@ -231,6 +234,10 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     data = _data_from_flat({**flat, **data})
     note = _text(record, "note") if "note" in given else None
     when = at_utc.isoformat() if at_utc else None
+    if withdrawn not in (None, "", []) and (trigger or task_kind or task_outcome
+                                             or CONSENT_FIELD in data):
+        raise LineError("a line records one happening: 'consent_withdrawn' goes on a line "
+                        "of its own (no trigger, consent or task outcome)")
     if trigger:
         if task_kind or task_outcome:
             raise LineError("a line records one happening: a 'trigger', or a 'task_outcome' "
@@ -252,23 +259,32 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
         return Line(number, case_id, bsn, workflow, f"{task_kind} {task_outcome}", at, data,
                     note, line_id=line_id, content=content, kind=TASK, task_kind=task_kind,
                     task_outcome=task_outcome)
-    if CONSENT_FIELD in data:
+    if CONSENT_FIELD in data or withdrawn not in (None, "", []):
+        key, kind, counted = ((CONSENT_FIELD, CONSENT, "consent_granted")
+                              if CONSENT_FIELD in data
+                              else (WITHDRAWN_FIELD, WITHDRAWAL, "consent_withdrawn"))
         other = sorted(set(data) - {CONSENT_FIELD})
         if other:
             raise LineError(f"a consent line (no trigger) takes no field {shown(other[0])}; "
                             "give it its own line with a trigger")
-        scopes = data[CONSENT_FIELD]
-        if isinstance(scopes, str):
-            scopes = [item.strip() for item in re.split(r"[,|]", scopes) if item.strip()]
-        if (not isinstance(scopes, list) or not scopes
-                or not all(isinstance(x, str) for x in scopes)):
-            raise LineError("'consent' must be scopes such as record_report|share:wij_team")
+        scopes = _scopes(data[CONSENT_FIELD] if kind == CONSENT else withdrawn, key)
         how = how or "conversation"
-        content = repr((CONSENT, how, when, scopes, note))
-        return Line(number, case_id, bsn, workflow, "consent_granted", at,
-                    {CONSENT_FIELD: scopes}, note, line_id=line_id, content=content,
-                    kind=CONSENT, how=how)
-    raise LineError("no trigger given (or a 'consent', or a 'task_outcome' with 'task_kind')")
+        content = repr((kind, how, when, scopes, note))
+        return Line(number, case_id, bsn, workflow, counted, at, {CONSENT_FIELD: scopes},
+                    note, line_id=line_id, content=content, kind=kind, how=how)
+    raise LineError("no trigger given (or a 'consent' or 'consent_withdrawn', or a "
+                    "'task_outcome' with 'task_kind')")
+
+
+def _scopes(value: Any, key: str) -> list[str]:
+    """Return the consent scopes a line names (one, or several as a|b or a list)."""
+    scopes = value
+    if isinstance(scopes, str):
+        scopes = [item.strip() for item in re.split(r"[,|]", scopes) if item.strip()]
+    if (not isinstance(scopes, list) or not scopes
+            or not all(isinstance(x, str) for x in scopes)):
+        raise LineError(f"{key!r} must be scopes such as record_report|share:wij_team")
+    return scopes
 
 
 def read_lines(path: Path, engine: Engine) -> Iterator[tuple[int, Line | str]]:
@@ -342,11 +358,12 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
         raise InputFileError(f"{path}: the header cannot be read: {_csv_problem(exc)}") from None
     if _BAD_BYTES.search("".join(header)):  # the fields are checked line by line below
         raise InputFileError(f"{path}: the header is not UTF-8; save the file as UTF-8")
-    if not {"trigger", CONSENT_FIELD, "task_outcome"} & set(header):
+    if not {"trigger", CONSENT_FIELD, WITHDRAWN_FIELD, "task_outcome"} & set(header):
         raise InputFileError(
             f"{path}: the header has no 'trigger' column; columns are case (or bsn and "
-            "workflow), trigger, at, note and the data fields (and consent, consent_how, "
-            "task_kind, task_outcome for lines without a trigger)"
+            "workflow), trigger, at, note and the data fields (and consent, "
+            "consent_withdrawn, consent_how, task_kind, task_outcome for lines without a "
+            "trigger)"
         )
     unique = len(set(header)) == len(header)
     while True:
@@ -577,7 +594,8 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                 # planned so far are written first, so everything lands in the file's order.
                 _write(writer)
                 try:
-                    _apply_other(engine, conn, ctx, line, snap, actor, summary.history)
+                    summary.to_pull.extend(
+                        _apply_other(engine, conn, ctx, line, snap, actor, summary.history))
                 except CaseworkError as exc:
                     failures.append((line.number, f"case {cid}: {exc}"))
                     continue
@@ -637,8 +655,9 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
 
 
 def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: CaseSnapshot,
-                 actor: Actor, history: bool) -> None:
-    """Record a consent or a task outcome line, as 'consent grant' and 'task done' do."""
+                 actor: Actor, history: bool) -> list[dict[str, Any]]:
+    """Record a consent, its withdrawal or a task outcome line, as 'consent grant', 'consent
+    withdraw' and 'task done' do; return the letters to pull from a batch not yet sent."""
     if line.kind == CONSENT:
         from casework.consents import grant_in
 
@@ -646,7 +665,19 @@ def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: C
         grant_in(engine, conn, snap, actor, scopes, line.how or "conversation", line.at,
                  line.note)
         engine.rules.consent_recorded(ctx, snap.participant_id, list(scopes))  # later lines
-        return
+        return []
+    if line.kind == WITHDRAWAL:
+        from casework.consents import check_scopes, withdraw_in
+
+        scopes = line.data[CONSENT_FIELD]
+        how = line.how or "conversation"
+        check_scopes(engine.route_of(snap), scopes, how)  # all of them before anything is written
+        to_pull: list[dict[str, Any]] = []
+        for scope in scopes:
+            to_pull.extend(withdraw_in(engine, conn, snap, actor, scope, how, line.at,
+                                       line.note)[1])
+        engine.rules.consent_withdrawn(ctx, snap.participant_id, list(scopes))  # later lines
+        return to_pull
     from casework.tasks import finish_task, open_task_of
 
     assert line.task_kind is not None and line.task_outcome is not None
@@ -655,6 +686,7 @@ def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: C
         raise InvalidData(f"no open task {shown(line.task_kind)} (see 'casework task list')")
     finish_task(engine, conn, task, actor, line.task_outcome, line.data, line.at,
                 letters=not history, note=line.note)
+    return []
 
 
 def _write(writer: StepWriter) -> None:

@@ -14,6 +14,7 @@ from casework.db import total_of, unit_of_work
 from casework.engine import CASE_COLUMNS, CaseSnapshot, Engine
 from casework.errors import InvalidData, NotFound, no_case
 from casework.models import (
+    PERSON_FLAGS,
     Appointment,
     Case,
     Employer,
@@ -420,7 +421,7 @@ def _move_open_work(conn: Any, case_id: int, worker: str) -> None:
     )
 
 
-FLAGS = ("moved", "deceased")
+FLAGS = PERSON_FLAGS
 
 
 def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
@@ -428,8 +429,10 @@ def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
     """Flag the person of a case as moved or deceased ('none' clears it): they are kept out of
     every wave from now on, and nothing more is sent to them: the work owed to them on any of
     their cases (task scope "person": a report still due after closing) is cancelled, and the
-    unsent letters of their closed cases (in a batch not yet sent: to be pulled). The change
-    is an event in the timeline (dated at, or now)."""
+    unsent letters of their closed cases; a letter of any of their cases in a batch not yet
+    sent is to be pulled, and the mail room holds every other letter to them
+    (casework.effects.FLAGGED). Clearing the flag queues the letters held for it again.
+    The change is an event in the timeline (dated at, or now)."""
     actor.require("case.write")
     if flag not in (*FLAGS, "none"):
         raise InvalidData(f"flag {shown(flag)} must be one of {', '.join(FLAGS)} or none")
@@ -442,6 +445,7 @@ def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
                      .values(flag=value))
         person_cases = Case.participant_id == case.participant_id
         stopped: dict[str, Any] = {"tasks": 0, "letters": 0, "to_pull": []}
+        requeued = 0
         if value:
             changed = conn.execute(
                 update(Case).where(person_cases, Case.closed_at.is_(None),
@@ -462,31 +466,54 @@ def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
                 reason = engine.rules.exclusion(values, route, today, engine.settings)
                 changed += conn.execute(update(Case).where(Case.id == other_id)
                                         .values(excluded=reason)).rowcount
+            requeued = _release_flagged(conn, select(Case.id).where(person_cases))
         event = {"flag": value}
         if stopped["tasks"] or stopped["letters"]:
             event["cancelled"] = {"tasks": stopped["tasks"], "letters": stopped["letters"]}
+        if requeued:
+            event["requeued"] = requeued
         engine.record_event(conn, case, actor, "flag", event, at=at)
     return {"case_id": case_id, "flag": value, "cases_changed": changed,
             "cancelled": {"tasks": stopped["tasks"], "letters": stopped["letters"]},
-            "to_pull": stopped["to_pull"]}
+            "to_pull": stopped["to_pull"], "requeued": requeued}
 
 
 def _stop_owed_work(conn: Any, person_cases: Any, moment: datetime) -> dict[str, Any]:
     """Cancel what would still reach a person who died or moved away: the work owed to them
     (task scope "person") and the unsent letters of their closed cases (on an open case the
-    closing step does it: no_letter_for)."""
+    closing step does it: no_letter_for); an open case's letter in a batch not yet sent is
+    pulled too (a batch is sealed; the mail room holds the others)."""
     from casework.effects import cancel_pending_letters
 
+    reason = "the person died or moved away"
     tasks = conn.execute(update(Task).where(
         Task.case_id.in_(person_cases), Task.status == "open", Task.scope == "person")
         .values(status="cancelled", done_at=moment,
-                result={"cancelled": "the person died or moved away"})).rowcount
-    closed = list(conn.execute(select(Case.id).where(
-        Case.id.in_(person_cases), Case.closed_at.is_not(None))).scalars())
-    letters = cancel_pending_letters(conn, closed, reason="the person died or moved away") \
-        if closed else None
-    return {"tasks": int(tasks), "letters": letters.count if letters else 0,
-            "to_pull": letters.to_pull if letters else []}
+                result={"cancelled": reason})).rowcount
+    closed: list[int] = []
+    still_open: list[int] = []
+    for case_id, closed_at in conn.execute(select(Case.id, Case.closed_at).where(
+            Case.id.in_(person_cases))).all():
+        (still_open if closed_at is None else closed).append(case_id)
+    count, to_pull = 0, []
+    if closed:
+        letters = cancel_pending_letters(conn, closed, reason=reason)
+        count, to_pull = letters.count, letters.to_pull
+    if still_open:
+        batched = cancel_pending_letters(conn, still_open, reason=reason, batched_only=True)
+        count, to_pull = count + batched.count, to_pull + batched.to_pull
+    return {"tasks": int(tasks), "letters": count, "to_pull": to_pull}
+
+
+def _release_flagged(conn: Any, person_cases: Any) -> int:
+    """Queue again the letters the mail room held because the person was flagged; return
+    how many (each is checked again when it is made, as any letter is: one about an
+    appointment it can no longer reach is not made)."""
+    from casework.effects import FLAGGED
+
+    return int(conn.execute(update(Letter).where(
+        Letter.case_id.in_(person_cases), Letter.status == "held",
+        Letter.reason.like(FLAGGED + " %")).values(status="queued", reason=None)).rowcount)
 
 
 CORRECTION = "correct_report"

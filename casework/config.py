@@ -74,6 +74,8 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
      "without a request"),
     ("web.max_failures", 5, "failed web logins in a row after which the account is locked"),
     ("web.lockout_minutes", 15, "how long a locked web account stays locked"),
+    ("web.max_upload_mb", 10, "the largest file the web front takes (a cohort to import), in "
+     "megabytes; a larger cohort is imported with 'casework cohort import'"),
     ("web.secret_key_file", "web-secret.key",
      "file holding the key that signs the web front's session cookies (made, owner-only, "
      "when missing); relative to the config file"),
@@ -341,7 +343,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     if not all(isinstance(name, str) for name in values["rules.disabled"]):
         raise ConfigError(f"{sources['rules.disabled']}: setting 'rules.disabled' must be a "
                           "list of rule names")
-    for key in ("web.idle_minutes", "web.max_failures", "web.lockout_minutes"):
+    for key in ("web.idle_minutes", "web.max_failures", "web.lockout_minutes",
+                "web.max_upload_mb"):
         if values[key] < 1:
             raise ConfigError(f"{sources[key]}: setting '{key}' must be at least 1")
     problem = _oidc_problem(values)

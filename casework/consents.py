@@ -42,6 +42,13 @@ def _check(route: Route, scope: str, how: str) -> None:
         raise InvalidData(f"--how must be one of {', '.join(METHODS)}")
 
 
+def check_scopes(route: Route, scopes: list[str], how: str) -> None:
+    """Refuse (InvalidData) a scope the route does not know or a way it was given that is
+    not one of METHODS, before anything is recorded."""
+    for scope in scopes:
+        _check(route, scope, how)
+
+
 def grant_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how: str,
                   at: datetime | None = None) -> dict[str, Any]:
     """Record that the person gave consent for scope (at a past moment, or now); shown in the
@@ -59,9 +66,7 @@ def grant_in(engine: Engine, conn: Connection, case: CaseSnapshot, actor: Actor,
     """Record consent for each scope in the caller's transaction (one event per scope), after
     checking all of them; the caller has authorized the actor for the case. Return the
     moment."""
-    route = engine.route_of(case)
-    for scope in scopes:
-        _check(route, scope, how)
+    check_scopes(engine.route_of(case), scopes, how)
     moment = engine.now()
     for scope in scopes:  # the first event checks at; nothing was written before it
         moment = engine.record_event(conn, case, actor, "consent_granted",
@@ -94,54 +99,65 @@ def withdraw_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how
     """Record a withdrawal (at a past moment, or now) and cancel what is pending under that
     consent; return the counts."""
     actor.require("case.write")
-    cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
-    to_pull: list[dict[str, Any]] = []
     with unit_of_work(engine) as conn:
         case = engine.load_case_for(conn, case_id, actor)
-        _check(engine.route_of(case), scope, how)
-        # Checked before anything is cancelled; without --at it is now.
-        moment = engine.now() if at is None else engine.moment(at, case)
-        if scope.startswith("share:"):
-            partner = scope.split(":", 1)[1]
-            person_cases = select(Case.id).where(Case.participant_id == case.participant_id)
-            pending = conn.execute(
-                select(Referral.id, Referral.case_id)
-                .where(Referral.case_id.in_(person_cases), Referral.partner == partner,
-                       Referral.status == "sent")
-            ).all()
-            now = moment
-            if pending:
-                conn.execute(update(Referral).where(Referral.id.in_([r.id for r in pending]))
-                             .values(status="withdrawn", updated_at=now))
-                cancelled["referrals"] = len(pending)
-                rows = conn.execute(select(Case.id, Case.data, Case.workflow_id,
-                                           Case.workflow_version)
-                                    .where(Case.id.in_({r.case_id for r in pending}))).all()
-                for (wid, version), group in _by_route(rows).items():
-                    templates, kinds = referral_work(engine.registry.get(wid, version))
-                    # The timer waits on a case's latest referral: only that partner's counts.
-                    waiting = [row.id for row in group
-                               if (row.data or {}).get("partner") == partner]
-                    cancelled["tasks"] += conn.execute(
-                        update(Task).where(Task.case_id.in_(waiting), Task.status == "open",
-                                           Task.kind.in_(kinds))
-                        .values(status="cancelled", done_at=now,
-                                result={"cancelled": f"consent {scope} withdrawn"})
-                    ).rowcount
-                    for template in templates:
-                        letters = cancel_pending_letters(conn, [row.id for row in group],
-                                                         template, partner)
-                        cancelled["letters"] += letters.count
-                        to_pull.extend(letters.to_pull)
-        moment = engine.record_event(conn, case, actor, "consent_withdrawn",
-                                     {"scope": scope, "how": how, "cancelled": cancelled},
-                                     at=at)
-        conn.execute(insert(Consent).values(
-            participant_id=case.participant_id, case_id=case_id, scope=scope, granted=False,
-            method=how, recorded_by=actor.name, at=moment,
-        ))
+        cancelled, to_pull = withdraw_in(engine, conn, case, actor, scope, how, at)
     return {"case_id": case_id, "scope": scope, "granted": False, "how": how,
             "cancelled": cancelled, "to_pull": to_pull}
+
+
+def withdraw_in(engine: Engine, conn: Connection, case: CaseSnapshot, actor: Actor,
+                scope: str, how: str, at: datetime | None = None,
+                note: str | None = None) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Record a withdrawal in the caller's transaction and cancel what is pending under that
+    consent (referrals not yet accepted, the timer waiting on the partner, referral letters
+    not yet posted); the caller has authorized the actor for the case. Return the counts and
+    the letters to pull from a batch not yet sent."""
+    cancelled = {"referrals": 0, "tasks": 0, "letters": 0}
+    to_pull: list[dict[str, Any]] = []
+    _check(engine.route_of(case), scope, how)
+    # Checked before anything is cancelled; without --at it is now.
+    moment = engine.now() if at is None else engine.moment(at, case)
+    if scope.startswith("share:"):
+        partner = scope.split(":", 1)[1]
+        person_cases = select(Case.id).where(Case.participant_id == case.participant_id)
+        pending = conn.execute(
+            select(Referral.id, Referral.case_id)
+            .where(Referral.case_id.in_(person_cases), Referral.partner == partner,
+                   Referral.status == "sent")
+        ).all()
+        now = moment
+        if pending:
+            conn.execute(update(Referral).where(Referral.id.in_([r.id for r in pending]))
+                         .values(status="withdrawn", updated_at=now))
+            cancelled["referrals"] = len(pending)
+            rows = conn.execute(select(Case.id, Case.data, Case.workflow_id,
+                                       Case.workflow_version)
+                                .where(Case.id.in_({r.case_id for r in pending}))).all()
+            for (wid, version), group in _by_route(rows).items():
+                templates, kinds = referral_work(engine.registry.get(wid, version))
+                # The timer waits on a case's latest referral: only that partner's counts.
+                waiting = [row.id for row in group
+                           if (row.data or {}).get("partner") == partner]
+                cancelled["tasks"] += conn.execute(
+                    update(Task).where(Task.case_id.in_(waiting), Task.status == "open",
+                                       Task.kind.in_(kinds))
+                    .values(status="cancelled", done_at=now,
+                            result={"cancelled": f"consent {scope} withdrawn"})
+                ).rowcount
+                for template in templates:
+                    letters = cancel_pending_letters(conn, [row.id for row in group],
+                                                     template, partner)
+                    cancelled["letters"] += letters.count
+                    to_pull.extend(letters.to_pull)
+    moment = engine.record_event(conn, case, actor, "consent_withdrawn",
+                                 {"scope": scope, "how": how, "cancelled": cancelled},
+                                 note, at=at)
+    conn.execute(insert(Consent).values(
+        participant_id=case.participant_id, case_id=case.id, scope=scope, granted=False,
+        method=how, recorded_by=actor.name, at=moment,
+    ))
+    return cancelled, to_pull
 
 
 def list_consents(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:

@@ -314,7 +314,7 @@ def _render_letters(engine: Engine, run_date: date, should_stop: Callable[[], bo
     log.info(f"letters: rendered {result['rendered']}, held {len(result['held'])}, "
              f"failed {len(result['failed'])}, batches "
              f"{', '.join(b['batch'] for b in result['batches']) or 'none'}")
-    for item in result["held"]:
+    for item in [*result["held"], *result["flagged"]]:
         log.info(f"letter {item['letter']} ({item['template']}, case {item['case_id']}): "
                  f"held: {item['reason']}")
     for item in result["renewed"]:

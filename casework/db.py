@@ -53,7 +53,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # What a change frees (a blanked name's old bytes in its page, pages left empty) is
+    # overwritten with zeros, so a purge leaves nothing of a person in the file's free space.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def truncate_wal(engine: Engine) -> bool | None:
+    """Copy SQLite's write-ahead log into the database file and empty it, so no page as it
+    was before (a purged name) stays in the log; return whether it was emptied (False when
+    another connection was reading at that moment: the next checkpoint overwrites it), None
+    on a database without one (PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with engine.connect() as conn:
+        busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        conn.commit()
+    return not busy
 
 
 def make_engine(url: str) -> Engine:

@@ -58,6 +58,18 @@ _SUPERSEDE_LETTERS = (
 )
 REPLACED = "replaced by a newer letter"
 UNSENT = ("queued", "held", "rendered", "in_batch")
+# The start of the reason of a letter held because its person is flagged: clearing the flag
+# queues exactly these letters again.
+FLAGGED = "not sent: the person"
+_FLAG_WORDS = {"deceased": "died", "moved": "moved away"}
+
+
+def flagged_reason(flag: str) -> str:
+    """Return the reason a letter to a person with this flag is held."""
+    return (f"{FLAGGED} {_FLAG_WORDS.get(flag, flag)} (flag {flag}); clearing the flag "
+            "('casework case flag CASE none') queues it again")
+
+
 _INSERT = {table: insert(table) for table in (
     _TASKS, _LETTERS, _APPOINTMENTS, _REFERRALS, Match.__table__, Consent.__table__)}
 
@@ -330,10 +342,11 @@ def cancel_pending_letters(conn: Connection, case_ids: list[int],
                            template: str | None = None, partner: str | None = None,
                            letter_id: int | None = None,
                            reason: str | None = None,
-                           keep: Collection[str] = ()) -> CancelledLetters:
+                           keep: Collection[str] = (),
+                           batched_only: bool = False) -> CancelledLetters:
     """Cancel the cases' letters that have not gone to the mail house (only the one letter,
-    given letter_id; none of the templates in keep). A letter already in a batch stays in it,
-    marked to be pulled: a batch is sealed when made."""
+    given letter_id; none of the templates in keep; only those in a batch, batched_only). A
+    letter already in a batch stays in it, marked to be pulled: a batch is sealed when made."""
     which = [_LETTERS.c.case_id.in_(case_ids), _LETTERS.c.status.in_(UNSENT)]
     if template:
         which.append(_LETTERS.c.template == template)
@@ -348,7 +361,7 @@ def cancel_pending_letters(conn: Connection, case_ids: list[int],
         values["reason"] = reason
     # First the letters in no batch; then those a batch holds (also one a concurrent run
     # put in a batch a moment ago: it is pulled, never taken out of its batch).
-    count = int(conn.execute(update(_LETTERS).where(
+    count = 0 if batched_only else int(conn.execute(update(_LETTERS).where(
         *which, _LETTERS.c.status != "in_batch").values(**values)).rowcount)
     batched = conn.execute(
         select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.batch)

@@ -214,7 +214,9 @@ class Engine:
         if moment > now + FUTURE_TOLERANCE:
             raise InvalidData(
                 f"the moment {moment.astimezone(self.tz):%Y-%m-%d %H:%M} lies in the future; "
-                "record what happened only once it has happened"
+                "record what happened only once it has happened",
+                says=f"het moment {moment.astimezone(self.tz):%d-%m-%Y %H:%M} ligt in de "
+                     "toekomst; leg vast wat gebeurd is als het gebeurd is"
             )
         if case is not None and moment < case.last_event_at:
             raise InvalidData(

@@ -12,6 +12,11 @@ a manifest CSV for the mail house.
 Lifecycle: queued -> rendered -> in_batch -> sent -> returned; cancelled while it is in no
 batch, to_pull (then pulled) when cancelled in a batch not yet sent: a batch is sealed when
 made (``casework.batches``).
+
+Nothing is made or batched for a person flagged as deceased or moved away (``case flag``),
+whichever of their cases the letter belongs to and whatever closed it: such a letter is held
+with the reason (``casework.effects.FLAGGED``), without a task (there is nothing to fix),
+and queued again when the flag is cleared (``casework.cases.flag_person``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sqlalchemy import func, insert, or_, select, update
 from casework.access import log_access
 from casework.batches import record_batch, remove_unmatched_batch_files, renew_unbatched
 from casework.db import unit_of_work
+from casework.effects import flagged_reason
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound, no_case
 from casework.letters import (
@@ -45,8 +51,14 @@ from casework.letters import (
     dutch_date,
     dutch_moment,
 )
-from casework.models import Case, Letter, Participant, Task
-from casework.outfiles import csv_writer, open_output, remove_stale_temporaries, write_output
+from casework.models import PERSON_FLAGS, Case, Letter, Participant, Task
+from casework.outfiles import (
+    csv_writer,
+    open_output,
+    remove_outputs,
+    remove_stale_temporaries,
+    write_output,
+)
 from casework.people import address_line, display_name
 from casework.permissions import Actor, NotAllowed, check_cases
 
@@ -64,7 +76,7 @@ _LETTER_COLUMNS = (
     Letter.attempts, Case.workflow_id, Case.workflow_version, Case.data.label("case_data"),
     Participant.initials, Participant.prefix, Participant.surname, Participant.street,
     Participant.house_number, Participant.house_number_suffix, Participant.postcode,
-    Participant.city,
+    Participant.city, Participant.flag,
 )
 
 
@@ -143,12 +155,15 @@ class RenderSummary:
     removed_files: list[str] = field(default_factory=list)
     # Reminders that could no longer arrive before their appointment: cancelled, not made.
     too_late: list[dict[str, Any]] = field(default_factory=list)
+    # Letters to a person flagged deceased or moved away: held, not made or not batched.
+    flagged: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_date": self.run_date.isoformat(), "rendered": self.rendered,
                 "held": self.held, "failed": self.failed, "batches": self.batches,
                 "output_dir": self.output_dir, "renewed": self.renewed,
-                "removed_files": self.removed_files, "too_late": self.too_late}
+                "removed_files": self.removed_files, "too_late": self.too_late,
+                "flagged": self.flagged}
 
 
 def _cut(text: str, length: int) -> str:
@@ -325,8 +340,58 @@ def render_queue(engine: Engine, run_date: date, out_dir: Path | None = None,
     # their memory. (A full collection costs a third of a second: not for a few letters.)
     if summary.rendered >= BIG_RUN:
         gc.collect()
+    summary.flagged += hold_flagged_rendered(engine)
     summary.batches = form_batches(engine, run_date, out)
     return summary
+
+
+def _hold_flagged(conn: Any, letter_id: int, case_id: int, template: str, flag: str,
+                  status: str) -> dict[str, Any] | None:
+    """Hold a letter (of status) whose person is flagged deceased or moved away; return what
+    was held (None when the letter was no longer of that status). Made already (rendered),
+    it is made anew when it is queued again."""
+    values: dict[str, Any] = {"status": "held", "reason": flagged_reason(flag)}
+    if status == "rendered":
+        values.update(file=None, checksum=None, pages=None, sheets=None, rendered_at=None)
+    held = conn.execute(update(_LETTERS).where(
+        _LETTERS.c.id == letter_id, _LETTERS.c.status == status,
+        _LETTERS.c.batch.is_(None)).values(**values)).rowcount
+    if not held:
+        return None
+    return {"letter": letter_id, "case_id": case_id, "template": template,
+            "reason": values["reason"]}
+
+
+def _person_flagged() -> Any:
+    """Whether the letter's person is flagged deceased or moved away (a condition on the
+    letters table, looked up per letter through the case: no scan of the people)."""
+    return (select(Participant.id).join(Case, Case.participant_id == Participant.id)
+            .where(Case.id == _LETTERS.c.case_id, Participant.flag.in_(PERSON_FLAGS))
+            .exists())
+
+
+def hold_flagged_rendered(engine: Engine) -> list[dict[str, Any]]:
+    """Hold the letters made but not yet batched whose person was flagged deceased or moved
+    away since (their files are removed); return them."""
+    held: list[dict[str, Any]] = []
+    files: list[Path] = []
+    with unit_of_work(engine) as conn:
+        rows = conn.execute(
+            select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.file,
+                   Participant.flag)
+            .join(Case, Case.id == _LETTERS.c.case_id)
+            .join(Participant, Participant.id == Case.participant_id)
+            .where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None),
+                   Participant.flag.in_(PERSON_FLAGS))
+            .order_by(_LETTERS.c.id)).all()
+        for row in rows:
+            item = _hold_flagged(conn, row.id, row.case_id, row.template, row.flag, "rendered")
+            if item:
+                held.append(item)
+                if row.file:
+                    files.append(Path(row.file))
+    remove_outputs(files, engine.settings)
+    return held
 
 
 def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummary,
@@ -371,6 +436,11 @@ def _render_all(engine: Engine, run_date: date, out: Path, summary: RenderSummar
             for row in rows:
                 ctx: dict[str, Any] | None = None
                 fix = "Adres controleren"
+                if row.flag in PERSON_FLAGS:  # whichever case, whatever closed it
+                    item = _hold_flagged(conn, row.id, row.case_id, row.template, row.flag,
+                                         "queued")
+                    summary.flagged += [item] if item else []
+                    continue
                 late = appointment_too_late(engine, row.template, row.payload, made_on, r)
                 if late:
                     _hold_late(conn, engine, row, late, now, summary)
@@ -444,7 +514,9 @@ def form_batches(engine: Engine, run_date: date, out: Path) -> list[dict[str, An
         with unit_of_work(engine) as conn:
             ids = conn.execute(
                 select(_LETTERS.c.id)
-                .where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None))
+                .where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None),
+                       # flagged since it was made (hold_flagged_rendered holds it)
+                       ~_person_flagged())
                 .order_by(_LETTERS.c.postcode, _LETTERS.c.id).limit(size)
                 .with_for_update(skip_locked=True)
             ).scalars().all()

@@ -145,6 +145,10 @@ class Base(metaclass=_Schema):
         return cls.__table__
 
 
+# A person who moved away or died: never approached again, and no letter goes to them.
+PERSON_FLAGS = ("moved", "deceased")
+
+
 class Participant(Base):
     __tablename__ = "participants"
     # Search by postcode and house number (the web front's Zoeken, 'person find').
@@ -168,7 +172,7 @@ class Participant(Base):
     last_guidance = Column(Date)
     created_at = Column(UTCDateTime, nullable=False)
     birth_date = Column(Date)
-    # moved or deceased: never approached again
+    # moved or deceased (PERSON_FLAGS): never approached again, nothing more sent to them
     flag = Column(String(20))
     # Anonymised by a purge once the retention period of all their cases had passed.
     purged_at = Column(UTCDateTime)

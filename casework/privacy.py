@@ -19,7 +19,7 @@ from casework.access import chain_key, log_access
 from casework.audit import personal_digests
 from casework.calendar import shift
 from casework.cohort import RowError, normalise_bsn
-from casework.db import unit_of_work
+from casework.db import truncate_wal, unit_of_work
 from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
@@ -160,8 +160,9 @@ def purge(engine: Engine, actor: Actor, dry_run: bool = False) -> dict[str, Any]
     summary: dict[str, Any] = {"dry_run": dry_run, "people": len(due),
                                "cases": sum(len(people[p]) for p in due),
                                "letters_deleted": 0, "batch_files_deleted": 0,
-                               "no_retention_period": dict(sorted(kept_no_period.items()))}
-    if dry_run or not due:
+                               "no_retention_period": dict(sorted(kept_no_period.items())),
+                               "wal_truncated": None}
+    if dry_run:
         return summary
     routes = {r.id: r for r in engine.registry}
     for person_id in due:
@@ -169,9 +170,14 @@ def purge(engine: Engine, actor: Actor, dry_run: bool = False) -> dict[str, Any]
                                              routes, now)
         summary["letters_deleted"] += letters
         summary["batch_files_deleted"] += batch_files
-    with unit_of_work(engine) as conn:
-        # The names blanked leave the trigram index too, not only its answers.
-        name_index.forget_removed(conn)
+    if due:
+        with unit_of_work(engine) as conn:
+            # The names blanked leave the trigram index too, not only its answers.
+            name_index.forget_removed(conn)
+    # SQLite zeroes what a change frees (secure_delete, casework.db); the write-ahead log
+    # still holds the pages as they were before the purge until it is emptied (also by a
+    # purge run again after one that could not empty it).
+    summary["wal_truncated"] = truncate_wal(engine.db)
     return summary
 
 

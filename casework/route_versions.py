@@ -139,7 +139,7 @@ def migrate_cases(engine: Any, actor: Actor, workflow_id: str, from_version: int
         "workflow": workflow_id, "from": from_version, "to": to_version, "dry_run": dry_run,
         "moves": [{"from_state": old, "to_state": new, "cases": int(counts[old])}
                   for old, new in plan.items()],
-        "moved": 0,
+        "moved": 0, "tasks_updated": 0, "tasks_kept": {},
     }
     if dry_run:
         return result
@@ -165,6 +165,59 @@ def migrate_cases(engine: Any, actor: Actor, workflow_id: str, from_version: int
                     conn.execute(update(Task).where(
                         Task.case_id.in_(ids), Task.status == "open", Task.scope == "state")
                         .values(status="cancelled", done_at=now))
+                _follow_task_specs(conn, ids, source, target, new, result)
                 log_access(conn, actor, "workflow migrate", ids, workflow_id, now)
                 result["moved"] += len(ids)
     return result
+
+
+def _kind_specs(route: Route, state: str) -> dict[str, Any]:
+    """Return the route's task spec per kind: the state's own first, then the first state (in
+    the route's order) that plans work of that kind."""
+    specs: dict[str, Any] = {}
+    for spec in [*route.states[state].tasks,
+                 *(task for s in route.states.values() for task in s.tasks)]:
+        specs.setdefault(spec.kind, spec)
+    return specs
+
+
+def _follow_task_specs(conn: Any, case_ids: list[int], source: Route, target: Route,
+                       state: str, result: dict[str, Any]) -> None:
+    """Give the cases' open work the new version's spec of its kind (scope, label, role,
+    escalation, rounds, outcomes, letters): it is then handled as the new version says (work
+    owed to the person outlives closing when the new version says so). Its due date stays.
+    Work of a kind the new version no longer plans keeps what it had (counted in
+    ``tasks_kept``); an escalation follows the scope of the work it chases."""
+    from casework.tasks import escalation_scope
+
+    specs = _kind_specs(target, state)
+    old_kinds = {task.kind for s in source.states.values() for task in s.tasks}
+    rows = conn.execute(select(Task.id, Task.kind, Task.scope, Task.role, Task.spec,
+                               Task.assigned_to, Case.assigned_to.label("worker"))
+                        .join(Case, Case.id == Task.case_id)
+                        .where(Task.case_id.in_(case_ids), Task.status == "open")
+                        .order_by(Task.id)).all()
+    scopes: dict[int, str] = {}
+    for row in rows:
+        spec = specs.get(row.kind)
+        if spec is None:
+            scopes[row.id] = row.scope
+            if row.kind in old_kinds:
+                kept = result.setdefault("tasks_kept", {})
+                kept[row.kind] = kept.get(row.kind, 0) + 1
+            continue
+        stored = spec.spec()
+        if (row.spec or {}).get("until"):  # recurring work keeps the end it was given
+            stored["until"] = row.spec["until"]
+        assigned = row.assigned_to if spec.role == row.role else (
+            None if spec.role else row.worker)
+        conn.execute(update(Task).where(Task.id == row.id).values(
+            scope=spec.scope, performer=spec.by, role=spec.role, label=spec.label,
+            escalate_to=spec.escalate, spec=stored, assigned_to=assigned))
+        scopes[row.id] = spec.scope
+        result["tasks_updated"] = result.get("tasks_updated", 0) + 1
+    for row in rows:
+        about = (row.spec or {}).get("about_task")  # an escalation: the work it chases
+        if about in scopes and escalation_scope(scopes[about]) != row.scope:
+            conn.execute(update(Task).where(Task.id == row.id)
+                         .values(scope=escalation_scope(scopes[about])))

@@ -371,6 +371,12 @@ def _next_round_row(task: Any, due: date, now: datetime) -> dict[str, Any]:
     }
 
 
+def escalation_scope(scope: str) -> str:
+    """Return the scope of the chase of late work of this scope: late work owed to the person
+    stays late after the case closes, and so does its chase; other chases end on closing."""
+    return "person" if scope == "person" else "case"
+
+
 def escalation_row(task: Any, run_date: date, now: datetime) -> dict[str, Any]:
     """Return the coordinator's task for an overdue task (one per task, by its key)."""
     what = task.label or task.kind
@@ -378,8 +384,7 @@ def escalation_row(task: Any, run_date: date, now: datetime) -> dict[str, Any]:
         "key": f"escalation:{task.id}", "case_id": task.case_id, "kind": "escalation",
         "due": run_date, "round": 1, "status": "open", "attempts": 0, "assigned_to": None,
         "result": None, "created_at": now, "done_at": None, "performer": "staff",
-        # Late work owed to the person stays late after the case closes: so does its chase.
-        "scope": "person" if task.scope == "person" else "case", "role": task.escalate_to,
+        "scope": escalation_scope(task.scope), "role": task.escalate_to,
         "label": f"Over tijd: {what} (taak {task.id}, zaak {task.case_id})",
         "spec": {"about_task": task.id, "about_kind": task.kind, "rounds": 1},
         "origin_seq": task.origin_seq, "last_error": None, "escalate_to": None,

@@ -40,7 +40,13 @@ def shown(value: Any, limit: int = 60) -> str:
     """Return a value someone typed, quoted for a message: control characters escaped, long
     text cut, and any run of 8 or more digits (in any script) masked, because a number typed
     in the wrong place may be a BSN and a message must never repeat one."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = masked(value if isinstance(value, str) else json.dumps(value, default=str))
+    return repr(text if len(text) <= limit else text[:limit - 3] + "...")
+
+
+def masked(text: str) -> str:
+    """Return text with any run of 8 or more digits (in any script) as as many '*': a number
+    typed in the wrong place (a file's name, a message) may be a BSN."""
     out: list[str] = []
     run: list[str] = []
     for char in [*text, ""]:
@@ -50,5 +56,4 @@ def shown(value: Any, limit: int = 60) -> str:
         out.append("*" * len(run) if len(run) >= 8 else "".join(run))
         run = []
         out.append(char)
-    masked = "".join(out)
-    return repr(masked if len(masked) <= limit else masked[:limit - 3] + "...")
+    return "".join(out)

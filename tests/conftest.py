@@ -19,12 +19,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from casework.cli import cli
+
+if TYPE_CHECKING:
+    from identity_provider import FakeProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
@@ -41,10 +44,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each database test on SQLite and, given a server, on PostgreSQL; a test about one
+    of them (``pytest.mark.backends("postgresql")``) only there, never as a skipped test on
+    the other (without the server: one skip naming the variable)."""
     if "backend" in metafunc.fixturenames:
-        backends = ["sqlite"]
+        backends: list[Any] = ["sqlite"]
         if metafunc.config.getoption("--database-url"):
             backends.append("postgresql")
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            backends = [b for b in backends if b in only.args] or [pytest.param(
+                name, marks=pytest.mark.skip(reason=f"a test of {name} only: set "
+                                                    "CASEWORK_TEST_DATABASE_URL"))
+                for name in only.args]
         metafunc.parametrize("backend", backends, indirect=True)
 
 
@@ -453,6 +465,18 @@ def cohort(tmp_path: Path, backend: str, templates: Templates) -> Iterator[Env]:
     (imported once per session, when the template was built)."""
     yield from _environment("cohort", tmp_path, backend, templates)
 
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    """The fake identity provider of tests/identity_provider.py: every request the web front
+    makes with requests goes to it (an adapter), none leaves the process."""
+    import requests
+    from identity_provider import FakeProvider, ProviderAdapter
+
+    fake = FakeProvider()
+    adapter = ProviderAdapter(fake)
+    monkeypatch.setattr(requests.Session, "get_adapter", lambda self, url: adapter)
+    return fake
 
 
 @pytest.fixture(autouse=True)

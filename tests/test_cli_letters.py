@@ -27,7 +27,7 @@ def cohort(cohort: Env) -> Env:
 APPOINTMENT = "2100-01-04 10:00"
 INVITE = ("invite", "--set", f"appointment={APPOINTMENT}")
 SUMMARY_KEYS = {"run_date", "rendered", "held", "failed", "batches", "output_dir", "renewed",
-                "removed_files", "too_late"}
+                "removed_files", "too_late", "flagged"}
 BATCH_KEYS = {"batch", "letters", "pages", "sheets", "pdf", "manifest"}
 MANIFEST_COLUMNS = [
     "letter_id", "case_reference", "template", "variant", "pages", "sheets",

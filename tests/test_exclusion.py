@@ -222,7 +222,7 @@ def test_flagging_a_person_as_moved_keeps_them_out_of_the_next_wave(env: Env) ->
     import_people(env)
     result = env.json("case", "flag", "1", "moved")
     assert result == {"case_id": 1, "flag": "moved", "cases_changed": 1,
-                      "cancelled": {"tasks": 0, "letters": 0}, "to_pull": []}
+                      "cancelled": {"tasks": 0, "letters": 0}, "to_pull": [], "requeued": 0}
     assert invited(plan(env, "Vinkhuizen")) == [4]
     assert [c["case_id"] for c in excluded(env, "--reason", "moved")["cases"]] == [1, 5, 7]
     last = env.json("case", "show", "1")["timeline"][-1]
@@ -241,7 +241,7 @@ def test_clearing_the_flag_lets_the_person_be_planned_again(env: Env) -> None:
     env.ok("case", "flag", "1", "moved")
     cleared = env.json("case", "flag", "1", "none")
     assert cleared == {"case_id": 1, "flag": None, "cases_changed": 1,
-                       "cancelled": {"tasks": 0, "letters": 0}, "to_pull": []}
+                       "cancelled": {"tasks": 0, "letters": 0}, "to_pull": [], "requeued": 0}
     assert invited(plan(env, "Vinkhuizen")) == [1, 4]
 
 

@@ -200,6 +200,51 @@ def test_apply_lines_with_a_consent_or_a_task_outcome_fail_alone(env: Env) -> No
     assert (report["case_id"], report["done_at"][:10]) == (1, "2015-09-23")
 
 
+
+def test_apply_lines_withdraw_consent_as_consent_withdraw_does(env: Env) -> None:
+    """A history holds withdrawals too: `consent_withdrawn` on a line of its own withdraws
+    each scope as `consent withdraw` does (the referral not yet accepted is withdrawn), and
+    the file's later lines see it (the refer after it is refused for lack of consent)."""
+    env.ok("cohort", "import", str(COHORT_2015), "--workflow", "kansen-in-kaart",
+           "--at", SELECTED)
+    path = env.root / "history.csv"
+    path.write_text(
+        "case,at,trigger,appointment,classification,participation_potential,partner,consent,"
+        "consent_withdrawn,consent_how\n"
+        "1,2015-09-07 10:00,invite,2015-09-21 10:00,,,,,,\n"
+        "1,2015-09-21 11:00,hold_conversation,,not_active,self,,,,\n"
+        "1,2015-09-22 09:00,,,,,,share:wij_team|record_report,,\n"
+        "1,2015-09-22 10:00,refer,,,,wij_team,,,\n"
+        "1,2015-10-01 09:00,,,,,,,share:wij_team,phone\n"
+        "2,2015-09-07 10:00,invite,2015-09-21 10:00,,,,,,\n"
+        "2,2015-09-21 11:00,hold_conversation,,not_active,self,,,,\n"
+        "2,2015-09-22 09:00,,,,,,share:coach_meedoen,,\n"
+        "2,2015-09-23 09:00,,,,,,,share:coach_meedoen|share:nobody,\n"
+        "2,2015-09-24 09:00,,,,,,,share:coach_meedoen,\n"
+        "2,2015-09-25 10:00,refer,,,,coach_meedoen,,,\n"
+        "2,2015-09-26 10:00,decline,,,,,,share:coach_meedoen,\n",
+        encoding="utf-8")
+    result = env.run("case", "apply", str(path), "--history", "--json")
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    failures = {f["line"]: f["reason"] for f in summary["failures"]}
+    assert set(failures) == {10, 12, 13}, failures
+    # Two scopes, one unknown: the line fails whole, nothing of it is recorded.
+    assert "consent scope 'share:nobody' is not known" in failures[10]
+    assert "share:coach_meedoen" in failures[12]  # the consent rule: withdrawn two lines up
+    assert "a line records one happening" in failures[13]
+    assert summary["by_trigger"]["consent_withdrawn"] == 2
+    assert env.json("consent", "list", "1")["current"] == {
+        "share:wij_team": False, "record_report": True}
+    [event] = [e for e in env.json("case", "show", "1")["timeline"]
+               if e["trigger"] == "consent_withdrawn"]
+    assert event["at"][:10] == "2015-10-01"
+    assert (event["data"]["how"], event["data"]["cancelled"]["referrals"]) == ("phone", 1)
+    assert env.json("consent", "list", "2")["current"] == {"share:coach_meedoen": False}
+    assert [e["data"]["scope"] for e in env.json("case", "show", "2")["timeline"]
+            if e["trigger"] == "consent_withdrawn"] == ["share:coach_meedoen"]
+    assert env.json("case", "show", "2")["state"] == "spoken"
+
 # --- --at on every command that records an event ---------------------------------------------
 
 MW_BSN_ROW = 1  # P01 also gets a Meedoen Werkt! case (event attend)

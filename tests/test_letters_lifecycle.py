@@ -8,12 +8,16 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEMPLATES, Env, lift_exclusions
-from helpers import advance, flat, invite, open_tasks, pdf_text, pdfs_in, render
+from conftest import EXAMPLES, TEMPLATES, Env, lift_exclusions
+from helpers import advance, flat, invite, open_tasks, pdf_text, pdfs_in, render, staff, today
+
+from casework.cases import correct_report, flag_person
+from casework.mailroom import list_letters, render_queue
 
 
 @pytest.fixture
@@ -385,6 +389,93 @@ def test_flagging_a_closed_case_s_person_as_deceased_stops_the_report_owed_to_th
     assert cohort.json("task", "list", "--kind", "report_due")["tasks"] == []
     assert sorted(manifest_ids(cohort, batch)) == sorted(  # the batch is as it was made
         item["id"] for item in listed(cohort) if item["batch"] == batch["batch"])
+
+
+# --- the mail room and a person flagged deceased or moved away ------------------------------
+
+TALK = {"classification": "work_potential", "participation_potential": "supported",
+        "consent": ["record_report"], "themes": {"health": "Last van de rug"}}
+
+
+@pytest.fixture
+def core(cohort: Env) -> Iterator[Any]:
+    engine = cohort.engine()
+    yield engine
+    engine.db.dispose()
+
+
+def statuses(engine: Any, case_id: int) -> list[tuple[str, str, str | None]]:
+    found = list_letters(engine, staff(engine, "anna"), case_id)["letters"]
+    return [(item["template"], item["status"], item["reason"]) for item in reversed(found)]
+
+
+@pytest.mark.parametrize("flag", ["deceased", "moved"])
+def test_no_letter_is_made_for_a_flagged_person_whatever_closed_their_case(
+        core: Any, flag: str) -> None:
+    """The field's case: the person is flagged while their case is open (it stays open); the
+    case is then closed for another reason. Neither the invitation queued before the flag
+    nor the closing letter queued after it is made: each is held with the reason."""
+    anna = staff(core, "anna")
+    core.advance(1, "invite", anna, {"appointment": "2100-01-04 10:00"})
+    flag_person(core, anna, 1, flag)
+    first = render_queue(core, today())
+    assert (first.rendered, first.batches) == (0, [])
+    assert [item["template"] for item in first.flagged] == ["uitnodiging"]
+    core.advance(1, "close", anna, {"reason": "no_support_needed"})
+    summary = render_queue(core, today())
+    assert (summary.rendered, summary.batches) == (0, [])
+    assert [item["template"] for item in summary.flagged] == ["afsluiting"]
+    letters = statuses(core, 1)
+    assert [(t, s) for t, s, _ in letters] == [("uitnodiging", "cancelled"),
+                                               ("afsluiting", "held")]
+    words = {"deceased": "died", "moved": "moved away"}[flag]
+    assert (letters[-1][2] or "").startswith(f"not sent: the person {words} (flag {flag})")
+    assert render_queue(core, today()).flagged == []  # held once, not again each run
+
+
+def test_clearing_the_flag_queues_the_held_letters_again(core: Any) -> None:
+    anna = staff(core, "anna")
+    core.advance(1, "invite", anna, {"appointment": "2100-01-04 10:00"})
+    flag_person(core, anna, 1, "deceased")  # by mistake: the wrong person
+    assert [t["template"] for t in render_queue(core, today()).flagged] == ["uitnodiging"]
+    cleared = flag_person(core, anna, 1, "none")
+    assert cleared["requeued"] == 1
+    summary = render_queue(core, today())
+    assert summary.rendered == 1 and summary.flagged == []
+    assert [(t, s) for t, s, _ in statuses(core, 1)] == [("uitnodiging", "in_batch")]
+
+
+def test_a_letter_queued_later_for_a_closed_case_is_held_when_another_case_was_flagged(
+        cohort: Env, core: Any) -> None:
+    """A letter queued after closing (the corrected report sent again) for a person flagged
+    through another of their cases is not made."""
+
+    rows = (EXAMPLES / "cohort.csv").read_text(encoding="utf-8").splitlines()
+    (cohort.root / "again.csv").write_text(rows[0] + "\n" + rows[1] + "\n", encoding="utf-8")
+    cohort.ok("cohort", "import", str(cohort.root / "again.csv"), "--workflow",
+              "participatiecoach")  # the person of case 1 gets a second case
+    [other] = [c["id"] for c in cohort.json("case", "list", "--workflow", "participatiecoach")
+               ["cases"]]
+    anna = staff(core, "anna")
+    core.advance(1, "invite", anna, {"appointment": "2100-01-04 10:00"})
+    core.advance(1, "hold_conversation", anna, TALK)
+    core.advance(1, "close", anna, {"reason": "no_support_needed"})
+    assert render_queue(core, today()).batches  # the closing letter goes
+    flag_person(core, anna, other, "moved")
+    correct_report(core, anna, 1, {"health": "Last van de knie"}, resend=True)
+    summary = render_queue(core, today())
+    assert summary.rendered == 0 and summary.batches == []
+    assert [(t, s) for t, s, _ in statuses(core, 1)][-1] == ("verslag", "held")
+
+
+def test_flagging_a_person_pulls_the_batched_letters_of_their_open_case(core: Any) -> None:
+    anna = staff(core, "anna")
+    core.advance(1, "invite", anna, {"appointment": "2100-01-04 10:00"})
+    [batch] = render_queue(core, today()).batches
+    flagged = flag_person(core, anna, 1, "moved")
+    assert [(p["template"], p["batch"]) for p in flagged["to_pull"]] == [
+        ("uitnodiging", batch["batch"])]
+    assert [s for _, s, _ in statuses(core, 1)] == ["to_pull"]
 
 
 # --- the daily run --------------------------------------------------------------------------

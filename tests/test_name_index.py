@@ -148,9 +148,8 @@ def index_pages(conn: Any) -> list[bytes]:
         "SELECT block FROM participant_names_data WHERE id != 10"))
 
 
+@pytest.mark.backends("postgresql")
 def test_postgresql_indexes_use_the_extension_in_public(cohort: Env) -> None:
-    if cohort.database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's pg_trgm")
     engine = cohort.engine()
     try:
         with engine.db.connect() as conn:
@@ -167,9 +166,8 @@ def test_postgresql_indexes_use_the_extension_in_public(cohort: Env) -> None:
         assert "public.gin_trgm_ops" in made[name]
 
 
+@pytest.mark.backends("postgresql")
 def test_db_upgrade_adds_indexes_a_refused_extension_left_out(cohort: Env) -> None:
-    if cohort.database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's pg_trgm")
     engine = cohort.engine()
     try:
         with engine.db.begin() as conn:

@@ -73,10 +73,9 @@ def test_an_output_that_is_the_config_a_workflow_or_the_anchor_is_refused(own_wo
         assert target.read_bytes() == before
 
 
+@pytest.mark.backends("sqlite")  # a PostgreSQL database is not a file
 @pytest.mark.parametrize("which", COMMANDS)
-def test_an_output_that_is_the_database_is_refused(env: Env, backend: str, which: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("a PostgreSQL database is not a file")
+def test_an_output_that_is_the_database_is_refused(env: Env, which: str) -> None:
     database = Path(env.database_url.removeprefix("sqlite:///"))
     for target in (database, Path(f"{database}-wal")):
         before = target.read_bytes() if target.exists() else None

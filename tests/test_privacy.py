@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import Env, lift_exclusions
-from helpers import bsn_of, query, staff
+from helpers import bsn_of, query, set_person, staff
 from sqlalchemy import select
 
 from casework.models import AppliedLine
@@ -160,3 +161,45 @@ def test_a_bad_retention_period_names_the_setting(people: Env) -> None:
     result = people.run("privacy", "purge", "--dry-run")
     assert result.exit_code == 1
     assert "retention.kansen-in-kaart.declined" in result.stderr
+
+
+def file_bytes(path: Path) -> bytes:
+    """An SQLite database's bytes with its write-ahead log's (the pages it has not copied back)."""
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal"))
+                    if p.exists())
+
+
+@pytest.mark.backends("sqlite")  # a PostgreSQL database is not a file
+def test_a_purged_name_leaves_no_bytes_in_the_sqlite_file_nor_in_the_name_index(
+        cohort: Env) -> None:
+    """SQLite keeps a changed row's old bytes in the page's free space (and whole pages in
+    the free list and the write-ahead log) unless secure_delete is on (many builds have it
+    off; Debian's has it on): the purge's blanked BSN, name and address must be gone from the
+    file itself, the FTS5 name index included."""
+    name, street = "Zqxjvoort-Quimbledon", "Wrobbelpadstraat"
+    set_person(cohort, 5, surname=name, initials="Q.X.", street=street)
+    assert [c["id"] for c in cohort.json("person", "find", "Zqxjvoort")["cases"]] == [5]
+    cohort.ok("case", "advance", "5", "decline")
+    cohort.ok("letters", "render")  # the confirmation's address block holds the name
+    path = Path(cohort.database_url[len("sqlite:///"):])
+    secrets = [bsn_of(5), name, street, "Zqxjvoort", "Quimbledon", "Wrobbelpad"]
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert all(text.encode() in file_bytes(path) for text in secrets)  # the right place
+    with_retention(cohort)
+    engine = cohort.engine(clock=lambda: later(13))
+    try:
+        summary = purge(engine, staff(engine, "anna"))
+    finally:
+        engine.db.dispose()
+    assert summary["people"] == 1 and summary["wal_truncated"] is True
+    cohort.close()
+    stored = file_bytes(path)
+    left = [n for n, text in enumerate(secrets)  # by number: no BSN in a failure's text
+            if any(form.encode() in stored for form in (text, text.lower(), text.upper()))]
+    assert left == []
+    with sqlite3.connect(path) as conn:  # the index's own terms: none of the name's trigrams
+        conn.execute("CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, "
+                     "participant_names, row)")
+        terms = {row[0] for row in conn.execute("SELECT term FROM temp.terms")}
+    assert not {"zqx", "qxj", "xjv"} & terms  # trigrams only this name has

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from casework.calendar import is_workday
 from casework.cli import cli
 from casework.config import Settings, load_settings
-from casework.models import Case, Letter, Task
+from casework.models import Case, Letter, Participant, Task
 from casework.reports.checks import table_problems
 from casework.simulation import SeasonBroken, SeasonPlan, simulate_season
 from casework.simulation.invariants import Checker
@@ -296,3 +296,43 @@ def test_a_config_without_route_files_is_named_not_the_season_folder(tmp_path: P
                                 env={"CASEWORK_DATABASE_URL": None})
     assert result.exit_code == 1 and "no route files there" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+@PLAYED
+def test_a_posted_letter_to_a_person_flagged_deceased_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    with engine.db.connect() as conn:
+        letter = conn.execute(select(Letter.id, Letter.batch, Case.participant_id)
+                              .join(Case, Case.id == Letter.case_id)
+                              .where(Letter.status == "sent").limit(1)).first()
+    assert letter is not None
+    with engine.db.begin() as conn:
+        conn.execute(update(Participant).where(Participant.id == letter.participant_id)
+                     .values(flag="deceased"))
+    try:
+        broken = _broken(played.check.batch_sent, letter.batch)
+        assert broken.rule == "no letter goes to a person who died or moved away"
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Participant).where(Participant.id == letter.participant_id)
+                         .values(flag=None))
+
+
+@PLAYED
+def test_migrated_work_with_the_old_versions_label_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    route = engine.registry.get(played.plan.workflow)
+    kinds = sorted({task.kind for state in route.states.values() for task in state.tasks})
+    with engine.db.connect() as conn:
+        task = conn.execute(select(Task.id, Task.label).join(Case, Case.id == Task.case_id)
+                            .where(Task.status == "open", Task.kind.in_(kinds),
+                                   Case.workflow_version == route.version).limit(1)).first()
+    assert task is not None
+    with engine.db.begin() as conn:
+        conn.execute(update(Task).where(Task.id == task.id).values(label="(oud label)"))
+    try:
+        broken = _broken(played.check.migrated, played.day, route.version)
+        assert broken.rule == "a migrated case's work follows its new version"
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Task).where(Task.id == task.id).values(label=task.label))

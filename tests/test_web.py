@@ -206,6 +206,7 @@ def test_every_page_carries_the_security_headers(app: Any) -> None:
         headers = client.get(path).headers
         csp = headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+        assert "form-action 'self';" in csp  # no single sign-on: this site only
         assert "unsafe-inline" not in csp
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["Referrer-Policy"] == "same-origin"

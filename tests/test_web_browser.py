@@ -1,11 +1,14 @@
 """The web front in a real browser: Debian's chromium (headless) driven by Selenium through
-Debian's chromedriver, each page checked with axe-core (vendored from its npm package)."""
+Debian's chromedriver, each page checked with axe-core (vendored from its npm package).
+Single sign-on goes through the fake identity provider of tests/identity_provider.py, served
+over TLS at its own https address."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +16,8 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, Env
-from helpers import PASSWORD, bsn_of, invite, web_app, web_member
+from helpers import PASSWORD, bsn_of, invite, made_up_bsns, web_app, web_member
+from identity_provider import CLIENT_ID, ISSUER, FakeProvider, configure
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver") or (
@@ -66,8 +70,10 @@ def coordinator_server(cohort: Env) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
+@contextmanager
+def chromium(profile: Path, *arguments: str) -> Iterator[Any]:
+    """A headless chromium driven by Selenium, with its profile in this folder and these
+    command-line arguments besides the usual ones."""
     assert BROWSER and DRIVER, "CASEWORK_REQUIRE_BROWSER is set but chromium or chromedriver " \
                                "is missing (apt-get install chromium chromium-driver)"
     from selenium import webdriver
@@ -76,32 +82,44 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = BROWSER
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
-                     "--window-size=1280,1000"):
+                     "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+                     "--window-size=1280,1000", *arguments):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
     driver.set_script_timeout(60)
-    yield driver
-    driver.quit()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    with chromium(tmp_path / "profile") as driver:
+        yield driver
+
+
+def until(driver: Any, condition: Any, seconds: float = 30) -> Any:
+    """Wait until condition(driver) holds. While a page is being replaced, Chromium may answer
+    a question about the old page's nodes with "stale element" or an inspector error
+    ("Node with given id does not belong to the document"): ask again instead of failing."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    return WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,)).until(
+        condition)
 
 
 def arrive(driver: Any, url: str, left: Any = None) -> None:
     """Wait until the browser shows this address (a click's navigation has finished); with
     ``left`` (the page's html element before the click) until that page is gone too: a form
     posted back to the address it was on shows the same address before the answer arrives."""
-    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.wait import WebDriverWait
 
     if left is not None:
-        # While the old document is being replaced, Chromium may answer a question about its
-        # node with an inspector error ("Node with given id does not belong to the document")
-        # instead of "stale": ask again until it says stale.
-        WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
-            expected_conditions.staleness_of(left))
-    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: d.current_url == url and d.execute_script("return document.readyState")
-        == "complete")
+        until(driver, expected_conditions.staleness_of(left))
+    until(driver, lambda d: d.current_url == url
+          and d.execute_script("return document.readyState") == "complete")
 
 
 def screenshot(driver: Any, tmp_path: Path, name: str) -> None:
@@ -147,9 +165,8 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     accessible(browser)
     browser.find_element(By.ID, "q").send_keys(bsn_of(1))
     browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
-    from selenium.webdriver.support.wait import WebDriverWait
 
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "resultaten"))
+    until(browser, lambda d: d.find_elements(By.ID, "resultaten"))
     assert browser.current_url == server + "/zoeken"  # the BSN travelled in the POST body
     assert bsn_of(1) not in browser.title
     results = browser.find_elements(By.CSS_SELECTOR, "table a.ams-link")
@@ -214,9 +231,8 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
     refer = step("Verwijzen naar een partner")
     Select(refer.find_element(By.ID, "refer-partner")).select_by_visible_text("Coach Meedoen")
     refer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    from selenium.webdriver.support.wait import WebDriverWait
 
-    WebDriverWait(browser, 30).until(lambda d: "Niet vastgelegd" in d.page_source)
+    until(browser, lambda d: "Niet vastgelegd" in d.page_source)
     alert = browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
     assert "de toestemming om gegevens te delen met Coach Meedoen is niet vastgelegd" in alert
     accessible(browser)
@@ -226,7 +242,7 @@ def test_a_case_worker_records_a_conversation_with_consent_and_refers(
     left = browser.find_element(By.TAG_NAME, "html")
     refer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     arrive(browser, server + "/zaak/1", left)
-    WebDriverWait(browser, 30).until(lambda d: "De stand is nu: Verwezen" in d.page_source)
+    until(browser, lambda d: "De stand is nu: Verwezen" in d.page_source)
     referrals = browser.find_element(By.TAG_NAME, "main").text
     assert "het WIJ-team" in referrals
     accessible(browser)
@@ -247,7 +263,6 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
                                                    tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
-    from selenium.webdriver.support.wait import WebDriverWait
 
     server = coordinator_server
     log_in(browser, server, "kees")
@@ -261,14 +276,14 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
     size.send_keys("3")
     browser.find_element(By.CSS_SELECTOR, "input[name=plan-specialist][value=piet]").click()
     browser.find_element(By.XPATH, "//button[text()='Voorbeeld tonen']").click()
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "voorbeeld"))
+    until(browser, lambda d: d.find_elements(By.ID, "voorbeeld"))
     main = browser.find_element(By.TAG_NAME, "main").text
     assert "Golf 1 in Oosterparkwijk" in main and "Afspraken per dag" in main
     accessible(browser)  # the preview: nobody is invited yet
     screenshot(browser, tmp_path, "golf-plannen")
 
     browser.find_element(By.XPATH, "//button[starts-with(text(), 'Bevestigen')]").click()
-    WebDriverWait(browser, 30).until(lambda d: "uitgenodigd" in d.find_element(
+    until(browser, lambda d: "uitgenodigd" in d.find_element(
         By.TAG_NAME, "main").text)
     assert "3 van de 3 geselecteerde mensen uitgenodigd" in browser.find_element(
         By.CSS_SELECTOR, "[role=status]").text
@@ -285,7 +300,7 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
     Select(browser.find_element(By.ID, "wave-wave")).select_by_index(1)
     Select(browser.find_element(By.ID, "wave-worker")).select_by_visible_text("piet")
     browser.find_element(By.XPATH, "//button[text()='Golf toewijzen']").click()
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role=status]"))
+    until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[role=status]"))
     assert "3 van de 3 open zaken toegewezen aan piet" in browser.find_element(
         By.CSS_SELECTOR, "[role=status]").text
     accessible(browser)
@@ -438,6 +453,32 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     accessible(browser)
     screenshot(browser, tmp_path, "brieven")
 
+    # The batch is re-made (not handed over in time): its letters go into a new one.
+    left = browser.find_element(By.TAG_NAME, "html")
+    rows[0].find_element(By.PARTIAL_LINK_TEXT, "opnieuw maken").click()
+    remake = f"{server}/brieven/stapel/{batch}/opnieuw-maken"
+    arrive(browser, remake, left)
+    accessible(browser)
+    browser.find_element(By.ID, "confirm").click()
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "form.cw-form button[type=submit]").click()
+    arrive(browser, remake, left)
+    for _ in range(60):  # the letters are made in a thread of the server
+        if "Klaar:" in browser.find_element(By.TAG_NAME, "main").text:
+            break
+        time.sleep(0.5)
+        browser.refresh()
+        arrive(browser, remake)
+    assert "Klaar: 2 brieven gemaakt; 1 nieuwe stapel" in browser.find_element(
+        By.TAG_NAME, "main").text
+    accessible(browser)
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.LINK_TEXT, "Terug naar Brieven en stapels").click()
+    arrive(browser, server + "/brieven", left)
+    rows = browser.find_elements(By.CSS_SELECTOR, "table tbody tr")
+    assert len(rows) == 2 and "opnieuw gemaakt" in rows[1].text
+    batch = rows[0].find_element(By.TAG_NAME, "td").text
+
     left = browser.find_element(By.TAG_NAME, "html")
     rows[0].find_element(By.PARTIAL_LINK_TEXT, "Verstuurd").click()
     arrive(browser, f"{server}/brieven/stapel/{batch}/versturen", left)
@@ -452,6 +493,37 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     assert "Verstuurd" not in browser.find_element(By.CSS_SELECTOR, "table tbody tr").text
     accessible(browser)
 
+    # A cohort: the preview stores nothing; the same file chosen again is imported.
+    from selenium.webdriver.support.select import Select
+
+    cohort_file = tmp_path / "cohort-nieuw.csv"
+    cohort_file.write_text(
+        "bsn,voorletters,achternaam,straat,huisnummer,postcode,woonplaats,wijk\n"
+        f"{made_up_bsns(1, start=720_000_000)[0]},A.,Nieuw,Kerkstraat,1,9711 AB,Groningen,"
+        "Oosterparkwijk\n123456789,B.,Fout,Kerkstraat,2,9711 AB,Groningen,Oosterparkwijk\n",
+        encoding="utf-8")
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.LINK_TEXT, "Cohort inlezen").click()
+    arrive(browser, server + "/cohort-inlezen", left)
+    accessible(browser)
+    browser.find_element(By.ID, "bestand").send_keys(str(cohort_file))
+    Select(browser.find_element(By.ID, "route")).select_by_value("kansen-in-kaart")
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[text()='Voorbeeld tonen']").click()
+    arrive(browser, server + "/cohort-inlezen", left)
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "Nog niets opgeslagen" in main and "het BSN voldoet niet aan de elfproef" in main
+    accessible(browser)
+    browser.set_window_size(1280, 1700)
+    screenshot(browser, tmp_path, "cohort-inlezen")
+    browser.set_window_size(1280, 1000)
+    browser.find_element(By.ID, "bestand-opnieuw").send_keys(str(cohort_file))
+    left = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//button[starts-with(text(), 'Inlezen')]").click()
+    arrive(browser, server + "/cohort-inlezen", left)
+    assert "1 ingelezen" in browser.find_element(By.TAG_NAME, "main").text
+    accessible(browser)
+
     left = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.LINK_TEXT, "Rapporten").click()
     arrive(browser, server + "/rapporten", left)
@@ -460,3 +532,88 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     accessible(browser)
     browser.set_window_size(1280, 2400)
     screenshot(browser, tmp_path, "rapporten")
+
+
+@contextmanager
+def served_over_tls(app: Any) -> Iterator[int]:
+    """The app served over TLS on an ephemeral loopback port (werkzeug's server, with a
+    self-signed certificate it makes with cryptography); its port."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context="adhoc")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.port
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_a_case_worker_logs_in_through_the_identity_provider_and_out_again(
+        cohort: Env, provider: FakeProvider, tmp_path: Path) -> None:
+    """The provider is at its https address (login.groningen.test: another site than
+    casework at 127.0.0.1, so the SameSite=Strict session cookie is not sent when the browser
+    comes back from it). This browser's own DNS rule points that name at the provider served
+    here, and this browser alone accepts its self-signed certificate; casework's server side
+    reaches the same provider through the requests adapter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+
+    configure(cohort)
+    provider.discovery["end_session_endpoint"] = ISSUER + "/logout"
+    app = web_app(cohort, piet="Oosterparkwijk")
+    with served(app) as server, served_over_tls(provider.app) as port, chromium(
+            tmp_path / "profile", "--ignore-certificate-errors",
+            f"--host-resolver-rules=MAP login.groningen.test:443 127.0.0.1:{port}") as browser:
+
+        def click(selector: str) -> None:
+            """Click and wait until the page it was on is gone."""
+            left = browser.find_element(By.TAG_NAME, "html")
+            browser.find_element(By.CSS_SELECTOR, selector).click()
+            until(browser, expected_conditions.staleness_of(left))
+
+        def through_provider(user: str) -> None:
+            """Press "Inloggen via ..." and log in at the provider as ``user``."""
+            assert browser.find_element(By.CSS_SELECTOR, "form.cw-sso button").text == \
+                "Inloggen via Gemeente Groningen"
+            click("form.cw-sso button")
+            until(browser, lambda d: d.current_url.startswith(ISSUER + "/auth?"))
+            browser.find_element(By.ID, "username").send_keys(user)
+            click("main form button[type=submit]")
+
+        browser.get(server + "/zaak/1")
+        arrive(browser, server + "/inloggen")
+        accessible(browser)
+        # Someone the provider knows but casework does not: the one refusal.
+        through_provider("nobody")
+        until(browser, lambda d: d.current_url.startswith(server + "/inloggen/sso/terug?"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Inloggen"
+        assert "Inloggen via Gemeente Groningen is niet gelukt" in browser.find_element(
+            By.CSS_SELECTOR, "[role=alert]").text
+        accessible(browser)
+
+        # piet, from the refusal page: back from the provider, the page that moves on from
+        # this site brings him to Mijn werk with the session cookie.
+        through_provider("piet")
+        until(browser, lambda d: d.current_url in (server + "/", server + "/inloggen")
+            or d.find_elements(By.CSS_SELECTOR, "[role=alert]"))
+        assert browser.current_url == server + "/", browser.find_element(
+            By.TAG_NAME, "main").text  # a refusal, or the session cookie was not sent
+        arrive(browser, server + "/")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Mijn werk"
+        assert browser.find_element(By.CSS_SELECTOR, ".cw-logout__who").text == \
+            "Ingelogd als piet"
+        cookies = {c["name"]: c for c in browser.execute_cdp_cmd(
+            "Storage.getCookies", {})["cookies"]}
+        assert cookies["casework"]["sameSite"] == "Strict" and cookies["casework"]["httpOnly"]
+        assert "casework_sso" not in cookies  # the login in progress is over
+
+        # Uitloggen ends the provider's session too, which sends the browser back.
+        click("form.cw-logout button")
+        arrive(browser, server + "/inloggen")
+        assert provider.logouts == [{"client_id": CLIENT_ID,
+                                     "post_logout_redirect_uri": server + "/inloggen"}]
+        accessible(browser)
+        browser.get(server + "/zaak/1")
+        arrive(browser, server + "/inloggen")

@@ -320,3 +320,73 @@ def test_the_back_office_records_returned_mail_and_holds_a_letter_back(
     assert worker.post("/brieven/brief", data={"csrf_token": csrf_of(worker.get("/").text),
                                                "what": "cancel", "letter": str(letters[OWN])}
                        ).status_code == 404
+
+
+def test_the_back_office_remakes_a_batch_once_and_sees_the_new_one(
+        app: Any, cohort: Env, batch: str) -> None:
+    from casework.web.office import remakes
+
+    office = client_of(app, "bo")
+    url = f"/brieven/stapel/{batch}/opnieuw-maken"
+    assert f'href="{url}"' in office.get("/brieven").text
+    page = office.get(url)
+    assert page.status_code == 200 and "moet opnieuw gemaakt worden" in page.text
+    token = csrf_of(page.text)
+    assert office.post(url, data={"confirm": "yes"}).status_code == 400  # no CSRF token
+    unticked = office.post(url, data={"csrf_token": token})
+    assert unticked.status_code == 422 and "Vink aan" in unticked.text
+    assert cohort.json("letters", "batch", "list")["batches"][0]["status"] == "made"
+
+    done = office.post(url, data={"csrf_token": token, "confirm": "yes"})
+    assert done.status_code == 303 and done.headers["Location"] == url
+    job = remakes(app).get(batch)
+    assert job is not None and job.done.wait(120)
+    shown = office.get(url)
+    assert shown.status_code == 200 and "2 brieven worden vandaag opnieuw gemaakt" in shown.text
+    assert "Klaar: 2 brieven gemaakt" in shown.text and "1 nieuwe stapel" in shown.text
+    batches = {b["batch"]: b for b in cohort.json("letters", "batch", "list")["batches"]}
+    old = batches.pop(batch)
+    [new] = batches.values()
+    assert (old["status"], old["remade_by"]) == ("remade", "bo")
+    assert (new["status"], new["letters"]) == ("made", 2)
+    assert f'href="/brieven/stapel/{new["batch"]}/pdf"' in shown.text
+    assert office.get(f"/brieven/stapel/{new['batch']}/pdf").data.startswith(b"%PDF")
+    assert log_of(cohort, "bo", "letters batch remake") == [[OWN, 3]]
+    assert log_of(cohort, "bo", "letters render") == [[OWN, 3]]
+
+    # Clicked again (another tab, a colleague): nothing is re-made or rendered twice.
+    again = office.post(url, data={"csrf_token": token, "confirm": "yes"})
+    assert again.status_code == 409 and "is opnieuw gemaakt" in again.text
+    assert len(cohort.json("letters", "batch", "list")["batches"]) == 2
+    assert log_of(cohort, "bo", "letters batch remake") == [[OWN, 3]]
+    assert '<form class="cw-form"' not in again.text.split("<main", 1)[1]
+
+
+def test_a_letter_whose_appointment_passed_is_not_made_again(
+        app: Any, cohort: Env, batch: str) -> None:
+    from casework.web.office import remakes
+
+    engine = app.extensions["casework.engine"]
+    engine.clock.set(datetime(2100, 1, 5, 12, tzinfo=UTC))  # after the appointments
+    office = client_of(app, "bo")
+    url = f"/brieven/stapel/{batch}/opnieuw-maken"
+    done = office.post(url, data={"csrf_token": csrf_of(office.get(url).text),
+                                  "confirm": "yes"})
+    assert done.status_code == 303
+    job = remakes(app).get(batch)
+    assert job is not None and job.done.wait(120)
+    page = office.get(url).text
+    assert "0 brieven worden vandaag opnieuw gemaakt, 2 niet" in page
+    assert "niet opnieuw, de afspraak van 04-01-2100 10:00 is voorbij" in page
+
+
+@pytest.mark.parametrize("name", ["piet", "kees", "adm"])
+def test_only_the_back_office_remakes_a_batch(app: Any, cohort: Env, batch: str,
+                                              name: str) -> None:
+    client = client_of(app, name)
+    url = f"/brieven/stapel/{batch}/opnieuw-maken"
+    assert client.get(url).status_code == 404
+    refused = client.post(url, data={"csrf_token": csrf_of(client.get("/").text),
+                                     "confirm": "yes"})
+    assert refused.status_code == 404
+    assert cohort.json("letters", "batch", "list")["batches"][0]["status"] == "made"

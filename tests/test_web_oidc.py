@@ -1,149 +1,19 @@
-"""Single sign-on with OpenID Connect ([web.oidc]) against a fake identity provider inside
-the test: a small Flask app serving discovery, its keys and the token endpoint, signing ID
-tokens with a key made here (joserfc, Authlib's JOSE library). Every HTTP request the web
-front makes goes to it through a requests adapter: no network."""
+"""Single sign-on with OpenID Connect ([web.oidc]) against the fake identity provider of
+tests/identity_provider.py (discovery, keys, the token endpoint, ID tokens signed with a key
+made in the test). Every HTTP request the web front makes goes to it through a requests
+adapter: no network. The same provider in a real browser: tests/test_web_browser.py."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import Env
 from helpers import Clock, csrf_of, staff, web_app, web_login
-
-ISSUER = "https://login.groningen.test/realms/staff"
-CLIENT_ID = "casework"
-SECRET = "the client secret of casework"
-
-
-class FakeProvider:
-    """The identity provider: discovery, keys, the authorization step (the test plays the
-    person logging in there) and the token endpoint. ``claims`` and ``discovery`` change
-    what it says, to play a broken or hostile provider."""
-
-    def __init__(self) -> None:
-        from joserfc.jwk import ECKey
-
-        self.key = ECKey.generate_key("P-256", parameters={"kid": "k1"})
-        self.claims: dict[str, Any] = {}
-        self.discovery: dict[str, Any] = {}
-        self.codes: dict[str, dict[str, Any]] = {}
-        self.sign_with: Any = None
-        self.up = True
-        self.app = self._app()
-
-    def _app(self) -> Any:
-        from flask import Flask, abort, jsonify, request
-
-        app = Flask("fake_idp")
-
-        @app.get("/realms/staff/.well-known/openid-configuration")
-        def discovery() -> Any:
-            return jsonify({
-                "issuer": ISSUER, "authorization_endpoint": ISSUER + "/auth",
-                "token_endpoint": ISSUER + "/token", "jwks_uri": ISSUER + "/certs",
-                "response_types_supported": ["code"],
-                "id_token_signing_alg_values_supported": ["ES256"],
-                "code_challenge_methods_supported": ["S256"], **self.discovery})
-
-        @app.get("/realms/staff/certs")
-        def certs() -> Any:
-            return jsonify({"keys": [self.key.as_dict(private=False)]})
-
-        @app.post("/realms/staff/token")
-        def token() -> Any:
-            expected = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
-            if request.headers.get("Authorization") != f"Basic {expected}":
-                abort(401)
-            grant = self.codes.pop(request.form.get("code", ""), None)
-            if grant is None or request.form.get("redirect_uri") != grant["redirect_uri"]:
-                return jsonify({"error": "invalid_grant"}), 400
-            challenge = base64.urlsafe_b64encode(hashlib.sha256(
-                request.form.get("code_verifier", "").encode()).digest()).rstrip(b"=")
-            if challenge.decode() != grant["code_challenge"]:
-                return jsonify({"error": "invalid_grant"}), 400
-            return jsonify({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer",
-                            "expires_in": 300, "id_token": self.id_token(grant)})
-
-        return app
-
-    def id_token(self, grant: dict[str, Any]) -> str:
-        from joserfc import jwt
-
-        now = int(time.time())
-        claims = {"iss": ISSUER, "sub": "f3c1-77", "aud": CLIENT_ID, "iat": now,
-                  "exp": now + 300, "nonce": grant["nonce"],
-                  "preferred_username": grant["user"], **self.claims}
-        claims = {k: v for k, v in claims.items() if v is not None}
-        return jwt.encode({"alg": "ES256", "kid": "k1"}, claims, self.sign_with or self.key)
-
-    def authorize(self, url: str, user: str) -> dict[str, str]:
-        """The person logs in at the provider as ``user``: return the query the provider
-        sends the browser back with (code and state)."""
-        parts = urlsplit(url)
-        assert f"{parts.scheme}://{parts.netloc}{parts.path}" == ISSUER + "/auth"
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        assert query["client_id"] == CLIENT_ID and query["response_type"] == "code"
-        assert query["code_challenge_method"] == "S256"
-        assert query["scope"].split()[0] == "openid"
-        code = secrets.token_urlsafe(16)
-        self.codes[code] = {"nonce": query["nonce"], "redirect_uri": query["redirect_uri"],
-                            "code_challenge": query["code_challenge"], "user": user}
-        return {"code": code, "state": query["state"]}
-
-
-class ProviderAdapter:
-    """A requests transport that hands each request to the fake provider's WSGI app."""
-
-    def __init__(self, provider: FakeProvider) -> None:
-        self.provider = provider
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        import requests
-        from requests.structures import CaseInsensitiveDict
-
-        parts = urlsplit(request.url)
-        if not self.provider.up or f"{parts.scheme}://{parts.netloc}" != \
-                "https://login.groningen.test":
-            raise requests.ConnectionError(f"no route to {parts.netloc}")
-        answer = self.provider.app.test_client().open(
-            parts.path, method=request.method, query_string=parts.query,
-            headers=dict(request.headers), data=request.body)
-        response = requests.Response()
-        response.status_code = answer.status_code
-        response._content = answer.data
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response.url = request.url
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    import requests
-
-    fake = FakeProvider()
-    adapter = ProviderAdapter(fake)
-    monkeypatch.setattr(requests.Session, "get_adapter", lambda self, url: adapter)
-    return fake
-
-
-def configure(env: Env, extra: str = "") -> None:
-    (env.config.parent / "oidc-secret").write_text(SECRET + "\n", encoding="utf-8")
-    with env.config.open("a", encoding="utf-8") as fh:
-        fh.write(f'\n[web.oidc]\nissuer = "{ISSUER}"\nclient_id = "{CLIENT_ID}"\n'
-                 f'client_secret_file = "oidc-secret"\n{extra}')
+from identity_provider import CLIENT_ID, ISSUER, FakeProvider, configure
 
 
 @pytest.fixture
@@ -331,8 +201,19 @@ def test_a_provider_that_cannot_be_reached_or_names_another_issuer(
     provider.discovery = {"issuer": "https://evil.test/realms/staff"}
     other = start(app.test_client())
     assert other.status_code == 503 and "niet bereikbaar" in other.text
+    # A login page on another site: the pages' CSP would keep the browser from going there.
+    provider.discovery = {"authorization_endpoint": "https://elsewhere.test/realms/staff/auth"}
+    elsewhere = start(app.test_client())
+    assert elsewhere.status_code == 503 and "niet bereikbaar" in elsewhere.text
     provider.discovery = {}
     assert start(app.test_client()).status_code == 302
+
+
+def test_forms_may_go_to_the_providers_site(app: Any) -> None:
+    """A browser applies the CSP's form-action to the redirect answering a form: "Inloggen
+    via ..." and Uitloggen send it to the provider (tests/test_web_browser.py shows it)."""
+    csp = app.test_client().get("/inloggen").headers["Content-Security-Policy"]
+    assert "form-action 'self' https://login.groningen.test;" in csp
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -367,15 +248,19 @@ def test_a_missing_client_secret_file_stops_the_web_front(cohort: Env) -> None:
         create_app(load_settings(cohort.config), secret_key=b"k" * 64)
 
 
-def test_logging_out_ends_the_providers_session_too(app: Any, provider: FakeProvider) -> None:
-    provider.discovery["end_session_endpoint"] = ISSUER + "/logout?ui=nl"
+@pytest.mark.parametrize("endpoint", [
+    ISSUER + "/logout?ui=nl", "https://login.groningen.test:443/realms/staff/logout?ui=nl"],
+    ids=["issuer", "issuer-site-with-its-port"])
+def test_logging_out_ends_the_providers_session_too(
+        app: Any, provider: FakeProvider, endpoint: str) -> None:
+    provider.discovery["end_session_endpoint"] = endpoint
     client = app.test_client()
     assert sso(client, provider).status_code == 200
     page = client.get("/")
     out = client.post("/uitloggen", data={"csrf_token": csrf_of(page.text)})
     assert out.status_code == 302
     assert out.headers["Location"] == (
-        ISSUER + "/logout?ui=nl&client_id=casework&post_logout_redirect_uri="
+        endpoint + "&client_id=casework&post_logout_redirect_uri="
         "http%3A%2F%2Flocalhost%2Finloggen")
     assert client.get("/").status_code == 302  # the casework session has ended
     # A password login logs out here only.
@@ -385,8 +270,14 @@ def test_logging_out_ends_the_providers_session_too(app: Any, provider: FakeProv
     assert out.status_code == 302 and out.headers["Location"] == "/inloggen"
 
 
+@pytest.mark.parametrize("discovery", [
+    {}, {"end_session_endpoint": "https://elsewhere.test/realms/staff/logout"},
+    {"end_session_endpoint": "https://login.groningen.test:8443/realms/staff/logout"},
+    {"end_session_endpoint": "https://login.groningen.test:x/realms/staff/logout"}],
+    ids=["none", "on-another-site", "on-another-port", "not-a-port"])
 def test_a_provider_without_a_logout_endpoint_logs_out_here_only(
-        app: Any, provider: FakeProvider) -> None:
+        app: Any, provider: FakeProvider, discovery: dict[str, Any]) -> None:
+    provider.discovery = discovery
     client = app.test_client()
     assert sso(client, provider).status_code == 200
     out = client.post("/uitloggen", data={"csrf_token": csrf_of(client.get("/").text)})

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, WORKFLOWS, Env, lift_exclusions
-from helpers import advance
+from helpers import advance, show, staff, task_of
+
+from casework.route_versions import migrate_cases
 
 ROUTE = "kansen-in-kaart"
 PERSON = ("--surname", "Visser", "--street", "Hoofdweg", "--house-number", "3",
@@ -225,3 +227,41 @@ def test_cases_on_a_version_whose_closing_ends_the_report_keep_that_and_new_ones
         "task", "list", "--kind", "report_due", "--status", "all")["tasks"]}
     assert reports == {1: "cancelled", opened["id"]: "open"}
     assert env.json("case", "show", "1")["workflow_version"] == 1
+
+
+REMINDER = re.compile(r"\[\[states\.invited\.tasks\]\]\nkind = \"reminder_call\".*?\n\n", re.S)
+
+
+def test_migrated_cases_work_follows_the_new_versions_task_spec(routes: Path, env: Env) -> None:
+    """A case moved to version 6 of Kansen in Kaart gets the report owed to the person (scope
+    "person"): closing it leaves the report and the daily run sends it. A task whose kind the
+    new version no longer plans keeps what it had, and the migration says so."""
+    path = routes / "kansen_in_kaart.toml"
+    shipped = path.read_text(encoding="utf-8")
+    path.write_text(shipped.replace('scope = "person"', 'scope = "case"')
+                    .replace('label = "Verslag versturen"', 'label = "Verslag sturen"'),
+                    encoding="utf-8")
+    env.ok("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow", ROUTE)
+    lift_exclusions(env)
+    for case_id in (1, 2):
+        advance(env, case_id, "invite", "--set", "appointment=2099-01-05 10:00")
+    advance(env, 1, "hold_conversation", "--set", "classification=not_active",
+            "--set", "participation_potential=none", "--set", "consent=record_report",
+            "--set", "themes.health=Rug")
+    assert task_of(env, 1, "report_due")["label"] == "Verslag sturen"
+    (routes / "kansen_in_kaart_v2.toml").write_text(
+        REMINDER.sub("", shipped.replace("version = 1", "version = 2", 1)), encoding="utf-8")
+    engine = env.engine()
+    try:
+        moved = migrate_cases(engine, staff(engine, "anna"), ROUTE, 1, 2, {})
+    finally:
+        engine.db.dispose()
+    assert moved["moved"] == 200
+    assert moved["tasks_updated"] == 1 and moved["tasks_kept"] == {"reminder_call": 1}
+    report = task_of(env, 1, "report_due")
+    assert report["label"] == "Verslag versturen"
+    kept = task_of(env, 2, "reminder_call")  # still on the work list, as planned
+    assert kept["label"] == "Herinnering bellen (dag voor de afspraak)"
+    advance(env, 1, "close", "--set", "reason=no_support_needed")
+    assert task_of(env, 1, "report_due")["id"] == report["id"]  # owed to the person now
+    assert [t["status"] for t in show(env, 1)["tasks"] if t["kind"] == "report_due"] == ["open"]

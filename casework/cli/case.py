@@ -469,8 +469,9 @@ def apply_command(state: CliState, file: Path, dry_run: bool, history: bool,
     Each line names the case ('case', or 'bsn' and 'workflow'), the 'trigger', 'at', an
     optional 'note' and the data fields (CSV: one column per field, themes.health for notes;
     JSON: the fields at top level or under "data"). A line without a trigger records a
-    consent ('consent', optional 'consent_how') or a task outcome ('task_kind' and
-    'task_outcome', with 'result' for a reached call), like 'consent grant' and 'task done'.
+    consent ('consent', optional 'consent_how'), its withdrawal ('consent_withdrawn') or a
+    task outcome ('task_kind' and 'task_outcome', with 'result' for a reached call), like
+    'consent grant', 'consent withdraw' and 'task done'.
     Failing lines are reported by line number while the good lines apply. Exit code 1 when a
     line failed. A line applied before (same 'id', or else the same values) is skipped and
     counted as already applied. With --history no line queues a letter.
@@ -541,6 +542,9 @@ def flag_command(state: CliState, case_id: int, flag: str, at_text: str | None,
     if stopped["tasks"] or stopped["letters"]:
         click.echo(f"  nothing more is sent to them: cancelled {stopped['tasks']} task(s), "
                    f"{stopped['letters']} letter(s)")
+    if result["requeued"]:
+        click.echo(f"  {result['requeued']} letter(s) held while the person was flagged are "
+                   "queued again")
     if result["to_pull"]:
         from casework.cli.letters import print_pulls
 

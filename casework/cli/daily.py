@@ -46,7 +46,7 @@ def print_summary(summary: Any) -> None:
                 held=letters["held"], failed=letters["failed"], batches=letters["batches"],
                 output_dir=letters["output_dir"], renewed=letters.get("renewed", []),
                 removed_files=letters.get("removed_files", []),
-                too_late=letters.get("too_late", [])))
+                too_late=letters.get("too_late", []), flagged=letters.get("flagged", [])))
         if data["to_pull"]:
             from casework.cli.letters import print_pulls
 

@@ -33,13 +33,17 @@ def print_render_summary(result: Any) -> None:
     data = result.as_dict()
     out = console()
     out.print(f"Letters for {data['run_date']}: rendered {data['rendered']}, held "
-              f"{len(data['held'])}, failed {len(data['failed'])}")
+              f"{len(data['held']) + len(data.get('flagged', []))}, failed "
+              f"{len(data['failed'])}")
     for batch in data["batches"]:
         out.print(f"  batch {batch['batch']}: {batch['letters']} letters, {batch['sheets']} "
                   f"sheets -> {batch['pdf']} + {batch['manifest']}")
     for item in data["held"]:
         out.print(safe(f"  held letter {item['letter']} ({item['template']}, case "
                        f"{item['case_id']}): {item['reason']} - the case has a task to fix it"))
+    for item in data.get("flagged", []):
+        out.print(safe(f"  held letter {item['letter']} ({item['template']}, case "
+                       f"{item['case_id']}): {item['reason']}"))
     for item in data.get("too_late", []):
         out.print(safe(f"  not sent: letter {item['letter']} ({item['template']}, case "
                        f"{item['case_id']}): {item['reason']}"))

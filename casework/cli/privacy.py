@@ -54,3 +54,7 @@ def purge_command(state: CliState, dry_run: bool, actor: str | None, as_json: bo
     for route, count in result["no_retention_period"].items():
         click.echo(f"  {count} closed cases of {route} kept: no retention period set "
                    f"([retention.{route}] in config.toml)")
+    if result["wal_truncated"] is False:
+        click.echo("  the database's write-ahead log could not be emptied (another process was "
+                   "reading): it keeps the pages as they were until its next checkpoint; run "
+                   "the purge again when nothing else uses the database")

@@ -173,3 +173,10 @@ def migrate_command(state: CliState, workflow_id: str, from_version: int, to_ver
     else:
         click.echo(f"{result['moved']} open cases of {workflow_id} moved from version "
                    f"{result['from']} to {result['to']} (an event in each timeline).")
+        if result["tasks_updated"]:
+            click.echo(f"  {result['tasks_updated']} open task(s) follow version "
+                       f"{result['to']}'s spec of their kind (scope, label, role, rounds)")
+        for kind, count in sorted(result["tasks_kept"].items()):
+            click.echo(f"  {count} open task(s) of kind {shown(kind)} kept as planned: "
+                       f"version {result['to']} plans no such work; they stay on the work "
+                       "lists until done or the case moves on")

@@ -200,6 +200,11 @@ class Rules:
         self._everyone("consent_recorded")(ctx=ctx, participant_id=participant_id,
                                            scopes=scopes)
 
+    def consent_withdrawn(self, ctx: RuleContext, participant_id: int,
+                          scopes: list[str]) -> None:
+        self._everyone("consent_withdrawn")(ctx=ctx, participant_id=participant_id,
+                                            scopes=scopes)
+
     def letter_variants(self) -> list[str]:
         """Return every variant a letter may be printed in (none: an empty list)."""
         found: dict[str, None] = {}

@@ -68,6 +68,11 @@ def consent_recorded(ctx: RuleContext, participant_id: int, scopes: list[str]) -
 
 
 @hookimpl
+def consent_withdrawn(ctx: RuleContext, participant_id: int, scopes: list[str]) -> None:
+    current_consents(ctx, participant_id).update(dict.fromkeys(scopes, False))
+
+
+@hookimpl
 def check_route(route: Route) -> list[str]:
     problems = []
     for t in route.transitions:

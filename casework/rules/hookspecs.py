@@ -96,6 +96,11 @@ def consent_recorded(ctx: RuleContext, participant_id: int, scopes: list[str]) -
 
 
 @hookspec
+def consent_withdrawn(ctx: RuleContext, participant_id: int, scopes: list[str]) -> None:
+    """Note consent withdrawn within a batch, so the batch's later steps see it."""
+
+
+@hookspec
 def letter_variants() -> list[str]:  # type: ignore[empty-body]
     """Return the variants this rule prints letters in (``letters check`` renders each)."""
 

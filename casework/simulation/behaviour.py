@@ -45,6 +45,9 @@ RESCHEDULE = 0.004  # calls to move the appointment
 RESCHEDULE_SOON = 0.3  # ... to the next workday
 MOVED = 0.0003
 DECEASED = 0.0001
+# Someone calls to say the person died or moved away: the case worker flags them; the case
+# is closed a few workdays later.
+FLAGGED = 0.0004
 WITHDRAW = 0.002  # withdraws consent to share after a referral
 
 

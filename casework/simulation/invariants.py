@@ -19,7 +19,16 @@ from sqlalchemy import func, or_, select
 from casework.calendar import add_workdays, is_workday
 from casework.engine import Engine
 from casework.errors import CaseworkError
-from casework.models import AccessLog, Appointment, Case, Event, Letter, Participant, Task
+from casework.models import (
+    PERSON_FLAGS,
+    AccessLog,
+    Appointment,
+    Case,
+    Event,
+    Letter,
+    Participant,
+    Task,
+)
 
 if TYPE_CHECKING:
     from casework.permissions import Actor
@@ -136,6 +145,17 @@ class Checker:
                 .join(Case, Case.id == Letter.case_id)
                 .where(Letter.batch == batch, Letter.status == "sent",
                        Letter.template.in_(self.appointment_letters))).all()
+            flagged = conn.execute(
+                select(Letter.id, Letter.case_id, Letter.template, Participant.flag)
+                .join(Case, Case.id == Letter.case_id)
+                .join(Participant, Participant.id == Case.participant_id)
+                .where(Letter.batch == batch, Letter.status == "sent",
+                       Participant.flag.in_(PERSON_FLAGS)).limit(1)).first()
+        if flagged:
+            self.fail(self.season.day, flagged.case_id,
+                      "no letter goes to a person who died or moved away",
+                      f"letter {flagged.id} ({flagged.template}) in batch {batch} went to the "
+                      f"mail house; the person is flagged {flagged.flag}")
         self.sent[batch] = (ids, _digest(self.batch_files.get(batch)))
         for row in posted:
             named = (row.payload or {}).get("appointment")
@@ -145,6 +165,29 @@ class Checker:
                           "a letter handed to the mail house names the appointment its case has",
                           f"letter {row.id} ({row.template}) in batch {batch} names {named}, the "
                           f"case has {current or 'no appointment'}")
+
+    def migrated(self, day: date, version: int) -> None:
+        """The open work of the cases moved to a new route version follows that version's
+        spec of its kind (scope, label, role): the report owed to the person outlives closing
+        when the new version says so."""
+        route = self.engine.registry.get(self.season.plan.workflow, version)
+        specs: dict[str, Any] = {}
+        for state in route.states.values():
+            for task in state.tasks:
+                specs.setdefault(task.kind, task)
+        with self.engine.db.connect() as conn:
+            rows = conn.execute(
+                select(Task.id, Task.case_id, Task.kind, Task.scope, Task.label, Task.role)
+                .join(Case, Case.id == Task.case_id)
+                .where(Task.status == "open", Case.workflow_id == route.id,
+                       Case.workflow_version == version, Task.kind.in_(sorted(specs)))).all()
+        for row in rows:
+            spec = specs[row.kind]
+            if (row.scope, row.label, row.role) != (spec.scope, spec.label, spec.role):
+                self.fail(day, row.case_id, "a migrated case's work follows its new version",
+                          f"task {row.id} ({row.kind}) has scope {row.scope}, label "
+                          f"{row.label!r}; version {version} says {spec.scope}, "
+                          f"{spec.label!r}")
 
     # --- every day --------------------------------------------------------------------------
 
@@ -264,6 +307,18 @@ class Checker:
                                        Letter.file, Letter.payload, Letter.rendered_at)
                                 .where(Letter.rendered_at >= start)
                                 .order_by(Letter.id)).all()
+            flagged = conn.execute(
+                select(Letter.id, Letter.case_id, Letter.template, Letter.status,
+                       Participant.flag)
+                .join(Case, Case.id == Letter.case_id)
+                .join(Participant, Participant.id == Case.participant_id)
+                .where(Letter.rendered_at >= start,
+                       Letter.status.in_(("rendered", "in_batch", "sent")),
+                       Participant.flag.in_(PERSON_FLAGS)).limit(1)).first()
+        if flagged:
+            self.fail(day, flagged.case_id, "no letter goes to a person who died or moved away",
+                      f"letter {flagged.id} ({flagged.template}) is {flagged.status}; the "
+                      f"person is flagged {flagged.flag}")
         for n, row in enumerate(rows):
             rendered = row.rendered_at.astimezone(self.tz).date()
             folder = Path(row.file).parent.parent.name if row.file else ""

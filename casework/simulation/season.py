@@ -256,6 +256,7 @@ class Season:
         the mail house the next workday morning."""
         self.counts["letters_rendered"] += int(letters.get("rendered", 0))
         self.counts["letters_held"] += len(letters.get("held", []))
+        self.counts["letters_held_flagged"] += len(letters.get("flagged", []))
         batches = list(letters.get("batches", []))
         self.check.batches_made(day, batches)
         self.unsent = [b["batch"] for b in batches]
@@ -325,6 +326,7 @@ class Season:
         result = self.act("beheer", "workflow.migrate", migrate_cases, self.plan.workflow,
                           route.version, new, {})
         self.counts["migrated"] += int((result or {}).get("moved", 0))
+        self.check.migrated(self.day, new)
 
     # --- case work ------------------------------------------------------------------------
 
@@ -553,6 +555,8 @@ class Season:
                 when = self._appointment(case_id)  # unless it was moved since
                 if when is not None and when == datetime.fromisoformat(action.split(":", 1)[1]):
                     self.appointment_outcome(day, case_id, when)
+            elif action.startswith("close:") and state not in self.check.finals:
+                self.advance(case_id, "close", {"reason": action.split(":", 1)[1]})
             elif action == "self_action" and state == "spoken":
                 self.advance(case_id, "self_action")
             elif action == "close" and state == "spoken":
@@ -579,6 +583,7 @@ class Season:
     def chance_events(self, day: date) -> None:
         """What happens to people between the steps: some call to cancel, move or die; some
         withdraw their consent to share after a referral."""
+        from casework.cases import flag_person
         from casework.consents import withdraw_consent
 
         with self.engine.db.connect() as conn:
@@ -601,6 +606,17 @@ class Season:
             elif self.do.chance(world.DECEASED):
                 self.clock.set(self.clock.moment + timedelta(minutes=1))
                 self.advance(case_id, "close", {"reason": "deceased"})
+            elif self.do.chance(world.FLAGGED):
+                # Known first as a flag (the case stays open a few days): nothing may reach
+                # them meanwhile, whatever closes the case.
+                self.clock.set(self.clock.moment + timedelta(minutes=1))
+                flag = self.do.one_of(["deceased", "moved"])
+                if self.act(self.worker_of(case_id), "case.write", flag_person, case_id,
+                            flag) is not None:
+                    self.counts["flagged"] += 1
+                    # Closed as what happened, or (the field's mistake) for another reason.
+                    reason = flag if self.do.chance(0.5) else "other"
+                    self.later(day, self.do.between(2, 6), case_id, f"close:{reason}")
             elif state == "referred" and self.do.chance(world.WITHDRAW):
                 self.clock.set(self.clock.moment + timedelta(minutes=1))
                 partner = self._partner(case_id)

@@ -13,7 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
+from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
     from casework.config import Settings
     from casework.engine import Engine
 
-# No inline script or style anywhere, nothing from elsewhere, never inside a frame.
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+# No inline script or style anywhere, nothing from elsewhere, never inside a frame; forms go
+# to this site only (and to the identity provider's, see ``content_security_policy``).
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; "
        "frame-ancestors 'none'; base-uri 'none'")
 
 
@@ -33,6 +35,7 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("pages.search", "Zoeken", "case.read"),
     ("coordination.workload_page", "Werkverdeling", "case.assign"),
     ("coordination.plan_page", "Golf plannen", "cohort.plan"),
+    ("imports.import_page", "Cohort inlezen", "cohort.import"),
     ("office.daily", "Dagelijkse run", "daily"),
     ("office.letters", "Brieven", "letters"),
     ("reports.reports", "Rapporten", "report"),
@@ -44,7 +47,12 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
 
 # The blueprints, by module under casework.web (each holds a ``blueprint``).
 BLUEPRINTS = ("auth", "pages", "coordination", "sso", "staffpages", "office", "reports",
-              "previews", "auditpages", "privacypages")
+              "previews", "auditpages", "privacypages", "imports")
+
+# The pages that take a file (a cohort): their requests may be as large as
+# ``[web] max_upload_mb``; every other request stays within MAX_CONTENT_LENGTH.
+UPLOADS = frozenset({"imports.import_page", "imports.import_confirm", "imports.rejects_csv"})
+MEGABYTE = 1024 * 1024
 
 
 # How the pages say a stored status (appointments, referrals, tasks, letters).
@@ -64,6 +72,19 @@ class SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(request.is_secure) if _in_request() else bool(app.config.get(
             "SESSION_COOKIE_SECURE"))
+
+
+class Request(FlaskRequest):
+    """A request whose uploaded files stay in memory (within ``[web] max_upload_mb``): a
+    cohort file is personal data and is never written to the server's disk, not even to a
+    temporary file."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None,
+                         content_length: int | None = None) -> Any:
+        import io
+
+        return io.BytesIO()
 
 
 def _in_request() -> bool:
@@ -92,7 +113,11 @@ def create_app(source: Settings | Engine, secret_key: bytes | None = None) -> Fl
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.session_interface = SessionInterface()
+    app.request_class = Request
     app.extensions["casework.engine"] = engine
+    app.extensions["casework.csp"] = content_security_policy(settings)
+    # Before the CSRF check, which reads the form: the limit must be set when it does.
+    app.before_request(lambda: _upload_limit(settings["web.max_upload_mb"]))
     CSRFProtect(app)
 
     import importlib
@@ -142,11 +167,24 @@ def read_secret_key(path: Path) -> bytes:
     return key
 
 
+def content_security_policy(settings: Settings) -> str:
+    """The Content-Security-Policy of every answer. With single sign-on, forms may go to the
+    identity provider's site too: a browser applies ``form-action`` to the redirects that
+    answer a form, and the answers of "Inloggen via ..." and of Uitloggen send it to the
+    provider (its login and logout pages must be on the issuer's site, ``sso.origin``)."""
+    sources = ["'self'"]
+    if settings.oidc:
+        from casework.web.sso import origin
+
+        sources.append(origin(settings["web.oidc.issuer"]))
+    return CSP.format(form_action=" ".join(sources))
+
+
 def security_headers(response: Response) -> Response:
     """Add the headers every answer carries; pages (everything not static) are never
     stored by the browser or a proxy."""
     headers = response.headers
-    headers["Content-Security-Policy"] = CSP
+    headers["Content-Security-Policy"] = current_app.extensions["casework.csp"]
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "same-origin"
@@ -189,7 +227,20 @@ def _not_found(error: Any) -> tuple[str, int]:
                            message="Deze pagina bestaat niet, of u mag hem niet zien."), 404
 
 
+def _upload_limit(megabytes: int) -> None:
+    """Let a page that takes a file read a request of up to ``[web] max_upload_mb`` (and a
+    little for the form's other fields)."""
+    if request.endpoint in UPLOADS:
+        request.max_content_length = megabytes * MEGABYTE + 64 * 1024
+
+
 def _too_large(error: Any) -> tuple[str, int]:
+    if request.endpoint in UPLOADS:
+        limit = engine_of(current_app).settings["web.max_upload_mb"]
+        return render_template(
+            "error.html", title="Bestand te groot",
+            message=f"Het bestand is groter dan {limit} MB; er is niets ingelezen. Splits het "
+                    "bestand, of lees het in met 'casework cohort import'."), 413
     return render_template("error.html", title="Te veel gegevens",
                            message="Het formulier bevat te veel gegevens."), 413
 

@@ -1,12 +1,19 @@
 """The back office's pages: the daily run's ledger (``daily --status``) and the mail-house
-batches (``letters batch list``, a batch's PDF and manifest, ``letters batch mark-sent``).
+batches (``letters batch list``, a batch's PDF and manifest, ``letters batch mark-sent``,
+``letters batch remake``).
 
 The daily run is not started here: the scheduler (``casework scheduler run``, or a timer)
 starts it, and a run renders every queued letter, far longer than a page may take; this page
-shows what it did. The core checks the rights of each call as it does for the CLI."""
+shows what it did. Re-making a batch takes it back at once (one transaction; the core lets
+a batch be re-made once), then renders the queue as 'letters batch remake' does, in a thread
+of its own: the batch's page shows how far it is. The core checks the rights of each call as
+it does for the CLI."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import (
@@ -139,27 +146,21 @@ def mark_sent(batch: str) -> Any:
     says what it holds and what to pull first, and a form to confirm it. A batch is marked
     sent once: a second confirmation (another tab, a colleague) changes nothing (409)."""
     from casework.batches import mark_batch_sent
-    from casework.errors import CaseworkError
 
     engine = engine_of(current_app)
     if not g.actor.has("letters"):
         abort(404)
     problem, status = None, 200
     if request.method == "POST":
-        if request.form.get("confirm") != "yes":
-            problem, status = ("Vink aan dat de stapel aan het postbedrijf is gegeven; er is "
-                               "niets vastgelegd."), 422
-        else:
-            try:
-                result = mark_batch_sent(engine, g.actor, batch)
-            except CaseworkError as exc:  # sent or re-made a moment ago, or no such batch
-                problem, status = said(exc), 409
-            else:
-                sent, pulled = result["sent"], len(result["pulled"])
-                flash(f"Stapel {batch}: {sent} {'brief' if sent == 1 else 'brieven'} als "
-                      "verstuurd vastgelegd"
-                      + (f", {pulled} uit de stapel gehaald." if pulled else "."))
-                return redirect(url_for("office.letters"), 303)
+        result, problem, status = _ticked(
+            lambda: mark_batch_sent(engine, g.actor, batch),
+            "Vink aan dat de stapel aan het postbedrijf is gegeven; er is niets vastgelegd.")
+        if result is not None:
+            sent, pulled = result["sent"], len(result["pulled"])
+            flash(f"Stapel {batch}: {sent} {'brief' if sent == 1 else 'brieven'} als "
+                  "verstuurd vastgelegd"
+                  + (f", {pulled} uit de stapel gehaald." if pulled else "."))
+            return redirect(url_for("office.letters"), 303)
     row = _batch_row(engine, batch)
     if row is None:
         abort(404)
@@ -170,6 +171,126 @@ def mark_sent(batch: str) -> Any:
         pull = list_letters(engine, g.actor, status="to_pull", batch=batch)["letters"]
     return render_template("batch_sent.html", title=f"Stapel {batch} versturen", batch=row,
                            to_pull=pull, problem=problem, batch_words=BATCH_WORDS), status
+
+
+# --- re-making a batch ------------------------------------------------------------------------
+
+@dataclass
+class Remake:
+    """A batch re-made from this process: what 'letters batch remake' took back (``taken``),
+    and the rendering of the queue that follows it, running in a thread of its own."""
+
+    batch: str
+    by: str
+    taken: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    render: dict[str, Any] | None = None  # the render's summary, once it is done
+    failed: str | None = None  # why the render stopped, in words
+
+
+class Remakes:
+    """The batches re-made from this process, by name (newest kept; the render's result
+    is on the batch list in any case)."""
+
+    KEEP = 50
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.jobs: dict[str, Remake] = {}
+
+    def get(self, batch: str) -> Remake | None:
+        with self.lock:
+            return self.jobs.get(batch)
+
+    def add(self, job: Remake) -> None:
+        with self.lock:
+            self.jobs[job.batch] = job
+            while len(self.jobs) > self.KEEP:
+                del self.jobs[next(iter(self.jobs))]
+
+
+def remakes(app: Any) -> Remakes:
+    """Return the app's record of the batches re-made from this process."""
+    return app.extensions.setdefault("casework.remakes", Remakes())  # type: ignore[no-any-return]
+
+
+def _render_after_remake(engine: Any, actor: Any, job: Remake, logger: Any) -> None:
+    """Render the queue (with the re-made batch's letters) as 'letters batch remake' does
+    after taking the batch back; say in the job how it went. Two renders at once (a second
+    remake, the daily run) share the queue without making a letter twice: each claims the
+    letters it renders (casework.mailroom)."""
+    from casework.errors import CaseworkError
+    from casework.mailroom import render_queue
+
+    try:
+        summary = render_queue(engine, engine.now().astimezone(engine.tz).date(), actor=actor)
+        job.render = summary.as_dict()
+    except CaseworkError as exc:
+        job.failed = said(exc)
+    except Exception as exc:  # a bug, or the disk: said without the letters' contents
+        logger.error("rendering after re-making batch %s failed: %s", job.batch,
+                     type(exc).__name__)
+        job.failed = ("het maken van de brieven is mislukt; de volgende dagelijkse run maakt "
+                      "ze alsnog (de fout staat in het serverlog)")
+    finally:
+        job.done.set()
+
+
+@blueprint.route("/brieven/stapel/<batch>/opnieuw-maken", methods=["GET", "POST"])
+def remake(batch: str) -> Any:
+    """Re-make a batch that was not handed over ('letters batch remake'): a page that says
+    what it holds and a form that needs a tick; the batch is taken back at once (its files
+    removed, its letters still wanted queued again, the others cancelled with the reason)
+    and the queue is rendered in a thread, whose progress and result (the new batch, the
+    counts) this page shows. A batch is re-made once: a second post changes nothing (409)."""
+    from casework.batches import remake_batch
+
+    engine = engine_of(current_app)
+    if not g.actor.has("letters"):
+        abort(404)
+    problem, status = None, 200
+    if request.method == "POST":
+        taken, problem, status = _ticked(
+            lambda: remake_batch(engine, g.actor, batch),
+            "Vink aan dat de stapel opnieuw gemaakt moet worden; er is niets veranderd.")
+        if taken is not None:
+            job = Remake(batch, g.actor.name, taken)
+            remakes(current_app).add(job)
+            threading.Thread(target=_render_after_remake, name=f"remake-{batch}",
+                             args=(engine, g.actor, job, current_app.logger),
+                             daemon=True).start()
+            return redirect(url_for("office.remake", batch=batch), 303)
+    row = _batch_row(engine, batch)
+    if row is None:
+        abort(404)
+    job = remakes(current_app).get(batch)
+    return render_template("batch_remake.html", title=f"Stapel {batch} opnieuw maken",
+                           batch=row, job=job, problem=problem, batch_words=BATCH_WORDS,
+                           new_batches=_new_batches(engine, job)), status
+
+
+def _new_batches(engine: Any, job: Remake | None) -> list[dict[str, Any]]:
+    """The batches the render after a remake made, as the batch list shows them."""
+    if job is None or job.render is None:
+        return []
+    from casework.batches import list_batches
+
+    made = {b["batch"] for b in job.render["batches"]}
+    return [b for b in list_batches(engine, g.actor)["batches"] if b["batch"] in made]
+
+
+def _ticked(action: Callable[[], Any], unticked: str) -> tuple[Any, str | None, int]:
+    """Do what a batch's form asks once its box is ticked: (the core's answer, None, 200),
+    or (None, why not in Dutch, 422 when the box is not ticked and 409 when the core refuses:
+    the batch was sent or re-made a moment ago, or there is no such batch)."""
+    from casework.errors import CaseworkError
+
+    if request.form.get("confirm") != "yes":
+        return None, unticked, 422
+    try:
+        return action(), None, 200
+    except CaseworkError as exc:
+        return None, said(exc), 409
 
 
 def _batch_row(engine: Any, batch: str) -> dict[str, Any] | None:

@@ -13,7 +13,12 @@ The session cookie is SameSite=Strict, so a browser coming back from the provide
 site) does not send it. The state and nonce of a login that was started therefore travel
 in a cookie of their own (signed, HttpOnly, SameSite=Lax, for the single sign-on paths
 only, ten minutes), and the callback answers with a page that moves on to Mijn werk from this
-site, where the new session cookie is sent."""
+site, where the new session cookie is sent.
+
+The pages' Content-Security-Policy lets forms go to this site and the issuer's (a browser
+applies ``form-action`` to the redirect answering "Inloggen via ..." and Uitloggen), so the
+provider's login and logout pages must be on the issuer's site: discovery naming a login page
+elsewhere is refused like another issuer, and a logout page elsewhere is not visited."""
 
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ STATE_SECONDS = 600
 STATE_PREFIX = f"_state_{PROVIDER}_"  # the session keys Authlib keeps a login's state in
 MAX_PENDING = 3
 TIMEOUT_SECONDS = 10  # for each request to the provider
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class ProviderProblem(Exception):
@@ -119,14 +125,36 @@ def _pending() -> dict[str, Any]:
     return {key: value for key, value in pending.items() if key.startswith(STATE_PREFIX)}
 
 
+def origin(url: str) -> str:
+    """The site of an address as a Content-Security-Policy source: scheme, host and port
+    (none when it is the scheme's own); "" for an address with a port that is no number."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme)
+                                   else "")
+
+
 def _check_issuer(client: Any) -> None:
     """Load the discovery document (once) and refuse one that names another issuer (OpenID
-    Connect Discovery: it must be the configured one exactly)."""
+    Connect Discovery: it must be the configured one exactly) or a login page on another
+    site than the issuer's (the pages' CSP would stop the browser going there)."""
     issuer = engine_of(current_app).settings["web.oidc.issuer"]
     metadata = client.load_server_metadata()
     if metadata.get("issuer") != issuer:
         client.server_metadata.clear()
         raise ProviderProblem("the discovery document names another issuer")
+    endpoint = metadata.get("authorization_endpoint")
+    if not isinstance(endpoint, str) or origin(endpoint) != origin(issuer):
+        client.server_metadata.clear()
+        raise ProviderProblem("the discovery document names a login page on another site "
+                              "than the issuer's")
 
 
 def _refusal(exc: Exception, failed: str, status: int) -> Any:
@@ -201,22 +229,28 @@ def provider_logout_url() -> str | None:
     """Where to send a browser whose single sign-on session ends, so the provider ends its
     session too: the discovery document's ``end_session_endpoint`` with this client's id
     and the login page to come back to (RP-initiated logout; no ID token is kept in the
-    session cookie to hint with). None when the provider has no such endpoint or cannot be
-    reached (the casework session has ended all the same)."""
+    session cookie to hint with). None when the provider has no such endpoint, has it on
+    another site than the issuer's (the pages' CSP would stop the browser going there) or
+    cannot be reached (the casework session has ended all the same)."""
     from urllib.parse import urlencode, urlsplit, urlunsplit
 
     client = current_app.extensions.get("casework.sso")
     if client is None:
         return None
+    settings = engine_of(current_app).settings
     try:
         endpoint = client.load_server_metadata().get("end_session_endpoint")
     except Exception as exc:  # the provider cannot be reached now
         current_app.logger.warning("single sign-on logout at the provider skipped: %s",
                                    type(exc).__name__)
         return None
-    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("https", "http"):
+    if not isinstance(endpoint, str):
+        return None
+    if origin(endpoint) != origin(settings["web.oidc.issuer"]):
+        current_app.logger.warning("single sign-on logout at the provider skipped: its "
+                                   "end_session_endpoint is on another site than the issuer's")
         return None
     parts = urlsplit(endpoint)
-    query = urlencode({"client_id": engine_of(current_app).settings["web.oidc.client_id"],
+    query = urlencode({"client_id": settings["web.oidc.client_id"],
                        "post_logout_redirect_uri": url_for("auth.login", _external=True)})
     return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
