@@ -314,6 +314,9 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
     assert browser.find_element(By.TAG_NAME, "h1").text == "Werk van piet"
     assert len(browser.find_elements(By.CSS_SELECTOR, "main table a.ams-link")) >= 3
     accessible(browser)
+    browser.get(server + "/werkverdeling/zonder-medewerker")
+    assert browser.find_element(By.TAG_NAME, "h1").text
+    accessible(browser)
 
 
 def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
@@ -532,6 +535,10 @@ def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
     accessible(browser)
     browser.set_window_size(1280, 2400)
     screenshot(browser, tmp_path, "rapporten")
+    browser.set_window_size(1280, 1000)
+    browser.get(server + "/rapporten/raad.html")  # the council's page, as it is published
+    assert browser.find_element(By.TAG_NAME, "h1").text
+    accessible(browser)
 
 
 @contextmanager
