@@ -47,6 +47,17 @@ MOVED = 0.0003
 DECEASED = 0.0001
 WITHDRAW = 0.002  # withdraws consent to share after a referral
 
+# The route-driven season (every route but Kansen in Kaart; casework.simulation.routes).
+ROUTE_STEP = 0.12  # per open case and workday: its case worker takes a step
+FORWARD = 30  # the weight of each possible step that does not end the case ...
+ENDING = 4  # ... and of each that does (decline, close, a last check)
+ACCEPTED_FIELD = 0.6  # a field the step accepts (but does not need) is filled in
+CONSENT_GIVEN = 0.9  # a consent the step needs is recorded (else the rule refuses it)
+OVERRIDE = 0.05  # the coordinator approaches an excluded person anyway (with a note)
+SPEND = 0.04  # money is spent from the route's budget on a case that gets a step
+BUDGET_PER_PERSON = 150  # euro per person in the season, each year
+TASK_OUTCOME = {"done": 60, "reached": 60, "not_reached": 25, "wrong_number": 5}
+
 
 @dataclass
 class Behaviour:
