@@ -48,9 +48,10 @@ DECEASED = 0.0001
 WITHDRAW = 0.002  # withdraws consent to share after a referral
 
 # The route-driven season (every route but Kansen in Kaart; casework.simulation.routes).
-ROUTE_STEP = 0.12  # per open case and workday: its case worker takes a step
+ROUTE_STEP = 0.06  # per open case and workday: its case worker takes a step ...
+ROUTE_WAIT = 0.004  # ... or in a state with planned work (that mostly moves it)
 FORWARD = 30  # the weight of each possible step that does not end the case ...
-ENDING = 4  # ... and of each that does (decline, close, a last check)
+ENDING = 1  # ... and of each that does (decline, close, a last check)
 ACCEPTED_FIELD = 0.6  # a field the step accepts (but does not need) is filled in
 CONSENT_GIVEN = 0.9  # a consent the step needs is recorded (else the rule refuses it)
 OVERRIDE = 0.05  # the coordinator approaches an excluded person anyway (with a note)

@@ -139,16 +139,19 @@ class RouteSeason(Season):
     def steps(self, day: date) -> None:
         """A seeded share of the open cases gets a step from their case worker."""
         with self.engine.db.connect() as conn:
-            rows = conn.execute(select(Case.id, Case.workflow_version).where(
+            rows = conn.execute(select(Case.id, Case.workflow_version, Case.state).where(
                 Case.workflow_id == self.plan.workflow, Case.closed_at.is_(None))
                 .order_by(Case.id)).all()
-        for case_id, version in rows:
-            if not self.do.chance(world.ROUTE_STEP):
+        for case_id, version, state in rows:
+            route = self.engine.registry.get(self.plan.workflow, version)
+            # A state with planned work (aftercare, keeping in view) is mostly moved by it.
+            waits = bool(route.states[state].tasks)
+            if not self.do.chance(world.ROUTE_WAIT if waits else world.ROUTE_STEP):
                 continue
             self.clock.set(self.clock.moment + timedelta(minutes=2))
             if self.do.chance(world.SPEND):
                 self.spend(case_id)
-            self.step(day, case_id, self.engine.registry.get(self.plan.workflow, version))
+            self.step(day, case_id, route)
 
     def step(self, day: date, case_id: int, route: Route) -> None:
         from casework.cases import case_triggers
