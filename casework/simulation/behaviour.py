@@ -57,7 +57,7 @@ CONSENT_GIVEN = 0.9  # a consent the step needs is recorded (else the rule refus
 OVERRIDE = 0.05  # the coordinator approaches an excluded person anyway (with a note)
 SPEND = 0.04  # money is spent from the route's budget on a case that gets a step
 BUDGET_PER_PERSON = 150  # euro per person in the season, each year
-TASK_OUTCOME = {"done": 60, "reached": 60, "not_reached": 25, "wrong_number": 5}
+TASK_OUTCOME = {"done": 60, "reached": 30, "not_reached": 25, "wrong_number": 5}
 
 
 @dataclass

@@ -71,6 +71,7 @@ class SeasonResult:
             "staff": self.staff, "per_day": self.days, "outcomes": self.outcomes,
             "chart": str(self.chart), "refused_by_rules": self.refused,
             "audit_intact": bool(self.audit.get("ok")), "violation": None,
+            "season": "realistic" if self.plan.workflow == REALISTIC else "route-driven",
         }
 
 
