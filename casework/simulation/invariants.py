@@ -154,6 +154,7 @@ class Checker:
         self.stale_work(day, start)
         self.owed_work(day, start)
         self.letters(day, start)
+        self.nothing_to_the_flagged(day, start)
         self.letters_made_by_the_run(day)
         self.sent_batches(day, files=(day - self.season.plan.start).days % 7 == 6)
         first_event = self.last_event
@@ -238,6 +239,22 @@ class Checker:
             self.fail(day, stopped.case_id, "closing does not stop the work owed to the person",
                       f"task {stopped.id} ({stopped.kind}) was cancelled when the case closed: "
                       f"{stopped.close_reason}")
+
+    def nothing_to_the_flagged(self, day: date, start: datetime) -> None:
+        """Nothing more is sent to a person flagged as moved away or deceased: no letter made
+        for them after the flag is left standing."""
+        with self.engine.db.connect() as conn:
+            sent = conn.execute(
+                select(Letter.id, Letter.case_id, Letter.template, Participant.flag)
+                .join(Case, Case.id == Letter.case_id)
+                .join(Participant, Participant.id == Case.participant_id)
+                .where(Letter.created_at >= start, Letter.status != "cancelled",
+                       Participant.flag.in_(("moved", "deceased")))
+                .order_by(Letter.id).limit(1)).first()
+        if sent:
+            self.fail(day, sent.case_id, "nothing is sent to a person who died or moved away",
+                      f"letter {sent.id} ({sent.template}) was made for a person flagged "
+                      f"{sent.flag}")
 
     def letters_made_by_the_run(self, day: date) -> None:
         """The daily run makes every letter queued before it (a closed case's report too):

@@ -149,9 +149,26 @@ class RouteSeason(Season):
             if not self.do.chance(world.ROUTE_WAIT if waits else world.ROUTE_STEP):
                 continue
             self.clock.set(self.clock.moment + timedelta(minutes=2))
+            if self.do.chance(world.FLAGGED):
+                self.gone(day, case_id, route)
+                continue
             if self.do.chance(world.SPEND):
                 self.spend(case_id)
             self.step(day, case_id, route)
+
+    def gone(self, day: date, case_id: int, route: Route) -> None:
+        """The person moved away or died: the case worker flags them and closes the case
+        with that reason where the route has it (nothing more is sent to them)."""
+        from casework.cases import flag_person
+
+        flag = self.do.one_of(["moved", "deceased"])
+        if self.act(self.worker_of(case_id), "case.write", flag_person, case_id,
+                    flag) is None:
+            return
+        self.counts["flagged"] += 1
+        reason = route.fields.get("reason")
+        if reason is not None and flag in reason.choices and self.do.chance(0.8):
+            self.take(day, case_id, "close", {"reason": flag}, False)
 
     def step(self, day: date, case_id: int, route: Route) -> None:
         from casework.cases import case_triggers
@@ -168,6 +185,9 @@ class RouteSeason(Season):
             return
         if not possible:
             return
+        if all(t["dest"] and route.is_final(t["dest"]) for t in possible.values()) and \
+                not self.do.chance(world.ONLY_ENDING):
+            return  # nothing left but ending it (or kept out): it stays open a while
         trigger = self.do.pick({name: world.ENDING if t["dest"] and route.is_final(t["dest"])
                                 else world.FORWARD for name, t in possible.items()})
         if trigger == route.meeting_step and self.meetings:
