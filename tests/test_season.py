@@ -480,3 +480,26 @@ def test_spending_beyond_the_budget_stops_the_season(played_route: Season) -> No
         with engine.db.begin() as conn:
             conn.execute(update(Budget).where(Budget.id == budget.id)
                          .values(amount_cents=budget.amount_cents))
+
+
+@PLAYED
+def test_a_letter_for_someone_who_died_stops_the_season(played: Season) -> None:
+    from casework.models import Participant
+
+    engine = played.engine
+    with engine.db.connect() as conn:
+        letter = conn.execute(select(Letter.id, Case.participant_id)
+                              .join(Case, Case.id == Letter.case_id)
+                              .where(Letter.status != "cancelled").limit(1)).first()
+    assert letter is not None
+    with engine.db.begin() as conn:
+        conn.execute(update(Participant).where(Participant.id == letter.participant_id)
+                     .values(flag="deceased"))
+    try:
+        broken = _broken(played.check.nothing_to_the_flagged, played.day, played.at(START, 0))
+        assert broken.rule == "nothing is sent to a person who died or moved away"
+        assert "flagged deceased" in broken.detail
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Participant).where(Participant.id == letter.participant_id)
+                         .values(flag=None))
