@@ -447,9 +447,12 @@ def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
         stopped: dict[str, Any] = {"tasks": 0, "letters": 0, "to_pull": []}
         requeued = 0
         if value:
+            # The flag goes before a milder reason (contact with the social team): that one
+            # may be overridden, and nothing more may be sent to someone who died or moved.
             changed = conn.execute(
                 update(Case).where(person_cases, Case.closed_at.is_(None),
-                                   Case.excluded.is_(None)).values(excluded=value)
+                                   Case.excluded.is_distinct_from(value))
+                .values(excluded=value)
             ).rowcount
             stopped = _stop_owed_work(conn, select(Case.id).where(person_cases), moment)
         else:

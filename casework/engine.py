@@ -343,8 +343,9 @@ class Engine:
         if problem:
             raise InvalidData(f"the note contains {problem}; remove it")
         blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
-        overridden = {b.rule: b.code or b.reason for b in blocks if b.rule in ctx.overrides}
-        blocks = [b for b in blocks if b.rule not in ctx.overrides]
+        overridden = {b.rule: b.code or b.reason for b in blocks
+                      if b.rule in ctx.overrides and b.overridable}
+        blocks = [b for b in blocks if b.rule not in overridden]
         if blocks:
             message, says = _joined(blocks)
             raise TransitionNotAllowed(message, says=says)

@@ -324,7 +324,11 @@ def test_inviting_an_excluded_person_by_hand_is_refused_naming_the_exclusion(
     result = env.run("case", "advance", str(case_id), *INVITE, user="kees")
     assert result.exit_code == 1, result.output
     assert f"Error: excluded ({reason}): the person {words}" in result.stderr
-    assert "--override-exclusion --note REASON (rule exclusion)" in result.stderr
+    if reason in ("moved", "deceased"):  # nothing is sent to them: no override offered
+        assert f"clear it with 'casework case flag {case_id} none' (rule exclusion)" \
+            in result.stderr and "--override-exclusion" not in result.stderr
+    else:
+        assert "--override-exclusion --note REASON (rule exclusion)" in result.stderr
     assert env.json("case", "show", str(case_id))["state"] == "selected"
     triggers = env.json("case", "triggers", str(case_id))["triggers"]
     invite = next(t for t in triggers if t["trigger"] == "invite")
@@ -353,6 +357,37 @@ def test_a_coordinator_overrides_an_exclusion_with_a_reason_in_timeline_and_log(
     text = env.ok("case", "advance", "3", *INVITE, "--override-exclusion", "--note", "verzoek",
                   user="kees").stdout
     assert "Case 3: invite, selected -> invited (exclusion recent_guidance overridden)" in text
+
+
+@pytest.mark.parametrize("case_id", [5, 6])
+def test_no_override_approaches_someone_who_moved_away_or_died(env: Env,
+                                                               case_id: int) -> None:
+    """Found by the route-driven season: an override sent an approach letter to a person
+    flagged moved or deceased, to whom nothing more may be sent."""
+    by_hand(env)
+    result = env.run("case", "advance", str(case_id), *INVITE, "--override-exclusion",
+                     "--note", "toch uitnodigen", user="kees")
+    assert result.exit_code == 1 and "nothing is sent to them" in result.stderr
+    assert env.json("case", "show", str(case_id))["state"] == "selected"
+    assert env.json("letters", "list")["letters"] == []
+    env.ok("case", "flag", str(case_id), "none")  # a wrong flag is cleared first
+    assert env.json("case", "advance", str(case_id), *INVITE, user="kees")["to"] == "invited"
+
+
+def test_flagging_someone_kept_out_for_another_reason_makes_the_flag_the_reason(
+        env: Env) -> None:
+    """Found by the route-driven season: case 2 (in contact with the social team) flagged
+    deceased kept its overridable reason, and an override approached someone who had died."""
+    by_hand(env)
+    flagged = env.json("case", "flag", "2", "deceased")
+    assert flagged["cases_changed"] == 1
+    assert [c["case_id"] for c in excluded(env, "--reason", "deceased")["cases"]] == [2, 6]
+    result = env.run("case", "advance", "2", *INVITE, "--override-exclusion", "--note",
+                     "toch uitnodigen", user="kees")
+    assert result.exit_code == 1 and "excluded (deceased)" in result.stderr
+    env.ok("case", "flag", "2", "none")  # cleared: the social team contact holds again
+    listed = {c["case_id"]: c["reason"] for c in excluded(env)["cases"]}
+    assert listed.get(2) == "social_team_contact"
 
 
 def test_only_a_coordinator_may_override_an_exclusion(env: Env) -> None:

@@ -274,9 +274,10 @@ def test_the_command_prints_the_days_as_json_and_refuses_a_used_folder(tmp_path:
     again = runner.invoke(cli, args, env={"CASEWORK_DATABASE_URL": None})
     assert again.exit_code == 2
     assert "not empty" in again.output and "Traceback" not in again.output
-    other = runner.invoke(cli, [*args[:4], "--workflow", "participatiecoach", *args[4:-1],
+    other = runner.invoke(cli, [*args[:4], "--workflow", "no-such-route", *args[4:-1],
                                 str(tmp_path / "other")], env={"CASEWORK_DATABASE_URL": None})
     assert other.exit_code == 2 and "kansen-in-kaart" in other.output
+    assert "no-such-route" in other.output and not (tmp_path / "other").exists()
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder", encoding="utf-8")
     nowhere = runner.invoke(cli, [*args[:-1], str(blocked / "season")],
@@ -296,6 +297,189 @@ def test_a_config_without_route_files_is_named_not_the_season_folder(tmp_path: P
                                 env={"CASEWORK_DATABASE_URL": None})
     assert result.exit_code == 1 and "no route files there" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+# --- the route-driven season: every other route in the workflows folder ----------------------
+
+# What a small season of each other route does at least once (besides letters and batches).
+ROUTE_WORK = {
+    "meedoen-werkt": ("approach", "record_outflow", "spent"),
+    "dienstencentrum": ("train", "start_in_centre", "spent"),
+    "participatiecoach": ("opened", "start_coaching", "record_outcome"),
+}
+
+
+def _totals(result: Any) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for day in result.days:
+        for key, value in day.items():
+            if key != "day":
+                totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def test_every_route_in_the_workflows_folder_has_a_season() -> None:
+    routes = {line.split('"')[1] for path in (ROOT / "workflows").glob("*.toml")
+              for line in path.read_text(encoding="utf-8").splitlines()
+              if line.startswith("id = ")}
+    assert routes == {"kansen-in-kaart", *ROUTE_WORK}
+
+
+@pytest.mark.parametrize("route", sorted(ROUTE_WORK))
+def test_a_small_season_of_each_other_route_keeps_every_invariant(
+        route: str, backend: str, database_url: str, tmp_path: Path, source: Settings) -> None:
+    plan = SeasonPlan(out=tmp_path / "season", workflow=route, people=40, days=60, seed=2016,
+                      start=START, database_url=_url(backend, database_url))
+    result = simulate_season(plan, source)
+    assert len(result.days) == 60 and result.audit["ok"]
+    totals = _totals(result)
+    for work in ROUTE_WORK[route]:
+        assert totals.get(work, 0) > 0, (work, totals)
+    assert totals["letters_rendered"] > 0 and totals["batches_sent"] > 0
+    assert totals["migrated"] > 0  # the mid-season version, as in Kansen in Kaart
+    assert result.as_dict()["season"] == "route-driven"
+    assert table_problems(result.outcomes) == []
+
+
+def test_a_route_season_is_the_same_for_the_same_seed(tmp_path: Path, source: Settings) -> None:
+    def play(folder: str) -> Any:
+        return simulate_season(SeasonPlan(out=tmp_path / folder, workflow="meedoen-werkt",
+                                          people=20, days=15, seed=4, start=START), source)
+
+    first, second = play("one"), play("two")
+    assert first.days == second.days and first.outcomes == second.outcomes
+    assert first.refused == second.refused
+
+
+@pytest.fixture(scope="module")
+def played_route(tmp_path_factory: pytest.TempPathFactory, source: Settings) -> Iterator[Season]:
+    """A short Dienstencentrum season (recurring development talks, a budget) to break."""
+    from casework.simulation.routes import RouteSeason
+
+    plan = SeasonPlan(out=tmp_path_factory.mktemp("played_route") / "season",
+                      workflow="dienstencentrum", people=40, days=40, seed=7, start=START)
+    season = RouteSeason(plan, source)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("casework.simulation.season.Checker", _Lenient)
+        season.run()
+    season.check.__class__ = Checker
+    yield season
+    season.engine.db.dispose()
+
+
+@PLAYED
+def test_a_second_open_task_of_a_kind_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    with engine.db.connect() as conn:
+        task = conn.execute(select(Task.id, Task.case_id, Task.kind, Task.status)
+                            .where(Task.status != "open").limit(1)).first()
+        other = conn.execute(select(Task.id, Task.kind).where(
+            Task.case_id == task.case_id, Task.status == "open").limit(1)).first()
+    assert task is not None
+    changed = [(task.id, task.kind, task.status)]
+    with engine.db.begin() as conn:
+        conn.execute(update(Task).where(Task.id == task.id).values(status="open"))
+        if other is None:  # a second open task of the same kind: the one reopened twice
+            twin = conn.execute(select(Task.id, Task.kind, Task.status).where(
+                Task.case_id == task.case_id, Task.id != task.id).limit(1)).first()
+            assert twin is not None
+            changed.append((twin.id, twin.kind, twin.status))
+            conn.execute(update(Task).where(Task.id == twin.id).values(
+                status="open", kind=task.kind))
+        else:
+            changed.append((other.id, other.kind, "open"))
+            conn.execute(update(Task).where(Task.id == task.id).values(kind=other.kind))
+    try:
+        broken = _broken(played.check.planned_work, played.day, 0)
+        assert broken.rule == "a case has at most one open task of a kind"
+        assert broken.case_id == task.case_id
+    finally:
+        with engine.db.begin() as conn:
+            for task_id, kind, status in changed:
+                conn.execute(update(Task).where(Task.id == task_id)
+                             .values(kind=kind, status=status))
+
+
+@PLAYED
+def test_a_state_timer_never_planned_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    with engine.db.connect() as conn:
+        timer = conn.execute(select(Task.id, Task.case_id, Task.kind)
+                             .join(Case, Case.id == Task.case_id)
+                             .where(Task.performer == "system", Case.closed_at.is_(None),
+                                    Task.created_at >= Case.state_entered_at)
+                             .limit(1)).first()
+    assert timer is not None, "the short season has a case waiting on a timer"
+    with engine.db.begin() as conn:
+        conn.execute(update(Task).where(Task.id == timer.id).values(kind="something_else"))
+    try:
+        broken = _broken(played.check.planned_work, played.day, 0)
+        assert broken.rule == "entering a state plans its timer"
+        assert timer.kind in broken.detail
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Task).where(Task.id == timer.id).values(kind=timer.kind))
+
+
+@PLAYED
+def test_a_state_its_route_does_not_have_stops_the_season(played: Season) -> None:
+    engine = played.engine
+    with engine.db.connect() as conn:
+        case = conn.execute(select(Case.id, Case.state).where(Case.closed_at.is_(None))
+                            .limit(1)).first()
+    assert case is not None
+    with engine.db.begin() as conn:
+        conn.execute(update(Case).where(Case.id == case.id).values(state="in_limbo"))
+    last_event, played.check.last_event = played.check.last_event, 0
+    try:
+        broken = _broken(played.check.replay, played.day)
+        assert broken.case_id == case.id and "'in_limbo' is not a state" in broken.detail
+    finally:
+        played.check.last_event = last_event
+        with engine.db.begin() as conn:
+            conn.execute(update(Case).where(Case.id == case.id).values(state=case.state))
+
+
+@PLAYED
+def test_recurring_work_that_stops_early_stops_the_season(played_route: Season) -> None:
+    engine = played_route.engine
+    with engine.db.connect() as conn:
+        task = conn.execute(select(Task.id, Task.case_id, Task.kind)
+                            .join(Case, Case.id == Task.case_id)
+                            .where(Task.status == "open", Task.kind == "development_talk",
+                                   Case.state == "active_in_centre").limit(1)).first()
+    assert task is not None, "the short season has someone active in the centre"
+    with engine.db.begin() as conn:
+        conn.execute(update(Task).where(Task.id == task.id).values(
+            status="done", done_at=played_route.at(played_route.day, 12)))
+    try:
+        broken = _broken(played_route.check.planned_work, played_route.day, 0)
+        assert broken.rule == "recurring work is planned until its series has run its time"
+        assert "development_talk" in broken.detail
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Task).where(Task.id == task.id).values(
+                status="open", done_at=None))
+
+
+@PLAYED
+def test_spending_beyond_the_budget_stops_the_season(played_route: Season) -> None:
+    from casework.models import Budget
+
+    engine = played_route.engine
+    with engine.db.connect() as conn:
+        budget = conn.execute(select(Budget.id, Budget.amount_cents)).first()
+    assert budget is not None
+    with engine.db.begin() as conn:
+        conn.execute(update(Budget).where(Budget.id == budget.id).values(amount_cents=1))
+    try:
+        broken = _broken(played_route.check.budgets, played_route.day)
+        assert broken.rule == "no budget is spent beyond its amount"
+        assert "dienstencentrum" in broken.detail
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Budget).where(Budget.id == budget.id)
+                         .values(amount_cents=budget.amount_cents))
 
 
 @PLAYED

@@ -24,7 +24,8 @@ def _monday() -> date:
 
 @simulate.command("season")
 @click.option("--workflow", "workflow_id", default="kansen-in-kaart", show_default=True,
-              help="Route to play (the season's behaviour follows Kansen in Kaart).")
+              help="Route to play: kansen-in-kaart a season like the Groningen table, any "
+                   "other route in the workflows folder a route-driven one.")
 @click.option("--people", type=click.IntRange(10, 1_000_000), default=150, show_default=True,
               help="People in the cohort.")
 @click.option("--days", type=click.IntRange(1, 1_000), default=120, show_default=True,
@@ -47,7 +48,9 @@ def season_command(state: CliState, workflow_id: str, people: int, days: int,
 
     Creates a training database in --out, imports a made-up cohort, plans waves per wijk,
     runs the daily job each workday, makes calls, holds conversations, refers, follows up,
-    renders letters and sends batches, and migrates the route mid-season. After each day
+    renders letters and sends batches, and migrates the route mid-season. Any route but
+    kansen-in-kaart plays a route-driven season: the steps each case allows, with fields
+    filled from the route's field specs, employers, meetings, budgets and due work. After each day
     the invariants are checked; the first one broken stops the season (exit 1) with the day,
     the case and the rule. Ends with the season's outcome table and a chart.
     """

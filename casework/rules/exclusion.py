@@ -4,8 +4,10 @@ The exclusion holds by hand too: a step that approaches the person (from the rou
 state to a state that is not final, e.g. ``invite``) is refused while the case is marked
 excluded, in ``case advance``, ``case apply`` and a wave alike. A coordinator may override it
 (``case advance ID invite --override-exclusion --note REASON``); the step then records which
-exclusion was overridden. Declining or closing stays possible. The case's ``excluded``
-reason stays visible in ``casework cohort excluded``.
+exclusion was overridden. Not a person flagged moved or deceased: nothing more is sent to
+them, so that block is not overridden (a wrong flag is cleared with ``case flag ID none``).
+Declining or closing stays possible. The case's ``excluded`` reason stays visible in
+``casework cohort excluded``.
 
 Reasons: in contact with the social team (``social_team_contact``), guidance within the last
 ``rules.exclusion.guidance_months`` months (``recent_guidance``), flagged as moved or deceased.
@@ -19,6 +21,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from casework.calendar import add_months
+from casework.models import PERSON_FLAGS
 from casework.rules.hookspecs import Block, RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
@@ -47,6 +50,8 @@ WORDS = {
     "social_team_contact": "is in contact with the social team (WIJ-team)",
     "recent_guidance": "had guidance within the last {months} months",
 }
+# Flags that mean nothing more may be sent to the person: these exclusions are not overridden.
+GONE = PERSON_FLAGS
 # The same in Dutch, for the web front's pages.
 WORDS_NL = {
     "moved": "is verhuisd",
@@ -66,6 +71,14 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
         months=months, reason=case.excluded)
     words_nl = WORDS_NL.get(case.excluded, "is uitgesloten ({reason})").format(
         months=months, reason=case.excluded)
+    if case.excluded in GONE:  # nothing more is sent to them: no one overrides that
+        return [Block(NAME, f"excluded ({case.excluded}): the person {words}, so nothing is "
+                            "sent to them and they are not approached; if the flag is wrong, "
+                            f"clear it with 'casework case flag {case.id} none'",
+                      code=case.excluded, overridable=False,
+                      says=f"Uitgesloten: de persoon {words_nl}; er wordt niets meer naartoe "
+                           "gestuurd en de persoon wordt niet benaderd. Klopt dat niet, haal "
+                           "dan eerst de markering weg.")]
     return [Block(NAME, f"excluded ({case.excluded}): the person {words}, so they are not "
                         "approached; a coordinator may do it anyway with --override-exclusion "
                         "--note REASON", code=case.excluded,
@@ -77,7 +90,7 @@ def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
 def exclude_participant(participant: Mapping[str, Any], today: date,
                         settings: Any) -> str | None:
     flag = participant.get("flag")
-    if flag in ("moved", "deceased"):
+    if flag in GONE:
         return str(flag)
     if participant.get("wij_team_contact"):
         return "social_team_contact"

@@ -36,6 +36,9 @@ class Block:
     # The reason in Dutch, for people working in the web front (no command-line words);
     # None: the pages show ``reason``.
     says: str | None = None
+    # False: no one overrides this block, not even who may override the rule's others (a
+    # person who died or moved away is sent nothing, whatever a coordinator decides).
+    overridable: bool = True
 
     def __str__(self) -> str:
         return f"{self.reason} (rule {self.rule})"

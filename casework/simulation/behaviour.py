@@ -50,6 +50,20 @@ DECEASED = 0.0001
 FLAGGED = 0.0004
 WITHDRAW = 0.002  # withdraws consent to share after a referral
 
+# The route-driven season (every route but Kansen in Kaart; casework.simulation.routes).
+ROUTE_STEP = 0.06  # per open case and workday: its case worker takes a step ...
+ROUTE_WAIT = 0.004  # ... or in a state with planned work (that mostly moves it)
+FORWARD = 30  # the weight of each possible step that does not end the case ...
+ENDING = 1  # ... and of each that does (decline, close, a last check)
+ONLY_ENDING = 0.1  # a case that can only be ended (or is kept out) is ended that day
+ACCEPTED_FIELD = 0.6  # a field the step accepts (but does not need) is filled in
+CONSENT_GIVEN = 0.9  # a consent the step needs is recorded (else the rule refuses it)
+OVERRIDE = 0.05  # the coordinator approaches an excluded person anyway (with a note)
+ROUTE_FLAGGED = 0.02  # of the cases that get a step: the person moved away or died
+SPEND = 0.04  # money is spent from the route's budget on a case that gets a step
+BUDGET_PER_PERSON = 150  # euro per person in the season, each year
+TASK_OUTCOME = {"done": 60, "reached": 30, "not_reached": 25, "wrong_number": 5}
+
 
 @dataclass
 class Behaviour:

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import json
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +119,8 @@ class Checker:
 
     def wave_planned(self, day: date, wijk: str, result: dict[str, Any]) -> None:
         """A wave's number is given once in its wijk: a plan that invited people has a number
-        no earlier plan of the wijk had, and its cases carry it."""
+        no earlier plan of the wijk had, and its cases carry it. (Only a route planned in
+        waves, the Kansen in Kaart season's, gets here; the route-driven season plans none.)"""
         if not result.get("invited"):
             return
         number = int(result["wave"])
@@ -199,6 +200,8 @@ class Checker:
         self.letters_made_by_the_run(day)
         self.sent_batches(day, files=(day - self.season.plan.start).days % 7 == 6)
         first_event = self.last_event
+        self.planned_work(day, first_event)
+        self.budgets(day)
         self.replay(day)
         self.personal_data(first_event)
         self.reports(day)
@@ -393,6 +396,84 @@ class Checker:
                                   "of its events through its route version", problem)
         self.last_event = top
 
+    def planned_work(self, day: date, first_event: int) -> None:
+        """Work is planned once and kept while its case is where it belongs: a case has at
+        most one open task of a kind; a case the day touched, still in its state, has the
+        state's timer open (the daily run acts on it) and its recurring work planned until
+        the series has run its time."""
+        from casework.calendar import shift
+        from casework.durations import parse_duration
+
+        e = self.engine
+        with e.db.connect() as conn:
+            touched = select(Event.case_id).where(Event.id > first_event)
+            twice = conn.execute(
+                select(Task.case_id, Task.kind)
+                .where(Task.status == "open", Task.case_id.in_(touched))
+                .group_by(Task.case_id, Task.kind).having(func.count() > 1).limit(1)).first()
+            if twice:
+                self.fail(day, twice.case_id, "a case has at most one open task of a kind",
+                          f"{twice.kind} is open more than once")
+            cases = conn.execute(
+                select(Case.id, Case.workflow_id, Case.workflow_version, Case.state,
+                       Case.state_entered_at)
+                .where(Case.id.in_(touched), Case.closed_at.is_(None))).all()
+            tasks: dict[int, list[Any]] = {}
+            for chunk in _chunks([c.id for c in cases], 500):
+                for task in conn.execute(
+                        select(Task.case_id, Task.kind, Task.status, Task.due, Task.done_at,
+                               Task.spec, Task.created_at, Task.id)
+                        .where(Task.case_id.in_(chunk)).order_by(Task.id)):
+                    tasks.setdefault(task.case_id, []).append(task)
+        for case in cases:
+            route = e.registry.get(case.workflow_id, case.workflow_version)
+            state = route.states.get(case.state)
+            if state is None:
+                continue  # the replay names it
+            for spec in state.tasks:
+                if spec.anchor == "appointment" or not (spec.repeat or spec.by == "system"):
+                    continue
+                mine = [t for t in tasks.get(case.id, []) if t.kind == spec.kind
+                        and t.created_at >= case.state_entered_at]
+                if spec.by == "system":
+                    # Open, fired, or cancelled by what stops it (a consent withdrawn).
+                    if not mine:
+                        self.fail(day, case.id, "entering a state plans its timer",
+                                  f"the case is in {case.state} since "
+                                  f"{case.state_entered_at.astimezone(self.tz):%Y-%m-%d %H:%M}"
+                                  f" without its {spec.kind}")
+                    continue
+                if not mine or any(t.status == "open" for t in mine):
+                    continue  # planned later (a stale one at once), or open
+                last = mine[-1]
+                done = last.done_at.astimezone(self.tz).date() if last.done_at else last.due
+                following = shift(max(done, last.due),
+                                  parse_duration(last.spec["repeat"]), True,
+                                  (last.spec or {}).get("calendar") == "workdays")
+                until = (last.spec or {}).get("until")
+                if last.status == "done" and (
+                        until is None or following + timedelta(days=7) < date.fromisoformat(until)):
+                    ends = until or "the case leaves the state"
+                    self.fail(day, case.id, "recurring work is planned until its series "
+                              "has run its time", f"{spec.kind}: task {last.id} was done on "
+                              f"{done}, no next one is open (the series runs until {ends})")
+
+    def budgets(self, day: date) -> None:
+        """No budget is spent beyond its amount."""
+        from casework.models import Budget, Spending
+
+        with self.engine.db.connect() as conn:
+            over = conn.execute(
+                select(Budget.workflow_id, Budget.year, Budget.amount_cents,
+                       func.sum(Spending.amount_cents).label("spent"))
+                .join(Spending, Spending.budget_id == Budget.id)
+                .group_by(Budget.id, Budget.workflow_id, Budget.year, Budget.amount_cents)
+                .having(func.sum(Spending.amount_cents) > Budget.amount_cents).limit(1)).first()
+        if over:
+            self.fail(day, None, "no budget is spent beyond its amount",
+                      f"{over.workflow_id} {over.year}: {over.spent} of {over.amount_cents} "
+                      "cents spent")
+
     def personal_data(self, first_event: int) -> None:
         """No BSN in what the day wrote to the timeline or the processing log."""
         with self.engine.db.connect() as conn:
@@ -566,6 +647,8 @@ def _replay_problem(engine: Engine, case: Any, events: list[Any]) -> str | None:
         return "its events are not numbered 1, 2, 3, ... without gaps"
     if events[-1].seq != case.version:
         return f"the case is at version {case.version} but its last event is {events[-1].seq}"
+    if case.state not in route.states:
+        return f"state '{case.state}' is not a state of version {route.version} of its route"
     state = None
     for ev in events:
         if ev.seq == 1:

@@ -33,7 +33,9 @@ from casework.simulation import behaviour as world
 from casework.simulation.behaviour import Behaviour
 from casework.simulation.invariants import Checker
 
-SUPPORTED = ("kansen-in-kaart",)
+# The route whose season follows the Groningen table (behaviour.py); every other route plays
+# a route-driven season (casework.simulation.routes).
+REALISTIC = "kansen-in-kaart"
 
 
 @dataclass
@@ -69,6 +71,7 @@ class SeasonResult:
             "staff": self.staff, "per_day": self.days, "outcomes": self.outcomes,
             "chart": str(self.chart), "refused_by_rules": self.refused,
             "audit_intact": bool(self.audit.get("ok")), "violation": None,
+            "season": "realistic" if self.plan.workflow == REALISTIC else "route-driven",
         }
 
 
@@ -92,9 +95,6 @@ class Clock:
 
 class Season:
     def __init__(self, plan: SeasonPlan, source: Settings) -> None:
-        if plan.workflow not in SUPPORTED:
-            raise OptionRefused(f"--workflow {plan.workflow}: the season simulation plays "
-                              f"{', '.join(SUPPORTED)} (its behaviour follows that route)")
         if plan.people < 10 or plan.people > 1_000_000:
             raise OptionRefused("--people must be between 10 and 1000000")
         if plan.days < 1 or plan.days > 1_000:
@@ -131,6 +131,7 @@ class Season:
         if not routes.is_dir():  # else the copy below would blame --out
             raise ConfigError(f"{routes}: no route files there ([paths] workflows); run the season "
                               "where config.toml is, or give --config")
+        self.check_route(routes)
         try:
             out.mkdir(parents=True, exist_ok=True, mode=0o700)
             shutil.copytree(routes, out / "workflows")
@@ -171,14 +172,8 @@ class Season:
         add_staff(engine, beheer, "backoffice", "back_office", "Backoffice")
         add_staff(engine, beheer, "coordinator", "coordinator", "Coördinator",
                   projects=[self.plan.workflow])
-        from casework.cohort import import_cohort
-
         self.clock.set(datetime.combine(self.plan.start, time(5), tzinfo=self.tz))
-        import_cohort(engine, cohort, self.plan.workflow, resolve(engine, "backoffice"))
-        with engine.db.connect() as conn:
-            wijken = sorted({w for (w,) in conn.execute(
-                select(Case.wijk).where(Case.workflow_id == self.plan.workflow))})
-        for n, wijk in enumerate(wijken):
+        for n, wijk in enumerate(self.take_in(engine, cohort)):
             name = "cw_" + _slug(wijk)
             add_staff(engine, beheer, name, "case_worker", f"Consulent {wijk}", wijken=[wijk])
             self.workers[wijk] = name
@@ -191,6 +186,24 @@ class Season:
                       "coordinator": ["coordinator"],
                       "case_worker": sorted(self.workers.values())}
         return engine
+
+    def check_route(self, routes: Path) -> None:
+        """Refuse a --workflow no route file in the folder has (before anything is made)."""
+        from casework.workflow import Registry
+
+        try:
+            Registry.from_dir(routes).get(self.plan.workflow)
+        except CaseworkError as exc:
+            raise OptionRefused(f"--workflow {self.plan.workflow}: {exc}") from None
+
+    def take_in(self, engine: Engine, cohort: Path) -> list[str]:
+        """The back office imports the cohort; return its wijken."""
+        from casework.cohort import import_cohort
+
+        import_cohort(engine, cohort, self.plan.workflow, resolve(engine, "backoffice"))
+        with engine.db.connect() as conn:
+            return sorted({w for (w,) in conn.execute(
+                select(Case.wijk).where(Case.workflow_id == self.plan.workflow))})
 
     def _engine(self) -> Engine:
         engine = Engine.from_config(self.settings, clock=self.clock)
@@ -237,6 +250,11 @@ class Season:
         self.clock.set(self.at(day, 7))
         if not self.migrated and day >= self.plan.start + timedelta(days=self.plan.days // 2):
             self.migrate_route()
+        self.case_work(day)
+        self.check.probe_roles(day)
+
+    def case_work(self, day: date) -> None:
+        """The day's work on the cases, after the back office's morning."""
         self.plan_waves(day)
         self.clock.set(self.at(day, 8))
         self.calls(day)
@@ -247,7 +265,6 @@ class Season:
         self.clock.set(self.at(day, 18))
         self.report_tasks(day)
         self.coordinator_work(day)
-        self.check.probe_roles(day)
 
     # --- back office ----------------------------------------------------------------------
 
@@ -672,5 +689,9 @@ def simulate_season(plan: SeasonPlan, source: Settings,
                     progress: Callable[[dict[str, Any]], None] | None = None) -> SeasonResult:
     """Play a season (see the module) and return its days, outcome table and chart;
     SeasonBroken names the first day, case and rule that failed."""
-    return Season(plan, source).run(progress)
+    if plan.workflow == REALISTIC:
+        return Season(plan, source).run(progress)
+    from casework.simulation.routes import RouteSeason
+
+    return RouteSeason(plan, source).run(progress)
 
