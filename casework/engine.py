@@ -30,6 +30,7 @@ from casework.effects import (
     EndAppointment,
     PlanTask,
     QueueLetter,
+    RecordAttendance,
     RecordMatch,
     Refer,
 )
@@ -42,7 +43,7 @@ from casework.errors import (
 )
 from casework.fields import Field as FieldSpec
 from casework.fields import FieldValueError
-from casework.models import Case, Employer
+from casework.models import MEETING_KINDS, Case, Employer, Meeting
 from casework.permissions import Actor, authorize_overrides, check_cases
 from casework.rules import RuleContext, Rules
 from casework.rules.hookspecs import Block
@@ -391,6 +392,8 @@ class Engine:
             step.effects.append(RecordMatch(
                 employer_id(ctx, data["employer"]), job=data.get("job"),
                 hours_per_week=data.get("hours_per_week"), fte=data.get("fte")))
+        if trigger == route.meeting_step and data.get("meeting") is not None:
+            step.effects.append(RecordAttendance(meeting_id(ctx, data["meeting"])))
         if transition.ends_appointment:
             step.effects.append(EndAppointment(transition.ends_appointment))
         self.rules.after_transition(ctx, route, case, step)
@@ -668,6 +671,21 @@ def employer_id(ctx: RuleContext, name: str) -> int:
                               f"'casework employer add \"{name.strip()}\" --sector ...'")
         known[key] = int(found)
     return known[key]
+
+
+def meeting_id(ctx: RuleContext, number: int) -> int:
+    """Return the number of a Meedoenplein that exists (the meeting step's field
+    ``meeting``); InvalidData when there is none of that number."""
+    known: set[int] = ctx.scratch.setdefault("meetings", set())
+    if number not in known:
+        kind = ctx.conn.execute(select(Meeting.kind).where(Meeting.id == number)).scalar()
+        if kind != MEETING_KINDS[0]:
+            what = f"meeting {number} is not a Meedoenplein" if kind else f"no meeting {number}"
+            raise InvalidData(f"{what}; see 'casework event list'",
+                              says=f"Er is geen Meedoenplein met nummer {number}; zie de "
+                                   "lijst van bijeenkomsten.")
+        known.add(number)
+    return number
 
 
 # Dates move the same way every time (weekends, the Dutch holidays): many tasks share them.

@@ -500,6 +500,10 @@ class Employer(Base):
     created_at = Column(UTCDateTime, nullable=False)
 
 
+# The kinds of meeting; a candidate at the first takes their route's meeting step.
+MEETING_KINDS = ("meedoenplein", "other")
+
+
 class Meeting(Base):
     """A Meedoenplein or another meeting where candidates and employers meet."""
 

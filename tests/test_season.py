@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from casework.calendar import is_workday
 from casework.cli import cli
 from casework.config import Settings, load_settings
-from casework.models import Case, Letter, Participant, Task
+from casework.models import Case, Event, Letter, Participant, Task
 from casework.reports.checks import table_problems
 from casework.simulation import SeasonBroken, SeasonPlan, simulate_season
 from casework.simulation.invariants import Checker
@@ -480,6 +480,26 @@ def test_spending_beyond_the_budget_stops_the_season(played_route: Season) -> No
         with engine.db.begin() as conn:
             conn.execute(update(Budget).where(Budget.id == budget.id)
                          .values(amount_cents=budget.amount_cents))
+
+
+@PLAYED
+def test_a_step_naming_a_meeting_that_does_not_list_the_case_stops_the_season(
+        played: Season) -> None:
+    engine = played.engine
+    with engine.db.connect() as conn:
+        event = conn.execute(select(Event.id, Event.case_id, Event.data)
+                             .order_by(Event.id.desc()).limit(1)).one()
+    with engine.db.begin() as conn:
+        conn.execute(update(Event).where(Event.id == event.id)
+                     .values(data={**(event.data or {}), "meeting": 999}))
+    try:
+        broken = _broken(played.check.attendance, played.day, event.id - 1)
+        assert broken.rule == "a step that names a meeting counts as attending it"
+        assert (broken.case_id, broken.detail) == (
+            event.case_id, "meeting 999 does not list the case")
+    finally:
+        with engine.db.begin() as conn:
+            conn.execute(update(Event).where(Event.id == event.id).values(data=event.data))
 
 
 @PLAYED
