@@ -392,7 +392,9 @@ class Engine:
             step.effects.append(RecordMatch(
                 employer_id(ctx, data["employer"]), job=data.get("job"),
                 hours_per_week=data.get("hours_per_week"), fte=data.get("fte")))
-        if trigger == route.meeting_step and data.get("meeting") is not None:
+        # An older version of the route that names no meeting step takes the newest one's.
+        if data.get("meeting") is not None and trigger == (
+                route.meeting_step or self.registry.get(case.workflow_id).meeting_step):
             step.effects.append(RecordAttendance(meeting_id(ctx, data["meeting"])))
         if transition.ends_appointment:
             step.effects.append(EndAppointment(transition.ends_appointment))
