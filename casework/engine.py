@@ -343,16 +343,19 @@ class Engine:
         if problem:
             raise InvalidData(f"the note contains {problem}; remove it")
         blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
-        overridden = {b.rule: b.code or b.reason for b in blocks
-                      if b.rule in ctx.overrides and b.overridable}
-        blocks = [b for b in blocks if b.rule not in overridden]
-        if blocks:
-            message, says = _joined(blocks)
-            raise TransitionNotAllowed(message, says=says)
-        unused = sorted(ctx.overrides - set(overridden))
-        if unused:
-            raise InvalidData(f"nothing to override: rule {unused[0]} does not block "
-                              f"'{trigger}' for case {case.id}; leave out --override-{unused[0]}")
+        overridden: dict[str, str] = {}
+        if blocks or ctx.overrides:  # nearly always neither: nothing to work out
+            overridden = {b.rule: b.code or b.reason for b in blocks
+                          if b.rule in ctx.overrides and b.overridable}
+            blocks = [b for b in blocks if b.rule not in overridden]
+            if blocks:
+                message, says = _joined(blocks)
+                raise TransitionNotAllowed(message, says=says)
+            unused = sorted(ctx.overrides - set(overridden))
+            if unused:
+                raise InvalidData(f"nothing to override: rule {unused[0]} does not block "
+                                  f"'{trigger}' for case {case.id}; leave out "
+                                  f"--override-{unused[0]}")
         if "appointment" in data and datetime.fromisoformat(data["appointment"]) < moment:
             raise InvalidData(
                 "field 'appointment' lies before the moment the step is recorded; "

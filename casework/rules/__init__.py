@@ -80,6 +80,8 @@ class Rules:
         self.disabled = set(disabled)
         self._callers: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._by_route: dict[tuple[str, int], tuple[Route, Any]] = {}
+        self._letter_variables: dict[tuple[int, int, str, int],
+                                     tuple[Route, Any, dict[str, Any]]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -168,11 +170,23 @@ class Rules:
 
     def letter_variables(self, route: Route, case: Mapping[str, Any], template: str,
                          settings: Any) -> dict[str, Any]:
+        caller = self._hook(route, "letter_variables")
+        # When no rule asks which case the letter is for, the variables are those of the
+        # route, template and settings: worked out once for them (every letter of a bulk
+        # apply's invitations asks), handed out as a copy.
+        key = (id(caller), id(route), template, id(settings))
+        found = self._letter_variables.get(key)
+        if found is not None and found[0] is route and found[1] is settings:
+            return dict(found[2])
         merged: dict[str, Any] = {}
-        for found in reversed(self._hook(route, "letter_variables")(
+        for variables in reversed(caller(
             route=route, case=case, template=template, settings=settings,
         )):
-            merged.update(found or {})
+            merged.update(variables or {})
+        if not any("case" in impl.argnames for impl in caller.get_hookimpls()):
+            if len(self._letter_variables) >= 1000:  # routes loaded again and again: no leak
+                self._letter_variables.clear()
+            self._letter_variables[key] = (route, settings, dict(merged))
         return merged
 
     def after_transition(self, ctx: RuleContext, route: Route, case: CaseSnapshot,
