@@ -153,10 +153,14 @@ class Rules:
                          transition: TransitionSpec, data: Mapping[str, Any],
                          at: datetime | None) -> list[Block]:
         blocks: list[Block] = []
-        for found in self._hook(route, "check_transition")(
-            ctx=ctx, route=route, case=case, transition=transition, data=data, at=at,
-        ):
-            blocks.extend(found or [])
+        caller = self._hook(route, "check_transition")
+        found_all = (caller.positional(ctx, route, case, transition, data, at)
+                     if type(caller) is _DirectCaller else
+                     caller(ctx=ctx, route=route, case=case, transition=transition, data=data,
+                            at=at))
+        for found in found_all:
+            if found:
+                blocks.extend(found)
         return blocks
 
     def exclusion(self, participant: Mapping[str, Any], route: Route, today: date,
@@ -191,7 +195,11 @@ class Rules:
 
     def after_transition(self, ctx: RuleContext, route: Route, case: CaseSnapshot,
                          step: Step) -> None:
-        self._hook(route, "after_transition")(ctx=ctx, route=route, case=case, step=step)
+        caller = self._hook(route, "after_transition")
+        if type(caller) is _DirectCaller:
+            caller.positional(ctx, route, case, step)
+        else:
+            caller(ctx=ctx, route=route, case=case, step=step)
 
     # Hooks below serve every route at once (a chunk of many routes, a letter of any route):
     # every installed rule that is not switched off answers.
@@ -249,6 +257,12 @@ class _DirectCaller:
         self.caller = caller
         self.calls = [(impl.function, _arguments(tuple(impl.argnames)))
                       for impl in reversed(caller.get_hookimpls())]
+        # The same, for the hook's arguments given in the order of its spec (no keyword
+        # dicts made per call: bulk apply asks two hooks per line).
+        order = tuple(caller.spec.argnames)
+        self.picks = [(impl.function, _arguments(tuple(order.index(name)
+                                                       for name in impl.argnames)))
+                      for impl in reversed(caller.get_hookimpls())]
 
     def get_hookimpls(self) -> Any:
         return self.caller.get_hookimpls()
@@ -261,9 +275,19 @@ class _DirectCaller:
                 results.append(result)
         return results
 
+    def positional(self, *values: Any) -> list[Any]:
+        """Call the hook with its arguments in the order its spec names them."""
+        results = []
+        for function, arguments in self.picks:
+            result = function(*arguments(values))
+            if result is not None:
+                results.append(result)
+        return results
 
-def _arguments(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """Return what picks an implementation's arguments, in order, from the call's."""
+
+def _arguments(names: tuple[Any, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """Return what picks an implementation's arguments, in order, from the call's (by name
+    from a dict of them, or by position from a tuple)."""
     if not names:
         return lambda kwargs: ()
     if len(names) == 1:
