@@ -144,6 +144,10 @@ def _data_from_flat(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_case_ref(value: Any) -> int | None:
+    if type(value) is str:  # nearly always (every CSV line): a number written as text
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_CASE_ID:
+            return int(text)
     if value is None or value == "":
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value > MAX_CASE_ID:
