@@ -156,7 +156,8 @@ class Engine:
         # --at; an engine made with one clock (tests) uses it for both.
         self.recording_clock = recording_clock or clock or _wall_clock
         self._coerced: dict[tuple[int, str], tuple[FieldSpec, Any]] = {}
-        self._checked: dict[tuple[Any, ...], tuple[TransitionSpec, dict[str, Any]]] = {}
+        self._checked: dict[tuple[Any, ...],
+                            tuple[TransitionSpec, dict[str, Any], bool]] = {}
         self._tz: tuple[Settings, ZoneInfo] | None = None
 
     @classmethod
@@ -344,16 +345,19 @@ class Engine:
         if problem:
             raise InvalidData(f"the note contains {problem}; remove it")
         blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
-        overridden = {b.rule: b.code or b.reason for b in blocks
-                      if b.rule in ctx.overrides and b.overridable}
-        blocks = [b for b in blocks if b.rule not in overridden]
-        if blocks:
-            message, says = _joined(blocks)
-            raise TransitionNotAllowed(message, says=says)
-        unused = sorted(ctx.overrides - set(overridden))
-        if unused:
-            raise InvalidData(f"nothing to override: rule {unused[0]} does not block "
-                              f"'{trigger}' for case {case.id}; leave out --override-{unused[0]}")
+        overridden: dict[str, str] = {}
+        if blocks or ctx.overrides:  # nearly always neither: nothing to work out
+            overridden = {b.rule: b.code or b.reason for b in blocks
+                          if b.rule in ctx.overrides and b.overridable}
+            blocks = [b for b in blocks if b.rule not in overridden]
+            if blocks:
+                message, says = _joined(blocks)
+                raise TransitionNotAllowed(message, says=says)
+            unused = sorted(ctx.overrides - set(overridden))
+            if unused:
+                raise InvalidData(f"nothing to override: rule {unused[0]} does not block "
+                                  f"'{trigger}' for case {case.id}; leave out "
+                                  f"--override-{unused[0]}")
         if "appointment" in data and datetime.fromisoformat(data["appointment"]) < moment:
             raise InvalidData(
                 "field 'appointment' lies before the moment the step is recorded; "
@@ -437,12 +441,16 @@ class Engine:
         if key is not None:
             found = self._checked.get(key)
             if found is not None and found[0] is transition:
+                if found[2]:  # texts and numbers only: a plain copy is a deep one
+                    return dict(found[1])
                 return {name: _copy(value) for name, value in found[1].items()}
         data = self._check_data(route, transition, raw)
         if key is not None and all(_plain(value) for value in data.values()):
             if len(self._checked) >= COERCE_CACHE:
                 self._checked.clear()
-            self._checked[key] = (transition, {name: _copy(v) for name, v in data.items()})
+            flat = {*map(type, data.values())}.isdisjoint((list, dict))
+            self._checked[key] = (transition, {name: _copy(v) for name, v in data.items()},
+                                  flat)
         return data
 
     def _check_data(self, route: Route, transition: TransitionSpec,
@@ -603,6 +611,8 @@ def _plain(value: Any) -> bool:
 
 def _written(raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """Return what was written as a key (text, or a field's parts as text), or None."""
+    if {*map(type, raw.values())} <= _TEXT:  # nearly always: every value a text
+        return tuple(raw.items())
     items: list[Any] = []
     for name, value in raw.items():
         if type(value) is str:
@@ -612,6 +622,9 @@ def _written(raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
         else:
             return None
     return tuple(items)
+
+
+_TEXT = {str}
 
 
 def _copy(value: Any) -> Any:
@@ -717,10 +730,10 @@ def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
         if not moment:
             return None
         anchor = datetime.fromisoformat(moment).astimezone(tz).date()
+        entered = step.at.astimezone(tz).date()
     else:
-        anchor = step.at.astimezone(tz).date()
+        anchor = entered = step.at.astimezone(tz).date()
     due = _shift(anchor, task.offset, task.forward, task.workdays)
-    entered = step.at.astimezone(tz).date()
     due = max(due, entered)  # work planned before it was asked for is due at once
     spec = _task_spec(task)
     if task.repeat_for is not None:

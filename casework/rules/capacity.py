@@ -89,8 +89,13 @@ def check_transition(ctx: RuleContext, route: Route, transition: TransitionSpec,
 
 @hookimpl
 def after_transition(ctx: RuleContext, step: Step) -> None:
+    # Referrals planned in this transaction count toward their partner's cap (only a capped
+    # partner's are ever looked up: without caps, as by default, nothing to count).
+    caps: dict[str, int] = ctx.engine.settings["rules.capacity.partner_intake"]
+    if not caps:
+        return
     for effect in step.effects:
-        if isinstance(effect, Refer):
+        if isinstance(effect, Refer) and caps.get(effect.partner):
             month = step.at.astimezone(ctx.engine.tz).date().replace(day=1)
             pending: dict[tuple[str, date], int] = ctx.scratch.setdefault("referrals", {})
             key = (effect.partner, month)
