@@ -44,6 +44,7 @@ from casework.errors import CaseworkError, ConflictError, InputFileError, Invali
 from casework.fields import DATE_RANGE, MOMENT_FORMS, parse_datetime
 from casework.models import AppliedLine, Case, Participant
 from casework.permissions import Actor
+from casework.rules import RuleContext
 from casework.steps import StepWriter
 from casework.text import shown
 from casework.workflow import Route
@@ -649,7 +650,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
             if line.kind != STEP:
                 # Consents and task outcomes write through their own core at once: the steps
                 # planned so far are written first, so everything lands in the file's order.
-                _write(writer)
+                _write(writer, ctx)
                 try:
                     summary.to_pull.extend(
                         _apply_other(engine, conn, ctx, line, snap, actor, summary.history))
@@ -695,7 +696,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                     remember.append(ident)
             if line.wave is not None:
                 waves[cid] = line.wave
-        _write(writer)
+        _write(writer, ctx)
         if marks:  # in the same transaction as the steps: a kill never separates them
             try:
                 write_many(conn, _INSERT_APPLIED, marks)
@@ -750,10 +751,12 @@ def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: C
     return []
 
 
-def _write(writer: StepWriter) -> None:
+def _write(writer: StepWriter, ctx: RuleContext) -> None:
     """Write the steps planned so far: a case changed by another process meanwhile, or an
-    event the database refuses, is a conflict (the chunk is redone line by line)."""
+    event the database refuses, is a conflict (the chunk is redone line by line). What the
+    rules tallied of them is in the database from now on (``ctx.pending``)."""
     writer.flush()
+    ctx.pending.clear()
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,
