@@ -241,10 +241,12 @@ class Engine:
 
     # --- reading -------------------------------------------------------------------------
 
-    def load_case_for(self, conn: Connection, case_id: int, actor: Actor) -> CaseSnapshot:
-        """Load a case a person reads or changes: refused when it is not theirs to see."""
+    def load_case_for(self, conn: Connection, case_id: int, actor: Actor,
+                      capability: str) -> CaseSnapshot:
+        """Load a case a person reads or changes: refused when it is not within the reach of
+        the capability the call needs (``case.read`` to read, ``case.write`` to change)."""
         case = self.load_case(conn, case_id)
-        check_cases(conn, actor, [case_id], loaded=[case])
+        check_cases(conn, actor, [case_id], capability, loaded=[case])
         return case
 
     def load_cases(self, conn: Connection, case_ids: list[int]) -> dict[int, CaseSnapshot]:
@@ -544,7 +546,7 @@ class Engine:
             actor.require("case.write")
             if overrides:
                 authorize_overrides(actor, overrides, note, self.rules.overridable())
-            case = self.load_case_for(conn, case_id, actor)
+            case = self.load_case_for(conn, case_id, actor, "case.write")
             step = self._advance_case(conn, case, trigger, actor, data, at, note,
                                       expected_version, letters, frozenset(overrides))
             action = "advance"

@@ -83,7 +83,7 @@ def attend(engine: Engine, actor: Actor, meeting_id: int, case_ids: list[int],
                 raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
         from casework.permissions import check_cases
 
-        check_cases(conn, actor, case_ids)
+        check_cases(conn, actor, case_ids, "case.write")
         if at is not None:  # a past moment fits every candidate's timeline, or nothing is kept
             for case_id in case_ids:
                 engine.moment(at, engine.load_case(conn, case_id))
