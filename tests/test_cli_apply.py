@@ -678,10 +678,10 @@ def test_a_line_the_database_refuses_fails_alone(
 
     write_chunk: Callable[..., Any] = casework.bulk._write
 
-    def refuse_case_2(writer: Any) -> Any:
+    def refuse_case_2(writer: Any, *args: Any) -> Any:
         if any(step.case_id == 2 for step in writer.steps):
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        return write_chunk(writer)
+        return write_chunk(writer, *args)
 
     monkeypatch.setattr(casework.bulk, "_write", refuse_case_2)
     path = write(cohort, "three.csv", "case,trigger\n1,decline\n2,decline\n3,decline\n")
