@@ -119,6 +119,7 @@ _METADATA = MetaData()
 # it is first used (a column, ``__table__``, ``select(Case)``), and all of them when
 # ``Base.metadata`` is asked for (DDL, migrations, autogenerate).
 _PENDING: dict[type, list[Column[Any]]] = {}
+_NAMES: dict[type, frozenset[str]] = {}  # each table class's column names, made or not
 _MAKING = threading.RLock()  # threads of the web front may use a table first at once
 
 
@@ -146,10 +147,9 @@ class _Schema(type):
 
     def __getattr__(cls, name: str) -> Any:
         """A column or ``__table__`` of a table not made yet: make it, then answer."""
-        columns = _PENDING.get(cls)
-        if columns is not None and (name == "__table__"
-                                    or any(column.key == name for column in columns)):
-            _make(cls)
+        names = _NAMES.get(cls)
+        if names is not None and (name == "__table__" or name in names):
+            _make(cls)  # or wait while another thread makes it
             return type.__getattribute__(cls, name)
         raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
 
@@ -172,6 +172,7 @@ class Base(metaclass=_Schema):
                 columns.append(value)
                 delattr(cls, key)  # until the table is made (_Schema.__getattr__)
         _PENDING[cls] = columns
+        _NAMES[cls] = frozenset(column.key for column in columns)
 
     @classmethod
     def __clause_element__(cls) -> Table:
