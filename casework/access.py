@@ -11,6 +11,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -58,6 +59,27 @@ def digest(content: Any, key: bytes | None = None) -> str:
 def chain_hash(prev: str | None, content: dict[str, Any], key: bytes | None = None) -> str:
     """Return the hash of an entry: its content and the hash before it."""
     return digest({"prev": prev, **content}, key)
+
+
+def entry_hash(prev: str | None, row_id: int, at: datetime, actor: str, action: str,
+               case_ids: list[int], purpose: str | None, key: bytes | None = None) -> str:
+    """Return ``chain_hash(prev, entry_content(...), key)`` for a processing-log entry: the
+    same canonical JSON, its keys in sorted order, written out directly (a third of what the
+    encoder costs; one advance appends one entry)."""
+    if not (type(actor) is str and type(action) is str and type(row_id) is int
+            and (purpose is None or type(purpose) is str)
+            and (prev is None or type(prev) is str)
+            and all(type(c) is int for c in case_ids)):
+        return chain_hash(prev, entry_content(row_id, at, actor, action, case_ids, purpose),
+                          key)
+    text = encode_basestring
+    body = (f'{{"action":{text(action)},"actor":{text(actor)},"at":{text(stamp(at))},'
+            f'"case_ids":[{",".join(map(str, case_ids))}],"id":{row_id},'
+            f'"prev":{"null" if prev is None else text(prev)},'
+            f'"purpose":{"null" if purpose is None else text(purpose)}}}').encode()
+    if key:
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
 
 
 def read_chain_key(settings: Settings) -> bytes | None:
@@ -153,14 +175,13 @@ def log_access(conn: Connection, actor: Actor, action: str, case_ids: Sequence[i
             head = (row[0], row[1]) if row is not None else (0, None)
         prev_id, prev = head
         row_id = prev_id + 1
-        entry_hash = chain_hash(prev, entry_content(row_id, at, actor.name, action, case_ids,
-                                                    purpose), key)
+        hashed = entry_hash(prev, row_id, at, actor.name, action, case_ids, purpose, key)
         appended = first(conn, _APPEND_AFTER, {
             "b_id": row_id, "b_at": at, "b_actor": actor.name, "b_action": action,
-            "b_case_ids": case_ids, "b_purpose": purpose, "b_prev": prev, "b_hash": entry_hash,
+            "b_case_ids": case_ids, "b_purpose": purpose, "b_prev": prev, "b_hash": hashed,
             "b_prev_id": prev_id, "b_prev_hash": prev or ""})
         if appended is not None:
-            _HEADS[pool] = (row_id, entry_hash)
+            _HEADS[pool] = (row_id, hashed)
             return
         head = None
     raise RuntimeError("the processing log's newest entry kept changing; entry not written")

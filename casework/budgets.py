@@ -105,7 +105,7 @@ def spend(engine: Engine, actor: Actor, case_id: int, amount: str, purpose: str,
                           f"({moment.astimezone(engine.tz).date().isoformat()}); give one of "
                           "them, or both on the same day")
     with unit_of_work(engine) as conn:
-        case = engine.load_case_for(conn, case_id, actor)
+        case = engine.load_case_for(conn, case_id, actor, "case.write")
         if at is not None:
             engine.moment(at, case)  # before the budget is touched
         budget = conn.execute(select(Budget).where(Budget.workflow_id == case.workflow_id,

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,10 @@ from casework.errors import CaseworkError, ConflictError, InputFileError, Invali
 from casework.fields import DATE_RANGE, MOMENT_FORMS, parse_datetime
 from casework.models import AppliedLine, Case, Participant
 from casework.permissions import Actor
+from casework.rules import RuleContext
 from casework.steps import StepWriter
 from casework.text import shown
+from casework.workflow import Route
 
 CHUNK = 2000
 _SET_WAVE = (
@@ -63,6 +66,9 @@ MAX_NUMBER = 2**53  # beyond this a number in the data is no longer exact in JSO
 MAX_DEPTH = 8  # a line's record, its data and a field's parts need 3
 MAX_ID = 200
 _UNSTORABLE = "could not be {} ({}); check the values in this line"
+# The columns that say which case a line is about (and its own id): read for every line.
+_REFS = frozenset({"case", "case_id", "id", "bsn", "workflow"})
+SAME_LINES = 4096  # what distinct CSV lines do, remembered (_same_line)
 
 
 @dataclass
@@ -139,6 +145,10 @@ def _data_from_flat(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_case_ref(value: Any) -> int | None:
+    if type(value) is str:  # nearly always (every CSV line): a number written as text
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_CASE_ID:
+            return int(text)
     if value is None or value == "":
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value > MAX_CASE_ID:
@@ -202,20 +212,7 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
     task_outcome = _text(record, "task_outcome") if "task_outcome" in given else None
     how = _text(record, "consent_how") if "consent_how" in given else None
     withdrawn = record.get(WITHDRAWN_FIELD) if WITHDRAWN_FIELD in given else None
-    line_id = _text(record, "id") if "id" in given else None
-    if line_id is not None and len(line_id) > MAX_ID:
-        raise LineError(f"'id' is longer than {MAX_ID} characters")
-    case_id = _parse_case_ref(record.get("case") or record.get("case_id"))
-    bsn = None
-    written_bsn = _text(record, "bsn") if "bsn" in given else None
-    if written_bsn:
-        try:  # the one BSN parser (8 digits: the leading zero a spreadsheet dropped)
-            bsn = normalise_bsn(written_bsn)
-        except RowError as exc:
-            raise LineError(f"bsn: {exc.detail}") from None
-    workflow = _text(record, "workflow") if "workflow" in given else None
-    if case_id is None and not (bsn and workflow):
-        raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")
+    line_id, case_id, bsn, workflow = _refs(record, given)
     at = at_utc = None
     written = _text(record, "at") if "at" in given else None
     if written:
@@ -274,6 +271,26 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
                     note, line_id=line_id, content=content, kind=kind, how=how)
     raise LineError("no trigger given (or a 'consent' or 'consent_withdrawn', or a "
                     "'task_outcome' with 'task_kind')")
+
+
+def _refs(record: dict[str, Any], given: set[str]
+          ) -> tuple[str | None, int | None, str | None, str | None]:
+    """Return the line's own id and which case it names: (id, case number, BSN, workflow)."""
+    line_id = _text(record, "id") if "id" in given else None
+    if line_id is not None and len(line_id) > MAX_ID:
+        raise LineError(f"'id' is longer than {MAX_ID} characters")
+    case_id = _parse_case_ref(record.get("case") or record.get("case_id"))
+    bsn = None
+    written_bsn = _text(record, "bsn") if "bsn" in given else None
+    if written_bsn:
+        try:  # the one BSN parser (8 digits: the leading zero a spreadsheet dropped)
+            bsn = normalise_bsn(written_bsn)
+        except RowError as exc:
+            raise LineError(f"bsn: {exc.detail}") from None
+    workflow = _text(record, "workflow") if "workflow" in given else None
+    if case_id is None and not (bsn and workflow):
+        raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")
+    return line_id, case_id, bsn, workflow
 
 
 def _scopes(value: Any, key: str) -> list[str]:
@@ -366,6 +383,13 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
             "trigger)"
         )
     unique = len(set(header)) == len(header)
+    # What a line does (its trigger, moment, note and data) is read once for all lines
+    # that write it the same (a file of many cases taking the same step): only the columns
+    # that name the case (and the line's id) are read line by line.
+    refs = [i for i, name in enumerate(header) if name in _REFS]
+    body = [i for i, name in enumerate(header) if name not in _REFS]
+    same = itemgetter(*body) if unique and body else None
+    made: dict[Any, Line | str] = {}
     while True:
         try:
             fields = next(reader)
@@ -385,6 +409,10 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
             yield number, "contains characters that are not UTF-8; save the file as UTF-8"
             continue
         try:
+            if same is not None:
+                yield number, _same_line(number, fields, header, refs, same(fields), made,
+                                         engine)
+                continue
             # An empty cell says what a missing one says (no value), so with every column
             # named once only the cells that hold something are looked at.
             record = ({key: value for key, value in zip(header, fields, strict=True) if value}
@@ -394,6 +422,35 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
             yield number, str(exc)
         except Exception as exc:  # no line may stop the others
             yield number, _UNSTORABLE.format("read", type(exc).__name__)
+
+
+def _same_line(number: int, fields: list[str], header: list[str], refs: list[int],
+               key: Any, made: dict[Any, Line | str], engine: Engine) -> Line | str:
+    """Return the line of a CSV row (or why it cannot be read), what it does taken from an
+    earlier row that wrote the same (made: by key, the row's cells but those naming the
+    case): the row's own id and case are read as _make_line reads them, first."""
+    record = {header[i]: fields[i] for i in refs if fields[i]}
+    line_id, case_id, bsn, workflow = _refs(record, _META.intersection(record))
+    found = made.get(key)
+    if found is None:
+        if len(made) >= SAME_LINES:  # a file whose lines are all different: no memory grows
+            made.clear()
+        body = {header[i]: fields[i] for i in range(len(header))
+                if fields[i] and header[i] not in _REFS}
+        try:  # the case named here is a stand-in: what the line does does not depend on it
+            found = _make_line(number, {**body, "case": "1"}, engine)
+        except LineError as exc:
+            found = str(exc)
+        except Exception as exc:  # no line may stop the others
+            found = _UNSTORABLE.format("read", type(exc).__name__)
+        made[key] = found
+    if isinstance(found, str):
+        return found
+    data = {name: value.copy() if type(value) in (dict, list) else value
+            for name, value in found.data.items()}
+    return Line(number, case_id, bsn, workflow, found.trigger, found.at, data, found.note,
+                None, found.kind, found.how, found.task_kind, found.task_outcome, line_id,
+                None, None, found.content)
 
 
 def _csv_problem(exc: csv.Error) -> str:
@@ -566,6 +623,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
         done = dict(conn.execute(  # one query per chunk: the lines applied before
             select(AppliedLine.key, AppliedLine.digest).where(AppliedLine.key.in_(keys))
         ).all()) if keys else {}
+        routes: dict[tuple[str, int], Route] = {}  # by workflow and version
         for line in lines:
             cid = case_of[line.number]
             if cid is None:
@@ -592,7 +650,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
             if line.kind != STEP:
                 # Consents and task outcomes write through their own core at once: the steps
                 # planned so far are written first, so everything lands in the file's order.
-                _write(writer)
+                _write(writer, ctx)
                 try:
                     summary.to_pull.extend(
                         _apply_other(engine, conn, ctx, line, snap, actor, summary.history))
@@ -603,7 +661,11 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                 seq = snap.version
             else:
                 try:
-                    step = engine.plan_step(engine.route_of(snap), snap, line.trigger,
+                    route = routes.get((snap.workflow_id, snap.workflow_version))
+                    if route is None:
+                        route = routes[(snap.workflow_id, snap.workflow_version)] = (
+                            engine.route_of(snap))
+                    step = engine.plan_step(route, snap, line.trigger,
                                             line.data, line.at, line.note, ctx,
                                             letters=not summary.history)
                 except CaseworkError as exc:
@@ -634,7 +696,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                     remember.append(ident)
             if line.wave is not None:
                 waves[cid] = line.wave
-        _write(writer)
+        _write(writer, ctx)
         if marks:  # in the same transaction as the steps: a kill never separates them
             try:
                 write_many(conn, _INSERT_APPLIED, marks)
@@ -689,10 +751,12 @@ def _apply_other(engine: Engine, conn: Connection, ctx: Any, line: Line, snap: C
     return []
 
 
-def _write(writer: StepWriter) -> None:
+def _write(writer: StepWriter, ctx: RuleContext) -> None:
     """Write the steps planned so far: a case changed by another process meanwhile, or an
-    event the database refuses, is a conflict (the chunk is redone line by line)."""
+    event the database refuses, is a conflict (the chunk is redone line by line). What the
+    rules tallied of them is in the database from now on (``ctx.pending``)."""
     writer.flush()
+    ctx.pending.clear()
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,

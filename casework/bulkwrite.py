@@ -110,13 +110,19 @@ def _processed(column: Sequence[Any], process: Processor, memo: bool | str) -> l
         if len(done) > MOMENTS:
             done.clear()
         out = []
+        last: Any = None  # the same moment as the row before (a chunk's now): no look-up
+        stored: Any = None
         for raw in column:
+            if raw is last and raw is not None:
+                out.append(stored)
+                continue
             if raw is None:
                 out.append(process(raw))
                 continue
             stored = done.get(raw)
             if stored is None:
                 stored = done[raw] = process(raw)
+            last = raw
             out.append(stored)
         return out
     return list(map(process, column))

@@ -130,7 +130,7 @@ def _show_case(conn: Any, engine: Engine, actor: Actor,
         raise NotFound(f"{no_case(case_id)}; find cases with 'casework case list'")
     from casework.permissions import check_cases
 
-    check_cases(conn, actor, [case_id], loaded=[case])
+    check_cases(conn, actor, [case_id], "case.read", loaded=[case])
     person = conn.execute(select(Participant.__table__)
                           .where(Participant.id == case.participant_id)).one()
     events = conn.execute(
@@ -230,7 +230,8 @@ def case_triggers(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return every trigger of the case's route: whether it can happen now, or why not."""
     actor.require("case.read")
     with unit_of_work(engine) as conn:
-        return _case_triggers(conn, engine, actor, engine.load_case_for(conn, case_id, actor))
+        case = engine.load_case_for(conn, case_id, actor, "case.read")
+        return _case_triggers(conn, engine, actor, case)
 
 
 def _case_triggers(conn: Any, engine: Engine, actor: Actor, case: Any) -> dict[str, Any]:
@@ -266,7 +267,7 @@ def assign_case(engine: Engine, actor: Actor, case_id: int, worker: str,
     actor.require("case.assign")
     with unit_of_work(engine) as conn:
         holder = _assignee(conn, worker)
-        case = engine.load_case_for(conn, case_id, actor)
+        case = engine.load_case_for(conn, case_id, actor, "case.assign")
         _check_holds(holder, case.workflow_id, f"case {case_id}")
         previous = conn.execute(select(Case.assigned_to).where(Case.id == case_id)).scalar_one()
         _assign(conn, engine, actor, case, worker, previous, at)
@@ -293,7 +294,7 @@ def assign_cases(engine: Engine, actor: Actor, case_ids: Sequence[int], worker: 
                           says=f"Kies hoogstens {MAX_SELECTION} zaken tegelijk.")
     with unit_of_work(engine) as conn:
         holder = _assignee(conn, worker)
-        cases = [engine.load_case_for(conn, case_id, actor) for case_id in ids]
+        cases = [engine.load_case_for(conn, case_id, actor, "case.assign") for case_id in ids]
         for case in cases:
             _check_holds(holder, case.workflow_id, f"case {case.id}")
         holders = dict(conn.execute(select(Case.id, Case.assigned_to)
@@ -384,7 +385,7 @@ def assign_wave(engine: Engine, actor: Actor, wave: int, wijk: str, worker: str,
         for row in rows:
             if row.assigned_to == worker:
                 continue
-            case = engine.load_case_for(conn, row.id, actor)
+            case = engine.load_case_for(conn, row.id, actor, "case.assign")
             _assign(conn, engine, actor, case, worker, row.assigned_to, at)
             previous[row.assigned_to or "-"] = previous.get(row.assigned_to or "-", 0) + 1
             assigned.append(row.id)
@@ -437,7 +438,7 @@ def flag_person(engine: Engine, actor: Actor, case_id: int, flag: str,
     if flag not in (*FLAGS, "none"):
         raise InvalidData(f"flag {shown(flag)} must be one of {', '.join(FLAGS)} or none")
     with unit_of_work(engine) as conn:
-        case = engine.load_case_for(conn, case_id, actor)
+        case = engine.load_case_for(conn, case_id, actor, "case.write")
         # Checked before anything changes; without --at the event is dated now.
         moment = engine.now() if at is None else engine.moment(at, case)
         value = None if flag == "none" else flag
@@ -537,7 +538,7 @@ def correct_report(engine: Engine, actor: Actor, case_id: int, corrections: dict
         if problem:
             raise InvalidData(f"{what} contains {problem}; remove it")
     with unit_of_work(engine) as conn:
-        case = engine.load_case_for(conn, case_id, actor)
+        case = engine.load_case_for(conn, case_id, actor, "case.write")
         route = engine.route_of(case)
         field = route.fields.get("themes")
         if field is None or field.type != "notes":

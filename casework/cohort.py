@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -344,9 +344,10 @@ class Upload:
     name: str
     data: bytes
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """The SHA-256 of the bytes: a preview and its confirmation must read the same file."""
+        """The SHA-256 of the bytes (computed once): a preview and its confirmation must
+        read the same file."""
         return hashlib.sha256(self.data).hexdigest()
 
 

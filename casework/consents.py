@@ -55,7 +55,7 @@ def grant_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how: s
     case's timeline."""
     actor.require("case.write")
     with unit_of_work(engine) as conn:
-        case = engine.load_case_for(conn, case_id, actor)
+        case = engine.load_case_for(conn, case_id, actor, "case.write")
         grant_in(engine, conn, case, actor, [scope], how, at)
     return {"case_id": case_id, "scope": scope, "granted": True, "how": how}
 
@@ -100,7 +100,7 @@ def withdraw_consent(engine: Engine, actor: Actor, case_id: int, scope: str, how
     consent; return the counts."""
     actor.require("case.write")
     with unit_of_work(engine) as conn:
-        case = engine.load_case_for(conn, case_id, actor)
+        case = engine.load_case_for(conn, case_id, actor, "case.write")
         cancelled, to_pull = withdraw_in(engine, conn, case, actor, scope, how, at)
     return {"case_id": case_id, "scope": scope, "granted": False, "how": how,
             "cancelled": cancelled, "to_pull": to_pull}
@@ -164,7 +164,8 @@ def list_consents(engine: Engine, actor: Actor, case_id: int) -> dict[str, Any]:
     """Return the person's consent history and what holds now, per scope; logs the read."""
     actor.require("case.read")
     with unit_of_work(engine) as conn:
-        return consents_of(conn, engine, actor, engine.load_case_for(conn, case_id, actor))
+        case = engine.load_case_for(conn, case_id, actor, "case.read")
+        return consents_of(conn, engine, actor, case)
 
 
 def consents_of(conn: Connection, engine: Engine, actor: Actor,

@@ -56,7 +56,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # What a change frees (a blanked name's old bytes in its page, pages left empty) is
     # overwritten with zeros, so a purge leaves nothing of a person in the file's free space.
     cursor.execute("PRAGMA secure_delete=ON")
+    # Copy the write-ahead log into the database file once it holds this many pages, not
+    # SQLite's 1,000: each copy ends with two fsyncs, which on a disk cost more wall time
+    # than the commits between them (one advance writes about 23 pages: a copy every 44
+    # advances at 1,000, every 440 at 10,000; about 40 MB of log at most, then reused).
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
     cursor.close()
+
+
+WAL_AUTOCHECKPOINT = 10_000  # pages of the write-ahead log (4 KB each) before it is copied
 
 
 def truncate_wal(engine: Engine) -> bool | None:

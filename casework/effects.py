@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from casework.bulkwrite import write_many
-from casework.models import Appointment, Consent, Letter, Match, Referral, Task
+from casework.models import (
+    Appointment,
+    Consent,
+    Letter,
+    Match,
+    MeetingAttendance,
+    Referral,
+    Task,
+)
 
 if TYPE_CHECKING:
     from casework.engine import Step
@@ -27,6 +35,7 @@ _TASKS = Task.__table__
 _LETTERS = Letter.__table__
 _APPOINTMENTS = Appointment.__table__
 _REFERRALS = Referral.__table__
+_ATTENDANCE = MeetingAttendance.__table__
 
 # Cancel a case's open tasks: those of its state, and those of the scopes b_case_scope and
 # b_person_scope ('state' when not wanted; or_ rather than in_: no IN list in an executemany).
@@ -71,7 +80,8 @@ def flagged_reason(flag: str) -> str:
 
 
 _INSERT = {table: insert(table) for table in (
-    _TASKS, _LETTERS, _APPOINTMENTS, _REFERRALS, Match.__table__, Consent.__table__)}
+    _TASKS, _LETTERS, _APPOINTMENTS, _REFERRALS, Match.__table__, Consent.__table__,
+    _ATTENDANCE)}
 
 
 @dataclass
@@ -87,6 +97,8 @@ class EffectRows:
     pending_appointment: dict[int, dict[str, Any]] = field(default_factory=dict)
     referrals: list[dict[str, Any]] = field(default_factory=list)
     matches: list[dict[str, Any]] = field(default_factory=list)
+    # (meeting, case) -> the attendance a meeting step records (once per meeting and case)
+    attendances: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     consents: list[dict[str, Any]] = field(default_factory=list)
     letters: list[dict[str, Any]] = field(default_factory=list)
     pending_letters: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -123,6 +135,8 @@ class EffectRows:
             write_many(conn, _INSERT[Match.__table__], self.matches)
         if self.consents:
             write_many(conn, _INSERT[Consent.__table__], self.consents)
+        if self.attendances:
+            _record_attendances(conn, self.attendances)
         # A case's letters are replaced before they are all stopped: a case closes last.
         if self.superseded:
             write_many(conn, _SUPERSEDE_LETTERS, list(self.superseded.values()))
@@ -311,6 +325,31 @@ class RecordMatch(Effect):
         rows.matches.append({"case_id": step.case_id, "employer_id": self.employer_id,
                              "job": self.job, "hours_per_week": self.hours_per_week,
                              "fte": self.fte, "matched_at": step.at, "origin_seq": step.seq})
+
+
+@dataclass
+class RecordAttendance(Effect):
+    """The case's presence at a meeting, recorded by the route's meeting step (``[workflow]
+    meeting_step`` with the field ``meeting``): the same row ``casework event attend`` writes,
+    so the meeting's count and the case file agree with the step however it was taken."""
+
+    meeting_id: int
+
+    def add(self, step: Step, rows: EffectRows) -> None:
+        rows.attendances.setdefault((self.meeting_id, step.case_id), {
+            "meeting_id": self.meeting_id, "case_id": step.case_id,
+            "recorded_by": step.actor or "?", "at": step.at})
+
+
+def _record_attendances(conn: Connection,
+                        wanted: dict[tuple[int, int], dict[str, Any]]) -> None:
+    """Insert the attendances not recorded yet (``event attend`` records its own first)."""
+    present = {(row.meeting_id, row.case_id) for row in conn.execute(
+        select(_ATTENDANCE.c.meeting_id, _ATTENDANCE.c.case_id)
+        .where(_ATTENDANCE.c.case_id.in_(sorted({case for _, case in wanted}))))}
+    rows = [row for key, row in wanted.items() if key not in present]
+    if rows:
+        write_many(conn, _INSERT[_ATTENDANCE], rows)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from casework.effects import (
     EndAppointment,
     PlanTask,
     QueueLetter,
+    RecordAttendance,
     RecordMatch,
     Refer,
 )
@@ -42,7 +43,7 @@ from casework.errors import (
 )
 from casework.fields import Field as FieldSpec
 from casework.fields import FieldValueError
-from casework.models import Case, Employer
+from casework.models import MEETING_KINDS, Case, Employer, Meeting
 from casework.permissions import Actor, authorize_overrides, check_cases
 from casework.rules import RuleContext, Rules
 from casework.rules.hookspecs import Block
@@ -155,7 +156,8 @@ class Engine:
         # --at; an engine made with one clock (tests) uses it for both.
         self.recording_clock = recording_clock or clock or _wall_clock
         self._coerced: dict[tuple[int, str], tuple[FieldSpec, Any]] = {}
-        self._checked: dict[tuple[Any, ...], tuple[TransitionSpec, dict[str, Any]]] = {}
+        self._checked: dict[tuple[Any, ...],
+                            tuple[TransitionSpec, dict[str, Any], bool]] = {}
         self._tz: tuple[Settings, ZoneInfo] | None = None
 
     @classmethod
@@ -239,10 +241,12 @@ class Engine:
 
     # --- reading -------------------------------------------------------------------------
 
-    def load_case_for(self, conn: Connection, case_id: int, actor: Actor) -> CaseSnapshot:
-        """Load a case a person reads or changes: refused when it is not theirs to see."""
+    def load_case_for(self, conn: Connection, case_id: int, actor: Actor,
+                      capability: str) -> CaseSnapshot:
+        """Load a case a person reads or changes: refused when it is not within the reach of
+        the capability the call needs (``case.read`` to read, ``case.write`` to change)."""
         case = self.load_case(conn, case_id)
-        check_cases(conn, actor, [case_id], loaded=[case])
+        check_cases(conn, actor, [case_id], capability, loaded=[case])
         return case
 
     def load_cases(self, conn: Connection, case_ids: list[int]) -> dict[int, CaseSnapshot]:
@@ -343,16 +347,19 @@ class Engine:
         if problem:
             raise InvalidData(f"the note contains {problem}; remove it")
         blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
-        overridden = {b.rule: b.code or b.reason for b in blocks
-                      if b.rule in ctx.overrides and b.overridable}
-        blocks = [b for b in blocks if b.rule not in overridden]
-        if blocks:
-            message, says = _joined(blocks)
-            raise TransitionNotAllowed(message, says=says)
-        unused = sorted(ctx.overrides - set(overridden))
-        if unused:
-            raise InvalidData(f"nothing to override: rule {unused[0]} does not block "
-                              f"'{trigger}' for case {case.id}; leave out --override-{unused[0]}")
+        overridden: dict[str, str] = {}
+        if blocks or ctx.overrides:  # nearly always neither: nothing to work out
+            overridden = {b.rule: b.code or b.reason for b in blocks
+                          if b.rule in ctx.overrides and b.overridable}
+            blocks = [b for b in blocks if b.rule not in overridden]
+            if blocks:
+                message, says = _joined(blocks)
+                raise TransitionNotAllowed(message, says=says)
+            unused = sorted(ctx.overrides - set(overridden))
+            if unused:
+                raise InvalidData(f"nothing to override: rule {unused[0]} does not block "
+                                  f"'{trigger}' for case {case.id}; leave out "
+                                  f"--override-{unused[0]}")
         if "appointment" in data and datetime.fromisoformat(data["appointment"]) < moment:
             raise InvalidData(
                 "field 'appointment' lies before the moment the step is recorded; "
@@ -391,6 +398,10 @@ class Engine:
             step.effects.append(RecordMatch(
                 employer_id(ctx, data["employer"]), job=data.get("job"),
                 hours_per_week=data.get("hours_per_week"), fte=data.get("fte")))
+        # An older version of the route that names no meeting step takes the newest one's.
+        if data.get("meeting") is not None and trigger == (
+                route.meeting_step or self.registry.get(case.workflow_id).meeting_step):
+            step.effects.append(RecordAttendance(meeting_id(ctx, data["meeting"])))
         if transition.ends_appointment:
             step.effects.append(EndAppointment(transition.ends_appointment))
         self.rules.after_transition(ctx, route, case, step)
@@ -432,12 +443,16 @@ class Engine:
         if key is not None:
             found = self._checked.get(key)
             if found is not None and found[0] is transition:
+                if found[2]:  # texts and numbers only: a plain copy is a deep one
+                    return dict(found[1])
                 return {name: _copy(value) for name, value in found[1].items()}
         data = self._check_data(route, transition, raw)
         if key is not None and all(_plain(value) for value in data.values()):
             if len(self._checked) >= COERCE_CACHE:
                 self._checked.clear()
-            self._checked[key] = (transition, {name: _copy(v) for name, v in data.items()})
+            flat = {*map(type, data.values())}.isdisjoint((list, dict))
+            self._checked[key] = (transition, {name: _copy(v) for name, v in data.items()},
+                                  flat)
         return data
 
     def _check_data(self, route: Route, transition: TransitionSpec,
@@ -531,7 +546,7 @@ class Engine:
             actor.require("case.write")
             if overrides:
                 authorize_overrides(actor, overrides, note, self.rules.overridable())
-            case = self.load_case_for(conn, case_id, actor)
+            case = self.load_case_for(conn, case_id, actor, "case.write")
             step = self._advance_case(conn, case, trigger, actor, data, at, note,
                                       expected_version, letters, frozenset(overrides))
             action = "advance"
@@ -598,6 +613,8 @@ def _plain(value: Any) -> bool:
 
 def _written(raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """Return what was written as a key (text, or a field's parts as text), or None."""
+    if {*map(type, raw.values())} <= _TEXT:  # nearly always: every value a text
+        return tuple(raw.items())
     items: list[Any] = []
     for name, value in raw.items():
         if type(value) is str:
@@ -607,6 +624,9 @@ def _written(raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
         else:
             return None
     return tuple(items)
+
+
+_TEXT = {str}
 
 
 def _copy(value: Any) -> Any:
@@ -670,6 +690,21 @@ def employer_id(ctx: RuleContext, name: str) -> int:
     return known[key]
 
 
+def meeting_id(ctx: RuleContext, number: int) -> int:
+    """Return the number of a Meedoenplein that exists (the meeting step's field
+    ``meeting``); InvalidData when there is none of that number."""
+    known: set[int] = ctx.scratch.setdefault("meetings", set())
+    if number not in known:
+        kind = ctx.conn.execute(select(Meeting.kind).where(Meeting.id == number)).scalar()
+        if kind != MEETING_KINDS[0]:
+            what = f"meeting {number} is not a Meedoenplein" if kind else f"no meeting {number}"
+            raise InvalidData(f"{what}; see 'casework event list'",
+                              says=f"Er is geen Meedoenplein met nummer {number}; zie de "
+                                   "lijst van bijeenkomsten.")
+        known.add(number)
+    return number
+
+
 # Dates move the same way every time (weekends, the Dutch holidays): many tasks share them.
 _shift = lru_cache(maxsize=4096)(shift)
 
@@ -697,10 +732,10 @@ def plan_task(task: TaskSpec, case: CaseSnapshot, step: Step,
         if not moment:
             return None
         anchor = datetime.fromisoformat(moment).astimezone(tz).date()
+        entered = step.at.astimezone(tz).date()
     else:
-        anchor = step.at.astimezone(tz).date()
+        anchor = entered = step.at.astimezone(tz).date()
     due = _shift(anchor, task.offset, task.forward, task.workdays)
-    entered = step.at.astimezone(tz).date()
     due = max(due, entered)  # work planned before it was asked for is due at once
     spec = _task_spec(task)
     if task.repeat_for is not None:

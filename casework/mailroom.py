@@ -362,14 +362,6 @@ def _hold_flagged(conn: Any, letter_id: int, case_id: int, template: str, flag: 
             "reason": values["reason"]}
 
 
-def _person_flagged() -> Any:
-    """Whether the letter's person is flagged deceased or moved away (a condition on the
-    letters table, looked up per letter through the case: no scan of the people)."""
-    return (select(Participant.id).join(Case, Case.participant_id == Participant.id)
-            .where(Case.id == _LETTERS.c.case_id, Participant.flag.in_(PERSON_FLAGS))
-            .exists())
-
-
 def hold_flagged_rendered(engine: Engine) -> list[dict[str, Any]]:
     """Hold the letters made but not yet batched whose person was flagged deceased or moved
     away since (their files are removed); return them."""
@@ -512,13 +504,20 @@ def form_batches(engine: Engine, run_date: date, out: Path) -> list[dict[str, An
     folder.mkdir(parents=True, exist_ok=True)
     while True:
         with unit_of_work(engine) as conn:
+            # The letters and their people are locked together (PostgreSQL), people being
+            # flagged at this moment skipped: a flag that commits first leaves its person's
+            # letters out (hold_flagged_rendered holds them), and one that comes later waits
+            # for this batch and pulls them from it (cases.flag_person: to_pull). Nothing
+            # waits here (a locked row is left for the next run): no deadlock with a flag.
             ids = conn.execute(
                 select(_LETTERS.c.id)
+                .join(Case, Case.id == _LETTERS.c.case_id)
+                .join(Participant, Participant.id == Case.participant_id)
                 .where(_LETTERS.c.status == "rendered", _LETTERS.c.batch.is_(None),
                        # flagged since it was made (hold_flagged_rendered holds it)
-                       ~_person_flagged())
+                       or_(Participant.flag.is_(None), Participant.flag.not_in(PERSON_FLAGS)))
                 .order_by(_LETTERS.c.postcode, _LETTERS.c.id).limit(size)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=[_LETTERS, Participant.__table__])
             ).scalars().all()
             if not ids:
                 return made

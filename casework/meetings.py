@@ -16,11 +16,11 @@ from casework.db import unit_of_work
 from casework.employers import find_employer
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound
-from casework.models import Case, Employer, Meeting, MeetingAttendance
+from casework.models import MEETING_KINDS, Case, Employer, Meeting, MeetingAttendance
 from casework.permissions import Actor
 from casework.text import unclean
 
-KINDS = ("meedoenplein", "other")
+KINDS = MEETING_KINDS
 
 
 def add_meeting(engine: Engine, actor: Actor, day: date, place: str,
@@ -83,7 +83,7 @@ def attend(engine: Engine, actor: Actor, meeting_id: int, case_ids: list[int],
                 raise NotFound(f"no case {case_id}; find cases with 'casework case list'")
         from casework.permissions import check_cases
 
-        check_cases(conn, actor, case_ids)
+        check_cases(conn, actor, case_ids, "case.write")
         if at is not None:  # a past moment fits every candidate's timeline, or nothing is kept
             for case_id in case_ids:
                 engine.moment(at, engine.load_case(conn, case_id))
@@ -98,7 +98,7 @@ def attend(engine: Engine, actor: Actor, meeting_id: int, case_ids: list[int],
                 continue
             conn.execute(insert(MeetingAttendance).values(
                 meeting_id=meeting_id, case_id=case_id, recorded_by=actor.name, at=now))
-            if meeting.kind == "meedoenplein":
+            if meeting.kind == KINDS[0]:
                 entry.update(_advance(engine, conn, case_id, meeting_id, actor, at))
             report["candidates"].append(entry)
         known = set(conn.execute(select(MeetingAttendance.employer_id).where(

@@ -141,7 +141,7 @@ class _Schema(type):
         """The whole schema, as migrations and Alembic's autogenerate compare it."""
         for pending in list(_PENDING):
             _make(pending)
-        if _DDL_ONLY:
+        while _DDL_ONLY:
             _DDL_ONLY.pop()()
         return _METADATA
 
@@ -422,7 +422,8 @@ class Spending(Base):
 
 class Letter(Base):
     __tablename__ = "letters"
-    __table_args__ = (Index("ix_letters_status", "status"), Index("ix_letters_batch", "batch"))
+    # ix_letters_batch: below (_batched_only), a partial index.
+    __table_args__ = (Index("ix_letters_status", "status"),)
 
     id = Column(Integer, primary_key=True)
     case_id = Column(Integer, ForeignKey("cases.id"), index=True, nullable=False)
@@ -447,6 +448,18 @@ class Letter(Base):
     sent_at = Column(UTCDateTime)
     returned_at = Column(UTCDateTime)
 
+
+def _batched_only() -> None:
+    """Letters are looked up by batch only once they are in one (``batch = ...``, ``batch IS
+    NOT NULL``): a partial index, so a letter queued without a batch, as every step that
+    writes one queues it, adds no entry (one index page fewer in its transaction). Made
+    with the DDL, as ``_booked_once``."""
+    where = "batch IS NOT NULL"
+    Index("ix_letters_batch", Letter.batch, sqlite_where=text(where),
+          postgresql_where=text(where))
+
+
+_DDL_ONLY.append(_batched_only)
 
 class Batch(Base):
     """A mail-house batch, sealed when made: its letters, PDF and manifest never change.
@@ -533,6 +546,10 @@ class Employer(Base):
     contact = Column(String(200))
     active = Column(Boolean, default=True, nullable=False)
     created_at = Column(UTCDateTime, nullable=False)
+
+
+# The kinds of meeting; a candidate at the first takes their route's meeting step.
+MEETING_KINDS = ("meedoenplein", "other")
 
 
 class Meeting(Base):

@@ -333,8 +333,8 @@ def authorize_overrides(actor: Actor, rules: Any, note: str | None,
                           "reason in the timeline and the processing log")
 
 
-def check_cases(conn: Any, actor: Actor, case_ids: list[int],
-                capability: str = "case.read", loaded: Iterable[Any] = ()) -> None:
+def check_cases(conn: Any, actor: Actor, case_ids: list[int], capability: str,
+                loaded: Iterable[Any] = ()) -> None:
     """Refuse when the actor may not read or change one of these cases for this capability.
     Cases are looked up once per actor, all at once (a bulk apply's chunk: one query);
     ``loaded``: the cases as already read (id, workflow_id, wijk, assigned_to), so a chunk

@@ -270,7 +270,7 @@ def edit_contact(engine: Engine, actor: Actor, case_id: int, values: dict[str, A
                           says="De toelichting bevat een teken dat niet in tekst hoort (een "
                                "stuurteken); haal het weg.")
     with unit_of_work(engine) as conn:
-        case = engine.load_case_for(conn, case_id, actor)
+        case = engine.load_case_for(conn, case_id, actor, "case.write")
         person = conn.execute(select(Participant.__table__).where(
             Participant.__table__.c.id == case.participant_id)).one()
         if person.purged_at is not None:

@@ -200,7 +200,9 @@ WORKFLOW = (
         "a trigger from the initial state that accepts an appointment.", '"invite"',
         hint="a trigger name"),
     Key("meeting_step", "name", None, "The step a case takes when it attends a meeting "
-        "(`event attend`); it may accept the field meeting.", '"attend_meedoenplein"',
+        "(`event attend`); it may accept the field meeting, which must then name a "
+        "Meedoenplein that exists, and taken by hand it records the attendance too.",
+        '"attend_meedoenplein"',
         hint="a trigger name"),
 )
 

@@ -136,7 +136,7 @@ def complete_task(engine: Engine, actor: Actor, task_id: int, outcome: str,
                               "a person")
         from casework.permissions import check_cases
 
-        check_cases(conn, actor, [task.case_id])
+        check_cases(conn, actor, [task.case_id], "case.write")
         return finish_task(engine, conn, task, actor, outcome, data, at, letters, note)
 
 

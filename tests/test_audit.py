@@ -109,6 +109,7 @@ for case_id in range(int(sys.argv[2]) + 1, int(sys.argv[3])):
 """
 
 
+@pytest.mark.long
 def test_two_processes_advancing_at_once_make_one_unbroken_chain(cohort: Env) -> None:
     import os
     import subprocess

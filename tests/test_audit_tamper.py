@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, Env, tamper
 from helpers import staff
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import bindparam, delete, func, select, update
 
-from casework.access import chain_hash, entry_content
+from casework.access import chain_hash, entry_content, entry_hash
 from casework.models import AccessLog, Event, Seal
 
 
@@ -303,3 +305,21 @@ def test_a_key_added_later_takes_effect_through_rekey(sealed: Env) -> None:
     rechain_without_key(sealed)
     refused = sealed.run("audit", "rekey", "--old-key-file", str(sealed.root / "audit.key"))
     assert refused.exit_code == 1 and "nothing was changed" in refused.stderr
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)  # any text, control
+# characters, quotes, backslashes and non-ASCII among them
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(prev=st.none() | _TEXT, row_id=st.integers(1, 2**62), actor=_TEXT, action=_TEXT,
+       case_ids=st.lists(st.integers(0, 2**62), max_size=5), purpose=st.none() | _TEXT,
+       moment=st.datetimes(min_value=datetime(1, 1, 1), timezones=st.just(UTC)),
+       key=st.none() | st.binary(min_size=16, max_size=32))
+def test_an_entrys_hash_written_directly_is_the_canonical_one(
+        prev: str | None, row_id: int, actor: str, action: str, case_ids: list[int],
+        purpose: str | None, moment: datetime, key: bytes | None) -> None:
+    # log_access writes the entry's canonical JSON itself; audit verify checks it with
+    # chain_hash: they must agree byte for byte, or every new entry would show as changed.
+    assert entry_hash(prev, row_id, moment, actor, action, case_ids, purpose, key) == (
+        chain_hash(prev, entry_content(row_id, moment, actor, action, case_ids, purpose), key))

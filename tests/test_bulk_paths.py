@@ -116,6 +116,41 @@ def test_a_chunk_of_lines_stores_what_each_line_alone_stores(cohort: Env, twin: 
         assert chunk[name] == alone[name], name
 
 
+def test_csv_lines_that_do_the_same_are_read_as_json_lines_are(cohort: Env, twin: Env) -> None:
+    """A CSV line's step, moment, note and data are read once for the lines that write them
+    the same (only the case and id line by line): the file stores and refuses exactly what
+    the same lines as JSON store and refuse, each line with its own case, id and reason."""
+    moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    invite = {"trigger": "invite", "appointment": "2099-01-05 10:00"}
+    lines = [*LINES,
+             {"case": 7, "trigger": "invite", "appointment": "not a moment"},  # remembered
+             {"case": 8, "trigger": "invite", "appointment": "not a moment"},  # refusal
+             {"case": "x8", **invite},  # a bad case with a step read before
+             {"case": 8, **invite, "id": "i" * 201},  # an id too long
+             {"case": 8, **invite, "id": "own-8"},
+             {"case": 10, **invite, "id": "own-10"},
+             {"case": 10, **invite, "id": "own-10"},  # the same id again: already applied
+             {"case": 11, **invite, "at": "2020-01-01 09:00"},
+             {"case": 11, "trigger": "decline", "at": "2020-01-01 09:00"},
+             {"bsn": "", "trigger": "decline"},  # no case named
+             {"case": 12, "trigger": "decline"}, {"case": 13, "trigger": "decline"}]
+    columns = list(dict.fromkeys(key for line in lines for key in line))
+    rows = [",".join(columns)] + [",".join(f'"{line[c]}"' if c in line else "" for c in columns)
+                                  for line in lines]
+    as_csv = write(cohort, "whole.csv", "\n".join(rows) + "\n")
+    as_json = write(twin, "whole.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    by_csv = apply_with_clock(cohort, as_csv, moment)
+    by_json = apply_with_clock(twin, as_json, moment)
+    # The CSV file's header is its first line.
+    assert [(n - 1, why) for n, why in by_csv.failures] == by_json.failures
+    assert len(by_json.failures) == 13, by_json.failures
+    assert (by_csv.applied, by_csv.already_applied) == (by_json.applied, 1)
+    assert by_csv.by_trigger == by_json.by_trigger
+    chunk, alone = stored(cohort), stored(twin)
+    for name in TABLES:
+        assert chunk[name] == alone[name], name
+
+
 # --- write_many ------------------------------------------------------------------------------
 
 def _rows() -> dict[str, tuple[Any, list[dict[str, Any]]]]:

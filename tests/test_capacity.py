@@ -237,6 +237,22 @@ def test_bulk_apply_counts_the_referrals_already_made_this_month(
     assert summary.failures[0][0] == 3
 
 
+def test_bulk_apply_counts_each_referral_once_when_other_lines_come_between(
+        engine: Engine, clock: Clock, env: Env) -> None:
+    """A consent or task line writes the referrals planned before it; they are then counted
+    from the database, not a second time as planned (the second one was refused, found by
+    a helper reading the code)."""
+    clock.set(amsterdam(2031, 3, 10, 10, 0))
+    path = env.root / "mixed.csv"
+    path.write_text("case,trigger,partner,consent\n1,refer,coach_meedoen,\n"
+                    "5,,,share:wij_team\n2,refer,coach_meedoen,\n3,refer,coach_meedoen,\n",
+                    encoding="utf-8")
+    summary = apply_file(engine, path, staff(engine, "anna"))
+    assert (summary.applied, summary.failed) == (3, 1)
+    assert [number for number, _ in summary.failures] == [5]
+    assert [r[0] for r in referrals(engine)] == [1, 2]
+
+
 def test_a_dry_run_keeps_to_the_cap_and_sends_nothing(
         engine: Engine, clock: Clock, env: Env) -> None:
     clock.set(amsterdam(2031, 3, 10, 10, 0))

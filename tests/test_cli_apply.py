@@ -840,6 +840,7 @@ def test_applied_lines_keep_no_bsn(cohort: Env) -> None:
     assert person not in repr(tuple(rows[0]))
 
 
+@pytest.mark.long
 def test_a_killed_apply_rerun_ends_exactly_like_one_clean_run(tmp_path: Path) -> None:
     """SIGKILL after some chunks are committed, rerun: the same cases and events as one run."""
     import contextlib
@@ -929,6 +930,7 @@ def test_a_killed_apply_rerun_ends_exactly_like_one_clean_run(tmp_path: Path) ->
     assert {n - (c in excluded) for c, n in events_per_case(env).items()} == {rounds + 1}
 
 
+@pytest.mark.long
 def test_no_apply_line_can_crash_the_run(cohort: Env) -> None:
     """Property: whatever a line holds, apply answers with exit 0 or 1, a JSON summary that
     accounts for every line, and no traceback."""

@@ -40,6 +40,7 @@ def council(env: Env, *args: str) -> tuple[Path, str]:
     return out, out.read_text(encoding="utf-8")
 
 
+@pytest.mark.long
 def test_council_page_holds_tables_charts_date_and_scope(
     later: tuple[Engine, object], env: Env,  # noqa: F811
 ) -> None:
@@ -69,6 +70,7 @@ def test_council_page_for_one_wijk_says_so(later: tuple[Engine, object], env: En
 
 @pytest.mark.skipif(BROWSER is None and not os.environ.get("CASEWORK_REQUIRE_BROWSER"),
                     reason="no chromium here; .ci/run installs it and requires this test")
+@pytest.mark.long
 def test_council_page_renders_in_headless_chromium(
     later: tuple[Engine, object], env: Env, tmp_path: Path,  # noqa: F811
 ) -> None:

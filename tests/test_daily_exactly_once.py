@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES, Env, add_anna
 from helpers import staff as member
@@ -231,6 +232,7 @@ def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str],
 # --- (a) twice for the same date ------------------------------------------------------------
 
 
+@pytest.mark.long
 def test_second_run_for_the_same_date_does_nothing_again(tmp_path: Path,
                                                          database_url: str) -> None:
     inst = install(tmp_path, database_url, timer_cases=20, system=60, staff=60)
@@ -254,6 +256,7 @@ def test_second_run_for_the_same_date_does_nothing_again(tmp_path: Path,
 # --- (b) killed at any moment, then run again -------------------------------------------------
 
 
+@pytest.mark.long
 def test_runs_killed_at_any_moment_then_one_full_run_do_every_item_exactly_once(
     tmp_path: Path, database_url: str,
 ) -> None:
@@ -326,6 +329,7 @@ def test_runs_killed_at_any_moment_then_one_full_run_do_every_item_exactly_once(
 # --- (c) two runs at the same moment ----------------------------------------------------------
 
 
+@pytest.mark.long
 def test_two_runs_started_together_share_the_work_without_doing_anything_twice(
     tmp_path: Path, database_url: str,
 ) -> None:
@@ -391,6 +395,7 @@ def run_in_threads(inst: Installation, runs: int = 2) -> list[DailySummary]:
     return results
 
 
+@pytest.mark.long
 def test_two_runs_in_one_process_share_the_work_without_doing_anything_twice(
     tmp_path: Path, database_url: str,
 ) -> None:
@@ -408,6 +413,7 @@ def test_two_runs_in_one_process_share_the_work_without_doing_anything_twice(
         engine.db.dispose()
 
 
+@pytest.mark.long
 def test_two_runs_in_one_process_log_each_item_once(tmp_path: Path, database_url: str) -> None:
     """The day's log is the record of what was done: an item done once is logged once."""
     inst = install(tmp_path, database_url, timer_cases=10, system=100, staff=100)

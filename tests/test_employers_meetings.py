@@ -66,6 +66,36 @@ def test_attending_a_meedoenplein_moves_candidates_on_and_shows_in_the_timeline(
     assert meedoen.json("employer", "show", BAKERY)["meetings"][0]["id"] == 1
 
 
+def test_the_meeting_step_taken_by_hand_records_the_attendance_of_a_meeting_that_exists(
+    meedoen: Env,
+) -> None:
+    """The step `event attend` takes, taken with `case advance` or a `case apply` line, names
+    a Meedoenplein that exists and counts as attending it; a number of no meeting (or of
+    another kind of meeting) is refused and nothing is stored."""
+    meedoen.ok("event", "add", "--date", "2026-11-09", "--place", "Stadhuis", "--kind", "other")
+    for case_id in (1, 3):
+        advance(meedoen, case_id, "approach")
+        advance(meedoen, case_id, "get_to_know")
+    for number, message in (("9", "no meeting 9; see 'casework event list'"),
+                            ("2", "meeting 2 is not a Meedoenplein")):
+        refused = meedoen.run("case", "advance", "1", "attend_meedoenplein", "--set",
+                              f"meeting={number}")
+        assert refused.exit_code == 1 and message in refused.stderr, refused.output
+        assert "Traceback" not in refused.output
+    assert meedoen.json("case", "show", "1")["state"] == "getting_to_know"
+    advance(meedoen, 1, "attend_meedoenplein", "--set", "meeting=1")
+    assert [m["id"] for m in meedoen.json("case", "show", "1")["meetings"]] == [1]
+    steps = meedoen.root / "steps.csv"
+    steps.write_text("case,trigger,meeting\n3,attend_meedoenplein,1\n"
+                     "3,attend_meedoenplein,1\n", encoding="utf-8")  # twice: counted once
+    meedoen.ok("case", "apply", str(steps))
+    listed = meedoen.json("event", "list")
+    assert [(m["id"], m["candidates"]) for m in listed] == [(1, 2), (2, 0)]
+    again = meedoen.json("event", "attend", "1", "--case", "1")
+    assert again["candidates"][0]["why_not"] == "already recorded as present"
+    assert [m["candidates"] for m in meedoen.json("event", "list")] == [2, 0]
+
+
 def test_a_match_links_the_case_to_a_known_employer(meedoen: Env) -> None:
     advance(meedoen, 1, "approach")
     advance(meedoen, 1, "get_to_know")

@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
 from conftest import EXAMPLES, Env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -96,6 +97,7 @@ def clean(result: Any, extra_secrets: list[str] = ()) -> None:
             assert bsn not in output, "a BSN was echoed"
 
 
+@pytest.mark.long
 @SETTINGS
 @given(rows=st.lists(st.dictionaries(st.sampled_from(COLUMNS), TEXT, max_size=4),
                      min_size=1, max_size=3))
@@ -114,6 +116,7 @@ def test_any_cohort_row_is_imported_or_rejected_by_row(cohort: Env, rows: list[d
     kept(before, snapshot(cohort), grows=("cases",))
 
 
+@pytest.mark.long
 @SETTINGS
 @given(lines=st.lists(st.fixed_dictionaries(
     {"case": st.one_of(st.integers(-5, 210), st.integers(-(2 ** 80), 2 ** 80), TEXT),
@@ -145,6 +148,7 @@ def test_any_apply_line_is_applied_or_fails_alone(cohort: Env, lines: list[dict[
         engine.db.dispose()
 
 
+@pytest.mark.long
 @SETTINGS
 @given(trigger=st.sampled_from(TRIGGERS),
        sets=st.lists(st.tuples(st.sampled_from(FIELDS[:-2]), TEXT), max_size=3),
@@ -184,6 +188,7 @@ OPTIONS = [
 ]
 
 
+@pytest.mark.long
 @SETTINGS
 @given(template=st.sampled_from(OPTIONS), value=TEXT)
 def test_any_option_value_gets_a_clear_answer(cohort: Env, template: tuple[str, ...],

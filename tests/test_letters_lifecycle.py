@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 from conftest import EXAMPLES, TEMPLATES, Env, lift_exclusions
 from helpers import advance, flat, invite, open_tasks, pdf_text, pdfs_in, render, staff, today
+from sqlalchemy import select, update
 
 from casework.cases import correct_report, flag_person
 from casework.mailroom import list_letters, render_queue
+from casework.models import Case, Participant
 
 
 @pytest.fixture
@@ -476,6 +479,36 @@ def test_flagging_a_person_pulls_the_batched_letters_of_their_open_case(core: An
     assert [(p["template"], p["batch"]) for p in flagged["to_pull"]] == [
         ("uitnodiging", batch["batch"])]
     assert [s for _, s, _ in statuses(core, 1)] == ["to_pull"]
+
+
+@pytest.mark.backends("postgresql")  # on SQLite one writer at a time: no race to lose
+def test_a_person_flagged_while_a_batch_is_formed_gets_no_letter_in_it(core: Any) -> None:
+    """The field's race: the person is flagged in a transaction that has not committed yet
+    while the daily run forms its batch. The batch leaves their letter out (it was batched
+    before: the flag found nothing in a batch to pull, and the letter went to the mail
+    house); once the flag commits, the next run holds it."""
+    anna = staff(core, "anna")
+    for case_id in (1, 2):
+        core.advance(case_id, "invite", anna, {"appointment": "2100-01-04 10:00"})
+    person = core.db.connect()
+    person.begin()
+    person.execute(update(Participant).where(Participant.id == select(Case.participant_id)
+                                             .where(Case.id == 1).scalar_subquery())
+                   .values(flag="deceased"))
+    safety = threading.Timer(30, person.rollback)  # a run that waits would hang: fail instead
+    safety.start()
+    try:
+        summary = render_queue(core, today())
+    finally:
+        safety.cancel()
+        person.commit()
+        person.close()
+    assert [b["letters"] for b in summary.batches] == [1]
+    assert [s for _, s, _ in statuses(core, 2)] == ["in_batch"]
+    assert [s for _, s, _ in statuses(core, 1)] == ["rendered"]
+    later = render_queue(core, today())
+    assert ([item["template"] for item in later.flagged], later.batches) == (["uitnodiging"], [])
+    assert [s for _, s, _ in statuses(core, 1)] == ["held"]
 
 
 # --- the daily run --------------------------------------------------------------------------

@@ -56,6 +56,7 @@ def searches(engine: Any, who: str, limit: int | None) -> list[Any]:
     return answers
 
 
+@pytest.mark.long
 def test_a_search_through_the_index_answers_exactly_as_without_it(
         cohort: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     for case_id, values in NAMES.items():

@@ -61,6 +61,40 @@ def test_a_case_worker_sees_and_changes_their_own_cases_only(team: Env) -> None:
                                              "--role", "admin")
 
 
+def test_a_change_is_checked_against_the_reach_of_changing_not_of_reading(
+        team: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each core call checks a case against the capability it needs. No role of today reads
+    further than it changes, so a made-up one that reads every project's cases is added to a
+    case worker: they may read a case outside their wijken, not change it."""
+    from casework import permissions
+    from casework.cases import case_triggers, flag_person
+    from casework.consents import grant_consent, list_consents
+    from casework.permissions import NotAllowed
+
+    monkeypatch.setitem(permissions.ROLE_TABLE, "reader", ("case.list", "case.read"))
+    monkeypatch.setitem(permissions.ROLE_SCOPE, "reader", "projects")
+    for capability in ("case.list", "case.read"):
+        monkeypatch.setitem(permissions.PERMISSIONS, capability,
+                            (*permissions.PERMISSIONS[capability], "reader"))
+    beijum, other = beijum_and_other(team)
+    engine = team.engine()
+    try:
+        piet = permissions.Actor("piet", ("case_worker", "reader"), wijken=("Beijum",))
+        assert case_triggers(engine, piet, other)["id"] == other
+        assert list_consents(engine, piet, other) is not None
+        for change in (lambda: engine.advance(other, "decline", piet),
+                       lambda: flag_person(engine, piet, other, "moved"),
+                       lambda: grant_consent(engine, piet, other, "record_report",
+                                             "conversation")):
+            with pytest.raises(NotAllowed, match=f"piet may only see cases assigned to them or "
+                                                 f"in their wijken; case {other} is not"):
+                change()
+        engine.advance(beijum, "decline", piet)
+    finally:
+        engine.db.dispose()
+    assert team.json("case", "show", str(other))["state"] == "selected"
+
+
 def test_a_coordinator_sees_the_cases_of_their_project(team: Env) -> None:
     opened = team.json("case", "open", "--workflow", "participatiecoach", "--bsn",
                        "111222333", "--source", "self_report", "--surname", "Jansen",

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Env
 from helpers import staff
 from hypothesis import HealthCheck, given, settings
@@ -207,6 +208,7 @@ class Person:
 STEPS = st.integers(min_value=2, max_value=20)
 
 
+@pytest.mark.long
 def test_nothing_is_shared_with_a_partner_without_the_persons_consent(env: Env) -> None:
     engine = env.engine()
     bsns = made_up_bsns()
@@ -243,6 +245,7 @@ def test_nothing_is_shared_with_a_partner_without_the_persons_consent(env: Env) 
         engine.db.dispose()
 
 
+@pytest.mark.long
 def test_an_open_case_can_always_be_declined(env: Env) -> None:
     engine = env.engine()
     bsns = made_up_bsns()

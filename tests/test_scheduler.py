@@ -282,6 +282,7 @@ def test_scheduler_run_catches_up_then_stops_cleanly_on_sigterm(cohort: Env) -> 
         engine.db.dispose()
 
 
+@pytest.mark.long
 def test_sigterm_during_the_catch_up_stops_between_items(cohort: Env) -> None:
     engine: Engine = cohort.engine()
     try:

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import EXAMPLES, Env
 
 
@@ -19,6 +20,7 @@ def test_advance_invite_moves_case_and_records_event(cohort: Env) -> None:
     assert shown["appointments"][0]["status"] == "planned"
 
 
+@pytest.mark.long
 def test_the_evaluation_season_example_still_runs(tmp_path: Path) -> None:
     """examples/ call the core as a script would: they keep up with its signatures."""
     result = subprocess.run([sys.executable, str(EXAMPLES / "evaluation_season.py"),

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import Env
 
 # Packages (and SQLAlchemy's parts) that no everyday command needs.
@@ -75,6 +76,7 @@ def heavy(modules: set[str]) -> list[str]:
                   if any(name == top or name.startswith(top + ".") for top in HEAVY))
 
 
+@pytest.mark.long
 def test_everyday_commands_import_only_what_they_use(cohort: Env, tmp_path: Path) -> None:
     apply = tmp_path / "apply.csv"
     apply.write_text("case,trigger,appointment\n3,invite,2099-01-05 10:00\n", encoding="utf-8")

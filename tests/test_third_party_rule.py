@@ -115,6 +115,7 @@ def test_a_route_may_name_the_installed_rule_and_not_without_it(
     assert "a rule from a package must be installed" in first
 
 
+@pytest.mark.long
 def test_the_installed_rule_keeps_minors_out_and_lets_adults_in(
         tmp_path: Path, env: Env, site: Path) -> None:
     project(tmp_path, env.database_url)
@@ -146,6 +147,7 @@ def test_the_installed_rule_keeps_minors_out_and_lets_adults_in(
     assert states == {adult: "invited", minor: "selected", unknown: "invited"}
 
 
+@pytest.mark.long
 def test_the_rule_reads_its_own_setting_from_config(
         tmp_path: Path, env: Env, site: Path) -> None:
     project(tmp_path, env.database_url, "\n[rules.minimum_age]\nage = 16\n")
@@ -156,6 +158,7 @@ def test_the_rule_reads_its_own_setting_from_config(
     assert [c["case_id"] for c in listed["cases"]] == [2]
 
 
+@pytest.mark.long
 def test_the_project_can_switch_the_installed_rule_off(
         tmp_path: Path, env: Env, site: Path) -> None:
     project(tmp_path, env.database_url, '\n[rules]\ndisabled = ["minimum_age"]\n')

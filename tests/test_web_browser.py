@@ -140,6 +140,7 @@ def accessible(driver: Any) -> None:
     assert not bad, (driver.current_url, bad)
 
 
+@pytest.mark.long
 def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
         server: str, browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
@@ -195,6 +196,7 @@ def test_a_case_worker_logs_in_finds_a_person_and_opens_the_case(
     assert "U bent uitgelogd" in browser.find_element(By.TAG_NAME, "main").text
 
 
+@pytest.mark.long
 def test_a_case_worker_records_a_conversation_with_consent_and_refers(
         server: str, browser: Any) -> None:
     from selenium.webdriver.common.by import By
@@ -259,6 +261,7 @@ def log_in(driver: Any, server: str, name: str) -> None:
     arrive(driver, server + "/", left)
 
 
+@pytest.mark.long
 def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, browser: Any,
                                                    tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
@@ -319,6 +322,7 @@ def test_a_coordinator_plans_a_wave_and_assigns_it(coordinator_server: str, brow
     accessible(browser)
 
 
+@pytest.mark.long
 def test_an_admin_adds_a_case_worker_who_sets_their_own_password(
         cohort: Env, browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
@@ -427,6 +431,7 @@ def office_server(cohort: Env) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.long
 def test_the_back_office_marks_a_batch_sent(office_server: str, browser: Any,
                                              tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
@@ -557,6 +562,7 @@ def served_over_tls(app: Any) -> Iterator[int]:
         thread.join(timeout=10)
 
 
+@pytest.mark.long
 def test_a_case_worker_logs_in_through_the_identity_provider_and_out_again(
         cohort: Env, provider: FakeProvider, tmp_path: Path) -> None:
     """The provider is at its https address (login.groningen.test: another site than

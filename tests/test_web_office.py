@@ -185,6 +185,7 @@ def test_only_the_back_office_handles_batches(app: Any, batch: str, name: str) -
     assert refused.status_code == 404
 
 
+@pytest.mark.long
 def test_reports_show_a_table_a_chart_and_the_council_page(app: Any, cohort: Env) -> None:
     invite(cohort, OWN)
     for name in ("bo", "kees"):

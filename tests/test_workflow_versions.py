@@ -232,6 +232,7 @@ def test_cases_on_a_version_whose_closing_ends_the_report_keep_that_and_new_ones
 REMINDER = re.compile(r"\[\[states\.invited\.tasks\]\]\nkind = \"reminder_call\".*?\n\n", re.S)
 
 
+@pytest.mark.long
 def test_migrated_cases_work_follows_the_new_versions_task_spec(routes: Path, env: Env) -> None:
     """A case moved to version 6 of Kansen in Kaart gets the report owed to the person (scope
     "person"): closing it leaves the report and the daily run sends it. A task whose kind the

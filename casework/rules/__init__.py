@@ -80,6 +80,8 @@ class Rules:
         self.disabled = set(disabled)
         self._callers: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._by_route: dict[tuple[str, int], tuple[Route, Any]] = {}
+        self._letter_variables: dict[tuple[int, int, str, int],
+                                     tuple[Route, Any, dict[str, Any]]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -151,10 +153,14 @@ class Rules:
                          transition: TransitionSpec, data: Mapping[str, Any],
                          at: datetime | None) -> list[Block]:
         blocks: list[Block] = []
-        for found in self._hook(route, "check_transition")(
-            ctx=ctx, route=route, case=case, transition=transition, data=data, at=at,
-        ):
-            blocks.extend(found or [])
+        caller = self._hook(route, "check_transition")
+        found_all = (caller.positional(ctx, route, case, transition, data, at)
+                     if type(caller) is _DirectCaller else
+                     caller(ctx=ctx, route=route, case=case, transition=transition, data=data,
+                            at=at))
+        for found in found_all:
+            if found:
+                blocks.extend(found)
         return blocks
 
     def exclusion(self, participant: Mapping[str, Any], route: Route, today: date,
@@ -168,16 +174,32 @@ class Rules:
 
     def letter_variables(self, route: Route, case: Mapping[str, Any], template: str,
                          settings: Any) -> dict[str, Any]:
+        caller = self._hook(route, "letter_variables")
+        # When no rule asks which case the letter is for, the variables are those of the
+        # route, template and settings: worked out once for them (every letter of a bulk
+        # apply's invitations asks), handed out as a copy.
+        key = (id(caller), id(route), template, id(settings))
+        found = self._letter_variables.get(key)
+        if found is not None and found[0] is route and found[1] is settings:
+            return dict(found[2])
         merged: dict[str, Any] = {}
-        for found in reversed(self._hook(route, "letter_variables")(
+        for variables in reversed(caller(
             route=route, case=case, template=template, settings=settings,
         )):
-            merged.update(found or {})
+            merged.update(variables or {})
+        if not any("case" in impl.argnames for impl in caller.get_hookimpls()):
+            if len(self._letter_variables) >= 1000:  # routes loaded again and again: no leak
+                self._letter_variables.clear()
+            self._letter_variables[key] = (route, settings, dict(merged))
         return merged
 
     def after_transition(self, ctx: RuleContext, route: Route, case: CaseSnapshot,
                          step: Step) -> None:
-        self._hook(route, "after_transition")(ctx=ctx, route=route, case=case, step=step)
+        caller = self._hook(route, "after_transition")
+        if type(caller) is _DirectCaller:
+            caller.positional(ctx, route, case, step)
+        else:
+            caller(ctx=ctx, route=route, case=case, step=step)
 
     # Hooks below serve every route at once (a chunk of many routes, a letter of any route):
     # every installed rule that is not switched off answers.
@@ -235,6 +257,12 @@ class _DirectCaller:
         self.caller = caller
         self.calls = [(impl.function, _arguments(tuple(impl.argnames)))
                       for impl in reversed(caller.get_hookimpls())]
+        # The same, for the hook's arguments given in the order of its spec (no keyword
+        # dicts made per call: bulk apply asks two hooks per line).
+        order = tuple(caller.spec.argnames)
+        self.picks = [(impl.function, _arguments(tuple(order.index(name)
+                                                       for name in impl.argnames)))
+                      for impl in reversed(caller.get_hookimpls())]
 
     def get_hookimpls(self) -> Any:
         return self.caller.get_hookimpls()
@@ -247,9 +275,19 @@ class _DirectCaller:
                 results.append(result)
         return results
 
+    def positional(self, *values: Any) -> list[Any]:
+        """Call the hook with its arguments in the order its spec names them."""
+        results = []
+        for function, arguments in self.picks:
+            result = function(*arguments(values))
+            if result is not None:
+                results.append(result)
+        return results
 
-def _arguments(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """Return what picks an implementation's arguments, in order, from the call's."""
+
+def _arguments(names: tuple[Any, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """Return what picks an implementation's arguments, in order, from the call's (by name
+    from a dict of them, or by position from a tuple)."""
     if not names:
         return lambda kwargs: ()
     if len(names) == 1:

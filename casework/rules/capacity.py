@@ -49,7 +49,7 @@ def _month_count(ctx: RuleContext, partner: str, month: date) -> int:
         .where(Referral.partner == partner, Referral.status != "withdrawn",
                Referral.referred_at >= start, Referral.referred_at < end)
     ).scalar_one()
-    pending: dict[tuple[str, date], int] = ctx.scratch.get("referrals", {})
+    pending: dict[tuple[str, date], int] = ctx.pending.get("referrals", {})
     return int(stored) + pending.get((partner, month), 0)
 
 
@@ -89,9 +89,14 @@ def check_transition(ctx: RuleContext, route: Route, transition: TransitionSpec,
 
 @hookimpl
 def after_transition(ctx: RuleContext, step: Step) -> None:
+    # Referrals planned in this transaction and not written yet count toward their partner's
+    # cap (only a capped partner's are ever looked up: without caps, nothing to count).
+    caps: dict[str, int] = ctx.engine.settings["rules.capacity.partner_intake"]
+    if not caps:
+        return
     for effect in step.effects:
-        if isinstance(effect, Refer):
+        if isinstance(effect, Refer) and caps.get(effect.partner):
             month = step.at.astimezone(ctx.engine.tz).date().replace(day=1)
-            pending: dict[tuple[str, date], int] = ctx.scratch.setdefault("referrals", {})
+            pending: dict[tuple[str, date], int] = ctx.pending.setdefault("referrals", {})
             key = (effect.partner, month)
             pending[key] = pending.get(key, 0) + 1

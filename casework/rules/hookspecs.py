@@ -6,7 +6,7 @@ Hooks are called with keyword arguments only; an implementation takes just the o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +46,8 @@ class Block:
 
 @dataclass
 class RuleContext:
-    """What a rule may use while a step is checked: the engine, the open transaction, and a
-    scratch dict that lives as long as one batch (bulk apply) for counts not yet written."""
+    """What a rule may use while a step is checked: the engine, the open transaction, a
+    scratch dict that lives as long as one batch (bulk apply), and ``pending``."""
 
     engine: Engine
     conn: Connection
@@ -55,6 +55,10 @@ class RuleContext:
     # Rules whose blocks the actor knowingly overrides for this step (checked and allowed
     # by the engine before; only rules that say they are ``overridable``).
     overrides: frozenset[str] = frozenset()
+    # What rules tally of the steps planned but not written yet (a referral counted toward
+    # its partner's cap): emptied each time the planned steps are written, when the
+    # database counts them instead. ``scratch`` is for what stays true for the whole batch.
+    pending: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

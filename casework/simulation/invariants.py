@@ -202,6 +202,7 @@ class Checker:
         first_event = self.last_event
         self.planned_work(day, first_event)
         self.budgets(day)
+        self.attendance(day, first_event)
         self.replay(day)
         self.personal_data(first_event)
         self.reports(day)
@@ -473,6 +474,25 @@ class Checker:
             self.fail(day, None, "no budget is spent beyond its amount",
                       f"{over.workflow_id} {over.year}: {over.spent} of {over.amount_cents} "
                       "cents spent")
+
+    def attendance(self, day: date, first_event: int) -> None:
+        """A step that names a meeting (the route's meeting step) counts as attending it: the
+        meeting exists and lists the case, however the step was taken."""
+        from casework.models import MeetingAttendance
+
+        with self.engine.db.connect() as conn:
+            named = [(case_id, data["meeting"]) for case_id, data in conn.execute(
+                select(Event.case_id, Event.data).where(Event.id > first_event))
+                if isinstance(data, dict) and data.get("meeting") is not None]
+            if not named:
+                return
+            present = {(row.case_id, row.meeting_id) for row in conn.execute(
+                select(MeetingAttendance.case_id, MeetingAttendance.meeting_id).where(
+                    MeetingAttendance.case_id.in_(sorted({c for c, _ in named}))))}
+        for case_id, meeting in named:
+            if (case_id, meeting) not in present:
+                self.fail(day, case_id, "a step that names a meeting counts as attending it",
+                          f"meeting {meeting} does not list the case")
 
     def personal_data(self, first_event: int) -> None:
         """No BSN in what the day wrote to the timeline or the processing log."""

@@ -103,7 +103,7 @@ def case_step(case_id: int, trigger: str) -> Any:
         abort(400)
     try:
         with engine.db.connect() as conn:
-            case = engine.load_case_for(conn, case_id, g.actor)
+            case = engine.load_case_for(conn, case_id, g.actor, "case.write")
         data, note = submitted(engine.route_of(case), case.state, trigger, request.form)
         step = engine.advance(case_id, trigger, g.actor, data, note=note,
                               expected_version=version)
@@ -151,7 +151,7 @@ def _readable_by(engine: Any, case_id: int) -> bool:
 
     try:
         with engine.db.connect() as conn:
-            engine.load_case_for(conn, case_id, g.actor)
+            engine.load_case_for(conn, case_id, g.actor, "case.read")
     except (NotFound, NotAllowed):
         return False
     return True
