@@ -93,6 +93,7 @@ def test_help_imports_no_database_or_table_code(env: Env) -> None:
     assert heavy(modules) == []
 
 
+@pytest.mark.long
 def test_everyday_commands_make_only_the_tables_they_use(cohort: Env) -> None:
     """SQLAlchemy's Table is made when a command first uses it (casework.models), so a case
     file does not pay for the budgets, the waves or the mail-house batches; the command's
