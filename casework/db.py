@@ -104,7 +104,19 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         if engine.url.database and engine.url.database != ":memory:":
             event.listen(engine, "connect", _owner_only(Path(engine.url.database)))
+    _MADE.add(engine)
     return engine
+
+
+_MADE: weakref.WeakSet[Engine] = weakref.WeakSet()  # the engines make_engine made
+
+
+def close_all() -> None:
+    """Close the connections of every database engine this process made (and still has),
+    those its threads keep included: the command line does so at exit, rather than leave
+    them to the garbage collector (casework.cli.main)."""
+    for engine in list(_MADE):
+        engine.dispose()
 
 
 def _pool_of(url: str) -> dict[str, Any]:

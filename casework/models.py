@@ -8,6 +8,7 @@ Times are stored as UTC and come back as aware datetimes on every database.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -112,19 +113,51 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 _METADATA = MetaData()
 
+# The tables not made yet, with their columns, in the order they are declared. Making a Table
+# costs SQLAlchemy far more than its Columns (events, constraints, the primary key): some
+# 60 M instructions for all of them (a fiftieth of a second), and a command uses about half.
+# So a table is made when it is first used (a column, ``__table__``, ``select(Case)``), and
+# all of them when ``Base.metadata`` is asked for (DDL, migrations, autogenerate).
+_PENDING: dict[type, list[Column[Any]]] = {}
+_NAMES: dict[type, frozenset[str]] = {}  # each table class's column names, made or not
+_MAKING = threading.RLock()  # threads of the web front may use a table first at once
+
+
+def _make(cls: type) -> None:
+    with _MAKING:
+        columns = _PENDING.pop(cls, None)
+        if columns is None:
+            return  # made meanwhile
+        table = Table(cls.__tablename__, _METADATA, *columns,  # type: ignore[attr-defined]
+                      *cls.__table_args__)  # type: ignore[attr-defined]
+        for column in columns:
+            setattr(cls, column.key, column)
+        cls.__table__ = table  # type: ignore[attr-defined]
+
 
 class _Schema(type):
     @property
     def metadata(cls) -> MetaData:
         """The whole schema, as migrations and Alembic's autogenerate compare it."""
+        for pending in list(_PENDING):
+            _make(pending)
         while _DDL_ONLY:
             _DDL_ONLY.pop()()
         return _METADATA
 
+    def __getattr__(cls, name: str) -> Any:
+        """A column or ``__table__`` of a table not made yet: make it, then answer."""
+        names = _NAMES.get(cls)
+        if names is not None and (name == "__table__" or name in names):
+            _make(cls)  # or wait while another thread makes it
+            return type.__getattribute__(cls, name)
+        raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
+
 
 class Base(metaclass=_Schema):
     """A table declared as a class: its Column attributes (named after the attribute) and
-    ``__table_args__`` (indexes, constraints) make ``__table__`` on ``Base.metadata``."""
+    ``__table_args__`` (indexes, constraints) make ``__table__`` on ``Base.metadata``, when
+    the table is first used."""
 
     __tablename__: ClassVar[str]
     __table__: ClassVar[Table]
@@ -133,11 +166,13 @@ class Base(metaclass=_Schema):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         columns = []
-        for key, value in vars(cls).items():
+        for key, value in list(vars(cls).items()):
             if isinstance(value, Column):
                 value.name = value.key = key
                 columns.append(value)
-        cls.__table__ = Table(cls.__tablename__, _METADATA, *columns, *cls.__table_args__)
+                delattr(cls, key)  # until the table is made (_Schema.__getattr__)
+        _PENDING[cls] = columns
+        _NAMES[cls] = frozenset(column.key for column in columns)
 
     @classmethod
     def __clause_element__(cls) -> Table:

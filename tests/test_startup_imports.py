@@ -7,6 +7,8 @@ ORM (babel comes in for a report's numbers: Dutch numbers are its job); and ``ca
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +44,33 @@ def imported(env: Env, *args: str) -> set[str]:
             if line.startswith("import time:") and "self [us]" not in line}
 
 
+# Run as the console script does (casework.cli.main), then say what the process made: the
+# tables, and the garbage collector's thresholds while the command's own work ran.
+AFTER = """
+import atexit, gc, json, sys
+def said():
+    from casework.models import _METADATA
+    print(json.dumps({"tables": sorted(_METADATA.tables), "gc": gc.get_threshold()}),
+          file=sys.stderr)
+atexit.register(said)
+sys.argv[0] = "casework"
+from casework.cli import main
+main()
+"""
+
+
+def made(env: Env, *args: str) -> dict[str, object]:
+    """Run casework with args in a fresh process; return the tables it made and the garbage
+    collector's thresholds at its end."""
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
+    variables.update(CASEWORK_CONFIG=str(env.config), CASEWORK_USER="anna")
+    result = subprocess.run([sys.executable, "-c", AFTER, *args], cwd=env.root, env=variables,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    said: dict[str, object] = json.loads(result.stderr.strip().splitlines()[-1])
+    return said
+
+
 def heavy(modules: set[str]) -> list[str]:
     return sorted(name for name in modules
                   if any(name == top or name.startswith(top + ".") for top in HEAVY))
@@ -62,3 +91,38 @@ def test_help_imports_no_database_or_table_code(env: Env) -> None:
     modules = imported(env, "--help")
     assert not {name for name in modules if name.split(".")[0] in ("sqlalchemy", "rich")}
     assert heavy(modules) == []
+
+
+@pytest.mark.long
+def test_everyday_commands_make_only_the_tables_they_use(cohort: Env) -> None:
+    """SQLAlchemy's Table is made when a command first uses it (casework.models), so a case
+    file does not pay for the budgets, the waves or the mail-house batches; the command's
+    own work runs with the garbage collector's usual thresholds (a larger young generation
+    is only for start-up, casework.cli.main); and the database connections are closed at
+    exit although the collector leaves the process's objects alone then."""
+    unused = {"applied_lines", "batches", "budgets", "seals", "spendings", "waves"}
+    for args in (("case", "show", "1"), ("case", "list"), ("task", "list")):
+        said = made(cohort, *args)
+        tables = set(said["tables"])  # type: ignore[call-overload]
+        assert {"cases", "participants"} <= tables, args
+        assert not tables & unused, args
+        assert said["gc"] == list(gc.get_threshold()), args
+    if cohort.database_url.startswith("sqlite:///"):
+        # The connections were closed at exit (casework.cli.main), not left to the garbage
+        # collector: SQLite folded its write-ahead log into the file and removed it.
+        assert not Path(cohort.database_url.removeprefix("sqlite:///") + "-wal").exists()
+
+
+def test_the_schema_is_whole_when_asked_for() -> None:
+    """Base.metadata (DDL, migrations, autogenerate) has every table, made on the spot."""
+    code = ("from casework.models import Base, _METADATA, Case\n"
+            "before = len(_METADATA.tables)\n"
+            "Case.state\n"
+            "print(before, len(_METADATA.tables), len(Base.metadata.tables),"
+            " sorted(Base.metadata.tables) == sorted(c.__tablename__"
+            " for c in Base.__subclasses__()))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    before, one, every, same = result.stdout.split()
+    assert (before, one, same) == ("0", "1", "True")
+    assert int(every) > 20
