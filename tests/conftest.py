@@ -78,8 +78,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         groups = {str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
                   for mark in item.iter_markers("xdist_group")}
         if groups and not item.nodeid.endswith("@" + "_".join(sorted(groups))):
-            from _pytest.nodeid import NodeId
-
+            try:  # pytest's private id class: a pytest without it keeps xdist's own renaming
+                from _pytest.nodeid import NodeId
+            except ImportError:
+                return
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(groups))}")  # type: ignore[attr-defined]
 
 
