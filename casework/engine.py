@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -401,7 +401,8 @@ class Engine:
         # An older version of the route that names no meeting step takes the newest one's.
         if data.get("meeting") is not None and trigger == (
                 route.meeting_step or self.registry.get(case.workflow_id).meeting_step):
-            step.effects.append(RecordAttendance(meeting_id(ctx, data["meeting"])))
+            step.effects.append(RecordAttendance(
+                meeting_id(ctx, data["meeting"], moment.astimezone(self.tz).date())))
         if transition.ends_appointment:
             step.effects.append(EndAppointment(transition.ends_appointment))
         self.rules.after_transition(ctx, route, case, step)
@@ -690,18 +691,24 @@ def employer_id(ctx: RuleContext, name: str) -> int:
     return known[key]
 
 
-def meeting_id(ctx: RuleContext, number: int) -> int:
-    """Return the number of a Meedoenplein that exists (the meeting step's field
-    ``meeting``); InvalidData when there is none of that number."""
-    known: set[int] = ctx.scratch.setdefault("meetings", set())
+def meeting_id(ctx: RuleContext, number: int, day: date) -> int:
+    """Return the number of a Meedoenplein that exists and was held by ``day`` (the meeting
+    step's field ``meeting``); InvalidData when there is none of that number, or it is still
+    to come (nobody attended it yet: casework.meetings.not_held_yet)."""
+    from casework.meetings import not_held_yet
+
+    known: dict[int, date] = ctx.scratch.setdefault("meetings", {})
     if number not in known:
-        kind = ctx.conn.execute(select(Meeting.kind).where(Meeting.id == number)).scalar()
-        if kind != MEETING_KINDS[0]:
-            what = f"meeting {number} is not a Meedoenplein" if kind else f"no meeting {number}"
+        found = ctx.conn.execute(select(Meeting.kind, Meeting.day)
+                                 .where(Meeting.id == number)).first()
+        if found is None or found.kind != MEETING_KINDS[0]:
+            what = (f"meeting {number} is not a Meedoenplein" if found
+                    else f"no meeting {number}")
             raise InvalidData(f"{what}; see 'casework event list'",
                               says=f"Er is geen Meedoenplein met nummer {number}; zie de "
                                    "lijst van bijeenkomsten.")
-        known.add(number)
+        known[number] = found.day
+    not_held_yet(number, known[number], day)
     return number
 
 

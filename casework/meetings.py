@@ -87,6 +87,7 @@ def attend(engine: Engine, actor: Actor, meeting_id: int, case_ids: list[int],
         if at is not None:  # a past moment fits every candidate's timeline, or nothing is kept
             for case_id in case_ids:
                 engine.moment(at, engine.load_case(conn, case_id))
+        not_held_yet(meeting_id, meeting.day, now.astimezone(engine.tz).date())
         present = set(conn.execute(select(MeetingAttendance.case_id).where(
             MeetingAttendance.meeting_id == meeting_id,
             MeetingAttendance.case_id.in_(case_ids))).scalars())
@@ -135,6 +136,19 @@ def _advance(engine: Engine, conn: Any, case_id: int, meeting_id: int,
     except CaseworkError as exc:
         return {"why_not": str(exc)}
     return {"advanced": True, "from": step.source, "to": step.dest}
+
+
+def not_held_yet(meeting_id: int, held: date, day: date) -> None:
+    """Refuse to record anyone at a meeting on ``day`` when the meeting is on a later day:
+    nobody attended it yet (a wrong number, or the date of the meeting is wrong)."""
+    if held > day:
+        from casework.display import dutch_date
+
+        raise InvalidData(
+            f"meeting {meeting_id} is on {held.isoformat()}, after {day.isoformat()}: record "
+            "who came on the day itself or later (or correct the number)",
+            says=f"Bijeenkomst {meeting_id} is pas op {dutch_date(held)}; leg vast wie er kwam "
+                 "op of na die dag.")
 
 
 def meetings_of_case(conn: Any, case_id: int) -> list[dict[str, Any]]:

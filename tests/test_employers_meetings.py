@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import EXAMPLES, Env, lift_exclusions
-from helpers import advance
+from helpers import advance, today
 
 BAKERY = "Bakkerij De Korenschoof"
 
@@ -94,6 +94,22 @@ def test_the_meeting_step_taken_by_hand_records_the_attendance_of_a_meeting_that
     again = meedoen.json("event", "attend", "1", "--case", "1")
     assert again["candidates"][0]["why_not"] == "already recorded as present"
     assert [m["candidates"] for m in meedoen.json("event", "list")] == [2, 0]
+
+
+def test_nobody_is_recorded_at_a_meeting_still_to_come(meedoen: Env) -> None:
+    meedoen.ok("event", "add", "--date", "2099-03-05", "--place", "Stadhuis")
+    advance(meedoen, 1, "approach")
+    advance(meedoen, 1, "get_to_know")
+    day = today().isoformat()
+    for command in (("event", "attend", "2", "--case", "1"),
+                    ("case", "advance", "1", "attend_meedoenplein", "--set", "meeting=2")):
+        refused = meedoen.run(*command)
+        assert refused.exit_code == 1, refused.output
+        assert (f"meeting 2 is on 2099-03-05, after {day}: record who came on the day itself "
+                "or later") in refused.stderr
+    assert meedoen.json("case", "show", "1")["meetings"] == []
+    assert [m["candidates"] for m in meedoen.json("event", "list")] == [0, 0]
+    assert meedoen.json("case", "show", "1")["state"] == "getting_to_know"
 
 
 def test_a_match_links_the_case_to_a_known_employer(meedoen: Env) -> None:

@@ -116,7 +116,7 @@ def budget(team: Team) -> None:
 
 
 def meeting(team: Team) -> None:
-    team.anna("event", "add", "--date", "2099-01-10", "--place", "Wijkcentrum")
+    team.anna("event", "add", "--date", "2026-01-10", "--place", "Wijkcentrum")
     team.found["meeting"] = str(team.env.json("event", "list")[0]["id"])
 
 
