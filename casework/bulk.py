@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from casework.bulkwrite import write_many
 from casework.cohort import RowError, normalise_bsn
-from casework.db import unit_of_work
+from casework.db import ANALYZE_AFTER, refresh_statistics, unit_of_work
 from casework.effects import BookAppointment
 from casework.engine import CaseSnapshot, Engine, Step
 from casework.errors import CaseworkError, ConflictError, InputFileError, InvalidData, no_case
@@ -471,6 +471,11 @@ def apply_file(engine: Engine, path: Path, actor: Actor, dry_run: bool = False,
                        history)
 
 
+# The tables a file's steps write to (their planner statistics are refreshed as they grow).
+WRITTEN_TABLES = ("cases", "events", "tasks", "letters", "appointments", "referrals",
+                  "consents", "applied_lines")
+
+
 def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: Actor,
                 dry_run: bool = False, progress: Callable[[int], None] | None = None,
                 name: str = "", history: bool = False,
@@ -507,6 +512,7 @@ def _apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor:
     # A dry run stores nothing, so the ids it would have stored are remembered here.
     ids: dict[str, str] = {}
     chunk: list[Line] = []
+    chunks, next_analyze = 0, 1
     for number, item in items:
         summary.read += 1
         if isinstance(item, str):
@@ -516,10 +522,18 @@ def _apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor:
         if len(chunk) >= CHUNK:
             _apply_chunk(engine, chunk, actor, dry_run, summary, ids, capability)
             chunk = []
+            chunks += 1
+            if chunks == next_analyze and not dry_run:
+                # The tables this file fills have grown fourfold since the planner's
+                # statistics were taken: refresh them, a few ms each time on SQLite.
+                refresh_statistics(engine, WRITTEN_TABLES)
+                next_analyze *= 4
             if progress:
                 progress(summary.read)
     if chunk:
         _apply_chunk(engine, chunk, actor, dry_run, summary, ids, capability)
+    if summary.applied >= ANALYZE_AFTER and not dry_run:  # for the next command's planner
+        refresh_statistics(engine, WRITTEN_TABLES)
     if progress:
         progress(summary.read)
     summary.failures.sort()

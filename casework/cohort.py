@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casework.bulkwrite import write_many
-from casework.db import refresh_statistics, unit_of_work
+from casework.db import ANALYZE_AFTER, refresh_statistics, unit_of_work
 from casework.engine import Engine
 from casework.errors import InputFileError
 from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
@@ -62,8 +62,6 @@ _INSERT_EVENTS = insert(Event.__table__)
 _BSNS = bindparam("b_bsns", expanding=True)
 _KNOWN = select(Participant.bsn).where(Participant.bsn.in_(_BSNS))
 _IDS = select(Participant.id, Participant.bsn).where(Participant.bsn.in_(_BSNS))
-# An import adding at least this many people refreshes the database's statistics (PostgreSQL).
-ANALYZE_AFTER = 1000
 # The widths of the participant columns in casework.models.
 MAX_LENGTH = {
     "initials": 20, "prefix": 20, "surname": 100, "street": 100, "house_number_suffix": 10,

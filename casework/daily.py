@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from casework.db import unit_of_work
+from casework.db import refresh_statistics, unit_of_work
 from casework.engine import APPOINTMENT_PASSED, Engine
 from casework.errors import AnchorError, CaseworkError, ConfigError, OptionRefused
 from casework.models import Case, DailyRun, Task
@@ -384,6 +384,9 @@ def run_daily(engine: Engine, actor: Actor, run_date: date, dry_run: bool = Fals
     total = summary.planned["timers"] + summary.planned["escalations"]
     handled = 0
     try:
+        # What the day before wrote (a bulk apply, the web front's steps) is in the planner's
+        # statistics before the run looks for what is due.
+        refresh_statistics(engine, ("cases", "tasks", "letters", "appointments", "events"))
         # First: work whose appointment has passed is not fired, escalated or listed.
         cancel_stale_work(engine, run_date, summary, log)
         for kind, conditions, handler in (
