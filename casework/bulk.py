@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -510,7 +510,7 @@ def _apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor:
                  history: bool, capability: str) -> ApplySummary:
     summary = ApplySummary(file=name, dry_run=dry_run, history=history)
     # A dry run stores nothing, so the ids it would have stored are remembered here.
-    ids: dict[str, str] = {}
+    ids = _Seen(legacy=_legacy_keys(engine))
     chunk: list[Line] = []
     chunks, next_analyze = 0, 1
     for number, item in items:
@@ -540,6 +540,15 @@ def _apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor:
     return summary
 
 
+def _legacy_keys(engine: Engine) -> bool:
+    """Whether the database holds lines applied with keys of the old form (a hash alone)."""
+    from casework.models import DatabaseMark
+
+    with unit_of_work(engine) as conn:
+        return conn.execute(select(DatabaseMark.value).where(
+            DatabaseMark.name == LEGACY_KEYS)).first() is not None
+
+
 def _resolve(conn: Connection, lines: list[Line]) -> dict[tuple[str, str], int]:
     """Return the case id for each (bsn, workflow) named in the lines (the open case first)."""
     wanted = {(line.bsn, line.workflow) for line in lines if line.case_id is None}
@@ -560,17 +569,43 @@ def _resolve(conn: Connection, lines: list[Line]) -> dict[tuple[str, str], int]:
     return found
 
 
-def _identity(line: Line, case_id: int) -> tuple[str, str] | None:
-    """Return the line's (key, digest): who it is and what it does; None for no identity."""
+def _identity(line: Line, case_id: int, seen: _Seen) -> _Identity | None:
+    """Return the line's identity: who it is and what it does; None for no identity."""
     if line.line_id is None and line.occurrence is None:
         return None
     kind = "case" if line.case_id is not None else "bsn"
     what = hashlib.sha256(f"{case_id}\0{kind}\0{line.content}".encode())
     digest = what.hexdigest()[:32]
     if line.line_id is not None:
-        return _hash(f"id\0{line.line_id}"), digest
+        return _Identity(_hash(f"id\0{line.line_id}"), digest)
     what.update(f"\0{line.occurrence}".encode())  # the key: what, then the occurrence
-    return what.hexdigest()[:32], digest
+    hashed = what.hexdigest()
+    # The key begins with the case ("n" and its number in hex, never a hash's first digit):
+    # a file's lines, which go case by case, are stored side by side in the key's index. A
+    # hash alone spread each chunk's 2,000 keys over the whole index: each write touched a
+    # page of its own (a third of the write-ahead log of a 100,000-case apply).
+    return _Identity((f"n{case_id:08x}{hashed}")[:32], digest,
+                     hashed[:32] if seen.legacy else None)
+
+
+class _Identity(NamedTuple):
+    key: str
+    digest: str  # what the line does
+    # Its key as stored before migration 0022 (a hash alone), looked up too on a database
+    # with lines applied before it (_Seen.legacy).
+    legacy: str | None = None
+
+
+@dataclass
+class _Seen:
+    """What one apply knows of identities beyond the database: those a dry run would have
+    stored (key to digest) and whether keys of the old form may be stored."""
+
+    ids: _Seen = field(default_factory=dict)
+    legacy: bool = False
+
+
+LEGACY_KEYS = "applied_lines_hashed_keys"  # the database mark migration 0022 sets
 
 
 def _hash(text: str) -> str:
@@ -584,7 +619,7 @@ def _environment(exc: Exception) -> bool:
 
 
 def _apply_chunk(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,
-                 summary: ApplySummary, ids: dict[str, str], capability: str) -> None:
+                 summary: ApplySummary, ids: _Seen, capability: str) -> None:
     try:
         applied = _apply_chunk_once(engine, lines, actor, dry_run, summary, ids, capability)
     except Exception as exc:
@@ -596,7 +631,7 @@ def _apply_chunk(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,
 
 
 def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,
-                      summary: ApplySummary, ids: dict[str, str],
+                      summary: ApplySummary, ids: _Seen,
                       capability: str = "case.write") -> list[str]:
     """Apply a chunk in one transaction; return what each applied line did (its trigger, or
     consent_granted, or the task's kind and outcome)."""
@@ -631,9 +666,10 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
         ctx = engine.context(conn)
         engine.rules.preload(ctx, [snap.participant_id for snap in snapshots.values()])
         writer = StepWriter(conn, engine.now(), engine.recorded_now(), chunk=True)
-        identity = {line.number: _identity(line, cid) for line in lines
+        identity = {line.number: _identity(line, cid, ids) for line in lines
                     if (cid := case_of[line.number]) is not None}
-        keys = [ident[0] for ident in identity.values() if ident is not None]
+        keys = [ident.key for ident in identity.values() if ident is not None]
+        keys += [ident.legacy for ident in identity.values() if ident and ident.legacy]
         done = dict(conn.execute(  # one query per chunk: the lines applied before
             select(AppliedLine.key, AppliedLine.digest).where(AppliedLine.key.in_(keys))
         ).all()) if keys else {}
@@ -653,8 +689,9 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                 continue
             ident = identity[line.number]
             if ident is not None:
-                before = done.get(ident[0]) or ids.get(ident[0])
-                if before == ident[1]:
+                before = (done.get(ident.key) or ids.ids.get(ident.key)
+                          or (ident.legacy and done.get(ident.legacy)))
+                if before == ident.digest:
                     already += 1
                     continue
                 if before is not None:
@@ -703,11 +740,11 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
             applied.append(line.trigger)
             touched.add(cid)
             if ident is not None:
-                done[ident[0]] = ident[1]
-                marks.append({"key": ident[0], "digest": ident[1], "case_id": cid,
+                done[ident.key] = ident.digest
+                marks.append({"key": ident.key, "digest": ident.digest, "case_id": cid,
                               "seq": seq})
                 if line.line_id is not None:
-                    remember.append(ident)
+                    remember.append((ident.key, ident.digest))
             if line.wave is not None:
                 waves[cid] = line.wave
         _write(writer, ctx)
@@ -726,7 +763,7 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
     summary.already_applied += already
     summary.to_pull.extend(pull for step in planned for pull in step.to_pull)
     if dry_run:
-        ids.update(remember)
+        ids.ids.update(remember)
     return applied
 
 
@@ -774,7 +811,7 @@ def _write(writer: StepWriter, ctx: RuleContext) -> None:
 
 
 def _apply_one_by_one(engine: Engine, lines: list[Line], actor: Actor, dry_run: bool,
-                      summary: ApplySummary, ids: dict[str, str],
+                      summary: ApplySummary, ids: _Seen,
                       capability: str) -> list[str]:
     applied: list[str] = []
     for line in lines:

@@ -999,3 +999,39 @@ def test_a_column_named_twice_takes_its_last_cell_even_when_empty(cohort: Env) -
     assert [failure["line"] for failure in summary["failures"]] == [2]
     assert "needs field 'appointment'" in summary["failures"][0]["reason"]
     assert show(cohort, 2)["state"] == "invited"
+
+
+def test_a_file_applied_before_lines_were_keyed_by_case_is_not_applied_again(
+        cohort: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before migration 0022 a line without an id was stored under a hash alone; now its key
+    begins with its case. The upgrade marks a database holding lines of the old form, and an
+    apply then looks up both: the file applied before the upgrade is not applied again."""
+    from alembic import command
+
+    import casework.bulk
+    from casework.db import _alembic_config, head_revision
+
+    path = write(cohort, "old.csv", "case,trigger,appointment\n1,invite,2099-01-05 10:00\n"
+                 "3,invite,2099-01-05 11:30\n3,reschedule,2099-01-12 11:30\n")
+    made = casework.bulk._identity
+
+    def hash_alone(line: Any, case_id: int, seen: Any) -> Any:  # as versions before 0022
+        ident = made(line, case_id, casework.bulk._Seen(legacy=True))
+        return ident._replace(key=ident.legacy, legacy=None) if ident and ident.legacy else ident
+
+    monkeypatch.setattr(casework.bulk, "_identity", hash_alone)
+    assert apply(cohort, path)[1]["applied"] == 3
+    monkeypatch.undo()
+    engine = cohort.engine()
+    try:
+        command.downgrade(_alembic_config(engine.db), "0021_letters_batch")
+    finally:
+        engine.db.dispose()
+    assert f"to {head_revision()}" in cohort.ok("db", "upgrade").stdout
+    before = snapshot(cohort)
+    code, summary = apply(cohort, path)
+    assert (code, summary["applied"], summary["already_applied"]) == (0, 0, 3)
+    assert snapshot(cohort) == before
+    more = write(cohort, "new.csv", "case,trigger,appointment\n5,invite,2099-01-05 10:00\n")
+    assert apply(cohort, more)[1]["applied"] == 1
+    assert apply(cohort, more)[1]["already_applied"] == 1
