@@ -165,11 +165,16 @@ def refresh_statistics(engine: Any, tables: tuple[str, ...]) -> None:
     kept together. PostgreSQL analyzes the tables named (autovacuum does it only later: until
     then a search walks every row in scope)."""
     db: Engine = getattr(engine, "db", engine)
-    with unit_of_work(db) as conn:
-        if db.dialect.name == "sqlite":
-            conn.exec_driver_sql("ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
+    try:
+        with unit_of_work(db) as conn:
+            if db.dialect.name == "sqlite":
+                conn.exec_driver_sql("ANALYZE")
+            else:
+                conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
+    except OperationalError:
+        # Busy for longer than the timeout (another process writing): what the command did
+        # is stored all the same; the next large command (or the daily run) refreshes them.
+        pass
 
 
 @contextmanager

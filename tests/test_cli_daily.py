@@ -204,6 +204,46 @@ def test_timer_moves_the_case_by_itself_on_its_due_date_and_not_before(timers: E
     assert show(timers, 3)["state"] == "new"  # no timer, nothing happens to it
 
 
+def test_the_run_gives_the_planner_statistics_of_what_the_day_before_wrote(
+        timers: Env) -> None:
+    """Without statistics SQLite's planner read every open task of the municipality to find
+    a few cases' open tasks (a web form's close, a flag): the daily run refreshes them."""
+    from sqlalchemy import text
+
+    advance(timers, 1, "wait")
+    assert daily(timers, "--date", day(6))[0] == 0
+    if timers.database_url.startswith("postgresql"):
+        return  # PostgreSQL analyses the tables named; its views may lag behind
+    engine = timers.engine()
+    try:
+        with engine.db.connect() as conn:
+            assert {"cases", "tasks", "events"} <= set(conn.execute(text(
+                "SELECT tbl FROM sqlite_stat1")).scalars())
+    finally:
+        engine.db.dispose()
+
+
+def test_a_refused_refresh_of_the_statistics_costs_nothing_that_was_done(
+        timers: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process writing for longer than the timeout stops the refresh, not the run."""
+    from sqlalchemy.exc import OperationalError
+
+    import casework.db
+
+    run = casework.db.Connection.exec_driver_sql
+
+    def busy(conn: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
+        if statement.startswith("ANALYZE"):
+            raise OperationalError(statement, {}, Exception("database is locked"))
+        return run(conn, statement, *args, **kwargs)
+
+    advance(timers, 1, "wait")
+    monkeypatch.setattr(casework.db.Connection, "exec_driver_sql", busy)
+    code, summary = daily(timers, "--date", day(7))
+    assert (code, summary["status"], summary["timer_transitions"]) == (
+        0, "ok", {"give_up": 1})
+
+
 def test_work_due_on_a_day_without_a_run_is_done_by_the_next_run(timers: Env) -> None:
     advance(timers, 1, "wait")
     code, summary = daily(timers, "--date", day(12))  # the timer was due 5 days earlier
