@@ -138,3 +138,25 @@ def test_the_schema_is_whole_when_asked_for() -> None:
     before, one, every, same = result.stdout.split()
     assert (before, one, same) == ("0", "1", "True")
     assert int(every) > 20
+
+
+def test_start_up_is_frozen_once_the_engine_is_made(env: Env) -> None:
+    """In a process main() started (the start-up threshold set), the objects start-up made are
+    frozen once the engine is made, so the command's collections leave them out; a command run
+    inside another program (a test's CliRunner) leaves that program's objects alone."""
+    from casework.cli.common import STARTUP_GC_THRESHOLD, CliState
+
+    default = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    engines = [CliState(config_path=str(env.config)).engine()]
+    assert gc.get_freeze_count() == 0
+    try:
+        gc.set_threshold(STARTUP_GC_THRESHOLD)
+        engines.append(CliState(config_path=str(env.config)).engine())
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == default
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*default)
+        for engine in engines:
+            engine.db.dispose()
