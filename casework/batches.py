@@ -26,7 +26,6 @@ from sqlalchemy import Connection, case, func, insert, select, update
 
 from casework.access import log_access
 from casework.db import unit_of_work
-from casework.effects import UNSENT, cancel_pending_letters
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound
 from casework.models import Batch, Letter
@@ -159,6 +158,8 @@ def batch_file(engine: Engine, actor: Actor, batch: str, kind: str = "pdf") -> P
 def cancel_letter(engine: Engine, actor: Actor, letter_id: int) -> dict[str, Any]:
     """Cancel a letter that has not gone to the mail house; one already in a batch stays in
     it (the batch is sealed), marked to be pulled from it."""
+    from casework.effects import UNSENT, cancel_pending_letters  # not needed to list letters
+
     actor.require("letters")
     with unit_of_work(engine) as conn:
         row = conn.execute(select(_LETTERS).where(_LETTERS.c.id == letter_id)).first()

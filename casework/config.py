@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from casework import tomlcache
 from casework.durations import parse_duration
 from casework.errors import ConfigError
 
@@ -260,9 +260,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     if config_path.is_file():
         source = config_path.resolve()
         try:
-            with config_path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
+            data = tomlcache.loads(config_path.read_bytes())
+        except tomlcache.TOMLError as exc:
             raise ConfigError(f"{config_path}: not valid TOML ({exc}); fix the file") from None
         except UnicodeDecodeError:
             raise ConfigError(f"{config_path}: is not UTF-8 text; save it as UTF-8") from None

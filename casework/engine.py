@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -22,18 +22,6 @@ from casework.calendar import shift
 from casework.config import Settings
 from casework.db import check_schema, make_engine, unit_of_work
 from casework.direct import first
-from casework.effects import (
-    BookAppointment,
-    CancelLetters,
-    CancelTasks,
-    Effect,
-    EndAppointment,
-    PlanTask,
-    QueueLetter,
-    RecordAttendance,
-    RecordMatch,
-    Refer,
-)
 from casework.errors import (
     ConflictError,
     InvalidData,
@@ -47,9 +35,14 @@ from casework.models import MEETING_KINDS, Case, Employer, Meeting
 from casework.permissions import Actor, authorize_overrides, check_cases
 from casework.rules import RuleContext, Rules
 from casework.rules.hookspecs import Block
-from casework.steps import StepWriter
 from casework.text import unclean
 from casework.workflow import Registry, Route, TaskSpec, TransitionSpec
+
+if TYPE_CHECKING:
+    # Imported where a step is planned or written: a command that only reads (a listing, a
+    # case file) does without the effects' classes and statements and the tables they name.
+    from casework.effects import Effect
+    from casework.steps import StepWriter
 
 
 def _wall_clock() -> datetime:
@@ -329,6 +322,18 @@ class Engine:
         The route's rules check the step with its data (ctx gives them the transaction) and
         may add effects to it once it is allowed. With letters False (history being loaded)
         the step queues no letter: nobody is written to about the past."""
+        from casework.effects import (
+            BookAppointment,
+            CancelLetters,
+            CancelTasks,
+            EndAppointment,
+            PlanTask,
+            QueueLetter,
+            RecordAttendance,
+            RecordMatch,
+            Refer,
+        )
+
         if ctx is None:
             with self.db.connect() as conn:
                 return self.plan_step(route, case, trigger, raw, at, note, self.context(conn),
@@ -506,6 +511,8 @@ class Engine:
 
     def step_writer(self, conn: Connection) -> StepWriter:
         """Return the writer of steps in conn's transaction, dated now."""
+        from casework.steps import StepWriter
+
         return StepWriter(conn, self.now(), self.recorded_now())
 
     def letter_row(self, route: Route, case: CaseSnapshot, step: Step | None,
@@ -529,6 +536,8 @@ class Engine:
         with an optimistic version check; case_values are set on the case too. Dated at
         (checked as a step's --at is) or now; return the moment."""
         at = max(self.now(), case.last_event_at) if at is None else self.moment(at, case)
+        from casework.steps import StepWriter
+
         # The writer's "now" is only for effects, which an event without a step has none of.
         StepWriter(conn, at, self.recorded_now()).write_event(
             case, actor.name, trigger, data, at, note, to_state, **case_values)

@@ -35,7 +35,6 @@ from sqlalchemy import func, insert, or_, select, update
 from casework.access import log_access
 from casework.batches import record_batch, remove_unmatched_batch_files, renew_unbatched
 from casework.db import unit_of_work
-from casework.effects import flagged_reason
 from casework.engine import Engine
 from casework.errors import InvalidData, NotFound, no_case
 from casework.letters import (
@@ -350,6 +349,8 @@ def _hold_flagged(conn: Any, letter_id: int, case_id: int, template: str, flag: 
     """Hold a letter (of status) whose person is flagged deceased or moved away; return what
     was held (None when the letter was no longer of that status). Made already (rendered),
     it is made anew when it is queued again."""
+    from casework.effects import flagged_reason  # not needed to list letters
+
     values: dict[str, Any] = {"status": "held", "reason": flagged_reason(flag)}
     if status == "rendered":
         values.update(file=None, checksum=None, pages=None, sheets=None, rendered_at=None)

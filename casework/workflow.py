@@ -9,7 +9,6 @@ a look-up in its transition table; the ``transitions`` library draws it (``workf
 from __future__ import annotations
 
 import math
-import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from casework import route_format as fmt
+from casework import tomlcache
 from casework.durations import Duration
 from casework.errors import NotFound, TransitionNotAllowed, WorkflowError
 from casework.fields import FIELD_TYPES, NUMBER_LIMIT, Field
@@ -399,12 +399,12 @@ def _read_doc(path: Path, text: str | None) -> dict[str, Any]:
         if parsed is not None:
             doc: dict[str, Any] = pickle.loads(parsed)
             return doc
-        doc = tomllib.loads(data.decode("utf-8"))
+        doc = tomlcache.loads(data)
         if len(_PARSED) >= _PARSED_MOST:
             _PARSED.pop(next(iter(_PARSED)))
         _PARSED[data] = pickle.dumps(doc, pickle.HIGHEST_PROTOCOL)
         return doc
-    except tomllib.TOMLDecodeError as exc:
+    except tomlcache.TOMLError as exc:
         raise WorkflowError([f"{where}: not valid TOML: {exc}"]) from None
     except UnicodeDecodeError:
         raise WorkflowError([f"{where}: is not UTF-8 text; save it as UTF-8"]) from None

@@ -6,12 +6,14 @@ Each PostgreSQL test gets its own schema, dropped afterwards, so tests never see
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gc
 import os
 import re
 import shutil
 import sqlite3
+import tempfile
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -33,6 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 EXAMPLES = ROOT / "examples"
 TEMPLATES = ROOT / "templates" / "letters"
+
+# Commands keep parsed route and config files in the user's cache folder (casework.tomlcache);
+# the suite keeps its own (one per worker), so it neither reads nor fills the developer's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="casework-tests-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

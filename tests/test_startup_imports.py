@@ -1,9 +1,10 @@
 """What a command imports: an everyday command (a listing, a case file, a dry run) loads
 neither the letters' machinery (Jinja2, Typst, pypdf), nor charts (matplotlib), the web front
 (Flask), migrations (Alembic), the scheduler, python-stdnum (it imports pydoc) or SQLAlchemy's
-ORM (babel comes in for a report's numbers: Dutch numbers are its job); and ``casework
---help`` not even SQLAlchemy or rich. Each command runs in a fresh process, as a user starts it
-(README "Start-up"; bench/bench_startup.py times them)."""
+ORM (babel comes in for a report's numbers: Dutch numbers are its job), nor, when it only
+reads, the effects of a step; it takes the route and config files already parsed from the
+cache (no tomllib); and ``casework --help`` not even SQLAlchemy or rich. Each command runs in
+a fresh process, as a user starts it (README "Start-up"; bench/bench_startup.py times them)."""
 
 from __future__ import annotations
 
@@ -85,6 +86,17 @@ def test_everyday_commands_import_only_what_they_use(cohort: Env, tmp_path: Path
         assert "casework.engine" in modules, args  # the check sees what the command ran
         assert heavy(modules) == [], args
         assert "casework.letters" not in modules or args[0] == "letters", args
+        # A step's effects and their writer (and the tables only they name) are for commands
+        # that change cases: a listing or a case file does without them.
+        writing = args[:2] == ("case", "apply")
+        assert writing or not {"casework.effects", "casework.steps"} & modules, args
+
+
+def test_a_command_takes_parsed_route_and_config_files_from_the_cache(env: Env) -> None:
+    """The route and config files a command parsed are kept (casework.tomlcache): the next
+    command reads them back without tomllib."""
+    imported(env, "task", "list")
+    assert "tomllib" not in imported(env, "task", "list")
 
 
 def test_help_imports_no_database_or_table_code(env: Env) -> None:
@@ -107,6 +119,9 @@ def test_everyday_commands_make_only_the_tables_they_use(cohort: Env) -> None:
         assert {"cases", "participants"} <= tables, args
         assert not tables & unused, args
         assert said["gc"] == list(gc.get_threshold()), args
+        if args == ("case", "list"):  # nor, for a listing, the tables only a step's effects name
+            assert not tables & {"appointments", "consents", "events", "letters", "matches",
+                                 "meeting_attendance", "referrals", "tasks"}, tables
     if cohort.database_url.startswith("sqlite:///"):
         # The connections were closed at exit (casework.cli.main), not left to the garbage
         # collector: SQLite folded its write-ahead log into the file and removed it.
@@ -126,3 +141,25 @@ def test_the_schema_is_whole_when_asked_for() -> None:
     before, one, every, same = result.stdout.split()
     assert (before, one, same) == ("0", "1", "True")
     assert int(every) > 20
+
+
+def test_start_up_is_frozen_once_the_engine_is_made(env: Env) -> None:
+    """In a process main() started (the start-up threshold set), the objects start-up made are
+    frozen once the engine is made, so the command's collections leave them out; a command run
+    inside another program (a test's CliRunner) leaves that program's objects alone."""
+    from casework.cli.common import STARTUP_GC_THRESHOLD, CliState
+
+    default = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    engines = [CliState(config_path=str(env.config)).engine()]
+    assert gc.get_freeze_count() == 0
+    try:
+        gc.set_threshold(STARTUP_GC_THRESHOLD)
+        engines.append(CliState(config_path=str(env.config)).engine())
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == default
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*default)
+        for engine in engines:
+            engine.db.dispose()

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from casework.calendar import add_months
-from casework.effects import Refer
 from casework.rules.hookspecs import Block, RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
@@ -94,6 +93,8 @@ def after_transition(ctx: RuleContext, step: Step) -> None:
     caps: dict[str, int] = ctx.engine.settings["rules.capacity.partner_intake"]
     if not caps:
         return
+    from casework.effects import Refer  # a step's effects: not needed to read a case
+
     for effect in step.effects:
         if isinstance(effect, Refer) and caps.get(effect.partner):
             month = step.at.astimezone(ctx.engine.tz).date().replace(day=1)

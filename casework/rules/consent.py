@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from casework.effects import GrantConsent
 from casework.rules.hookspecs import Block, RuleContext, hookimpl
 
 if TYPE_CHECKING:
@@ -169,6 +168,8 @@ def after_transition(ctx: RuleContext, case: CaseSnapshot, step: Step) -> None:
     scopes = step.data.get(FIELD)
     if not scopes:
         return
+    from casework.effects import GrantConsent  # a step's effects: not needed to read a case
+
     step.effects.append(GrantConsent(case.participant_id, list(scopes), "conversation"))
     granted = current_consents(ctx, case.participant_id)
     for scope in scopes:
