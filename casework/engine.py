@@ -45,6 +45,19 @@ if TYPE_CHECKING:
     from casework.steps import StepWriter
 
 
+_EFFECTS: Any = None  # casework.effects, once a step is planned
+
+
+def _effects() -> Any:
+    """Import the step's effects on the first step planned: a command that only reads (a
+    listing, a case file) does without their classes, statements and tables."""
+    global _EFFECTS
+    import casework.effects
+
+    _EFFECTS = casework.effects
+    return _EFFECTS
+
+
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -322,18 +335,7 @@ class Engine:
         The route's rules check the step with its data (ctx gives them the transaction) and
         may add effects to it once it is allowed. With letters False (history being loaded)
         the step queues no letter: nobody is written to about the past."""
-        from casework.effects import (
-            BookAppointment,
-            CancelLetters,
-            CancelTasks,
-            EndAppointment,
-            PlanTask,
-            QueueLetter,
-            RecordAttendance,
-            RecordMatch,
-            Refer,
-        )
-
+        fx = _EFFECTS or _effects()  # an import statement here would cost every bulk line
         if ctx is None:
             with self.db.connect() as conn:
                 return self.plan_step(route, case, trigger, raw, at, note, self.context(conn),
@@ -396,30 +398,30 @@ class Engine:
             overridden=overridden,
         )
         if transition.records == "appointment":
-            step.effects.append(BookAppointment(data.get("appointment"), data.get("location")))
+            step.effects.append(fx.BookAppointment(data.get("appointment"), data.get("location")))
         elif transition.records == "referral":
-            step.effects.append(Refer(data["partner"]))
+            step.effects.append(fx.Refer(data["partner"]))
         elif transition.records == "match":
-            step.effects.append(RecordMatch(
+            step.effects.append(fx.RecordMatch(
                 employer_id(ctx, data["employer"]), job=data.get("job"),
                 hours_per_week=data.get("hours_per_week"), fte=data.get("fte")))
         # An older version of the route that names no meeting step takes the newest one's.
         if data.get("meeting") is not None and trigger == (
                 route.meeting_step or self.registry.get(case.workflow_id).meeting_step):
-            step.effects.append(RecordAttendance(
+            step.effects.append(fx.RecordAttendance(
                 meeting_id(ctx, data["meeting"], moment.astimezone(self.tz).date())))
         if transition.ends_appointment:
-            step.effects.append(EndAppointment(transition.ends_appointment))
+            step.effects.append(fx.EndAppointment(transition.ends_appointment))
         self.rules.after_transition(ctx, route, case, step)
         # Nothing more may be sent to the person (they died or moved away: the step's
         # no_letter_for): no letter, and closing ends the work owed to them too.
         silent = data.get("reason") in transition.no_letter_for
         if closed:
-            step.effects.append(CancelLetters(keep=() if silent else route.owed_letters))
+            step.effects.append(fx.CancelLetters(keep=() if silent else route.owed_letters))
         elif transition.ends_appointment:
             # A letter in a batch not yet posted that names the appointment (an invitation, a
             # reminder) would name one that is over: it is pulled from the batch.
-            step.effects.append(CancelLetters(_appointment_letters(route)))
+            step.effects.append(fx.CancelLetters(_appointment_letters(route)))
         template = transition.letter or (
             route.states[dest].letter if dest != case.state else None)
         if silent:
@@ -427,15 +429,15 @@ class Engine:
         if not letters:
             template = None
         if template:
-            step.effects.append(QueueLetter(self.letter_row(route, case, step, template)))
+            step.effects.append(fx.QueueLetter(self.letter_row(route, case, step, template)))
         if closed:
-            step.effects.append(CancelTasks("person" if silent else "case"))
+            step.effects.append(fx.CancelTasks("person" if silent else "case"))
         elif not transition.internal:
-            step.effects.append(CancelTasks("state"))
+            step.effects.append(fx.CancelTasks("state"))
             for task in route.states[dest].tasks:
                 row = plan_task(task, case, step, self.tz)
                 if row is not None:
-                    step.effects.append(PlanTask(stale_at_once(task, row, step, self.now())))
+                    step.effects.append(fx.PlanTask(stale_at_once(task, row, step, self.now())))
         return step
 
     def check_data(self, route: Route, transition: TransitionSpec,
