@@ -1035,3 +1035,20 @@ def test_a_file_applied_before_lines_were_keyed_by_case_is_not_applied_again(
     more = write(cohort, "new.csv", "case,trigger,appointment\n5,invite,2099-01-05 10:00\n")
     assert apply(cohort, more)[1]["applied"] == 1
     assert apply(cohort, more)[1]["already_applied"] == 1
+
+
+def test_on_a_terminal_apply_import_and_daily_run_draw_a_progress_bar(
+        cohort: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drawn on a terminal only (rich is not even imported for a script): here rich is told
+    it draws on one (FORCE_COLOR), and each command still says what it did."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    path = write(cohort, "one.csv", "case,trigger,appointment\n3,invite,2099-01-05 10:00\n")
+    applied = cohort.run("case", "apply", str(path))
+    assert applied.exit_code == 0 and "read 1, applied 1, failed 0" in applied.output
+    again = cohort.run("cohort", "import", str(EXAMPLES / "cohort.csv"), "--workflow",
+                       "kansen-in-kaart")
+    assert again.exit_code == 0 and "already present" in again.output
+    run = cohort.run("daily")
+    assert run.exit_code == 0, run.output
+    rendered = cohort.run("letters", "render")
+    assert rendered.exit_code == 0, rendered.output

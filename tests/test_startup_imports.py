@@ -92,6 +92,19 @@ def test_everyday_commands_import_only_what_they_use(cohort: Env, tmp_path: Path
         assert writing or not {"casework.effects", "casework.steps"} & modules, args
 
 
+def test_a_script_applying_a_file_imports_no_progress_bar(cohort: Env, tmp_path: Path) -> None:
+    """The progress bar is drawn on a terminal only: a script's apply (output to a file or a
+    pipe, as here) or one with --json does without rich's console and progress bar, which
+    were most of its start-up beyond SQLAlchemy's."""
+    apply = tmp_path / "apply.csv"
+    apply.write_text("case,trigger,appointment\n3,invite,2099-01-05 10:00\n", encoding="utf-8")
+    for args in (("case", "apply", "--dry-run", str(apply)),
+                 ("case", "apply", "--dry-run", "--json", str(apply))):
+        modules = imported(cohort, *args)
+        assert "casework.bulk" in modules, args
+        assert not {name for name in modules if name.split(".")[0] == "rich"}, args
+
+
 def test_a_command_takes_parsed_route_and_config_files_from_the_cache(env: Env) -> None:
     """The route and config files a command parsed are kept (casework.tomlcache): the next
     command reads them back without tomllib."""

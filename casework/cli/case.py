@@ -16,6 +16,7 @@ from casework.cli.common import (
     local,
     plain,
     print_json,
+    progress,
     safe,
 )
 from casework.cli.params import COUNT, ID, at_option, one_of, parse_at
@@ -476,9 +477,6 @@ def apply_command(state: CliState, file: Path, dry_run: bool, history: bool,
     line failed. A line applied before (same 'id', or else the same values) is skipped and
     counted as already applied. With --history no line queues a letter.
     """
-    from rich.markup import escape
-    from rich.progress import Progress
-
     from casework.bulk import apply_file
     from casework.errors import InputFileError
 
@@ -486,11 +484,8 @@ def apply_command(state: CliState, file: Path, dry_run: bool, history: bool,
         raise InputFileError(f"{file}: no such file")
     engine = state.engine()
     who = state.who(actor, "case.write")
-    out = console()
-    with Progress(console=out, disable=as_json or not out.is_terminal, transient=True) as bar:
-        task = bar.add_task(f"applying {escape(safe(file.name))}", total=None)
-        summary = apply_file(engine, file, who, dry_run,
-                             lambda n: bar.update(task, completed=n), history=history)
+    with progress(f"applying {file.name}", hidden=as_json) as bar:
+        summary = apply_file(engine, file, who, dry_run, bar, history=history)
     if as_json:
         print_json(summary.as_dict())
     else:

@@ -14,6 +14,7 @@ from casework.cli.common import (
     local,
     plain,
     print_json,
+    progress,
     safe,
 )
 from casework.cli.params import COUNT, at_option, one_of, parse_at
@@ -54,9 +55,6 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
     Blank rows (also ';;;;') are skipped. Importing the same file again adds nothing. Exit
     code 1 when rows were rejected.
     """
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from casework.cohort import import_cohort
     from casework.errors import InputFileError
 
@@ -69,16 +67,8 @@ def import_command(state: CliState, file: Path, workflow_id: str, rejects_path: 
     who = state.who(actor, "cohort.import")
     one_of(workflow_id, vocabulary.routes(engine), "--workflow", "route")
     at = parse_at(at_text, engine.tz)
-    out = console()
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=out,
-                  disable=as_json or not out.is_terminal, transient=True) as bar:
-        task = bar.add_task(f"importing {escape(file.name)}", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        summary = import_cohort(engine, file, workflow_id, who, rejects_path, progress, at)
+    with progress(f"importing {file.name}", hidden=as_json, counted=True) as bar:
+        summary = import_cohort(engine, file, workflow_id, who, rejects_path, bar, at)
     if as_json:
         print_json(summary.as_dict())
     else:

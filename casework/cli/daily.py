@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from casework.cli.common import CliState, console, json_option, local, plain, print_json, safe
+from casework.cli.common import (
+    CliState,
+    console,
+    json_option,
+    local,
+    plain,
+    print_json,
+    progress,
+    safe,
+)
 from casework.cli.params import parse_day
 
 
@@ -114,17 +123,11 @@ def daily(state: CliState, date_text: str | None, dry_run: bool, show_status: bo
             console().print("no runs yet")
         return
     run_date = parse_day(date_text, "--date") or engine.now().astimezone(engine.tz).date()
-    out = console()
-    from rich.progress import Progress
-
-    with Progress(console=out, transient=True,
-                  disable=as_json or dry_run or not out.is_terminal) as bar:
-        due = count_due(engine, run_date)
-        task = bar.add_task(f"daily run {run_date}",
-                            total=(due["timers"] + due["escalations"]) or None)
-        summary = run_daily(engine, who, run_date, dry_run=dry_run,
-                            progress=lambda done, total: bar.update(task, completed=done,
-                                                                    total=total))
+    with progress(f"daily run {run_date}", hidden=as_json or dry_run) as bar:
+        if bar is not None:
+            due = count_due(engine, run_date)
+            bar(0, (due["timers"] + due["escalations"]) or None)
+        summary = run_daily(engine, who, run_date, dry_run=dry_run, progress=bar)
     if as_json:
         print_json(summary.as_dict())
     else:

@@ -16,6 +16,7 @@ from casework.cli.common import (
     local,
     plain,
     print_json,
+    progress,
     safe,
 )
 from casework.cli.params import ID, one_of, parse_day
@@ -89,19 +90,13 @@ def render_command(state: CliState, date_text: str | None, out_dir: Path | None,
     Each letter is rendered once (a rerun continues); a letter whose address or length cannot
     go out is held and its case gets a task. Exit code 1 when a letter failed.
     """
-    from rich.progress import Progress
-
     from casework.mailroom import render_queue
 
     engine = state.engine()
     who = state.who(actor, "letters")
     run_date = parse_day(date_text, "--date") or engine.now().astimezone(engine.tz).date()
-    out = console()
-    with Progress(console=out, transient=True, disable=as_json or not out.is_terminal) as bar:
-        task = bar.add_task("rendering letters", total=None)
-        result = render_queue(engine, run_date, out_dir,
-                              lambda done, total: bar.update(task, completed=done, total=total),
-                              actor=who)
+    with progress("rendering letters", hidden=as_json) as bar:
+        result = render_queue(engine, run_date, out_dir, bar, actor=who)
     if as_json:
         print_json(result.as_dict())
     else:
