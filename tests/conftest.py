@@ -148,13 +148,16 @@ def add_people(env: Env, *names: str) -> None:
 class Env:
     """A configured casework installation in a temp folder, driven through the CLI.
 
-    Its commands share one SQLAlchemy engine per database URL (see ``one_engine_per_url``)."""
+    Its commands share one SQLAlchemy engine per database URL (see ``one_engine_per_url``);
+    a copy of a PostgreSQL template shares it with the later tests given the same schema
+    (``kept``, see ``Templates``)."""
 
     root: Path
     config: Path
     database_url: str
     runner: CliRunner
     engines: dict[str, Any] = field(default_factory=dict)
+    kept: dict[str, Any] | None = None
 
     def run(self, *args: str, user: str | None = "anna", input: str | None = None,
             env: dict[str, str] | None = None) -> Result:
@@ -163,14 +166,22 @@ class Env:
             "CASEWORK_USER": user,
         }
         variables.update(env or {})
+        if self.kept is not None and self.database_url not in self.engines:
+            kept = self.kept.get(self.database_url)
+            if kept is not None:
+                self.engines[self.database_url] = kept
         with one_engine_per_url(self.engines):
             return self.runner.invoke(cli, list(args), env=variables, input=input,
                                       catch_exceptions=False)
 
     def close(self) -> None:
-        """Close the connections the commands left open."""
-        for engine in self.engines.values():
-            engine.dispose()
+        """Close the connections the commands left open, but those of an engine kept for
+        the next test on the same schema."""
+        for url, engine in self.engines.items():
+            if self.kept is not None and url == self.database_url:
+                self.kept[url] = engine
+            else:
+                engine.dispose()
         self.engines.clear()
 
     def ok(self, *args: str, **kwargs: Any) -> Result:
@@ -295,6 +306,10 @@ class Templates:
         self.refills: dict[str, str] = {}
         self.shapes: dict[str, str] = {}
         self.spare: dict[str, list[str]] = {}
+        # The engines of the tests' commands by copy URL, kept with the schema: a new one per
+        # test opened a connection (a server process that reads the catalog anew) and ran the
+        # dialect's first queries, as much server work as the test's own statements.
+        self.engines: dict[str, Any] = {}
         self.database = f"cw_{uuid.uuid4().hex[:12]}"  # PostgreSQL: this session's database
         self.admin_engine: Any = None
         # PostgreSQL: one thread makes the next copy of each template while a test runs and
@@ -374,6 +389,9 @@ class Templates:
         if shape in self.shapes.values():
             self.spare.setdefault(shape, []).append(schema)
         else:
+            engine = self.engines.pop(self._url(schema), None)
+            if engine is not None:
+                engine.dispose()
             self._admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     def _copy(self, backend: str, source: str, url: str) -> None:
@@ -507,6 +525,8 @@ class Templates:
             for future in queue:
                 future.result()
         self.worker.shutdown()
+        for engine in self.engines.values():
+            engine.dispose()
         if self.admin_engine is not None:
             self.admin_engine.dispose()
             self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)',
@@ -585,7 +605,8 @@ def templates(tmp_path_factory: pytest.TempPathFactory,
 def _environment(kind: str, tmp_path: Path, backend: str,
                  templates: Templates) -> Iterator[Env]:
     url = templates.copy(backend, kind, tmp_path)
-    environment = Env(tmp_path, write_config(tmp_path, url), url, CliRunner())
+    environment = Env(tmp_path, write_config(tmp_path, url), url, CliRunner(),
+                      kept=templates.engines if backend != "sqlite" else None)
     yield environment
     environment.close()
     templates.drop(backend, url)
