@@ -194,6 +194,26 @@ class Env:
 
         return json.loads(self.ok(*args, "--json", **kwargs).stdout)
 
+    @contextmanager
+    def direct(self) -> Iterator[Any]:
+        """A SQLAlchemy engine on the test's database, to read or edit it directly (not
+        through casework): on a PostgreSQL template copy the commands' own, kept with the
+        schema, else one whose connections are closed afterwards."""
+        import casework.db
+
+        if self.kept is None:
+            engine = casework.db.make_engine(self.database_url)
+            try:
+                yield engine
+            finally:
+                engine.dispose()
+            return
+        engine = self.engines.get(self.database_url) or self.kept.get(self.database_url)
+        if engine is None:
+            engine = casework.db.make_engine(self.database_url)
+        self.engines[self.database_url] = engine
+        yield engine
+
     def engine(self, clock: Callable[[], Any] | None = None) -> Any:
         from casework.config import load_settings
         from casework.engine import Engine
@@ -232,13 +252,9 @@ def one_engine_per_url(engines: dict[str, Any]) -> Iterator[None]:
 
 def tamper(env: Env, *statements: Any) -> None:
     """Edit the database directly, the way someone with access to it could (audit tests)."""
-    engine = env.engine()
-    try:
-        with engine.db.begin() as conn:
-            for statement in statements:
-                conn.execute(statement)
-    finally:
-        engine.db.dispose()
+    with env.direct() as db, db.begin() as conn:
+        for statement in statements:
+            conn.execute(statement)
 
 
 class Clock:
