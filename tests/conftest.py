@@ -298,7 +298,7 @@ def lift_exclusions(env: Env) -> Env:
 class Templates:
     """Databases built once per test session (initialised with the project's staff, and with
     the sample cohort imported) and copied for each test: on SQLite a file copy, on
-    PostgreSQL a schema of the session's own database, filled from the template's schema.
+    PostgreSQL a schema of the server's test database, filled from the template's schema.
 
     PostgreSQL copies are schemas rather than databases: a ``DROP DATABASE`` forces a server
     checkpoint (a second or more on a busy machine, once per test), a ``DROP SCHEMA`` does not.
@@ -310,7 +310,12 @@ class Templates:
     two dozen tables, their indexes and constraints and dropping them again was most of the
     server's work for a test (a third of a second on a loaded machine, each way). Only a
     schema whose tables are still the template's is kept: one a test changed (``db
-    downgrade``, a column added) is dropped, as before."""
+    downgrade``, a column added) is dropped, as before.
+
+    The templates and copies are schemas of the database the URL names, each session's with
+    names of its own, dropped when the session ends: a database of the session's own, dropped
+    at its end, cost each worker a checkpoint of the whole server as it finished (ten seconds
+    and more at the end of a run on a loaded machine)."""
 
     def __init__(self, folder: Path, base_url: str | None) -> None:
         self.folder = folder
@@ -326,7 +331,8 @@ class Templates:
         # test opened a connection (a server process that reads the catalog anew) and ran the
         # dialect's first queries, as much server work as the test's own statements.
         self.engines: dict[str, Any] = {}
-        self.database = f"cw_{uuid.uuid4().hex[:12]}"  # PostgreSQL: this session's database
+        self.database = _base_database(base_url or "")
+        self.made: set[str] = set()  # PostgreSQL: the schemas to drop when the session ends
         self.admin_engine: Any = None
         # PostgreSQL: one thread makes the next copy of each template while a test runs and
         # drops the copies tests are done with, so the server's work overlaps the tests.
@@ -346,11 +352,8 @@ class Templates:
         if backend == "sqlite":
             url = f"sqlite:///{folder / 'casework.db'}"
         else:
-            if self.admin_engine is None:
-                self._admin(f'CREATE DATABASE "{self.database}"', database=_base_database(
-                    self.base_url or ""))
-                self._engine()
             schema = f"tpl_{kind}_{uuid.uuid4().hex[:8]}"
+            self.made.add(schema)
             if kind == "env":
                 self._admin(f'CREATE SCHEMA "{schema}"')
             url = self._url(schema)
@@ -394,7 +397,9 @@ class Templates:
             schema = kept.pop()
             self._admin(self.refills[source].replace(_TARGET, schema))
             return self._url(schema)
-        url = self._url(f"t_{uuid.uuid4().hex[:12]}")
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        self.made.add(schema)
+        url = self._url(schema)
         self._copy("postgresql", source, url)
         return url
 
@@ -409,6 +414,7 @@ class Templates:
             if engine is not None:
                 engine.dispose()
             self._admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            self.made.discard(schema)
 
     def _copy(self, backend: str, source: str, url: str) -> None:
         if backend == "sqlite":
@@ -513,26 +519,17 @@ class Templates:
                                                "-csynchronous_commit=off"})
                 .render_as_string(hide_password=False))
 
-    def _engine(self, database: str | None = None) -> Any:
+    def _engine(self) -> Any:
         from sqlalchemy import create_engine
-        from sqlalchemy.engine import make_url
 
-        if database is not None:
-            return create_engine(make_url(self._url("public")).set(database=database),
-                                 isolation_level="AUTOCOMMIT")
         if self.admin_engine is None:
             self.admin_engine = create_engine(self._url("public"), isolation_level="AUTOCOMMIT")
         return self.admin_engine
 
-    def _admin(self, statement: str, database: str | None = None) -> None:
-        """Run SQL (one statement or a script) on this session's database, or another."""
-        engine = self._engine(database)
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql(statement)
-        finally:
-            if database is not None:
-                engine.dispose()
+    def _admin(self, statement: str) -> None:
+        """Run SQL (one statement or a script) on the test database."""
+        with self._engine().connect() as conn:
+            conn.exec_driver_sql(statement)
 
     def close(self) -> None:
         for future in self.pending:
@@ -543,10 +540,11 @@ class Templates:
         self.worker.shutdown()
         for engine in self.engines.values():
             engine.dispose()
+        if self.made:
+            self._admin("DROP SCHEMA IF EXISTS "
+                        + ", ".join(f'"{schema}"' for schema in sorted(self.made)) + " CASCADE")
         if self.admin_engine is not None:
             self.admin_engine.dispose()
-            self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)',
-                        database=_base_database(self.base_url or ""))
 
 
 _TARGET = "@copy@"  # stands for the copy's schema in a template's copy script
