@@ -188,8 +188,9 @@ def test_a_large_import_refreshes_the_statistics(
     """Right after a bulk load the planner has no statistics (PostgreSQL's autovacuum comes
     later; SQLite has none until asked) and guesses: a search walked every row in scope. An
     import of many people analyses the tables it filled."""
-    import casework.cohort
     from sqlalchemy import text
+
+    import casework.cohort
 
     monkeypatch.setattr(casework.cohort, "ANALYZE_AFTER", 200)
     assert import_file(env, EXAMPLES / "cohort.csv").exit_code == 0
