@@ -155,13 +155,16 @@ def add_people(env: Env, *names: str) -> None:
 class Env:
     """A configured casework installation in a temp folder, driven through the CLI.
 
-    Its commands share one SQLAlchemy engine per database URL (see ``one_engine_per_url``)."""
+    Its commands share one SQLAlchemy engine per database URL (see ``one_engine_per_url``);
+    a copy of a PostgreSQL template shares it with the later tests given the same schema
+    (``kept``, see ``Templates``)."""
 
     root: Path
     config: Path
     database_url: str
     runner: CliRunner
     engines: dict[str, Any] = field(default_factory=dict)
+    kept: dict[str, Any] | None = None
 
     def run(self, *args: str, user: str | None = "anna", input: str | None = None,
             env: dict[str, str] | None = None) -> Result:
@@ -170,14 +173,22 @@ class Env:
             "CASEWORK_USER": user,
         }
         variables.update(env or {})
+        if self.kept is not None and self.database_url not in self.engines:
+            kept = self.kept.get(self.database_url)
+            if kept is not None:
+                self.engines[self.database_url] = kept
         with one_engine_per_url(self.engines):
             return self.runner.invoke(cli, list(args), env=variables, input=input,
                                       catch_exceptions=False)
 
     def close(self) -> None:
-        """Close the connections the commands left open."""
-        for engine in self.engines.values():
-            engine.dispose()
+        """Close the connections the commands left open, but those of an engine kept for
+        the next test on the same schema."""
+        for url, engine in self.engines.items():
+            if self.kept is not None and url == self.database_url:
+                self.kept[url] = engine
+            else:
+                engine.dispose()
         self.engines.clear()
 
     def ok(self, *args: str, **kwargs: Any) -> Result:
@@ -189,6 +200,26 @@ class Env:
         import json
 
         return json.loads(self.ok(*args, "--json", **kwargs).stdout)
+
+    @contextmanager
+    def direct(self) -> Iterator[Any]:
+        """A SQLAlchemy engine on the test's database, to read or edit it directly (not
+        through casework): on a PostgreSQL template copy the commands' own, kept with the
+        schema, else one whose connections are closed afterwards."""
+        import casework.db
+
+        if self.kept is None:
+            engine = casework.db.make_engine(self.database_url)
+            try:
+                yield engine
+            finally:
+                engine.dispose()
+            return
+        engine = self.engines.get(self.database_url) or self.kept.get(self.database_url)
+        if engine is None:
+            engine = casework.db.make_engine(self.database_url)
+        self.engines[self.database_url] = engine
+        yield engine
 
     def engine(self, clock: Callable[[], Any] | None = None) -> Any:
         from casework.config import load_settings
@@ -228,13 +259,9 @@ def one_engine_per_url(engines: dict[str, Any]) -> Iterator[None]:
 
 def tamper(env: Env, *statements: Any) -> None:
     """Edit the database directly, the way someone with access to it could (audit tests)."""
-    engine = env.engine()
-    try:
-        with engine.db.begin() as conn:
-            for statement in statements:
-                conn.execute(statement)
-    finally:
-        engine.db.dispose()
+    with env.direct() as db, db.begin() as conn:
+        for statement in statements:
+            conn.execute(statement)
 
 
 class Clock:
@@ -278,19 +305,41 @@ def lift_exclusions(env: Env) -> Env:
 class Templates:
     """Databases built once per test session (initialised with the project's staff, and with
     the sample cohort imported) and copied for each test: on SQLite a file copy, on
-    PostgreSQL a schema of the session's own database, filled from the template's schema.
+    PostgreSQL a schema of the server's test database, filled from the template's schema.
 
     PostgreSQL copies are schemas rather than databases: a ``DROP DATABASE`` forces a server
     checkpoint (a second or more on a busy machine, once per test), a ``DROP SCHEMA`` does not.
     The copy's tables come from the template's own definition (``pg_dump --schema-only``,
-    read once per template), its rows and sequence positions from the template's tables."""
+    read once per template), its rows and sequence positions from the template's tables.
+
+    A schema a test is done with is not dropped but kept for a later test, its rows replaced
+    by a template's (``DELETE`` and ``INSERT ... SELECT``, sequences set back): making the
+    two dozen tables, their indexes and constraints and dropping them again was most of the
+    server's work for a test (a third of a second on a loaded machine, each way). Only a
+    schema whose tables are still the template's is kept: one a test changed (``db
+    downgrade``, a column added) is dropped, as before.
+
+    The templates and copies are schemas of the database the URL names, each session's with
+    names of its own, dropped when the session ends: a database of the session's own, dropped
+    at its end, cost each worker a checkpoint of the whole server as it finished (ten seconds
+    and more at the end of a run on a loaded machine)."""
 
     def __init__(self, folder: Path, base_url: str | None) -> None:
         self.folder = folder
         self.base_url = base_url
         self.built: dict[tuple[str, str], str] = {}
         self.scripts: dict[str, str] = {}
-        self.database = f"cw_{uuid.uuid4().hex[:12]}"  # PostgreSQL: this session's database
+        # PostgreSQL: per template schema, the SQL that puts its rows into a kept schema, and
+        # the shape of its tables (see _shape); the schemas tests are done with, by shape.
+        self.refills: dict[str, str] = {}
+        self.shapes: dict[str, str] = {}
+        self.spare: dict[str, list[str]] = {}
+        # The engines of the tests' commands by copy URL, kept with the schema: a new one per
+        # test opened a connection (a server process that reads the catalog anew) and ran the
+        # dialect's first queries, as much server work as the test's own statements.
+        self.engines: dict[str, Any] = {}
+        self.database = _base_database(base_url or "")
+        self.made: set[str] = set()  # PostgreSQL: the schemas to drop when the session ends
         self.admin_engine: Any = None
         # PostgreSQL: one thread makes the next copy of each template while a test runs and
         # drops the copies tests are done with, so the server's work overlaps the tests.
@@ -310,11 +359,8 @@ class Templates:
         if backend == "sqlite":
             url = f"sqlite:///{folder / 'casework.db'}"
         else:
-            if self.admin_engine is None:
-                self._admin(f'CREATE DATABASE "{self.database}"', database=_base_database(
-                    self.base_url or ""))
-                self._engine()
             schema = f"tpl_{kind}_{uuid.uuid4().hex[:8]}"
+            self.made.add(schema)
             if kind == "env":
                 self._admin(f'CREATE SCHEMA "{schema}"')
             url = self._url(schema)
@@ -334,6 +380,8 @@ class Templates:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return str(folder / "casework.db")
         self.scripts[schema] = self._copy_script(schema)
+        self.refills[schema] = self._refill_script(schema)
+        self.shapes[schema] = self._shape(schema)
         return schema
 
     def copy(self, backend: str, kind: str, tmp_path: Path) -> str:
@@ -351,9 +399,29 @@ class Templates:
         return url
 
     def _new_copy(self, source: str) -> str:
-        url = self._url(f"t_{uuid.uuid4().hex[:12]}")
+        kept = self.spare.get(self.shapes[source])
+        if kept:
+            schema = kept.pop()
+            self._admin(self.refills[source].replace(_TARGET, schema))
+            return self._url(schema)
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        self.made.add(schema)
+        url = self._url(schema)
         self._copy("postgresql", source, url)
         return url
+
+    def _release(self, schema: str) -> None:
+        """Keep a schema a test is done with for the next copy, or drop it when the test
+        changed its tables (runs on the worker thread, as the copies do)."""
+        shape = self._shape(schema)
+        if shape in self.shapes.values():
+            self.spare.setdefault(shape, []).append(schema)
+        else:
+            engine = self.engines.pop(self._url(schema), None)
+            if engine is not None:
+                engine.dispose()
+            self._admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            self.made.discard(schema)
 
     def _copy(self, backend: str, source: str, url: str) -> None:
         if backend == "sqlite":
@@ -398,10 +466,53 @@ class Templates:
                      f'FROM "{schema}"."{name}";' for name, kind in tables if kind == "S"]
         return "\n".join([section("pre-data"), *rows, *positions, section("post-data")])
 
+    def _refill_script(self, schema: str) -> str:
+        """The SQL that gives a kept schema (_TARGET) the template's rows and sequence
+        positions: every row deleted, children before the rows they refer to, and the
+        template's inserted, parents first (the constraints are in place, unlike in a copy)."""
+        from sqlalchemy import text
+
+        with self._engine().connect() as conn:
+            tables = conn.execute(text(
+                "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = :schema AND c.relkind IN ('r', 'S')"
+                " ORDER BY c.relname"), {"schema": schema}).all()
+            references = conn.execute(text(
+                "SELECT child.relname, parent.relname FROM pg_constraint k "
+                "JOIN pg_class child ON child.oid = k.conrelid "
+                "JOIN pg_class parent ON parent.oid = k.confrelid "
+                "JOIN pg_namespace n ON n.oid = k.connamespace "
+                "WHERE n.nspname = :schema AND k.contype = 'f'"), {"schema": schema}).all()
+        parents: dict[str, set[str]] = {name: set() for name, kind in tables if kind == "r"}
+        for child, parent in references:
+            if child != parent:  # a table's rows referring to each other go in one statement
+                parents[child].add(parent)
+        order: list[str] = []
+        while parents:
+            free = sorted(name for name, needs in parents.items() if not needs - set(order))
+            assert free, f"the tables of {schema} refer to each other in a circle"
+            order.extend(free)
+            for name in free:
+                del parents[name]
+        deletes = [f'DELETE FROM "{_TARGET}"."{name}";' for name in reversed(order)]
+        rows = [f'INSERT INTO "{_TARGET}"."{name}" SELECT * FROM "{schema}"."{name}";'
+                for name in order]
+        positions = [f"SELECT setval('\"{_TARGET}\".\"{name}\"', last_value, is_called) "
+                     f'FROM "{schema}"."{name}";' for name, kind in tables if kind == "S"]
+        return "\n".join(["BEGIN;", *deletes, *rows, *positions, "COMMIT;"])
+
+    def _shape(self, schema: str) -> str:
+        """A digest of the definition of a schema's tables, sequences, indexes, constraints,
+        defaults, types and functions, with the schema's name left out: equal for a template
+        and a copy a test did not change."""
+        from sqlalchemy import text
+
+        with self._engine().connect() as conn:
+            return str(conn.execute(text(_SHAPE), {"schema": schema}).scalar())
+
     def drop(self, backend: str, url: str) -> None:
         if backend != "sqlite":
-            statement = f'DROP SCHEMA IF EXISTS "{_schema_of(url)}" CASCADE'
-            self.pending.append(self.worker.submit(self._admin, statement))
+            self.pending.append(self.worker.submit(self._release, _schema_of(url)))
 
     def _url(self, schema: str) -> str:
         from sqlalchemy.engine import make_url
@@ -415,26 +526,17 @@ class Templates:
                                                "-csynchronous_commit=off"})
                 .render_as_string(hide_password=False))
 
-    def _engine(self, database: str | None = None) -> Any:
+    def _engine(self) -> Any:
         from sqlalchemy import create_engine
-        from sqlalchemy.engine import make_url
 
-        if database is not None:
-            return create_engine(make_url(self._url("public")).set(database=database),
-                                 isolation_level="AUTOCOMMIT")
         if self.admin_engine is None:
             self.admin_engine = create_engine(self._url("public"), isolation_level="AUTOCOMMIT")
         return self.admin_engine
 
-    def _admin(self, statement: str, database: str | None = None) -> None:
-        """Run SQL (one statement or a script) on this session's database, or another."""
-        engine = self._engine(database)
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql(statement)
-        finally:
-            if database is not None:
-                engine.dispose()
+    def _admin(self, statement: str) -> None:
+        """Run SQL (one statement or a script) on the test database."""
+        with self._engine().connect() as conn:
+            conn.exec_driver_sql(statement)
 
     def close(self) -> None:
         for future in self.pending:
@@ -443,13 +545,59 @@ class Templates:
             for future in queue:
                 future.result()
         self.worker.shutdown()
+        for engine in self.engines.values():
+            engine.dispose()
+        if self.made:
+            self._admin("DROP SCHEMA IF EXISTS "
+                        + ", ".join(f'"{schema}"' for schema in sorted(self.made)) + " CASCADE")
         if self.admin_engine is not None:
             self.admin_engine.dispose()
-            self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)',
-                        database=_base_database(self.base_url or ""))
 
 
 _TARGET = "@copy@"  # stands for the copy's schema in a template's copy script
+
+# The definition of everything in a schema (see Templates._shape); catalog text that names
+# the schema (an index's table, a constraint's referenced table) has the name replaced.
+_SHAPE = """
+WITH s AS (SELECT oid, nspname FROM pg_namespace WHERE nspname = :schema), parts AS (
+  SELECT concat_ws(' ', 'r', c.relname, c.relkind, c.relpersistence, c.relrowsecurity,
+                   c.relacl) AS part
+    FROM pg_class c JOIN s ON c.relnamespace = s.oid
+  UNION ALL
+  SELECT concat_ws(' ', 'a', c.relname, a.attnum, a.attname,
+                   format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attisdropped,
+                   a.attidentity, a.attgenerated, pg_get_expr(d.adbin, d.adrelid))
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN s ON c.relnamespace = s.oid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+   WHERE a.attnum > 0
+  UNION ALL
+  SELECT concat_ws(' ', 'k', c.relname, k.conname, pg_get_constraintdef(k.oid))
+    FROM pg_constraint k JOIN s ON k.connamespace = s.oid
+    LEFT JOIN pg_class c ON c.oid = k.conrelid
+  UNION ALL
+  SELECT concat_ws(' ', 'i', pg_get_indexdef(i.indexrelid))
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN s ON c.relnamespace = s.oid
+  UNION ALL
+  SELECT concat_ws(' ', 't', pg_get_triggerdef(t.oid))
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN s ON c.relnamespace = s.oid
+   WHERE NOT t.tgisinternal
+  UNION ALL
+  SELECT concat_ws(' ', 'w', c.relname, r.rulename, md5(pg_get_ruledef(r.oid)))
+    FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN s ON c.relnamespace = s.oid
+  UNION ALL
+  SELECT concat_ws(' ', 'q', c.relname, q.seqtypid, q.seqstart, q.seqincrement, q.seqmax,
+                   q.seqmin, q.seqcycle)
+    FROM pg_sequence q JOIN pg_class c ON c.oid = q.seqrelid JOIN s ON c.relnamespace = s.oid
+  UNION ALL
+  SELECT concat_ws(' ', 'p', p.proname, md5(pg_get_functiondef(p.oid)))
+    FROM pg_proc p JOIN s ON p.pronamespace = s.oid
+  UNION ALL
+  SELECT concat_ws(' ', 'y', t.typname, t.typtype, e.enumsortorder, e.enumlabel)
+    FROM pg_type t JOIN s ON t.typnamespace = s.oid LEFT JOIN pg_enum e ON e.enumtypid = t.oid
+)
+SELECT md5(coalesce(string_agg(line, ' / ' ORDER BY line), ''))
+  FROM (SELECT replace(part, (SELECT nspname FROM s), '@') AS line FROM parts) lines
+"""
 
 
 def _schema_of(url: str) -> str:
@@ -478,7 +626,8 @@ def templates(tmp_path_factory: pytest.TempPathFactory,
 def _environment(kind: str, tmp_path: Path, backend: str,
                  templates: Templates) -> Iterator[Env]:
     url = templates.copy(backend, kind, tmp_path)
-    environment = Env(tmp_path, write_config(tmp_path, url), url, CliRunner())
+    environment = Env(tmp_path, write_config(tmp_path, url), url, CliRunner(),
+                      kept=templates.engines if backend != "sqlite" else None)
     yield environment
     environment.close()
     templates.drop(backend, url)

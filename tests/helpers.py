@@ -170,13 +170,9 @@ def clean_failure(result: Result, *fragments: str) -> None:
 # --- behind the engine's back ----------------------------------------------------------------
 
 def query(env: Env, statement: Any) -> list[Any]:
-    """The rows a statement reads from the test's database (through an engine of its own)."""
-    engine = env.engine()
-    try:
-        with engine.db.connect() as conn:
-            return list(conn.execute(statement).all())
-    finally:
-        engine.db.dispose()
+    """The rows a statement reads from the test's database (directly, see ``Env.direct``)."""
+    with env.direct() as db, db.connect() as conn:
+        return list(conn.execute(statement).all())
 
 
 def set_person(env: Env, case_id: int, **values: Any) -> None:
@@ -185,14 +181,10 @@ def set_person(env: Env, case_id: int, **values: Any) -> None:
 
     from casework.models import Case, Participant
 
-    engine = env.engine()
-    try:
-        with engine.db.begin() as conn:
-            person = conn.execute(select(Case.participant_id)
-                                  .where(Case.id == case_id)).scalar_one()
-            conn.execute(update(Participant).where(Participant.id == person).values(**values))
-    finally:
-        engine.db.dispose()
+    with env.direct() as db, db.begin() as conn:
+        person = conn.execute(select(Case.participant_id)
+                              .where(Case.id == case_id)).scalar_one()
+        conn.execute(update(Participant).where(Participant.id == person).values(**values))
 
 
 # --- letters ---------------------------------------------------------------------------------
