@@ -601,7 +601,7 @@ class _Seen:
     """What one apply knows of identities beyond the database: those a dry run would have
     stored (key to digest) and whether keys of the old form may be stored."""
 
-    ids: _Seen = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
     legacy: bool = False
 
 

@@ -61,7 +61,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # than the commits between them (one advance writes about 23 pages: a copy every 44
     # advances at 1,000, every 440 at 10,000; about 40 MB of log at most, then reused).
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
-    # ANALYZE reads about this many rows of each index, not all of them (see analyze).
+    # ANALYZE reads about this many rows of each index, not all (see refresh_statistics).
     cursor.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
     cursor.close()
 
@@ -69,7 +69,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 WAL_AUTOCHECKPOINT = 10_000  # pages of the write-ahead log (4 KB each) before it is copied
 ANALYSIS_LIMIT = 1_000  # rows of each index ANALYZE samples on SQLite
 ANALYZE_AFTER = 1_000  # a command writing this many rows refreshes the statistics at its end
-
 
 
 def truncate_wal(engine: Engine) -> bool | None:
