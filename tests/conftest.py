@@ -338,7 +338,7 @@ class Templates:
         # test opened a connection (a server process that reads the catalog anew) and ran the
         # dialect's first queries, as much server work as the test's own statements.
         self.engines: dict[str, Any] = {}
-        self.database = _base_database(base_url or "")
+        self.database = _base_database(base_url) if base_url else ""  # PostgreSQL only
         self.made: set[str] = set()  # PostgreSQL: the schemas to drop when the session ends
         self.admin_engine: Any = None
         # PostgreSQL: one thread makes the next copy of each template while a test runs and
