@@ -27,7 +27,11 @@ def upgrade() -> None:
     kept). A database holding such lines is marked, and an apply then looks up both forms, so
     a file applied before this upgrade is still recognised as applied."""
     conn = op.get_bind()
-    if conn.execute(sa.text("SELECT 1 FROM applied_lines LIMIT 1")).first() is not None:
+    if conn.execute(sa.text("SELECT 1 FROM applied_lines LIMIT 1")).first() is None:
+        return
+    # Once: a database taken down to 0021 and up again keeps the mark its downgrade left.
+    if conn.execute(sa.text("SELECT 1 FROM database_marks WHERE name = :name"),
+                    {"name": _MARK}).first() is None:
         conn.execute(sa.text("INSERT INTO database_marks (name, value) VALUES (:name, 'true')"),
                      {"name": _MARK})
 
