@@ -207,11 +207,17 @@ def test_two_planners_of_one_wijk_at_once_never_get_the_same_wave_number(
     from casework import planning
 
     second_done = threading.Event()
+    first_chose = threading.Event()
     apply_lines = planning.apply_lines
 
     def paced(*args: Any, **kwargs: Any) -> Any:
+        # Both have chosen their people before either invites (on a loaded machine the
+        # first once chose after the second had invited, and took 15 others).
         if threading.current_thread().name == "first":
+            first_chose.set()
             assert second_done.wait(timeout=60)
+        else:
+            assert first_chose.wait(timeout=60)
         return apply_lines(*args, **kwargs)
 
     monkeypatch.setattr(planning, "apply_lines", paced)
