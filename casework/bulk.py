@@ -761,7 +761,9 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
             log_access(conn, actor, "apply", sorted(touched), "case apply", engine.now())
     summary.failures.extend(failures)
     summary.already_applied += already
-    summary.to_pull.extend(pull for step in planned for pull in step.to_pull)
+    for step in planned:  # nearly always none
+        if step.to_pull:
+            summary.to_pull.extend(step.to_pull)
     if dry_run:
         ids.ids.update(remember)
     return applied

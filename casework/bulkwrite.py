@@ -26,7 +26,7 @@ from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Delete, Insert, Update
+from sqlalchemy import JSON, Connection, Date, Delete, Insert, Update
 from sqlalchemy.types import TypeDecorator
 
 from casework.direct import cursor_execute
@@ -57,14 +57,12 @@ class _Plan:
     def bind_one(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """Return one row's values (what ``bind`` makes of a list of one, more cheaply)."""
         values = [row[key] for key in self.keys]
-        done = _MOMENTS
         for index, process, memo in self.processors:
             raw = values[index]
-            if memo is True and raw is not None:  # a moment (a shared JSON value: once)
+            if (memo is True or memo is _DAY) and raw is not None:  # a moment or a day
+                done = _memo(memo)
                 stored = done.get(raw)
                 if stored is None:
-                    if len(done) > MOMENTS:
-                        done.clear()
                     stored = done[raw] = process(raw)
                 values[index] = stored
             else:
@@ -95,6 +93,7 @@ def _processed(column: Sequence[Any], process: Processor, memo: bool | str) -> l
     if memo is _SHARED:  # one dict or list in many rows (a task's spec): once
         made: dict[int, Any] = {}  # by id: every row (so the value) lives meanwhile
         out = []
+        null: Any = made  # what None is stored as, once asked (made: not yet)
         for raw in column:
             kind = type(raw)
             if kind is dict or kind is list:
@@ -102,38 +101,41 @@ def _processed(column: Sequence[Any], process: Processor, memo: bool | str) -> l
                 if text is None:
                     text = made[id(raw)] = process(raw)
                 out.append(text)
+            elif raw is None:
+                if null is made:
+                    null = process(None)
+                out.append(null)
             else:
                 out.append(process(raw))
         return out
-    if memo:  # a moment shared by many rows (a step's, the chunk's) is made once
-        done = _MOMENTS
-        if len(done) > MOMENTS:
-            done.clear()
-        out = []
-        last: Any = None  # the same moment as the row before (a chunk's now): no look-up
-        stored: Any = None
-        for raw in column:
-            if raw is last and raw is not None:
-                out.append(stored)
-                continue
-            if raw is None:
-                out.append(process(raw))
-                continue
-            stored = done.get(raw)
-            if stored is None:
-                stored = done[raw] = process(raw)
-            last = raw
-            out.append(stored)
-        return out
+    if memo:  # a moment or day shared by many rows (a step's, the chunk's): made once
+        done = _memo(memo)
+        # The distinct moments are made first (a chunk has a handful: its now, its steps'),
+        # then every row's is looked up without a Python step per row.
+        for raw in set(column).difference(done):
+            done[raw] = process(raw)
+        return list(map(done.__getitem__, column))
     return list(map(process, column))
 
 
-# Moments as SQLite stores them: equal moments (also in other time zones) store the same
-# text, and a step's moment goes in several columns of several tables.
+# Moments and days as SQLite stores them: equal moments (also in other time zones) store the
+# same text, and a step's moment goes in several columns of several tables.
 _SHARED = "shared"  # a JSON column: the same object in several rows is written once
+_DAY = "day"  # a date column: a due day is shared by many rows
 _MOMENTS: dict[Any, Any] = {}
+_DAYS: dict[Any, Any] = {}
 MOMENTS = 50_000
 _PLANS: dict[tuple[Statement, str, tuple[str, ...]], _Plan | None] = {}
+
+
+def _memo(memo: bool | str) -> dict[Any, Any]:
+    """Return the moments (memo True) or days (_DAY) made so far, by value."""
+    done = _DAYS if memo is _DAY else _MOMENTS
+    if len(done) > MOMENTS:
+        done.clear()
+    return done
+
+
 PLANS = 256
 
 
@@ -197,7 +199,8 @@ def _compile(conn: Connection, stmt: Statement, keys: tuple[str, ...]) -> _Plan 
     for position, name in enumerate(compiled.positiontup):
         bind = binds[name]
         processor = bind.type._cached_bind_processor(dialect)
-        memo: bool | str = isinstance(bind.type, UTCDateTime)
+        memo: bool | str = (True if isinstance(bind.type, UTCDateTime)
+                            else _DAY if isinstance(bind.type, Date) else False)
         if processor is not None and _is_json(bind.type, dialect):
             processor, memo = _json_processor(processor), _SHARED
         if name in keys:
