@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from casework.bulkwrite import write_many
 from casework.models import (
+    PLANNED,
     Appointment,
     Consent,
     Letter,
@@ -51,7 +52,7 @@ TASK_SCOPES = {"state": ("state",), "case": ("state", "case"),
                "person": ("state", "case", "person")}
 _MARK_PLANNED = (
     update(_APPOINTMENTS)
-    .where(_APPOINTMENTS.c.case_id == bindparam("b_case"), _APPOINTMENTS.c.status == "planned")
+    .where(_APPOINTMENTS.c.case_id == bindparam("b_case"), _APPOINTMENTS.c.status == PLANNED)
     .values(status=bindparam("b_status"))
 )
 # A letter not yet made (or held) is replaced by a newer one of the same kind (a moved

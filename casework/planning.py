@@ -22,7 +22,7 @@ from casework.config import clock_time
 from casework.db import unit_of_work
 from casework.engine import Engine
 from casework.errors import ConflictError, InvalidData, OptionRefused
-from casework.models import Appointment, Case, Participant, Wave
+from casework.models import PLANNED, Appointment, Case, Participant, Wave
 from casework.people import display_name
 from casework.permissions import Actor
 from casework.text import shown
@@ -146,7 +146,7 @@ def booked_slots(conn: Connection, names: Sequence[str], start: date,
     """Return the (specialist, moment) pairs of planned appointments from start on."""
     since = datetime.combine(start, time(), tzinfo=engine.tz)
     rows = conn.execute(select(Appointment.specialist, Appointment.starts_at).where(
-        Appointment.specialist.in_(list(names)), Appointment.status == "planned",
+        Appointment.specialist.in_(list(names)), Appointment.status == PLANNED,
         Appointment.starts_at >= since))
     return {(name, moment.astimezone(engine.tz)) for name, moment in rows}
 

@@ -20,7 +20,7 @@ from casework.db import total_of, unit_of_work
 from casework.durations import parse_duration
 from casework.engine import Engine
 from casework.errors import CaseworkError, InvalidData, NotFound, OptionRefused
-from casework.models import Appointment, Case, Letter, Participant, Task
+from casework.models import PLANNED, Appointment, Case, Letter, Participant, Task
 from casework.people import display_name
 from casework.permissions import Actor
 from casework.text import shown, unclean
@@ -35,7 +35,7 @@ _TASKS = Task.__table__
 # The appointment a case has planned (the one a reminder call is about), for the call list.
 _PLANNED = (
     select(Appointment.starts_at)
-    .where(Appointment.case_id == Task.case_id, Appointment.status == "planned")
+    .where(Appointment.case_id == Task.case_id, Appointment.status == PLANNED)
     .order_by(Appointment.id.desc()).limit(1).correlate(Task).scalar_subquery()
 )
 # The event a finished task writes to the case's timeline when it moves nothing.

@@ -21,6 +21,7 @@ from casework.engine import Engine
 from casework.errors import CaseworkError
 from casework.models import (
     PERSON_FLAGS,
+    PLANNED,
     AccessLog,
     Appointment,
     Case,
@@ -239,7 +240,7 @@ class Checker:
                               f"entered its state on {entered}")
             twice = conn.execute(
                 select(Appointment.specialist, Appointment.starts_at)
-                .where(Appointment.status == "planned", Appointment.specialist.is_not(None))
+                .where(Appointment.status == PLANNED, Appointment.specialist.is_not(None))
                 .group_by(Appointment.specialist, Appointment.starts_at)
                 .having(func.count() > 1).limit(1)).first()
             if twice:

@@ -27,7 +27,7 @@ from casework.calendar import is_workday, next_workday
 from casework.config import Settings, load_settings
 from casework.engine import Engine
 from casework.errors import CaseworkError, ConfigError, OptionRefused
-from casework.models import Appointment, Case
+from casework.models import PLANNED, Appointment, Case
 from casework.permissions import Actor, NotAllowed, resolve
 from casework.simulation import behaviour as world
 from casework.simulation.behaviour import Behaviour
@@ -494,7 +494,7 @@ class Season:
             rows = conn.execute(
                 select(Appointment.case_id, Appointment.starts_at)
                 .join(Case, Case.id == Appointment.case_id)
-                .where(Appointment.status == "planned", Appointment.starts_at >= start,
+                .where(Appointment.status == PLANNED, Appointment.starts_at >= start,
                        Appointment.starts_at < end, Case.state == "invited")
                 .order_by(Appointment.starts_at, Appointment.case_id)
             ).all()
