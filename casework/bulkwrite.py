@@ -90,24 +90,14 @@ class _Plan:
 
 def _processed(column: Sequence[Any], process: Processor, memo: bool | str) -> list[Any]:
     """Return a column's values as the column type binds them."""
-    if memo is _SHARED:  # one dict or list in many rows (a task's spec): once
-        made: dict[int, Any] = {}  # by id: every row (so the value) lives meanwhile
-        out = []
-        null: Any = made  # what None is stored as, once asked (made: not yet)
-        for raw in column:
-            kind = type(raw)
-            if kind is dict or kind is list:
-                text = made.get(id(raw))
-                if text is None:
-                    text = made[id(raw)] = process(raw)
-                out.append(text)
-            elif raw is None:
-                if null is made:
-                    null = process(None)
-                out.append(null)
-            else:
-                out.append(process(raw))
-        return out
+    if memo is _SHARED:  # one dict or list in many rows (a task's spec): made once
+        # By id: every row (so every value) lives meanwhile. Two passes without a Python
+        # step per row beyond the first: the distinct values, then each row's text.
+        distinct = {id(raw): raw for raw in column}
+        if len(distinct) == len(column):  # each row its own value (an event's data)
+            return list(map(process, column))
+        made = {key: process(raw) for key, raw in distinct.items()}
+        return list(map(made.__getitem__, map(id, column)))
     if memo:  # a moment or day shared by many rows (a step's, the chunk's): made once
         done = _memo(memo)
         # The distinct moments are made first (a chunk has a handful: its now, its steps'),
@@ -256,6 +246,7 @@ def _json_processor(original: Processor) -> Processor:
     if encoder is None or original(_SAMPLE) != "".join(encoder(_SAMPLE, 0)):
         return original
     made = [encoder]
+    null = original(None)  # what the column stores for None (SQL NULL or 'null'): asked once
 
     def process(value: Any) -> Any:
         kind = type(value)
@@ -264,6 +255,8 @@ def _json_processor(original: Processor) -> Processor:
                 return "".join(made[0](value, 0))
             except Exception:  # the column's own raises what it raises
                 made[0] = _json_encoder()  # its memo of values being written may be left
+        elif value is None:
+            return null
         return original(value)
 
     return process
