@@ -680,8 +680,10 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
                     snapshots.pop(cid)
                     refused[cid] = str(exc)
         ctx = engine.context(conn)
+        # One moment for the chunk's lines that give none: they are written together.
+        ctx.now = now = engine.now()
         engine.rules.preload(ctx, [snap.participant_id for snap in snapshots.values()])
-        writer = StepWriter(conn, engine.now(), engine.recorded_now(), chunk=True)
+        writer = StepWriter(conn, now, engine.recorded_now(), chunk=True)
         identity = {line.number: _identity(line, cid, ids) for line in lines
                     if (cid := case_of[line.number]) is not None}
         keys = [ident.key for ident in identity.values() if ident is not None]

@@ -211,11 +211,12 @@ class Engine:
         """Return the moment to store as an event's recorded_at: when it was written down."""
         return self.recording_clock()
 
-    def moment(self, at: datetime | None, case: CaseSnapshot | None = None) -> datetime:
+    def moment(self, at: datetime | None, case: CaseSnapshot | None = None,
+               now: datetime | None = None) -> datetime:
         """Return when something happened: at (a past moment, given with --at or in an apply
         line) or now. InvalidData when at lies in the future, or before the case's last
         event: events of a case are recorded in the order they happened."""
-        now = self.now()
+        now = self.now() if now is None else now
         moment = now if at is None else at
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
@@ -348,7 +349,13 @@ class Engine:
             if why:
                 raise TransitionNotAllowed(why[0], says=why[1])
             assert transition is not None
-        moment = self.moment(at, case)
+        now = ctx.now
+        if now is None:
+            moment = self.moment(at, case)
+        elif at is None:  # a line of a batch: its moment (after the case's last event)
+            moment = now if now >= case.last_event_at else case.last_event_at
+        else:
+            moment = self.moment(at, case, now)
         data = self.check_data(route, transition, raw)
         problem = unclean(note or "", multiline=True)
         if problem:
@@ -437,7 +444,8 @@ class Engine:
             for task in route.states[dest].tasks:
                 row = plan_task(task, case, step, self.tz)
                 if row is not None:
-                    step.effects.append(fx.PlanTask(stale_at_once(task, row, step, self.now())))
+                    step.effects.append(fx.PlanTask(stale_at_once(task, row, step,
+                                                                  now or self.now())))
         return step
 
     def check_data(self, route: Route, transition: TransitionSpec,

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env, Templates, _environment
-from helpers import staff, write
-from sqlalchemy import event, inspect, text
+from helpers import Clock, query, staff, write
+from sqlalchemy import event, inspect, select, text
 
 from casework.bulk import apply_file
 from casework.bulkwrite import write_many
 from casework.effects import _INSERT, _LETTERS, _TASKS
-from casework.models import Appointment, Consent
+from casework.models import Appointment, Consent, Event
 from casework.steps import _INSERT_EVENTS, UPDATE_CASE
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -400,3 +400,32 @@ def test_a_bulk_apply_prepares_each_statement_once(cohort: Env) -> None:
     assert marks and max(marks) >= len(cases), counts  # the statements of the apply
     again = {sql[:80]: prepared for sql, (prepared, _) in counts.items() if prepared > 2}
     assert not again, again
+
+
+def test_the_lines_of_a_chunk_happen_at_its_moment_and_in_their_order(cohort: Env) -> None:
+    """A chunk's lines that give no moment are written in one transaction and happen at its
+    moment (one moment: a bulk apply's steps no longer each ask the clock); a step after a
+    consent line of the same case, which the clock dated later, happens at the consent's
+    moment: a case's timeline never goes back."""
+    clock = Clock(datetime.now(UTC), step=timedelta(seconds=1))  # after the import
+    lines = [{"case": 1, "trigger": "invite", "appointment": "2099-01-05 10:00"},
+             {"case": 3, "trigger": "invite", "appointment": "2099-01-05 10:00"},
+             {"case": 1, "consent": "record_report|share:coach_meedoen"},
+             {"case": 1, "trigger": "hold_conversation", **CONVERSATION},
+             {"case": 3, "trigger": "not_home"}]
+    path = write(cohort, "mixed.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
+    engine = cohort.engine(clock=clock)
+    try:
+        summary = apply_file(engine, path, staff(engine, "anna"))
+    finally:
+        engine.db.dispose()
+    assert summary.applied == len(lines), summary.failures
+    events = query(cohort, select(Event.case_id, Event.seq, Event.trigger, Event.at)
+                   .where(Event.case_id.in_([1, 3]), Event.seq > 1)
+                   .order_by(Event.case_id, Event.seq))
+    at = {(row.case_id, row.trigger): row.at for row in events}
+    assert at[(1, "invite")] == at[(3, "invite")] == at[(3, "not_home")]  # the chunk's
+    assert at[(1, "hold_conversation")] == at[(1, "consent_granted")] > at[(1, "invite")]
+    for case in (1, 3):
+        moments = [row.at for row in events if row.case_id == case]
+        assert moments == sorted(moments), (case, moments)

@@ -59,6 +59,10 @@ class RuleContext:
     # its partner's cap): emptied each time the planned steps are written, when the
     # database counts them instead. ``scratch`` is for what stays true for the whole batch.
     pending: dict[str, Any] = field(default_factory=dict)
+    # The moment of a batch's transaction (bulk apply): its steps that give no moment of
+    # their own happen then (or at their case's last event, when that is later). None:
+    # each step asks the clock.
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)
