@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from conftest import ROOT, WORKFLOWS, Env
@@ -542,3 +542,58 @@ def test_without_the_rule_installed_the_route_naming_it_does_not_validate(env: E
     code, lines = validate(env, folder / "kansen_in_kaart.toml")
     assert code == 1
     assert "unknown rule 'coach_approval'" in lines[0]
+
+
+class Counted:
+    """A rule that says (transition_hooks) it has something to do only for conversations."""
+
+    NAME = "counted"
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    @hookimpl
+    def transition_hooks(self, transition: Any) -> list[str]:
+        return (["check_transition", "after_transition"]
+                if transition.trigger == "hold_conversation" else [])
+
+    @hookimpl
+    def check_transition(self, transition: Any) -> list[Block]:
+        self.seen.append(("check", transition.trigger))
+        return []
+
+    @hookimpl
+    def after_transition(self, step: Any) -> None:
+        self.seen.append(("after", step.trigger))
+
+
+class CountedAlways(Counted):
+    """The same rule without transition_hooks: called for every step."""
+
+    NAME = "counted_always"
+    seen: ClassVar[list[tuple[str, str]]] = []
+    transition_hooks = None  # type: ignore[assignment]
+
+
+def test_a_rule_is_called_only_for_the_steps_it_says_it_needs(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk apply calls the step hooks of every line: a rule names the transitions it has
+    something to do for, and is left out of the others (a rule that does not say: all)."""
+    original = casework.rules.get_plugin_manager
+
+    def with_counted() -> Any:
+        pm = original()
+        pm.register(Counted(), name=Counted.NAME)
+        pm.register(CountedAlways(), name=CountedAlways.NAME)
+        return pm
+
+    monkeypatch.setattr(casework.rules, "get_plugin_manager", with_counted)
+    monkeypatch.setattr(Counted, "seen", [])
+    monkeypatch.setattr(CountedAlways, "seen", [])
+    configure(env, kansen_in_kaart(env.root / "workflows",
+                                   FOUR.replace("]", ', "counted", "counted_always"]')))
+    import_people(env, "Mulder")
+    advance(env, 1, *INVITE)
+    advance(env, 1, *CONVERSATION)
+    assert Counted.seen == [("check", "hold_conversation"), ("after", "hold_conversation")]
+    assert CountedAlways.seen == [("check", "invite"), ("after", "invite"),
+                                  ("check", "hold_conversation"),
+                                  ("after", "hold_conversation")]

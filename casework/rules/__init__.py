@@ -80,6 +80,9 @@ class Rules:
         self.disabled = set(disabled)
         self._callers: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._by_route: dict[tuple[str, int], tuple[Route, Any]] = {}
+        # (hook, route, transition) -> the step hook's caller for that transition's steps
+        self._by_transition: dict[tuple[str, int, int],
+                                  tuple[Route, TransitionSpec, Any]] = {}
         self._letter_variables: dict[tuple[int, int, str, int],
                                      tuple[Route, Any, dict[str, Any]]] = {}
 
@@ -109,6 +112,30 @@ class Rules:
         self._callers[(name, (route.id, str(route.version)))] = self._callers[key]
         self._remember(route, name, self._callers[key])
         return self._callers[key]
+
+    def _step_hook(self, route: Route, transition: TransitionSpec, name: str) -> Any:
+        """Return the caller of a step hook (check_transition, after_transition) for steps of
+        this transition: the route's rules, but those that say (transition_hooks) they have
+        nothing to do for it."""
+        key = (name, id(route), id(transition))
+        found = self._by_transition.get(key)
+        if found is not None and found[0] is route and found[1] is transition:
+            return found[2]
+        keep = set(self.active(route))
+        remove = [plugin for plugin_name, plugin in self.pm.list_name_plugin()
+                  if plugin_name not in keep]
+        arguments = {"route": route, "transition": transition}
+        for impl in self.pm.hook.transition_hooks.get_hookimpls():
+            if impl.plugin_name not in keep:
+                continue
+            wanted = impl.function(*(arguments[arg] for arg in impl.argnames))
+            if wanted is not None and name not in wanted:
+                remove.append(impl.plugin)
+        caller = _direct(self.pm.subset_hook_caller(name, remove_plugins=remove))
+        if len(self._by_transition) >= 1000:  # routes loaded again and again: no leak
+            self._by_transition.clear()
+        self._by_transition[key] = (route, transition, caller)
+        return caller
 
     def _remember(self, route: Route, name: str, caller: Any) -> None:
         if len(self._by_route) >= 1000:  # routes loaded again and again: no leak
@@ -153,7 +180,7 @@ class Rules:
                          transition: TransitionSpec, data: Mapping[str, Any],
                          at: datetime | None) -> list[Block]:
         blocks: list[Block] = []
-        caller = self._hook(route, "check_transition")
+        caller = self._step_hook(route, transition, "check_transition")
         found_all = (caller.positional(ctx, route, case, transition, data, at)
                      if type(caller) is _DirectCaller else
                      caller(ctx=ctx, route=route, case=case, transition=transition, data=data,
@@ -195,7 +222,7 @@ class Rules:
 
     def after_transition(self, ctx: RuleContext, route: Route, case: CaseSnapshot,
                          step: Step) -> None:
-        caller = self._hook(route, "after_transition")
+        caller = self._step_hook(route, step.transition, "after_transition")
         if type(caller) is _DirectCaller:
             caller.positional(ctx, route, case, step)
         else:

@@ -53,6 +53,12 @@ def _month_count(ctx: RuleContext, partner: str, month: date) -> int:
 
 
 @hookimpl
+def transition_hooks(transition: TransitionSpec) -> list[str]:
+    """Only a referral counts toward a partner's cap (the only step that refers)."""
+    return ["check_transition", "after_transition"] if transition.records == "referral" else []
+
+
+@hookimpl
 def check_transition(ctx: RuleContext, route: Route, transition: TransitionSpec,
                      data: Mapping[str, Any], at: datetime | None) -> list[Block]:
     if transition.records != "referral" or "partner" not in data:

@@ -108,6 +108,18 @@ def _blocked(route: Route, scope: str, granted: Mapping[str, bool], given: set[s
 
 
 @hookimpl
+def transition_hooks(route: Route, transition: TransitionSpec) -> list[str]:
+    """Consent is checked where the transition shares data or takes a field that needs a
+    consent, and recorded where it takes the consent field."""
+    hooks = []
+    if transition.consent or not _consent_fields(route).isdisjoint(transition.fields):
+        hooks.append("check_transition")
+    if FIELD in transition.fields:
+        hooks.append("after_transition")
+    return hooks
+
+
+@hookimpl
 def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
                      transition: TransitionSpec, data: Mapping[str, Any],
                      at: datetime | None) -> list[Block]:

@@ -62,6 +62,14 @@ WORDS_NL = {
 
 
 @hookimpl
+def transition_hooks(route: Route, transition: TransitionSpec) -> list[str]:
+    """Only a first step that does not close the case approaches the person."""
+    if transition.source != route.initial or route.is_final(transition.dest):
+        return []
+    return ["check_transition"]
+
+
+@hookimpl
 def check_transition(ctx: RuleContext, route: Route, case: CaseSnapshot,
                      transition: TransitionSpec) -> list[Block]:
     if not case.excluded or case.state != route.initial or route.is_final(transition.dest):

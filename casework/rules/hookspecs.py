@@ -146,6 +146,16 @@ def check_transition(  # type: ignore[empty-body]
 
 
 @hookspec
+def transition_hooks(  # type: ignore[empty-body]
+    route: Route, transition: TransitionSpec,
+) -> list[str] | None:
+    """Name the hooks of this rule that steps of this transition need (``check_transition``,
+    ``after_transition``); for those steps the others are not called. None, or a rule
+    without this hook: both are called for every step. Asked once per route version and
+    transition: a bulk apply calls the step hooks for every line."""
+
+
+@hookspec
 def exclude_participant(  # type: ignore[empty-body]
     participant: Mapping[str, Any], route: Route, today: date, settings: Any,
 ) -> str | None:

@@ -19,7 +19,7 @@ from casework.rules.hookspecs import RuleContext, Setting, hookimpl
 
 if TYPE_CHECKING:
     from casework.engine import Step
-    from casework.workflow import Route
+    from casework.workflow import Route, TransitionSpec
 
 NAME = "voluntary"
 VARIANTS = ("with_sentence", "without_sentence")
@@ -102,6 +102,12 @@ def letter_variables(route: Route, template: str, settings: Any) -> dict[str, An
         return {}
     variant = invitation_variant(settings)
     return {"variant": variant, **variant_variables(variant)}
+
+
+@hookimpl
+def transition_hooks(route: Route, transition: TransitionSpec) -> list[str]:
+    """Only an invitation records the variant of its letter."""
+    return ["after_transition"] if transition.trigger in _option(route, "invitation") else []
 
 
 @hookimpl
