@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from casework.bulkwrite import write_many
 from casework.cohort import RowError, normalise_bsn
-from casework.db import ANALYZE_AFTER, refresh_statistics, unit_of_work
+from casework.db import ANALYZE_AFTER, is_in, refresh_statistics, unit_of_work
 from casework.effects import BookAppointment
 from casework.engine import CaseSnapshot, Engine, Step
 from casework.errors import CaseworkError, ConflictError, InputFileError, InvalidData, no_case
@@ -689,7 +689,8 @@ def _apply_chunk_once(engine: Engine, lines: list[Line], actor: Actor, dry_run: 
         keys = [ident.key for ident in identity.values() if ident is not None]
         keys += [ident.legacy for ident in identity.values() if ident and ident.legacy]
         done = dict(conn.execute(  # one query per chunk: the lines applied before
-            select(AppliedLine.key, AppliedLine.digest).where(AppliedLine.key.in_(keys))
+            select(AppliedLine.key, AppliedLine.digest).where(
+                is_in(conn, AppliedLine.key, keys))
         ).all()) if keys else {}
         routes: dict[tuple[str, int], Route] = {}  # by workflow and version
         for line in lines:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from casework.bulkwrite import write_many
+from casework.db import is_in
 from casework.models import (
     PLANNED,
     Appointment,
@@ -157,13 +158,14 @@ class EffectRows:
                     step.to_pull += [p for p in pulls if p["case_id"] == case_id]
             # A closed case's referrals that no partner took up are no longer open to partners.
             conn.execute(update(_REFERRALS)
-                         .where(_REFERRALS.c.case_id.in_(list(self.cancel_all)),
+                         .where(is_in(conn, _REFERRALS.c.case_id, list(self.cancel_all)),
                                 _REFERRALS.c.status == "sent")
                          .values(status="closed", updated_at=self.now))
         if self.cancel_named:  # not yet in a batch, the render drops it (mailroom: outdated)
             for row in conn.execute(
                     select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template)
-                    .where(_LETTERS.c.case_id.in_(sorted({c for c, _ in self.cancel_named})),
+                    .where(is_in(conn, _LETTERS.c.case_id,
+                                 sorted({c for c, _ in self.cancel_named})),
                            _LETTERS.c.status == "in_batch")).all():
                 step = self.cancel_named.get((row.case_id, row.template))
                 if step is not None:
@@ -387,7 +389,7 @@ def cancel_pending_letters(conn: Connection, case_ids: list[int],
     """Cancel the cases' letters that have not gone to the mail house (only the one letter,
     given letter_id; none of the templates in keep; only those in a batch, batched_only). A
     letter already in a batch stays in it, marked to be pulled: a batch is sealed when made."""
-    which = [_LETTERS.c.case_id.in_(case_ids), _LETTERS.c.status.in_(UNSENT)]
+    which = [is_in(conn, _LETTERS.c.case_id, case_ids), _LETTERS.c.status.in_(UNSENT)]
     if template:
         which.append(_LETTERS.c.template == template)
     if keep:
@@ -427,7 +429,7 @@ def _pull_superseded(conn: Connection,
     changes). Return the letters to pull."""
     rows = conn.execute(
         select(_LETTERS.c.id, _LETTERS.c.case_id, _LETTERS.c.template, _LETTERS.c.partner)
-        .where(_LETTERS.c.case_id.in_(sorted({case for case, _, _ in superseded})),
+        .where(is_in(conn, _LETTERS.c.case_id, sorted({case for case, _, _ in superseded})),
                _LETTERS.c.status.in_(("rendered", "in_batch")))).all()
     pulled: list[dict[str, Any]] = []
     for row in rows:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine as SAEngine
 from casework.access import log_access, with_chain_key
 from casework.calendar import shift
 from casework.config import Settings
-from casework.db import check_schema, make_engine, unit_of_work
+from casework.db import check_schema, is_in, make_engine, unit_of_work
 from casework.direct import first
 from casework.errors import (
     ConflictError,
@@ -258,7 +258,7 @@ class Engine:
 
     def load_cases(self, conn: Connection, case_ids: list[int]) -> dict[int, CaseSnapshot]:
         """Return the cases of those ids that exist, by id (no rights checked)."""
-        rows = conn.execute(select(*CASE_COLUMNS).where(Case.id.in_(case_ids))).all()
+        rows = conn.execute(select(*CASE_COLUMNS).where(is_in(conn, Case.id, case_ids))).all()
         return {row.id: CaseSnapshot.from_row(row) for row in rows}
 
     def load_case(self, conn: Connection, case_id: int) -> CaseSnapshot:

@@ -429,3 +429,27 @@ def test_the_lines_of_a_chunk_happen_at_its_moment_and_in_their_order(cohort: En
     for case in (1, 3):
         moments = [row.at for row in events if row.case_id == case]
         assert moments == sorted(moments), (case, moments)
+
+
+def test_is_in_finds_what_an_in_list_finds_with_one_parameter(cohort: Env) -> None:
+    """A chunk's hundreds of ids go to SQLite as one JSON parameter (json_each), not one
+    parameter each: the same rows, numbers and texts alike."""
+    from casework.db import is_in
+    from casework.models import Case, Participant
+
+    engine = cohort.engine()
+    try:
+        with engine.db.connect() as conn:
+            ids = [*range(1, 3000, 7), 10**9]
+            statement = select(Case.id).where(is_in(conn, Case.id, ids))
+            found = [row.id for row in conn.execute(statement.order_by(Case.id))]
+            assert found == [row.id for row in conn.execute(
+                select(Case.id).where(Case.id.in_(ids)).order_by(Case.id))]
+            assert found
+            if conn.dialect.name == "sqlite":
+                assert "json_each(?)" in str(statement.compile(conn))
+            bsns = [row.bsn for row in conn.execute(select(Participant.bsn).limit(5))]
+            assert sorted(row.bsn for row in conn.execute(select(Participant.bsn).where(
+                is_in(conn, Participant.bsn, [*bsns, "000000000"])))) == sorted(bsns)
+    finally:
+        engine.db.dispose()

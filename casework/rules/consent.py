@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from casework.db import is_in
 from casework.rules.hookspecs import Block, RuleContext, hookimpl
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def preload(ctx: RuleContext, participant_ids: list[int]) -> None:
         return
     for row in ctx.conn.execute(
         select(Consent.participant_id, Consent.scope, Consent.granted)
-        .where(Consent.participant_id.in_(wanted)).order_by(Consent.id)
+        .where(is_in(ctx.conn, Consent.participant_id, wanted)).order_by(Consent.id)
     ):
         cache[row.participant_id][row.scope] = row.granted
 
