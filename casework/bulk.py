@@ -273,6 +273,9 @@ def _make_line(number: int, record: dict[str, Any], engine: Engine) -> Line:
                     "'task_outcome' with 'task_kind')")
 
 
+NAME_THE_CASE = "name the case: give 'case' (the case number) or 'bsn' and 'workflow'"
+
+
 def _refs(record: dict[str, Any], given: set[str]
           ) -> tuple[str | None, int | None, str | None, str | None]:
     """Return the line's own id and which case it names: (id, case number, BSN, workflow)."""
@@ -289,7 +292,7 @@ def _refs(record: dict[str, Any], given: set[str]
             raise LineError(f"bsn: {exc.detail}") from None
     workflow = _text(record, "workflow") if "workflow" in given else None
     if case_id is None and not (bsn and workflow):
-        raise LineError("name the case: give 'case' (the case number) or 'bsn' and 'workflow'")
+        raise LineError(NAME_THE_CASE)
     return line_id, case_id, bsn, workflow
 
 
@@ -323,14 +326,13 @@ def _number_occurrences(items: Iterable[tuple[int, Line | str]]
                         ) -> Iterator[tuple[int, Line | str]]:
     """Give each line without an `id` its occurrence: 2 for the second identical line, etc.
 
-    Only an 8-byte digest of each distinct line is kept in memory."""
-    seen: set[bytes] = set()
-    more: Counter[bytes] = Counter()
+    Only a 64-bit hash of each distinct line (Python's own, of what names the case and what
+    the line does) is kept in memory."""
+    seen: set[int] = set()
+    more: Counter[int] = Counter()
     for number, item in items:
-        if isinstance(item, Line) and item.line_id is None:
-            ref = f"case:{item.case_id}" if item.case_id is not None else (
-                f"bsn:{item.bsn}:{item.workflow}")
-            digest = hashlib.blake2b(f"{ref}\0{item.content}".encode(), digest_size=8).digest()
+        if type(item) is Line and item.line_id is None:
+            digest = hash((item.case_id, item.bsn, item.workflow, item.content))
             if digest in seen:
                 more[digest] += 1
                 item.occurrence = more[digest] + 1
@@ -389,7 +391,8 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
     refs = [i for i, name in enumerate(header) if name in _REFS]
     body = [i for i, name in enumerate(header) if name not in _REFS]
     same = itemgetter(*body) if unique and body else None
-    made: dict[Any, Line | str] = {}
+    made: dict[Any, tuple[Line | str, bool]] = {}
+    only_case = refs[0] if len(refs) == 1 and header[refs[0]] == "case" else None
     while True:
         try:
             fields = next(reader)
@@ -411,7 +414,7 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
         try:
             if same is not None:
                 yield number, _same_line(number, fields, header, refs, same(fields), made,
-                                         engine)
+                                         engine, only_case)
                 continue
             # An empty cell says what a missing one says (no value), so with every column
             # named once only the cells that hold something are looked at.
@@ -425,29 +428,42 @@ def _csv_lines(path: Path, head: str, rest: Iterable[str],
 
 
 def _same_line(number: int, fields: list[str], header: list[str], refs: list[int],
-               key: Any, made: dict[Any, Line | str], engine: Engine) -> Line | str:
+               key: Any, made: dict[Any, tuple[Line | str, bool]], engine: Engine,
+               only_case: int | None = None) -> Line | str:
     """Return the line of a CSV row (or why it cannot be read), what it does taken from an
     earlier row that wrote the same (made: by key, the row's cells but those naming the
-    case): the row's own id and case are read as _make_line reads them, first."""
-    record = {header[i]: fields[i] for i in refs if fields[i]}
-    line_id, case_id, bsn, workflow = _refs(record, _META.intersection(record))
-    found = made.get(key)
-    if found is None:
+    case, with whether its data is text only): the row's own id and case are read as
+    _make_line reads them, first (only_case: the index of the one column naming the case,
+    when the file names cases only by their number)."""
+    if only_case is not None:
+        line_id = bsn = workflow = None
+        case_id = _parse_case_ref(fields[only_case])
+        if case_id is None:
+            raise LineError(NAME_THE_CASE)
+    else:
+        record = {header[i]: fields[i] for i in refs if fields[i]}
+        line_id, case_id, bsn, workflow = _refs(record, _META.intersection(record))
+    known = made.get(key)
+    if known is None:
         if len(made) >= SAME_LINES:  # a file whose lines are all different: no memory grows
             made.clear()
         body = {header[i]: fields[i] for i in range(len(header))
                 if fields[i] and header[i] not in _REFS}
         try:  # the case named here is a stand-in: what the line does does not depend on it
-            found = _make_line(number, {**body, "case": "1"}, engine)
+            made_line: Line | str = _make_line(number, {**body, "case": "1"}, engine)
         except LineError as exc:
-            found = str(exc)
+            made_line = str(exc)
         except Exception as exc:  # no line may stop the others
-            found = _UNSTORABLE.format("read", type(exc).__name__)
-        made[key] = found
+            made_line = _UNSTORABLE.format("read", type(exc).__name__)
+        flat = (not isinstance(made_line, str)
+                and {*map(type, made_line.data.values())}.isdisjoint((dict, list)))
+        known = made[key] = (made_line, flat)
+    found, flat = known
     if isinstance(found, str):
         return found
-    data = {name: value.copy() if type(value) in (dict, list) else value
-            for name, value in found.data.items()}
+    data = (dict(found.data) if flat else
+            {name: value.copy() if type(value) in (dict, list) else value
+             for name, value in found.data.items()})
     return Line(number, case_id, bsn, workflow, found.trigger, found.at, data, found.note,
                 None, found.kind, found.how, found.task_kind, found.task_outcome, line_id,
                 None, None, found.content)

@@ -357,7 +357,7 @@ class Engine:
         else:
             moment = self.moment(at, case, now)
         data = self.check_data(route, transition, raw)
-        problem = unclean(note or "", multiline=True)
+        problem = unclean(note, multiline=True) if note else None
         if problem:
             raise InvalidData(f"the note contains {problem}; remove it")
         blocks = self.rules.check_transition(ctx, route, case, transition, data, moment)
@@ -383,13 +383,14 @@ class Engine:
             )
         dest = transition.dest
         case_data = _merge(case.data, data)
-        attempts = dict(case_data.get("attempts", {}))
-        if dest != case.state:
-            attempts = {}
+        # How often the limited steps of the state happened: counted anew in each state.
+        counted = case_data.get("attempts") if dest == case.state else None
         if transition.max is not None:
+            attempts = dict(counted or {})
             attempts[trigger] = attempts.get(trigger, 0) + 1
-        if attempts:
             case_data["attempts"] = attempts
+        elif counted:
+            case_data["attempts"] = dict(counted)
         else:
             case_data.pop("attempts", None)
         if transition.ends_appointment or (transition.records == "appointment"
