@@ -326,13 +326,16 @@ def _number_occurrences(items: Iterable[tuple[int, Line | str]]
                         ) -> Iterator[tuple[int, Line | str]]:
     """Give each line without an `id` its occurrence: 2 for the second identical line, etc.
 
-    Only a 64-bit hash of each distinct line (Python's own, of what names the case and what
-    the line does) is kept in memory."""
-    seen: set[int] = set()
-    more: Counter[int] = Counter()
+    Only an 8-byte digest of each distinct line is kept in memory: one that is the same in
+    every run (Python's own hash of a text is not), so a file applied again is numbered as
+    it was the first time."""
+    seen: set[bytes] = set()
+    more: Counter[bytes] = Counter()
     for number, item in items:
         if type(item) is Line and item.line_id is None:
-            digest = hash((item.case_id, item.bsn, item.workflow, item.content))
+            ref = f"case:{item.case_id}" if item.case_id is not None else (
+                f"bsn:{item.bsn}:{item.workflow}")
+            digest = hashlib.blake2b(f"{ref}\0{item.content}".encode(), digest_size=8).digest()
             if digest in seen:
                 more[digest] += 1
                 item.occurrence = more[digest] + 1
