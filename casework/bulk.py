@@ -71,7 +71,7 @@ _REFS = frozenset({"case", "case_id", "id", "bsn", "workflow"})
 SAME_LINES = 4096  # what distinct CSV lines do, remembered (_same_line)
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     number: int
     case_id: int | None

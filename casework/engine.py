@@ -65,7 +65,7 @@ def _wall_clock() -> datetime:
 FUTURE_TOLERANCE = timedelta(minutes=2)
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseSnapshot:
     """What a step needs to know of a case; kept in memory across the lines of a bulk apply."""
 
@@ -90,7 +90,7 @@ class CaseSnapshot:
         return case
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One checked transition, ready to be written."""
 

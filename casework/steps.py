@@ -40,7 +40,7 @@ _INSERT_EVENTS = insert(_EVENTS)
 CHUNK_CONFLICT = "a case in this chunk was changed by another process"
 
 
-@dataclass
+@dataclass(slots=True)
 class _CaseWrite:
     """What the case update of the last step of a case needs."""
 
