@@ -168,10 +168,25 @@ def is_in(conn: Connection, column: Any, values: Collection[Any]) -> Any:
     On SQLite the values go in as one JSON parameter that ``json_each`` reads: SQLAlchemy
     binds an IN list value by value (a statement of 2,000 parameters per chunk, each handled
     in Python), and SQLite searches the column's index for each value either way."""
-    if conn.dialect.name != "sqlite":
+    if conn.dialect.name != "sqlite" or not _has_json_each(conn):
         return column.in_(list(values))
     listed = select(literal_column("value")).select_from(func.json_each(json.dumps(list(values))))
     return column.in_(listed.scalar_subquery())
+
+
+_JSON_EACH: list[bool] = []  # whether this process's SQLite has json_each, once asked
+
+
+def _has_json_each(conn: Connection) -> bool:
+    """Whether SQLite has its JSON functions (built in since 3.38, and in most builds before):
+    without them an IN list is bound value by value, as before."""
+    if not _JSON_EACH:
+        try:
+            conn.exec_driver_sql("SELECT count(*) FROM json_each('[1]')").scalar()
+            _JSON_EACH.append(True)
+        except OperationalError:
+            _JSON_EACH.append(False)
+    return _JSON_EACH[0]
 
 
 def refresh_statistics(engine: Any, tables: tuple[str, ...]) -> None:

@@ -453,3 +453,19 @@ def test_is_in_finds_what_an_in_list_finds_with_one_parameter(cohort: Env) -> No
                 is_in(conn, Participant.bsn, [*bsns, "000000000"])))) == sorted(bsns)
     finally:
         engine.db.dispose()
+
+
+def test_is_in_binds_value_by_value_where_sqlite_has_no_json_functions(
+        cohort: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import casework.db
+    from casework.models import Case
+
+    monkeypatch.setattr(casework.db, "_JSON_EACH", [False])
+    engine = cohort.engine()
+    try:
+        with engine.db.connect() as conn:
+            statement = select(Case.id).where(casework.db.is_in(conn, Case.id, [1, 2, 3]))
+            assert "json_each" not in str(statement.compile(conn))
+            assert [row.id for row in conn.execute(statement.order_by(Case.id))] == [1, 2, 3]
+    finally:
+        engine.db.dispose()
