@@ -116,7 +116,7 @@ class Rules:
     def _step_hook(self, route: Route, transition: TransitionSpec, name: str) -> Any:
         """Return the caller of a step hook (check_transition, after_transition) for steps of
         this transition: the route's rules, but those that say (transition_hooks) they have
-        nothing to do for it."""
+        nothing to do for it; None when that leaves no rule."""
         key = (name, id(route), id(transition))
         found = self._by_transition.get(key)
         if found is not None and found[0] is route and found[1] is transition:
@@ -131,7 +131,9 @@ class Rules:
             wanted = impl.function(*(arguments[arg] for arg in impl.argnames))
             if wanted is not None and name not in wanted:
                 remove.append(impl.plugin)
-        caller = _direct(self.pm.subset_hook_caller(name, remove_plugins=remove))
+        caller: Any = self.pm.subset_hook_caller(name, remove_plugins=remove)
+        # None when no rule has anything to do for these steps: nothing to call at all.
+        caller = _direct(caller) if caller.get_hookimpls() else None
         if len(self._by_transition) >= 1000:  # routes loaded again and again: no leak
             self._by_transition.clear()
         self._by_transition[key] = (route, transition, caller)
@@ -181,6 +183,8 @@ class Rules:
                          at: datetime | None) -> list[Block]:
         blocks: list[Block] = []
         caller = self._step_hook(route, transition, "check_transition")
+        if caller is None:
+            return blocks
         found_all = (caller.positional(ctx, route, case, transition, data, at)
                      if type(caller) is _DirectCaller else
                      caller(ctx=ctx, route=route, case=case, transition=transition, data=data,
@@ -223,6 +227,8 @@ class Rules:
     def after_transition(self, ctx: RuleContext, route: Route, case: CaseSnapshot,
                          step: Step) -> None:
         caller = self._step_hook(route, step.transition, "after_transition")
+        if caller is None:
+            return
         if type(caller) is _DirectCaller:
             caller.positional(ctx, route, case, step)
         else:
