@@ -191,8 +191,10 @@ class PlanTask(Effect):
     row: dict[str, Any]
 
     def add(self, step: Step, rows: EffectRows) -> None:
-        # Dated by the step, so a work list as of a past day shows the work then.
-        row = dict(self.row, created_at=step.at)
+        # Dated by the step, so a work list as of a past day shows the work then. The row is
+        # the step's own (made for it by the engine), written once: not copied.
+        row = self.row
+        row["created_at"] = step.at
         rows.tasks.append(row)
         rows.pending_tasks.setdefault(step.case_id, []).append(row)
 
@@ -227,7 +229,8 @@ class QueueLetter(Effect):
     row: dict[str, Any]
 
     def add(self, step: Step, rows: EffectRows) -> None:
-        row = dict(self.row, created_at=rows.now)
+        row = self.row  # the step's own (made for it by the engine), written once
+        row["created_at"] = rows.now
         row.setdefault("reason", None)
         for earlier in rows.pending_letters.get(step.case_id, []):
             if (earlier["template"], earlier["partner"], earlier["status"]) == (
