@@ -215,7 +215,12 @@ class Engine:
                now: datetime | None = None) -> datetime:
         """Return when something happened: at (a past moment, given with --at or in an apply
         line) or now. InvalidData when at lies in the future, or before the case's last
-        event: events of a case are recorded in the order they happened."""
+        event: events of a case are recorded in the order they happened.
+
+        With now (a batch's moment: its lines are written in one transaction), a step that
+        gives no moment happens then, or at its case's last event when that is later."""
+        if at is None and now is not None and case is not None:
+            return now if now >= case.last_event_at else case.last_event_at
         now = self.now() if now is None else now
         moment = now if at is None else at
         if moment.tzinfo is None:
@@ -349,13 +354,8 @@ class Engine:
             if why:
                 raise TransitionNotAllowed(why[0], says=why[1])
             assert transition is not None
-        now = ctx.now
-        if now is None:
-            moment = self.moment(at, case)
-        elif at is None:  # a line of a batch: its moment (after the case's last event)
-            moment = now if now >= case.last_event_at else case.last_event_at
-        else:
-            moment = self.moment(at, case, now)
+        now = ctx.now  # a batch's moment (bulk apply), else None: the clock's
+        moment = self.moment(at, case, now)
         data = self.check_data(route, transition, raw)
         problem = unclean(note, multiline=True) if note else None
         if problem:

@@ -104,9 +104,7 @@ class Rules:
             return cached
         key = (name, tuple(self.active(route)))
         if key not in self._callers:
-            keep = set(key[1])
-            remove = [plugin for plugin_name, plugin in self.pm.list_name_plugin()
-                      if plugin_name not in keep]
+            remove = self._plugins_but(set(key[1]))
             self._callers[key] = _direct(self.pm.subset_hook_caller(name,
                                                                     remove_plugins=remove))
         self._callers[(name, (route.id, str(route.version)))] = self._callers[key]
@@ -122,8 +120,7 @@ class Rules:
         if found is not None and found[0] is route and found[1] is transition:
             return found[2]
         keep = set(self.active(route))
-        remove = [plugin for plugin_name, plugin in self.pm.list_name_plugin()
-                  if plugin_name not in keep]
+        remove = self._plugins_but(keep)
         arguments = {"route": route, "transition": transition}
         for impl in self.pm.hook.transition_hooks.get_hookimpls():
             if impl.plugin_name not in keep:
@@ -138,6 +135,11 @@ class Rules:
             self._by_transition.clear()
         self._by_transition[key] = (route, transition, caller)
         return caller
+
+    def _plugins_but(self, keep: set[str]) -> list[Any]:
+        """Return the installed rules (plugins) not named in keep: those a caller leaves out."""
+        return [plugin for plugin_name, plugin in self.pm.list_name_plugin()
+                if plugin_name not in keep]
 
     def _remember(self, route: Route, name: str, caller: Any) -> None:
         if len(self._by_route) >= 1000:  # routes loaded again and again: no leak
