@@ -174,19 +174,20 @@ def is_in(conn: Connection, column: Any, values: Collection[Any]) -> Any:
     return column.in_(listed.scalar_subquery())
 
 
-_JSON_EACH: list[bool] = []  # whether this process's SQLite has json_each, once asked
+_JSON_EACH: bool | None = None  # whether this process's SQLite has json_each, once asked
 
 
 def _has_json_each(conn: Connection) -> bool:
     """Whether SQLite has its JSON functions (built in since 3.38, and in most builds before):
     without them an IN list is bound value by value, as before."""
-    if not _JSON_EACH:
+    global _JSON_EACH
+    if _JSON_EACH is None:
         try:
             conn.exec_driver_sql("SELECT count(*) FROM json_each('[1]')").scalar()
-            _JSON_EACH.append(True)
+            _JSON_EACH = True
         except OperationalError:
-            _JSON_EACH.append(False)
-    return _JSON_EACH[0]
+            _JSON_EACH = False
+    return _JSON_EACH
 
 
 def refresh_statistics(engine: Any, tables: tuple[str, ...]) -> None:

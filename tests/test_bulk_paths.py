@@ -467,7 +467,7 @@ def test_is_in_binds_value_by_value_where_sqlite_has_no_json_functions(
     import casework.db
     from casework.models import Case
 
-    monkeypatch.setattr(casework.db, "_JSON_EACH", [False])
+    monkeypatch.setattr(casework.db, "_JSON_EACH", False)
     engine = cohort.engine()
     try:
         with engine.db.connect() as conn:
