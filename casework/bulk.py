@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from casework.bulkwrite import write_many
 from casework.cohort import RowError, normalise_bsn
-from casework.db import ANALYZE_AFTER, is_in, refresh_statistics, unit_of_work
+from casework.db import ANALYZE_AFTER, checkpoints_aside, is_in, refresh_statistics, unit_of_work
 from casework.effects import BookAppointment
 from casework.engine import CaseSnapshot, Engine, Step
 from casework.errors import CaseworkError, ConflictError, InputFileError, InvalidData, no_case
@@ -502,7 +502,7 @@ def apply_lines(engine: Engine, items: Iterable[tuple[int, Line | str]], actor: 
     """Apply lines in chunks; a line that is a text is a failure that was found reading it.
     Each case must be within the actor's reach for the capability (a wave: cohort.plan)."""
     actor.require(capability)
-    with _long_lived_frozen():
+    with _long_lived_frozen(), checkpoints_aside(engine):
         return _apply_lines(engine, items, actor, dry_run, progress, name, history,
                             capability)
 

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casework.bulkwrite import write_many
-from casework.db import ANALYZE_AFTER, refresh_statistics, unit_of_work
+from casework.db import ANALYZE_AFTER, checkpoints_aside, refresh_statistics, unit_of_work
 from casework.engine import Engine
 from casework.errors import InputFileError
 from casework.fields import DATE_FORMS, DATE_RANGE, parse_date
@@ -527,65 +527,66 @@ def import_cohort(
             _store_batch(engine, route.id, route.version, route.initial, batch, actor,
                          path.name, summary, exclusions, selected)
 
-    try:
-        for row_no, fields in rows:
-            summary.read += 1
-            if isinstance(fields, RowError):
-                reject(row_no, [], fields.category, fields.detail, fields.says)
-                continue
-            if _BAD_BYTES.search(delimiter.join(fields)):
-                reject(row_no, fields, "bad encoding",
-                       "contains characters that are not UTF-8; save the file as UTF-8",
-                       "bevat tekens die geen UTF-8 zijn; sla het bestand op als UTF-8")
-                continue
-            if len(fields) != width:
-                reject(row_no, fields, "wrong number of fields",
-                       f"has {len(fields)} fields, the header has {width}",
-                       f"heeft {len(fields)} velden, de eerste rij {width}")
-                continue
-            dropped: list[tuple[str, str, str]] = []
-            try:
-                values = check_row(dict(zip(names, fields, strict=True)), today, dropped)
-            except RowError as exc:
-                reject(row_no, fields, exc.category, exc.detail, exc.says)
-                continue
-            key = int(values["bsn"])
-            if key in seen:
-                reject(row_no, fields, "duplicate BSN",
-                       f"same BSN as row {seen[key]}; keep one of the two rows",
-                       f"hetzelfde BSN als rij {seen[key]}; houd een van de twee rijen")
-                continue
-            seen[key] = row_no
-            if dropped:
-                summary.warnings.extend(
-                    RowWarning(row_no, name, f"{detail}; imported without it",
-                               f"{says}; ingelezen zonder {COLUMN_NL[name]}")
-                    for name, detail, says in dropped)
-            batch.append(values)
-            reason = rules.exclusion(values, route, today, engine.settings)
-            if reason:
-                exclusions[values["bsn"]] = reason
-            if len(batch) >= batch_size:
+    with checkpoints_aside(engine):  # the log copied aside while batches are written
+        try:
+            for row_no, fields in rows:
+                summary.read += 1
+                if isinstance(fields, RowError):
+                    reject(row_no, [], fields.category, fields.detail, fields.says)
+                    continue
+                if _BAD_BYTES.search(delimiter.join(fields)):
+                    reject(row_no, fields, "bad encoding",
+                           "contains characters that are not UTF-8; save the file as UTF-8",
+                           "bevat tekens die geen UTF-8 zijn; sla het bestand op als UTF-8")
+                    continue
+                if len(fields) != width:
+                    reject(row_no, fields, "wrong number of fields",
+                           f"has {len(fields)} fields, the header has {width}",
+                           f"heeft {len(fields)} velden, de eerste rij {width}")
+                    continue
+                dropped: list[tuple[str, str, str]] = []
+                try:
+                    values = check_row(dict(zip(names, fields, strict=True)), today, dropped)
+                except RowError as exc:
+                    reject(row_no, fields, exc.category, exc.detail, exc.says)
+                    continue
+                key = int(values["bsn"])
+                if key in seen:
+                    reject(row_no, fields, "duplicate BSN",
+                           f"same BSN as row {seen[key]}; keep one of the two rows",
+                           f"hetzelfde BSN als rij {seen[key]}; houd een van de twee rijen")
+                    continue
+                seen[key] = row_no
+                if dropped:
+                    summary.warnings.extend(
+                        RowWarning(row_no, name, f"{detail}; imported without it",
+                                   f"{says}; ingelezen zonder {COLUMN_NL[name]}")
+                        for name, detail, says in dropped)
+                batch.append(values)
+                reason = rules.exclusion(values, route, today, engine.settings)
+                if reason:
+                    exclusions[values["bsn"]] = reason
+                if len(batch) >= batch_size:
+                    store()
+                    batch = []
+                    exclusions = {}
+                    if progress:
+                        progress(summary.read, total)
+            if batch:
                 store()
-                batch = []
-                exclusions = {}
-                if progress:
-                    progress(summary.read, total)
-        if batch:
-            store()
-        if progress:
-            progress(summary.read, total)
-        rejects.finish()
-    except OutputFileError as exc:
-        # The good rows are stored and a rerun adds nothing twice: only the rejects file is
-        # missing, and a rerun with another --rejects file writes it.
-        raise OutputFileError(
-            f"{exc}; the good rows were imported ({summary.imported} new, "
-            f"{summary.already_present} already present): import the file again with "
-            f"--rejects naming another file to get the {summary.rejected} rejected row(s)"
-        ) from None
-    finally:
-        rejects.abort()
+            if progress:
+                progress(summary.read, total)
+            rejects.finish()
+        except OutputFileError as exc:
+            # The good rows are stored and a rerun adds nothing twice: only the rejects file is
+            # missing, and a rerun with another --rejects file writes it.
+            raise OutputFileError(
+                f"{exc}; the good rows were imported ({summary.imported} new, "
+                f"{summary.already_present} already present): import the file again with "
+                f"--rejects naming another file to get the {summary.rejected} rejected row(s)"
+            ) from None
+        finally:
+            rejects.abort()
     if summary.imported >= ANALYZE_AFTER and not dry_run:
         refresh_statistics(engine.db, ("participants", "cases", "events"))
     return summary

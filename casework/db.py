@@ -8,7 +8,7 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,49 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 WAL_AUTOCHECKPOINT = 10_000  # pages of the write-ahead log (4 KB each) before it is copied
 ANALYSIS_LIMIT = 1_000  # rows of each index ANALYZE samples on SQLite
 ANALYZE_AFTER = 1_000  # a command writing this many rows refreshes the statistics at its end
+
+
+@contextmanager
+def checkpoints_aside(engine: Any) -> Iterator[None]:
+    """While a command writes many chunks (bulk apply, cohort import), copy SQLite's
+    write-ahead log into the database file from a thread of its own, every CHECKPOINT_EVERY
+    seconds.
+
+    SQLite does that copy in the committing thread once the log holds WAL_AUTOCHECKPOINT
+    pages, and ends it with two fsyncs: a bulk apply waited on them for a twentieth of its
+    time, its core idle. A checkpoint on another connection runs beside the writer without
+    blocking it (a passive one copies what is committed, waits for nobody and leaves what it
+    cannot copy to the next), and SQLite's driver runs it without Python's lock, so the copy
+    and its fsyncs happen on the other core while the next chunk is planned. A log copied
+    in full starts again from its beginning at the next commit: it stays about one chunk
+    long. What is stored, and when a commit is durable, are as before; SQLite's own
+    checkpoint remains for when the thread falls behind. A database that is not an SQLite
+    file has nothing to copy."""
+    db: Engine = getattr(engine, "db", engine)
+    if db.dialect.name != "sqlite" or db.url.database in (None, "", ":memory:"):
+        yield
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=_checkpoint_until, args=(db, stop),
+                              name="casework-checkpoint", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+CHECKPOINT_EVERY = 0.1  # seconds between two passive checkpoints while a command writes
+
+
+def _checkpoint_until(db: Engine, stop: threading.Event) -> None:
+    """Run passive checkpoints until stop is set; on any error stop quietly (SQLite's own
+    checkpoint in the writer still copies the log, as it always did)."""
+    with suppress(Exception), closing(db.raw_connection()) as raw:
+        while not stop.wait(CHECKPOINT_EVERY):
+            with closing(raw.cursor()) as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def truncate_wal(engine: Engine) -> bool | None:

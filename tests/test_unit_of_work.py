@@ -6,13 +6,16 @@ disposed engine leaves the database closed); on SQLite and (when configured) Pos
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Env
 from sqlalchemy import select, text, update
 
-from casework.db import unit_of_work
+from casework import db
+from casework.db import checkpoints_aside, unit_of_work
 from casework.models import Case
 
 
@@ -106,3 +109,48 @@ def test_dispose_closes_the_kept_connection(cohort: Env) -> None:
         assert conn is not kept
         assert conn.execute(text("SELECT 1")).scalar() == 1
     engine.db.dispose()
+
+
+def _write_chunks(engine: Any, chunks: int) -> None:
+    """Commit chunks of about 400 KB each, a fifth of a second apart, as bulk apply does."""
+    for _ in range(chunks):
+        with unit_of_work(engine) as conn:
+            conn.execute(text("INSERT INTO filler SELECT randomblob(4000) "
+                              "FROM (SELECT value FROM json_each(json_array(" +
+                              ", ".join(["0"] * 100) + ")))"))
+        time.sleep(0.2)
+
+
+def test_the_log_is_copied_aside_while_a_command_writes(cohort: Env,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A long write's commits are copied into the database file by a thread of its own: the
+    write-ahead log starts again after each, instead of growing until the writer itself
+    stops to copy it."""
+    engine = cohort.engine()
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", 0.01)
+    try:
+        if engine.db.dialect.name != "sqlite":  # nothing to copy: no thread, the block runs
+            before = threading.active_count()
+            with checkpoints_aside(engine):
+                assert threading.active_count() == before
+                assert _state(engine, 1) == "selected"
+            return
+        wal = Path(f"{engine.db.url.database}-wal")
+        with unit_of_work(engine) as conn:
+            conn.execute(text("CREATE TABLE filler (x BLOB)"))
+            # The writer's own copy is left out, as if the log had not reached its size yet.
+            conn.execute(text("PRAGMA wal_autocheckpoint=0"))
+        _write_chunks(engine, 5)
+        alone = wal.stat().st_size  # every chunk's pages, one after the other
+        with unit_of_work(engine) as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        with checkpoints_aside(engine):
+            _write_chunks(engine, 5)
+        aside = wal.stat().st_size
+        assert alone > 4 * 400_000
+        assert aside < alone / 2, (aside, alone)  # about one chunk: the log began again
+        with unit_of_work(engine) as conn:
+            assert conn.execute(text("SELECT count(*) FROM filler")).scalar() == 1000
+    finally:
+        engine.db.dispose()
