@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from casework.db import refresh_statistics, unit_of_work
+from casework.db import checkpoints_aside, refresh_statistics, unit_of_work
 from casework.engine import APPOINTMENT_PASSED, Engine
 from casework.errors import AnchorError, CaseworkError, ConfigError, OptionRefused
 from casework.models import Case, DailyRun, Task
@@ -383,59 +383,60 @@ def run_daily(engine: Engine, actor: Actor, run_date: date, dry_run: bool = Fals
     summary.planned = count_due(engine, run_date)
     total = summary.planned["timers"] + summary.planned["escalations"]
     handled = 0
-    try:
-        # What the day before wrote (a bulk apply, the web front's steps) is in the planner's
-        # statistics before the run looks for what is due.
-        refresh_statistics(engine, ("cases", "tasks", "letters", "appointments", "events"))
-        # First: work whose appointment has passed is not fired, escalated or listed.
-        cancel_stale_work(engine, run_date, summary, log)
-        for kind, conditions, handler in (
-            ("timer", _timers(run_date), _fire_timer),
-            ("escalation", _overdue(run_date), _escalate),
-        ):
-            for task_id in _pages(engine, conditions):
-                if should_stop and should_stop():
-                    summary.status = "stopped"
-                    log.info("stopped on request; the rest is done by the next run")
+    with checkpoints_aside(engine):  # a checkpoint's fsyncs never stop the run
+        try:
+            # What the day before wrote (a bulk apply, the web front's steps) is in the planner's
+            # statistics before the run looks for what is due.
+            refresh_statistics(engine, ("cases", "tasks", "letters", "appointments", "events"))
+            # First: work whose appointment has passed is not fired, escalated or listed.
+            cancel_stale_work(engine, run_date, summary, log)
+            for kind, conditions, handler in (
+                ("timer", _timers(run_date), _fire_timer),
+                ("escalation", _overdue(run_date), _escalate),
+            ):
+                for task_id in _pages(engine, conditions):
+                    if should_stop and should_stop():
+                        summary.status = "stopped"
+                        log.info("stopped on request; the rest is done by the next run")
+                        break
+                    try:
+                        handler(engine, task_id, run_date, summary, log)
+                    except Exception as exc:  # one item's failure must not stop the others
+                        _record_failure(engine, task_id, _describe(exc), summary, log)
+                    handled += 1
+                    if progress:
+                        progress(handled, max(total, handled))
+                if summary.status == "stopped":
                     break
-                try:
-                    handler(engine, task_id, run_date, summary, log)
-                except Exception as exc:  # one item's failure must not stop the others
-                    _record_failure(engine, task_id, _describe(exc), summary, log)
-                handled += 1
-                if progress:
-                    progress(handled, max(total, handled))
-            if summary.status == "stopped":
-                break
-            log.info(f"{kind}s handled")
-        if summary.status != "stopped":
-            summary.letters = _render_letters(engine, run_date, should_stop, log)
-        summary.due_work = due_work(engine, run_date)
-        if summary.status != "stopped":
-            from casework.audit import seal
+                log.info(f"{kind}s handled")
+            if summary.status != "stopped":
+                summary.letters = _render_letters(engine, run_date, should_stop, log)
+            summary.due_work = due_work(engine, run_date)
+            if summary.status != "stopped":
+                from casework.audit import seal
 
-            try:  # the day's case history joins the hash chain; the heads go to the anchor
-                sealed = seal(engine, ACTOR)
-                log.info(f"case history: {sealed['sealed']} events sealed, chain heads "
-                         f"appended to {sealed['anchor']['file']}")
-            except AnchorError as exc:
-                summary.anchor_problem = str(exc)
-                log.info(f"audit anchor FAILED: {exc}")
-            letters_failed = bool(summary.letters.get("failed"))
-            summary.status = ("failed" if summary.failures or letters_failed
-                              or summary.anchor_problem else "ok")
-    finally:
-        summary.finished_at = engine.now()
-        with unit_of_work(engine) as conn:
-            conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(
-                finished_at=summary.finished_at,
-                # still "running" here: broken off by an exception or Ctrl-C
-                status="crashed" if summary.status == "running" else summary.status,
-                done=summary.done, failed=summary.failed, summary=summary.as_dict(),
-            ))
-        log.info(f"daily run for {run_date} ended: {summary.status}, done {summary.done}, "
-                 f"failed {summary.failed}")
-        log.close()
+                try:  # the day's case history joins the hash chain; the heads go to the anchor
+                    sealed = seal(engine, ACTOR)
+                    log.info(f"case history: {sealed['sealed']} events sealed, chain heads "
+                             f"appended to {sealed['anchor']['file']}")
+                except AnchorError as exc:
+                    summary.anchor_problem = str(exc)
+                    log.info(f"audit anchor FAILED: {exc}")
+                letters_failed = bool(summary.letters.get("failed"))
+                summary.status = ("failed" if summary.failures or letters_failed
+                                  or summary.anchor_problem else "ok")
+        finally:
+            summary.finished_at = engine.now()
+            with unit_of_work(engine) as conn:
+                conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(
+                    finished_at=summary.finished_at,
+                    # still "running" here: broken off by an exception or Ctrl-C
+                    status="crashed" if summary.status == "running" else summary.status,
+                    done=summary.done, failed=summary.failed, summary=summary.as_dict(),
+                ))
+            log.info(f"daily run for {run_date} ended: {summary.status}, done {summary.done}, "
+                     f"failed {summary.failed}")
+            log.close()
     return summary
 
 

@@ -4,6 +4,7 @@ CSRF, scope, headers, escaping and the processing log."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -397,9 +398,17 @@ def test_casework_serve_hands_the_app_to_waitress(cohort: Env,
     import waitress
 
     served: dict[str, Any] = {}
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: served.update(app=app, **kw))
+
+    def serve(app: Any, **kw: Any) -> None:
+        # While it serves, SQLite's log is copied aside (a form never waits for that copy).
+        checkpointing = any(t.name == "casework-checkpoint" for t in threading.enumerate())
+        served.update(app=app, checkpointing=checkpointing, **kw)
+
+    monkeypatch.setattr(waitress, "serve", serve)
     result = cohort.run("serve", "--port", "8123", user=None)
     assert result.exit_code == 0, result.output
+    assert served["checkpointing"] is cohort.database_url.startswith("sqlite")
+    assert not any(t.name == "casework-checkpoint" for t in threading.enumerate())
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
     assert served["app"].name == "casework.web"
     assert "http://127.0.0.1:8123/" in result.output

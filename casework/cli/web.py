@@ -20,8 +20,12 @@ def serve_command(state: CliState, host: str, port: int, threads: int) -> None:
     'casework staff set-password'); stop with Ctrl-C."""
     from waitress import serve
 
+    from casework.db import checkpoints_aside
     from casework.web import create_app
 
-    app = create_app(state.engine())
+    engine = state.engine()
+    app = create_app(engine)
     click.echo(f"casework web front on http://{host}:{port}/ (stop with Ctrl-C)")
-    serve(app, host=host, port=port, threads=threads, ident="casework")
+    # A form's step never waits for SQLite to copy its log into the database file.
+    with checkpoints_aside(engine):
+        serve(app, host=host, port=port, threads=threads, ident="casework")
