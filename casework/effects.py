@@ -302,7 +302,10 @@ class EndAppointment(Effect):
     def add(self, step: Step, rows: EffectRows) -> None:
         if step.case_id in rows.pending_appointment:
             rows.pending_appointment.pop(step.case_id)["status"] = self.status
-        else:  # also for the first step: as it always was
+        elif step.case_id not in rows.fresh:
+            # Only a step books an appointment: a case whose first step is among these has
+            # none stored, and those these steps booked were ended above (the close of a
+            # case that went invite, conversation, ... close in one file: no update).
             rows.marks.append({"b_case": step.case_id, "b_status": self.status})
 
 

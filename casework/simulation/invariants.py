@@ -416,6 +416,13 @@ class Checker:
             if twice:
                 self.fail(day, twice.case_id, "a case has at most one open task of a kind",
                           f"{twice.kind} is open more than once")
+            booked = conn.execute(
+                select(Appointment.case_id, func.count())
+                .where(Appointment.status == PLANNED, Appointment.case_id.in_(touched))
+                .group_by(Appointment.case_id).having(func.count() > 1).limit(1)).first()
+            if booked:  # each booking moves the one before, each end ends the one planned
+                self.fail(day, booked[0], "a case has at most one planned appointment",
+                          f"{booked[1]} appointments are planned")
             cases = conn.execute(
                 select(Case.id, Case.workflow_id, Case.workflow_version, Case.state,
                        Case.state_entered_at)
