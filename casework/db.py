@@ -84,9 +84,9 @@ ANALYZE_AFTER = 1_000  # a command writing this many rows refreshes the statisti
 
 @contextmanager
 def checkpoints_aside(engine: Any) -> Iterator[None]:
-    """While a command writes many chunks (bulk apply, cohort import), copy SQLite's
-    write-ahead log into the database file from a thread of its own, every CHECKPOINT_EVERY
-    seconds.
+    """While a command writes many transactions (bulk apply, cohort import, the daily run)
+    or serves the web front, copy SQLite's write-ahead log into the database file from a
+    thread of its own, every CHECKPOINT_EVERY seconds.
 
     SQLite does that copy in the committing thread once the log holds WAL_AUTOCHECKPOINT
     pages, and ends it with two fsyncs: a bulk apply waited on them for a twentieth of its
