@@ -97,20 +97,38 @@ def checkpoints_aside(engine: Any) -> Iterator[None]:
     in full starts again from its beginning at the next commit: it stays about one chunk
     long. What is stored, and when a commit is durable, are as before; SQLite's own
     checkpoint remains for when the thread falls behind. A database that is not an SQLite
-    file has nothing to copy."""
+    file has nothing to copy. One thread per database: a write inside another (a cohort
+    uploaded while ``casework serve`` serves) uses the one that runs already."""
     db: Engine = getattr(engine, "db", engine)
     if db.dialect.name != "sqlite" or db.url.database in (None, "", ":memory:"):
         yield
         return
-    stop = threading.Event()
-    thread = threading.Thread(target=_checkpoint_until, args=(db, stop),
-                              name="casework-checkpoint", daemon=True)
-    thread.start()
+    with _ASIDE_LOCK:
+        running = _ASIDE.get(id(db))
+        if running is not None:
+            running[0] += 1
+        else:
+            stop = threading.Event()
+            thread = threading.Thread(target=_checkpoint_until, args=(db, stop),
+                                      name="casework-checkpoint", daemon=True)
+            running = _ASIDE[id(db)] = [1, stop, thread]
+            thread.start()
     try:
         yield
     finally:
-        stop.set()
-        thread.join()
+        with _ASIDE_LOCK:
+            running[0] -= 1
+            last = running[0] == 0
+            if last:
+                del _ASIDE[id(db)]
+        if last:
+            running[1].set()
+            running[2].join()
+
+
+# The checkpoint thread of each database engine (by id): [users, its stop event, the thread].
+_ASIDE: dict[int, list[Any]] = {}
+_ASIDE_LOCK = threading.Lock()
 
 
 CHECKPOINT_EVERY = 0.1  # seconds between two passive checkpoints while a command writes

@@ -156,3 +156,32 @@ def test_the_log_is_copied_aside_while_a_command_writes(cohort: Env,
             assert conn.execute(text("SELECT count(*) FROM filler")).scalar() == 1000
     finally:
         engine.db.dispose()
+
+
+def test_one_thread_copies_the_log_however_many_writes_ask(cohort: Env) -> None:
+    """A write inside another (a cohort uploaded while the web front serves) uses the
+    checkpoint thread that runs already; the thread stops when the last of them ends."""
+    engine = cohort.engine()
+
+    def copying() -> int:
+        return sum(t.name == "casework-checkpoint" for t in threading.enumerate())
+
+    expected = 1 if engine.db.dialect.name == "sqlite" else 0  # PostgreSQL: nothing to copy
+    inner: list[int] = []
+    try:
+        with checkpoints_aside(engine):
+            with checkpoints_aside(engine.db):
+                assert copying() == expected
+            other = threading.Thread(target=lambda: inner.append(_copying_inside(engine)))
+            other.start()
+            other.join()
+            assert copying() == expected  # the outer one still runs
+        assert inner == [expected]
+        assert copying() == 0
+    finally:
+        engine.db.dispose()
+
+
+def _copying_inside(engine: Any) -> int:
+    with checkpoints_aside(engine):
+        return sum(t.name == "casework-checkpoint" for t in threading.enumerate())
